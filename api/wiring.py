@@ -71,3 +71,35 @@ def open_store(
 
 def open_accounts(settings: Settings, *, engine: Engine | None = None) -> Accounts:
     return Accounts(engine or open_engine(settings))
+
+
+class Components:
+    """Builds each component on first use and keeps it, so a command loads only what it needs."""
+
+    def __init__(self, settings: Settings | None = None) -> None:
+        self.settings = settings or load_settings()
+        self._engine: Engine | None = None
+        self._embedder: SentenceTransformerEmbedder | None = None
+        self._store: PreferenceStore | None = None
+
+    @property
+    def engine(self) -> Engine:
+        if self._engine is None:
+            self._engine = open_engine(self.settings)
+        return self._engine
+
+    @property
+    def embedder(self) -> SentenceTransformerEmbedder:
+        if self._embedder is None:
+            self._embedder = open_embedder(self.settings)
+        return self._embedder
+
+    @property
+    def store(self) -> PreferenceStore:
+        if self._store is None:
+            self._store = open_store(self.settings, engine=self.engine, embedder=self.embedder)
+        return self._store
+
+    @property
+    def accounts(self) -> Accounts:
+        return Accounts(self.engine)

@@ -17,13 +17,13 @@ from preference_store.models import Category
 CATEGORY_PROTOTYPES: dict[Category, str] = {
     Category.COLOR: "colors, palette, hue, saturation: teal, warm reds, pastel tones, monochrome",
     Category.LIGHTING: "lighting and shadow: golden hour light, backlit, soft diffuse light, glow",
-    Category.COMPOSITION: "composition and layout: symmetry, rule of thirds, clutter, negative space",
+    Category.COMPOSITION: "composition, layout: symmetry, rule of thirds, clutter, negative space",
     Category.STYLE: "art style or movement: impressionism, anime, art nouveau, minimalism, baroque",
     Category.MEDIUM: "artistic medium: oil painting, watercolor, photograph, 3d render, pencil",
     Category.TEXTURE: "surface texture and brushwork: gritty, smooth, impasto, grainy, glossy",
     Category.MOOD: "mood and atmosphere: calm, eerie, melancholic, joyful, dreamy, dramatic",
     Category.DETAIL: "level of detail: intricate details, sharp focus, blurry, simple, ornate",
-    Category.PERSPECTIVE: "camera perspective: low angle, aerial view, close-up, wide shot, fisheye",
+    Category.PERSPECTIVE: "camera angle: low angle, aerial view, close-up, wide shot, fisheye",
     Category.SUBJECT: "subject matter: people, animals, landscapes, cities, flowers, portraits",
 }
 
@@ -43,7 +43,8 @@ class CategoryGuesser:
         similarities = np.asarray(self._embedder.embed(list(texts))) @ self._prototypes.T
         best = similarities.argmax(axis=1)
         return [
-            self._categories[int(i)] if similarities[row, i] >= self._min_similarity
+            self._categories[int(i)]
+            if similarities[row, i] >= self._min_similarity
             else Category.OTHER
             for row, i in enumerate(best)
         ]

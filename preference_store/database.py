@@ -38,5 +38,3 @@ def make_engine(url: str) -> Engine:
 def create_schema(engine: Engine) -> None:
     """Create every table registered on ``Base`` (import the modules that define them first)."""
     Base.metadata.create_all(engine)
-
-

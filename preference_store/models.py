@@ -172,9 +172,12 @@ class Profile(BaseModel):
         return [a for a in self.attributes if a.polarity is Polarity.DISLIKE]
 
     def grouped(self) -> dict[Category, dict[Polarity, list[VisualAttribute]]]:
-        """Attributes by category, then polarity, strongest first; empty groups left out."""
+        """Attributes by category (in ``Category`` order), then polarity, strongest first;
+        empty groups left out."""
+        order = {category: index for index, category in enumerate(Category)}
         groups: dict[Category, dict[Polarity, list[VisualAttribute]]] = {}
-        for attribute in sorted(self.attributes, key=lambda a: (-a.strength, a.text)):
+        ranked = sorted(self.attributes, key=lambda a: (order[a.category], -a.strength, a.text))
+        for attribute in ranked:
             groups.setdefault(attribute.category, {}).setdefault(attribute.polarity, []).append(
                 attribute
             )

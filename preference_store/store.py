@@ -19,10 +19,12 @@ import json
 import threading
 from collections.abc import Iterable, Sequence
 from datetime import datetime
-from typing import Any
+from typing import Any, cast
 
+import numpy as np
 from chromadb.api import ClientAPI
 from chromadb.api.models.Collection import Collection
+from chromadb.api.types import Where
 from sqlalchemy import Engine
 
 from preference_store.embeddings import TextEmbedder
@@ -31,7 +33,6 @@ from preference_store.models import (
     AttributeDraft,
     AttributeUpdate,
     ImageReaction,
-    Polarity,
     Profile,
     ProfileVersionInfo,
     ScoredAttribute,
@@ -124,7 +125,9 @@ class PreferenceStore:
 
     def list_attributes(self, user_id: str) -> list[VisualAttribute]:
         """All of one user's attributes, strongest first."""
-        result = self._attributes.get(where={"user_id": user_id}, include=["documents", "metadatas"])
+        result = self._attributes.get(
+            where={"user_id": user_id}, include=["documents", "metadatas"]
+        )
         attributes = [
             _from_record(i, d, m)
             for i, d, m in zip(
@@ -157,7 +160,7 @@ class PreferenceStore:
         if not query.strip() or limit < 1:
             return []
         result = self._attributes.query(
-            query_embeddings=self._embedder.embed([query]),  # type: ignore[arg-type]
+            query_embeddings=np.asarray(self._embedder.embed([query]), dtype=np.float32),
             n_results=limit,
             where={"user_id": user_id},
             include=["documents", "metadatas", "distances"],
@@ -292,7 +295,7 @@ class PreferenceStore:
         collection = self._aesthetic_collection(clip_model, len(vector))
         collection.upsert(
             ids=[f"{user_id}@{version}"],
-            embeddings=[[float(x) for x in vector]],
+            embeddings=np.asarray([vector], dtype=np.float32),
             metadatas=[{"user_id": user_id, "version": version, "clip_model": clip_model}],
         )
 
@@ -321,8 +324,9 @@ class PreferenceStore:
         wanted = sorted(set(norms))
         if not wanted:
             return {}
+        where = cast(Where, {"$and": [{"user_id": user_id}, {"norm": {"$in": wanted}}]})
         result = self._attributes.get(
-            where={"$and": [{"user_id": user_id}, {"norm": {"$in": wanted}}]},
+            where=where,
             include=["documents", "metadatas"],
         )
         return {
@@ -373,9 +377,12 @@ class PreferenceStore:
         self._attributes.upsert(
             ids=[a.id for a in attributes],
             documents=[a.text for a in attributes],
-            metadatas=[_to_metadata(a) for a in attributes],  # type: ignore[misc]
-            embeddings=self._embedder.embed(  # type: ignore[arg-type]
-                [_embedding_text(a.text, a.category.value) for a in attributes]
+            metadatas=[_to_metadata(a) for a in attributes],
+            embeddings=np.asarray(
+                self._embedder.embed(
+                    [_embedding_text(a.text, a.category.value) for a in attributes]
+                ),
+                dtype=np.float32,
             ),
         )
 

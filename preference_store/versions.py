@@ -96,7 +96,9 @@ class VersionLog:
             ).all()
         return [
             ProfileVersionInfo(
-                version=r.version, created_at=_as_utc(r.created_at), reason=r.reason,
+                version=r.version,
+                created_at=_as_utc(r.created_at),
+                reason=r.reason,
                 attribute_count=r.attribute_count,
             )
             for r in rows

@@ -9,13 +9,13 @@ os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
 os.environ.setdefault("OMP_NUM_THREADS", "1")
 os.environ.setdefault("ANONYMIZED_TELEMETRY", "False")
 
-from collections.abc import Iterator  # noqa: E402
-from pathlib import Path  # noqa: E402
+from collections.abc import Iterator
+from pathlib import Path
 
-import pytest  # noqa: E402
-import torch  # noqa: E402
+import pytest
+import torch
 
-from preference_store.embeddings import SentenceTransformerEmbedder, packaged_minilm_path  # noqa: E402
+from preference_store.embeddings import SentenceTransformerEmbedder, packaged_minilm_path
 
 torch.set_num_threads(1)
 

@@ -1,0 +1,47 @@
+"""Run `tastemaker` commands in this process (fast) or in a new one (for persistence)."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+
+from api.cli import main
+
+
+@dataclass
+class CliResult:
+    code: int
+    stdout: str
+    stderr: str
+
+
+def run_cli(capsys: pytest.CaptureFixture[str], *args: str) -> CliResult:
+    """The real entry point, argv and all, with output captured."""
+    capsys.readouterr()
+    try:
+        main(list(args))
+        code = 0
+    except SystemExit as exit_:
+        code = exit_.code if isinstance(exit_.code, int) else 1
+    out, err = capsys.readouterr()
+    return CliResult(code, out, err)
+
+
+def run_cli_process(data_dir: Path, *args: str, stdin: str | None = None) -> CliResult:
+    """The installed `tastemaker` command in a fresh process."""
+    executable = Path(sys.executable).parent / "tastemaker"
+    env = {**os.environ, "TASTEMAKER_DATA_DIR": str(data_dir), "COLUMNS": "200"}
+    done = subprocess.run(
+        [str(executable), *args],
+        capture_output=True,
+        text=True,
+        env=env,
+        input=stdin,
+        timeout=180,
+    )
+    return CliResult(done.returncode, done.stdout, done.stderr)

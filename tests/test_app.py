@@ -1,0 +1,78 @@
+"""The HTTP app's read-only preference routes, authenticated by bearer token."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from fastapi.testclient import TestClient
+
+from api.app import create_app
+from api.settings import Settings
+from api.wiring import Components
+from preference_store.models import AttributeDraft, Polarity
+
+
+@pytest.fixture()
+def client(tmp_path: Path) -> Iterator[tuple[TestClient, dict[str, str]]]:
+    settings = Settings(data_dir=tmp_path / "data")
+    components = Components(settings)
+    components.accounts.create("alice")
+    components.accounts.create("bob")
+    components.store.add(
+        "alice",
+        [
+            AttributeDraft(text="teal palette", category="color", polarity=Polarity.LIKE),
+            AttributeDraft(text="clutter", category="composition", polarity=Polarity.DISLIKE),
+        ],
+    )
+    tokens = {u: components.accounts.issue_token(u) for u in ("alice", "bob")}
+    with TestClient(create_app(settings)) as test_client:
+        yield test_client, tokens
+
+
+def auth(token: str) -> dict[str, str]:
+    return {"Authorization": f"Bearer {token}"}
+
+
+def test_health(client: tuple[TestClient, dict[str, str]]) -> None:
+    http, _ = client
+    assert http.get("/healthz").json() == {"status": "ok"}
+    assert http.get("/readyz").json() == {"status": "ready"}
+
+
+def test_preferences_are_grouped_for_the_tokens_user(
+    client: tuple[TestClient, dict[str, str]],
+) -> None:
+    http, tokens = client
+    body = http.get("/v1/preferences", headers=auth(tokens["alice"])).json()
+    assert body["version"] == 1
+    groups = {g["category"]: g for g in body["groups"]}
+    assert [a["text"] for a in groups["color"]["likes"]] == ["teal palette"]
+    assert [a["text"] for a in groups["composition"]["dislikes"]] == ["clutter"]
+    assert http.get("/v1/preferences", headers=auth(tokens["bob"])).json()["groups"] == []
+
+
+def test_search_versions_and_export(client: tuple[TestClient, dict[str, str]]) -> None:
+    http, tokens = client
+    headers = auth(tokens["alice"])
+    hits = http.get("/v1/preferences/search", params={"q": "blue colours"}, headers=headers)
+    assert hits.json()[0]["attribute"]["text"] == "teal palette"
+    assert [v["version"] for v in http.get("/v1/preferences/versions", headers=headers).json()] == [
+        1
+    ]
+    assert http.get("/v1/preferences/versions/1", headers=headers).json()["version"] == 1
+    assert http.get("/v1/preferences/export", headers=headers).json()["user_id"] == "alice"
+
+
+def test_missing_or_wrong_token_is_401_and_unknown_version_404(
+    client: tuple[TestClient, dict[str, str]],
+) -> None:
+    http, tokens = client
+    assert http.get("/v1/preferences").status_code == 401
+    assert http.get("/v1/preferences", headers=auth("tm_wrong")).status_code == 401
+    missing = http.get("/v1/preferences/versions/7", headers=auth(tokens["alice"]))
+    assert missing.status_code == 404 and "version 7" in missing.json()["detail"]
+    empty = http.get("/v1/preferences/search", params={"q": ""}, headers=auth(tokens["alice"]))
+    assert empty.status_code == 422

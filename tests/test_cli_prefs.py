@@ -1,0 +1,118 @@
+"""The `tastemaker prefs` commands as a person runs them."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+from pathlib import Path
+
+import pytest
+
+from tests.cli_runner import CliResult, run_cli, run_cli_process
+
+Cli = Callable[..., CliResult]
+
+
+def ok(result: CliResult) -> str:
+    assert result.code == 0, result.stderr
+    return result.stdout
+
+
+@pytest.fixture()
+def cli(data_dir: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch) -> Cli:
+    monkeypatch.setenv("COLUMNS", "200")
+
+    def run(*args: str) -> CliResult:
+        return run_cli(capsys, *args)
+
+    ok(run("prefs", "add", "alice", "like", "teal palette", "--category", "color"))
+    ok(run("prefs", "add", "alice", "like", "gritty texture"))
+    ok(run("prefs", "add", "alice", "dislike", "low camera angle"))
+    ok(run("prefs", "add", "bob", "like", "neon glow"))
+    return run
+
+
+def test_added_attribute_is_seen_by_a_new_process(tmp_path: Path) -> None:
+    data_dir = tmp_path / "data"
+    ok(
+        run_cli_process(
+            data_dir, "prefs", "add", "alice", "like", "teal palette", "--category", "color"
+        )
+    )
+    ok(run_cli_process(data_dir, "prefs", "add", "alice", "like", "gritty texture"))
+    shown = json.loads(ok(run_cli_process(data_dir, "prefs", "show", "alice", "--json")))
+    assert [(a["text"], a["category"], a["polarity"], a["strength"]) for a in shown] == [
+        ("gritty texture", "texture", "like", 0.7),  # category guessed from the text
+        ("teal palette", "color", "like", 0.7),
+    ]
+    assert all(a["id"] for a in shown)
+
+
+def test_search_ranks_the_matching_attribute_first_and_only_for_that_user(cli: Cli) -> None:
+    hits = json.loads(ok(cli("prefs", "search", "alice", "blue colours", "--json")))
+    assert [h["text"] for h in hits] == ["teal palette", "gritty texture", "low camera angle"]
+    assert hits[0]["score"] > hits[1]["score"]
+    bob = json.loads(ok(cli("prefs", "show", "bob", "--json")))
+    assert [a["text"] for a in bob] == ["neon glow"]
+
+
+def test_human_output_is_a_table(cli: Cli) -> None:
+    out = ok(cli("prefs", "show", "alice"))
+    assert "teal palette" in out and "dislike" in out and "version 3" in out
+
+
+def test_unknown_user_is_a_clear_error(cli: Cli) -> None:
+    for args in (
+        ["show", "carol"],
+        ["search", "carol", "x"],
+        ["export", "carol"],
+        ["delete", "carol", "abc"],
+    ):
+        result = cli("prefs", *args)
+        assert result.code == 1
+        assert "user 'carol' does not exist" in result.stderr
+
+
+def test_bad_input_is_refused_and_nothing_changes(cli: Cli) -> None:
+    before = ok(cli("prefs", "export", "alice"))
+    cases = [
+        (["add", "alice", "like", ""], "empty"),
+        (["add", "alice", "like", "x" * 10_000], "characters"),
+        (["add", "alice", "like", "teal", "--category", "flavour"], "flavour"),
+        (["add", "alice", "like", "teal", "--strength", "7"], "less than or equal to 1"),
+        (["add", "alice", "sort-of", "teal"], "sort-of"),
+        (["add", "bad user!", "like", "teal"], "user id"),
+        (["delete", "alice", "no-such-id"], "does not exist"),
+    ]
+    for args, message in cases:
+        result = cli("prefs", *args)
+        assert result.code != 0, args
+        assert message in result.stderr, (args, result.stderr)
+    assert ok(cli("prefs", "export", "alice")) == before
+
+
+def test_export_import_delete(cli: Cli, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    exported = ok(cli("prefs", "export", "alice"))
+    backup = tmp_path / "alice.json"
+    backup.write_text(exported)
+    monkeypatch.setenv("TASTEMAKER_DATA_DIR", str(tmp_path / "elsewhere"))
+    ok(cli("prefs", "import", str(backup)))
+    assert ok(cli("prefs", "export", "alice")) == exported
+
+    victim = json.loads(exported)["attributes"][0]["id"]
+    ok(cli("prefs", "delete", "alice", victim))
+    remaining = json.loads(ok(cli("prefs", "show", "alice", "--json")))
+    assert victim not in {a["id"] for a in remaining} and len(remaining) == 2
+
+
+def test_malformed_import_file_is_a_clear_error(cli: Cli, tmp_path: Path) -> None:
+    broken = tmp_path / "broken.json"
+    broken.write_text("{not json")
+    result = cli("prefs", "import", str(broken))
+    assert result.code == 1 and "is not JSON" in result.stderr
+    result = cli("prefs", "import", str(tmp_path / "missing.json"))
+    assert result.code == 1 and "No such file" in result.stderr
+    wrong = tmp_path / "wrong.json"
+    wrong.write_text('{"schema": "other"}')
+    result = cli("prefs", "import", str(wrong))
+    assert result.code == 1 and "not a tastemaker profile export" in result.stderr
