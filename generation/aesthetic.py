@@ -1,0 +1,110 @@
+"""The aesthetic embedding: what the images a person liked have in common, as one CLIP vector.
+
+``e = normalize(Σ w_i·f(liked_i) / Σ w_i − share · Σ v_j·f(disliked_j) / Σ v_j)`` with ``f`` the
+L2-normalized CLIP image embedding. ``disliked_share`` defaults to 0 (the reference method): see
+``bench/personalization.py`` for the measurement behind that default. A few KB per person
+(768 floats for CLIP ViT-L/14). Import/export speaks the A1111 aesthetic-gradients ``.pt``
+format: a float tensor of shape ``[1, D]`` saved with ``torch.save``.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+from pathlib import Path
+
+import torch
+from PIL import Image, UnidentifiedImageError
+from torch import Tensor
+
+from generation.clip import ClipBundle
+from generation.errors import AestheticEmbeddingError
+from preference_store.models import ImageReaction
+
+MAX_EMBEDDING_FILE_BYTES = 1_000_000
+
+
+def weighted_mean(features: Tensor, weights: Sequence[float]) -> Tensor:
+    w = torch.tensor(list(weights), dtype=torch.float32)
+    if features.shape[0] != w.numel() or w.numel() == 0:
+        raise AestheticEmbeddingError("need one weight per image and at least one image")
+    return (features * w[:, None]).sum(0) / w.sum()
+
+
+def compute_aesthetic_embedding(
+    clip: ClipBundle,
+    liked: Sequence[tuple[Image.Image, float]],
+    disliked: Sequence[tuple[Image.Image, float]] = (),
+    *,
+    disliked_share: float = 0.0,
+) -> Tensor:
+    """The L2-normalized aesthetic embedding ``[D]`` of weighted liked (and disliked) images."""
+    if not liked:
+        raise AestheticEmbeddingError("an aesthetic embedding needs at least one liked image")
+    if not 0.0 <= disliked_share < 1.0 or not math.isfinite(disliked_share):
+        raise AestheticEmbeddingError("disliked_share must be in [0, 1)")
+    positive = weighted_mean(clip.image_features([i for i, _ in liked]), [w for _, w in liked])
+    vector = positive
+    if disliked and disliked_share > 0.0:
+        negative = weighted_mean(
+            clip.image_features([i for i, _ in disliked]), [w for _, w in disliked]
+        )
+        vector = positive - disliked_share * negative
+    return normalize_embedding(vector)
+
+
+def normalize_embedding(vector: Tensor) -> Tensor:
+    flat = vector.detach().reshape(-1).to(torch.float32)
+    norm = float(flat.norm())
+    if not math.isfinite(norm) or norm == 0.0:
+        raise AestheticEmbeddingError("aesthetic embedding is zero or not finite")
+    return flat / norm
+
+
+def open_reaction_images(reactions: Sequence[ImageReaction]) -> list[tuple[Image.Image, float]]:
+    """Open the image file of each reaction that has one; a missing or broken file is an error."""
+    images = []
+    for reaction in reactions:
+        if reaction.path is None:
+            continue
+        try:
+            with Image.open(reaction.path) as image:
+                images.append((image.convert("RGB"), reaction.weight))
+        except (OSError, UnidentifiedImageError) as exc:
+            raise AestheticEmbeddingError(
+                f"cannot read liked image {reaction.image_id!r} at {reaction.path}: {exc}"
+            ) from exc
+    return images
+
+
+def save_a1111_embedding(embedding: Tensor, path: Path) -> None:
+    """Write the A1111 aesthetic-gradients format: ``torch.save`` of a ``[1, D]`` float tensor."""
+    tensor = normalize_embedding(embedding).reshape(1, -1).clone()
+    path.parent.mkdir(parents=True, exist_ok=True)
+    torch.save(tensor, path)
+
+
+def load_a1111_embedding(path: Path, *, expected_dim: int | None = None) -> Tensor:
+    """Read an A1111 aesthetic embedding ``.pt`` safely (tensors only, no pickled code)."""
+    if not path.is_file():
+        raise AestheticEmbeddingError(f"no aesthetic embedding file at {path}")
+    if path.stat().st_size > MAX_EMBEDDING_FILE_BYTES:
+        raise AestheticEmbeddingError(f"{path} is too large to be an aesthetic embedding")
+    try:
+        loaded = torch.load(path, map_location="cpu", weights_only=True)
+    except Exception as exc:  # torch raises several types for a non-tensor or corrupt file
+        raise AestheticEmbeddingError(f"{path} is not an aesthetic embedding file: {exc}") from exc
+    if (
+        not isinstance(loaded, Tensor)
+        or loaded.dim() not in (1, 2)
+        or (loaded.dim() == 2 and loaded.shape[0] != 1)
+    ):
+        raise AestheticEmbeddingError(
+            f"{path} does not hold a [1, D] tensor (A1111 aesthetic embedding format)"
+        )
+    vector = normalize_embedding(loaded.float())
+    if expected_dim is not None and vector.numel() != expected_dim:
+        raise AestheticEmbeddingError(
+            f"{path} has a {vector.numel()}-d embedding; this CLIP model needs {expected_dim}"
+        )
+    return vector

@@ -1,0 +1,360 @@
+"""``PersonalizedGenerator``: a prompt and a profile in, images in that person's taste out.
+
+One shared pipeline (and CLIP model) serves every user; per request only a conditioning plan,
+a few text embeddings and (with aesthetic gradients) transient weight deltas are made. The body
+of ``__call__`` reads as numbered stages, like a diffusers pipeline.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import secrets
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+import torch
+from PIL import Image
+from torch import Tensor
+
+from generation.aesthetic_gradients import AestheticTuner
+from generation.cache import LRUCache
+from generation.clip import ClipBundle
+from generation.encoding import PipelineTextEncoder, SDPipeline, TextEmbeddings, combine
+from generation.errors import InvalidGenerationRequest
+from generation.guidance import ViPerGuidedUNet, pipeline_view
+from generation.plan import ConditioningPlan, plan_conditioning, token_counter
+from generation.settings import (
+    ConditioningMode,
+    GenerationSettings,
+    check_prompt,
+)
+from preference_store.models import Profile
+
+StepCallback = Callable[[int, int], None]
+"""Called after each denoising step with (steps done, total steps)."""
+
+
+@dataclass(frozen=True)
+class AestheticReport:
+    """What the aesthetic gradients did for this prompt (or why they did not run)."""
+
+    applied: bool
+    note: str
+    steps: int = 0
+    similarity_before: float | None = None
+    similarity_after: float | None = None
+
+
+@dataclass(frozen=True)
+class Conditioning:
+    """Everything text-side the UNet sees, before ViPer's mixing; cached per request key."""
+
+    prompt: TextEmbeddings
+    negative: TextEmbeddings
+    liked: TextEmbeddings | None
+    disliked: TextEmbeddings | None
+    aesthetic: AestheticReport
+
+
+@dataclass
+class GenerationResult:
+    """Images and everything needed to explain and reproduce them."""
+
+    images: list[Image.Image]
+    plan: ConditioningPlan
+    seed: int
+    settings: GenerationSettings
+    aesthetic: AestheticReport
+    timings: dict[str, float] = field(default_factory=dict)
+    conditioning_cached: bool = False
+    model: str = ""
+
+    def metadata(self, index: int = 0) -> dict[str, str]:
+        """PNG text chunks: prompt, seed, settings and the attributes applied and dropped."""
+        return {
+            "tastemaker:prompt": self.plan.prompt,
+            "tastemaker:negative_prompt": self.plan.negative_prompt,
+            "tastemaker:seed": str(self.seed + index),
+            "tastemaker:model": self.model,
+            "tastemaker:settings": self.settings.model_dump_json(exclude={"seed"}),
+            "tastemaker:liked_applied": self.plan.positive_text,
+            "tastemaker:disliked_applied": self.plan.negative_text,
+            "tastemaker:plan": self.plan.model_dump_json(),
+            "tastemaker:aesthetic": json.dumps(self.aesthetic.__dict__),
+        }
+
+
+class PersonalizedGenerator:
+    """Renders prompts in a person's taste with one shared SD 1.x / SDXL pipeline.
+
+    ``clip`` (the CLIP model matching the pipeline's text encoder) enables aesthetic gradients;
+    without it they are skipped and the result says so. Text-encoder use is serialized by a lock
+    (aesthetic gradients evaluate the shared encoder with swapped-in tensors for a moment).
+    """
+
+    def __init__(
+        self,
+        pipeline: SDPipeline,
+        *,
+        clip: ClipBundle | None = None,
+        model_name: str = "",
+        cache: LRUCache[Conditioning] | None = None,
+    ) -> None:
+        self.pipeline = pipeline
+        self.text = PipelineTextEncoder(pipeline)
+        self.clip = clip
+        self.model_name = model_name or type(pipeline).__name__
+        self.cache: LRUCache[Conditioning] = cache if cache is not None else LRUCache(64)
+        self.count_tokens = token_counter(*self.text.tokenizers)
+        self.token_window = int(pipeline.tokenizer.model_max_length)
+        self.tuner = (
+            AestheticTuner(pipeline.text_encoder, pipeline.tokenizer, clip.projection)
+            if clip is not None
+            else None
+        )
+        self._encoder_lock = threading.RLock()
+
+    def __call__(
+        self,
+        prompt: str,
+        profile: Profile,
+        *,
+        settings: GenerationSettings | None = None,
+        negative_prompt: str = "",
+        aesthetic_embedding: Tensor | None = None,
+        on_step: StepCallback | None = None,
+        output_type: str = "pil",
+    ) -> GenerationResult:
+        timings: dict[str, float] = {}
+        started = clock = time.perf_counter()
+
+        def lap(stage: str) -> None:
+            nonlocal clock
+            now = time.perf_counter()
+            timings[stage] = now - clock
+            clock = now
+
+        # 1. Check inputs: nothing below runs on a request that is out of bounds.
+        settings = settings or GenerationSettings()
+        prompt, negative_prompt = self.check_inputs(prompt, profile, settings, negative_prompt)
+        embedding = self._aesthetic_embedding(profile, aesthetic_embedding, settings)
+        lap("check")
+
+        # 2. Plan the conditioning: which attributes, in which order, and why.
+        plan = plan_conditioning(
+            prompt,
+            profile.attributes,
+            count_tokens=self.count_tokens,
+            negative_prompt=negative_prompt,
+            token_window=self.token_window,
+        )
+        lap("plan")
+
+        # 3. Encode prompt, negative prompt, VP+ and VP− (aesthetic steps on the prompt).
+        key = self._cache_key(profile, plan, settings, embedding)
+        conditioning = self.cache.get(key)
+        cached = conditioning is not None
+        if conditioning is None:
+            conditioning = self.encode(plan, settings, embedding, timings)
+            self.cache.put(key, conditioning)
+        lap("encode")
+
+        # 4. Mix ViPer's conditioning into what the pipeline receives.
+        pipe, call_kwargs = self.prepare_pipeline(conditioning, settings)
+        lap("prepare")
+
+        # 5. Seeds: one generator per image, seed, seed + 1, ...
+        seed = settings.seed if settings.seed is not None else secrets.randbelow(2**31)
+        device = self.text.device
+        generators = [
+            torch.Generator(device=device).manual_seed(seed + i) for i in range(settings.num_images)
+        ]
+
+        # 6. Denoise and decode.
+        def step_end(
+            _pipe: Any, step: int, _timestep: Any, callback_kwargs: dict[str, Any]
+        ) -> dict[str, Any]:
+            if on_step is not None:
+                on_step(step + 1, settings.steps)
+            return callback_kwargs
+
+        with torch.no_grad():
+            output = pipe(
+                num_inference_steps=settings.steps,
+                guidance_scale=settings.guidance_scale,
+                height=settings.height,
+                width=settings.width,
+                num_images_per_prompt=settings.num_images,
+                generator=generators,
+                output_type=output_type,
+                callback_on_step_end=step_end,
+                **call_kwargs,
+            )
+        lap("denoise")
+        timings["total"] = time.perf_counter() - started
+
+        # 7. Result, with everything needed to explain and reproduce it.
+        return GenerationResult(
+            images=list(output.images),
+            plan=plan,
+            seed=seed,
+            settings=settings.updated(seed=seed),
+            aesthetic=conditioning.aesthetic,
+            timings=timings,
+            conditioning_cached=cached,
+            model=self.model_name,
+        )
+
+    # -- stages ------------------------------------------------------------------------------
+
+    def check_inputs(
+        self,
+        prompt: str,
+        profile: Profile,
+        settings: GenerationSettings,
+        negative_prompt: str,
+    ) -> tuple[str, str]:
+        """Refuse bad input with a message that says what to change; touches no model."""
+        if not isinstance(settings, GenerationSettings):
+            raise InvalidGenerationRequest("settings must be a GenerationSettings")
+        if not isinstance(profile, Profile):
+            raise InvalidGenerationRequest("profile must be a preference_store Profile")
+        prompt = check_prompt(prompt)
+        negative_prompt = check_prompt(negative_prompt, what="negative prompt", allow_empty=True)
+        if settings.mode == ConditioningMode.GUIDANCE and settings.guidance_scale <= 1.0:
+            raise InvalidGenerationRequest(
+                "guidance mode adds ViPer's terms to classifier-free guidance: use a guidance "
+                "scale above 1"
+            )
+        return prompt, negative_prompt
+
+    def _aesthetic_embedding(
+        self, profile: Profile, explicit: Tensor | None, settings: GenerationSettings
+    ) -> Tensor | None:
+        if settings.aesthetic_steps == 0:
+            return None
+        if explicit is None and self.clip is not None:
+            stored = profile.aesthetic_embeddings.get(self.clip.name)
+            explicit = torch.tensor(stored, dtype=torch.float32) if stored else None
+        if explicit is None or self.tuner is None:
+            return None
+        return self.tuner.check_embedding(explicit)
+
+    def encode(
+        self,
+        plan: ConditioningPlan,
+        settings: GenerationSettings,
+        embedding: Tensor | None,
+        timings: dict[str, float] | None = None,
+    ) -> Conditioning:
+        """Text embeddings for the plan; the prompt with aesthetic-tuned weights if asked."""
+        with self._encoder_lock:
+            overrides = None
+            report = self._aesthetic_skip_reason(settings, embedding)
+            if report is None and embedding is not None and self.tuner is not None:
+                started = time.perf_counter()
+                overrides, similarities = self.tuner.tune(
+                    plan.prompt,
+                    embedding,
+                    steps=settings.aesthetic_steps,
+                    lr=settings.aesthetic_lr,
+                    layers=settings.aesthetic_layers,
+                )
+                after = self.tuner.similarity(plan.prompt, embedding, overrides)
+                report = AestheticReport(
+                    applied=True,
+                    note=f"{settings.aesthetic_steps} Adam steps, lr {settings.aesthetic_lr:g}",
+                    steps=settings.aesthetic_steps,
+                    similarity_before=similarities[0],
+                    similarity_after=after,
+                )
+                if timings is not None:
+                    timings["aesthetic"] = time.perf_counter() - started
+            assert report is not None
+            vp_needed = settings.vp_degree > 0.0
+            return Conditioning(
+                prompt=self.text.encode(plan.prompt, overrides=overrides),
+                negative=self.text.encode_negative(plan.negative_prompt),
+                liked=self.text.encode(plan.positive_text)
+                if vp_needed and plan.positive_text
+                else None,
+                disliked=self.text.encode(plan.negative_text)
+                if vp_needed and plan.negative_text
+                else None,
+                aesthetic=report,
+            )
+
+    def _aesthetic_skip_reason(
+        self, settings: GenerationSettings, embedding: Tensor | None
+    ) -> AestheticReport | None:
+        if settings.aesthetic_steps == 0:
+            return AestheticReport(applied=False, note="off (0 aesthetic steps)")
+        if self.tuner is None:
+            return AestheticReport(applied=False, note="skipped: no CLIP model configured")
+        if embedding is None:
+            return AestheticReport(
+                applied=False, note="skipped: no aesthetic embedding for this CLIP model yet"
+            )
+        return None
+
+    def prepare_pipeline(
+        self, conditioning: Conditioning, settings: GenerationSettings
+    ) -> tuple[Any, dict[str, Any]]:
+        """A per-request view of the shared pipeline and the embeddings to call it with."""
+        beta = settings.vp_degree
+        prompt, negative = conditioning.prompt, conditioning.negative
+        replace: dict[str, Any] = {
+            # Schedulers keep per-run state: each request gets its own (a few µs).
+            "scheduler": type(self.pipeline.scheduler).from_config(self.pipeline.scheduler.config)
+        }
+        guided = settings.mode == ConditioningMode.GUIDANCE and (
+            conditioning.liked is not None or conditioning.disliked is not None
+        )
+        if guided:
+            zeros = torch.zeros_like(prompt.hidden)
+            liked = conditioning.liked.hidden if conditioning.liked is not None else zeros
+            disliked = conditioning.disliked.hidden if conditioning.disliked is not None else zeros
+            replace["unet"] = ViPerGuidedUNet(
+                self.pipeline.unet,
+                vp_negative=disliked,
+                vp_positive=liked,
+                a=beta if conditioning.liked is not None else 0.0,
+                b=beta if conditioning.disliked is not None else 0.0,
+            )
+        else:
+            prompt = combine(prompt, conditioning.liked, beta)
+            negative = combine(negative, conditioning.disliked, beta)
+        kwargs: dict[str, Any] = {
+            "prompt_embeds": prompt.hidden,
+            "negative_prompt_embeds": negative.hidden,
+        }
+        if self.text.sdxl:
+            kwargs["pooled_prompt_embeds"] = prompt.pooled
+            kwargs["negative_pooled_prompt_embeds"] = negative.pooled
+        return pipeline_view(self.pipeline, **replace), kwargs
+
+    def _cache_key(
+        self,
+        profile: Profile,
+        plan: ConditioningPlan,
+        settings: GenerationSettings,
+        embedding: Tensor | None,
+    ) -> tuple[object, ...]:
+        digest = None
+        if embedding is not None:
+            digest = hashlib.sha256(embedding.numpy().tobytes()).hexdigest()[:16]
+        return (
+            id(self.pipeline),
+            profile.user_id,
+            profile.version,
+            plan.prompt,
+            plan.negative_prompt,
+            plan.positive_text,
+            plan.negative_text,
+            settings.cache_key(),
+            digest,
+        )

@@ -1,0 +1,196 @@
+"""The conditioning plan: which liked (VP+) and disliked (VP−) attributes go into the prompt.
+
+Pure (no model): the caller passes a token counter for the pipeline's tokenizer(s). The plan
+chooses and orders attributes by strength and relevance to the prompt, drops those that
+contradict the prompt (the prompt wins), fits each list into CLIP's 77-token window (75 tokens
+between the start and end markers) and records why every attribute was used or dropped.
+
+ViPer shuffles attributes per prompt; with a window this small we rank instead, so the
+attributes that matter most for this prompt are the ones that fit.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable, Mapping
+
+from pydantic import BaseModel, Field
+
+from generation.conflicts import contradiction, stems
+from preference_store.models import Category, Polarity, VisualAttribute
+
+TokenCounter = Callable[[str], int]
+"""Tokens a text takes between the start and end markers, with the pipeline's tokenizer(s)."""
+
+CLIP_WINDOW = 77
+SEPARATOR = ", "
+
+
+class AttributeDecision(BaseModel):
+    """One attribute of the profile and what the plan did with it."""
+
+    attribute_id: str
+    text: str
+    polarity: Polarity
+    category: Category
+    strength: float
+    relevance: float = Field(description="0..1, how much the attribute bears on this prompt.")
+    priority: float = Field(description="strength × (1 + relevance); higher goes first.")
+    tokens: int
+    used: bool
+    reason: str
+
+
+class ConditioningPlan(BaseModel):
+    """What will condition the image, and the provenance of every attribute considered."""
+
+    prompt: str
+    negative_prompt: str
+    positive_text: str = Field(description="VP+: the liked attributes used, joined by ', '.")
+    negative_text: str = Field(description="VP−: the disliked attributes used, joined by ', '.")
+    token_window: int
+    positive_tokens: int
+    negative_tokens: int
+    decisions: list[AttributeDecision]
+
+    @property
+    def used(self) -> list[AttributeDecision]:
+        return [d for d in self.decisions if d.used]
+
+    @property
+    def dropped(self) -> list[AttributeDecision]:
+        return [d for d in self.decisions if not d.used]
+
+    def used_ids(self, polarity: Polarity) -> list[str]:
+        return [d.attribute_id for d in self.used if d.polarity is polarity]
+
+
+def lexical_relevance(prompt: str, attribute: VisualAttribute) -> float:
+    """Share of the attribute's content words the prompt also uses (0 when none)."""
+    attribute_stems = stems(attribute.text)
+    if not attribute_stems:
+        return 0.0
+    return len(attribute_stems & stems(prompt)) / len(attribute_stems)
+
+
+def plan_conditioning(
+    prompt: str,
+    attributes: Iterable[VisualAttribute],
+    *,
+    count_tokens: TokenCounter,
+    negative_prompt: str = "",
+    token_window: int = CLIP_WINDOW,
+    relevance: Mapping[str, float] | None = None,
+    include_subject: bool = False,
+) -> ConditioningPlan:
+    """Choose, order and fit the attributes; every attribute ends up used or dropped with a reason.
+
+    ``relevance`` (attribute id -> 0..1), e.g. from an embedding model, replaces the lexical
+    estimate. Subject-matter attributes are left out unless ``include_subject``: ViPer conditions
+    on artistic aspects, and a liked "cats" would put cats into every picture.
+    """
+    budget = token_window - 2  # start and end markers
+    separator_tokens = count_tokens(SEPARATOR.strip())
+    decisions: list[AttributeDecision] = []
+    candidates: dict[Polarity, list[AttributeDecision]] = {Polarity.LIKE: [], Polarity.DISLIKE: []}
+
+    attribute_list = list(attributes)
+    by_text: dict[str, set[Polarity]] = {}
+    for attribute in attribute_list:
+        by_text.setdefault(attribute.normalized_text, set()).add(attribute.polarity)
+    seen: set[tuple[str, Polarity]] = set()
+
+    for attribute in attribute_list:
+        rel = relevance.get(attribute.id) if relevance is not None else None
+        rel = lexical_relevance(prompt, attribute) if rel is None else min(max(rel, 0.0), 1.0)
+        decision = AttributeDecision(
+            attribute_id=attribute.id,
+            text=attribute.text,
+            polarity=attribute.polarity,
+            category=attribute.category,
+            strength=attribute.strength,
+            relevance=round(rel, 4),
+            priority=round(attribute.strength * (1.0 + rel), 6),
+            tokens=count_tokens(attribute.text),
+            used=False,
+            reason="",
+        )
+        key = (attribute.normalized_text, attribute.polarity)
+        reason = None
+        if len(by_text[attribute.normalized_text]) > 1:
+            reason = "both liked and disliked: ambiguous, left out (as ViPer does)"
+        elif key in seen:
+            reason = "duplicate of an attribute already considered"
+        elif attribute.strength <= 0.0:
+            reason = "strength 0"
+        elif attribute.category is Category.SUBJECT and not include_subject:
+            reason = "subject matter, not a visual style: it would add that subject to every image"
+        else:
+            reason = contradiction(prompt, attribute.text, attribute.polarity)
+            if reason is None and negative_prompt:
+                reason = _negative_prompt_clash(negative_prompt, attribute)
+        seen.add(key)
+        if reason is not None:
+            decisions.append(decision.model_copy(update={"reason": reason}))
+        else:
+            candidates[attribute.polarity].append(decision)
+
+    texts: dict[Polarity, str] = {}
+    totals: dict[Polarity, int] = {}
+    for polarity, pool in candidates.items():
+        pool.sort(key=lambda d: (-d.priority, -d.strength, d.text.casefold()))
+        chosen: list[str] = []
+        total = 0
+        for rank, decision in enumerate(pool, start=1):
+            cost = decision.tokens + (separator_tokens if chosen else 0)
+            if total + cost <= budget:
+                chosen.append(decision.text)
+                total += cost
+                reason = f"used: rank {rank} by strength and relevance"
+                decisions.append(decision.model_copy(update={"used": True, "reason": reason}))
+            else:
+                reason = (
+                    f"no room: the {token_window}-token window was full "
+                    f"({total} of {budget} tokens used, this needs {cost})"
+                )
+                decisions.append(decision.model_copy(update={"reason": reason}))
+        texts[polarity] = SEPARATOR.join(chosen)
+        totals[polarity] = count_tokens(texts[polarity]) if chosen else 0
+        if totals[polarity] > budget:  # counts are additive for CLIP's BPE; guard the assumption
+            raise AssertionError(f"plan overflowed the token window: {totals[polarity]} > {budget}")
+
+    order = {id(d): i for i, d in enumerate(decisions)}
+    decisions.sort(key=lambda d: (not d.used, d.polarity.value, -d.priority, order[id(d)]))
+    return ConditioningPlan(
+        prompt=prompt,
+        negative_prompt=negative_prompt,
+        positive_text=texts[Polarity.LIKE],
+        negative_text=texts[Polarity.DISLIKE],
+        token_window=token_window,
+        positive_tokens=totals[Polarity.LIKE],
+        negative_tokens=totals[Polarity.DISLIKE],
+        decisions=decisions,
+    )
+
+
+def _negative_prompt_clash(negative_prompt: str, attribute: VisualAttribute) -> str | None:
+    """A liked attribute the person's own negative prompt rules out yields to it."""
+    if attribute.polarity is not Polarity.LIKE:
+        return None
+    attribute_stems = stems(attribute.text)
+    if attribute_stems and attribute_stems <= stems(negative_prompt):
+        return f"the negative prompt rules it out ('{negative_prompt}')"
+    return None
+
+
+def token_counter(*tokenizers: object) -> TokenCounter:
+    """Count tokens with every tokenizer of a pipeline and keep the largest (SDXL has two)."""
+    usable = [t for t in tokenizers if t is not None]
+    if not usable:
+        raise ValueError("a token counter needs at least one tokenizer")
+
+    def count(text: str) -> int:
+        if not text:
+            return 0
+        return max(len(t(text, add_special_tokens=False).input_ids) for t in usable)  # type: ignore[operator]
+
+    return count

@@ -1,0 +1,116 @@
+"""Bounds-checked settings of one generation request.
+
+Validated before any model is touched: a request that would take hours, allocate gigabytes or
+carry a NaN is refused with a message that says what range is allowed.
+"""
+
+from __future__ import annotations
+
+import math
+from enum import StrEnum
+from typing import Annotated
+
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, ValidationError
+
+from generation.errors import InvalidGenerationRequest
+
+MAX_PROMPT_CHARS = 1_000
+MAX_SIDE = 2048
+MAX_STEPS = 200
+MAX_AESTHETIC_STEPS = 50
+MAX_IMAGES = 8
+
+
+class ConditioningMode(StrEnum):
+    """How liked/disliked attributes reach the UNet (DESIGN.md §1, ViPer)."""
+
+    EMBEDS = "embeds"  # prompt_embeds = E(p) + β·E(VP+): no extra compute
+    GUIDANCE = "guidance"  # one extra UNet pass per step on [E(VP−), E(VP+)]: ~2× denoising
+
+
+def _multiple_of_8(value: int) -> int:
+    if value % 8:
+        raise ValueError(f"must be a multiple of 8 (got {value}); try {max(8, value // 8 * 8)}")
+    return value
+
+
+Side = Annotated[int, Field(ge=64, le=MAX_SIDE), AfterValidator(_multiple_of_8)]
+
+
+class GenerationSettings(BaseModel):
+    """Everything that shapes one generation besides the prompt and the profile."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    steps: int = Field(default=30, ge=1, le=MAX_STEPS, description="Denoising steps.")
+    guidance_scale: float = Field(default=5.0, ge=0.0, le=30.0, allow_inf_nan=False)
+    width: Side = 512
+    height: Side = 512
+    num_images: int = Field(default=1, ge=1, le=MAX_IMAGES)
+    seed: int | None = Field(default=None, ge=0, lt=2**63)
+    mode: ConditioningMode = ConditioningMode.EMBEDS
+    vp_degree: float = Field(
+        default=0.85, ge=0.0, le=2.0, allow_inf_nan=False, description="ViPer's β (a = b)."
+    )
+    aesthetic_steps: int = Field(default=5, ge=0, le=MAX_AESTHETIC_STEPS)
+    aesthetic_lr: float = Field(default=1e-4, gt=0.0, le=1e-2, allow_inf_nan=False)
+    aesthetic_layers: int | None = Field(
+        default=None,
+        ge=1,
+        le=64,
+        description="Tune only the last N encoder layers (None: all layers, not the embeddings).",
+    )
+
+    def cache_key(self) -> tuple[object, ...]:
+        """The settings that change the conditioning (not the seed, size or step count)."""
+        return (
+            str(self.mode),
+            self.vp_degree,
+            self.aesthetic_steps,
+            self.aesthetic_lr,
+            self.aesthetic_layers,
+        )
+
+    def updated(self, **changes: object) -> GenerationSettings:
+        """A validated copy with some fields changed (``model_copy`` would skip validation)."""
+        return type(self).checked(**{**self.model_dump(), **changes})
+
+    @classmethod
+    def checked(cls, **values: object) -> GenerationSettings:
+        """Build settings; pydantic's error becomes one readable ``InvalidGenerationRequest``."""
+        try:
+            return cls.model_validate(values)
+        except ValidationError as exc:
+            raise InvalidGenerationRequest(describe_validation_error(exc)) from None
+
+
+def describe_validation_error(exc: ValidationError) -> str:
+    parts = []
+    for error in exc.errors():
+        where = ".".join(str(p) for p in error["loc"]) or "value"
+        message = str(error["msg"]).removeprefix("Value error, ")
+        parts.append(f"{where}: {message}")
+    return "invalid generation settings: " + "; ".join(parts)
+
+
+def check_prompt(prompt: object, *, what: str = "prompt", allow_empty: bool = False) -> str:
+    """A prompt is a non-empty string of at most ``MAX_PROMPT_CHARS`` characters."""
+    if not isinstance(prompt, str):
+        raise InvalidGenerationRequest(f"{what} must be text, got {type(prompt).__name__}")
+    text = prompt.strip()
+    if not text and not allow_empty:
+        raise InvalidGenerationRequest(f"{what} is empty: describe what to draw")
+    if len(text) > MAX_PROMPT_CHARS:
+        raise InvalidGenerationRequest(
+            f"{what} has {len(text)} characters; at most {MAX_PROMPT_CHARS} are accepted "
+            "(CLIP reads only about 75 tokens anyway)"
+        )
+    if "\x00" in text:
+        raise InvalidGenerationRequest(f"{what} contains a NUL character")
+    return text
+
+
+def check_finite(name: str, value: float) -> float:
+    if not math.isfinite(value):
+        raise InvalidGenerationRequest(f"{name} must be a finite number, got {value}")
+    return value
