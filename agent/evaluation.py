@@ -1,0 +1,184 @@
+"""Scoring an extractor against the labelled comments in ``tests/data/extraction_eval.jsonl``.
+
+Matching rule (written down so the figures can be judged):
+
+* A phrase is normalised to a set of content tokens: lower case, British spellings folded
+  ("colour" → "color", "grey" → "gray"), a short list of function words removed, and a plural
+  "s" stripped from words longer than three letters.
+* Two phrases match when the token-overlap F1 of those sets, 2·|A∩B| / (|A| + |B|), is at least
+  0.5 — so "warm golden light" matches "golden light" (0.8), "saturated colors" matches
+  "oversaturated colors" only through "color" (0.5), and "teal" does not match "gold accents".
+* Within one comment, predicted and expected attributes are paired one-to-one, best overlap
+  first, regardless of polarity. A pair with the same polarity is a true positive; a pair with
+  opposite polarities is a *polarity error* (and counts as a false positive and a false negative).
+* Precision = TP / predicted, recall = TP / expected, F1 their harmonic mean, micro-averaged over
+  all comments. A comment with no expected attribute scores only through false positives.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from agent.extraction import Extraction, ImageContext
+from preference_store.models import Polarity
+
+MATCH_THRESHOLD = 0.5
+_FUNCTION_WORDS = frozenset(
+    [
+        "the",
+        "a",
+        "an",
+        "of",
+        "and",
+        "with",
+        "in",
+        "on",
+        "to",
+        "too",
+        "very",
+        "so",
+        "more",
+        "less",
+        "some",
+        "lot",
+        "lots",
+        "bit",
+        "this",
+        "that",
+        "its",
+    ]
+)
+_SPELLING = {"colour": "color", "colours": "colors", "grey": "gray", "centred": "centered"}
+
+
+def phrase_tokens(text: str) -> frozenset[str]:
+    tokens = set()
+    for raw in re.findall(r"[a-z0-9]+", text.lower()):
+        word = _SPELLING.get(raw, raw)
+        if word in _FUNCTION_WORDS:
+            continue
+        if len(word) > 3 and word.endswith("s") and not word.endswith("ss"):
+            word = word[:-1]
+        tokens.add(word)
+    return frozenset(tokens)
+
+
+def overlap(a: str, b: str) -> float:
+    left, right = phrase_tokens(a), phrase_tokens(b)
+    if not left or not right:
+        return 0.0
+    return 2 * len(left & right) / (len(left) + len(right))
+
+
+@dataclass(frozen=True)
+class Labelled:
+    """One labelled comment."""
+
+    id: str
+    kind: str
+    comment: str
+    image: ImageContext | None
+    liked: tuple[str, ...]
+    disliked: tuple[str, ...]
+
+
+def load_labelled(path: Path) -> list[Labelled]:
+    rows = []
+    for line in path.read_text(encoding="utf-8").splitlines():
+        if not line.strip():
+            continue
+        data = json.loads(line)
+        image = ImageContext.model_validate(data["image"]) if data.get("image") else None
+        rows.append(
+            Labelled(
+                id=data["id"],
+                kind=data["kind"],
+                comment=data["comment"],
+                image=image,
+                liked=tuple(data.get("liked", [])),
+                disliked=tuple(data.get("disliked", [])),
+            )
+        )
+    return rows
+
+
+@dataclass
+class Score:
+    """Counts for one comment or a whole set; the rates are derived."""
+
+    true_positives: int = 0
+    predicted: int = 0
+    expected: int = 0
+    polarity_errors: int = 0
+    misses: list[str] = field(default_factory=list)
+
+    def add(self, other: Score) -> None:
+        self.true_positives += other.true_positives
+        self.predicted += other.predicted
+        self.expected += other.expected
+        self.polarity_errors += other.polarity_errors
+        self.misses.extend(other.misses)
+
+    @property
+    def precision(self) -> float:
+        return self.true_positives / self.predicted if self.predicted else 1.0
+
+    @property
+    def recall(self) -> float:
+        return self.true_positives / self.expected if self.expected else 1.0
+
+    @property
+    def f1(self) -> float:
+        p, r = self.precision, self.recall
+        return 2 * p * r / (p + r) if p + r else 0.0
+
+
+def score_one(row: Labelled, extraction: Extraction) -> Score:
+    expected = [(t, Polarity.LIKE) for t in row.liked] + [
+        (t, Polarity.DISLIKE) for t in row.disliked
+    ]
+    predicted = [(a.text, a.polarity) for a in extraction.attributes]
+    pairs = sorted(
+        (
+            (overlap(p[0], e[0]), i, j)
+            for i, p in enumerate(predicted)
+            for j, e in enumerate(expected)
+        ),
+        reverse=True,
+    )
+    used_p: set[int] = set()
+    used_e: set[int] = set()
+    score = Score(predicted=len(predicted), expected=len(expected))
+    for value, i, j in pairs:
+        if value < MATCH_THRESHOLD or i in used_p or j in used_e:
+            continue
+        used_p.add(i)
+        used_e.add(j)
+        if predicted[i][1] is expected[j][1]:
+            score.true_positives += 1
+        else:
+            score.polarity_errors += 1
+            score.misses.append(f"{row.id}: polarity of {predicted[i][0]!r}")
+    for i, (text, polarity) in enumerate(predicted):
+        if i not in used_p:
+            score.misses.append(f"{row.id}: extra {polarity.value} {text!r}")
+    for j, (text, polarity) in enumerate(expected):
+        if j not in used_e:
+            score.misses.append(f"{row.id}: missed {polarity.value} {text!r}")
+    return score
+
+
+def score_all(rows: Iterable[Labelled], extractions: Iterable[Extraction]) -> dict[str, Score]:
+    """Scores per kind of comment, plus ``"all"``."""
+    totals: dict[str, Score] = {"all": Score()}
+    for row, extraction in zip(rows, extractions, strict=True):
+        one = score_one(row, extraction)
+        totals.setdefault(row.kind, Score()).add(one)
+        totals["all"].add(
+            Score(one.true_positives, one.predicted, one.expected, one.polarity_errors, one.misses)
+        )
+    return totals

@@ -1,0 +1,121 @@
+"""Opinion words for the offline extractor: what signals like, dislike, a wish, a hedge.
+
+Kept apart from the algorithm so a reader can check (and extend) the word lists without reading
+the parser. Everything is lower case; multi-word cues are space separated.
+"""
+
+from __future__ import annotations
+
+# fmt: off
+# Cues that point forward at what follows: "I love the teal", "hate the clutter".
+LIKE_CUES = (
+    "love", "loved", "loving", "loves", "like", "liked", "likes", "enjoy", "enjoyed", "enjoying",
+    "adore", "adored", "appreciate", "dig", "fan of", "big fan of", "drawn to", "prefer",
+    "admire", "obsessed with", "into the", "favorite", "favourite", "want more", "more of",
+    "i am into", "been into", "am into", "are into", "really into", "crave", "keen on",
+    "crazy about", "impressed by", "gives me life",
+)
+DISLIKE_CUES = (
+    "hate", "hated", "hates", "dislike", "disliked", "dislikes", "detest", "loathe",
+    "can not stand", "cannot stand", "tired of", "sick of", "no more", "less", "fewer",
+    "rid of", "too much", "too many", "over the top", "turned off by", "put off by",
+    "bothered by", "annoyed by", "distracted by", "not for me",
+)
+# Evaluations that usually follow what they judge: "the palette is gorgeous".
+POSITIVE_WORDS = (
+    "beautiful", "gorgeous", "stunning", "lovely", "great", "nice", "amazing", "awesome",
+    "wonderful", "fantastic", "perfect", "pleasing", "pretty", "excellent", "brilliant",
+    "superb", "captivating", "cool", "charming", "delightful", "incredible", "fabulous",
+    "good", "best", "works", "work", "working", "pops", "pop", "shines", "sings", "appealing",
+    "impressive", "exquisite", "wow", "draws me in", "speaks to me", "favorite part",
+    "well done", "spot on", "on point", "breathtaking", "magnificent", "elegant", "refreshing",
+    "inviting", "mesmerizing", "mesmerising", "beautifully", "nicely", "love it", "like it",
+    "cute", "adorable", "fun",
+)
+NEGATIVE_WORDS = (
+    "ugly", "awful", "terrible", "horrible", "bad", "boring", "bored", "annoying", "distracting",
+    "bothers", "bother", "bothering", "irritating", "overwhelming", "jarring", "unpleasant",
+    "hideous", "weird", "off-putting", "offputting", "ruins", "ruin", "ruined", "spoils",
+    "kills", "hurts", "clashes", "clash", "clashing", "cheap", "tacky", "overdone", "overkill",
+    "confusing", "lifeless", "sloppy", "worst", "gross", "dislike it", "hate it", "not for me",
+    "unappealing", "disappointing", "lazy", "amateurish", "bland", "fails", "too much",
+    "a little much", "a bit much", "turns me off", "hard to look at", "looks off", "feels off",
+    "seems off", "is off", "painful", "headache", "nauseating", "creeps me out",
+)
+# An opinion that is no opinion: "meh, it's fine".
+NEUTRAL_WORDS = (
+    "fine", "ok", "okay", "meh", "alright", "whatever", "so-so", "average", "no opinion",
+    "not sure", "dunno", "no idea", "indifferent", "neutral", "nothing special", "i guess",
+)
+# Wishes: what is wished for is liked, unless the wish is negated ("I wish it wasn't so dark").
+WISH_CUES = (
+    "wish", "would be", "would look", "would have been", "could be", "could use", "could have",
+    "should be", "should have", "if only", "would prefer", "would love", "would like",
+    "needs", "need", "want", "would be awesome", "would be better", "would be nicer",
+    "i'd love", "i'd like", "i'd prefer", "prefer it", "if it had", "if there were",
+    "not enough",
+)
+NEGATIONS = ("not", "no", "never", "nothing", "hardly", "neither", "nor", "without", "barely")
+HEDGES = (
+    "maybe", "perhaps", "kind of", "kinda", "sort of", "somewhat", "slightly", "a bit",
+    "a little", "probably", "i think", "not sure", "a tad", "mildly", "fairly",
+)
+INTENSIFIERS = (
+    "really", "so", "very", "absolutely", "totally", "truly", "super", "extremely",
+    "incredibly", "deeply", "utterly", "completely", "especially", "particularly", "insanely",
+)
+CONTRAST_WORDS = ("but", "though", "although", "however", "whereas", "yet", "except", "while")
+
+# Words that never belong in an attribute phrase (function words, deictics, copulas).
+STOPWORDS = frozenset((
+    "a", "an", "the", "this", "that", "these", "those", "it", "its", "it's", "i", "me", "my",
+    "mine", "we", "our", "you", "your", "he", "she", "they", "them", "is", "are", "was", "were",
+    "be", "been", "being", "am", "do", "does", "did", "done", "have", "has", "had", "having",
+    "will", "would", "could", "should", "can", "may", "might", "must", "shall", "to", "of",
+    "in", "on", "at", "by", "for", "from", "with", "about", "as", "into", "onto", "over",
+    "under", "than", "then", "there", "here", "where", "when", "what", "which", "who", "whom",
+    "whose", "how", "why", "all", "any", "some", "each", "every", "both", "either", "one",
+    "ones", "thing", "things", "stuff", "part", "parts", "piece", "image", "images", "picture",
+    "pictures", "pic", "artwork", "work", "painting", "paintings", "drawing", "version", "bit",
+    "lot", "lots", "way", "kind", "sort", "type", "use", "sense", "amount", "level", "overall",
+    "whole", "general", "generally", "just", "also", "too", "very", "really", "quite", "rather",
+    "pretty", "so", "such", "much", "many", "more", "most", "less", "least", "own", "same",
+    "other", "another", "again", "even", "still", "only", "look", "looks", "looking", "looked",
+    "feel", "feels", "feeling", "felt", "seem", "seems", "seemed", "make", "makes", "made",
+    "give", "gives", "gave", "get", "gets", "got", "go", "goes", "going", "think", "thought",
+    "find", "found", "see", "saw", "seen", "know", "guess", "say", "said", "and", "or", "nor",
+    "if", "because", "since", "while", "until", "unless", "whether", "like", "love", "hate",
+    "something", "anything", "everything", "nothing", "someone", "everyone", "here's",
+    "there's", "that's", "what's", "please", "thanks", "thank", "hmm", "um", "uh", "oh", "ah",
+    "wow", "yeah", "yes", "yep", "nah", "nope", "honestly", "personally", "definitely",
+    "actually", "certainly", "literally", "basically", "simply", "kinda", "sorta", "lol",
+    "haha",
+))
+
+# Sentences that speak to the system instead of about the image: never attributes.
+INSTRUCTION_MARKERS = (
+    "ignore previous", "ignore all", "ignore the above", "ignore your", "disregard",
+    "previous instructions", "prior instructions", "system prompt", "new instructions",
+    "you are now", "act as", "pretend to be", "to my likes", "to my dislikes", "to my profile",
+    "to the liked", "to the disliked", "output the", "respond with", "print the",
+    "add to my", "from my profile", "instructions", "as liked", "as disliked", "as a like",
+    "as a dislike", "mark every", "mark all",
+)
+# A sentence opening with one of these is addressed to the system, not about the image.
+INSTRUCTION_OPENERS = ("ignore", "disregard", "forget", "output", "print", "respond", "return",
+                       "pretend", "mark", "system", "assistant", "developer", "override")
+# These open an instruction only when the sentence also talks about the stored preferences.
+EDIT_OPENERS = ("add", "remove", "delete", "set", "store", "save", "put", "change")
+PROFILE_WORDS = ("like", "likes", "liked", "dislike", "dislikes", "disliked", "profile",
+                 "preferences", "list", "memory", "database")
+
+# Function words of languages the offline extractor cannot read: a comment full of them gets a
+# clear "please write in English" instead of made-up attributes.
+FOREIGN_MARKERS = frozenset((
+    "le", "la", "les", "des", "est", "une", "un", "et", "mais", "très", "trop", "j'adore", "je",
+    "n'aime", "pas", "du", "au", "aux", "sont", "c'est", "el", "los", "las", "es", "muy",
+    "pero", "encanta", "encantan", "gusta", "colores", "demasiado", "der", "das", "und", "ist",
+    "nicht", "sehr", "aber", "ich", "mag", "zu", "viel", "farben", "il", "lo", "gli", "è", "mi",
+    "piace", "colori", "molto", "troppo", "é", "não", "muito", "mas", "eu", "gosto", "cores",
+))
+# fmt: on
