@@ -142,7 +142,7 @@ def _from_folder(path: Path, torch_dtype: torch.dtype) -> SDPipeline:
             "Stable Diffusion 1.x and SDXL text-to-image pipelines"
         )
     try:
-        return cls.from_pretrained(path, torch_dtype=torch_dtype, local_files_only=True)
+        return cls.from_pretrained(path, dtype=torch_dtype, local_files_only=True)
     except Exception as exc:  # diffusers raises many types for a broken folder
         raise ModelLoadError(f"cannot load the pipeline in {path}: {exc}") from exc
 
@@ -167,7 +167,7 @@ def _single_file_class(path: Path) -> Any:
 
 def _from_single_file(path: Path, torch_dtype: torch.dtype, config: str | None) -> SDPipeline:
     cls = _single_file_class(path)
-    kwargs: dict[str, object] = {"torch_dtype": torch_dtype}
+    kwargs: dict[str, object] = {"dtype": torch_dtype}
     if config is not None:
         kwargs["config"] = config
     if _offline():

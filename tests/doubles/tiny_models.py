@@ -12,6 +12,7 @@ import pytest
 from diffusers import StableDiffusionPipeline, StableDiffusionXLPipeline
 from transformers import CLIPTokenizer
 
+from generation.clip import ClipBundle
 from generation.tiny import (
     TinyClip,
     build_tiny_clip,
@@ -45,3 +46,19 @@ def tiny_sdxl(tiny_clip: TinyClip) -> StableDiffusionXLPipeline:
 def tiny_tokenizer() -> CLIPTokenizer:
     """A fresh in-memory CLIP tokenizer with the 77-token window."""
     return build_tiny_tokenizer()
+
+
+@pytest.fixture(scope="session")
+def tiny_clip_bundle(tiny_clip: TinyClip) -> ClipBundle:
+    """The tiny CLIP as ``generation`` consumes it (aesthetic embedding, gradients, scoring)."""
+    return ClipBundle(model=tiny_clip.model, tokenizer=tiny_clip.tokenizer, name=tiny_clip.name)
+
+
+@pytest.fixture(scope="session", params=["sd1", "sdxl"])
+def tiny_pipeline(
+    request: pytest.FixtureRequest,
+    tiny_sd: StableDiffusionPipeline,
+    tiny_sdxl: StableDiffusionXLPipeline,
+) -> StableDiffusionPipeline | StableDiffusionXLPipeline:
+    """Each test using it runs twice: on the tiny SD 1.x and on the tiny SDXL pipeline."""
+    return tiny_sd if request.param == "sd1" else tiny_sdxl
