@@ -31,6 +31,7 @@ import numpy as np
 
 from agent import lexicon
 from agent.extraction import Extraction, ImageContext, ImageTag, clean_comment
+from agent.guard import is_instruction
 from agent.vocabulary import CATEGORY_HEADS, NOUN_HEADS, vocabulary
 from preference_store.embeddings import TextEmbedder
 from preference_store.models import (
@@ -264,27 +265,13 @@ class OfflineExtractor:
         english = sum(1 for w in words if w in lexicon.STOPWORDS)
         return foreign >= 2 and foreign > english
 
-    @staticmethod
-    def _is_instruction(sentence: str) -> bool:
-        lowered = sentence.lower().strip()
-        if any(marker in lowered for marker in lexicon.INSTRUCTION_MARKERS):
-            return True
-        words = re.findall(r"[a-z']+", lowered)
-        if not words:
-            return False
-        if words[0] in lexicon.INSTRUCTION_OPENERS:
-            return True
-        return words[0] in lexicon.EDIT_OPENERS and any(
-            w in lexicon.PROFILE_WORDS for w in words[1:]
-        )
-
     def _clauses(self, text: str) -> tuple[list[_Clause], list[str]]:
         clauses: list[_Clause] = []
         ignored: list[str] = []
         for number, sentence in enumerate(_SENTENCE.split(text)):
             if not sentence.strip():
                 continue
-            if self._is_instruction(sentence):
+            if is_instruction(sentence):
                 ignored.append(sentence.strip())
                 continue
             position = 0

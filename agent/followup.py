@@ -1,0 +1,65 @@
+"""Follow-up questions: written by the LLM when one is configured, from a template otherwise.
+
+Either way the question names something visible in the image (one of its tags); an LLM answer
+that does not is replaced by the template, and so is any LLM failure.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Protocol
+
+from langchain_core.language_models import BaseChatModel
+from langchain_core.messages import HumanMessage, SystemMessage
+
+import prompts
+from agent.gallery import GalleryImage
+
+MAX_QUESTION_CHARS = 300
+
+
+class FollowupWriter(Protocol):
+    def question(self, image: GalleryImage, comment: str, tag: str) -> str: ...
+
+
+class TemplateFollowups:
+    """A fixed, friendly question about one visible feature."""
+
+    def question(self, image: GalleryImage, comment: str, tag: str) -> str:
+        return (
+            f"Could you say a bit more? For instance, what do you think of the {tag} in this "
+            "image: do you like it or not, and why?"
+        )
+
+
+class LLMFollowups:
+    """The chat model words the question; the template answers when it cannot."""
+
+    def __init__(self, chat_model: BaseChatModel, fallback: FollowupWriter | None = None) -> None:
+        self._chat = chat_model
+        self._fallback = fallback or TemplateFollowups()
+
+    def question(self, image: GalleryImage, comment: str, tag: str) -> str:
+        messages = [
+            SystemMessage(prompts.load("followup_system")),
+            HumanMessage(
+                prompts.render(
+                    "followup_user",
+                    description=image.description,
+                    tags=", ".join(t.text for t in image.tags) or image.description,
+                    preferred=tag,
+                    comment=json.dumps(comment, ensure_ascii=False),
+                )
+            ),
+        ]
+        try:
+            answer = self._chat.invoke(messages)
+        except Exception:  # any model failure: the template still asks a good question
+            return self._fallback.question(image, comment, tag)
+        text = answer.content if isinstance(answer.content, str) else ""
+        text = " ".join(text.split())
+        visible = [t.text.lower() for t in image.tags] or [tag.lower()]
+        names_visible = any(v in text.lower() for v in visible)
+        if not text or len(text) > MAX_QUESTION_CHARS or not names_visible:
+            return self._fallback.question(image, comment, tag)
+        return text

@@ -1,0 +1,304 @@
+"""The onboarding agent: shows images, reads comments, asks follow-ups, finishes the profile.
+
+Every turn follows the same order: validate the input, commit the person's message, extract,
+write the extraction onto that message, decide the reply by ``agent.policy``, commit the reply.
+All state lives in the database (``agent.sessions``), so a new agent over the same database
+continues any session, including a message that was stored but never answered.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, replace
+from pathlib import Path
+from typing import Protocol
+
+from agent import policy
+from agent.consolidate import ImageVerdict, consolidate, image_reactions
+from agent.extraction import Extraction, ExtractionError, Extractor, clean_comment
+from agent.fallback import FALLBACK_NOTICE
+from agent.followup import FollowupWriter, TemplateFollowups
+from agent.gallery import Gallery, GalleryImage
+from agent.sessions import AGENT, FINISHED, USER, SessionInfo, SessionRepository, StoredMessage
+from preference_store.models import AttributeDraft, ImageReaction, Polarity, Profile
+
+SKIP_WORDS = {"skip", "/skip", "next", "pass"}
+DONE_WORDS = {"done", "/done", "finish", "/finish"}
+GREETING = (
+    "Hi! I'll show you some images. For each one, tell me in your own words what you like and "
+    "what you dislike about how it looks: colours, light, composition, style, texture, mood. "
+    "Type 'skip' to skip an image and 'done' to finish."
+)
+
+
+class OnboardingError(ValueError):
+    """A request the agent cannot serve; the message tells the person what to do."""
+
+
+class UnknownSession(OnboardingError):
+    def __init__(self, session_id: str) -> None:
+        super().__init__(f"no onboarding session {session_id!r}; start one with 'onboard USER'")
+
+
+class SessionFinished(OnboardingError):
+    def __init__(self, session_id: str) -> None:
+        super().__init__(
+            f"onboarding session {session_id!r} is already finished; start a new one to add more"
+        )
+
+
+class ProfileWriter(Protocol):
+    """The part of the preference store the agent needs."""
+
+    def record_onboarding(
+        self,
+        user_id: str,
+        drafts: Sequence[AttributeDraft],
+        liked_images: Sequence[ImageReaction],
+        disliked_images: Sequence[ImageReaction],
+    ) -> Profile: ...
+
+
+@dataclass(frozen=True)
+class Turn:
+    """What the agent answers: its text, the image to show next (if any), and the state."""
+
+    session_id: str
+    text: str
+    image: GalleryImage | None = None
+    image_path: Path | None = None
+    can_finish: bool = False
+    finished: bool = False
+    profile: Profile | None = None
+    used_fallback: bool = False
+    learned: tuple[AttributeDraft, ...] = ()
+
+
+class OnboardingAgent:
+    """One agent serves many sessions; it holds no per-session state in memory."""
+
+    def __init__(
+        self,
+        *,
+        sessions: SessionRepository,
+        store: ProfileWriter,
+        extractor: Extractor,
+        gallery: Gallery,
+        followups: FollowupWriter | None = None,
+    ) -> None:
+        self._sessions = sessions
+        self._store = store
+        self._extractor = extractor
+        self._gallery = gallery
+        self._followups = followups or TemplateFollowups()
+
+    # -- public ---------------------------------------------------------------------------------
+
+    def start(self, user_id: str) -> Turn:
+        """A new session for ``user_id``: the greeting and the first image."""
+        info = self._sessions.create(user_id, self._gallery.name)
+        self._sessions.append(info.id, AGENT, "say", GREETING, None)
+        return self._advance(info, [GREETING])
+
+    def active_session(self, user_id: str) -> str | None:
+        info = self._sessions.active_for(user_id)
+        return info.id if info is not None else None
+
+    def resume(self, session_id: str) -> Turn:
+        """Continue a session after a restart: finish pending work, then show where we were."""
+        info = self._require_active(session_id)
+        messages = self._sessions.messages(session_id)
+        for message in messages:
+            if message.pending:
+                self._extract(message)
+        last = self._sessions.messages(session_id)[-1] if messages else None
+        if last is not None and last.role == USER:  # stored, never answered: answer it now
+            return self._answer(info, last)
+        image = self._current_image(info)
+        if image is None:
+            return self._advance(info, ["Welcome back."])
+        done = len(policy_progress(self._sessions.messages(session_id)).commented_images)
+        return Turn(
+            session_id=session_id,
+            text=f"Welcome back — {done} images commented so far. Here is where we stopped: "
+            f"{image.description}",
+            image=image,
+            image_path=self._gallery.path(image),
+            can_finish=self._can_finish(session_id),
+        )
+
+    def reply(self, session_id: str, text: str) -> Turn:
+        """Handle what the person typed: a comment, an answer to a follow-up, skip, or done."""
+        info = self._require_active(session_id)
+        command = text.strip().lower() if isinstance(text, str) else ""
+        if command in SKIP_WORDS:
+            kind, stored = "skip", command
+        elif command in DONE_WORDS:
+            kind, stored = "done", command
+        else:
+            stored = clean_comment(text)  # raises InvalidComment: nothing is stored
+            kind = "followup" if info.awaiting_followup else "comment"
+        message = self._sessions.append(session_id, USER, kind, stored, info.current_image_id)
+        return self._answer(info, message)
+
+    def transcript(self, session_id: str) -> list[StoredMessage]:
+        if self._sessions.get(session_id) is None:
+            raise UnknownSession(session_id)
+        return self._sessions.messages(session_id)
+
+    # -- steps ----------------------------------------------------------------------------------
+
+    def _answer(self, info: SessionInfo, message: StoredMessage) -> Turn:
+        if message.kind == "skip":
+            return self._advance(info, ["Skipped."])
+        if message.kind == "done":
+            return self._finish(info)
+        extraction = message.extraction or self._extract(message)
+        return self._after_comment(info, message, extraction)
+
+    def _extract(self, message: StoredMessage) -> Extraction:
+        image = self._gallery.context(message.image_id) if message.image_id else None
+        try:
+            extraction = self._extractor.extract(message.text, image)
+        except ExtractionError as error:  # an LLM without a fallback: keep the message, say so
+            extraction = Extraction(no_opinion=True, fallback_reason=str(error))
+        source = f"image:{message.image_id}" if message.image_id else f"message:{message.id}"
+        sourced = [a.model_copy(update={"source": source}) for a in extraction.attributes]
+        extraction = extraction.model_copy(update={"attributes": sourced})
+        self._sessions.set_extraction(message.id, extraction)
+        return extraction
+
+    def _after_comment(
+        self, info: SessionInfo, message: StoredMessage, extraction: Extraction
+    ) -> Turn:
+        parts: list[str] = []
+        if extraction.fallback_reason:
+            parts.append(FALLBACK_NOTICE)
+        parts.append(_summary(extraction))
+        image = self._current_image(info)
+        asked = message.kind == "followup"
+        if image is not None and policy.needs_followup(extraction, already_asked=asked):
+            progress = policy_progress(self._sessions.messages(info.id))
+            tag = policy.followup_tag(image, progress.categories)
+            question = self._followups.question(image, message.text, tag)
+            parts.append(question)
+            self._sessions.append(info.id, AGENT, "followup", question, image.id)
+            self._sessions.move(info.id, image.id, awaiting_followup=True)
+            return Turn(
+                session_id=info.id,
+                text=" ".join(parts),
+                image=image,
+                image_path=self._gallery.path(image),
+                can_finish=self._can_finish(info.id),
+                used_fallback=bool(extraction.fallback_reason),
+                learned=tuple(extraction.attributes),
+            )
+        turn = self._advance(info, parts)
+        return replace(
+            turn,
+            used_fallback=bool(extraction.fallback_reason),
+            learned=tuple(extraction.attributes),
+        )
+
+    def _advance(self, info: SessionInfo, parts: list[str]) -> Turn:
+        messages = self._sessions.messages(info.id)
+        progress = policy_progress(messages)
+        image = policy.next_image(self._gallery, progress.seen_images, progress.categories)
+        if image is None:
+            parts.append("That was the last image.")
+            return self._finish(info, prefix=parts)
+        number = len(progress.seen_images) + 1
+        can_finish = policy.can_finish(progress)
+        if can_finish:
+            parts.append("You've told me enough for a good profile: type 'done' to finish, "
+                         "or keep going.")  # fmt: skip
+        show = f"Image {number} of {len(self._gallery)}: {image.description}"
+        parts.append(show)
+        self._sessions.append(info.id, AGENT, "show", show, image.id)
+        self._sessions.move(info.id, image.id, awaiting_followup=False)
+        return Turn(
+            session_id=info.id,
+            text=" ".join(parts),
+            image=image,
+            image_path=self._gallery.path(image),
+            can_finish=can_finish,
+        )
+
+    def _finish(self, info: SessionInfo, prefix: Sequence[str] = ()) -> Turn:
+        messages = self._sessions.messages(info.id)
+        progress = policy_progress(messages)
+        parts = list(prefix)
+        missing = progress.missing()
+        if missing:
+            parts.append(
+                "Finishing early: the profile would be better with " + ", ".join(missing) + ". "
+                "You can onboard again any time to add more."
+            )
+        drafts = [a for m in messages if m.extraction for a in m.extraction.attributes]
+        merged, _notes = consolidate(drafts)
+        liked, disliked = image_reactions(self._verdicts(messages))
+        profile = self._store.record_onboarding(info.user_id, merged, liked, disliked)
+        self._sessions.finish(info.id, profile.version)
+        likes = sum(1 for a in merged if a.polarity is Polarity.LIKE)
+        parts.append(
+            f"Done! I saved {likes} things you like and {len(merged) - likes} you dislike "
+            f"(profile version {profile.version})."
+        )
+        text = " ".join(parts)
+        self._sessions.append(info.id, AGENT, "finish", text, None)
+        return Turn(session_id=info.id, text=text, finished=True, profile=profile)
+
+    # -- helpers --------------------------------------------------------------------------------
+
+    def _require_active(self, session_id: str) -> SessionInfo:
+        info = self._sessions.get(session_id) if isinstance(session_id, str) else None
+        if info is None:
+            raise UnknownSession(str(session_id))
+        if info.status == FINISHED:
+            raise SessionFinished(session_id)
+        return info
+
+    def _current_image(self, info: SessionInfo) -> GalleryImage | None:
+        fresh = self._sessions.get(info.id)
+        image_id = fresh.current_image_id if fresh else None
+        return self._gallery.get(image_id) if image_id else None
+
+    def _can_finish(self, session_id: str) -> bool:
+        return policy.can_finish(policy_progress(self._sessions.messages(session_id)))
+
+    def _verdicts(self, messages: Sequence[StoredMessage]) -> list[ImageVerdict]:
+        by_image: dict[str, list[Extraction]] = {}
+        for message in messages:
+            if message.role == USER and message.extraction and message.image_id:
+                by_image.setdefault(message.image_id, []).append(message.extraction)
+        verdicts = []
+        for image_id, extractions in by_image.items():
+            overall = next((e.overall for e in extractions if e.overall is not None), None)
+            attributes = tuple(a for e in extractions for a in e.attributes)
+            path = str(self._gallery.path(self._gallery.get(image_id)))
+            verdicts.append(ImageVerdict(image_id, path, overall, attributes))
+        return verdicts
+
+
+def policy_progress(messages: Sequence[StoredMessage]) -> policy.Progress:
+    """The conversation's progress, replayed from its stored messages."""
+    progress = policy.Progress()
+    for message in messages:
+        if message.role == AGENT and message.kind == "show" and message.image_id:
+            progress.seen_images.add(message.image_id)
+        if message.role == USER and message.extraction is not None:
+            progress.add(message.image_id, message.extraction)
+    return progress
+
+
+def _summary(extraction: Extraction) -> str:
+    liked = [a.text for a in extraction.attributes if a.polarity is Polarity.LIKE]
+    disliked = [a.text for a in extraction.attributes if a.polarity is Polarity.DISLIKE]
+    parts = []
+    if liked:
+        parts.append("you like " + ", ".join(liked))
+    if disliked:
+        parts.append("you dislike " + ", ".join(disliked))
+    if not parts:
+        return "I couldn't pick out a specific visual feature there."
+    return "Noted: " + "; ".join(parts) + "."

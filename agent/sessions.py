@@ -1,0 +1,197 @@
+"""Onboarding sessions and every message in them, in the relational database.
+
+A person's message is committed here *before* any extractor sees it; its extraction is written
+onto the same row afterwards. A row whose extraction is still empty is pending work, so a new
+agent over the same database finishes what a killed one started.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+
+from sqlalchemy import DateTime, Engine, ForeignKey, Integer, String, Text, UniqueConstraint, select
+from sqlalchemy.orm import Mapped, Session, mapped_column
+
+from agent.extraction import Extraction
+from preference_store.database import Base
+from preference_store.models import new_id, utc_now
+
+ACTIVE, FINISHED = "active", "finished"
+USER, AGENT = "user", "agent"
+
+
+class OnboardingSessionRow(Base):
+    __tablename__ = "onboarding_sessions"
+
+    id: Mapped[str] = mapped_column(String(32), primary_key=True, default=new_id)
+    user_id: Mapped[str] = mapped_column(String(64), index=True)
+    gallery: Mapped[str] = mapped_column(String(200))
+    status: Mapped[str] = mapped_column(String(16), default=ACTIVE)
+    current_image_id: Mapped[str | None] = mapped_column(String(100), nullable=True)
+    awaiting_followup: Mapped[int] = mapped_column(Integer, default=0)
+    profile_version: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utc_now)
+    updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utc_now)
+
+
+class OnboardingMessageRow(Base):
+    __tablename__ = "onboarding_messages"
+    __table_args__ = (UniqueConstraint("session_id", "seq"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    session_id: Mapped[str] = mapped_column(
+        String(32), ForeignKey("onboarding_sessions.id", ondelete="CASCADE"), index=True
+    )
+    seq: Mapped[int] = mapped_column(Integer)
+    role: Mapped[str] = mapped_column(String(8))  # user | agent
+    kind: Mapped[str] = mapped_column(String(16))  # comment | followup | skip | done | say
+    image_id: Mapped[str | None] = mapped_column(String(100), nullable=True)
+    text: Mapped[str] = mapped_column(Text)
+    extraction: Mapped[str | None] = mapped_column(Text, nullable=True)  # Extraction JSON
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utc_now)
+
+
+@dataclass(frozen=True)
+class StoredMessage:
+    """A message as read back: plain data, detached from the database session."""
+
+    id: int
+    seq: int
+    role: str
+    kind: str
+    image_id: str | None
+    text: str
+    extraction: Extraction | None
+    pending: bool  # a user comment whose extraction has not been written yet
+
+
+def _to_message(row: OnboardingMessageRow) -> StoredMessage:
+    extraction = (
+        Extraction.model_validate_json(row.extraction) if row.extraction is not None else None
+    )
+    return StoredMessage(
+        id=row.id,
+        seq=row.seq,
+        role=row.role,
+        kind=row.kind,
+        image_id=row.image_id,
+        text=row.text,
+        extraction=extraction,
+        pending=row.role == USER and row.kind in {"comment", "followup"} and extraction is None,
+    )
+
+
+@dataclass(frozen=True)
+class SessionInfo:
+    id: str
+    user_id: str
+    gallery: str
+    status: str
+    current_image_id: str | None
+    awaiting_followup: bool
+    profile_version: int | None
+
+
+def _to_info(row: OnboardingSessionRow) -> SessionInfo:
+    return SessionInfo(
+        id=row.id,
+        user_id=row.user_id,
+        gallery=row.gallery,
+        status=row.status,
+        current_image_id=row.current_image_id,
+        awaiting_followup=bool(row.awaiting_followup),
+        profile_version=row.profile_version,
+    )
+
+
+class SessionRepository:
+    """Small, explicit transactions over the two tables; each method commits."""
+
+    def __init__(self, engine: Engine) -> None:
+        self._engine = engine
+
+    def _session(self) -> Session:
+        return Session(self._engine, expire_on_commit=False)
+
+    def create(self, user_id: str, gallery: str) -> SessionInfo:
+        with self._session() as db, db.begin():
+            row = OnboardingSessionRow(user_id=user_id, gallery=gallery)
+            db.add(row)
+            db.flush()
+            return _to_info(row)
+
+    def get(self, session_id: str) -> SessionInfo | None:
+        with self._session() as db:
+            row = db.get(OnboardingSessionRow, session_id)
+            return _to_info(row) if row is not None else None
+
+    def active_for(self, user_id: str) -> SessionInfo | None:
+        """The user's most recent unfinished session, if any."""
+        with self._session() as db:
+            row = db.scalars(
+                select(OnboardingSessionRow)
+                .where(OnboardingSessionRow.user_id == user_id)
+                .where(OnboardingSessionRow.status == ACTIVE)
+                .order_by(OnboardingSessionRow.created_at.desc())
+                .limit(1)
+            ).first()
+            return _to_info(row) if row is not None else None
+
+    def messages(self, session_id: str) -> list[StoredMessage]:
+        with self._session() as db:
+            rows = db.scalars(
+                select(OnboardingMessageRow)
+                .where(OnboardingMessageRow.session_id == session_id)
+                .order_by(OnboardingMessageRow.seq)
+            ).all()
+            return [_to_message(r) for r in rows]
+
+    def append(
+        self, session_id: str, role: str, kind: str, text: str, image_id: str | None
+    ) -> StoredMessage:
+        """Commit one message now (the durability point for what a person wrote)."""
+        with self._session() as db, db.begin():
+            last = db.scalar(
+                select(OnboardingMessageRow.seq)
+                .where(OnboardingMessageRow.session_id == session_id)
+                .order_by(OnboardingMessageRow.seq.desc())
+                .limit(1)
+            )
+            row = OnboardingMessageRow(
+                session_id=session_id,
+                seq=(last or 0) + 1,
+                role=role,
+                kind=kind,
+                text=text,
+                image_id=image_id,
+            )
+            db.add(row)
+            session_row = db.get(OnboardingSessionRow, session_id)
+            if session_row is not None:
+                session_row.updated_at = utc_now()
+            db.flush()
+            return _to_message(row)
+
+    def set_extraction(self, message_id: int, extraction: Extraction) -> None:
+        with self._session() as db, db.begin():
+            row = db.get(OnboardingMessageRow, message_id)
+            if row is not None:
+                row.extraction = extraction.model_dump_json()
+
+    def move(self, session_id: str, image_id: str | None, *, awaiting_followup: bool) -> None:
+        with self._session() as db, db.begin():
+            row = db.get(OnboardingSessionRow, session_id)
+            if row is not None:
+                row.current_image_id = image_id
+                row.awaiting_followup = int(awaiting_followup)
+                row.updated_at = utc_now()
+
+    def finish(self, session_id: str, profile_version: int) -> None:
+        with self._session() as db, db.begin():
+            row = db.get(OnboardingSessionRow, session_id)
+            if row is not None:
+                row.status = FINISHED
+                row.profile_version = profile_version
+                row.current_image_id = None
+                row.updated_at = utc_now()

@@ -1,0 +1,84 @@
+"""Builders for the onboarding side: extractors, gallery, follow-ups and the agent itself.
+
+Settings are read here (the composition root) and nowhere below; the agent package receives
+ready objects.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from langchain_openai import ChatOpenAI
+from pydantic import SecretStr
+
+from agent.builtin_gallery import ensure_builtin_gallery
+from agent.extraction import Extractor
+from agent.fallback import FallbackExtractor
+from agent.followup import FollowupWriter, LLMFollowups, TemplateFollowups
+from agent.gallery import Gallery, load_gallery
+from agent.llm_extractor import LLMExtractor
+from agent.offline import OfflineExtractor
+from agent.onboarding import OnboardingAgent
+from agent.sessions import SessionRepository
+from api.settings import Settings
+from api.wiring import Components
+from preference_store.embeddings import TextEmbedder
+
+
+def build_offline_extractor(embedder: TextEmbedder | None) -> OfflineExtractor:
+    extractor = OfflineExtractor(embedder)
+    extractor.warm_up()
+    return extractor
+
+
+def build_chat_model(settings: Settings) -> ChatOpenAI:
+    """The configured OpenAI-compatible chat model (transport retries bounded by settings)."""
+    if not settings.llm_configured:
+        raise ValueError("no LLM configured: set TASTEMAKER_LLM_BASE_URL and TASTEMAKER_LLM_MODEL")
+    key = settings.resolved_llm_api_key or "not-needed"  # local servers accept any key
+    return ChatOpenAI(
+        model=str(settings.llm_model),
+        base_url=settings.llm_base_url,
+        api_key=SecretStr(key),
+        timeout=settings.llm_timeout_s,
+        max_retries=settings.llm_max_retries,
+        temperature=0,
+        use_responses_api=False,
+    )
+
+
+def build_llm_extractor(settings: Settings) -> LLMExtractor:
+    return LLMExtractor(build_chat_model(settings), vision=settings.llm_vision)
+
+
+def build_extractor(settings: Settings, embedder: TextEmbedder | None) -> Extractor:
+    """Offline when no LLM is configured; otherwise the LLM with the offline one behind it."""
+    offline = build_offline_extractor(embedder)
+    if not settings.llm_configured:
+        return offline
+    return FallbackExtractor(build_llm_extractor(settings), offline)
+
+
+def build_followups(settings: Settings) -> FollowupWriter:
+    if settings.llm_configured:
+        return LLMFollowups(build_chat_model(settings))
+    return TemplateFollowups()
+
+
+def build_gallery(settings: Settings, gallery_dir: Path | None = None) -> Gallery:
+    """The person's own gallery when given (argument or setting), else the built-in one."""
+    folder = gallery_dir or settings.gallery_dir
+    if folder is not None:
+        return load_gallery(folder)
+    return ensure_builtin_gallery(settings.data_dir / "gallery_cache" / "builtin")
+
+
+def build_agent(components: Components, gallery_dir: Path | None = None) -> OnboardingAgent:
+    settings = components.settings
+    return OnboardingAgent(
+        sessions=SessionRepository(components.engine),
+        store=components.store,
+        extractor=build_extractor(settings, components.embedder),
+        gallery=build_gallery(settings, gallery_dir),
+        followups=build_followups(settings),
+    )

@@ -1,0 +1,130 @@
+"""``tastemaker onboard``, ``tastemaker extract`` and ``tastemaker gallery build``."""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+from rich.console import Console
+
+from agent.extraction import Extraction, ImageContext, InvalidComment
+from api.agent_wiring import build_agent, build_extractor
+from api.wiring import Components
+
+console = Console(highlight=False)
+_ATTRIBUTE_FIELDS = {"text", "category", "polarity", "strength", "evidence"}
+gallery_app = typer.Typer(help="Onboarding galleries.", no_args_is_help=True)
+
+
+def _extraction_json(extraction: Extraction) -> dict[str, Any]:
+    return {
+        "attributes": [
+            a.model_dump(
+                mode="json", include={"text", "category", "polarity", "strength", "evidence"}
+            )
+            for a in extraction.attributes
+        ],
+        "overall": extraction.overall.value if extraction.overall else None,
+        "vague": extraction.vague,
+        "no_opinion": extraction.no_opinion,
+        "extractor": extraction.extractor,
+        "fallback": extraction.fallback_reason is not None,
+        "notes": extraction.notes,
+    }
+
+
+def onboard(
+    user: Annotated[str, typer.Argument(help="The person's user id.")],
+    gallery: Annotated[
+        Path | None, typer.Option("--gallery", help="A gallery folder with manifest.json.")
+    ] = None,
+    new: Annotated[bool, typer.Option("--new", help="Start over instead of resuming.")] = False,
+) -> None:
+    """Chat about sample images until tastemaker knows your taste (type 'done' to finish)."""
+    components = Components()
+    components.accounts.ensure(user)
+    agent = build_agent(components, gallery)
+    session_id = None if new else agent.active_session(user)
+    turn = agent.resume(session_id) if session_id else agent.start(user)
+    while True:
+        console.print(f"[bold cyan]tastemaker:[/] {turn.text}")
+        if turn.image_path is not None:
+            console.print(f"  [dim]image:[/] {turn.image_path}")
+        if turn.finished:
+            console.print(f"See it with: tastemaker prefs show {user}")
+            return
+        line = sys.stdin.readline()
+        if not line:  # end of input: the session stays open and resumes next time
+            console.print("[dim](session saved; run the same command to continue)[/]")
+            return
+        if not line.strip():
+            continue
+        try:
+            turn = agent.reply(turn.session_id, line.rstrip("\n"))
+        except InvalidComment as error:
+            console.print(f"[yellow]{error}[/]")
+
+
+def extract(
+    comment: Annotated[str | None, typer.Argument(help="The comment to read.")] = None,
+    image_description: Annotated[
+        str | None, typer.Option("--image-description", help="What the image shows.")
+    ] = None,
+    jsonl: Annotated[
+        bool,
+        typer.Option("--jsonl", help='Read {"comment": ..., "image_description": ...} lines.'),
+    ] = False,
+) -> None:
+    """Print the liked and disliked attributes in a comment, as JSON."""
+    if comment is None and not jsonl:
+        raise typer.BadParameter("give a COMMENT, or --jsonl to read comments from stdin")
+    components = Components()
+    extractor = build_extractor(components.settings, components.embedder)
+    if not jsonl:
+        image = ImageContext(description=image_description) if image_description else None
+        result = extractor.extract(str(comment), image)
+        sys.stdout.write(json.dumps(_extraction_json(result), ensure_ascii=False) + "\n")
+        return
+    for number, line in enumerate(sys.stdin, start=1):
+        if not line.strip():
+            continue
+        try:
+            item = json.loads(line)
+            if not isinstance(item, dict) or not isinstance(item.get("comment"), str):
+                raise ValueError('each line must be {"comment": "...", "image_description": "..."}')
+            description = item.get("image_description")
+            image = ImageContext(description=description) if description else None
+            output = _extraction_json(extractor.extract(item["comment"], image))
+        except (ValueError, InvalidComment) as error:
+            output = {"error": f"line {number}: {error}"}
+        sys.stdout.write(json.dumps(output, ensure_ascii=False) + "\n")
+        sys.stdout.flush()
+
+
+@gallery_app.command("build")
+def gallery_build(
+    model: Annotated[str, typer.Option("--model", help="Diffusers model id or local path.")],
+    out: Annotated[Path, typer.Option("--out", help="Folder to write images and manifest.")],
+    steps: Annotated[int, typer.Option(min=1, max=200)] = 30,
+    size: Annotated[int, typer.Option(min=64, max=2048)] = 512,
+    limit: Annotated[int | None, typer.Option(min=1, help="Only the first N prompts.")] = None,
+) -> None:
+    """Render a gallery from the shipped style-diverse prompts with a Stable Diffusion model."""
+    from agent.gallery_build import build_gallery, diffusers_renderer, shipped_prompts
+    from api.generation_wiring_for_gallery import load_pipeline
+
+    pipeline = load_pipeline(model, Components().settings)
+    render = diffusers_renderer(pipeline, steps=steps, size=size)
+    prompts = shipped_prompts()[:limit] if limit else shipped_prompts()
+    gallery = build_gallery(render, out, prompts, name=f"{model} gallery")
+    console.print(f"wrote {len(gallery)} images and {out / 'manifest.json'}")
+
+
+def register(app: typer.Typer) -> None:
+    """Add ``onboard``, ``extract`` and ``gallery build`` to the main app."""
+    app.command("onboard")(onboard)
+    app.command("extract")(extract)
+    app.add_typer(gallery_app, name="gallery")
