@@ -55,8 +55,8 @@ AXES: tuple[Axis, ...] = (
         ),
         (
             "chromatic",
-            "vivid|vibrant|colorful|colourful|saturated|rainbow|neon|technicolor|multicolored|"
-            "multicoloured|color|colors|colour|colours|palette|" + _HUES,
+            _HUES + "|vivid|vibrant|colorful|colourful|saturated|rainbow|neon|technicolor|"
+            "multicolored|multicoloured|color|colors|colour|colours|palette",
         ),
     ),
     _axis(
@@ -118,18 +118,17 @@ def _normalize(text: str) -> str:
 def poles_in(text: str) -> dict[str, tuple[Pole, str]]:
     """For each axis the text names, the pole and the term that named it (first pole wins ties).
 
-    Longer terms are tried first, so "black and white" is monochrome, not a hue "white".
+    The pole with the longer matching term wins, so "black and white" reads as monochrome.
     """
     normalized = _normalize(text)
     found: dict[str, tuple[Pole, str]] = {}
     for axis in AXES:
         hits: list[tuple[int, Pole, str]] = []
         for pole in (axis.first, axis.second):
-            for term in sorted(pole.terms, key=len, reverse=True):
-                match = _pattern(term).search(normalized)
-                if match:
-                    hits.append((len(term), pole, term))
-                    break
+            matches = [t for t in pole.terms if _pattern(t).search(normalized)]
+            if matches:
+                # The longest match decides between poles; the first listed one is reported.
+                hits.append((max(len(t) for t in matches), pole, matches[0]))
         if hits:
             _, pole, term = max(hits, key=lambda h: h[0])
             found[axis.name] = (pole, term)

@@ -1,0 +1,160 @@
+"""``tastemaker generate`` / ``score`` through the real CLI, store and tiny pipeline."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+from PIL import Image
+from typer.testing import CliRunner
+
+from api.cli import app
+from api.wiring import Components
+from generation.png import read_png_metadata
+from generation.tiny import build_tiny_sd
+from preference_store.models import AttributeDraft, Category, ImageReaction, Polarity
+
+runner = CliRunner()
+FAST = ["--steps", "2", "--width", "64", "--height", "64", "--seed", "5"]
+
+
+@pytest.fixture()
+def alice(data_dir: Path, tmp_path: Path) -> Path:
+    """A user with attributes and two liked images (for the aesthetic embedding)."""
+    components = Components()
+    components.accounts.ensure("alice")
+    drafts = [
+        AttributeDraft(text="teal palette", category=Category.COLOR, polarity=Polarity.LIKE),
+        AttributeDraft(text="flowing lines", category=Category.COMPOSITION, polarity=Polarity.LIKE),
+        AttributeDraft(
+            text="cluttered composition", category=Category.COMPOSITION, polarity=Polarity.DISLIKE
+        ),
+    ]
+    components.store.add("alice", drafts, reason="test")
+    liked = []
+    for i, colour in enumerate([(0, 128, 128), (20, 110, 140)]):
+        path = tmp_path / f"liked{i}.png"
+        Image.new("RGB", (64, 64), colour).save(path)
+        liked.append(ImageReaction(image_id=f"liked{i}", path=str(path), weight=1.0))
+    components.store.set_images("alice", liked, [])
+    return tmp_path / "out"
+
+
+def test_generate_writes_pngs_with_provenance_and_says_tiny_is_noise(alice: Path) -> None:
+    result = runner.invoke(
+        app,
+        [
+            "generate",
+            "--user",
+            "alice",
+            "--model",
+            "tiny",
+            "--out",
+            str(alice),
+            *FAST,
+            "--num-images",
+            "2",
+            "black and white photo of a lighthouse",
+        ],
+    )
+    assert result.exit_code == 0, result.output
+    assert "noise" in result.output
+    assert "flowing lines" in result.output
+    assert "contradicts the prompt" in result.output  # teal palette vs black and white
+    files = sorted(alice.glob("*.png"))
+    assert [f.name for f in files] == [
+        "black-and-white-photo-of-a-lighthouse-5.png",
+        "black-and-white-photo-of-a-lighthouse-6.png",
+    ]
+    meta = read_png_metadata(files[1])
+    assert meta["tastemaker:prompt"] == "black and white photo of a lighthouse"
+    assert meta["tastemaker:seed"] == "6"
+    assert meta["tastemaker:liked_applied"] == "flowing lines"
+    assert meta["tastemaker:disliked_applied"] == "cluttered composition"
+    assert json.loads(meta["tastemaker:settings"])["steps"] == 2
+    assert json.loads(meta["tastemaker:aesthetic"])["applied"] is True
+    # The aesthetic embedding was computed once and stored for this profile version.
+    components = Components()
+    profile = components.store.profile("alice")
+    assert components.store.get_aesthetic_embedding("alice", profile.version, "tiny-clip")
+
+
+def test_zero_degree_and_zero_steps_give_the_plain_model_image(alice: Path) -> None:
+    result = runner.invoke(
+        app,
+        [
+            "generate",
+            "-u",
+            "alice",
+            "--model",
+            "tiny",
+            "--out",
+            str(alice),
+            *FAST,
+            "--vp-degree",
+            "0",
+            "--aesthetic-steps",
+            "0",
+            "a lighthouse at dusk",
+        ],
+    )
+    assert result.exit_code == 0, result.output
+    (png,) = alice.glob("*.png")
+    plain = build_tiny_sd()(
+        "a lighthouse at dusk",
+        num_inference_steps=2,
+        guidance_scale=5.0,
+        height=64,
+        width=64,
+        generator=torch.Generator().manual_seed(5),
+    ).images[0]
+    np.testing.assert_array_equal(np.asarray(Image.open(png)), np.asarray(plain))
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["--width", "65"], "multiple of 8"),
+        (["--steps", "10000"], "less than or equal to 200"),
+        (["--vp-degree", "nan"], "finite number"),
+        (["--mode", "sideways"], "sideways"),
+    ],
+)
+def test_bad_flags_are_refused_before_loading_anything(alice: Path, args, message) -> None:
+    result = runner.invoke(
+        app, ["generate", "-u", "alice", "--model", "tiny", "--out", str(alice), *args, "a cat"]
+    )
+    assert result.exit_code != 0
+    assert message in result.output
+    assert not alice.exists()
+
+
+def test_empty_prompt_unknown_model_and_unknown_user_are_clear_errors(alice: Path) -> None:
+    empty = runner.invoke(app, ["generate", "-u", "alice", "--model", "tiny", "  "])
+    assert empty.exit_code == 1 and "prompt is empty" in empty.output
+    unknown = runner.invoke(app, ["generate", "-u", "alice", "--model", "nobody/nothing", "a cat"])
+    assert unknown.exit_code == 1 and "not found" in unknown.output
+    stranger = runner.invoke(app, ["generate", "-u", "mallory", "--model", "tiny", "a cat"])
+    assert stranger.exit_code != 0
+    assert "mallory" in str(stranger.exception or "") + stranger.output
+
+
+def test_score_prints_a_score_in_0_1_per_image(alice: Path, tmp_path: Path) -> None:
+    teal = tmp_path / "liked0.png"
+    yellow = tmp_path / "yellow.png"
+    Image.new("RGB", (64, 64), (250, 240, 10)).save(yellow)
+    result = runner.invoke(
+        app, ["score", "-u", "alice", "--model", "tiny", "--json", str(teal), str(yellow)]
+    )
+    assert result.exit_code == 0, result.output
+    rows = json.loads(result.stdout)
+    assert [Path(r["image"]).name for r in rows] == ["liked0.png", "yellow.png"]
+    assert all(0.0 <= r["score"] <= 1.0 for r in rows)
+    assert rows[0]["score"] > rows[1]["score"]  # the liked image is what alice likes
+    plain = runner.invoke(app, ["score", "-u", "alice", "--model", "tiny", str(teal)])
+    assert plain.exit_code == 0 and "liked0.png" in plain.output
+    missing = runner.invoke(app, ["score", "-u", "alice", str(tmp_path / "nope.png")])
+    assert missing.exit_code == 1 and "cannot read image" in missing.output
