@@ -1,35 +1,153 @@
-"""The FastAPI application: components built once in the lifespan, one router per resource."""
+"""The FastAPI application: components built once in the lifespan, one router per resource.
+
+The stores, the extractor, the gallery and the onboarding agent are ready before the first
+request; the diffusion models load in the job worker's thread, so ``/healthz`` answers at once
+and ``/readyz`` says when generation is ready.
+"""
 
 from __future__ import annotations
 
+import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from pathlib import Path
 
+import torch
 from fastapi import FastAPI
+from fastapi.concurrency import run_in_threadpool
+from fastapi.responses import FileResponse
+from fastapi.staticfiles import StaticFiles
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from api.errors import install_error_handlers
-from api.routes import health, preferences
+from agent.onboarding import OnboardingAgent
+from agent.sessions import SessionRepository
+from api.agent_wiring import build_extractor, build_followups, build_gallery
+from api.deps import RateLimiter, TokenCache
+from api.errors import install_error_handlers, problem
+from api.generation_wiring import open_generator, open_models
+from api.jobs import JobRepository
+from api.jobs_generation import GenerationWork
+from api.jobs_runner import JobRunner, Work
+from api.routes import gallery, generations, health, onboarding, preferences, users
+from api.routes.metrics import Metrics, MetricsMiddleware
 from api.settings import Settings
 from api.wiring import Components
+
+STATIC = Path(__file__).parent / "static"
+log = logging.getLogger("tastemaker.api")
+
+
+class BodyLimit:
+    """Refuse bodies over ``limit`` bytes with 413, whether announced or streamed."""
+
+    def __init__(self, app: ASGIApp, limit: int) -> None:
+        self.app = app
+        self.limit = limit
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        message = f"the request body is over {self.limit} bytes; send less"
+        declared = dict(scope["headers"]).get(b"content-length")
+        if declared is not None and (not declared.isdigit() or int(declared) > self.limit):
+            await problem(413, message)(scope, receive, send)
+            return
+        seen = 0
+
+        async def limited() -> Message:
+            nonlocal seen
+            incoming = await receive()
+            seen += len(incoming.get("body", b""))
+            if seen > self.limit:
+                raise _TooLarge
+            return incoming
+
+        try:
+            await self.app(scope, limited, send)
+        except _TooLarge:
+            await problem(413, message)(scope, receive, send)
+
+
+class _TooLarge(Exception):
+    pass
+
+
+def _generation_loader(components: Components) -> Work:
+    """Runs in the worker thread: load the pipeline once, return the job function."""
+    settings = components.settings
+    if settings.torch_threads:
+        torch.set_num_threads(settings.torch_threads)
+    models = open_models(settings)
+    log.info("generation model %s loaded", models.name)
+    return GenerationWork(open_generator(models), components.store, settings.generations_dir)
+
+
+def _build(app: FastAPI, components: Components) -> None:
+    """Everything a request may need, built once (blocking: runs in a thread)."""
+    settings = components.settings
+    state = app.state
+    state.settings = settings
+    state.accounts = components.accounts
+    state.tokens = TokenCache(components.accounts)
+    state.limiter = RateLimiter(settings.rate_limit_per_minute, settings.rate_limit_burst)
+    state.store = components.store  # loads the embedder and opens chromadb once
+    extractor = build_extractor(settings, components.embedder)
+    state.extractor = extractor
+    state.gallery = build_gallery(settings)
+    sessions = SessionRepository(components.engine)
+    agent = OnboardingAgent(
+        sessions=sessions,
+        store=components.store,
+        extractor=extractor,
+        gallery=state.gallery,
+        followups=build_followups(settings),
+    )
+    state.onboarding = onboarding.Onboarding(agent, sessions, state.gallery)
+    runner = JobRunner(
+        JobRepository(components.engine),
+        lambda: _generation_loader(components),
+        capacity=settings.job_queue_size,
+    )
+    state.metrics.watch_jobs(runner.stats)
+    runner.start()
+    state.jobs = runner
 
 
 def create_app(settings: Settings | None = None) -> FastAPI:
     components = Components(settings)
+    metrics = Metrics()
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        app.state.settings = components.settings
-        app.state.accounts = components.accounts
-        app.state.store = components.store  # loads the embedder and opens chromadb once
-        yield
+        app.state.metrics = metrics
+        await run_in_threadpool(_build, app, components)
+        try:
+            yield
+        finally:
+            runner: JobRunner | None = getattr(app.state, "jobs", None)
+            if runner is not None:
+                await run_in_threadpool(runner.stop)
 
     app = FastAPI(
         title="tastemaker",
         version="0.1.0",
         summary="Learns a person's visual taste and makes Stable Diffusion follow it.",
+        description=(
+            "Authenticate with `Authorization: Bearer <token>` (from `POST /v1/users` or "
+            '`tastemaker users create NAME`). Every error answers `{"detail": "..."}`.'
+        ),
         lifespan=lifespan,
     )
     install_error_handlers(app)
-    app.include_router(health.router)
-    app.include_router(preferences.router)
+    for router in (health, users, preferences, gallery, onboarding, generations):
+        app.include_router(router.router)
+
+    @app.get("/", include_in_schema=False)
+    async def page() -> FileResponse:
+        return FileResponse(STATIC / "index.html", headers={"Cache-Control": "no-cache"})
+
+    app.mount("/static", StaticFiles(directory=STATIC), name="static")
+    app.add_middleware(BodyLimit, limit=components.settings.max_body_bytes)
+    app.add_middleware(MetricsMiddleware, metrics=metrics)
     return app

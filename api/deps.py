@@ -1,44 +1,129 @@
-"""Typed FastAPI dependencies: the components built in the lifespan, and the caller's user."""
+"""Typed FastAPI dependencies: the components built in the lifespan, and the caller's user.
+
+The caller's user comes from the bearer token, and each token draws from its own token bucket:
+a client that floods the service gets 429 with Retry-After instead of slowing everyone down.
+"""
 
 from __future__ import annotations
 
-from typing import Annotated
+import threading
+import time
+from typing import Annotated, Any
 
-from fastapi import Depends, HTTPException, Request, status
+from fastapi import Depends, Request
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
+from api.errors import ApiError, TooManyRequests, Unavailable
+from api.jobs_runner import JobRunner
+from api.settings import Settings
 from preference_store.accounts import Accounts
 from preference_store.store import PreferenceStore
 
-_bearer = HTTPBearer(auto_error=False)
+_bearer = HTTPBearer(auto_error=False, description="A user's API token: `Bearer tm_…`.")
+
+
+class Unauthorized(ApiError):
+    status = 401
+
+    def __init__(self) -> None:
+        super().__init__(
+            "a valid 'Authorization: Bearer <token>' header is required",
+            headers={"WWW-Authenticate": "Bearer"},
+        )
+
+
+class RateLimiter:
+    """Token buckets per key: ``burst`` requests at once, refilled at ``per_minute``."""
+
+    def __init__(self, per_minute: int, burst: int) -> None:
+        self._rate = per_minute / 60.0
+        self._burst = float(burst)
+        self._buckets: dict[str, tuple[float, float]] = {}
+        self._lock = threading.Lock()
+
+    def check(self, key: str) -> None:
+        now = time.monotonic()
+        with self._lock:
+            tokens, last = self._buckets.get(key, (self._burst, now))
+            tokens = min(self._burst, tokens + (now - last) * self._rate)
+            if tokens < 1.0:
+                self._buckets[key] = (tokens, now)
+                wait = int((1.0 - tokens) / self._rate) + 1
+                raise TooManyRequests(
+                    f"too many requests; this token may make {round(self._rate * 60)} per "
+                    f"minute. Try again in {wait} s",
+                    retry_after_s=wait,
+                )
+            self._buckets[key] = (tokens - 1.0, now)
+            if len(self._buckets) > 100_000:  # forget idle clients rather than grow forever
+                self._buckets.clear()
+
+
+class TokenCache:
+    """Token → user for a few seconds, so a burst of requests reads the accounts table once."""
+
+    def __init__(self, accounts: Accounts, ttl_s: float = 30.0) -> None:
+        self._accounts = accounts
+        self._ttl = ttl_s
+        self._entries: dict[str, tuple[str, float]] = {}
+
+    def user_for(self, token: str) -> str | None:
+        now = time.monotonic()
+        hit = self._entries.get(token)
+        if hit is not None and hit[1] > now:
+            return hit[0]
+        user = self._accounts.user_for_token(token)
+        if user is not None:
+            if len(self._entries) > 10_000:
+                self._entries.clear()
+            self._entries[token] = (user, now + self._ttl)
+        return user
+
+
+def _state(request: Request, name: str) -> Any:
+    value = getattr(request.app.state, name, None)
+    if value is None:
+        raise Unavailable(f"the service is starting or has no {name.replace('_', ' ')}")
+    return value
+
+
+def get_settings(request: Request) -> Settings:
+    settings: Settings = _state(request, "settings")
+    return settings
 
 
 def get_store(request: Request) -> PreferenceStore:
-    store: PreferenceStore = request.app.state.store
+    store: PreferenceStore = _state(request, "store")
     return store
 
 
 def get_accounts(request: Request) -> Accounts:
-    accounts: Accounts = request.app.state.accounts
+    accounts: Accounts = _state(request, "accounts")
     return accounts
 
 
+def get_jobs(request: Request) -> JobRunner:
+    jobs: JobRunner = _state(request, "jobs")
+    return jobs
+
+
+SettingsDep = Annotated[Settings, Depends(get_settings)]
 StoreDep = Annotated[PreferenceStore, Depends(get_store)]
 AccountsDep = Annotated[Accounts, Depends(get_accounts)]
+JobsDep = Annotated[JobRunner, Depends(get_jobs)]
+Credentials = Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)]
 
 
-def get_current_user(
-    accounts: AccountsDep,
-    credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)],
-) -> str:
-    """The user the bearer token belongs to; 401 without a valid token."""
-    user = accounts.user_for_token(credentials.credentials) if credentials else None
+def get_current_user(request: Request, credentials: Credentials) -> str:
+    """The user the bearer token belongs to; 401 without a valid token, 429 when flooding."""
+    if credentials is None or not credentials.credentials:
+        raise Unauthorized()
+    tokens: TokenCache = _state(request, "tokens")
+    user = tokens.user_for(credentials.credentials)
     if user is None:
-        raise HTTPException(
-            status_code=status.HTTP_401_UNAUTHORIZED,
-            detail="a valid 'Authorization: Bearer <token>' header is required",
-            headers={"WWW-Authenticate": "Bearer"},
-        )
+        raise Unauthorized()
+    limiter: RateLimiter = _state(request, "limiter")
+    limiter.check(credentials.credentials)
     return user
 
 

@@ -1,12 +1,57 @@
-"""Response schemas of the HTTP API, kept apart from the domain model."""
+"""Request and response schemas of the HTTP API, kept apart from the domain model.
+
+Requests forbid unknown fields (a typo is a 422, not a silently ignored setting); responses carry
+OpenAPI examples so ``/docs`` shows what a call looks like.
+"""
 
 from __future__ import annotations
 
 from datetime import datetime
+from typing import Any, Literal
 
-from pydantic import BaseModel
+from pydantic import BaseModel, ConfigDict, Field
 
-from preference_store.models import Category, Polarity, Profile
+from preference_store.models import (
+    MAX_ATTRIBUTE_CHARS,
+    USER_ID_PATTERN,
+    Category,
+    Polarity,
+    Profile,
+    VisualAttribute,
+)
+
+
+class Request(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+# -- users ----------------------------------------------------------------------------------
+
+
+class UserCreate(Request):
+    model_config = ConfigDict(extra="forbid", json_schema_extra={"examples": [{"id": "alice"}]})
+
+    id: str | None = Field(
+        default=None,
+        pattern=USER_ID_PATTERN,
+        description="The new user's id; a random one when left out.",
+    )
+
+
+class UserCreated(BaseModel):
+    model_config = ConfigDict(json_schema_extra={"examples": [{"id": "alice", "token": "tm_3q2…"}]})
+
+    id: str
+    token: str = Field(description="Bearer token for this user. Shown once: keep it.")
+
+
+class MeOut(BaseModel):
+    id: str
+    profile_version: int
+    attribute_count: int
+
+
+# -- preferences ----------------------------------------------------------------------------
 
 
 class AttributeOut(BaseModel):
@@ -19,6 +64,37 @@ class AttributeOut(BaseModel):
     source: str | None
     created_at: datetime
     updated_at: datetime
+
+    @classmethod
+    def of(cls, attribute: VisualAttribute) -> AttributeOut:
+        return cls.model_validate(attribute.model_dump())
+
+
+class AttributeCreate(Request):
+    model_config = ConfigDict(
+        extra="forbid",
+        json_schema_extra={
+            "examples": [
+                {"text": "teal palette", "category": "color", "polarity": "like", "strength": 0.8}
+            ]
+        },
+    )
+
+    text: str = Field(min_length=1, max_length=MAX_ATTRIBUTE_CHARS)
+    category: Category = Category.OTHER
+    polarity: Polarity
+    strength: float = Field(default=0.7, ge=0.0, le=1.0, allow_inf_nan=False)
+
+
+class AttributePatch(Request):
+    model_config = ConfigDict(
+        extra="forbid", json_schema_extra={"examples": [{"strength": 0.4}, {"polarity": "dislike"}]}
+    )
+
+    text: str | None = Field(default=None, min_length=1, max_length=MAX_ATTRIBUTE_CHARS)
+    category: Category | None = None
+    polarity: Polarity | None = None
+    strength: float | None = Field(default=None, ge=0.0, le=1.0, allow_inf_nan=False)
 
 
 class SearchHit(BaseModel):
@@ -44,14 +120,193 @@ class PreferencesOut(BaseModel):
             groups.append(
                 CategoryGroup(
                     category=category,
-                    likes=[
-                        AttributeOut.model_validate(a.model_dump())
-                        for a in by_polarity.get(Polarity.LIKE, [])
-                    ],
-                    dislikes=[
-                        AttributeOut.model_validate(a.model_dump())
-                        for a in by_polarity.get(Polarity.DISLIKE, [])
-                    ],
+                    likes=[AttributeOut.of(a) for a in by_polarity.get(Polarity.LIKE, [])],
+                    dislikes=[AttributeOut.of(a) for a in by_polarity.get(Polarity.DISLIKE, [])],
                 )
             )
         return cls(user_id=profile.user_id, version=profile.version, groups=groups)
+
+
+class ImportResult(BaseModel):
+    version: int
+    attribute_count: int
+
+
+# -- gallery --------------------------------------------------------------------------------
+
+
+class GalleryImageOut(BaseModel):
+    id: str
+    description: str
+    url: str
+    tags: list[dict[str, str]]
+
+
+# -- onboarding -----------------------------------------------------------------------------
+
+
+class ImageRef(BaseModel):
+    id: str
+    description: str
+    url: str
+
+
+class OnboardingStarted(BaseModel):
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {
+                    "id": "4f0c…",
+                    "message": "Hi! What do you like or dislike about this image?",
+                    "image": {"id": "deco-poster", "description": "…", "url": "/v1/gallery/…"},
+                }
+            ]
+        }
+    )
+
+    id: str
+    message: str
+    image: ImageRef | None
+
+
+class OnboardingMessageIn(Request):
+    model_config = ConfigDict(
+        extra="forbid",
+        json_schema_extra={
+            "examples": [
+                {"text": "love the teal blues, but the clutter bothers me"},
+                {"text": "skip"},
+            ]
+        },
+    )
+
+    text: str = Field(
+        min_length=1, description="A comment on the current image, or 'skip' or 'done'."
+    )
+
+
+class ExtractedOut(BaseModel):
+    text: str
+    category: Category
+    polarity: Polarity
+    strength: float
+
+
+class OnboardingTurnOut(BaseModel):
+    reply: str
+    image: ImageRef | None
+    extracted: list[ExtractedOut]
+    can_finish: bool
+    done: bool
+
+
+class OnboardingFinished(BaseModel):
+    message: str
+    profile_version: int
+    attribute_count: int
+
+
+class TranscriptMessage(BaseModel):
+    role: str
+    kind: str
+    text: str
+    image_id: str | None
+
+
+class TranscriptOut(BaseModel):
+    id: str
+    status: str
+    image: ImageRef | None
+    messages: list[TranscriptMessage]
+
+
+# -- generations ----------------------------------------------------------------------------
+
+
+class GenerationCreate(Request):
+    """The generate CLI's flags in snake_case; every setting is optional."""
+
+    model_config = ConfigDict(
+        extra="forbid",
+        json_schema_extra={
+            "examples": [
+                {"prompt": "a lighthouse at dusk", "steps": 20, "seed": 7, "include_plain": True}
+            ]
+        },
+    )
+
+    prompt: str = Field(min_length=1, description="What to draw.")
+    negative_prompt: str = ""
+    steps: int | None = Field(default=None, ge=1)
+    guidance_scale: float | None = Field(default=None, ge=0.0, le=30.0, allow_inf_nan=False)
+    seed: int | None = Field(default=None, ge=0, lt=2**63)
+    width: int | None = Field(default=None, ge=64)
+    height: int | None = Field(default=None, ge=64)
+    num_images: int | None = Field(default=None, ge=1)
+    vp_degree: float | None = Field(default=None, ge=0.0, le=2.0, allow_inf_nan=False)
+    aesthetic_steps: int | None = Field(default=None, ge=0, le=50)
+    aesthetic_lr: float | None = Field(default=None, gt=0.0, le=1e-2, allow_inf_nan=False)
+    mode: Literal["embeds", "guidance"] | None = None
+    include_plain: bool = Field(
+        default=False,
+        description="Also render the plain model's image (same seed, no personalization), "
+        "to compare side by side. Doubles the work.",
+    )
+
+    def settings(self) -> dict[str, Any]:
+        """The generation settings that were given (the rest keep the generator's defaults)."""
+        return self.model_dump(
+            exclude={"prompt", "negative_prompt", "include_plain"}, exclude_none=True
+        )
+
+
+class GenerationAccepted(BaseModel):
+    model_config = ConfigDict(json_schema_extra={"examples": [{"id": "9b1e…", "status": "queued"}]})
+
+    id: str
+    status: str
+    events_url: str
+
+
+class Progress(BaseModel):
+    step: int
+    total: int
+
+
+class GenerationOut(BaseModel):
+    id: str
+    status: Literal["queued", "running", "done", "failed"]
+    prompt: str
+    progress: Progress
+    error: str | None
+    created_at: datetime
+    finished_at: datetime | None
+    seed: int | None
+    profile_version: int | None
+    plan: dict[str, Any] | None = Field(description="The conditioning plan with provenance.")
+    aesthetic: dict[str, Any] | None
+    timings: dict[str, float]
+    image_urls: list[str]
+    plain_image_urls: list[str]
+
+
+class FeedbackIn(Request):
+    model_config = ConfigDict(
+        extra="forbid",
+        json_schema_extra={"examples": [{"liked": True, "comment": "love the soft golden light"}]},
+    )
+
+    liked: bool
+    comment: str | None = Field(default=None, min_length=1)
+
+
+class FeedbackOut(BaseModel):
+    profile_version: int
+    extracted: list[ExtractedOut]
+    note: str | None = None
+
+
+class Problem(BaseModel):
+    """Every error answer: one human sentence."""
+
+    detail: str

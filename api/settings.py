@@ -59,11 +59,44 @@ class Settings(BaseSettings):
     dtype: Literal["float32", "float16", "bfloat16"] = "float32"
 
     # Service
-    admin_token: SecretStr | None = None
+    admin_token: SecretStr | None = Field(
+        default=None,
+        description="Bearer token that may create users (POST /v1/users). Set it to lock the "
+        "service down: then only the admin can create users.",
+    )
+    open_signup: bool = Field(
+        default=True,
+        description="With no admin token, let anyone who can reach the service (the web page) "
+        "create a local user. Ignored when an admin token is set.",
+    )
+    max_body_bytes: int = Field(default=1_048_576, ge=1_024, description="Largest request body.")
+    max_comment_chars: int = Field(default=2_000, ge=1, le=4_000)
+    max_prompt_chars: int = Field(default=500, ge=1, le=1_000)
+    max_steps: int = Field(default=100, ge=1, le=200, description="Most denoising steps per job.")
+    max_side: int = Field(default=1024, ge=64, le=2048, description="Largest width or height.")
+    max_images: int = Field(default=4, ge=1, le=8, description="Most images per generation.")
+    rate_limit_per_minute: int = Field(
+        default=1_200, ge=1, description="Requests per minute per token (a token bucket)."
+    )
+    rate_limit_burst: int = Field(default=200, ge=1, description="Requests a token may burst.")
+    job_queue_size: int = Field(
+        default=8, ge=1, le=1_000, description="Generations waiting at most; more answer 429."
+    )
+    torch_threads: int | None = Field(
+        default=None, ge=1, le=256, description="torch CPU threads for the model worker."
+    )
 
     @property
     def resolved_database_url(self) -> str:
         return self.database_url or f"sqlite:///{self.data_dir / 'tastemaker.db'}"
+
+    @property
+    def generations_dir(self) -> Path:
+        return self.data_dir / "generations"
+
+    @property
+    def gallery_cache_dir(self) -> Path:
+        return self.data_dir / "gallery"
 
     @property
     def chroma_path(self) -> Path:

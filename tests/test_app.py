@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -36,9 +37,14 @@ def auth(token: str) -> dict[str, str]:
     return {"Authorization": f"Bearer {token}"}
 
 
-def test_health(client: tuple[TestClient, dict[str, str]]) -> None:
+def test_health_and_readiness_once_the_model_has_loaded(
+    client: tuple[TestClient, dict[str, str]],
+) -> None:
     http, _ = client
     assert http.get("/healthz").json() == {"status": "ok"}
+    deadline = time.monotonic() + 60
+    while http.get("/readyz").status_code == 503 and time.monotonic() < deadline:
+        time.sleep(0.1)
     assert http.get("/readyz").json() == {"status": "ready"}
 
 

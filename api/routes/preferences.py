@@ -1,17 +1,36 @@
-"""Read-only preference routes for the token's user (editing comes with the full service)."""
+"""The caller's preferences: list, search, add, edit, delete, export/import, versions.
+
+Every call acts on the token's user only; another user's attribute id answers 404 exactly like
+an id that never existed.
+"""
 
 from __future__ import annotations
 
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Query
+from fastapi import APIRouter, Body, Path, Query, Response, status
 
 from api.deps import CurrentUser, StoreDep
-from api.schemas import AttributeOut, PreferencesOut, SearchHit
-from preference_store.models import ProfileVersionInfo
-from preference_store.transfer import export_profile
+from api.schemas import (
+    AttributeCreate,
+    AttributeOut,
+    AttributePatch,
+    ImportResult,
+    PreferencesOut,
+    Problem,
+    SearchHit,
+)
+from preference_store.errors import InvalidImport
+from preference_store.models import AttributeDraft, AttributeUpdate, ProfileVersionInfo, new_id
+from preference_store.transfer import export_profile, import_profile
 
-router = APIRouter(prefix="/v1/preferences", tags=["preferences"])
+router = APIRouter(
+    prefix="/v1/preferences",
+    tags=["preferences"],
+    responses={401: {"model": Problem}, 429: {"model": Problem}},
+)
+AttributeId = Annotated[str, Path(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9_-]+$")]
+NOT_FOUND: dict[int | str, dict[str, Any]] = {404: {"model": Problem}}
 
 
 @router.get("")
@@ -29,9 +48,32 @@ def search_preferences(
 ) -> list[SearchHit]:
     """The caller's attributes by meaning, most relevant first."""
     return [
-        SearchHit(attribute=AttributeOut.model_validate(h.attribute.model_dump()), score=h.score)
-        for h in store.search(user, q, limit=limit)
+        SearchHit(attribute=AttributeOut.of(hit.attribute), score=hit.score)
+        for hit in store.search(user, q, limit=limit)
     ]
+
+
+@router.post("", status_code=status.HTTP_201_CREATED, responses={422: {"model": Problem}})
+def add_preference(user: CurrentUser, store: StoreDep, body: AttributeCreate) -> AttributeOut:
+    """Add one attribute by hand (merged with an existing one of the same text); new version."""
+    draft = AttributeDraft(**body.model_dump(), evidence=[], source="manual")
+    return AttributeOut.of(store.add(user, [draft], reason="added by hand")[0])
+
+
+@router.patch("/{attribute_id}", responses={**NOT_FOUND, 409: {"model": Problem}})
+def edit_preference(
+    user: CurrentUser, store: StoreDep, attribute_id: AttributeId, body: AttributePatch
+) -> AttributeOut:
+    """Change text, category, polarity or strength of one attribute; new version."""
+    change = AttributeUpdate(**body.model_dump(exclude_none=True))
+    return AttributeOut.of(store.update(user, attribute_id, change))
+
+
+@router.delete("/{attribute_id}", status_code=status.HTTP_204_NO_CONTENT, responses=NOT_FOUND)
+def delete_preference(user: CurrentUser, store: StoreDep, attribute_id: AttributeId) -> Response:
+    """Forget one attribute; new version (the old one stays readable in past versions)."""
+    store.delete(user, attribute_id)
+    return Response(status_code=status.HTTP_204_NO_CONTENT)
 
 
 @router.get("/export")
@@ -40,11 +82,44 @@ def export_preferences(user: CurrentUser, store: StoreDep) -> dict[str, Any]:
     return export_profile(store, user)
 
 
+@router.post("/import", responses={422: {"model": Problem}})
+def import_preferences(
+    user: CurrentUser,
+    store: StoreDep,
+    document: Annotated[dict[str, Any], Body(description="A document from the export route.")],
+) -> ImportResult:
+    """Replace the caller's profile with an exported one (a new version unless identical).
+
+    A document exported by another account is taken over with fresh attribute ids, so it can
+    never touch that account's attributes.
+    """
+    profile = import_profile(store, _owned_by(user, document))
+    return ImportResult(version=profile.version, attribute_count=len(profile.attributes))
+
+
+def _owned_by(user: str, document: dict[str, Any]) -> dict[str, Any]:
+    attributes = document.get("attributes", [])
+    if not isinstance(attributes, list) or not all(isinstance(a, dict) for a in attributes):
+        raise InvalidImport("'attributes' must be a list of attribute objects")
+    foreign = document.get("user_id") != user
+    owned = []
+    for attribute in attributes:
+        copy = {**attribute, "user_id": user}
+        if foreign:
+            copy["id"] = new_id()
+        owned.append(copy)
+    return {**document, "user_id": user, "attributes": owned}
+
+
 @router.get("/versions")
 def list_versions(user: CurrentUser, store: StoreDep) -> list[ProfileVersionInfo]:
+    """Every version of the caller's profile, oldest first, with why it was made."""
     return store.versions(user)
 
 
-@router.get("/versions/{version}")
-def get_version(user: CurrentUser, store: StoreDep, version: int) -> PreferencesOut:
+@router.get("/versions/{version}", responses=NOT_FOUND)
+def get_version(
+    user: CurrentUser, store: StoreDep, version: Annotated[int, Path(ge=0, le=2**31)]
+) -> PreferencesOut:
+    """One past (or the current) version exactly as it was."""
     return PreferencesOut.from_profile(store.profile_at(user, version))

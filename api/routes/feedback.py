@@ -1,0 +1,61 @@
+"""Feedback on a generated image: the comment through the extractor, the image as a reaction.
+
+The image's context for the extractor is the prompt and the attributes the plan applied, so a
+vague "love the colours" can be resolved to what was actually in the picture.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from agent.extraction import Extractor, ImageContext, ImageTag
+from api.jobs import Job
+from api.schemas import ExtractedOut, FeedbackIn, FeedbackOut
+from preference_store.models import ImageReaction
+from preference_store.store import PreferenceStore
+
+
+def _context(job: Job, path: Path) -> ImageContext:
+    decisions = (job.result or {}).get("plan", {}).get("decisions", [])
+    tags = [
+        ImageTag(text=d["text"], category=d["category"])
+        for d in decisions
+        if d.get("used") and d.get("polarity") == "like"
+    ]
+    return ImageContext(
+        image_id=f"generation-{job.id}",
+        description=f"an image generated for the prompt: {job.request.get('prompt', '')}"[:2_000],
+        tags=tags[:40],
+        path=str(path),
+    )
+
+
+def apply_feedback(
+    store: PreferenceStore, extractor: Extractor, job: Job, body: FeedbackIn, path: Path
+) -> FeedbackOut:
+    """Store what the feedback says; returns the profile version it produced."""
+    notes: list[str] = []
+    extracted = []
+    if body.comment:
+        extraction = extractor.extract(body.comment, _context(job, path))
+        drafts = [
+            a.model_copy(update={"source": f"generation-{job.id}"}) for a in extraction.attributes
+        ]
+        if drafts:
+            store.add(job.user_id, drafts, reason=f"feedback on {job.id}")
+        extracted = [
+            ExtractedOut(text=a.text, category=a.category, polarity=a.polarity, strength=a.strength)
+            for a in drafts
+        ]
+        if extraction.fallback_reason:
+            notes.append("the language model failed, so the offline extractor read the comment")
+        notes.extend(extraction.notes)
+    profile = store.profile(job.user_id)
+    reaction = ImageReaction(image_id=f"generation-{job.id}", weight=1.0, path=str(path))
+    liked = [r for r in profile.liked_images if r.image_id != reaction.image_id]
+    disliked = [r for r in profile.disliked_images if r.image_id != reaction.image_id]
+    (liked if body.liked else disliked).append(reaction)
+    updated = store.set_images(job.user_id, liked, disliked, reason=f"feedback on {job.id}")
+    return FeedbackOut(
+        profile_version=updated.version, extracted=extracted, note="; ".join(notes) or None
+    )

@@ -1,0 +1,174 @@
+"""Onboarding over HTTP: the agent's chat, one session per id, owned by the token's user.
+
+The agent persists every message before extracting, so a restart or an LLM failure loses
+nothing; ``/resume`` answers a message that was stored but never answered. Replies to one
+session are serialized, so two tabs cannot interleave a session's turns.
+"""
+
+from __future__ import annotations
+
+import threading
+from typing import Annotated
+
+from fastapi import APIRouter, Depends, Path, Request, status
+
+from agent.gallery import Gallery
+from agent.onboarding import OnboardingAgent, Turn
+from agent.sessions import SessionRepository
+from api.deps import CurrentUser, SettingsDep
+from api.errors import NotFound, Unavailable, Unprocessable
+from api.routes.gallery import image_url
+from api.schemas import (
+    ExtractedOut,
+    ImageRef,
+    OnboardingFinished,
+    OnboardingMessageIn,
+    OnboardingStarted,
+    OnboardingTurnOut,
+    Problem,
+    TranscriptMessage,
+    TranscriptOut,
+)
+
+router = APIRouter(
+    prefix="/v1/onboarding",
+    tags=["onboarding"],
+    responses={401: {"model": Problem}, 404: {"model": Problem}, 429: {"model": Problem}},
+)
+SessionId = Annotated[str, Path(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9_-]+$")]
+
+
+class Onboarding:
+    """The agent plus what the API adds: ownership checks and one lock per session."""
+
+    def __init__(
+        self, agent: OnboardingAgent, sessions: SessionRepository, gallery: Gallery
+    ) -> None:
+        self.agent = agent
+        self.sessions = sessions
+        self.gallery = gallery
+        self._locks: dict[str, threading.Lock] = {}
+        self._guard = threading.Lock()
+
+    def lock(self, session_id: str) -> threading.Lock:
+        with self._guard:
+            if len(self._locks) > 10_000:
+                self._locks = {k: v for k, v in self._locks.items() if v.locked()}
+            return self._locks.setdefault(session_id, threading.Lock())
+
+    def require_own(self, user: str, session_id: str) -> None:
+        info = self.sessions.get(session_id)
+        if info is None or info.user_id != user:
+            raise NotFound(f"no onboarding session {session_id!r}")
+
+
+def get_onboarding(request: Request) -> Onboarding:
+    onboarding: Onboarding | None = getattr(request.app.state, "onboarding", None)
+    if onboarding is None:
+        raise Unavailable("onboarding is not available yet")
+    return onboarding
+
+
+OnboardingDep = Annotated[Onboarding, Depends(get_onboarding)]
+
+
+def _image(turn: Turn) -> ImageRef | None:
+    if turn.image is None:
+        return None
+    return ImageRef(
+        id=turn.image.id, description=turn.image.description, url=image_url(turn.image.id)
+    )
+
+
+def _turn_out(turn: Turn) -> OnboardingTurnOut:
+    return OnboardingTurnOut(
+        reply=turn.text,
+        image=_image(turn),
+        extracted=[
+            ExtractedOut(text=a.text, category=a.category, polarity=a.polarity, strength=a.strength)
+            for a in turn.learned
+        ],
+        can_finish=turn.can_finish,
+        done=turn.finished,
+    )
+
+
+@router.post("", status_code=status.HTTP_201_CREATED)
+def start_onboarding(user: CurrentUser, onboarding: OnboardingDep) -> OnboardingStarted:
+    """Start a session: the agent's greeting and the first image to comment on."""
+    turn = onboarding.agent.start(user)
+    return OnboardingStarted(id=turn.session_id, message=turn.text, image=_image(turn))
+
+
+@router.post("/{session_id}/messages", responses={409: {"model": Problem}})
+def send_message(
+    user: CurrentUser,
+    settings: SettingsDep,
+    onboarding: OnboardingDep,
+    session_id: SessionId,
+    body: OnboardingMessageIn,
+) -> OnboardingTurnOut:
+    """A comment on the current image (or `skip`, or `done`): what was learned, the reply, and
+    the next image. The comment is stored before anything reads it."""
+    if len(body.text) > settings.max_comment_chars:
+        raise Unprocessable(
+            f"the comment has {len(body.text)} characters; keep it under "
+            f"{settings.max_comment_chars} (a few sentences about this image are plenty)"
+        )
+    onboarding.require_own(user, session_id)
+    with onboarding.lock(session_id):
+        return _turn_out(onboarding.agent.reply(session_id, body.text))
+
+
+@router.post("/{session_id}/resume", responses={409: {"model": Problem}})
+def resume_onboarding(
+    user: CurrentUser, onboarding: OnboardingDep, session_id: SessionId
+) -> OnboardingTurnOut:
+    """Continue after a break or a restart: answers a stored but unanswered message, then
+    shows the image where the session stopped."""
+    onboarding.require_own(user, session_id)
+    with onboarding.lock(session_id):
+        return _turn_out(onboarding.agent.resume(session_id))
+
+
+@router.post("/{session_id}/finish", responses={409: {"model": Problem}})
+def finish_onboarding(
+    user: CurrentUser, onboarding: OnboardingDep, session_id: SessionId
+) -> OnboardingFinished:
+    """Finish now: consolidate what was learned and store it as a new profile version."""
+    onboarding.require_own(user, session_id)
+    with onboarding.lock(session_id):
+        turn = onboarding.agent.reply(session_id, "done")
+    profile = turn.profile
+    return OnboardingFinished(
+        message=turn.text,
+        profile_version=profile.version if profile else 0,
+        attribute_count=len(profile.attributes) if profile else 0,
+    )
+
+
+@router.get("/{session_id}")
+def get_transcript(
+    user: CurrentUser, onboarding: OnboardingDep, session_id: SessionId
+) -> TranscriptOut:
+    """The whole conversation so far, and the image being discussed."""
+    onboarding.require_own(user, session_id)
+    info = onboarding.sessions.get(session_id)
+    assert info is not None
+    image = None
+    if info.current_image_id:
+        gallery_image = onboarding.gallery.get(info.current_image_id)
+        image = ImageRef(
+            id=gallery_image.id,
+            description=gallery_image.description,
+            url=image_url(gallery_image.id),
+        )
+    return TranscriptOut(
+        id=session_id,
+        status=info.status,
+        image=image,
+        messages=[
+            TranscriptMessage(role=m.role, kind=m.kind, text=m.text, image_id=m.image_id)
+            for m in onboarding.agent.transcript(session_id)
+        ],
+    )
