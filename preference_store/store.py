@@ -6,10 +6,13 @@ Merge rules (applied by ``add`` and ``record_onboarding``, in the order attribut
    The newer statement sets the strength, the evidence of both is kept, the id stays.
 2. Same user, same normalized text, opposite polarity: the newer one supersedes the older,
    which is removed (the person changed their mind; the old one stays readable in past versions).
-3. Users never see, merge with, or search each other's attributes: every read and write is
-   filtered by ``user_id``.
+3. Users never see, merge with, or search each other's attributes: every read and write goes
+   through the user's own current profile.
 
-Every change that edits the profile writes a new profile version (see ``versions.py``).
+Where things live: every change writes the whole profile as a new version in the relational
+database (``versions.py``); the newest version is the current profile. chromadb holds each
+attribute's record and vector, fetched by id for search, and the aesthetic embeddings. Reads by
+id stay flat as users grow; chromadb's metadata filters do not (bench/store.py).
 """
 
 from __future__ import annotations
@@ -17,14 +20,11 @@ from __future__ import annotations
 import hashlib
 import json
 import threading
-from collections.abc import Iterable, Sequence
-from datetime import datetime
-from typing import Any, cast
+from collections.abc import Callable, Sequence
 
 import numpy as np
 from chromadb.api import ClientAPI
 from chromadb.api.models.Collection import Collection
-from chromadb.api.types import Where
 from sqlalchemy import Engine
 
 from preference_store.embeddings import TextEmbedder
@@ -40,10 +40,11 @@ from preference_store.models import (
     normalize_attribute_text,
     utc_now,
 )
-from preference_store.versions import VersionLog
+from preference_store.versions import VersionLog, VersionTaken
 
 MAX_EVIDENCE_ITEMS = 20
 ATTRIBUTES_COLLECTION = "tm_attributes"
+AESTHETIC_PREFIX = "tm_aesthetic_"
 
 
 def _embedding_text(text: str, category: str) -> str:
@@ -65,19 +66,35 @@ def _to_metadata(attribute: VisualAttribute) -> dict[str, str | int | float | bo
     }
 
 
-def _from_record(attribute_id: str, document: str, metadata: Any) -> VisualAttribute:
-    return VisualAttribute(
-        id=attribute_id,
-        user_id=metadata["user_id"],
-        text=document,
-        category=metadata["category"],
-        polarity=metadata["polarity"],
-        strength=metadata["strength"],
-        evidence=json.loads(metadata["evidence"]),
-        source=metadata["source"] or None,
-        created_at=datetime.fromisoformat(metadata["created_at"]),
-        updated_at=datetime.fromisoformat(metadata["updated_at"]),
-    )
+def _ranked(attributes: Sequence[VisualAttribute]) -> list[VisualAttribute]:
+    return sorted(attributes, key=lambda a: (-a.strength, a.text))
+
+
+def merge_drafts(
+    user_id: str, attributes: Sequence[VisualAttribute], drafts: Sequence[AttributeDraft]
+) -> tuple[list[VisualAttribute], list[VisualAttribute]]:
+    """Apply the merge rules: (the user's new attribute list, the stored form of each draft)."""
+    by_norm = {a.normalized_text: a for a in attributes}
+    results: list[VisualAttribute] = []
+    for draft in drafts:
+        norm = normalize_attribute_text(draft.text)
+        previous = by_norm.get(norm)
+        if previous is not None and previous.polarity is draft.polarity:
+            evidence = list(dict.fromkeys(previous.evidence + draft.evidence))
+            merged = previous.model_copy(
+                update={
+                    "strength": draft.strength,
+                    "evidence": evidence[-MAX_EVIDENCE_ITEMS:],
+                    "updated_at": utc_now(),
+                }
+            )
+        else:  # new, or supersedes the opposite polarity
+            merged = VisualAttribute(user_id=user_id, **draft.model_dump())
+        by_norm[norm] = merged
+        results.append(merged)
+    final = list(by_norm.values())
+    latest = {a.id: a for a in final}
+    return final, [latest.get(r.id, r) for r in results]
 
 
 class PreferenceStore:
@@ -115,63 +132,59 @@ class PreferenceStore:
             )
         return collection
 
-    def _aesthetic_collection(self, clip_model: str, dimension: int) -> Collection:
-        digest = hashlib.sha1(clip_model.encode()).hexdigest()[:16]
-        return self._open_collection(
-            f"tm_aesthetic_{digest}_{dimension}", dimension=dimension, model=clip_model
-        )
+    def _aesthetic_collections(self) -> list[Collection]:
+        return [
+            self._client.get_collection(c.name, embedding_function=None)
+            for c in self._client.list_collections()
+            if c.name.startswith(AESTHETIC_PREFIX)
+        ]
 
     # -- reads -------------------------------------------------------------------------------
 
+    def _current(self, user_id: str) -> Profile:
+        return self._versions.latest(user_id) or Profile(user_id=user_id)
+
     def list_attributes(self, user_id: str) -> list[VisualAttribute]:
         """All of one user's attributes, strongest first."""
-        result = self._attributes.get(
-            where={"user_id": user_id}, include=["documents", "metadatas"]
-        )
-        attributes = [
-            _from_record(i, d, m)
-            for i, d, m in zip(
-                result["ids"], result["documents"] or [], result["metadatas"] or [], strict=True
-            )
-        ]
-        return sorted(attributes, key=lambda a: (-a.strength, a.text))
+        return _ranked(self._current(user_id).attributes)
 
     def profile(self, user_id: str) -> Profile:
-        """The current profile: live attributes plus the latest version's images."""
-        latest = self._versions.latest(user_id)
-        base = latest or Profile(user_id=user_id)
-        attributes = self.list_attributes(user_id)
-        return base.model_copy(
+        """The current profile, with the aesthetic embeddings cached for its version."""
+        current = self._current(user_id)
+        return current.model_copy(
             update={
-                "attributes": attributes,
-                "aesthetic_embeddings": self._aesthetic_embeddings_for(user_id, base.version),
+                "attributes": _ranked(current.attributes),
+                "aesthetic_embeddings": self._aesthetic_embeddings_for(user_id, current.version),
             }
         )
 
     def get(self, user_id: str, attribute_id: str) -> VisualAttribute:
-        result = self._attributes.get(ids=[attribute_id], include=["documents", "metadatas"])
-        metadatas = result["metadatas"] or []
-        if not result["ids"] or metadatas[0]["user_id"] != user_id:
-            raise AttributeNotFound(attribute_id)  # another user's id looks exactly like none
-        return _from_record(result["ids"][0], (result["documents"] or [""])[0], metadatas[0])
+        """One attribute; another user's id looks exactly like an unknown one."""
+        return _find(self._current(user_id), attribute_id)
 
     def search(self, user_id: str, query: str, *, limit: int = 10) -> list[ScoredAttribute]:
-        """One user's attributes by meaning, most relevant first."""
-        if not query.strip() or limit < 1:
+        """One user's attributes by meaning, most relevant first.
+
+        An exact cosine scan over the user's own vectors, fetched by id, rather than chromadb's
+        filtered HNSW query: a person has tens to hundreds of attributes, and a filtered graph
+        search slows down as *other* users' attributes grow (bench/store.py); this does not.
+        """
+        attributes = self._current(user_id).attributes
+        if not query.strip() or limit < 1 or not attributes:
             return []
-        result = self._attributes.query(
-            query_embeddings=np.asarray(self._embedder.embed([query]), dtype=np.float32),
-            n_results=limit,
-            where={"user_id": user_id},
-            include=["documents", "metadatas", "distances"],
-        )
-        ids = result["ids"][0]
-        documents = (result["documents"] or [[]])[0]
-        metadatas = (result["metadatas"] or [[]])[0]
-        distances = (result["distances"] or [[]])[0]
+        result = self._attributes.get(ids=[a.id for a in attributes], include=["embeddings"])
+        vectors = result["embeddings"]
+        if vectors is None or not result["ids"]:
+            return []
+        by_id = {a.id: a for a in attributes}
+        query_vector = np.asarray(self._embedder.embed([query])[0], dtype=np.float32)
+        similarities = np.asarray(vectors, dtype=np.float32) @ query_vector
+        best = np.argsort(-similarities, kind="stable")[:limit]
         return [
-            ScoredAttribute(attribute=_from_record(i, d, m), score=round(1.0 - float(dist), 6))
-            for i, d, m, dist in zip(ids, documents, metadatas, distances, strict=True)
+            ScoredAttribute(
+                attribute=by_id[result["ids"][i]], score=round(float(similarities[i]), 6)
+            )
+            for i in best
         ]
 
     def versions(self, user_id: str) -> list[ProfileVersionInfo]:
@@ -184,17 +197,21 @@ class PreferenceStore:
             update={"aesthetic_embeddings": self._aesthetic_embeddings_for(user_id, version)}
         )
 
-    # -- writes ------------------------------------------------------------------------------
+    # -- writes: each is one new version ----------------------------------------------------
 
     def add(
         self, user_id: str, drafts: Sequence[AttributeDraft], *, reason: str = "edit"
     ) -> list[VisualAttribute]:
-        """Add attributes under the merge rules; one new version. Returns the stored result of
-        each draft, in order."""
-        with self._write_lock:
-            stored = self._merge_and_write(user_id, drafts)
-            self._snapshot(user_id, reason)
-            return stored
+        """Add attributes under the merge rules; returns the stored form of each draft."""
+        results: list[VisualAttribute] = []
+
+        def change(profile: Profile) -> Profile:
+            attributes, stored = merge_drafts(user_id, profile.attributes, drafts)
+            results[:] = stored
+            return profile.model_copy(update={"attributes": attributes})
+
+        self._change(user_id, reason, change)
+        return results
 
     def record_onboarding(
         self,
@@ -204,14 +221,18 @@ class PreferenceStore:
         disliked_images: Sequence[ImageReaction],
     ) -> Profile:
         """Store what an onboarding learned, and the images reacted to, as one new version."""
-        with self._write_lock:
-            self._merge_and_write(user_id, drafts)
-            return self._snapshot(
-                user_id,
-                "onboarding",
-                liked_images=list(liked_images),
-                disliked_images=list(disliked_images),
+
+        def change(profile: Profile) -> Profile:
+            attributes, _ = merge_drafts(user_id, profile.attributes, drafts)
+            return profile.model_copy(
+                update={
+                    "attributes": attributes,
+                    "liked_images": list(liked_images),
+                    "disliked_images": list(disliked_images),
+                }
             )
+
+        return self._change(user_id, "onboarding", change)
 
     def set_images(
         self,
@@ -221,68 +242,77 @@ class PreferenceStore:
         *,
         reason: str = "images",
     ) -> Profile:
-        """Replace the liked/disliked images (the aesthetic embedding's input); new version."""
-        with self._write_lock:
-            return self._snapshot(
-                user_id,
-                reason,
-                liked_images=list(liked_images),
-                disliked_images=list(disliked_images),
-            )
+        """Replace the liked/disliked images (the aesthetic embedding's input)."""
+        return self._change(
+            user_id,
+            reason,
+            lambda p: p.model_copy(
+                update={
+                    "liked_images": list(liked_images),
+                    "disliked_images": list(disliked_images),
+                }
+            ),
+        )
 
     def update(self, user_id: str, attribute_id: str, change: AttributeUpdate) -> VisualAttribute:
-        """Edit one attribute in place (same id); new version."""
-        with self._write_lock:
-            current = self.get(user_id, attribute_id)
-            fields = change.model_dump(exclude_none=True)
-            if not fields:
-                return current
-            edited = current.model_copy(update={**fields, "updated_at": utc_now()})
-            edited = VisualAttribute.model_validate(edited.model_dump())
-            if edited.normalized_text != current.normalized_text:
-                clash = self._find_by_norm(user_id, [edited.normalized_text])
-                if clash:
-                    raise AttributeConflict(
-                        f"you already have an attribute {edited.text!r}; edit or delete that one"
-                    )
-            self._upsert([edited])
-            self._snapshot(user_id, f"edit {attribute_id}")
-            return edited
+        """Edit one attribute in place (same id)."""
+        fields = change.model_dump(exclude_none=True)
+        if not fields:
+            return self.get(user_id, attribute_id)
+        edited: list[VisualAttribute] = []
+
+        def apply(profile: Profile) -> Profile:
+            current = _find(profile, attribute_id)
+            updated = VisualAttribute.model_validate(
+                {**current.model_dump(), **fields, "updated_at": utc_now()}
+            )
+            if any(
+                a.id != attribute_id and a.normalized_text == updated.normalized_text
+                for a in profile.attributes
+            ):
+                raise AttributeConflict(
+                    f"you already have an attribute {updated.text!r}; edit or delete that one"
+                )
+            edited[:] = [updated]
+            return profile.model_copy(
+                update={
+                    "attributes": [
+                        updated if a.id == attribute_id else a for a in profile.attributes
+                    ]
+                }
+            )
+
+        self._change(user_id, f"edit {attribute_id}", apply)
+        return edited[0]
 
     def delete(self, user_id: str, attribute_id: str) -> None:
-        with self._write_lock:
-            self.get(user_id, attribute_id)  # raises for unknown and for other users' ids
-            self._attributes.delete(ids=[attribute_id])
-            self._snapshot(user_id, f"delete {attribute_id}")
+        def apply(profile: Profile) -> Profile:
+            _find(profile, attribute_id)
+            remaining = [a for a in profile.attributes if a.id != attribute_id]
+            return profile.model_copy(update={"attributes": remaining})
+
+        self._change(user_id, f"delete {attribute_id}", apply)
+
+    def restore(self, profile: Profile, *, reason: str = "import") -> Profile:
+        """Make ``profile`` the user's current state exactly (ids and times kept), numbered at
+        least ``profile.version`` so a restore into an empty store keeps its number."""
+        restored = self._change(
+            profile.user_id,
+            reason,
+            lambda current: profile.model_copy(update={"aesthetic_embeddings": {}}),
+            version_floor=profile.version,
+        )
+        for clip_model, vector in profile.aesthetic_embeddings.items():
+            self.put_aesthetic_embedding(profile.user_id, restored.version, clip_model, vector)
+        return self.profile(profile.user_id)
 
     def delete_user(self, user_id: str) -> None:
         """Forget a person entirely: attributes, versions and aesthetic embeddings."""
         with self._write_lock:
             self._attributes.delete(where={"user_id": user_id})
-            for collection in self._client.list_collections():
-                if collection.name.startswith("tm_aesthetic_"):
-                    self._client.get_collection(collection.name, embedding_function=None).delete(
-                        where={"user_id": user_id}
-                    )
+            for collection in self._aesthetic_collections():
+                collection.delete(where={"user_id": user_id})
             self._versions.delete_user(user_id)
-
-    def restore(self, profile: Profile, *, reason: str = "import") -> Profile:
-        """Make ``profile`` the user's current state exactly (ids and times kept); new version,
-        numbered at least ``profile.version`` so a restore into an empty store keeps its number."""
-        with self._write_lock:
-            user_id = profile.user_id
-            self._attributes.delete(where={"user_id": user_id})
-            self._upsert(profile.attributes)
-            restored = self._snapshot(
-                user_id,
-                reason,
-                liked_images=list(profile.liked_images),
-                disliked_images=list(profile.disliked_images),
-                at_least=profile.version,
-            )
-            for clip_model, vector in profile.aesthetic_embeddings.items():
-                self.put_aesthetic_embedding(user_id, restored.version, clip_model, vector)
-            return self.profile(user_id)
 
     # -- aesthetic embeddings ----------------------------------------------------------------
 
@@ -292,7 +322,10 @@ class PreferenceStore:
         """Cache the aesthetic embedding a CLIP model made for one profile version."""
         if not vector:
             raise ValueError("an aesthetic embedding cannot be empty")
-        collection = self._aesthetic_collection(clip_model, len(vector))
+        digest = hashlib.sha1(clip_model.encode()).hexdigest()[:16]
+        collection = self._open_collection(
+            f"{AESTHETIC_PREFIX}{digest}_{len(vector)}", dimension=len(vector), model=clip_model
+        )
         collection.upsert(
             ids=[f"{user_id}@{version}"],
             embeddings=np.asarray([vector], dtype=np.float32),
@@ -306,104 +339,66 @@ class PreferenceStore:
 
     def _aesthetic_embeddings_for(self, user_id: str, version: int) -> dict[str, list[float]]:
         found: dict[str, list[float]] = {}
-        for collection in self._client.list_collections():
-            if not collection.name.startswith("tm_aesthetic_"):
-                continue
-            result = self._client.get_collection(collection.name, embedding_function=None).get(
-                ids=[f"{user_id}@{version}"], include=["embeddings", "metadatas"]
-            )
-            embeddings = result["embeddings"]
-            if result["ids"] and embeddings is not None:
-                clip_model = str((result["metadatas"] or [{}])[0]["clip_model"])
-                found[clip_model] = [float(x) for x in embeddings[0]]
+        for collection in self._aesthetic_collections():
+            result = collection.get(ids=[f"{user_id}@{version}"], include=["embeddings"])
+            if result["ids"] and result["embeddings"] is not None:
+                clip_model = str((collection.metadata or {})["model"])
+                found[clip_model] = [float(x) for x in result["embeddings"][0]]
         return found
 
     # -- internals ---------------------------------------------------------------------------
 
-    def _find_by_norm(self, user_id: str, norms: Iterable[str]) -> dict[str, VisualAttribute]:
-        wanted = sorted(set(norms))
-        if not wanted:
-            return {}
-        where = cast(Where, {"$and": [{"user_id": user_id}, {"norm": {"$in": wanted}}]})
-        result = self._attributes.get(
-            where=where,
-            include=["documents", "metadatas"],
-        )
-        return {
-            a.normalized_text: a
-            for a in (
-                _from_record(i, d, m)
-                for i, d, m in zip(
-                    result["ids"], result["documents"] or [], result["metadatas"] or [], strict=True
-                )
-            )
-        }
-
-    def _merge_and_write(
-        self, user_id: str, drafts: Sequence[AttributeDraft]
-    ) -> list[VisualAttribute]:
-        existing = self._find_by_norm(user_id, (normalize_attribute_text(d.text) for d in drafts))
-        superseded: set[str] = set()
-        results: list[VisualAttribute] = []
-        for draft in drafts:
-            norm = normalize_attribute_text(draft.text)
-            previous = existing.get(norm)
-            if previous is not None and previous.polarity is draft.polarity:
-                merged = previous.model_copy(
-                    update={
-                        "strength": draft.strength,
-                        "evidence": list(dict.fromkeys(previous.evidence + draft.evidence))[
-                            -MAX_EVIDENCE_ITEMS:
-                        ],
-                        "updated_at": utc_now(),
-                    }
-                )
-            else:
-                if previous is not None:
-                    superseded.add(previous.id)
-                merged = VisualAttribute(user_id=user_id, **draft.model_dump())
-            existing[norm] = merged
-            results.append(merged)
-        final = {a.id: a for a in existing.values() if a.id not in superseded}
-        stale = superseded - final.keys()
-        if stale:
-            self._attributes.delete(ids=sorted(stale))
-        self._upsert(list(final.values()))
-        return [final.get(a.id, a) for a in results]
-
-    def _upsert(self, attributes: Sequence[VisualAttribute]) -> None:
-        if not attributes:
-            return
-        self._attributes.upsert(
-            ids=[a.id for a in attributes],
-            documents=[a.text for a in attributes],
-            metadatas=[_to_metadata(a) for a in attributes],
-            embeddings=np.asarray(
-                self._embedder.embed(
-                    [_embedding_text(a.text, a.category.value) for a in attributes]
-                ),
-                dtype=np.float32,
-            ),
-        )
-
-    def _snapshot(
+    def _change(
         self,
         user_id: str,
         reason: str,
+        change: Callable[[Profile], Profile],
         *,
-        liked_images: list[ImageReaction] | None = None,
-        disliked_images: list[ImageReaction] | None = None,
-        at_least: int = 0,
+        version_floor: int = 0,
     ) -> Profile:
-        latest = self._versions.latest(user_id) or Profile(user_id=user_id)
-        profile = latest.model_copy(
-            update={
-                "attributes": self.list_attributes(user_id),
-                "liked_images": latest.liked_images if liked_images is None else liked_images,
-                "disliked_images": (
-                    latest.disliked_images if disliked_images is None else disliked_images
+        """Apply ``change`` to the current profile and store the result as the next version.
+
+        The version row is written first (its unique number is the commit point; a concurrent
+        writer makes us recompute on the newer version), then chromadb is brought in line.
+        """
+        with self._write_lock:
+            for _attempt in range(5):
+                before = self._current(user_id)
+                after = change(before).model_copy(
+                    update={"version": max(before.version + 1, version_floor)}
+                )
+                try:
+                    stored = self._versions.append(after, reason)
+                except VersionTaken:
+                    continue
+                self._sync_records(before.attributes, stored.attributes)
+                return stored
+        raise RuntimeError(f"could not store a new version of {user_id!r}: too many writers")
+
+    def _sync_records(
+        self, before: Sequence[VisualAttribute], after: Sequence[VisualAttribute]
+    ) -> None:
+        old = {a.id: a for a in before}
+        removed = sorted(old.keys() - {a.id for a in after})
+        changed = [a for a in after if old.get(a.id) != a]
+        if removed:
+            self._attributes.delete(ids=removed)
+        if changed:
+            self._attributes.upsert(
+                ids=[a.id for a in changed],
+                documents=[a.text for a in changed],
+                metadatas=[_to_metadata(a) for a in changed],
+                embeddings=np.asarray(
+                    self._embedder.embed(
+                        [_embedding_text(a.text, a.category.value) for a in changed]
+                    ),
+                    dtype=np.float32,
                 ),
-                "aesthetic_embeddings": {},
-            }
-        )
-        return self._versions.append(profile, reason, at_least=at_least)
+            )
+
+
+def _find(profile: Profile, attribute_id: str) -> VisualAttribute:
+    for attribute in profile.attributes:
+        if attribute.id == attribute_id:
+            return attribute
+    raise AttributeNotFound(attribute_id)

@@ -1,15 +1,16 @@
 """Profile versions in the relational store: one immutable snapshot per change.
 
-chromadb holds the live attributes (it is what search needs); every change also writes the
-whole profile here as JSON, so past versions stay readable and version numbers are assigned by a
-unique constraint instead of a read-then-write race in chromadb.
+The newest snapshot is the user's current profile: reading it is one indexed row, however many
+users there are (a chromadb metadata filter slows down as the collection grows, see
+bench/store.py). A unique (user, version) constraint turns concurrent writers into a retry
+instead of a lost update.
 """
 
 from __future__ import annotations
 
 from datetime import UTC, datetime
 
-from sqlalchemy import DateTime, Engine, Integer, String, Text, UniqueConstraint, func, select
+from sqlalchemy import DateTime, Engine, Integer, String, Text, UniqueConstraint, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Mapped, Session, mapped_column
 
@@ -21,6 +22,13 @@ from preference_store.models import Profile, ProfileVersionInfo, utc_now
 def _as_utc(moment: datetime) -> datetime:
     """SQLite drops the zone on the way back; every time here was written in UTC."""
     return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
+
+
+class VersionTaken(Exception):
+    """Another writer stored this version number first."""
+
+    def __init__(self, user_id: str, version: int) -> None:
+        super().__init__(f"version {version} of {user_id!r} was written concurrently")
 
 
 class ProfileVersionRow(Base):
@@ -52,35 +60,27 @@ class VersionLog:
             ).first()
             return None if row is None else Profile.model_validate_json(row.snapshot)
 
-    def current_version(self, user_id: str) -> int:
-        with Session(self._engine) as session:
-            value = session.scalar(
-                select(func.max(ProfileVersionRow.version)).where(
-                    ProfileVersionRow.user_id == user_id
-                )
-            )
-            return int(value or 0)
+    def append(self, profile: Profile, reason: str) -> Profile:
+        """Store ``profile`` as version ``profile.version``; returns it with its time.
 
-    def append(self, profile: Profile, reason: str, *, at_least: int = 0) -> Profile:
-        """Store ``profile`` as the user's next version (>= ``at_least``); returns it numbered."""
-        for _attempt in range(5):
-            version = max(self.current_version(profile.user_id) + 1, at_least)
-            numbered = profile.model_copy(update={"version": version, "updated_at": utc_now()})
-            row = ProfileVersionRow(
-                user_id=profile.user_id,
-                version=version,
-                reason=reason[:200],
-                attribute_count=len(profile.attributes),
-                created_at=numbered.updated_at,
-                snapshot=numbered.model_dump_json(exclude={"aesthetic_embeddings"}),
-            )
-            try:
-                with Session(self._engine) as session, session.begin():
-                    session.add(row)
-            except IntegrityError:
-                continue  # another writer took that number; take the next one
-            return numbered
-        raise RuntimeError(f"could not assign a profile version for {profile.user_id!r}")
+        Raises ``VersionTaken`` when another writer stored that number first: the caller
+        recomputes its change on the newer version and tries again.
+        """
+        stamped = profile.model_copy(update={"updated_at": utc_now()})
+        row = ProfileVersionRow(
+            user_id=profile.user_id,
+            version=profile.version,
+            reason=reason[:200],
+            attribute_count=len(profile.attributes),
+            created_at=stamped.updated_at,
+            snapshot=stamped.model_dump_json(exclude={"aesthetic_embeddings"}),
+        )
+        try:
+            with Session(self._engine) as session, session.begin():
+                session.add(row)
+        except IntegrityError as error:
+            raise VersionTaken(profile.user_id, profile.version) from error
+        return stamped
 
     def list(self, user_id: str) -> list[ProfileVersionInfo]:
         with Session(self._engine) as session:
