@@ -6,7 +6,7 @@ import openai
 import pydantic
 import pytest
 from langchain_openai import ChatOpenAI
-from pydantic import BaseModel
+from pydantic import BaseModel, SecretStr
 
 from tests.doubles.llm_server import LoopbackLLMServer, Reply
 
@@ -20,13 +20,13 @@ def _client(server: LoopbackLLMServer, **kwargs: object) -> openai.OpenAI:
     return openai.OpenAI(base_url=server.base_url, api_key="test-key", **kwargs)  # type: ignore[arg-type]
 
 
-def _chat(server: LoopbackLLMServer, **kwargs: object) -> ChatOpenAI:
+def _chat(server: LoopbackLLMServer, max_retries: int = 2) -> ChatOpenAI:
     return ChatOpenAI(
         base_url=server.base_url,
-        api_key="test-key",  # type: ignore[arg-type]
+        api_key=SecretStr("test-key"),
         model="loopback-model",
         use_responses_api=False,
-        **kwargs,  # type: ignore[arg-type]
+        max_retries=max_retries,
     )
 
 
