@@ -1,0 +1,96 @@
+"""The real service in a uvicorn subprocess on 127.0.0.1 and a free port.
+
+A subprocess (not a thread) so a test can kill it hard, as a crash or a power cut would, and
+start another over the same data directory. Settings travel as ``TASTEMAKER_*`` variables,
+exactly as an operator sets them.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+import urllib.request
+from pathlib import Path
+from typing import IO
+
+from tests.doubles.chroma_server import free_port, wait_for_http
+
+ROOT = Path(__file__).parents[2]
+
+
+class UvicornServer:
+    """``start()``, ``stop()`` (graceful) or ``kill()`` (SIGKILL), and ``url``."""
+
+    def __init__(self, data_dir: Path, **settings: str | int | float) -> None:
+        self.data_dir = data_dir
+        self.settings = {"torch_threads": 1, **settings}
+        self.port = 0
+        self.process: subprocess.Popen[bytes] | None = None
+        self.log_path = data_dir.parent / f"{data_dir.name}-uvicorn.log"
+        self._log: IO[bytes] | None = None
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    def start(self, *, wait_ready: bool = True, timeout_s: float = 120.0) -> UvicornServer:
+        env = {
+            **os.environ,
+            "HF_HUB_OFFLINE": "1",
+            "OMP_NUM_THREADS": "1",
+            "TOKENIZERS_PARALLELISM": "false",
+            "ANONYMIZED_TELEMETRY": "False",
+            "TASTEMAKER_DATA_DIR": str(self.data_dir),
+            **{f"TASTEMAKER_{k.upper()}": str(v) for k, v in self.settings.items()},
+        }
+        self.port = free_port()
+        self._log = self.log_path.open("ab")
+        self.process = subprocess.Popen(
+            [
+                sys.executable, "-m", "uvicorn", "api.app:create_app", "--factory",
+                "--host", "127.0.0.1", "--port", str(self.port), "--log-level", "warning",
+            ],
+            cwd=ROOT,
+            env=env,
+            stdout=self._log,
+            stderr=subprocess.STDOUT,
+        )  # fmt: skip
+        wait_for_http(f"{self.url}/healthz", timeout_s=timeout_s, process=self.process)
+        if wait_ready:
+            self.wait_ready(timeout_s)
+        return self
+
+    def wait_ready(self, timeout_s: float = 120.0) -> None:
+        deadline = time.monotonic() + timeout_s
+        while time.monotonic() < deadline:
+            try:
+                with urllib.request.urlopen(f"{self.url}/readyz", timeout=2):
+                    return
+            except OSError:
+                time.sleep(0.1)
+        raise TimeoutError(f"{self.url} was not ready in {timeout_s} s; see {self.log_path}")
+
+    def stop(self) -> None:
+        self._end(signal.SIGTERM)
+
+    def kill(self) -> None:
+        self._end(signal.SIGKILL)
+
+    def _end(self, how: signal.Signals) -> None:
+        if self.process is not None and self.process.poll() is None:
+            self.process.send_signal(how)
+            try:
+                self.process.wait(timeout=30)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
+                self.process.wait(timeout=10)
+        self.process = None
+        if self._log is not None:
+            self._log.close()
+            self._log = None
+
+    def log(self) -> str:
+        return self.log_path.read_text(errors="replace") if self.log_path.exists() else ""
