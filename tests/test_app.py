@@ -82,3 +82,26 @@ def test_missing_or_wrong_token_is_401_and_unknown_version_404(
     assert missing.status_code == 404 and "version 7" in missing.json()["detail"]
     empty = http.get("/v1/preferences/search", params={"q": ""}, headers=auth(tokens["alice"]))
     assert empty.status_code == 422
+
+
+def test_a_flooding_token_gets_429_with_retry_after_and_others_are_unaffected(
+    tmp_path: Path,
+) -> None:
+    settings = Settings(data_dir=tmp_path / "data", rate_limit_burst=3, rate_limit_per_minute=1)
+    with TestClient(create_app(settings)) as http:
+        tokens = [http.post("/v1/users", json={"id": name}).json()["token"] for name in "ab"]
+        answers = [http.get("/v1/me", headers=auth(tokens[0])) for _ in range(4)]
+        assert [a.status_code for a in answers] == [200, 200, 200, 429]
+        assert int(answers[-1].headers["Retry-After"]) >= 1
+        assert "too many requests" in answers[-1].json()["detail"]
+        assert http.get("/v1/me", headers=auth(tokens[1])).status_code == 200
+
+
+def test_with_an_admin_token_only_the_admin_creates_users(tmp_path: Path) -> None:
+    settings = Settings(data_dir=tmp_path / "data", admin_token="s3cret-admin")
+    with TestClient(create_app(settings)) as http:
+        refused = http.post("/v1/users", json={"id": "eve"})
+        assert refused.status_code == 403 and "admin token" in refused.json()["detail"]
+        created = http.post("/v1/users", json={"id": "eve"}, headers=auth("s3cret-admin"))
+        assert created.status_code == 201
+        assert http.get("/v1/me", headers=auth(created.json()["token"])).json()["id"] == "eve"
