@@ -109,6 +109,8 @@ class PersonalizedGenerator:
         self.clip = clip
         self.model_name = model_name or type(pipeline).__name__
         self.cache: LRUCache[Conditioning] = cache if cache is not None else LRUCache(64)
+        # Untuned encodings by text (negative prompts, VP+/VP− lists recur across prompts).
+        self.text_cache: LRUCache[TextEmbeddings] = LRUCache(128)
         self.count_tokens = token_counter(*self.text.tokenizers)
         self.token_window = int(pipeline.tokenizer.model_max_length)
         self.tuner = (
@@ -145,13 +147,7 @@ class PersonalizedGenerator:
         lap("check")
 
         # 2. Plan the conditioning: which attributes, in which order, and why.
-        plan = plan_conditioning(
-            prompt,
-            profile.attributes,
-            count_tokens=self.count_tokens,
-            negative_prompt=negative_prompt,
-            token_window=self.token_window,
-        )
+        plan = self.plan(prompt, profile, negative_prompt)
         lap("plan")
 
         # 3. Encode prompt, negative prompt, VP+ and VP− (aesthetic steps on the prompt).
@@ -210,6 +206,16 @@ class PersonalizedGenerator:
         )
 
     # -- stages ------------------------------------------------------------------------------
+
+    def plan(self, prompt: str, profile: Profile, negative_prompt: str = "") -> ConditioningPlan:
+        """The conditioning plan for this pipeline's tokenizer(s) (pure, no model runs)."""
+        return plan_conditioning(
+            prompt,
+            profile.attributes,
+            count_tokens=self.count_tokens,
+            negative_prompt=negative_prompt,
+            token_window=self.token_window,
+        )
 
     def check_inputs(
         self,
@@ -278,15 +284,28 @@ class PersonalizedGenerator:
             vp_needed = settings.vp_degree > 0.0
             return Conditioning(
                 prompt=self.text.encode(plan.prompt, overrides=overrides),
-                negative=self.text.encode_negative(plan.negative_prompt),
-                liked=self.text.encode(plan.positive_text)
+                negative=self._encode_cached(plan.negative_prompt, negative=True),
+                liked=self._encode_cached(plan.positive_text)
                 if vp_needed and plan.positive_text
                 else None,
-                disliked=self.text.encode(plan.negative_text)
+                disliked=self._encode_cached(plan.negative_text)
                 if vp_needed and plan.negative_text
                 else None,
                 aesthetic=report,
             )
+
+    def _encode_cached(self, text: str, *, negative: bool = False) -> TextEmbeddings:
+        key = (negative, text)
+        found = self.text_cache.get(key)
+        if found is None:
+            found = self.text.encode_negative(text) if negative else self.text.encode(text)
+            self.text_cache.put(key, found)
+        return found
+
+    def clear_caches(self) -> None:
+        """Forget cached conditioning (benchmarks measure the cold path with this)."""
+        self.cache.clear()
+        self.text_cache.clear()
 
     def _aesthetic_skip_reason(
         self, settings: GenerationSettings, embedding: Tensor | None
