@@ -27,7 +27,7 @@ class TemplateFollowups:
 
     def question(self, image: GalleryImage, comment: str, tag: str) -> str:
         return (
-            f'Could you say a bit more? For example, what do you think of this part of the image: '
+            f"Could you say a bit more? For example, what do you think of this part of the image: "
             f'"{tag}"? Do you like it or not, and why?'
         )
 

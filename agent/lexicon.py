@@ -44,6 +44,8 @@ NEGATIVE_WORDS = (
 )
 # An opinion that is no opinion: "meh, it's fine".
 NEUTRAL_WORDS = (
+    "no strong opinion", "no strong opinions", "no strong feelings", "no opinion either way",
+    "have no opinion", "do not have an opinion", "no feelings", "no preference",
     "fine", "ok", "okay", "meh", "alright", "whatever", "so-so", "average", "no opinion",
     "not sure", "dunno", "no idea", "indifferent", "neutral", "nothing special", "i guess",
 )

@@ -568,7 +568,7 @@ class OfflineExtractor:
         pending: list[tuple[_Clause, _Run]] = []
         resolved: list[tuple[_Clause, _Run, Category | None]] = []
         for clause in clauses:
-            if clause.polarity is not None or any(r.polarity for r in clause.runs):
+            if clause.polarity is not None:
                 opinion = True
             if clause.polarity is not None and all(
                 self._run_category(r) in {None, Category.SUBJECT} for r in clause.runs
@@ -598,6 +598,7 @@ class OfflineExtractor:
             if category is None or category is Category.SUBJECT:
                 ignored_phrases.append(run.text)
                 continue
+            opinion = True
             strength = 0.9 if clause.intense else 0.7
             if clause.hedged:
                 strength = 0.4
