@@ -282,6 +282,7 @@ class GenerationOut(BaseModel):
     created_at: datetime
     finished_at: datetime | None
     seed: int | None
+    model: str | None
     profile_version: int | None
     plan: dict[str, Any] | None = Field(description="The conditioning plan with provenance.")
     aesthetic: dict[str, Any] | None

@@ -87,6 +87,7 @@ def describe(job: Job, runner: JobRunner) -> GenerationOut:
         created_at=job.created_at,
         finished_at=job.finished_at,
         seed=result.get("seed"),
+        model=result.get("model"),
         profile_version=result.get("profile_version"),
         plan=result.get("plan"),
         aesthetic=result.get("aesthetic"),
