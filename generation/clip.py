@@ -7,8 +7,9 @@ CLIP's normalization) so no torchvision-backed image processor is needed.
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
@@ -28,6 +29,10 @@ class ClipBundle:
     model: CLIPModel
     tokenizer: object
     name: str
+    # Fast tokenizers keep padding/truncation state between calls: one caller at a time.
+    _tokenizer_lock: threading.Lock = field(
+        default_factory=threading.Lock, compare=False, repr=False
+    )
 
     @property
     def projection(self) -> torch.nn.Module:
@@ -81,9 +86,10 @@ class ClipBundle:
         """L2-normalized projected text embeddings, [N, D] float32."""
         if not texts:
             return torch.zeros(0, self.embedding_dim)
-        inputs = self.tokenizer(  # type: ignore[operator]
-            list(texts), padding=True, truncation=True, max_length=77, return_tensors="pt"
-        )
+        with self._tokenizer_lock:
+            inputs = self.tokenizer(  # type: ignore[operator]
+                list(texts), padding=True, truncation=True, max_length=77, return_tensors="pt"
+            )
         out = self.model.get_text_features(
             input_ids=inputs.input_ids.to(self.device),
             attention_mask=inputs.attention_mask.to(self.device),

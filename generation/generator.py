@@ -93,7 +93,8 @@ class PersonalizedGenerator:
 
     ``clip`` (the CLIP model matching the pipeline's text encoder) enables aesthetic gradients;
     without it they are skipped and the result says so. Text-encoder use is serialized by a lock
-    (aesthetic gradients evaluate the shared encoder with swapped-in tensors for a moment).
+    (aesthetic gradients evaluate the shared encoder with swapped-in tensors for a moment, and
+    fast tokenizers keep per-call padding state); denoising runs outside it, concurrently.
     """
 
     def __init__(
@@ -208,14 +209,19 @@ class PersonalizedGenerator:
     # -- stages ------------------------------------------------------------------------------
 
     def plan(self, prompt: str, profile: Profile, negative_prompt: str = "") -> ConditioningPlan:
-        """The conditioning plan for this pipeline's tokenizer(s) (pure, no model runs)."""
-        return plan_conditioning(
-            prompt,
-            profile.attributes,
-            count_tokens=self.count_tokens,
-            negative_prompt=negative_prompt,
-            token_window=self.token_window,
-        )
+        """The conditioning plan for this pipeline's tokenizer(s) (no model runs).
+
+        Under the encoder lock: a fast tokenizer keeps its padding/truncation mode as state
+        between calls, so concurrent calls with different modes must not interleave.
+        """
+        with self._encoder_lock:
+            return plan_conditioning(
+                prompt,
+                profile.attributes,
+                count_tokens=self.count_tokens,
+                negative_prompt=negative_prompt,
+                token_window=self.token_window,
+            )
 
     def check_inputs(
         self,

@@ -178,3 +178,26 @@ def test_no_clip_or_no_embedding_skips_aesthetic_steps_and_says_why(tiny_sd) -> 
     without_clip = PersonalizedGenerator(tiny_sd)
     result = without_clip("a lighthouse", make_profile(embedding=embedding()), settings=FAST)
     assert not result.aesthetic.applied and "no CLIP model" in result.aesthetic.note
+
+
+def test_concurrent_requests_get_the_same_images_as_sequential_ones(generator) -> None:
+    """Aesthetic steps swap tensors into the shared encoder for a moment; others must not see it."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    profile = make_profile(embedding=embedding())
+    jobs = [
+        ("a lighthouse", FAST.updated(aesthetic_steps=5)),
+        ("a harbour", FAST.updated(aesthetic_steps=0)),
+        ("a lighthouse", FAST.updated(aesthetic_steps=5, mode="guidance")),
+        ("a harbour", FAST.updated(aesthetic_steps=3, seed=9)),
+    ]
+
+    def run(job: tuple[str, GenerationSettings]) -> np.ndarray:
+        generator.clear_caches()
+        return generator(job[0], profile, settings=job[1], output_type="np").images[0]
+
+    sequential = [run(job) for job in jobs]
+    with ThreadPoolExecutor(max_workers=4) as pool:
+        concurrent = list(pool.map(run, jobs * 2))
+    for index, image in enumerate(concurrent):
+        np.testing.assert_array_equal(image, sequential[index % len(jobs)])
