@@ -247,13 +247,31 @@ class OfflineExtractor:
     def tags_from_description(self, description: str) -> list[ImageTag]:
         """Visual features named in a free-text image description ("teal and gold palette")."""
         tags: list[ImageTag] = []
-        for sentence in _SENTENCE.split(description.lower()):
+        for sentence in re.split(r"[.,;:!?\n]+", description.lower()):
             clause = _Clause(text=sentence, tokens=self._label(sentence))
             self._find_runs(clause, join_predicates=False)
+            previous: _Run | None = None
             for run in clause.runs:
                 category = self._run_category(run)
-                if category is not None and category is not Category.SUBJECT:
+                if category is None or category is Category.SUBJECT:
+                    previous = None
+                    continue
+                between = (
+                    [t.text for t in clause.tokens[previous.end : run.start]] if previous else []
+                )
+                if (
+                    tags
+                    and previous is not None
+                    and tags[-1].category is category
+                    and between == ["and"]
+                ):
+                    # "teal and gold" is one feature of the image, not two
+                    tags[-1] = ImageTag(
+                        text=_limit(f"{tags[-1].text} and {run.text}"), category=category
+                    )
+                else:
                     tags.append(ImageTag(text=_limit(run.text), category=category))
+                previous = run
         return tags
 
     # -- step 1-3: language, sentences, clauses ---------------------------------------------

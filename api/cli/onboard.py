@@ -92,7 +92,10 @@ def extract(
         if not line.strip():
             continue
         try:
-            item = json.loads(line)
+            try:
+                item = json.loads(line)
+            except json.JSONDecodeError as error:
+                raise ValueError(f"not a JSON object ({error.msg})") from error
             if not isinstance(item, dict) or not isinstance(item.get("comment"), str):
                 raise ValueError('each line must be {"comment": "...", "image_description": "..."}')
             description = item.get("image_description")
