@@ -117,12 +117,17 @@ def gallery_build(
 ) -> None:
     """Render a gallery from the shipped style-diverse prompts with a Stable Diffusion model."""
     from agent.gallery_build import build_gallery, diffusers_renderer, shipped_prompts
-    from api.generation_wiring_for_gallery import load_pipeline
+    from generation.loading import load_models
 
-    pipeline = load_pipeline(model, Components().settings)
-    render = diffusers_renderer(pipeline, steps=steps, size=size)
-    prompts = shipped_prompts()[:limit] if limit else shipped_prompts()
-    gallery = build_gallery(render, out, prompts, name=f"{model} gallery")
+    settings = Components().settings
+    models = load_models(model, device=settings.device, dtype=settings.dtype)
+    render = diffusers_renderer(models.pipeline, steps=steps, size=size)
+    items = shipped_prompts()[:limit] if limit else shipped_prompts()
+
+    def progress(done: int, total: int) -> None:
+        console.print(f"rendered {done}/{total}")
+
+    gallery = build_gallery(render, out, items, name=f"{model} gallery", progress=progress)
     console.print(f"wrote {len(gallery)} images and {out / 'manifest.json'}")
 
 
