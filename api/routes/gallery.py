@@ -11,7 +11,7 @@ from agent.gallery import Gallery, GalleryError
 from api.errors import NotFound, Unavailable
 from api.schemas import GalleryImageOut, Problem
 
-router = APIRouter(prefix="/v1/gallery", tags=["gallery"])
+router = APIRouter(prefix="/v1/gallery", tags=["gallery"], responses={422: {"model": Problem}})
 
 
 def get_gallery(request: Request) -> Gallery:

@@ -36,7 +36,7 @@ from generation.settings import GenerationSettings, check_prompt
 router = APIRouter(
     prefix="/v1/generations",
     tags=["generations"],
-    responses={401: {"model": Problem}, 429: {"model": Problem}},
+    responses={401: {"model": Problem}, 422: {"model": Problem}, 429: {"model": Problem}},
 )
 JobId = Annotated[str, Path(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9]+$")]
 NOT_FOUND: dict[int | str, dict[str, Any]] = {404: {"model": Problem}}

@@ -33,7 +33,12 @@ from api.schemas import (
 router = APIRouter(
     prefix="/v1/onboarding",
     tags=["onboarding"],
-    responses={401: {"model": Problem}, 404: {"model": Problem}, 429: {"model": Problem}},
+    responses={
+        401: {"model": Problem},
+        404: {"model": Problem},
+        422: {"model": Problem},
+        429: {"model": Problem},
+    },
 )
 SessionId = Annotated[str, Path(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9_-]+$")]
 

@@ -27,7 +27,7 @@ from preference_store.transfer import export_profile, import_profile
 router = APIRouter(
     prefix="/v1/preferences",
     tags=["preferences"],
-    responses={401: {"model": Problem}, 429: {"model": Problem}},
+    responses={401: {"model": Problem}, 422: {"model": Problem}, 429: {"model": Problem}},
 )
 AttributeId = Annotated[str, Path(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9_-]+$")]
 NOT_FOUND: dict[int | str, dict[str, Any]] = {404: {"model": Problem}}

@@ -11,7 +11,7 @@ from api.deps import AccountsDep, Credentials, CurrentUser, RateLimiter, Setting
 from api.errors import ApiError
 from api.schemas import MeOut, Problem, UserCreate, UserCreated
 
-router = APIRouter(prefix="/v1", tags=["users"])
+router = APIRouter(prefix="/v1", tags=["users"], responses={422: {"model": Problem}})
 
 
 class Forbidden(ApiError):
