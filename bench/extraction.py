@@ -80,7 +80,6 @@ def main() -> None:
     print(f"{len(rows)} labelled comments from {DATA.relative_to(ROOT)}")
 
     from api.agent_wiring import build_llm_extractor, build_offline_extractor
-
     from api.wiring import load_settings, open_embedder
 
     settings = load_settings()
