@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import Any, Literal
 
 import openai
-from langchain_core.exceptions import OutputParserException
+from langchain_core.exceptions import ModelError, OutputParserException
 from langchain_core.language_models import BaseChatModel
 from langchain_core.messages import BaseMessage, HumanMessage, SystemMessage
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
@@ -67,7 +67,15 @@ class ExtractedPreferences(BaseModel):
     disliked: list[ExtractedFeature]
 
 
-_RECOVERABLE = (ValidationError, OutputParserException, json.JSONDecodeError, ValueError)
+# Answers worth sending back with the error: bad JSON, schema violations, a truncated answer.
+_RECOVERABLE = (
+    ValidationError,
+    OutputParserException,
+    json.JSONDecodeError,
+    ValueError,
+    openai.LengthFinishReasonError,
+    openai.ContentFilterFinishReasonError,
+)
 
 
 class LLMExtractor:
@@ -97,6 +105,8 @@ class LLMExtractor:
                 answer = self._structured.invoke(messages)
             except openai.APIError as error:  # transport: already retried by the client
                 raise ExtractionError(f"the language model is unavailable: {error}") from error
+            except ModelError as error:  # refusal, context overflow...: a retry will not help
+                raise ExtractionError(f"the language model failed: {error}") from error
             except _RECOVERABLE as error:
                 last_error = _short(error)
                 messages.append(HumanMessage(prompts.render("extraction_retry", error=last_error)))

@@ -144,6 +144,7 @@ FAULTS = {
     "429 with retry-after": (lambda s: s.push(Reply.rate_limited(retry_after=0.1), times=10), 3),
     "hang past the timeout": (lambda s: s.push(Reply.hang(seconds=30), times=10), 3),
     "invalid json": (lambda s: s.push(Reply.invalid_json(), times=10), 3),
+    "non-json http body": (lambda s: s.push(Reply.garbage_body(), times=10), 3),
     "schema-violating json": (
         lambda s: s.push(Reply.structured({"liked": [{"text": 5}], "disliked": "none"}), times=10),
         3,
