@@ -13,7 +13,7 @@ import secrets
 import threading
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 from typing import Any
 
 import torch
@@ -34,6 +34,7 @@ from generation.settings import (
 )
 from preference_store.models import Profile
 
+OUTPUT_TYPES = ("pil", "np", "latent")
 StepCallback = Callable[[int, int], None]
 """Called after each denoising step with (steps done, total steps)."""
 
@@ -62,7 +63,11 @@ class Conditioning:
 
 @dataclass
 class GenerationResult:
-    """Images and everything needed to explain and reproduce them."""
+    """Images and everything needed to explain and reproduce them.
+
+    ``timings`` holds seconds per stage (check, plan, encode, prepare, denoise, total);
+    ``aesthetic``, when present, is the part of ``encode`` spent on aesthetic steps.
+    """
 
     images: list[Image.Image]
     plan: ConditioningPlan
@@ -84,7 +89,7 @@ class GenerationResult:
             "tastemaker:liked_applied": self.plan.positive_text,
             "tastemaker:disliked_applied": self.plan.negative_text,
             "tastemaker:plan": self.plan.model_dump_json(),
-            "tastemaker:aesthetic": json.dumps(self.aesthetic.__dict__),
+            "tastemaker:aesthetic": json.dumps(asdict(self.aesthetic)),
         }
 
 
@@ -144,6 +149,8 @@ class PersonalizedGenerator:
         # 1. Check inputs: nothing below runs on a request that is out of bounds.
         settings = settings or GenerationSettings()
         prompt, negative_prompt = self.check_inputs(prompt, profile, settings, negative_prompt)
+        if output_type not in OUTPUT_TYPES:
+            raise InvalidGenerationRequest(f"output_type must be one of {', '.join(OUTPUT_TYPES)}")
         embedding = self._aesthetic_embedding(profile, aesthetic_embedding, settings)
         lap("check")
 

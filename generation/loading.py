@@ -13,6 +13,7 @@ from __future__ import annotations
 import json
 import os
 import re
+import warnings
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal
@@ -189,22 +190,29 @@ def _offline() -> bool:
 
 
 def _from_hub(repo_id: str, torch_dtype: torch.dtype) -> SDPipeline:
-    from huggingface_hub import snapshot_download
-    from huggingface_hub.errors import HFValidationError, LocalEntryNotFoundError
+    """Read the pipeline class from the repo's model_index.json, then let diffusers fetch
+    only the files that class needs (not every checkpoint variant in the repo)."""
+    from diffusers import DiffusionPipeline
 
     offline = _offline()
+    where = "the local Hugging Face cache (HF_HUB_OFFLINE=1)" if offline else "the hub"
     try:
-        folder = snapshot_download(
-            repo_id,
-            local_files_only=offline,
-            allow_patterns=["*.json", "*.txt", "*.safetensors", "*.model"],
-        )
-    except (LocalEntryNotFoundError, HFValidationError, FileNotFoundError) as exc:
-        where = "the local Hugging Face cache (HF_HUB_OFFLINE=1)" if offline else "the hub"
+        with warnings.catch_warnings():  # diffusers passes a deprecated hub argument
+            warnings.simplefilter("ignore", UserWarning)
+            index = DiffusionPipeline.load_config(repo_id, local_files_only=offline)
+    except Exception as exc:  # hub, network and cache errors come in many types
         raise ModelNotFoundError(f"model {repo_id!r} not found in {where}: {exc}") from exc
-    except Exception as exc:  # network and HTTP errors
-        raise ModelNotFoundError(f"cannot fetch model {repo_id!r}: {exc}") from exc
-    return _from_folder(Path(folder), torch_dtype)
+    class_name = str(index.get("_class_name", ""))
+    cls = PIPELINE_CLASSES.get(class_name)
+    if cls is None:
+        raise ModelLoadError(
+            f"{repo_id} is a {class_name or 'unknown'} pipeline; tastemaker supports "
+            "Stable Diffusion 1.x and SDXL text-to-image pipelines"
+        )
+    try:
+        return cls.from_pretrained(repo_id, dtype=torch_dtype, local_files_only=offline)
+    except Exception as exc:
+        raise ModelLoadError(f"cannot load {repo_id!r} from {where}: {exc}") from exc
 
 
 def load_clip(

@@ -6,7 +6,6 @@ carry a NaN is refused with a message that says what range is allowed.
 
 from __future__ import annotations
 
-import math
 from enum import StrEnum
 from typing import Annotated
 
@@ -108,9 +107,3 @@ def check_prompt(prompt: object, *, what: str = "prompt", allow_empty: bool = Fa
     if "\x00" in text:
         raise InvalidGenerationRequest(f"{what} contains a NUL character")
     return text
-
-
-def check_finite(name: str, value: float) -> float:
-    if not math.isfinite(value):
-        raise InvalidGenerationRequest(f"{name} must be a finite number, got {value}")
-    return value

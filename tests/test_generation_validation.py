@@ -9,9 +9,14 @@ import numpy as np
 import pytest
 import torch
 
-from generation.errors import InvalidGenerationRequest, ModelLoadError, ModelNotFoundError
+from generation.errors import (
+    GenerationError,
+    InvalidGenerationRequest,
+    ModelLoadError,
+    ModelNotFoundError,
+)
 from generation.generator import PersonalizedGenerator
-from generation.loading import load_models
+from generation.loading import load_clip, load_models
 from generation.settings import GenerationSettings
 from generation.tiny import build_tiny_sd
 from preference_store.models import Profile
@@ -127,3 +132,14 @@ def test_tiny_models_load_by_name() -> None:
     sd, xl = load_models("tiny"), load_models("tiny-sdxl")
     assert sd.is_tiny and sd.kind == "sd1" and sd.clip is not None
     assert xl.kind == "sdxl" and xl.clip is not None
+
+
+def test_clip_models_fail_clearly_and_load_from_a_folder(tmp_path: Path, tiny_clip) -> None:
+    with pytest.raises(ModelNotFoundError, match="cannot load CLIP model"):
+        load_clip("nobody-here/no-such-clip")
+    tiny_clip.model.save_pretrained(tmp_path / "clip-no-tokenizer")
+    with pytest.raises(GenerationError, match="tokenizer"):
+        load_clip(str(tmp_path / "clip-no-tokenizer"))
+    tiny_clip.tokenizer.save_pretrained(tmp_path / "clip-no-tokenizer")
+    bundle = load_clip(str(tmp_path / "clip-no-tokenizer"))
+    assert bundle.embedding_dim == 32 and len(bundle.tokenizer) == len(tiny_clip.tokenizer)

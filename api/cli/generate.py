@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 import re
 import sys
+from dataclasses import asdict
 from pathlib import Path
 from typing import Annotated, NoReturn
 
@@ -138,7 +139,7 @@ def _result_json(result: GenerationResult, paths: list[Path]) -> dict[str, objec
         "model": result.model,
         "settings": result.settings.model_dump(mode="json"),
         "plan": result.plan.model_dump(mode="json"),
-        "aesthetic": result.aesthetic.__dict__,
+        "aesthetic": asdict(result.aesthetic),
         "timings": result.timings,
     }
 
