@@ -117,11 +117,16 @@ class OnboardingAgent:
         image = self._current_image(info)
         if image is None:
             return self._advance(info, ["Welcome back."])
-        done = len(policy_progress(self._sessions.messages(session_id)).commented_images)
+        log = self._sessions.messages(session_id)
+        done = len(policy_progress(log).commented_images)
+        text = f"Welcome back — {done} images commented so far. Here is where we stopped: "
+        if info.awaiting_followup and log[-1].kind == "followup":
+            text += f"{image.description}. {log[-1].text}"  # repeat the open question
+        else:
+            text += image.description
         return Turn(
             session_id=session_id,
-            text=f"Welcome back — {done} images commented so far. Here is where we stopped: "
-            f"{image.description}",
+            text=text,
             image=image,
             image_path=self._gallery.path(image),
             can_finish=self._can_finish(session_id),

@@ -11,6 +11,7 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from sqlalchemy import DateTime, Engine, ForeignKey, Integer, String, Text, UniqueConstraint, select
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Mapped, Session, mapped_column
 
 from agent.extraction import Extraction
@@ -150,7 +151,20 @@ class SessionRepository:
     def append(
         self, session_id: str, role: str, kind: str, text: str, image_id: str | None
     ) -> StoredMessage:
-        """Commit one message now (the durability point for what a person wrote)."""
+        """Commit one message now (the durability point for what a person wrote).
+
+        Two writers racing for the same sequence number: the loser retries with the next one."""
+        for attempt in range(3):
+            try:
+                return self._append_once(session_id, role, kind, text, image_id)
+            except IntegrityError:
+                if attempt == 2:
+                    raise
+        raise AssertionError("unreachable")
+
+    def _append_once(
+        self, session_id: str, role: str, kind: str, text: str, image_id: str | None
+    ) -> StoredMessage:
         with self._session() as db, db.begin():
             last = db.scalar(
                 select(OnboardingMessageRow.seq)

@@ -250,6 +250,20 @@ def test_finishing_early_warns_and_still_saves(make_world: WorldFactory) -> None
     assert [a.text for a in world.store.profile("gina").attributes] == ["teal palette"]
 
 
+def test_restart_repeats_an_open_followup_question(make_world: WorldFactory) -> None:
+    first = make_world()
+    turn = first.agent.start("lena")
+    question = first.agent.reply(turn.session_id, "nice")
+    resumed = make_world().agent.resume(turn.session_id)
+    assert resumed.image == question.image
+    asked = question.text[question.text.index("Could you say") :]
+    assert resumed.text.endswith(asked)
+    answer = make_world().agent.reply(turn.session_id, "I love the teal palette")
+    assert answer.image != question.image
+    kinds = [m.kind for m in first.agent.transcript(turn.session_id) if m.role == "user"]
+    assert kinds == ["comment", "followup"]  # the answer is filed as the follow-up's answer
+
+
 def test_restart_resumes_at_the_same_image_with_every_message(make_world: WorldFactory) -> None:
     first = make_world()
     turn = first.agent.start("hank")
