@@ -30,7 +30,7 @@ POSITIVE_WORDS = (
     "impressive", "exquisite", "wow", "draws me in", "speaks to me", "favorite part",
     "well done", "spot on", "on point", "breathtaking", "magnificent", "elegant", "refreshing",
     "inviting", "mesmerizing", "mesmerising", "beautifully", "nicely", "love it", "like it",
-    "cute", "adorable", "fun",
+    "cute", "adorable", "fun", "does it for me", "works for me", "my thing", "my cup of tea",
 )
 NEGATIVE_WORDS = (
     "ugly", "awful", "terrible", "horrible", "bad", "boring", "bored", "annoying", "distracting",
@@ -39,8 +39,11 @@ NEGATIVE_WORDS = (
     "kills", "hurts", "clashes", "clash", "clashing", "cheap", "tacky", "overdone", "overkill",
     "confusing", "lifeless", "sloppy", "worst", "gross", "dislike it", "hate it", "not for me",
     "unappealing", "disappointing", "lazy", "amateurish", "bland", "fails", "too much",
-    "a little much", "a bit much", "turns me off", "hard to look at", "looks off", "feels off",
-    "seems off", "is off", "painful", "headache", "nauseating", "creeps me out",
+    "a little much", "a bit much", "turns me off", "hard to look at", "mess", "a mess",
+    "eyesore", "dirty", "do not do anything for me", "does not do anything for me",
+    "does nothing for me", "do nothing for me", "not my thing", "not my cup of tea",
+    "leaves me cold", "left me cold", "falls flat", "feels cheap", "looks cheap", "looks off",
+    "feels off", "seems off", "is off", "painful", "headache", "nauseating", "creeps me out",
 )
 # An opinion that is no opinion: "meh, it's fine".
 NEUTRAL_WORDS = (

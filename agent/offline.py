@@ -296,6 +296,8 @@ class OfflineExtractor:
             after_contrast = False
             for match in _CONTRAST.finditer(sentence):
                 piece = sentence[position : match.start()]
+                if match.group(0) == "," and self._coordinated(piece, sentence[match.end() :]):
+                    continue  # "calmer, emptier layouts": one phrase, not two clauses
                 if piece.strip():
                     clauses.append(self._clause(piece, after_contrast, number))
                 after_contrast = match.group(0) != ","
@@ -304,6 +306,20 @@ class OfflineExtractor:
             if piece.strip():
                 clauses.append(self._clause(piece, after_contrast, number))
         return clauses, ignored
+
+    def _coordinated(self, before: str, after: str) -> bool:
+        """A comma between two modifiers of one noun ("soft, hazy light")."""
+        left = re.findall(r"[a-z'-]+", before.lower())
+        right = re.findall(r"[a-z'-]+", after.lower())
+        if not left or not right:
+            return False
+        last, first = left[-1], right[0]
+
+        def modifier(word: str) -> bool:
+            plain = word not in lexicon.STOPWORDS and word not in NOUN_HEADS
+            return plain and word not in CATEGORY_HEADS and self._match_cue([word], 0) is None
+
+        return modifier(last) and modifier(first) and len(right) > 1
 
     def _clause(self, text: str, after_contrast: bool, sentence: int) -> _Clause:
         return _Clause(

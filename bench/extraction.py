@@ -31,8 +31,12 @@ from agent.evaluation import Labelled, Score, load_labelled, score_all  # noqa: 
 from agent.extraction import Extraction, ExtractionError, Extractor  # noqa: E402
 
 DATA = ROOT / "tests" / "data" / "extraction_eval.jsonl"
-# Written after the rules were tuned on DATA and never used for tuning: the honest figure.
+# Written after the rules were tuned on DATA. Held-out 1 scored F1 0.780 on its first run; a few
+# general lexicon/comma rules were then added after reading its misses (it now scores higher and
+# is no longer blind). Held-out 2 was written after that and has never been used for tuning:
+# its figure is the honest one.
 HELDOUT = ROOT / "tests" / "data" / "extraction_heldout.jsonl"
+HELDOUT2 = ROOT / "tests" / "data" / "extraction_heldout2.jsonl"
 TARGET_F1 = 0.8
 
 
@@ -99,10 +103,17 @@ def main() -> None:
     report("offline", score_all(rows, extractions), args.verbose)
     heldout = load_labelled(HELDOUT)
     report(
-        f"offline, held-out ({len(heldout)} comments)",
+        f"offline, held-out 1 ({len(heldout)} comments, seen once)",
         score_all(heldout, run(offline, heldout)[0]),
         args.verbose,
     )
+    blind = load_labelled(HELDOUT2)
+    report(
+        f"offline, held-out 2 ({len(blind)} comments, never tuned on)",
+        score_all(blind, run(offline, blind)[0]),
+        args.verbose,
+    )
+    heldout = heldout + blind
     timings: list[float] = []
     for _ in range(args.repeat):
         timings.extend(run(offline, rows)[1])
@@ -116,7 +127,7 @@ def main() -> None:
         llm = build_llm_extractor(settings)
         extractions, latencies = run(llm, rows + heldout)
         scores = score_all(rows + heldout, extractions)
-        report(f"LLM ({settings.llm_model}), both sets", scores, args.verbose)
+        report(f"LLM ({settings.llm_model}), all three sets", scores, args.verbose)
         print(f"LLM latency p50 {statistics.median(latencies):.0f} ms")
     else:
         print(
