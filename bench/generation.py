@@ -305,7 +305,7 @@ def main() -> None:
     parser.add_argument("--threads", type=int, default=1)
     parser.add_argument("--sd15-size", type=int, default=128)
     parser.add_argument("--sd15-steps", type=int, default=3)
-    parser.add_argument("--sd15-rounds", type=int, default=3)
+    parser.add_argument("--sd15-rounds", type=int, default=2)
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
     started = time.perf_counter()
@@ -313,8 +313,8 @@ def main() -> None:
     if args.pipeline in ("tiny", "both"):
         tiny_clip = build_tiny_clip()
         clip = ClipBundle(model=tiny_clip.model, tokenizer=tiny_clip.tokenizer, name=TINY_CLIP_NAME)
-        print("tiny SD 1.x pipeline, 64×64, 10 steps, 15 rounds")
-        compare(build_tiny_sd(clip=tiny_clip), clip, side=64, steps=10, rounds=15)
+        print("tiny SD 1.x pipeline, 64×64, 10 steps, 10 rounds")
+        compare(build_tiny_sd(clip=tiny_clip), clip, side=64, steps=10, rounds=10)
     if args.pipeline in ("sd15", "both"):
         pipe, clip, built = build_sd15_shapes()
         print(
@@ -325,7 +325,7 @@ def main() -> None:
         fastest = compare(
             pipe, clip, side=args.sd15_size, steps=args.sd15_steps, rounds=args.sd15_rounds
         )
-        conditioning_vs_unet(pipe, clip, repeats=2, fastest=fastest)
+        conditioning_vs_unet(pipe, clip, repeats=1, fastest=fastest)
     print(f"total bench time {time.perf_counter() - started:.0f} s")
 
 

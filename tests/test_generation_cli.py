@@ -158,3 +158,34 @@ def test_score_prints_a_score_in_0_1_per_image(alice: Path, tmp_path: Path) -> N
     assert plain.exit_code == 0 and "liked0.png" in plain.output
     missing = runner.invoke(app, ["score", "-u", "alice", str(tmp_path / "nope.png")])
     assert missing.exit_code == 1 and "cannot read image" in missing.output
+
+
+def test_aesthetic_embedding_export_import_round_trip_in_a1111_format(
+    alice: Path, tmp_path: Path
+) -> None:
+    missing = runner.invoke(app, ["aesthetic-export", "-u", "alice", "--model", "tiny", "x.pt"])
+    assert missing.exit_code == 1 and "no aesthetic embedding" in missing.output
+    scored = runner.invoke(
+        app, ["score", "-u", "alice", "--model", "tiny", str(tmp_path / "liked0.png")]
+    )
+    assert scored.exit_code == 0, scored.output  # makes and stores the embedding
+    exported = tmp_path / "alice.pt"
+    result = runner.invoke(
+        app, ["aesthetic-export", "-u", "alice", "--model", "tiny", str(exported)]
+    )
+    assert result.exit_code == 0, result.output
+    tensor = torch.load(exported, weights_only=True)
+    assert tensor.shape == (1, 32)
+
+    edited = tmp_path / "edited.pt"
+    torch.save(-tensor, edited)
+    result = runner.invoke(app, ["aesthetic-import", "-u", "alice", "--model", "tiny", str(edited)])
+    assert result.exit_code == 0, result.output
+    components = Components()
+    version = components.store.profile("alice").version
+    stored = components.store.get_aesthetic_embedding("alice", version, "tiny-clip")
+    torch.testing.assert_close(torch.tensor(stored), -tensor[0], rtol=1e-5, atol=1e-6)
+    junk = tmp_path / "junk.pt"
+    junk.write_bytes(b"junk")
+    bad = runner.invoke(app, ["aesthetic-import", "-u", "alice", "--model", "tiny", str(junk)])
+    assert bad.exit_code == 1 and "not an aesthetic embedding" in bad.output

@@ -10,6 +10,7 @@ from dataclasses import asdict
 from pathlib import Path
 from typing import Annotated, NoReturn
 
+import torch
 import typer
 from PIL import Image, UnidentifiedImageError
 from rich.console import Console
@@ -23,12 +24,13 @@ from api.generation_wiring import (
     open_models,
 )
 from api.wiring import Components
+from generation.aesthetic import load_a1111_embedding, save_a1111_embedding
 from generation.errors import GenerationError
 from generation.generator import GenerationResult
 from generation.png import save_png
 from generation.scoring import PreferenceScorer
 from generation.settings import ConditioningMode, GenerationSettings, check_prompt
-from generation.tiny import TINY_NOTICE
+from generation.tiny import TINY_CLIP_NAME, TINY_NOTICE
 
 console = Console(highlight=False)
 err = Console(stderr=True, highlight=False)
@@ -198,7 +200,68 @@ def score(
         console.print(f"{result.score:.3f}  {path}")
 
 
+def _clip_name(model: str | None, clip: str | None) -> str:
+    settings = Components().settings
+    name = clip or settings.clip_model
+    if name is None and (model or settings.model).startswith("tiny"):
+        name = TINY_CLIP_NAME
+    if name is None:
+        _fail("say which CLIP model the embedding belongs to: --clip or TASTEMAKER_CLIP_MODEL")
+    return name
+
+
+ClipOpt = Annotated[
+    str | None, typer.Option(help="CLIP model the embedding belongs to (default: the setting).")
+]
+
+
+def aesthetic_export(
+    user: UserOpt,
+    path: Annotated[Path, typer.Argument(help="Where to write the .pt file.")],
+    clip: ClipOpt = None,
+    model: Annotated[str | None, typer.Option(help="'tiny' selects the tiny CLIP.")] = None,
+) -> None:
+    """Write USER's aesthetic embedding in the A1111 aesthetic-gradients .pt format."""
+    name = _clip_name(model, clip)
+    components = Components()
+    components.accounts.require(user)
+    profile = components.store.profile(user)
+    vector = profile.aesthetic_embeddings.get(name)
+    if vector is None:
+        _fail(
+            f"{user} has no aesthetic embedding for {name} at profile version {profile.version} "
+            "yet (it is made at the first generation or score)"
+        )
+    save_a1111_embedding(torch.tensor(vector), path)
+    console.print(f"wrote {path} ({len(vector)}-d, {name}, profile version {profile.version})")
+
+
+def aesthetic_import(
+    user: UserOpt,
+    path: Annotated[Path, typer.Argument(help="An A1111 aesthetic embedding .pt file.")],
+    clip: ClipOpt = None,
+    model: Annotated[str | None, typer.Option(help="'tiny' selects the tiny CLIP.")] = None,
+) -> None:
+    """Use an A1111 aesthetic embedding as USER's, for their current profile version."""
+    name = _clip_name(model, clip)
+    try:
+        vector = load_a1111_embedding(path)
+    except GenerationError as error:
+        _fail(str(error))
+    components = Components()
+    components.accounts.require(user)
+    profile = components.store.profile(user)
+    values = [float(x) for x in vector]
+    components.store.put_aesthetic_embedding(user, profile.version, name, values)
+    console.print(
+        f"imported a {len(values)}-d aesthetic embedding for {user} ({name}, "
+        f"profile version {profile.version})"
+    )
+
+
 def register(app: typer.Typer) -> None:
-    """Add ``generate`` and ``score`` to the main app."""
+    """Add ``generate``, ``score`` and the aesthetic-embedding import/export to the main app."""
     app.command("generate")(generate)
     app.command("score")(score)
+    app.command("aesthetic-export")(aesthetic_export)
+    app.command("aesthetic-import")(aesthetic_import)
