@@ -143,3 +143,23 @@ def test_clip_models_fail_clearly_and_load_from_a_folder(tmp_path: Path, tiny_cl
     tiny_clip.tokenizer.save_pretrained(tmp_path / "clip-no-tokenizer")
     bundle = load_clip(str(tmp_path / "clip-no-tokenizer"))
     assert bundle.embedding_dim == 32 and len(bundle.tokenizer) == len(tiny_clip.tokenizer)
+
+
+def test_single_file_checkpoints_are_recognised_and_fail_clearly_offline(tmp_path: Path) -> None:
+    from safetensors.torch import save_file
+
+    from generation.loading import _single_file_class
+
+    sd = tmp_path / "sd.safetensors"
+    save_file({"model.diffusion_model.input_blocks.0.0.weight": torch.zeros(2)}, str(sd))
+    xl = tmp_path / "xl.safetensors"
+    save_file({"conditioner.embedders.1.model.ln_final.weight": torch.zeros(2)}, str(xl))
+    other = tmp_path / "lora.safetensors"
+    save_file({"lora_unet_down.alpha": torch.zeros(1)}, str(other))
+    assert _single_file_class(sd).__name__ == "StableDiffusionPipeline"
+    assert _single_file_class(xl).__name__ == "StableDiffusionXLPipeline"
+    with pytest.raises(ModelLoadError, match="does not look like a Stable Diffusion checkpoint"):
+        load_models(str(other))
+    # A truncated checkpoint: offline, the error says how to give from_single_file its config.
+    with pytest.raises(ModelLoadError, match=r"cannot load checkpoint.*single_file_config"):
+        load_models(str(sd))
