@@ -13,6 +13,7 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from pathlib import Path
 
+import anyio
 import torch
 from fastapi import FastAPI
 from fastapi.concurrency import run_in_threadpool
@@ -128,6 +129,7 @@ def create_app(settings: Settings | None = None, *, models: LoadedModels | None 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         app.state.metrics = metrics
+        app.state.slow_lane = anyio.CapacityLimiter(components.settings.slow_lane_threads)
         await run_in_threadpool(_build, app, components, models)
         gc.freeze()  # see _generation_loader
         try:

@@ -8,8 +8,10 @@ from __future__ import annotations
 
 import threading
 import time
-from typing import Annotated, Any
+from collections.abc import Callable
+from typing import Annotated, Any, TypeVar
 
+import anyio
 from fastapi import Depends, Request
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
@@ -107,7 +109,22 @@ def get_jobs(request: Request) -> JobRunner:
     return jobs
 
 
+def get_slow_lane(request: Request) -> anyio.CapacityLimiter:
+    lane: anyio.CapacityLimiter = _state(request, "slow_lane")
+    return lane
+
+
+T = TypeVar("T")
+
+
+async def in_lane(lane: anyio.CapacityLimiter, work: Callable[[], T]) -> T:
+    """Run blocking work that may wait on a language model (seconds, retries) in its own
+    bounded set of threads, so slow LLM calls never take the threads quick reads need."""
+    return await anyio.to_thread.run_sync(work, limiter=lane)
+
+
 SettingsDep = Annotated[Settings, Depends(get_settings)]
+SlowLaneDep = Annotated[anyio.CapacityLimiter, Depends(get_slow_lane)]
 StoreDep = Annotated[PreferenceStore, Depends(get_store)]
 AccountsDep = Annotated[Accounts, Depends(get_accounts)]
 JobsDep = Annotated[JobRunner, Depends(get_jobs)]

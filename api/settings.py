@@ -82,6 +82,9 @@ class Settings(BaseSettings):
     job_queue_size: int = Field(
         default=8, ge=1, le=1_000, description="Generations waiting at most; more answer 429."
     )
+    slow_lane_threads: int = Field(
+        default=16, ge=1, le=256, description="Threads for requests that may wait on the LLM."
+    )
     torch_threads: int | None = Field(
         default=None, ge=1, le=256, description="torch CPU threads for the model worker."
     )

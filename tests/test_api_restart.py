@@ -122,3 +122,27 @@ def test_kill_mid_onboarding_and_mid_generation_loses_nothing(service: UvicornSe
         assert turn.status_code == 200 and "flowing lines" in [
             e["text"] for e in turn.json()["extracted"]
         ]
+
+
+def test_a_graceful_stop_puts_the_running_generation_back_in_the_queue(
+    service: UvicornServer,
+) -> None:
+    with client(service) as anonymous:
+        token = anonymous.post("/v1/users", json={"id": "fred"}).json()["token"]
+    with client(service, token) as http:
+        job = http.post(
+            "/v1/generations",
+            json={"prompt": "stopped halfway", "steps": 120, "width": 96, "height": 96,
+                  "seed": 5},
+        ).json()["id"]  # fmt: skip
+        wait_for(http, job, "running")
+
+    service.stop()  # SIGTERM: uvicorn shuts down, the worker stops between two steps
+    service.start()
+
+    with client(service, token) as http:
+        finished = wait_for(http, job, "done", "failed")
+        assert finished["status"] == "done" and finished["error"] is None
+        assert http.get(finished["image_urls"][0]).content.startswith(PNG)
+        metrics = http.get("/metrics").text  # counters of the new process: it ran the job
+        assert 'tastemaker_jobs_finished_total{status="done"} 1.0' in metrics

@@ -15,7 +15,7 @@ from fastapi import APIRouter, Path, Query, Request, Response, status
 from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import FileResponse, StreamingResponse
 
-from api.deps import CurrentUser, JobsDep, SettingsDep, StoreDep
+from api.deps import CurrentUser, JobsDep, SettingsDep, SlowLaneDep, StoreDep, in_lane
 from api.errors import Conflict, NotFound, TooManyRequests, Unavailable, Unprocessable
 from api.jobs import DONE, FAILED, QUEUED, Job, JobRepository
 from api.jobs_generation import image_path
@@ -221,20 +221,18 @@ def generation_image(
 
 
 @router.post("/{job_id}/feedback", responses={**NOT_FOUND, 409: {"model": Problem}})
-def generation_feedback(
+async def generation_feedback(
     request: Request,
     user: CurrentUser,
     settings: SettingsDep,
     runner: JobsDep,
     store: StoreDep,
+    lane: SlowLaneDep,
     job_id: JobId,
     body: FeedbackIn,
 ) -> FeedbackOut:
     """Say whether you liked the image, optionally why: the comment goes through the extractor
     and, with the image itself, updates your profile as a new version."""
-    job = _own_job(runner, user, job_id)
-    if job.status != DONE:
-        raise Conflict(f"generation {job_id!r} is {job.status}; give feedback once it is done")
     if body.comment is not None and len(body.comment) > settings.max_comment_chars:
         raise Unprocessable(
             f"the comment has {len(body.comment)} characters; keep it under "
@@ -243,5 +241,12 @@ def generation_feedback(
     extractor = getattr(request.app.state, "extractor", None)
     if extractor is None:
         raise Unavailable("the extractor is not loaded yet")
-    path = image_path(settings.generations_dir, job.id, "image", 0)
-    return apply_feedback(store, extractor, job, body, path)
+
+    def apply() -> FeedbackOut:
+        job = _own_job(runner, user, job_id)
+        if job.status != DONE:
+            raise Conflict(f"generation {job_id!r} is {job.status}; give feedback once it is done")
+        path = image_path(settings.generations_dir, job.id, "image", 0)
+        return apply_feedback(store, extractor, job, body, path)
+
+    return await in_lane(lane, apply)

@@ -15,7 +15,7 @@ from fastapi import APIRouter, Depends, Path, Request, status
 from agent.gallery import Gallery
 from agent.onboarding import OnboardingAgent, Turn
 from agent.sessions import SessionRepository
-from api.deps import CurrentUser, SettingsDep
+from api.deps import CurrentUser, SettingsDep, SlowLaneDep, in_lane
 from api.errors import NotFound, Unavailable, Unprocessable
 from api.routes.gallery import image_url
 from api.schemas import (
@@ -106,10 +106,11 @@ def start_onboarding(user: CurrentUser, onboarding: OnboardingDep) -> Onboarding
 
 
 @router.post("/{session_id}/messages", responses={409: {"model": Problem}})
-def send_message(
+async def send_message(
     user: CurrentUser,
     settings: SettingsDep,
     onboarding: OnboardingDep,
+    lane: SlowLaneDep,
     session_id: SessionId,
     body: OnboardingMessageIn,
 ) -> OnboardingTurnOut:
@@ -120,20 +121,28 @@ def send_message(
             f"the comment has {len(body.text)} characters; keep it under "
             f"{settings.max_comment_chars} (a few sentences about this image are plenty)"
         )
-    onboarding.require_own(user, session_id)
-    with onboarding.lock(session_id):
-        return _turn_out(onboarding.agent.reply(session_id, body.text))
+
+    def reply() -> OnboardingTurnOut:
+        onboarding.require_own(user, session_id)
+        with onboarding.lock(session_id):
+            return _turn_out(onboarding.agent.reply(session_id, body.text))
+
+    return await in_lane(lane, reply)
 
 
 @router.post("/{session_id}/resume", responses={409: {"model": Problem}})
-def resume_onboarding(
-    user: CurrentUser, onboarding: OnboardingDep, session_id: SessionId
+async def resume_onboarding(
+    user: CurrentUser, onboarding: OnboardingDep, lane: SlowLaneDep, session_id: SessionId
 ) -> OnboardingTurnOut:
     """Continue after a break or a restart: answers a stored but unanswered message, then
     shows the image where the session stopped."""
-    onboarding.require_own(user, session_id)
-    with onboarding.lock(session_id):
-        return _turn_out(onboarding.agent.resume(session_id))
+
+    def resume() -> OnboardingTurnOut:
+        onboarding.require_own(user, session_id)
+        with onboarding.lock(session_id):
+            return _turn_out(onboarding.agent.resume(session_id))
+
+    return await in_lane(lane, resume)
 
 
 @router.post("/{session_id}/finish", responses={409: {"model": Problem}})
