@@ -105,3 +105,18 @@ def test_with_an_admin_token_only_the_admin_creates_users(tmp_path: Path) -> Non
         created = http.post("/v1/users", json={"id": "eve"}, headers=auth("s3cret-admin"))
         assert created.status_code == 201
         assert http.get("/v1/me", headers=auth(created.json()["token"])).json()["id"] == "eve"
+
+
+def test_a_model_that_cannot_load_is_reported_and_the_rest_keeps_working(tmp_path: Path) -> None:
+    settings = Settings(data_dir=tmp_path / "data", model="no-such-owner/no-such-model")
+    with TestClient(create_app(settings)) as http:
+        deadline = time.monotonic() + 60
+        while http.get("/readyz").json()["status"] == "loading models":
+            assert time.monotonic() < deadline
+            time.sleep(0.05)
+        ready = http.get("/readyz")
+        assert ready.status_code == 503 and "no-such-model" in ready.json()["detail"]
+        token = http.post("/v1/users", json={"id": "gina"}).json()["token"]
+        refused = http.post("/v1/generations", headers=auth(token), json={"prompt": "a cat"})
+        assert refused.status_code == 503 and "failed to load" in refused.json()["detail"]
+        assert http.post("/v1/onboarding", headers=auth(token)).status_code == 201
