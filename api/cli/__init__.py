@@ -2,7 +2,12 @@
 
 from __future__ import annotations
 
+import os
 import sys
+
+# Library chatter (optional-backend notices, load bars) is not a command's output; set before
+# transformers is first imported, which happens below.
+os.environ.setdefault("TRANSFORMERS_VERBOSITY", "error")
 
 import typer
 from pydantic import ValidationError
