@@ -150,19 +150,20 @@ def _event(name: str, data: dict[str, Any]) -> str:
 
 
 async def _events(request: Request, runner: JobRunner, job: Job) -> AsyncIterator[str]:
+    """Progress comes from the worker's memory every 0.1 s; the job row is read only when the
+    job is not running here (queued, or just finished), at most every 0.5 s."""
     repository: JobRepository = runner.repository
     last: tuple[str, int] | None = None
-    idle = 0.0
+    ticks = 0
     while True:
-        step = runner.step(job.id)
-        if step is None or job.status != "running":
-            fresh = await run_in_threadpool(repository.get, job.id)
+        running_here = runner.step(job.id) is not None and job.status == "running"
+        if not running_here and (ticks % 5 == 0 or job.status == "running"):
+            fresh: Job | None = await run_in_threadpool(repository.get, job.id)
             job = fresh or job
-            step = runner.step(job.id)
         view = describe(job, runner)
         state = (view.status, view.progress.step)
         if state != last:
-            last, idle = state, 0.0
+            last = state
             if view.status == DONE:
                 yield _event("done", view.model_dump(mode="json"))
                 return
@@ -170,13 +171,12 @@ async def _events(request: Request, runner: JobRunner, job: Job) -> AsyncIterato
                 yield _event("error", {"detail": view.error or "the generation failed"})
                 return
             yield _event("progress", {"status": view.status, **view.progress.model_dump()})
-        elif idle >= 15.0:
-            idle = 0.0
+        elif ticks % 150 == 149:
             yield ": keep-alive\n\n"
         if await request.is_disconnected():
             return
         await asyncio.sleep(0.1)
-        idle += 0.1
+        ticks += 1
 
 
 @router.get(
