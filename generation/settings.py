@@ -43,8 +43,8 @@ class GenerationSettings(BaseModel):
 
     steps: int = Field(default=30, ge=1, le=MAX_STEPS, description="Denoising steps.")
     guidance_scale: float = Field(default=5.0, ge=0.0, le=30.0, allow_inf_nan=False)
-    width: Side = 512
-    height: Side = 512
+    width: Side | None = Field(default=None, description="None: the model's native width.")
+    height: Side | None = Field(default=None, description="None: the model's native height.")
     num_images: int = Field(default=1, ge=1, le=MAX_IMAGES)
     seed: int | None = Field(default=None, ge=0, lt=2**63)
     mode: ConditioningMode = ConditioningMode.EMBEDS

@@ -64,8 +64,12 @@ def generate(
     steps: Annotated[int, typer.Option(help="Denoising steps.")] = 30,
     guidance_scale: Annotated[float, typer.Option(help="Classifier-free guidance scale.")] = 5.0,
     seed: Annotated[int | None, typer.Option(help="Seed (random when left out).")] = None,
-    width: Annotated[int, typer.Option(help="Multiple of 8.")] = 512,
-    height: Annotated[int, typer.Option(help="Multiple of 8.")] = 512,
+    width: Annotated[
+        int | None, typer.Option(help="Multiple of 8; the model's native width if left out.")
+    ] = None,
+    height: Annotated[
+        int | None, typer.Option(help="Multiple of 8; the model's native height if left out.")
+    ] = None,
     num_images: Annotated[int, typer.Option(help="Images to make (seeds seed, seed+1, ...).")] = 1,
     negative_prompt: Annotated[str, typer.Option(help="What to steer away from.")] = "",
     as_json: Annotated[bool, typer.Option("--json", help="Print the result as JSON.")] = False,
