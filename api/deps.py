@@ -13,6 +13,7 @@ from typing import Annotated, Any, TypeVar
 
 import anyio
 from fastapi import Depends, Request
+from fastapi.concurrency import run_in_threadpool
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
 from api.errors import ApiError, TooManyRequests, Unavailable
@@ -69,6 +70,10 @@ class TokenCache:
         self._ttl = ttl_s
         self._entries: dict[str, tuple[str, float]] = {}
 
+    def cached(self, token: str) -> str | None:
+        hit = self._entries.get(token)
+        return hit[0] if hit is not None and hit[1] > time.monotonic() else None
+
     def user_for(self, token: str) -> str | None:
         now = time.monotonic()
         hit = self._entries.get(token)
@@ -89,27 +94,27 @@ def _state(request: Request, name: str) -> Any:
     return value
 
 
-def get_settings(request: Request) -> Settings:
+async def get_settings(request: Request) -> Settings:
     settings: Settings = _state(request, "settings")
     return settings
 
 
-def get_store(request: Request) -> PreferenceStore:
+async def get_store(request: Request) -> PreferenceStore:
     store: PreferenceStore = _state(request, "store")
     return store
 
 
-def get_accounts(request: Request) -> Accounts:
+async def get_accounts(request: Request) -> Accounts:
     accounts: Accounts = _state(request, "accounts")
     return accounts
 
 
-def get_jobs(request: Request) -> JobRunner:
+async def get_jobs(request: Request) -> JobRunner:
     jobs: JobRunner = _state(request, "jobs")
     return jobs
 
 
-def get_slow_lane(request: Request) -> anyio.CapacityLimiter:
+async def get_slow_lane(request: Request) -> anyio.CapacityLimiter:
     lane: anyio.CapacityLimiter = _state(request, "slow_lane")
     return lane
 
@@ -131,12 +136,16 @@ JobsDep = Annotated[JobRunner, Depends(get_jobs)]
 Credentials = Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)]
 
 
-def get_current_user(request: Request, credentials: Credentials) -> str:
-    """The user the bearer token belongs to; 401 without a valid token, 429 when flooding."""
+async def get_current_user(request: Request, credentials: Credentials) -> str:
+    """The user the bearer token belongs to; 401 without a valid token, 429 when flooding.
+
+    Async, so the common case (a token seen in the last seconds) costs no thread hop; a cache
+    miss reads the accounts table in the threadpool."""
     if credentials is None or not credentials.credentials:
         raise Unauthorized()
     tokens: TokenCache = _state(request, "tokens")
-    user = tokens.user_for(credentials.credentials)
+    token = credentials.credentials
+    user = tokens.cached(token) or await run_in_threadpool(tokens.user_for, token)
     if user is None:
         raise Unauthorized()
     limiter: RateLimiter = _state(request, "limiter")

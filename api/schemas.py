@@ -55,6 +55,8 @@ class MeOut(BaseModel):
 
 
 class AttributeOut(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+
     id: str
     text: str
     category: Category
@@ -67,7 +69,7 @@ class AttributeOut(BaseModel):
 
     @classmethod
     def of(cls, attribute: VisualAttribute) -> AttributeOut:
-        return cls.model_validate(attribute.model_dump())
+        return cls.model_validate(attribute)
 
 
 class AttributeCreate(Request):

@@ -14,7 +14,7 @@ from api.schemas import GalleryImageOut, Problem
 router = APIRouter(prefix="/v1/gallery", tags=["gallery"], responses={422: {"model": Problem}})
 
 
-def get_gallery(request: Request) -> Gallery:
+async def get_gallery(request: Request) -> Gallery:
     gallery: Gallery | None = getattr(request.app.state, "gallery", None)
     if gallery is None:
         raise Unavailable("the gallery is not loaded yet")

@@ -67,7 +67,7 @@ class Onboarding:
             raise NotFound(f"no onboarding session {session_id!r}")
 
 
-def get_onboarding(request: Request) -> Onboarding:
+async def get_onboarding(request: Request) -> Onboarding:
     onboarding: Onboarding | None = getattr(request.app.state, "onboarding", None)
     if onboarding is None:
         raise Unavailable("onboarding is not available yet")
