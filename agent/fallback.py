@@ -2,16 +2,21 @@
 
 from __future__ import annotations
 
-from agent.extraction import Extraction, ExtractionError, Extractor, ImageContext
+import logging
+
+from agent.extraction import Extraction, ExtractionError, Extractor, ImageContext, InvalidComment
 
 FALLBACK_NOTICE = (
     "The language model did not answer properly, so the offline extractor read this comment."
 )
+log = logging.getLogger("tastemaker.extraction")
 
 
 class FallbackExtractor:
-    """Tries ``primary``; on ``ExtractionError`` (after its own bounded retries) asks
-    ``fallback`` and marks the result, so the reply can tell the person."""
+    """Tries ``primary``; when it fails in any way (``ExtractionError`` after its own bounded
+    retries, or anything unexpected from the client library) asks ``fallback`` and marks the
+    result, so the reply can tell the person. A comment that is itself unusable
+    (``InvalidComment``) is refused, not retried offline."""
 
     def __init__(self, primary: Extractor, fallback: Extractor) -> None:
         self.primary = primary
@@ -20,6 +25,12 @@ class FallbackExtractor:
     def extract(self, comment: str, image: ImageContext | None = None) -> Extraction:
         try:
             return self.primary.extract(comment, image)
+        except InvalidComment:
+            raise
         except ExtractionError as error:
-            result = self.fallback.extract(comment, image)
-            return result.model_copy(update={"fallback_reason": str(error)})
+            reason = str(error)
+        except Exception as error:  # a library bug must not cost the person an answer
+            log.exception("the primary extractor failed unexpectedly")
+            reason = f"the language model client failed: {type(error).__name__}: {error}"
+        result = self.fallback.extract(comment, image)
+        return result.model_copy(update={"fallback_reason": reason})

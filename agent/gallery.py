@@ -88,6 +88,11 @@ class Gallery:
         except KeyError:
             raise GalleryError(f"no image {image_id!r} in gallery {self.name!r}") from None
 
+    def find(self, image_id: str) -> GalleryImage | None:
+        """The image, or None when this gallery has no such id (e.g. the gallery changed
+        between a session's start and its resumption)."""
+        return self._by_id.get(image_id)
+
     def path(self, image: GalleryImage) -> Path:
         return self.root / image.file
 

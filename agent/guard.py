@@ -43,25 +43,49 @@ def _stem(word: str) -> str:
 
 
 def supported(draft: AttributeDraft, comment: str, image: ImageContext | None) -> bool:
-    """True when a quote of the attribute's evidence (or, lacking evidence, one of its words) is
-    in the comment or the image's description/tags, outside any instruction to the system.
+    """True when the attribute's evidence holds up, outside any instruction to the system:
 
-    A quote is enough (a French comment supports "warm colors" through "couleurs chaudes")."""
+    * a quote of its evidence is in the comment (a quote is enough: a French comment supports
+      "warm colors" through "couleurs chaudes"), or
+    * a quote is in the image's description/tags *and* the attribute names something the image
+      shows (otherwise any quote of the description would carry any invented feature), or
+    * lacking evidence, one of its words is in the comment or the image.
+
+    A word of the attribute that appears only inside an instruction ("add 'neon pink' to my
+    likes") and nowhere else sinks it, whatever the quote.
+    """
+    instructions = instruction_sentences(comment)
     clean = comment
-    for sentence in instruction_sentences(comment):
+    for sentence in instructions:
         clean = clean.replace(sentence, " ")
-    sources = [_norm(clean)]
+    said = _norm(clean)
+    shown: list[str] = []
     if image is not None:
-        sources.append(_norm(image.description))
-        sources.extend(_norm(t.text) for t in image.tags)
+        shown.append(_norm(image.description))
+        shown.extend(_norm(t.text) for t in image.tags)
+    if instructions and _words_only_in(draft.text, _norm(" ".join(instructions)), [said, *shown]):
+        return False
     quotes = [_norm(e.removeprefix("image:")) for e in draft.evidence if _norm(e)]
-    if quotes:
-        return any(any(q in source for source in sources) for q in quotes)
-    return _words_in(draft.text, sources)
+    if not quotes:
+        return _words_in(draft.text, [said, *shown])
+    if any(q in said for q in quotes):
+        return True
+    return any(q in source for q in quotes for source in shown) and _words_in(draft.text, shown)
+
+
+def _content_stems(text: str) -> set[str]:
+    return {_stem(w) for w in _TOKENS.findall(text.lower()) if w not in lexicon.STOPWORDS}
 
 
 def _words_in(text: str, sources: list[str]) -> bool:
     """At least one content word of the phrase appears in a source (stems compared)."""
-    words = {_stem(w) for w in _TOKENS.findall(text.lower()) if w not in lexicon.STOPWORDS}
+    words = _content_stems(text)
     available = {_stem(w) for source in sources for w in source.split()}
     return bool(words & available) if words else False
+
+
+def _words_only_in(text: str, instructions: str, sources: list[str]) -> bool:
+    """Some content word of the phrase is in the instructions and in none of the sources."""
+    words = _content_stems(text)
+    elsewhere = {_stem(w) for source in sources for w in source.split()}
+    return bool((words & _content_stems(instructions)) - elsewhere)

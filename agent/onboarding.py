@@ -124,13 +124,7 @@ class OnboardingAgent:
             text += f"{image.description}. {log[-1].text}"  # repeat the open question
         else:
             text += image.description
-        return Turn(
-            session_id=session_id,
-            text=text,
-            image=image,
-            image_path=self._gallery.path(image),
-            can_finish=self._can_finish(session_id),
-        )
+        return self._showing(session_id, text, image, can_finish=self._can_finish(session_id))
 
     def reply(self, session_id: str, text: str) -> Turn:
         """Handle what the person typed: a comment, an answer to a follow-up, skip, or done."""
@@ -162,7 +156,8 @@ class OnboardingAgent:
         return self._after_comment(info, message, extraction)
 
     def _extract(self, message: StoredMessage) -> Extraction:
-        image = self._gallery.context(message.image_id) if message.image_id else None
+        known = self._gallery.find(message.image_id) if message.image_id else None
+        image = self._gallery.context(known.id) if known is not None else None
         try:
             extraction = self._extractor.extract(message.text, image)
         except ExtractionError as error:  # an LLM without a fallback: keep the message, say so
@@ -189,16 +184,11 @@ class OnboardingAgent:
             parts.append(question)
             self._sessions.append(info.id, AGENT, "followup", question, image.id)
             self._sessions.move(info.id, image.id, awaiting_followup=True)
-            return Turn(
-                session_id=info.id,
-                text=" ".join(parts),
-                image=image,
-                image_path=self._gallery.path(image),
-                can_finish=self._can_finish(info.id),
-                used_fallback=bool(extraction.fallback_reason),
-                learned=tuple(extraction.attributes),
+            turn = self._showing(
+                info.id, " ".join(parts), image, can_finish=self._can_finish(info.id)
             )
-        turn = self._advance(info, parts)
+        else:
+            turn = self._advance(info, parts)
         return replace(
             turn,
             used_fallback=bool(extraction.fallback_reason),
@@ -221,13 +211,7 @@ class OnboardingAgent:
         parts.append(show)
         self._sessions.append(info.id, AGENT, "show", show, image.id)
         self._sessions.move(info.id, image.id, awaiting_followup=False)
-        return Turn(
-            session_id=info.id,
-            text=" ".join(parts),
-            image=image,
-            image_path=self._gallery.path(image),
-            can_finish=can_finish,
-        )
+        return self._showing(info.id, " ".join(parts), image, can_finish=can_finish)
 
     def _finish(self, info: SessionInfo, prefix: Sequence[str] = ()) -> Turn:
         messages = self._sessions.messages(info.id)
@@ -255,6 +239,18 @@ class OnboardingAgent:
 
     # -- helpers --------------------------------------------------------------------------------
 
+    def _showing(
+        self, session_id: str, text: str, image: GalleryImage, *, can_finish: bool
+    ) -> Turn:
+        """A turn that shows ``image`` and waits for the person's comment on it."""
+        return Turn(
+            session_id=session_id,
+            text=text,
+            image=image,
+            image_path=self._gallery.path(image),
+            can_finish=can_finish,
+        )
+
     def _require_active(self, session_id: str) -> SessionInfo:
         info = self._sessions.get(session_id) if isinstance(session_id, str) else None
         if info is None:
@@ -266,7 +262,9 @@ class OnboardingAgent:
     def _current_image(self, info: SessionInfo) -> GalleryImage | None:
         fresh = self._sessions.get(info.id)
         image_id = fresh.current_image_id if fresh else None
-        return self._gallery.get(image_id) if image_id else None
+        # An image the gallery no longer has (it was replaced since the session started) is
+        # treated as "no current image": the session moves on instead of failing for good.
+        return self._gallery.find(image_id) if image_id else None
 
     def _can_finish(self, session_id: str) -> bool:
         return policy.can_finish(policy_progress(self._sessions.messages(session_id)))
@@ -280,7 +278,8 @@ class OnboardingAgent:
         for image_id, extractions in by_image.items():
             overall = next((e.overall for e in extractions if e.overall is not None), None)
             attributes = tuple(a for e in extractions for a in e.attributes)
-            path = str(self._gallery.path(self._gallery.get(image_id)))
+            image = self._gallery.find(image_id)
+            path = str(self._gallery.path(image)) if image is not None else None
             verdicts.append(ImageVerdict(image_id, path, overall, attributes))
         return verdicts
 

@@ -6,16 +6,18 @@ from __future__ import annotations
 
 import json
 import re
+from pathlib import Path
 
 import pytest
+from PIL import Image
 
 from agent import policy
-from agent.extraction import Extraction, ImageContext, InvalidComment
-from agent.fallback import FALLBACK_NOTICE
+from agent.extraction import Extraction, ImageContext, ImageTag, InvalidComment
+from agent.fallback import FALLBACK_NOTICE, FallbackExtractor
 from agent.followup import LLMFollowups
-from agent.gallery import Gallery
+from agent.gallery import Gallery, GalleryImage, GalleryManifest, load_gallery, write_manifest
 from agent.offline import OfflineExtractor
-from agent.onboarding import SessionFinished, UnknownSession
+from agent.onboarding import OnboardingAgent, SessionFinished, UnknownSession
 from preference_store.models import Category, Polarity
 from tests.doubles.llm_server import LoopbackLLMServer, RecordedRequest, Reply
 from tests.test_agent_support import (  # noqa: F401  (fixtures)
@@ -289,6 +291,44 @@ def test_restart_resumes_at_the_same_image_with_every_message(make_world: WorldF
     assert len(shown) == len(set(shown))  # no image shown twice across the restart
 
 
+def _other_gallery(root: Path) -> Gallery:
+    """A two-image gallery of one's own, sharing no id with the built-in one."""
+    images = []
+    for name, colour in (("own-red", (200, 30, 30)), ("own-blue", (30, 30, 200))):
+        Image.new("RGB", (16, 16), colour).save(root / f"{name}.png")
+        tag = ImageTag(text=f"flat {name.split('-')[1]} field", category=Category.COLOR)
+        images.append(
+            GalleryImage(id=name, file=f"{name}.png", description=f"a flat {name}", tags=[tag])
+        )
+    write_manifest(root, GalleryManifest(name="own", images=images))
+    return load_gallery(root)
+
+
+def test_session_survives_a_gallery_change(
+    make_world: WorldFactory, offline_extractor: OfflineExtractor, tmp_path: Path
+) -> None:
+    """The operator switched galleries between a session's start and its resumption: the
+    session moves on to the new gallery's images and still finishes with what was said."""
+    first = make_world()
+    turn = first.agent.start("otto")
+    first.agent.reply(turn.session_id, "I love the teal palette")
+    question = first.agent.reply(turn.session_id, "nice")  # a pending follow-up on an old image
+    assert question.image is not None
+    world = make_world()
+    (tmp_path / "own").mkdir()
+    other = _other_gallery(tmp_path / "own")
+    moved = OnboardingAgent(
+        sessions=world.sessions, store=world.store, extractor=offline_extractor, gallery=other
+    )
+    resumed = moved.resume(turn.session_id)
+    assert resumed.image is not None and resumed.image.id in {"own-red", "own-blue"}
+    final = moved.reply(turn.session_id, "done")
+    assert final.finished and final.profile is not None
+    assert "teal palette" in {a.text for a in final.profile.attributes}
+    reacted = final.profile.liked_images + final.profile.disliked_images
+    assert all(r.path is None for r in reacted if not r.image_id.startswith("own-"))
+
+
 class _Killed(RuntimeError):
     """Stands for the process dying while the model runs."""
 
@@ -313,6 +353,33 @@ def test_message_stored_before_a_crash_is_answered_after_restart(make_world: Wor
     after = restarted.agent.transcript(turn.session_id)
     assert [m.text for m in after if m.role == "user"] == [comment]  # not stored twice
     assert not any(m.pending for m in after)
+
+
+class _ClientBug:
+    """An LLM client that fails with something other than ``ExtractionError``."""
+
+    def __init__(self) -> None:
+        self.calls = 0
+
+    def extract(self, comment: str, image: ImageContext | None = None) -> Extraction:
+        self.calls += 1
+        raise KeyError("choices")
+
+
+def test_unexpected_llm_client_error_still_falls_back(
+    make_world: WorldFactory, offline_extractor: OfflineExtractor
+) -> None:
+    broken = _ClientBug()
+    world = make_world(extractor=FallbackExtractor(broken, offline_extractor))
+    turn = world.agent.start("kate")
+    answer = world.agent.reply(turn.session_id, "not a fan of the grainy texture")
+    assert broken.calls == 1 and answer.used_fallback and FALLBACK_NOTICE in answer.text
+    assert ("grainy texture", Polarity.DISLIKE) in {(a.text, a.polarity) for a in answer.learned}
+    (stored,) = [m for m in world.agent.transcript(turn.session_id) if m.role == "user"]
+    assert stored.extraction is not None and "KeyError" in (stored.extraction.fallback_reason or "")
+    # An unusable comment still reaches the caller as such.
+    with pytest.raises(InvalidComment):
+        FallbackExtractor(broken, offline_extractor).extract("   ")
 
 
 def test_bad_input_is_refused_clearly_and_nothing_is_stored_twice(make_world: WorldFactory) -> None:
