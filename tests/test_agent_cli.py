@@ -10,18 +10,7 @@ import pytest
 
 from tests.cli_runner import CliResult, run_cli, run_cli_process
 from tests.doubles.llm_server import LoopbackLLMServer, Reply
-
-COMMENTS = [
-    "I love the warm golden light but hate the cluttered composition",
-    "not a fan of the grainy texture",
-    "The soft watercolor washes are beautiful",
-    "It's too dark and gloomy for me",
-    "the minimalist style is lovely",
-    "I adore the flowing lines and the dreamy mood",
-    "no more neon please",
-    "Great low angle, but the lens flare is distracting",
-    "I really like the symmetry and the teal palette",
-]
+from tests.test_agent_support import COMMENTS
 
 
 def ok(result: CliResult) -> str:

@@ -21,6 +21,7 @@ from agent.onboarding import OnboardingAgent, SessionFinished, UnknownSession
 from preference_store.models import Category, Polarity
 from tests.doubles.llm_server import LoopbackLLMServer, RecordedRequest, Reply
 from tests.test_agent_support import (  # noqa: F401  (fixtures)
+    COMMENTS,
     WorldFactory,
     builtin_gallery,
     chat_model,
@@ -28,19 +29,6 @@ from tests.test_agent_support import (  # noqa: F401  (fixtures)
     make_world,
     offline_extractor,
 )
-
-# Comments that do not depend on which image the policy shows.
-COMMENTS = [
-    "I love the warm golden light but hate the cluttered composition",
-    "not a fan of the grainy texture",
-    "The soft watercolor washes are beautiful",
-    "It's too dark and gloomy for me",
-    "the minimalist style is lovely",
-    "I adore the flowing lines and the dreamy mood",
-    "no more neon please",
-    "Great low angle, but the lens flare is distracting",
-    "I really like the symmetry and the teal palette",
-]
 
 
 def _converse(world_agent, user: str, comments: list[str]):  # type: ignore[no-untyped-def]

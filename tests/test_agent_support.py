@@ -31,6 +31,19 @@ from preference_store.embeddings import SentenceTransformerEmbedder
 from preference_store.store import PreferenceStore
 from tests.doubles.llm_server import LoopbackLLMServer
 
+# A whole onboarding's comments: none depends on which image the policy shows.
+COMMENTS = [
+    "I love the warm golden light but hate the cluttered composition",
+    "not a fan of the grainy texture",
+    "The soft watercolor washes are beautiful",
+    "It's too dark and gloomy for me",
+    "the minimalist style is lovely",
+    "I adore the flowing lines and the dreamy mood",
+    "no more neon please",
+    "Great low angle, but the lens flare is distracting",
+    "I really like the symmetry and the teal palette",
+]
+
 
 @pytest.fixture(scope="session")
 def offline_extractor(embedder: SentenceTransformerEmbedder) -> OfflineExtractor:
@@ -125,6 +138,7 @@ def fallback_extractor(
 
 
 __all__ = [
+    "COMMENTS",
     "AgentWorld",
     "builtin_gallery",
     "chat_model",
