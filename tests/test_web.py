@@ -117,6 +117,13 @@ def test_onboard_edit_and_generate_in_the_browser(
             lambda d, n=replies: len(d.find_elements(By.CSS_SELECTOR, ".msg.agent")) > n
         )
         wait(browser).until(lambda d: d.find_element(By.ID, "chat-input").is_enabled())
+        if number == 2:  # a reload mid-onboarding picks the conversation up where it was
+            browser.refresh()
+            wait(browser).until(
+                lambda d: d.find_element(By.TAG_NAME, "body").get_attribute("data-ready")
+            )
+            wait(browser).until(lambda d: d.find_element(By.ID, "chat-input").is_enabled())
+            assert COMMENTS[1] in by_id(browser, "chat-log").text
         if number >= 8 and by_id(browser, "onboard-status").text == "enough to finish":
             break
     assert browser.find_elements(By.CSS_SELECTOR, ".msg.agent .chip.like")
