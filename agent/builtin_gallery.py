@@ -23,6 +23,7 @@ from agent.gallery import (
     GalleryImage,
     GalleryManifest,
     load_gallery,
+    save_image,
     write_manifest,
 )
 from preference_store.models import Category
@@ -323,8 +324,6 @@ def ensure_builtin_gallery(cache_dir: Path) -> Gallery:
     cache_dir.mkdir(parents=True, exist_ok=True)
     for number, spec in enumerate(_SPECS):
         image = spec.painter(list(spec.palette), random.Random(number))
-        tmp = cache_dir / f".{spec.id}.tmp.png"
-        image.save(tmp, format="PNG")
-        tmp.replace(cache_dir / f"{spec.id}.png")
+        save_image(image, cache_dir / f"{spec.id}.png")
     write_manifest(cache_dir, manifest)
     return load_gallery(cache_dir)

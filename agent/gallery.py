@@ -24,8 +24,13 @@ when a comment is vague ("love the colors").
 from __future__ import annotations
 
 import json
+import os
+import tempfile
+from collections.abc import Callable
 from pathlib import Path
+from typing import IO
 
+from PIL import Image
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from agent.extraction import ImageContext, ImageTag
@@ -125,10 +130,27 @@ def load_gallery(root: Path) -> Gallery:
     return gallery
 
 
+def _replace_atomically(path: Path, write: Callable[[IO[bytes]], object]) -> None:
+    """Write through a temporary file of this process's own, then rename it over ``path``: two
+    processes rendering the same gallery at once never see (or leave) a half-written file."""
+    descriptor, temporary = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.")
+    try:
+        with os.fdopen(descriptor, "wb") as out:
+            write(out)
+        os.replace(temporary, path)
+    except BaseException:
+        Path(temporary).unlink(missing_ok=True)
+        raise
+
+
+def save_image(image: Image.Image, path: Path) -> None:
+    """Save a gallery image as PNG, atomically."""
+    _replace_atomically(path, lambda out: image.save(out, format="PNG"))
+
+
 def write_manifest(root: Path, manifest: GalleryManifest) -> Path:
     root.mkdir(parents=True, exist_ok=True)
     path = root / MANIFEST
-    tmp = path.with_suffix(".tmp")
-    tmp.write_text(json.dumps(manifest.model_dump(mode="json"), indent=2), encoding="utf-8")
-    tmp.replace(path)
+    text = json.dumps(manifest.model_dump(mode="json"), indent=2)
+    _replace_atomically(path, lambda out: out.write(text.encode("utf-8")))
     return path

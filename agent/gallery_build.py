@@ -16,7 +16,14 @@ from pydantic import BaseModel, ConfigDict, Field
 
 import prompts
 from agent.extraction import ImageTag
-from agent.gallery import Gallery, GalleryImage, GalleryManifest, load_gallery, write_manifest
+from agent.gallery import (
+    Gallery,
+    GalleryImage,
+    GalleryManifest,
+    load_gallery,
+    save_image,
+    write_manifest,
+)
 
 Renderer = Callable[[str, int], Image.Image]
 NEGATIVE_PROMPT = "text, watermark, signature, lowres, jpeg artifacts"
@@ -75,10 +82,7 @@ def build_gallery(
     for number, item in enumerate(items):
         path = out / f"{item.id}.png"
         if not path.is_file():
-            image = render(item.prompt, seed + number)
-            tmp = out / f".{item.id}.tmp.png"
-            image.save(tmp, format="PNG")
-            tmp.replace(path)
+            save_image(render(item.prompt, seed + number), path)
         images.append(
             GalleryImage(
                 id=item.id,

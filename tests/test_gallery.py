@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import io
 import json
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import pytest
@@ -21,6 +22,19 @@ from tests.cli_runner import CliResult, run_cli
 def ok(result: CliResult) -> str:
     assert result.code == 0, result.stderr
     return result.stdout
+
+
+def test_processes_rendering_the_builtin_gallery_at_once_do_not_collide(tmp_path: Path) -> None:
+    """The server and a CLI command may both render the cache on first use: each write goes
+    through its own temporary file, so nobody fails and no file is left half-written."""
+    folder = tmp_path / "shared"
+    with ThreadPoolExecutor(max_workers=4) as pool:
+        galleries = list(pool.map(lambda _: ensure_builtin_gallery(folder), range(4)))
+    assert all(len(g) == len(galleries[0]) for g in galleries)
+    for image in galleries[0].images:
+        with Image.open(galleries[0].path(image)) as picture:
+            picture.load()
+    assert sorted(p.name for p in folder.iterdir() if p.name.startswith(".")) == []
 
 
 def test_builtin_gallery_is_rendered_once_and_diverse(tmp_path: Path) -> None:
