@@ -123,4 +123,18 @@ FOREIGN_MARKERS = frozenset((
     "nicht", "sehr", "aber", "ich", "mag", "zu", "viel", "farben", "il", "lo", "gli", "è", "mi",
     "piace", "colori", "molto", "troppo", "é", "não", "muito", "mas", "eu", "gosto", "cores",
 ))
+
+# Loaded adjectives that carry a verdict on their own when nothing else in the clause does.
+NEGATIVE_VALENCE = frozenset((
+    "cluttered", "messy", "busy", "crowded", "overcrowded", "chaotic", "muddy", "garish", "harsh",
+    "blurry", "blurred", "overexposed", "underexposed", "pixelated", "plasticky", "lifeless",
+    "sterile", "flat", "dull", "washed-out", "oversaturated", "gloomy", "noisy", "cartoonish",
+    "fussy", "overdetailed", "bleak", "depressing", "creepy", "unbalanced", "cheap", "tacky",
+    "sloppy", "confusing", "overdone", "dreary", "drab", "murky", "grainy",
+))
+POSITIVE_VALENCE = frozenset((
+    "vibrant", "harmonious", "balanced", "elegant", "serene", "peaceful", "dreamy", "ethereal",
+    "luminous", "radiant", "crisp", "intricate", "cozy", "cosy", "tranquil", "calming",
+    "soothing", "whimsical", "magical",
+))
 # fmt: on

@@ -32,6 +32,7 @@ import numpy as np
 from agent import lexicon
 from agent.extraction import Extraction, ImageContext, ImageTag, clean_comment
 from agent.guard import is_instruction
+from agent.lexicon import NEGATIVE_VALENCE, POSITIVE_VALENCE
 from agent.vocabulary import CATEGORY_HEADS, NOUN_HEADS, vocabulary
 from preference_store.embeddings import TextEmbedder
 from preference_store.models import (
@@ -42,74 +43,6 @@ from preference_store.models import (
 )
 
 LIKE, DISLIKE = Polarity.LIKE, Polarity.DISLIKE
-
-# Loaded adjectives that carry a verdict on their own when nothing else in the clause does.
-NEGATIVE_VALENCE = frozenset(
-    [
-        "cluttered",
-        "messy",
-        "busy",
-        "crowded",
-        "overcrowded",
-        "chaotic",
-        "muddy",
-        "garish",
-        "harsh",
-        "blurry",
-        "blurred",
-        "overexposed",
-        "underexposed",
-        "pixelated",
-        "plasticky",
-        "lifeless",
-        "sterile",
-        "flat",
-        "dull",
-        "washed-out",
-        "oversaturated",
-        "gloomy",
-        "noisy",
-        "cartoonish",
-        "fussy",
-        "overdetailed",
-        "bleak",
-        "depressing",
-        "creepy",
-        "unbalanced",
-        "cheap",
-        "tacky",
-        "sloppy",
-        "confusing",
-        "overdone",
-        "dreary",
-        "drab",
-        "murky",
-        "grainy",
-    ]
-)
-POSITIVE_VALENCE = frozenset(
-    [
-        "vibrant",
-        "harmonious",
-        "balanced",
-        "elegant",
-        "serene",
-        "peaceful",
-        "dreamy",
-        "ethereal",
-        "luminous",
-        "radiant",
-        "crisp",
-        "intricate",
-        "cozy",
-        "cosy",
-        "tranquil",
-        "calming",
-        "soothing",
-        "whimsical",
-        "magical",
-    ]
-)
 
 _CONTRACTIONS = (
     (re.compile(r"\bcan['’]t\b"), "can not"),
