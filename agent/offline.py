@@ -550,7 +550,10 @@ class OfflineExtractor:
         unknown = [_limit(run.text) for _, run in pending]
         for (clause, run), category in zip(pending, self._similar_categories(unknown), strict=True):
             resolved.append((clause, run, category))
-        resolved.sort(key=lambda item: (clauses.index(item[0]), item[1].start))
+        # Back to reading order. Positions by identity: two clauses with the same words are
+        # equal dataclasses, and ``list.index`` would also rescan the clauses every time.
+        position = {id(clause): number for number, clause in enumerate(clauses)}
+        resolved.sort(key=lambda item: (position[id(item[0])], item[1].start))
 
         def add(draft: AttributeDraft) -> None:
             key = draft.text.casefold()
