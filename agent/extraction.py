@@ -60,12 +60,6 @@ class Extraction(BaseModel):
         default=None, description="Set when the LLM failed and the offline extractor answered."
     )
 
-    def liked(self) -> list[AttributeDraft]:
-        return [a for a in self.attributes if a.polarity is Polarity.LIKE]
-
-    def disliked(self) -> list[AttributeDraft]:
-        return [a for a in self.attributes if a.polarity is Polarity.DISLIKE]
-
     def categories(self) -> set[Category]:
         return {a.category for a in self.attributes}
 
