@@ -315,11 +315,11 @@ function renderApplied(generation) {
 
 $("gen-form").addEventListener("submit", async (event) => {
   event.preventDefault();
-  const size = Number($("gen-size").value);
   const body = { prompt: $("gen-prompt").value, negative_prompt: $("gen-negative").value, steps: Number($("gen-steps").value),
-    width: size, height: size, vp_degree: Number($("gen-vp").value), aesthetic_steps: Number($("gen-aesthetic").value),
+    vp_degree: Number($("gen-vp").value), aesthetic_steps: Number($("gen-aesthetic").value),
     mode: $("gen-mode").value, include_plain: $("gen-plain").checked };
   if ($("gen-seed").value !== "") body.seed = Number($("gen-seed").value);
+  if ($("gen-size").value !== "") body.width = body.height = Number($("gen-size").value);
   $("gen-submit").disabled = true;
   $("feedback").classList.add("hidden");
   setProgress(0, 1, "Queued…");
