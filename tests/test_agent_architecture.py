@@ -1,4 +1,4 @@
-"""The dependency rules of DESIGN.md §2 for the onboarding side, checked on the source."""
+"""The dependency rules of DESIGN.md §2, checked on the source."""
 
 from __future__ import annotations
 
@@ -29,8 +29,23 @@ def test_agent_and_prompts_never_import_generation_or_api() -> None:
             )
 
 
-def test_agent_reads_no_settings_or_environment() -> None:
-    for path in (ROOT / "agent").rglob("*.py"):
-        text = path.read_text(encoding="utf-8")
-        assert "os.environ" not in text and "getenv" not in text, path
-        assert "BaseSettings" not in text, path
+def test_lower_layers_never_import_upwards() -> None:
+    """``api → agent, generation → preference_store, prompts``: generation never imports agent,
+    and neither imports api; the store and the prompts import none of the others."""
+    forbidden = {
+        "generation": {"agent", "api"},
+        "preference_store": {"agent", "generation", "api"},
+        "prompts": {"agent", "generation", "api"},
+    }
+    for package, above in forbidden.items():
+        for module, names in _imports(package).items():
+            assert not names & above, f"{module} imports {names & above}"
+
+
+def test_settings_are_read_only_in_api() -> None:
+    # generation is left out only while generation/loading.py reads HF_HUB_OFFLINE itself.
+    for package in ("agent", "prompts", "preference_store"):
+        for path in (ROOT / package).rglob("*.py"):
+            text = path.read_text(encoding="utf-8")
+            assert "BaseSettings" not in text and "pydantic_settings" not in text, path
+            assert "os.environ" not in text and "getenv" not in text, path
