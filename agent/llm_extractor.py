@@ -31,6 +31,7 @@ from preference_store.models import (
     AttributeDraft,
     Category,
     Polarity,
+    normalize_attribute_text,
 )
 
 MAX_IMAGE_BYTES = 4_000_000
@@ -155,13 +156,13 @@ class LLMExtractor:
         drafts: dict[str, AttributeDraft] = {}
         notes: list[str] = []
         ignored: list[str] = []
-        liked_keys = {f.text.casefold() for f in answer.liked}
-        disliked_keys = {f.text.casefold() for f in answer.disliked}
+        liked_keys = {normalize_attribute_text(f.text) for f in answer.liked}
+        disliked_keys = {normalize_attribute_text(f.text) for f in answer.disliked}
         both = liked_keys & disliked_keys
         lists = ((Polarity.LIKE, answer.liked), (Polarity.DISLIKE, answer.disliked))
         for polarity, features in lists:
             for feature in features:
-                key = feature.text.casefold()
+                key = normalize_attribute_text(feature.text)  # the store's merge key
                 if key in both:
                     continue  # ViPer: a feature in both lists is dropped
                 if feature.category is Category.SUBJECT:

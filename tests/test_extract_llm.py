@@ -132,7 +132,9 @@ def test_named_from_the_image_is_vague(llm_server: LoopbackLLMServer) -> None:
 def test_feature_in_both_lists_is_dropped(llm_server: LoopbackLLMServer) -> None:
     both = {
         "liked": [{"text": "golden light", "category": "lighting", "evidence": "golden light"}],
-        "disliked": [{"text": "golden light", "category": "lighting", "evidence": "golden light"}],
+        "disliked": [
+            {"text": "Golden  light.", "category": "lighting", "evidence": "golden light"}
+        ],
     }
     llm_server.push(Reply.structured(both))
     assert llm_extractor(llm_server).extract(COMMENT, IMAGE).attributes == []
