@@ -12,7 +12,7 @@ PORT ?= 8000
 export HF_HUB_OFFLINE := 1
 export TOKENIZERS_PARALLELISM := false
 
-.PHONY: install run test lint typecheck pytest bench clean
+.PHONY: install run test lint typecheck pytest browser bench clean
 
 install: $(STAMP)
 
@@ -35,13 +35,22 @@ lint: install
 typecheck: install
 	$(BIN)/mypy
 
-pytest: install
+pytest: install browser
 	$(BIN)/python -m pytest -q
+
+# Debian's headless Chromium + chromedriver for the web page tests (idempotent; apt, no downloads
+# of browser builds).
+browser:
+	bash scripts/install-browser.sh
 
 test: lint typecheck pytest
 
 bench: install
 	$(BIN)/python bench/store.py
+	$(BIN)/python bench/extraction.py
+	$(BIN)/python bench/generation.py
+	$(BIN)/python bench/personalization.py
+	$(BIN)/python bench/api.py
 
 clean:
 	rm -rf $(VENV) .mypy_cache .ruff_cache .pytest_cache

@@ -33,6 +33,7 @@ from preference_store.models import (
     AttributeDraft,
     AttributeUpdate,
     ImageReaction,
+    Polarity,
     Profile,
     ProfileVersionInfo,
     ScoredAttribute,
@@ -148,14 +149,15 @@ class PreferenceStore:
         """All of one user's attributes, strongest first."""
         return _ranked(self._current(user_id).attributes)
 
-    def profile(self, user_id: str) -> Profile:
-        """The current profile, with the aesthetic embeddings cached for its version."""
+    def profile(self, user_id: str, *, with_aesthetic: bool = True) -> Profile:
+        """The current profile; ``with_aesthetic`` adds the embeddings cached for its version
+        (one chromadb look-up per CLIP model, which a plain listing does not need)."""
         current = self._current(user_id)
+        embeddings = (
+            self._aesthetic_embeddings_for(user_id, current.version) if with_aesthetic else {}
+        )
         return current.model_copy(
-            update={
-                "attributes": _ranked(current.attributes),
-                "aesthetic_embeddings": self._aesthetic_embeddings_for(user_id, current.version),
-            }
+            update={"attributes": _ranked(current.attributes), "aesthetic_embeddings": embeddings}
         )
 
     def get(self, user_id: str, attribute_id: str) -> VisualAttribute:
@@ -233,6 +235,33 @@ class PreferenceStore:
             )
 
         return self._change(user_id, "onboarding", change)
+
+    def record_feedback(
+        self,
+        user_id: str,
+        drafts: Sequence[AttributeDraft],
+        reaction: ImageReaction,
+        polarity: Polarity,
+        *,
+        reason: str = "feedback",
+    ) -> Profile:
+        """A comment's attributes and the image as a like or dislike, as one new version; an
+        earlier reaction to the same image is replaced."""
+
+        def change(profile: Profile) -> Profile:
+            attributes, _ = merge_drafts(user_id, profile.attributes, drafts)
+            liked = [r for r in profile.liked_images if r.image_id != reaction.image_id]
+            disliked = [r for r in profile.disliked_images if r.image_id != reaction.image_id]
+            (liked if polarity is Polarity.LIKE else disliked).append(reaction)
+            return profile.model_copy(
+                update={
+                    "attributes": attributes,
+                    "liked_images": liked,
+                    "disliked_images": disliked,
+                }
+            )
+
+        return self._change(user_id, reason, change)
 
     def set_images(
         self,

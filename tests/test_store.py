@@ -308,3 +308,16 @@ def test_store_refuses_a_collection_built_with_another_model(
     )
     with pytest.raises(StoreMismatch, match="384"):
         PreferenceStore(client, embedder, engine)
+
+
+def test_feedback_is_one_version_with_attributes_and_the_image(store: PreferenceStore) -> None:
+    store.add("alice", [draft("teal palette")])
+    reaction = ImageReaction(image_id="generation-1", weight=1.0)
+    first = store.record_feedback("alice", [draft("soft glow")], reaction, LIKE)
+    assert first.version == 2
+    assert {a.text for a in first.attributes} == {"teal palette", "soft glow"}
+    assert [r.image_id for r in first.liked_images] == ["generation-1"]
+    changed_mind = store.record_feedback("alice", [], reaction, DISLIKE)
+    assert changed_mind.liked_images == []
+    assert [r.image_id for r in changed_mind.disliked_images] == ["generation-1"]
+    assert [v.version for v in store.versions("alice")] == [1, 2, 3]

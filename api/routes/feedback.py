@@ -11,7 +11,7 @@ from pathlib import Path
 from agent.extraction import Extractor, ImageContext, ImageTag
 from api.jobs import Job
 from api.schemas import ExtractedOut, FeedbackIn, FeedbackOut
-from preference_store.models import ImageReaction
+from preference_store.models import AttributeDraft, ImageReaction, Polarity
 from preference_store.store import PreferenceStore
 
 
@@ -36,13 +36,12 @@ def apply_feedback(
     """Store what the feedback says; returns the profile version it produced."""
     notes: list[str] = []
     extracted = []
+    drafts: list[AttributeDraft] = []
     if body.comment:
         extraction = extractor.extract(body.comment, _context(job, path))
         drafts = [
             a.model_copy(update={"source": f"generation-{job.id}"}) for a in extraction.attributes
         ]
-        if drafts:
-            store.add(job.user_id, drafts, reason=f"feedback on {job.id}")
         extracted = [
             ExtractedOut(text=a.text, category=a.category, polarity=a.polarity, strength=a.strength)
             for a in drafts
@@ -50,12 +49,13 @@ def apply_feedback(
         if extraction.fallback_reason:
             notes.append("the language model failed, so the offline extractor read the comment")
         notes.extend(extraction.notes)
-    profile = store.profile(job.user_id)
-    reaction = ImageReaction(image_id=f"generation-{job.id}", weight=1.0, path=str(path))
-    liked = [r for r in profile.liked_images if r.image_id != reaction.image_id]
-    disliked = [r for r in profile.disliked_images if r.image_id != reaction.image_id]
-    (liked if body.liked else disliked).append(reaction)
-    updated = store.set_images(job.user_id, liked, disliked, reason=f"feedback on {job.id}")
+    updated = store.record_feedback(
+        job.user_id,
+        drafts,
+        ImageReaction(image_id=f"generation-{job.id}", weight=1.0, path=str(path)),
+        Polarity.LIKE if body.liked else Polarity.DISLIKE,
+        reason=f"feedback on {job.id}",
+    )
     return FeedbackOut(
         profile_version=updated.version, extracted=extracted, note="; ".join(notes) or None
     )

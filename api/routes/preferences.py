@@ -37,7 +37,7 @@ NOT_FOUND: dict[int | str, dict[str, Any]] = {404: {"model": Problem}}
 def list_preferences(user: CurrentUser, store: StoreDep) -> Response:
     """The caller's attributes grouped by category and polarity, with the profile version."""
     # The hottest read: serialized once here rather than validated again by FastAPI.
-    body = PreferencesOut.from_profile(store.profile(user)).model_dump_json()
+    body = PreferencesOut.from_profile(store.profile(user, with_aesthetic=False)).model_dump_json()
     return Response(body, media_type="application/json")
 
 
