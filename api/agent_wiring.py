@@ -73,12 +73,19 @@ def build_gallery(settings: Settings, gallery_dir: Path | None = None) -> Galler
     return ensure_builtin_gallery(settings.data_dir / "gallery_cache" / "builtin")
 
 
-def build_agent(components: Components, gallery_dir: Path | None = None) -> OnboardingAgent:
+def build_agent(
+    components: Components,
+    gallery_dir: Path | None = None,
+    *,
+    extractor: Extractor | None = None,
+    gallery: Gallery | None = None,
+) -> OnboardingAgent:
+    """The onboarding agent; pass an extractor or gallery to share one the caller already has."""
     settings = components.settings
     return OnboardingAgent(
         sessions=SessionRepository(components.engine),
         store=components.store,
-        extractor=build_extractor(settings, components.embedder),
-        gallery=build_gallery(settings, gallery_dir),
+        extractor=extractor or build_extractor(settings, components.embedder),
+        gallery=gallery or build_gallery(settings, gallery_dir),
         followups=build_followups(settings),
     )

@@ -21,9 +21,8 @@ from fastapi.responses import FileResponse
 from fastapi.staticfiles import StaticFiles
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from agent.onboarding import OnboardingAgent
 from agent.sessions import SessionRepository
-from api.agent_wiring import build_extractor, build_followups, build_gallery
+from api.agent_wiring import build_agent, build_extractor, build_gallery
 from api.deps import RateLimiter, TokenCache
 from api.errors import install_error_handlers, problem
 from api.generation_wiring import open_generator, open_models
@@ -101,15 +100,10 @@ def _build(app: FastAPI, components: Components, models: LoadedModels | None) ->
     extractor = build_extractor(settings, components.embedder)
     state.extractor = extractor
     state.gallery = build_gallery(settings)
-    sessions = SessionRepository(components.engine)
-    agent = OnboardingAgent(
-        sessions=sessions,
-        store=components.store,
-        extractor=extractor,
-        gallery=state.gallery,
-        followups=build_followups(settings),
+    agent = build_agent(components, extractor=extractor, gallery=state.gallery)
+    state.onboarding = onboarding.Onboarding(
+        agent, SessionRepository(components.engine), state.gallery
     )
-    state.onboarding = onboarding.Onboarding(agent, sessions, state.gallery)
     runner = JobRunner(
         JobRepository(components.engine),
         lambda: _generation_loader(components, models),
