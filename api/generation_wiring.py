@@ -25,6 +25,7 @@ def open_models(settings: Settings, *, model: str | None = None) -> LoadedModels
         device=settings.device,
         dtype=settings.dtype,
         clip_name=settings.clip_model,
+        single_file_config=settings.single_file_config,
     )
 
 

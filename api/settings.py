@@ -55,6 +55,11 @@ class Settings(BaseSettings):
     clip_model: str | None = Field(
         default=None, description="CLIP model matching the pipeline's text encoder."
     )
+    single_file_config: str | None = Field(
+        default=None,
+        description="A local diffusers model folder whose configs a single-file checkpoint "
+        "uses (needed offline: without it diffusers would fetch them from the hub).",
+    )
     device: str = "cpu"
     dtype: Literal["float32", "float16", "bfloat16"] = "float32"
 
