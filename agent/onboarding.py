@@ -19,7 +19,15 @@ from agent.extraction import Extraction, ExtractionError, Extractor, clean_comme
 from agent.fallback import FALLBACK_NOTICE
 from agent.followup import FollowupWriter, TemplateFollowups
 from agent.gallery import Gallery, GalleryImage
-from agent.sessions import AGENT, FINISHED, USER, SessionInfo, SessionRepository, StoredMessage
+from agent.sessions import (
+    AGENT,
+    FINISHED,
+    FINISHING,
+    USER,
+    SessionInfo,
+    SessionRepository,
+    StoredMessage,
+)
 from preference_store.models import AttributeDraft, ImageReaction, Polarity, Profile
 
 SKIP_WORDS = {"skip", "/skip", "next", "pass"}
@@ -44,6 +52,13 @@ class SessionFinished(OnboardingError):
     def __init__(self, session_id: str) -> None:
         super().__init__(
             f"onboarding session {session_id!r} is already finished; start a new one to add more"
+        )
+
+
+class SessionFinishing(SessionFinished):
+    def __init__(self, session_id: str) -> None:
+        OnboardingError.__init__(
+            self, f"onboarding session {session_id!r} is being finished right now; wait a moment"
         )
 
 
@@ -226,7 +241,15 @@ class OnboardingAgent:
         drafts = [a for m in messages if m.extraction for a in m.extraction.attributes]
         merged, _notes = consolidate(drafts)
         liked, disliked = image_reactions(self._verdicts(messages))
-        profile = self._store.record_onboarding(info.user_id, merged, liked, disliked)
+        # One writer finishes a session: a second "done" (another tab, another process) must not
+        # record the onboarding twice. The claim is given back if storing fails.
+        if not self._sessions.claim_finish(info.id):
+            raise SessionFinished(info.id)
+        try:
+            profile = self._store.record_onboarding(info.user_id, merged, liked, disliked)
+        except BaseException:
+            self._sessions.release_finish(info.id)
+            raise
         self._sessions.finish(info.id, profile.version)
         likes = sum(1 for a in merged if a.polarity is Polarity.LIKE)
         parts.append(
@@ -257,6 +280,8 @@ class OnboardingAgent:
             raise UnknownSession(str(session_id))
         if info.status == FINISHED:
             raise SessionFinished(session_id)
+        if info.status == FINISHING:
+            raise SessionFinishing(session_id)
         return info
 
     def _current_image(self, info: SessionInfo) -> GalleryImage | None:

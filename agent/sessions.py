@@ -8,9 +8,21 @@ agent over the same database finishes what a killed one started.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime, timedelta
 
-from sqlalchemy import DateTime, Engine, ForeignKey, Integer, String, Text, UniqueConstraint, select
+from sqlalchemy import (
+    DateTime,
+    Engine,
+    ForeignKey,
+    Integer,
+    String,
+    Text,
+    UniqueConstraint,
+    and_,
+    or_,
+    select,
+    update,
+)
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Mapped, Session, mapped_column
 
@@ -18,7 +30,9 @@ from agent.extraction import Extraction
 from preference_store.database import Base
 from preference_store.models import new_id, utc_now
 
-ACTIVE, FINISHED = "active", "finished"
+ACTIVE, FINISHING, FINISHED = "active", "finishing", "finished"
+# A "finishing" claim older than this is taken to belong to a process that died mid-finish.
+FINISH_LEASE = timedelta(minutes=5)
 USER, AGENT = "user", "agent"
 
 
@@ -94,12 +108,20 @@ class SessionInfo:
     profile_version: int | None
 
 
+def _status(row: OnboardingSessionRow) -> str:
+    """The row's status, with an expired "finishing" claim read as "active" again."""
+    if row.status != FINISHING:
+        return row.status
+    claimed = row.updated_at if row.updated_at.tzinfo else row.updated_at.replace(tzinfo=UTC)
+    return ACTIVE if utc_now() - claimed >= FINISH_LEASE else FINISHING
+
+
 def _to_info(row: OnboardingSessionRow) -> SessionInfo:
     return SessionInfo(
         id=row.id,
         user_id=row.user_id,
         gallery=row.gallery,
-        status=row.status,
+        status=_status(row),
         current_image_id=row.current_image_id,
         awaiting_followup=bool(row.awaiting_followup),
         profile_version=row.profile_version,
@@ -182,8 +204,8 @@ class SessionRepository:
             )
             db.add(row)
             session_row = db.get(OnboardingSessionRow, session_id)
-            if session_row is not None:
-                session_row.updated_at = utc_now()
+            if session_row is not None and session_row.status != FINISHING:
+                session_row.updated_at = utc_now()  # (a finishing claim keeps its own time)
             db.flush()
             return _to_message(row)
 
@@ -199,7 +221,41 @@ class SessionRepository:
             if row is not None:
                 row.current_image_id = image_id
                 row.awaiting_followup = int(awaiting_followup)
-                row.updated_at = utc_now()
+                if row.status != FINISHING:
+                    row.updated_at = utc_now()
+
+    def claim_finish(self, session_id: str) -> bool:
+        """Atomically mark the session as being finished; False when another writer (another
+        process, or a second request) already finished it or is finishing it right now.
+
+        A claim older than ``FINISH_LEASE`` is stale (its process died) and may be taken over."""
+        now = utc_now()
+        claimable = or_(
+            OnboardingSessionRow.status == ACTIVE,
+            and_(
+                OnboardingSessionRow.status == FINISHING,
+                OnboardingSessionRow.updated_at < now - FINISH_LEASE,
+            ),
+        )
+        with self._session() as db, db.begin():
+            result = db.execute(
+                update(OnboardingSessionRow)
+                .where(OnboardingSessionRow.id == session_id, claimable)
+                .values(status=FINISHING, updated_at=now)
+            )
+            return bool(getattr(result, "rowcount", 0) == 1)
+
+    def release_finish(self, session_id: str) -> None:
+        """Give a claim back after a failed finish, so the person can try again."""
+        with self._session() as db, db.begin():
+            db.execute(
+                update(OnboardingSessionRow)
+                .where(
+                    OnboardingSessionRow.id == session_id,
+                    OnboardingSessionRow.status == FINISHING,
+                )
+                .values(status=ACTIVE, updated_at=utc_now())
+            )
 
     def finish(self, session_id: str, profile_version: int) -> None:
         with self._session() as db, db.begin():

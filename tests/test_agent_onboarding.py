@@ -6,10 +6,12 @@ from __future__ import annotations
 
 import json
 import re
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
 from PIL import Image
+from sqlalchemy import update
 
 from agent import policy
 from agent.extraction import Extraction, ImageContext, ImageTag, InvalidComment
@@ -18,10 +20,13 @@ from agent.followup import LLMFollowups
 from agent.gallery import Gallery, GalleryImage, GalleryManifest, load_gallery, write_manifest
 from agent.offline import OfflineExtractor
 from agent.onboarding import OnboardingAgent, SessionFinished, UnknownSession
-from preference_store.models import Category, Polarity
+from agent.sessions import FINISH_LEASE, OnboardingSessionRow
+from preference_store.database import make_engine
+from preference_store.models import Category, Polarity, Profile
 from tests.doubles.llm_server import LoopbackLLMServer, RecordedRequest, Reply
 from tests.test_agent_support import (  # noqa: F401  (fixtures)
     COMMENTS,
+    AgentWorld,
     WorldFactory,
     builtin_gallery,
     chat_model,
@@ -315,6 +320,82 @@ def test_session_survives_a_gallery_change(
     assert "teal palette" in {a.text for a in final.profile.attributes}
     reacted = final.profile.liked_images + final.profile.disliked_images
     assert all(r.path is None for r in reacted if not r.image_id.startswith("own-"))
+
+
+class _SecondDoneWhileStoring:
+    """The real store; while it writes the profile, another agent over the same database (a
+    second process, or a second tab) says "done" to the same session."""
+
+    def __init__(self, world: AgentWorld, other: OnboardingAgent, session_id: str) -> None:
+        self.world, self.other, self.session_id = world, other, session_id
+        self.refusals: list[SessionFinished] = []
+
+    def record_onboarding(self, user_id, drafts, liked_images, disliked_images):  # type: ignore[no-untyped-def]
+        try:
+            self.other.reply(self.session_id, "done")
+        except SessionFinished as refused:
+            self.refusals.append(refused)
+        return self.world.store.record_onboarding(user_id, drafts, liked_images, disliked_images)
+
+
+def test_two_finishes_of_one_session_record_it_once(
+    make_world: WorldFactory, offline_extractor: OfflineExtractor
+) -> None:
+    world = make_world()
+    turn = world.agent.start("pia")
+    world.agent.reply(turn.session_id, "I love the teal palette")
+    racer = _SecondDoneWhileStoring(world, make_world().agent, turn.session_id)
+    finishing = OnboardingAgent(
+        sessions=world.sessions, store=racer, extractor=offline_extractor, gallery=world.gallery
+    )
+    final = finishing.reply(turn.session_id, "done")
+    assert final.finished and final.profile is not None
+    assert len(racer.refusals) == 1 and "being finished" in str(racer.refusals[0])
+    assert [v.version for v in world.store.versions("pia")] == [final.profile.version]
+
+
+class _FailingStore:
+    def __init__(self) -> None:
+        self.calls = 0
+
+    def record_onboarding(self, *args: object) -> Profile:
+        self.calls += 1
+        raise RuntimeError("chromadb is down")
+
+
+def test_a_failed_finish_can_be_retried(
+    make_world: WorldFactory, offline_extractor: OfflineExtractor
+) -> None:
+    world = make_world()
+    turn = world.agent.start("quin")
+    world.agent.reply(turn.session_id, "I love the teal palette")
+    broken = OnboardingAgent(
+        sessions=world.sessions, store=_FailingStore(), extractor=offline_extractor,
+        gallery=world.gallery,
+    )  # fmt: skip
+    with pytest.raises(RuntimeError, match="chromadb is down"):
+        broken.reply(turn.session_id, "done")
+    info = world.sessions.get(turn.session_id)
+    assert info is not None and info.status == "active"  # the claim was given back
+    final = world.agent.resume(turn.session_id)  # answers the stored "done"
+    assert final.finished and [v.version for v in world.store.versions("quin")] == [1]
+
+
+def test_a_finish_claim_left_by_a_dead_process_expires(make_world: WorldFactory) -> None:
+    world = make_world()
+    turn = world.agent.start("rita")
+    world.agent.reply(turn.session_id, "I love the teal palette")
+    assert world.sessions.claim_finish(turn.session_id)  # ...and the process dies here
+    with pytest.raises(SessionFinished, match="being finished"):
+        world.agent.reply(turn.session_id, "done")
+    with make_engine(f"sqlite:///{world.root / 'tastemaker.db'}").begin() as db:  # time passes
+        db.execute(
+            update(OnboardingSessionRow)
+            .where(OnboardingSessionRow.id == turn.session_id)
+            .values(updated_at=datetime.now(UTC) - FINISH_LEASE - timedelta(seconds=1))
+        )
+    final = world.agent.reply(turn.session_id, "done")
+    assert final.finished and len(world.store.versions("rita")) == 1
 
 
 class _Killed(RuntimeError):
