@@ -369,12 +369,13 @@ def test_a_failed_finish_can_be_retried(
     world = make_world()
     turn = world.agent.start("quin")
     world.agent.reply(turn.session_id, "I love the teal palette")
+    failing = _FailingStore()
     broken = OnboardingAgent(
-        sessions=world.sessions, store=_FailingStore(), extractor=offline_extractor,
-        gallery=world.gallery,
-    )  # fmt: skip
+        sessions=world.sessions, store=failing, extractor=offline_extractor, gallery=world.gallery
+    )
     with pytest.raises(RuntimeError, match="chromadb is down"):
         broken.reply(turn.session_id, "done")
+    assert failing.calls == 1
     info = world.sessions.get(turn.session_id)
     assert info is not None and info.status == "active"  # the claim was given back
     final = world.agent.resume(turn.session_id)  # answers the stored "done"
