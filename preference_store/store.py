@@ -1,13 +1,8 @@
 """PreferenceStore: a person's attributes and aesthetic embeddings in chromadb, versions in SQL.
 
-Merge rules (applied by ``add`` and ``record_onboarding``, in the order attributes arrive):
-
-1. Same user, same normalized text (case and spacing ignored), same polarity: one attribute.
-   The newer statement sets the strength, the evidence of both is kept, the id stays.
-2. Same user, same normalized text, opposite polarity: the newer one supersedes the older,
-   which is removed (the person changed their mind; the old one stays readable in past versions).
-3. Users never see, merge with, or search each other's attributes: every read and write goes
-   through the user's own current profile.
+Writes apply the merge rules of ``merging.py``. Users never see, merge with, or search each
+other's attributes: every read and write goes through the user's own current profile, and
+chromadb records are keyed by owner and id.
 
 Where things live: every change writes the whole profile as a new version in the relational
 database (``versions.py``); the newest version is the current profile. chromadb holds each
@@ -29,6 +24,7 @@ from sqlalchemy import Engine
 
 from preference_store.embeddings import TextEmbedder
 from preference_store.errors import AttributeConflict, AttributeNotFound, StoreMismatch
+from preference_store.merging import merge_drafts, merge_reactions
 from preference_store.models import (
     AttributeDraft,
     AttributeUpdate,
@@ -38,12 +34,10 @@ from preference_store.models import (
     ProfileVersionInfo,
     ScoredAttribute,
     VisualAttribute,
-    normalize_attribute_text,
     utc_now,
 )
 from preference_store.versions import VersionLog, VersionTaken
 
-MAX_EVIDENCE_ITEMS = 20
 ATTRIBUTES_COLLECTION = "tm_attributes"
 AESTHETIC_PREFIX = "tm_aesthetic_"
 
@@ -67,35 +61,14 @@ def _to_metadata(attribute: VisualAttribute) -> dict[str, str | int | float | bo
     }
 
 
+def _record_id(attribute: VisualAttribute) -> str:
+    """chromadb's key for an attribute: the owner is part of it, so no document naming another
+    person's attribute id (an import, say) can reach that person's record."""
+    return f"{attribute.user_id}:{attribute.id}"
+
+
 def _ranked(attributes: Sequence[VisualAttribute]) -> list[VisualAttribute]:
     return sorted(attributes, key=lambda a: (-a.strength, a.text))
-
-
-def merge_drafts(
-    user_id: str, attributes: Sequence[VisualAttribute], drafts: Sequence[AttributeDraft]
-) -> tuple[list[VisualAttribute], list[VisualAttribute]]:
-    """Apply the merge rules: (the user's new attribute list, the stored form of each draft)."""
-    by_norm = {a.normalized_text: a for a in attributes}
-    results: list[VisualAttribute] = []
-    for draft in drafts:
-        norm = normalize_attribute_text(draft.text)
-        previous = by_norm.get(norm)
-        if previous is not None and previous.polarity is draft.polarity:
-            evidence = list(dict.fromkeys(previous.evidence + draft.evidence))
-            merged = previous.model_copy(
-                update={
-                    "strength": draft.strength,
-                    "evidence": evidence[-MAX_EVIDENCE_ITEMS:],
-                    "updated_at": utc_now(),
-                }
-            )
-        else:  # new, or supersedes the opposite polarity
-            merged = VisualAttribute(user_id=user_id, **draft.model_dump())
-        by_norm[norm] = merged
-        results.append(merged)
-    final = list(by_norm.values())
-    latest = {a.id: a for a in final}
-    return final, [latest.get(r.id, r) for r in results]
 
 
 class PreferenceStore:
@@ -174,11 +147,13 @@ class PreferenceStore:
         attributes = self._current(user_id).attributes
         if not query.strip() or limit < 1 or not attributes:
             return []
-        result = self._attributes.get(ids=[a.id for a in attributes], include=["embeddings"])
+        result = self._attributes.get(
+            ids=[_record_id(a) for a in attributes], include=["embeddings"]
+        )
         vectors = result["embeddings"]
         if vectors is None or not result["ids"]:
             return []
-        by_id = {a.id: a for a in attributes}
+        by_id = {_record_id(a): a for a in attributes}
         query_vector = np.asarray(self._embedder.embed([query])[0], dtype=np.float32)
         similarities = np.asarray(vectors, dtype=np.float32) @ query_vector
         best = np.argsort(-similarities, kind="stable")[:limit]
@@ -222,15 +197,17 @@ class PreferenceStore:
         liked_images: Sequence[ImageReaction],
         disliked_images: Sequence[ImageReaction],
     ) -> Profile:
-        """Store what an onboarding learned, and the images reacted to, as one new version."""
+        """Store what an onboarding learned, and the images reacted to, as one new version;
+        reactions to other images, from earlier onboardings or feedback, are kept."""
 
         def change(profile: Profile) -> Profile:
             attributes, _ = merge_drafts(user_id, profile.attributes, drafts)
+            liked, disliked = merge_reactions(profile, liked_images, disliked_images)
             return profile.model_copy(
                 update={
                     "attributes": attributes,
-                    "liked_images": list(liked_images),
-                    "disliked_images": list(disliked_images),
+                    "liked_images": liked,
+                    "disliked_images": disliked,
                 }
             )
 
@@ -250,9 +227,11 @@ class PreferenceStore:
 
         def change(profile: Profile) -> Profile:
             attributes, _ = merge_drafts(user_id, profile.attributes, drafts)
-            liked = [r for r in profile.liked_images if r.image_id != reaction.image_id]
-            disliked = [r for r in profile.disliked_images if r.image_id != reaction.image_id]
-            (liked if polarity is Polarity.LIKE else disliked).append(reaction)
+            liked, disliked = merge_reactions(
+                profile,
+                [reaction] if polarity is Polarity.LIKE else [],
+                [reaction] if polarity is Polarity.DISLIKE else [],
+            )
             return profile.model_copy(
                 update={
                     "attributes": attributes,
@@ -407,14 +386,14 @@ class PreferenceStore:
     def _sync_records(
         self, before: Sequence[VisualAttribute], after: Sequence[VisualAttribute]
     ) -> None:
-        old = {a.id: a for a in before}
-        removed = sorted(old.keys() - {a.id for a in after})
-        changed = [a for a in after if old.get(a.id) != a]
+        old = {_record_id(a): a for a in before}
+        removed = sorted(old.keys() - {_record_id(a) for a in after})
+        changed = [a for a in after if old.get(_record_id(a)) != a]
         if removed:
             self._attributes.delete(ids=removed)
         if changed:
             self._attributes.upsert(
-                ids=[a.id for a in changed],
+                ids=[_record_id(a) for a in changed],
                 documents=[a.text for a in changed],
                 metadatas=[_to_metadata(a) for a in changed],
                 embeddings=np.asarray(

@@ -16,6 +16,8 @@ from preference_store.store import PreferenceStore
 
 SCHEMA = "tastemaker.profile"
 SCHEMA_VERSION = 1
+MAX_AESTHETIC_MODELS = 8
+MAX_EMBEDDING_SIZE = 4096
 
 
 def export_profile(store: PreferenceStore, user_id: str) -> dict[str, Any]:
@@ -40,6 +42,13 @@ def parse_export(document: Any) -> Profile:
         profile = Profile.model_validate(body)
     except ValidationError as error:
         raise InvalidImport(f"the export is malformed: {error}") from error
+    if len(profile.aesthetic_embeddings) > MAX_AESTHETIC_MODELS or any(
+        not 0 < len(v) <= MAX_EMBEDDING_SIZE for v in profile.aesthetic_embeddings.values()
+    ):
+        raise InvalidImport(
+            f"at most {MAX_AESTHETIC_MODELS} aesthetic embeddings of 1 to "
+            f"{MAX_EMBEDDING_SIZE} numbers each"
+        )
     seen: set[str] = set()
     for attribute in profile.attributes:
         if attribute.user_id != profile.user_id:

@@ -120,3 +120,18 @@ def test_a_model_that_cannot_load_is_reported_and_the_rest_keeps_working(tmp_pat
         refused = http.post("/v1/generations", headers=auth(token), json={"prompt": "a cat"})
         assert refused.status_code == 503 and "failed to load" in refused.json()["detail"]
         assert http.post("/v1/onboarding", headers=auth(token)).status_code == 201
+
+
+def test_an_import_over_http_keeps_no_server_paths_or_embeddings(
+    client: tuple[TestClient, dict[str, str]],
+) -> None:
+    http, tokens = client
+    headers = auth(tokens["bob"])
+    document = http.get("/v1/preferences/export", headers=auth(tokens["alice"])).json()
+    document["liked_images"] = [{"image_id": "g-01", "weight": 1.0, "path": "/etc/hostname"}]
+    document["aesthetic_embeddings"] = {"made-up-clip": [0.1, 0.2]}
+    assert http.post("/v1/preferences/import", json=document, headers=headers).status_code == 200
+    imported = http.get("/v1/preferences/export", headers=headers).json()
+    assert imported["liked_images"] == [{"image_id": "g-01", "weight": 1.0, "path": None}]
+    assert imported["aesthetic_embeddings"] == {}
+    assert {a["text"] for a in imported["attributes"]} == {"teal palette", "clutter"}

@@ -321,3 +321,43 @@ def test_feedback_is_one_version_with_attributes_and_the_image(store: Preference
     assert changed_mind.liked_images == []
     assert [r.image_id for r in changed_mind.disliked_images] == ["generation-1"]
     assert [v.version for v in store.versions("alice")] == [1, 2, 3]
+
+
+def test_a_second_onboarding_keeps_reactions_to_other_images(store: PreferenceStore) -> None:
+    store.record_onboarding(
+        "alice",
+        [draft("teal palette")],
+        [ImageReaction(image_id="g-01")],
+        [ImageReaction(image_id="g-02")],
+    )
+    second = store.record_onboarding(
+        "alice",
+        [draft("soft glow")],
+        [ImageReaction(image_id="g-02")],
+        [ImageReaction(image_id="g-03")],
+    )
+    assert [r.image_id for r in second.liked_images] == ["g-01", "g-02"]
+    assert [r.image_id for r in second.disliked_images] == ["g-03"]  # g-02: changed mind
+
+
+def test_an_import_naming_another_users_ids_cannot_touch_their_records(
+    store: PreferenceStore,
+) -> None:
+    (teal,) = store.add("alice", [draft("teal palette")])
+    forged = export_profile(store, "alice")
+    forged["user_id"] = "mallory"
+    for attribute in forged["attributes"]:
+        attribute["user_id"] = "mallory"
+        attribute["text"] = "neon glow"
+    import_profile(store, forged)
+    store.delete("mallory", teal.id)  # mallory's copy carries alice's id
+    assert store.search("alice", "blue colours")[0].attribute == teal
+    assert store.list_attributes("mallory") == []
+
+
+def test_import_refuses_oversized_aesthetic_embeddings(store: PreferenceStore) -> None:
+    store.add("alice", [draft("teal palette")])
+    document = export_profile(store, "alice")
+    document["aesthetic_embeddings"] = {f"clip-{i}": [0.5] for i in range(9)}
+    with pytest.raises(InvalidImport, match="at most 8"):
+        import_profile(store, document)

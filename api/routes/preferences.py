@@ -100,6 +100,9 @@ def import_preferences(
 
 
 def _owned_by(user: str, document: dict[str, Any]) -> dict[str, Any]:
+    """The document as the caller's own, minus what must not come from a client: file paths on
+    this server (the worker would open them) and precomputed aesthetic embeddings (each CLIP
+    model name makes a chromadb collection; they are recomputed from the images instead)."""
     attributes = document.get("attributes", [])
     if not isinstance(attributes, list) or not all(isinstance(a, dict) for a in attributes):
         raise InvalidImport("'attributes' must be a list of attribute objects")
@@ -110,7 +113,19 @@ def _owned_by(user: str, document: dict[str, Any]) -> dict[str, Any]:
         if foreign:
             copy["id"] = new_id()
         owned.append(copy)
-    return {**document, "user_id": user, "attributes": owned}
+    images = {}
+    for key in ("liked_images", "disliked_images"):
+        reactions = document.get(key, [])
+        if not isinstance(reactions, list) or not all(isinstance(r, dict) for r in reactions):
+            raise InvalidImport(f"'{key}' must be a list of image objects")
+        images[key] = [{k: v for k, v in r.items() if k != "path"} for r in reactions]
+    return {
+        **document,
+        **images,
+        "user_id": user,
+        "attributes": owned,
+        "aesthetic_embeddings": {},
+    }
 
 
 @router.get("/versions")
