@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import gc
 import logging
+import threading
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from pathlib import Path
@@ -25,11 +26,13 @@ from agent.sessions import SessionRepository
 from api.agent_wiring import build_agent, build_extractor, build_gallery
 from api.deps import RateLimiter, TokenCache
 from api.errors import install_error_handlers, problem
+from api.feedback_inbox import FeedbackInbox
 from api.generation_wiring import open_generator, open_models
 from api.jobs import JobRepository
 from api.jobs_generation import GenerationWork
 from api.jobs_runner import JobRunner, Work
 from api.routes import gallery, generations, health, onboarding, preferences, users
+from api.routes.feedback import apply_pending_feedback
 from api.routes.metrics import Metrics, MetricsMiddleware
 from api.settings import Settings
 from api.wiring import Components
@@ -112,6 +115,19 @@ def _build(app: FastAPI, components: Components, models: LoadedModels | None) ->
     state.metrics.watch_jobs(runner.stats)
     runner.start()
     state.jobs = runner
+    state.feedback_inbox = FeedbackInbox(components.engine)
+    threading.Thread(  # may wait on the LLM: never in the way of start-up
+        target=apply_pending_feedback,
+        args=(
+            components.store,
+            extractor,
+            state.feedback_inbox,
+            runner.repository,
+            settings.generations_dir,
+        ),
+        name="pending-feedback",
+        daemon=True,
+    ).start()
 
 
 def create_app(settings: Settings | None = None, *, models: LoadedModels | None = None) -> FastAPI:

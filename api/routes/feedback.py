@@ -9,7 +9,9 @@ from __future__ import annotations
 from pathlib import Path
 
 from agent.extraction import Extractor, ImageContext, ImageTag
-from api.jobs import Job
+from api.feedback_inbox import FeedbackInbox
+from api.jobs import Job, JobRepository
+from api.jobs_generation import image_path
 from api.schemas import ExtractedOut, FeedbackIn, FeedbackOut
 from preference_store.models import AttributeDraft, ImageReaction, Polarity
 from preference_store.store import PreferenceStore
@@ -30,10 +32,42 @@ def _context(job: Job, path: Path) -> ImageContext:
     )
 
 
+def apply_pending_feedback(
+    store: PreferenceStore,
+    extractor: Extractor,
+    inbox: FeedbackInbox,
+    jobs: JobRepository,
+    generations_dir: Path,
+) -> int:
+    """Apply the feedback a restart interrupted; returns how many were applied."""
+    applied = 0
+    for pending in inbox.pending():
+        job = jobs.get_for(pending.user_id, pending.job_id)
+        if job is None:
+            continue
+        body = FeedbackIn(liked=pending.liked, comment=pending.comment)
+        path = image_path(generations_dir, job.id, "image", 0)
+        apply_feedback(store, extractor, inbox, job, body, path, feedback_id=pending.id)
+        applied += 1
+    return applied
+
+
 def apply_feedback(
-    store: PreferenceStore, extractor: Extractor, job: Job, body: FeedbackIn, path: Path
+    store: PreferenceStore,
+    extractor: Extractor,
+    inbox: FeedbackInbox,
+    job: Job,
+    body: FeedbackIn,
+    path: Path,
+    *,
+    feedback_id: str | None = None,
 ) -> FeedbackOut:
-    """Store what the feedback says; returns the profile version it produced."""
+    """Store what the feedback says; returns the profile version it produced.
+
+    The feedback is committed to the inbox before the extractor sees the comment (pass the
+    ``feedback_id`` of a pending row to finish one that a restart interrupted).
+    """
+    feedback_id = feedback_id or inbox.record(job.id, job.user_id, body.liked, body.comment)
     notes: list[str] = []
     extracted = []
     drafts: list[AttributeDraft] = []
@@ -56,6 +90,7 @@ def apply_feedback(
         Polarity.LIKE if body.liked else Polarity.DISLIKE,
         reason=f"feedback on {job.id}",
     )
+    inbox.mark_applied(feedback_id, updated.version)
     return FeedbackOut(
         profile_version=updated.version, extracted=extracted, note="; ".join(notes) or None
     )

@@ -17,6 +17,7 @@ from fastapi.responses import FileResponse, StreamingResponse
 
 from api.deps import CurrentUser, JobsDep, SettingsDep, SlowLaneDep, StoreDep, in_lane
 from api.errors import Conflict, NotFound, TooManyRequests, Unavailable, Unprocessable
+from api.feedback_inbox import FeedbackInbox
 from api.jobs import DONE, FAILED, QUEUED, Job, JobRepository
 from api.jobs_generation import image_path
 from api.jobs_runner import JobRunner, QueueFull
@@ -247,6 +248,7 @@ async def generation_feedback(
         if job.status != DONE:
             raise Conflict(f"generation {job_id!r} is {job.status}; give feedback once it is done")
         path = image_path(settings.generations_dir, job.id, "image", 0)
-        return apply_feedback(store, extractor, job, body, path)
+        inbox: FeedbackInbox = request.app.state.feedback_inbox
+        return apply_feedback(store, extractor, inbox, job, body, path)
 
     return await in_lane(lane, apply)
