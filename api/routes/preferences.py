@@ -21,7 +21,13 @@ from api.schemas import (
     SearchHit,
 )
 from preference_store.errors import InvalidImport
-from preference_store.models import AttributeDraft, AttributeUpdate, ProfileVersionInfo, new_id
+from preference_store.models import (
+    AttributeDraft,
+    AttributeUpdate,
+    Profile,
+    ProfileVersionInfo,
+    new_id,
+)
 from preference_store.transfer import export_profile, import_profile
 
 router = APIRouter(
@@ -95,14 +101,16 @@ def import_preferences(
     A document exported by another account is taken over with fresh attribute ids, so it can
     never touch that account's attributes.
     """
-    profile = import_profile(store, _owned_by(user, document))
+    profile = import_profile(store, _owned_by(user, document, store.profile(user)))
     return ImportResult(version=profile.version, attribute_count=len(profile.attributes))
 
 
-def _owned_by(user: str, document: dict[str, Any]) -> dict[str, Any]:
-    """The document as the caller's own, minus what must not come from a client: file paths on
-    this server (the worker would open them) and precomputed aesthetic embeddings (each CLIP
-    model name makes a chromadb collection; they are recomputed from the images instead)."""
+def _owned_by(user: str, document: dict[str, Any], current: Profile) -> dict[str, Any]:
+    """The document as the caller's own, minus what must not come from a client: file paths
+    on this server (the worker would open them) and aesthetic embeddings for CLIP models this
+    server did not compute for the caller (each model name makes a chromadb collection). Paths
+    and embeddings the caller's profile already has are kept, so re-importing one's own export
+    changes nothing."""
     attributes = document.get("attributes", [])
     if not isinstance(attributes, list) or not all(isinstance(a, dict) for a in attributes):
         raise InvalidImport("'attributes' must be a list of attribute objects")
@@ -113,18 +121,24 @@ def _owned_by(user: str, document: dict[str, Any]) -> dict[str, Any]:
         if foreign:
             copy["id"] = new_id()
         owned.append(copy)
+    known_paths = {r.image_id: r.path for r in (*current.liked_images, *current.disliked_images)}
     images = {}
     for key in ("liked_images", "disliked_images"):
         reactions = document.get(key, [])
         if not isinstance(reactions, list) or not all(isinstance(r, dict) for r in reactions):
             raise InvalidImport(f"'{key}' must be a list of image objects")
-        images[key] = [{k: v for k, v in r.items() if k != "path"} for r in reactions]
+        images[key] = [{**r, "path": known_paths.get(r.get("image_id"))} for r in reactions]
+    embeddings = document.get("aesthetic_embeddings") or {}
+    if not isinstance(embeddings, dict):
+        raise InvalidImport("'aesthetic_embeddings' must map CLIP model names to vectors")
     return {
         **document,
         **images,
         "user_id": user,
         "attributes": owned,
-        "aesthetic_embeddings": {},
+        "aesthetic_embeddings": {
+            k: v for k, v in embeddings.items() if k in current.aesthetic_embeddings
+        },
     }
 
 
