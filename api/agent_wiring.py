@@ -41,14 +41,18 @@ def build_chat_model(settings: Settings) -> ChatOpenAI:
         base_url=settings.llm_base_url,
         api_key=SecretStr(key),
         timeout=settings.llm_timeout_s,
-        max_retries=settings.llm_max_retries,
+        max_retries=1,  # one transport retry (a 429/5xx blip); validation retries are separate
         temperature=0,
         use_responses_api=False,
     )
 
 
 def build_llm_extractor(settings: Settings) -> LLMExtractor:
-    return LLMExtractor(build_chat_model(settings), vision=settings.llm_vision)
+    return LLMExtractor(
+        build_chat_model(settings),
+        vision=settings.llm_vision,
+        max_validation_retries=settings.llm_max_retries,
+    )
 
 
 def build_extractor(settings: Settings, embedder: TextEmbedder | None) -> Extractor:

@@ -11,7 +11,6 @@ Callers load once per process and share the result.
 from __future__ import annotations
 
 import json
-import os
 import re
 import warnings
 from dataclasses import dataclass
@@ -186,7 +185,10 @@ def _from_single_file(path: Path, torch_dtype: torch.dtype, config: str | None) 
 
 
 def _offline() -> bool:
-    return os.environ.get("HF_HUB_OFFLINE", "").strip().lower() in ("1", "true", "yes", "on")
+    """huggingface_hub's own reading of HF_HUB_OFFLINE (it is that library's switch)."""
+    from huggingface_hub import constants
+
+    return bool(constants.HF_HUB_OFFLINE)
 
 
 def _from_hub(repo_id: str, torch_dtype: torch.dtype) -> SDPipeline:

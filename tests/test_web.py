@@ -61,7 +61,7 @@ def shots(tmp_path_factory: pytest.TempPathFactory) -> Path:
 @pytest.fixture(scope="module")
 def browser() -> Iterator[WebDriver]:
     if not (Path(CHROMIUM).exists() and Path(CHROMEDRIVER).exists()):
-        pytest.skip("Chromium is not installed: run scripts/install-browser.sh")
+        pytest.fail("Chromium is not installed: run scripts/install-browser.sh (make test does)")
     options = webdriver.ChromeOptions()
     options.binary_location = CHROMIUM
     for flag in FLAGS:

@@ -8,6 +8,7 @@ session are serialized, so two tabs cannot interleave a session's turns.
 from __future__ import annotations
 
 import threading
+import zlib
 from typing import Annotated
 
 from fastapi import APIRouter, Depends, Path, Request, status
@@ -29,6 +30,8 @@ from api.schemas import (
     TranscriptMessage,
     TranscriptOut,
 )
+
+LOCK_STRIPES = 256
 
 router = APIRouter(
     prefix="/v1/onboarding",
@@ -52,14 +55,11 @@ class Onboarding:
         self.agent = agent
         self.sessions = sessions
         self.gallery = gallery
-        self._locks: dict[str, threading.Lock] = {}
-        self._guard = threading.Lock()
+        self._locks = [threading.Lock() for _ in range(LOCK_STRIPES)]
 
     def lock(self, session_id: str) -> threading.Lock:
-        with self._guard:
-            if len(self._locks) > 10_000:
-                self._locks = {k: v for k, v in self._locks.items() if v.locked()}
-            return self._locks.setdefault(session_id, threading.Lock())
+        """One turn at a time per session: a fixed set of striped locks, never pruned."""
+        return self._locks[zlib.crc32(session_id.encode()) % LOCK_STRIPES]
 
     def require_own(self, user: str, session_id: str) -> None:
         info = self.sessions.get(session_id)
