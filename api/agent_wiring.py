@@ -74,7 +74,7 @@ def build_gallery(settings: Settings, gallery_dir: Path | None = None) -> Galler
     folder = gallery_dir or settings.gallery_dir
     if folder is not None:
         return load_gallery(folder)
-    return ensure_builtin_gallery(settings.data_dir / "gallery_cache" / "builtin")
+    return ensure_builtin_gallery(settings.gallery_cache_dir / "builtin")
 
 
 def build_agent(

@@ -104,7 +104,7 @@ class Settings(BaseSettings):
 
     @property
     def gallery_cache_dir(self) -> Path:
-        return self.data_dir / "gallery"
+        return self.data_dir / "gallery_cache"
 
     @property
     def chroma_path(self) -> Path:

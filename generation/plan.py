@@ -60,9 +60,6 @@ class ConditioningPlan(BaseModel):
     def dropped(self) -> list[AttributeDecision]:
         return [d for d in self.decisions if not d.used]
 
-    def used_ids(self, polarity: Polarity) -> list[str]:
-        return [d.attribute_id for d in self.used if d.polarity is polarity]
-
 
 def lexical_relevance(prompt: str, attribute: VisualAttribute) -> float:
     """Share of the attribute's content words the prompt also uses (0 when none)."""

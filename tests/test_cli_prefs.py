@@ -32,17 +32,11 @@ def cli(data_dir: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.
     return run
 
 
-def test_added_attribute_is_seen_by_a_new_process(tmp_path: Path) -> None:
-    data_dir = tmp_path / "data"
-    ok(
-        run_cli_process(
-            data_dir, "prefs", "add", "alice", "like", "teal palette", "--category", "color"
-        )
-    )
-    ok(run_cli_process(data_dir, "prefs", "add", "alice", "like", "gritty texture"))
+def test_added_attribute_is_seen_by_a_new_process(cli: Cli, data_dir: Path) -> None:
     shown = json.loads(ok(run_cli_process(data_dir, "prefs", "show", "alice", "--json")))
     assert [(a["text"], a["category"], a["polarity"], a["strength"]) for a in shown] == [
         ("gritty texture", "texture", "like", 0.7),  # category guessed from the text
+        ("low camera angle", "perspective", "dislike", 0.7),
         ("teal palette", "color", "like", 0.7),
     ]
     assert all(a["id"] for a in shown)

@@ -22,10 +22,7 @@ gallery_app = typer.Typer(help="Onboarding galleries.", no_args_is_help=True)
 def _extraction_json(extraction: Extraction) -> dict[str, Any]:
     return {
         "attributes": [
-            a.model_dump(
-                mode="json", include={"text", "category", "polarity", "strength", "evidence"}
-            )
-            for a in extraction.attributes
+            a.model_dump(mode="json", include=_ATTRIBUTE_FIELDS) for a in extraction.attributes
         ],
         "overall": extraction.overall.value if extraction.overall else None,
         "vague": extraction.vague,
