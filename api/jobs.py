@@ -110,8 +110,15 @@ class JobRepository:
         with Session(self._engine) as session, session.begin():
             session.execute(update(JobRow).where(JobRow.id == job_id).values(**values))
 
-    def mark_running(self, job_id: str) -> None:
-        self._set(job_id, status=RUNNING, started_at=utc_now())
+    def claim(self, job_id: str) -> bool:
+        """Queued -> running, atomically: False when the job was not queued (any more)."""
+        with Session(self._engine) as session, session.begin():
+            result = session.execute(
+                update(JobRow)
+                .where(JobRow.id == job_id, JobRow.status == QUEUED)
+                .values(status=RUNNING, started_at=utc_now())
+            )
+            return bool(getattr(result, "rowcount", 0))
 
     def mark_queued(self, job_id: str) -> None:
         self._set(job_id, status=QUEUED, started_at=None)

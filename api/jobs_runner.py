@@ -138,8 +138,9 @@ class JobRunner:
             self.repository.mark_failed(job_id, f"the model could not be loaded: {self.load_error}")
             self.finished["failed"] += 1
             return
+        if not self.repository.claim(job_id):
+            return
         self._steps[job_id] = 0
-        self.repository.mark_running(job_id)
         started = time.monotonic()
 
         def report(step: int) -> None:
