@@ -218,18 +218,38 @@ def _text_encoder_from_clip(clip: TinyClip) -> CLIPTextModel:
     return encoder.eval()
 
 
+# What the tiny SD 1.x and SDXL UNets share (diffusers' own test configs, shrunk).
+_TINY_UNET: dict[str, Any] = {
+    "block_out_channels": (4, 8),
+    "layers_per_block": 1,
+    "sample_size": 32,
+    "in_channels": 4,
+    "out_channels": 4,
+    "down_block_types": ("DownBlock2D", "CrossAttnDownBlock2D"),
+    "up_block_types": ("CrossAttnUpBlock2D", "UpBlock2D"),
+}
+
+
+def _tiny_vae(seed: int, **config: Any) -> Any:
+    torch.manual_seed(seed)
+    return AutoencoderKL(
+        block_out_channels=[4, 8],
+        in_channels=3,
+        out_channels=3,
+        down_block_types=["DownEncoderBlock2D", "DownEncoderBlock2D"],
+        up_block_types=["UpDecoderBlock2D", "UpDecoderBlock2D"],
+        latent_channels=4,
+        norm_num_groups=2,
+        **config,
+    )
+
+
 def build_tiny_sd(seed: int = 0, clip: TinyClip | None = None) -> StableDiffusionPipeline:
     """A seeded tiny SD 1.x pipeline whose text encoder equals the tiny CLIP's text tower."""
     clip = clip or build_tiny_clip(seed)
     torch.manual_seed(seed)
     unet: Any = UNet2DConditionModel(
-        block_out_channels=(4, 8),
-        layers_per_block=1,
-        sample_size=32,
-        in_channels=4,
-        out_channels=4,
-        down_block_types=("DownBlock2D", "CrossAttnDownBlock2D"),
-        up_block_types=("CrossAttnUpBlock2D", "UpBlock2D"),
+        **_TINY_UNET,
         cross_attention_dim=TINY_HIDDEN,
         norm_num_groups=2,
     )
@@ -241,16 +261,7 @@ def build_tiny_sd(seed: int = 0, clip: TinyClip | None = None) -> StableDiffusio
         set_alpha_to_one=False,
         steps_offset=1,
     )
-    torch.manual_seed(seed)
-    vae: Any = AutoencoderKL(
-        block_out_channels=[4, 8],
-        in_channels=3,
-        out_channels=3,
-        down_block_types=["DownEncoderBlock2D", "DownEncoderBlock2D"],
-        up_block_types=["UpDecoderBlock2D", "UpDecoderBlock2D"],
-        latent_channels=4,
-        norm_num_groups=2,
-    )
+    vae = _tiny_vae(seed)
     pipe: Any = StableDiffusionPipeline(
         unet=unet.eval(),
         scheduler=scheduler,
@@ -272,13 +283,7 @@ def build_tiny_sdxl(seed: int = 0, clip: TinyClip | None = None) -> StableDiffus
     clip = clip or build_tiny_clip(seed)
     torch.manual_seed(seed)
     unet: Any = UNet2DConditionModel(
-        block_out_channels=(4, 8),
-        layers_per_block=1,
-        sample_size=32,
-        in_channels=4,
-        out_channels=4,
-        down_block_types=("DownBlock2D", "CrossAttnDownBlock2D"),
-        up_block_types=("CrossAttnUpBlock2D", "UpBlock2D"),
+        **_TINY_UNET,
         attention_head_dim=(2, 4),
         use_linear_projection=True,
         addition_embed_type="text_time",
@@ -295,17 +300,7 @@ def build_tiny_sdxl(seed: int = 0, clip: TinyClip | None = None) -> StableDiffus
         beta_schedule="scaled_linear",
         timestep_spacing="leading",
     )
-    torch.manual_seed(seed)
-    vae: Any = AutoencoderKL(
-        block_out_channels=[4, 8],
-        in_channels=3,
-        out_channels=3,
-        down_block_types=["DownEncoderBlock2D", "DownEncoderBlock2D"],
-        up_block_types=["UpDecoderBlock2D", "UpDecoderBlock2D"],
-        latent_channels=4,
-        norm_num_groups=2,
-        sample_size=64,
-    )
+    vae = _tiny_vae(seed, sample_size=64)
     torch.manual_seed(seed + 1)
     text_encoder_2 = CLIPTextModelWithProjection(tiny_text_config()).eval()
     pipe: Any = StableDiffusionXLPipeline(
