@@ -8,29 +8,22 @@ import re
 import sys
 from dataclasses import asdict
 from pathlib import Path
-from typing import Annotated, NoReturn
+from typing import TYPE_CHECKING, Annotated, NoReturn
 
-import torch
 import typer
-from PIL import Image, UnidentifiedImageError
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
-from api.generation_wiring import (
-    ensure_aesthetic_embedding,
-    open_clip,
-    open_generator,
-    open_models,
-)
 from api.wiring import Components
-from generation.aesthetic import load_a1111_embedding, save_a1111_embedding
 from generation.errors import GenerationError
-from generation.generator import GenerationResult
-from generation.png import save_png
-from generation.scoring import PreferenceScorer
 from generation.settings import ConditioningMode, GenerationSettings, check_prompt
-from generation.tiny import TINY_CLIP_NAME, TINY_NOTICE
+
+if TYPE_CHECKING:
+    from generation.generator import GenerationResult
+
+# torch, diffusers and the generation modules load inside the commands that use them, so the
+# other `tastemaker` commands start without them.
 
 console = Console(highlight=False)
 err = Console(stderr=True, highlight=False)
@@ -93,6 +86,10 @@ def generate(
         negative_prompt = check_prompt(negative_prompt, what="negative prompt", allow_empty=True)
     except GenerationError as error:
         _fail(str(error))
+    from api.generation_wiring import ensure_aesthetic_embedding, open_generator, open_models
+    from generation.png import save_png
+    from generation.tiny import TINY_NOTICE
+
     components = Components()
     components.accounts.require(user)
     model_name = model or components.settings.model
@@ -181,6 +178,11 @@ def score(
     as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
 ) -> None:
     """Print a preference score in [0, 1] per image for USER (0.5: indifferent)."""
+    from PIL import Image, UnidentifiedImageError
+
+    from api.generation_wiring import ensure_aesthetic_embedding, open_clip
+    from generation.scoring import PreferenceScorer
+
     opened = []
     for path in images:
         try:
@@ -205,6 +207,8 @@ def score(
 
 
 def _clip_name(model: str | None, clip: str | None) -> str:
+    from generation.tiny import TINY_CLIP_NAME
+
     settings = Components().settings
     name = clip or settings.clip_model
     if name is None and (model or settings.model).startswith("tiny"):
@@ -226,6 +230,10 @@ def aesthetic_export(
     model: Annotated[str | None, typer.Option(help="'tiny' selects the tiny CLIP.")] = None,
 ) -> None:
     """Write USER's aesthetic embedding in the A1111 aesthetic-gradients .pt format."""
+    import torch
+
+    from generation.aesthetic import save_a1111_embedding
+
     name = _clip_name(model, clip)
     components = Components()
     components.accounts.require(user)
@@ -247,6 +255,8 @@ def aesthetic_import(
     model: Annotated[str | None, typer.Option(help="'tiny' selects the tiny CLIP.")] = None,
 ) -> None:
     """Use an A1111 aesthetic embedding as USER's, for their current profile version."""
+    from generation.aesthetic import load_a1111_embedding
+
     name = _clip_name(model, clip)
     try:
         vector = load_a1111_embedding(path)

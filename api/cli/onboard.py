@@ -11,7 +11,6 @@ import typer
 from rich.console import Console
 
 from agent.extraction import Extraction, ImageContext, InvalidComment
-from api.agent_wiring import build_agent, build_extractor
 from api.wiring import Components
 
 console = Console(highlight=False)
@@ -43,6 +42,8 @@ def onboard(
     """Chat about sample images until tastemaker knows your taste (type 'done' to finish)."""
     components = Components()
     components.accounts.ensure(user)
+    from api.agent_wiring import build_agent  # langchain loads only for the commands using it
+
     agent = build_agent(components, gallery)
     session_id = None if new else agent.active_session(user)
     turn = agent.resume(session_id) if session_id else agent.start(user)
@@ -79,6 +80,8 @@ def extract(
     if comment is None and not jsonl:
         raise typer.BadParameter("give a COMMENT, or --jsonl to read comments from stdin")
     components = Components()
+    from api.agent_wiring import build_extractor
+
     extractor = build_extractor(components.settings, components.embedder)
     if not jsonl:
         image = ImageContext(description=image_description) if image_description else None
