@@ -20,8 +20,17 @@ def make_engine(url: str) -> Engine:
     """An engine for ``url``; for SQLite the folder is created and WAL + foreign keys turned on."""
     if url.startswith("sqlite:///") and not url.startswith("sqlite:///:memory:"):
         Path(url.removeprefix("sqlite:///")).parent.mkdir(parents=True, exist_ok=True)
-    connect_args = {"check_same_thread": False} if url.startswith("sqlite") else {}
-    engine = create_engine(url, connect_args=connect_args)
+    if url.startswith("sqlite") and ":memory:" not in url:
+        # The service reads from up to ~40 threadpool threads; connections beyond the pool are
+        # opened and closed per request (with their PRAGMAs), which bench/api.py showed as a
+        # hot spot. SQLite connections are cheap to keep.
+        engine = create_engine(
+            url, connect_args={"check_same_thread": False}, pool_size=48, max_overflow=32
+        )
+    elif url.startswith("sqlite"):
+        engine = create_engine(url, connect_args={"check_same_thread": False})
+    else:
+        engine = create_engine(url, pool_pre_ping=True)
     if url.startswith("sqlite"):
 
         @event.listens_for(engine, "connect")

@@ -24,6 +24,9 @@ def _as_utc(moment: datetime) -> datetime:
     return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
 
 
+PARSED_CACHE_SIZE = 4096
+
+
 class VersionTaken(Exception):
     """Another writer stored this version number first."""
 
@@ -49,16 +52,30 @@ class VersionLog:
 
     def __init__(self, engine: Engine) -> None:
         self._engine = engine
+        self._parsed: dict[tuple[str, int, datetime], Profile] = {}
 
     def latest(self, user_id: str) -> Profile | None:
-        with Session(self._engine) as session:
-            row = session.scalars(
-                select(ProfileVersionRow)
+        """The newest version. A written version never changes, so each is parsed once and
+        kept (a bounded cache keyed by user, number and write time: a user deleted and made
+        again gets new times); a read is then one indexed look-up, which also sees writes
+        made by other processes."""
+        with self._engine.connect() as connection:
+            newest = connection.execute(
+                select(ProfileVersionRow.version, ProfileVersionRow.created_at)
                 .where(ProfileVersionRow.user_id == user_id)
                 .order_by(ProfileVersionRow.version.desc())
                 .limit(1)
             ).first()
-            return None if row is None else Profile.model_validate_json(row.snapshot)
+        if newest is None:
+            return None
+        key = (user_id, newest.version, newest.created_at)
+        cached = self._parsed.get(key)
+        if cached is None:
+            cached = self.get(user_id, newest.version)
+            if len(self._parsed) >= PARSED_CACHE_SIZE:
+                self._parsed.clear()
+            self._parsed[key] = cached
+        return cached
 
     def append(self, profile: Profile, reason: str) -> Profile:
         """Store ``profile`` as version ``profile.version``; returns it with its time.
@@ -105,7 +122,7 @@ class VersionLog:
         ]
 
     def get(self, user_id: str, version: int) -> Profile:
-        with Session(self._engine) as session:
+        with self._engine.connect() as session:
             snapshot = session.scalar(
                 select(ProfileVersionRow.snapshot).where(
                     ProfileVersionRow.user_id == user_id, ProfileVersionRow.version == version
