@@ -12,21 +12,10 @@ from typing import Any
 import httpx
 import pytest
 
+from tests.doubles.uvicorn_server import ONBOARDING_COMMENTS as COMMENTS
 from tests.doubles.uvicorn_server import UvicornServer
 
 PNG = b"\x89PNG\r\n\x1a\n"
-COMMENTS = [
-    "I love the teal blues and the flowing lines, but the clutter bothers me",
-    "the warm golden light is gorgeous; the harsh shadows not so much",
-    "beautiful soft watercolor texture, though the composition feels too busy",
-    "such a calm, dreamy mood. I dislike the muddy brown tones",
-    "great symmetry and lots of negative space, but the neon colours are too loud",
-    "the fine intricate details are lovely, the blurry background bothers me",
-    "i like the minimalist style, i hate the grainy noise",
-    "love the pastel palette and the low angle, not a fan of the flat lighting",
-    "the bold geometric shapes are fun, but the dull grey sky is boring",
-    "gorgeous backlit glow; the cluttered foreground is a mess",
-]
 
 
 @pytest.fixture(scope="module")

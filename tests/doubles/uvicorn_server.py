@@ -21,6 +21,21 @@ from tests.doubles.chroma_server import free_port, wait_for_http
 ROOT = Path(__file__).parents[2]
 
 
+# Ten onboarding comments with likes and dislikes across categories (journey and web tests).
+ONBOARDING_COMMENTS = [
+    "I love the teal blues and the flowing lines, but the clutter bothers me",
+    "the warm golden light is gorgeous; the harsh shadows not so much",
+    "beautiful soft watercolor texture, though the composition feels too busy",
+    "such a calm, dreamy mood. I dislike the muddy brown tones",
+    "great symmetry and lots of negative space, but the neon colours are too loud",
+    "the fine intricate details are lovely, the blurry background bothers me",
+    "i like the minimalist style, i hate the grainy noise",
+    "love the pastel palette and the low angle, not a fan of the flat lighting",
+    "the bold geometric shapes are fun, but the dull grey sky is boring",
+    "gorgeous backlit glow; the cluttered foreground is a mess",
+]
+
+
 class UvicornServer:
     """``start()``, ``stop()`` (graceful) or ``kill()`` (SIGKILL), and ``url``."""
 
