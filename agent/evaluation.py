@@ -13,14 +13,20 @@ Matching rule (written down so the figures can be judged):
   opposite polarities is a *polarity error* (and counts as a false positive and a false negative).
 * Precision = TP / predicted, recall = TP / expected, F1 their harmonic mean, micro-averaged over
   all comments. A comment with no expected attribute scores only through false positives.
+* Strength, where a row labels it (``"strength": {"pink": "weak"}``), is checked on the true
+  positive paired with that phrase: weak < 0.55 ≤ medium < 0.85 ≤ strong.
+
+The file format (one JSON object a line) is shared with exported correction logs: ``id``,
+``kind``, ``comment``, ``liked``, ``disliked`` and optionally ``image``, ``construction`` (the
+linguistic construction the row tests, e.g. "comparison") and ``strength``.
 """
 
 from __future__ import annotations
 
 import json
 import re
-from collections.abc import Iterable
-from dataclasses import dataclass, field
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 from agent.extraction import Extraction, ImageContext
@@ -84,6 +90,8 @@ class Labelled:
     image: ImageContext | None
     liked: tuple[str, ...]
     disliked: tuple[str, ...]
+    construction: str = ""
+    strength: tuple[tuple[str, str], ...] = ()
 
 
 def load_labelled(path: Path) -> list[Labelled]:
@@ -101,6 +109,8 @@ def load_labelled(path: Path) -> list[Labelled]:
                 image=image,
                 liked=tuple(data.get("liked", [])),
                 disliked=tuple(data.get("disliked", [])),
+                construction=data.get("construction", ""),
+                strength=tuple(sorted(data.get("strength", {}).items())),
             )
         )
     return rows
@@ -115,6 +125,8 @@ class Score:
     expected: int = 0
     polarity_errors: int = 0
     misses: list[str] = field(default_factory=list)
+    strength_checked: int = 0
+    strength_errors: int = 0
 
     def add(self, other: Score) -> None:
         self.true_positives += other.true_positives
@@ -122,6 +134,8 @@ class Score:
         self.expected += other.expected
         self.polarity_errors += other.polarity_errors
         self.misses.extend(other.misses)
+        self.strength_checked += other.strength_checked
+        self.strength_errors += other.strength_errors
 
     @property
     def precision(self) -> float:
@@ -137,11 +151,20 @@ class Score:
         return 2 * p * r / (p + r) if p + r else 0.0
 
 
+STRENGTH_BANDS = {"weak": (0.0, 0.55), "medium": (0.55, 0.85), "strong": (0.85, 1.01)}
+
+
+def strength_band(value: float) -> str:
+    return next(name for name, (low, high) in STRENGTH_BANDS.items() if low <= value < high)
+
+
 def score_one(row: Labelled, extraction: Extraction) -> Score:
     expected = [(t, Polarity.LIKE) for t in row.liked] + [
         (t, Polarity.DISLIKE) for t in row.disliked
     ]
     predicted = [(a.text, a.polarity) for a in extraction.attributes]
+    strengths = [a.strength for a in extraction.attributes]
+    wanted_strength = dict(row.strength)
     pairs = sorted(
         (
             (overlap(p[0], e[0]), i, j)
@@ -160,6 +183,15 @@ def score_one(row: Labelled, extraction: Extraction) -> Score:
         used_e.add(j)
         if predicted[i][1] is expected[j][1]:
             score.true_positives += 1
+            band = wanted_strength.get(expected[j][0])
+            if band is not None:
+                score.strength_checked += 1
+                got = strength_band(strengths[i])
+                if got != band:
+                    score.strength_errors += 1
+                    score.misses.append(
+                        f"{row.id}: strength of {predicted[i][0]!r} is {got}, expected {band}"
+                    )
         else:
             score.polarity_errors += 1
             score.misses.append(f"{row.id}: polarity of {predicted[i][0]!r}")
@@ -172,13 +204,15 @@ def score_one(row: Labelled, extraction: Extraction) -> Score:
     return score
 
 
-def score_all(rows: Iterable[Labelled], extractions: Iterable[Extraction]) -> dict[str, Score]:
-    """Scores per kind of comment, plus ``"all"``."""
+def score_all(
+    rows: Iterable[Labelled],
+    extractions: Iterable[Extraction],
+    group: Callable[[Labelled], str] = lambda row: row.kind,
+) -> dict[str, Score]:
+    """Scores per group of comments (their ``kind`` unless told otherwise), plus ``"all"``."""
     totals: dict[str, Score] = {"all": Score()}
     for row, extraction in zip(rows, extractions, strict=True):
         one = score_one(row, extraction)
-        totals.setdefault(row.kind, Score()).add(one)
-        totals["all"].add(
-            Score(one.true_positives, one.predicted, one.expected, one.polarity_errors, one.misses)
-        )
+        totals.setdefault(group(row) or "-", Score()).add(one)
+        totals["all"].add(replace(one, misses=list(one.misses)))
     return totals
