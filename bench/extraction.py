@@ -80,13 +80,14 @@ def percentile(values: list[float], q: float) -> float:
 
 
 HEADER = (
-    f"{'':<26}{'n':>4}{'recall':>8}{'prec.':>7}{'F1':>7}{'pol.err':>8}{'str.err':>8}"
-    f"{'p95 ms':>8}"
+    f"{'':<26}{'n':>4}{'recall':>8}{'prec.':>7}{'F1':>7}{'pol.err':>8}{'str.err':>8}{'p95 ms':>8}"
 )
 
 
 def line(name: str, rows: int, score: Score, p95: float | None = None) -> str:
-    strength = f"{score.strength_errors}/{score.strength_checked}" if score.strength_checked else "-"
+    strength = "-"
+    if score.strength_checked:
+        strength = f"{score.strength_errors}/{score.strength_checked}"
     timing = f"{p95:>8.1f}" if p95 is not None else f"{'':>8}"
     return (
         f"{name[:26]:<26}{rows:>4}{score.recall:>8.3f}{score.precision:>7.3f}{score.f1:>7.3f}"
@@ -127,7 +128,8 @@ def main() -> None:
     settings = load_settings()
     load_start = time.perf_counter()
     offline = build_offline_extractor(open_embedder(settings))
-    print(f"offline extractor loaded (MiniLM + vocabulary) in {time.perf_counter() - load_start:.1f} s")
+    elapsed = time.perf_counter() - load_start
+    print(f"offline extractor loaded (MiniLM + vocabulary) in {elapsed:.1f} s")
     print(HEADER)
     everything: list[Labelled] = []
     results: list[tuple[str, list[Labelled], list[Extraction], bool]] = []
