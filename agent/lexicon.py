@@ -31,6 +31,11 @@ POSITIVE_WORDS = (
     "well done", "spot on", "on point", "breathtaking", "magnificent", "elegant", "refreshing",
     "inviting", "mesmerizing", "mesmerising", "beautifully", "nicely", "love it", "like it",
     "cute", "adorable", "fun", "does it for me", "works for me", "my thing", "my cup of tea",
+    # idioms and praise through nouns ("a joy", "a masterclass")
+    "right up my alley", "right up my street", "steals the show", "star of the show",
+    "carries it", "here for it", "no notes", "yes please", "a winner", "grabs me", "grab me",
+    "a joy", "a dream", "a treat", "a masterclass", "a masterpiece", "a triumph", "a delight",
+    "a highlight", "the best part", "the best bit", "a real treat", "a nice touch",
 )
 NEGATIVE_WORDS = (
     "ugly", "awful", "terrible", "horrible", "bad", "boring", "bored", "annoying", "distracting",
@@ -44,13 +49,40 @@ NEGATIVE_WORDS = (
     "does nothing for me", "do nothing for me", "not my thing", "not my cup of tea",
     "leaves me cold", "left me cold", "falls flat", "feels cheap", "looks cheap", "looks off",
     "feels off", "seems off", "is off", "painful", "headache", "nauseating", "creeps me out",
+    "done to death", "makes my head spin", "eyes swim", "a letdown", "a disaster", "overrated",
+    "overpowering", "a problem", "an issue",
 )
 # An opinion that is no opinion: "meh, it's fine".
 NEUTRAL_WORDS = (
     "no strong opinion", "no strong opinions", "no strong feelings", "no opinion either way",
     "have no opinion", "do not have an opinion", "no feelings", "no preference",
-    "fine", "ok", "okay", "meh", "alright", "whatever", "so-so", "average", "no opinion",
+    "meh", "whatever", "so-so", "average", "no opinion",
     "not sure", "dunno", "no idea", "indifferent", "neutral", "nothing special", "i guess",
+)
+# A lukewarm yes: "the pink is okay" is a like, and a weak one.
+OKAY_WORDS = ("okay", "ok", "fine", "alright", "decent", "passable", "acceptable")
+# Words that make a verdict strong: "love" and "gorgeous" outweigh "like" and "nice".
+STRONG_WORDS = frozenset((
+    "love", "loved", "loves", "adore", "adored", "gorgeous", "stunning", "amazing", "perfect",
+    "breathtaking", "incredible", "favorite", "favourite", "hate", "hated", "detest", "loathe",
+    "masterpiece", "magnificent", "exquisite", "absolutely", "obsessed", "fantastic", "unreal",
+))
+# Sarcasm: a sentence with one of these says the opposite of its praise.
+SARCASM_MARKERS = (
+    "just what every", "just what i wanted", "just what i needed", "how original", "how fresh",
+    "how creative", "how novel", "how unexpected", "oh great", "oh wonderful", "oh joy",
+    "oh good", "ah yes", "very subtle", "so subtle", "revolutionary", "groundbreaking",
+    "yet another", "overrated apparently", "said no one", "never seen that before",
+    "because subtle", "what could go wrong",
+)
+# Idioms and fillers that are never features ("at the end of the day", "in a good way").
+IDIOM_FILLERS = (
+    "at the end of the day", "in a good way", "in a bad way", "on the other hand", "that said",
+    "even so", "any day", "every time", "any time", "at first glance", "on its own",
+    "for my taste", "to be honest", "if anything", "up close", "all in all", "so far",
+    "i will admit that", "i will give it that", "i will grant it", "in general", "at least",
+    "the rest", "the only thing", "first of all", "of course", "a thousand", "than that",
+    "at all",
 )
 # Wishes: what is wished for is liked, unless the wish is negated ("I wish it wasn't so dark").
 WISH_CUES = (
@@ -94,7 +126,9 @@ STOPWORDS = frozenset((
     "there's", "that's", "what's", "please", "thanks", "thank", "hmm", "um", "uh", "oh", "ah",
     "wow", "yeah", "yes", "yep", "nah", "nope", "honestly", "personally", "definitely",
     "actually", "certainly", "literally", "basically", "simply", "kinda", "sorta", "lol",
-    "haha",
+    "haha", "enough", "together", "everywhere", "somewhere", "anywhere", "though", "apparently",
+    "exactly", "usually", "normally", "always", "ever", "almost", "itself", "themselves",
+    "beat", "beats", "versus", "vs",
 ))
 
 # Sentences that speak to the system instead of about the image: never attributes.

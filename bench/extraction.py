@@ -136,8 +136,7 @@ def main() -> None:
     all_timings: list[float] = []
     for name, path, blind in sets:
         rows = load_labelled(path)
-        extractions, _ = run(offline, rows)
-        timings: list[float] = []
+        extractions, timings = run(offline, rows)
         for _ in range(args.repeat):
             timings.extend(run(offline, rows)[1])
         all_timings.extend(timings)

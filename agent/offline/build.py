@@ -1,0 +1,151 @@
+"""Stage 7: phrases with a polarity → the ``Extraction`` (drafts, notes, vagueness).
+
+Nothing vague is stored: a phrase that only names a category ("love the colors") is named from
+the image's tags (or its description) instead; with nothing to name it from, it becomes a note
+and ``vague=True``, so the agent asks a follow-up question (``agent.policy``). A phrase said
+both ways in one comment is dropped (no clear preference), as ViPer does.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+
+from agent.extraction import Extraction, ImageContext, ImageTag
+from agent.offline.category import curated_category
+from agent.offline.pairing import Run
+from agent.offline.polarity import clause_verdict
+from agent.offline.segment import Clause
+from agent.vocabulary import CATEGORY_HEADS
+from preference_store.models import MAX_ATTRIBUTE_WORDS, AttributeDraft, Category, Polarity
+
+LIKE, DISLIKE = Polarity.LIKE, Polarity.DISLIKE
+FROM_IMAGE_MAX_STRENGTH = 0.6
+
+
+def limit(text: str) -> str:
+    """Keep the last words of a long phrase (the head noun is at the end in English)."""
+    words = text.split()
+    return " ".join(words[-MAX_ATTRIBUTE_WORDS:])[:80].strip()
+
+
+@dataclass
+class _Drafts:
+    """Drafts by text; a text said both ways is remembered as a conflict."""
+
+    by_text: dict[str, AttributeDraft] = field(default_factory=dict)
+    conflicts: set[str] = field(default_factory=set)
+
+    def add(self, draft: AttributeDraft) -> None:
+        key = draft.text.casefold()
+        existing = self.by_text.get(key)
+        if existing is not None and existing.polarity is not draft.polarity:
+            self.conflicts.add(key)
+        self.by_text.setdefault(key, draft)
+
+
+def build(
+    clauses: Sequence[Clause],
+    ignored: list[str],
+    image: ImageContext | None,
+    similar: Callable[[Sequence[str]], list[Category | None]],
+    image_tags: Callable[[ImageContext | None, Category], list[ImageTag]],
+) -> Extraction:
+    notes: list[str] = []
+    ignored_phrases = list(ignored)
+    if ignored:
+        notes.append("left out text addressed to the system rather than about the image")
+    opinion = False
+    from_image = False
+    own_attributes = 0
+    verdicts: list[Polarity] = []
+    resolved = _categorised(clauses, similar)
+    for clause in clauses:
+        verdict = clause_verdict(clause.tokens)
+        if verdict is not None:
+            opinion = True
+            if all(curated_category(r) in {None, Category.SUBJECT} for r in clause.runs):
+                verdicts.append(verdict)
+    drafts = _Drafts()
+    for clause, run, category in resolved:
+        if run.polarity is None:
+            continue
+        if category is None or category is Category.SUBJECT:
+            ignored_phrases.append(run.text)
+            continue
+        opinion = True
+        head = limit(run.text)
+        if head in CATEGORY_HEADS and not run.merged_from_predicate:
+            tags = image_tags(image, CATEGORY_HEADS[head])
+            if not tags:
+                notes.append(f"'{head}' is vague and the image gives no {head} to name")
+                continue
+            from_image = True
+            for tag in tags[:2]:
+                drafts.add(
+                    AttributeDraft(
+                        text=tag.text,
+                        category=tag.category,
+                        polarity=run.polarity,
+                        strength=min(run.strength, FROM_IMAGE_MAX_STRENGTH),
+                        evidence=[clause.text, f"image: {tag.text}"],
+                    )
+                )
+            continue
+        own_attributes += 1
+        drafts.add(
+            AttributeDraft(
+                text=head,
+                category=category,
+                polarity=run.polarity,
+                strength=run.strength,
+                evidence=[clause.text],
+            )
+        )
+    for key in sorted(drafts.conflicts):
+        drafts.by_text.pop(key, None)
+        notes.append(f"'{key}' was both liked and disliked; left out")
+    attributes = list(drafts.by_text.values())
+    return Extraction(
+        attributes=attributes,
+        overall=_overall(verdicts, attributes),
+        vague=opinion and (from_image or own_attributes == 0),
+        no_opinion=not opinion and not attributes,
+        ignored=ignored_phrases,
+        notes=notes,
+        extractor="offline",
+    )
+
+
+def _categorised(
+    clauses: Sequence[Clause], similar: Callable[[Sequence[str]], list[Category | None]]
+) -> list[tuple[Clause, Run, Category | None]]:
+    """Every run with its category, in reading order (unknown phrases embedded in one batch)."""
+    resolved: list[tuple[int, int, Clause, Run, Category | None]] = []
+    pending: list[tuple[int, Clause, Run]] = []
+    for number, clause in enumerate(clauses):
+        for run in clause.runs:
+            if run.polarity is None:
+                continue  # no verdict: never stored, so not worth embedding
+            category = curated_category(run)
+            if category is None:
+                pending.append((number, clause, run))
+            else:
+                resolved.append((number, run.start, clause, run, category))
+    unknown = [limit(run.text) for _, _, run in pending]
+    for (number, clause, run), category in zip(pending, similar(unknown), strict=True):
+        resolved.append((number, run.start, clause, run, category))
+    resolved.sort(key=lambda item: (item[0], item[1]))
+    return [(clause, run, category) for _, _, clause, run, category in resolved]
+
+
+def _overall(verdicts: list[Polarity], attributes: list[AttributeDraft]) -> Polarity | None:
+    if verdicts:
+        return verdicts[0]
+    likes = sum(1 for a in attributes if a.polarity is LIKE)
+    dislikes = len(attributes) - likes
+    if likes > dislikes:
+        return LIKE
+    if dislikes > likes:
+        return DISLIKE
+    return None

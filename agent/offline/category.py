@@ -1,0 +1,69 @@
+"""Stage 6: which visual category a phrase belongs to, or None (not a visual feature).
+
+The rightmost curated term decides ("watercolor feel" is about the medium: weak heads like
+"feel" yield to the term before them). A phrase with no curated term is compared with every
+curated term by MiniLM similarity and kept only when it is close to a visual one. Subject matter
+("the dog") is a category of its own, left out by the builder: ViPer learns artistic features.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import numpy as np
+
+from agent.offline.pairing import Run
+from preference_store.embeddings import TextEmbedder
+from preference_store.models import Category
+
+_WEAK_HEADS = frozenset({"feel", "feeling", "vibe", "vibes", "look"})
+
+
+def curated_category(run: Run) -> Category | None:
+    """The rightmost curated visual term decides; None when the run has no curated term."""
+    visual = [t for t in run.words if t.category is not None and t.category is not Category.SUBJECT]
+    if len(visual) > 1 and visual[-1].text in _WEAK_HEADS:
+        visual = visual[:-1]
+    if visual:
+        return visual[-1].category
+    if any(t.category is Category.SUBJECT for t in run.words) and all(
+        t.category is not None for t in run.words
+    ):
+        return Category.SUBJECT
+    return None
+
+
+class SimilarCategories:
+    """MiniLM nearest curated term for phrases outside the vocabulary (one batch a comment)."""
+
+    def __init__(
+        self, embedder: TextEmbedder | None, vocab: dict[str, Category], min_similarity: float
+    ) -> None:
+        self._embedder = embedder
+        self._vocab = vocab
+        self._min_similarity = min_similarity
+        self._categories: list[Category] = []
+        self._matrix: np.ndarray | None = None
+
+    def warm_up(self) -> None:
+        if self._embedder is None or self._matrix is not None:
+            return
+        texts = list(self._vocab)
+        self._categories = [self._vocab[t] for t in texts]
+        self._matrix = np.asarray(self._embedder.embed(texts), dtype=np.float32)
+
+    def __call__(self, phrases: Sequence[str]) -> list[Category | None]:
+        if not phrases or self._embedder is None:
+            return [None] * len(phrases)
+        self.warm_up()
+        assert self._matrix is not None
+        vectors = np.asarray(self._embedder.embed(list(phrases)), dtype=np.float32)
+        result: list[Category | None] = []
+        for row in vectors @ self._matrix.T:
+            best = int(row.argmax())
+            category = self._categories[best]
+            if row[best] < self._min_similarity or category is Category.SUBJECT:
+                result.append(None)
+            else:
+                result.append(category)
+        return result

@@ -1,0 +1,166 @@
+"""Stage 3: clause tokens → candidate feature phrases ("runs"), paired with their predicates.
+
+A run is a stretch of content words. Two joins build the phrase a person meant:
+
+* names: "teal and gold palette", "magenta and cyan lights", "neon on black" are one feature
+  (colour words joined by "and"/"on" to each other or to the noun they share);
+* predicates: "the light feels gentle and warm" → "gentle warm light"; the predicate words are
+  kept apart (``Run.predicate``) because they may carry the verdict ("the gold is cheap").
+
+Valence words inside a name ("flat graphic look", "dark background") stay part of the name: the
+polarity stage reads a verdict from them only when nothing else in the clause gives one.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from agent.offline.tokens import HEDGE, INTENS, NEGATION, STOP, TOO, WORD, Token
+from agent.vocabulary import CATEGORY_HEADS, NOUN_HEADS
+from preference_store.models import Category, Polarity
+
+COPULAS = frozenset({"is", "are", "was", "were", "be", "been", "looks", "look", "looked",
+                     "feels", "feel", "felt", "seems", "seem", "seemed", "gets", "got",
+                     "becomes", "remain", "remains", "stays"})  # fmt: skip
+_DETERMINERS = frozenset({"the", "this", "that", "these", "those", "its", "their", "your"})
+_NAME_JOINERS = frozenset({"and", "on"})
+_NOUNISH_LOOK = frozenset({"look", "feel", "vibe"})
+
+
+@dataclass
+class Run:
+    """A candidate attribute phrase and where it sits in its clause's tokens."""
+
+    words: list[Token]
+    start: int
+    end: int  # exclusive
+    predicate: list[Token] = field(default_factory=list)  # "cheap" in "the gold is cheap"
+    predicate_start: int | None = None
+    negated_predicate: bool = False  # "the muted greens aren't boring"
+    polarity: Polarity | None = None  # set by the polarity stage
+    strength: float = 0.7
+
+    @property
+    def text(self) -> str:
+        return " ".join(t.text for t in self.words)
+
+    @property
+    def merged_from_predicate(self) -> bool:
+        return bool(self.predicate)
+
+
+def find_runs(tokens: list[Token], *, join_predicates: bool = True) -> list[Run]:
+    """The clause's candidate phrases, in reading order."""
+    _nounify_look(tokens)
+    runs: list[Run] = []
+    current: list[Token] = []
+    start = 0
+    for index, token in enumerate(tokens):
+        if token.kind == WORD:
+            if not current:
+                start = index
+            current.append(token)
+            continue
+        if current:
+            runs.append(Run(current, start, index))
+            current = []
+    if current:
+        runs.append(Run(current, start, len(tokens)))
+    runs = join_names(tokens, runs)
+    if join_predicates:
+        runs = _join_predicates(tokens, runs)
+    return runs
+
+
+def is_nominal(run: Run) -> bool:
+    last = run.words[-1].text
+    head = last.rsplit(" ", 1)[-1]
+    return (
+        last in CATEGORY_HEADS
+        or head in NOUN_HEADS
+        or head in CATEGORY_HEADS
+        or head in _NOUNISH_LOOK
+        or run.words[-1].category is Category.SUBJECT
+    )
+
+
+def _colourish(run: Run) -> bool:
+    return all(t.category is Category.COLOR for t in run.words)
+
+
+def join_names(tokens: list[Token], runs: list[Run]) -> list[Run]:
+    """ "teal and gold palette" / "red and navy" / "neon on black": one feature, not two."""
+    joined: list[Run] = []
+    for run in runs:
+        if joined:
+            previous = joined[-1]
+            between = [t.text for t in tokens[previous.end : run.start]]
+            if (
+                len(between) == 1
+                and between[0] in _NAME_JOINERS
+                and _colourish(previous)
+                and run.words[0].category is Category.COLOR
+            ):
+                joiner = Token(between[0], WORD)
+                joined[-1] = Run([*previous.words, joiner, *run.words], previous.start, run.end)
+                continue
+        joined.append(run)
+    return joined
+
+
+def _subject(tokens: list[Token], run: Run) -> bool:
+    """Whether a run can be the subject of "is/feels ...": a noun, or "the <words>"."""
+    return is_nominal(run) or (run.start > 0 and tokens[run.start - 1].text in _DETERMINERS)
+
+
+def _join_predicates(tokens: list[Token], runs: list[Run]) -> list[Run]:
+    """ "the background is cluttered" → "cluttered background" (one phrase, not two)."""
+    joined: list[Run] = []
+    for run in runs:
+        if joined and not is_nominal(run):
+            previous = joined[-1]
+            between = tokens[previous.end : run.start]
+            texts = [t.text for t in between]
+            if previous.predicate and texts == ["and"]:
+                # "the light feels gentle and warm": a second predicate word
+                joined[-1] = Run(
+                    previous.words[: len(previous.predicate)]
+                    + run.words
+                    + previous.words[len(previous.predicate) :],
+                    previous.start,
+                    run.end,
+                    predicate=previous.predicate + run.words,
+                    predicate_start=previous.predicate_start,
+                    negated_predicate=previous.negated_predicate,
+                )
+                continue
+            if (
+                not previous.predicate
+                and _subject(tokens, previous)
+                and between
+                and all(t.kind in {STOP, INTENS, TOO, HEDGE, NEGATION} for t in between)
+                and any(t.text in COPULAS for t in between)
+            ):
+                joined[-1] = Run(
+                    run.words + previous.words,
+                    previous.start,
+                    run.end,
+                    predicate=list(run.words),
+                    predicate_start=run.start,
+                    negated_predicate=any(t.kind == NEGATION for t in between),
+                )
+                continue
+        joined.append(run)
+    return joined
+
+
+def _nounify_look(tokens: list[Token]) -> None:
+    """ "the flat graphic look feels calm": here "look" is a noun, part of the name."""
+    for index, token in enumerate(tokens[1:-1], start=1):
+        if (
+            token.text in _NOUNISH_LOOK
+            and token.kind == STOP
+            and tokens[index - 1].kind == WORD
+            and tokens[index + 1].text in COPULAS
+        ):
+            tokens[index] = Token(token.text, WORD, Category.STYLE)

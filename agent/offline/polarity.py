@@ -1,0 +1,244 @@
+"""Stage 4: a polarity and a strength for every phrase, decided inside an explicit scope.
+
+Scopes, narrowest first:
+
+1. comparison: "I'd take X over Y", "I'd rather have X than Y", "X beats Y" → the preferred side
+   is liked, the other disliked;
+2. the phrase's own markers: "too dark", "no more neon", "not enough contrast", "without X";
+3. the clause: a cue before the phrase ("love the", "not a fan of"), a wish, an evaluation after
+   it ("... is gorgeous", "isn't bad at all", "is okay"), its predicate ("the shadows seem rich",
+   "the greens aren't boring", "not dark enough"), an evaluation before it ("lovely grain");
+4. the sentence: a phrase with no verdict in its clause takes the previous clause's (the
+   opposite after "but"/"though"), or the next one's when it opens the sentence; a sentence that
+   is only a verdict ("Yes please.") answers for the verdict-less sentence just before it;
+5. sarcasm ("just what every picture needs, more lens flare") turns the sentence's verdicts into
+   dislikes.
+
+A verdict is never carried into another sentence otherwise, and a phrase still without one is
+left out rather than guessed. Strength follows the words: "okay" (0.4) < "like" (0.7) <
+"really like" (0.8) < "love"/"gorgeous" (0.9); a hedge ("kind of", "maybe") lowers it by 0.3.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from itertools import groupby, pairwise
+
+from agent import lexicon
+from agent.offline.pairing import Run
+from agent.offline.segment import Clause
+from agent.offline.tokens import (
+    CUE_LIKE,
+    EVALUATIONS,
+    FORWARD,
+    HEDGE,
+    INTENS,
+    MORE,
+    NEG,
+    NEGATION,
+    OKAY,
+    POS,
+    SARCASM,
+    STOP,
+    TOO,
+    WISH,
+    WORD,
+    Token,
+)
+from agent.offline.valence import ValenceReader
+from preference_store.models import Polarity
+
+LIKE, DISLIKE = Polarity.LIKE, Polarity.DISLIKE
+WEAK, MEDIUM, FIRM, STRONG = 0.4, 0.7, 0.8, 0.9
+_PREFERENCE = frozenset({"take", "rather", "prefer", "prefers", "preferred", "beat", "beats",
+                         "better", "over", "give me"})  # fmt: skip
+_SEPARATORS = ("over", "than", "beat", "beats")
+_SKIPPABLE = frozenset({"so", "very", "really", "way", "a", "bit", "much", "the", "far", "all",
+                        "that", "little", "tad"})  # fmt: skip
+
+
+def assign(clauses: Sequence[Clause], valence: ValenceReader) -> None:
+    """Set ``polarity`` and ``strength`` on every run of every clause."""
+    for _, group in groupby(clauses, key=lambda c: c.sentence):
+        _sentence(list(group), valence)
+    _verdict_sentences(clauses)
+
+
+def clause_verdict(tokens: Sequence[Token]) -> Polarity | None:
+    """The clause's own verdict from its cues (not from loaded adjectives)."""
+    verdict: Polarity | None = None
+    for index, token in enumerate(tokens):
+        if token.kind in FORWARD or token.kind in EVALUATIONS:
+            polarity = LIKE if token.kind in {CUE_LIKE, POS} else DISLIKE
+            verdict = polarity.opposite if negated(tokens, index) else polarity
+            break
+        if token.kind == TOO:
+            verdict = DISLIKE
+            break
+    if verdict is LIKE and any(t.kind == SARCASM for t in tokens):
+        return DISLIKE
+    return verdict
+
+
+def negated(tokens: Sequence[Token], index: int, window: int = 3) -> bool:
+    return any(t.kind == NEGATION for t in tokens[max(0, index - window) : index])
+
+
+def _sentence(clauses: list[Clause], valence: ValenceReader) -> None:
+    previous: Polarity | None = None
+    verdicts: list[Polarity | None] = []
+    for clause in clauses:
+        verdict = clause_verdict(clause.tokens)
+        verdicts.append(verdict)
+        separator = _comparison(clause.tokens)
+        for run in clause.runs:
+            run.polarity = _run_polarity(clause.tokens, run, separator, valence) or verdict
+            run.strength = _strength(clause.tokens)
+        fallback = previous.opposite if clause.after_contrast and previous else previous
+        for run in clause.runs:
+            if run.polarity is None:
+                run.polarity = fallback
+        own = [r.polarity for r in clause.runs if r.polarity is not None]
+        if verdict is not None:
+            previous = verdict
+        elif own:
+            previous = own[-1]
+    # A clause opening the sentence without a verdict takes the next one's ("The visible
+    # brushstrokes give it life, I adore impasto."); clauses with no phrase pass it on.
+    later: Polarity | None = None
+    for clause, verdict in zip(reversed(clauses), reversed(verdicts), strict=True):
+        for run in clause.runs:
+            if run.polarity is None:
+                run.polarity = later
+        found = next((r.polarity for r in clause.runs if r.polarity), verdict)
+        later = None if clause.after_contrast else (found or later)
+    if any(t.kind == SARCASM for c in clauses for t in c.tokens):
+        for clause in clauses:
+            for run in clause.runs:
+                run.polarity = DISLIKE
+
+
+def _verdict_sentences(clauses: Sequence[Clause]) -> None:
+    """ "Stark shadows, deep blacks. Yes please.": a bare verdict speaks for the sentence before."""
+    sentences = [list(group) for _, group in groupby(clauses, key=lambda c: c.sentence)]
+    for before, after in pairwise(sentences):
+        if any(c.runs for c in after):
+            continue
+        verdict = next((v for c in after if (v := clause_verdict(c.tokens)) is not None), None)
+        runs = [r for c in before for r in c.runs]
+        if verdict is None or not runs or any(r.polarity is not None for r in runs):
+            continue
+        if any(clause_verdict(c.tokens) is not None for c in before):
+            continue
+        for run in runs:
+            run.polarity = verdict
+
+
+def _comparison(tokens: Sequence[Token]) -> int | None:
+    """Index of "over"/"than"/"beats" in a clause that states a preference, else None."""
+    texts = [t.text for t in tokens]
+    if not any(t in _PREFERENCE or t in {"prefer", "i'd rather"} for t in texts):
+        return None
+    for index, text in enumerate(texts):
+        if text in _SEPARATORS and index > 0:
+            if text == "over" and not any(t in {"take", "prefer", "give me", "me"} for t in texts):
+                continue
+            return index
+    return None
+
+
+def _run_polarity(
+    tokens: Sequence[Token], run: Run, separator: int | None, valence: ValenceReader
+) -> Polarity | None:
+    # 1. Comparison: the preferred side is liked, the other disliked.
+    if separator is not None:
+        return LIKE if run.start < separator else DISLIKE
+    # 2. Markers right before the phrase or its predicate.
+    local = _local_marker(tokens, run.start)
+    if local is None and run.predicate_start is not None:
+        local = _local_marker(tokens, run.predicate_start)
+    if local is not None:
+        return local
+    # 3. The nearest forward cue before it: "I love the ...", "not a fan of ...".
+    for index in range(run.start - 1, -1, -1):
+        token = tokens[index]
+        if token.kind in FORWARD:
+            polarity = LIKE if token.kind == CUE_LIKE else DISLIKE
+            return polarity.opposite if negated(tokens, index) else polarity
+    # 4. A wish: what is wished for is liked, unless the wish is negated.
+    for index in range(run.start - 1, -1, -1):
+        if tokens[index].kind == WISH:
+            between = tokens[index + 1 : run.start]
+            if any(t.kind == NEGATION or t.text in {"less", "fewer"} for t in between):
+                return DISLIKE
+            return LIKE
+    # 5. An evaluation after it: "the palette is gorgeous", "isn't bad at all", "is okay".
+    after = _evaluation_after(tokens, run)
+    if after is not None:
+        return after
+    # 6. Its predicate: "not dark enough" (wants more), "the shadows seem rich".
+    if run.predicate:
+        if run.end < len(tokens) and tokens[run.end].text == "enough":
+            return LIKE
+        words = [t.text for t in run.predicate]
+        said = valence.of_words(words)
+        if said is not None:
+            return said.opposite if run.negated_predicate else said
+    # 7. An evaluation before it: "beautiful teal", "nice grain".
+    for index in range(run.start - 1, -1, -1):
+        token = tokens[index]
+        if token.kind in EVALUATIONS:
+            polarity = LIKE if token.kind == POS else DISLIKE
+            return polarity.opposite if negated(tokens, index, 2) else polarity
+    # 8. The phrase's own loaded adjective ("cluttered", "vibrant"), when nothing else speaks.
+    if clause_verdict(tokens) is None:
+        return ValenceReader.lexical([t.text for t in run.words])
+    return None
+
+
+def _evaluation_after(tokens: Sequence[Token], run: Run) -> Polarity | None:
+    for index in range(run.end, len(tokens)):
+        token = tokens[index]
+        if token.kind in EVALUATIONS or token.kind == OKAY:
+            polarity = DISLIKE if token.kind == NEG else LIKE
+            return polarity.opposite if negated(tokens, index, 2) else polarity
+        if token.kind == WORD:
+            return None
+    return None
+
+
+def _local_marker(tokens: Sequence[Token], start: int) -> Polarity | None:
+    index = start - 1
+    while index >= 0 and tokens[index].kind in {INTENS, STOP} and tokens[index].text in _SKIPPABLE:
+        index -= 1
+    if index < 0:
+        return None
+    token = tokens[index]
+    if token.kind == TOO or token.text in {"too much", "too many"}:
+        return LIKE if negated(tokens, index, 2) else DISLIKE
+    if token.text in {"no more", "less", "fewer"}:
+        return DISLIKE
+    if token.kind == MORE:
+        return DISLIKE if negated(tokens, index, 2) else LIKE
+    if token.kind == NEGATION and token.text in {"without", "no"}:
+        return DISLIKE
+    return None
+
+
+def _strength(tokens: Sequence[Token]) -> float:
+    texts = {t.text for t in tokens}
+    kinds = {t.kind for t in tokens}
+    if texts & lexicon.STRONG_WORDS:
+        strength = STRONG
+    elif OKAY in kinds and not kinds & (FORWARD | EVALUATIONS):
+        strength = WEAK
+    elif INTENS in kinds:
+        strength = FIRM
+    else:
+        strength = MEDIUM
+    if HEDGE in kinds:
+        strength = max(WEAK, round(strength - 0.3, 2)) if strength > WEAK else 0.3
+    return strength
+
+
+__all__ = ["assign", "clause_verdict", "negated"]

@@ -1,0 +1,102 @@
+"""Stage 1: a comment → sentences → clauses, the scopes polarity is decided in.
+
+Sentences come from pySBD (rule-based sentence boundary detection, the "Golden Rules" set), so
+"e.g." or "3.5" do not end a sentence; semicolons, colons, dashes and line breaks also close a
+scope. Inside a sentence, clauses end at contrast words ("but", "though") and at commas that do
+not join two modifiers of one noun ("soft, hazy light" stays one phrase). A verdict never
+crosses a sentence boundary (see ``polarity``).
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+
+import pysbd
+
+from agent import lexicon
+from agent.guard import is_instruction
+from agent.offline.tokens import Labeller, Token
+from agent.vocabulary import CATEGORY_HEADS, NOUN_HEADS
+
+_SCOPE_BREAK = re.compile(r"[;:\n]+|\s+[-–—]\s+|…|\.\.+")
+_CONTRAST = re.compile(r"\b(?:" + "|".join(lexicon.CONTRAST_WORDS) + r")\b|,", re.IGNORECASE)
+_FOREIGN_WORD = re.compile(r"[^\W\d_]+(?:'[^\W\d_]+)?")
+
+
+@dataclass
+class Clause:
+    """One scope: the words between two clause boundaries of one sentence."""
+
+    text: str
+    tokens: list[Token]
+    sentence: int = 0
+    after_contrast: bool = False  # opened by "but", "though", ...
+    runs: list = field(default_factory=list)  # list[pairing.Run], filled by the pairing stage
+
+
+def looks_foreign(lowered: str) -> bool:
+    """Mostly function words of another language: the offline rules cannot read it."""
+    words = _FOREIGN_WORD.findall(lowered)
+    foreign = sum(1 for w in words if w in lexicon.FOREIGN_MARKERS)
+    english = sum(1 for w in words if w in lexicon.STOPWORDS)
+    return foreign >= 2 and foreign > english
+
+
+def sentences(text: str) -> list[str]:
+    """Sentence-sized scopes, in order (pySBD, then the harder breaks inside each)."""
+    segmenter = pysbd.Segmenter(language="en", clean=False)  # not thread-safe: one per call
+    pieces: list[str] = []
+    for sentence in segmenter.segment(text):
+        pieces.extend(p.strip() for p in _SCOPE_BREAK.split(sentence) if p.strip(" .!?"))
+    return pieces
+
+
+def clauses(text: str, labeller: Labeller) -> tuple[list[Clause], list[str]]:
+    """The comment's clauses, and the sentences left out as instructions to the system."""
+    found: list[Clause] = []
+    ignored: list[str] = []
+    for number, sentence in enumerate(sentences(text)):
+        if is_instruction(sentence):
+            ignored.append(sentence)
+            continue
+        position = 0
+        after_contrast = False
+        for match in _CONTRAST.finditer(sentence):
+            piece = sentence[position : match.start()]
+            if match.group(0) == "," and _coordinated(piece, sentence[match.end() :], labeller):
+                continue  # "calmer, emptier layouts": one phrase, not two clauses
+            if piece.strip(" .!?"):
+                found.append(_clause(piece, labeller, number, after_contrast))
+                after_contrast = match.group(0) != ","
+            elif match.group(0) != ",":
+                after_contrast = True
+            position = match.end()
+        piece = sentence[position:]
+        if piece.strip(" .!?"):
+            found.append(_clause(piece, labeller, number, after_contrast))
+    return found, ignored
+
+
+def _clause(text: str, labeller: Labeller, sentence: int, after_contrast: bool) -> Clause:
+    return Clause(
+        text=text.strip(" ,"),
+        tokens=labeller.label(text.lower()),
+        sentence=sentence,
+        after_contrast=after_contrast,
+    )
+
+
+def _coordinated(before: str, after: str, labeller: Labeller) -> bool:
+    """A comma between two modifiers of one noun ("soft, hazy light")."""
+    left = re.findall(r"[a-z'-]+", before.lower())
+    right = re.findall(r"[a-z'-]+", after.lower())
+    if not left or not right:
+        return False
+    last, first = left[-1], right[0]
+
+    def modifier(word: str) -> bool:
+        plain = word not in lexicon.STOPWORDS and word not in NOUN_HEADS
+        return plain and word not in CATEGORY_HEADS and labeller.match_cue([word], 0) is None
+
+    return modifier(last) and modifier(first) and len(right) > 1

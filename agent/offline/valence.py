@@ -1,0 +1,85 @@
+"""Is a describing word praise or criticism? ("rich", "gentle" vs "stiff", "muddy").
+
+Used only where a word stands in the place of a verdict: a predicate ("the shadows seem rich")
+or a verbless fragment ("Calm, cool, quiet."). A word in the lexicon's loaded-adjective lists
+answers directly; any other word is compared by MiniLM with a few labelled examples of each
+side (nearest-neighbour vote), so "sumptuous" or "stiff" need no new list entry. Without an
+embedder only the lexicon answers.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import numpy as np
+
+from agent.lexicon import NEGATIVE_VALENCE, POSITIVE_VALENCE
+from preference_store.embeddings import TextEmbedder
+from preference_store.models import Polarity
+
+# Labelled examples for the similarity vote: describing words a person uses as a verdict.
+# fmt: off
+POSITIVE_EXAMPLES = (
+    "rich", "gentle", "calm", "warm and inviting", "soothing", "elegant", "striking", "lush",
+    "delicate", "graceful", "natural", "sophisticated", "relaxing", "peaceful", "vivid",
+    "glowing", "clean", "fresh", "precise", "effective", "atmospheric", "hypnotic", "smooth",
+    "cozy", "sumptuous", "dreamy", "nostalgic", "balanced", "inviting", "soft",
+)
+NEGATIVE_EXAMPLES = (
+    "stiff", "muddy", "cheap", "harsh", "aggressive", "lost", "awkward", "fake", "plastic",
+    "flashy", "cold", "stark", "empty", "lifeless", "cluttered", "messy", "garish", "dull",
+    "bland", "overpowering", "washed out", "banded", "faint", "generic", "heavy-handed",
+    "loud", "unreadable", "exhausting", "tacky", "sloppy",
+)
+# fmt: on
+_NEIGHBOURS = 3
+_MARGIN = 0.04
+
+
+class ValenceReader:
+    """Lexicon first, then a MiniLM nearest-neighbour vote against labelled examples."""
+
+    def __init__(self, embedder: TextEmbedder | None) -> None:
+        self._embedder = embedder
+        self._examples: np.ndarray | None = None
+        self._cache: dict[str, Polarity | None] = {}
+
+    def warm_up(self) -> None:
+        if self._embedder is None or self._examples is not None:
+            return
+        vectors = self._embedder.embed(list(POSITIVE_EXAMPLES + NEGATIVE_EXAMPLES))
+        self._examples = np.asarray(vectors, dtype=np.float32)
+
+    def of_words(self, words: Sequence[str]) -> Polarity | None:
+        """The verdict of describing words ("rich", "gentle and warm"), if they carry one."""
+        lexical = self.lexical(words)
+        if lexical is not None:
+            return lexical
+        if self._embedder is None or not words:
+            return None
+        phrase = " ".join(words)
+        if phrase not in self._cache:
+            self._cache[phrase] = self._vote(phrase)
+            if len(self._cache) > 4_096:  # bounded: one entry per distinct predicate
+                self._cache.pop(next(iter(self._cache)), None)
+        return self._cache[phrase]
+
+    @staticmethod
+    def lexical(words: Sequence[str]) -> Polarity | None:
+        split = {w for word in words for w in word.split()}
+        if split & NEGATIVE_VALENCE:
+            return Polarity.DISLIKE
+        if split & POSITIVE_VALENCE:
+            return Polarity.LIKE
+        return None
+
+    def _vote(self, phrase: str) -> Polarity | None:
+        self.warm_up()
+        assert self._examples is not None and self._embedder is not None
+        vector = np.asarray(self._embedder.embed([phrase]), dtype=np.float32)[0]
+        similarity = self._examples @ vector
+        positive = np.sort(similarity[: len(POSITIVE_EXAMPLES)])[-_NEIGHBOURS:].mean()
+        negative = np.sort(similarity[len(POSITIVE_EXAMPLES) :])[-_NEIGHBOURS:].mean()
+        if max(positive, negative) < 0.45 or abs(positive - negative) < _MARGIN:
+            return None  # not a describing word we can read, or no clear side
+        return Polarity.LIKE if positive > negative else Polarity.DISLIKE
