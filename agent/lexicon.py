@@ -13,13 +13,14 @@ LIKE_CUES = (
     "adore", "adored", "appreciate", "dig", "fan of", "big fan of", "drawn to", "prefer",
     "admire", "obsessed with", "into the", "favorite", "favourite", "want more", "more of",
     "i am into", "been into", "am into", "are into", "really into", "crave", "keen on",
-    "crazy about", "impressed by", "gives me life",
+    "crazy about", "impressed by", "gives me life", "keep the", "care for",
 )
 DISLIKE_CUES = (
     "hate", "hated", "hates", "dislike", "disliked", "dislikes", "detest", "loathe",
     "can not stand", "cannot stand", "tired of", "sick of", "no more", "less", "fewer",
     "rid of", "too much", "too many", "over the top", "turned off by", "put off by",
-    "bothered by", "annoyed by", "distracted by", "not for me",
+    "bothered by", "annoyed by", "distracted by", "not for me", "lose the", "ditch the",
+    "get rid of",
 )
 # Evaluations that usually follow what they judge: "the palette is gorgeous".
 POSITIVE_WORDS = (
@@ -36,6 +37,8 @@ POSITIVE_WORDS = (
     "carries it", "here for it", "no notes", "yes please", "a winner", "grabs me", "grab me",
     "a joy", "a dream", "a treat", "a masterclass", "a masterpiece", "a triumph", "a delight",
     "a highlight", "the best part", "the best bit", "a real treat", "a nice touch",
+    "helps", "adds character", "adds some character", "gives it character", "in a good way",
+    "in a nice way", "my kind of",
 )
 NEGATIVE_WORDS = (
     "ugly", "awful", "terrible", "horrible", "bad", "boring", "bored", "annoying", "distracting",
@@ -50,7 +53,7 @@ NEGATIVE_WORDS = (
     "leaves me cold", "left me cold", "falls flat", "feels cheap", "looks cheap", "looks off",
     "feels off", "seems off", "is off", "painful", "headache", "nauseating", "creeps me out",
     "done to death", "makes my head spin", "eyes swim", "a letdown", "a disaster", "overrated",
-    "overpowering", "a problem", "an issue",
+    "overpowering", "a problem", "an issue", "hard to see", "hard to read", "in a bad way",
 )
 # An opinion that is no opinion: "meh, it's fine".
 NEUTRAL_WORDS = (
@@ -77,8 +80,9 @@ SARCASM_MARKERS = (
 )
 # Idioms and fillers that are never features ("at the end of the day", "in a good way").
 IDIOM_FILLERS = (
-    "at the end of the day", "in a good way", "in a bad way", "on the other hand", "that said",
-    "even so", "any day", "every time", "any time", "at first glance", "on its own",
+    "at the end of the day", "on the other hand", "that said",
+    "even so", "any day", "every time", "next to it", "next to", "not the point",
+    "the point", "any time", "at first glance", "on its own",
     "for my taste", "to be honest", "if anything", "up close", "all in all", "so far",
     "i will admit that", "i will give it that", "i will grant it", "in general", "at least",
     "the rest", "the only thing", "first of all", "of course", "a thousand", "than that",
@@ -90,7 +94,7 @@ WISH_CUES = (
     "should be", "should have", "if only", "would prefer", "would love", "would like",
     "needs", "need", "want", "would be awesome", "would be better", "would be nicer",
     "i'd love", "i'd like", "i'd prefer", "prefer it", "if it had", "if there were",
-    "not enough",
+    "not enough", "i'd add", "would add", "add some", "add more", "make it", "make the",
 )
 NEGATIONS = ("not", "no", "never", "nothing", "hardly", "neither", "nor", "without", "barely")
 HEDGES = (
@@ -128,7 +132,7 @@ STOPWORDS = frozenset((
     "actually", "certainly", "literally", "basically", "simply", "kinda", "sorta", "lol",
     "haha", "enough", "together", "everywhere", "somewhere", "anywhere", "though", "apparently",
     "exactly", "usually", "normally", "always", "ever", "almost", "itself", "themselves",
-    "beat", "beats", "versus", "vs",
+    "beat", "beats", "versus", "vs", "i'd", "i'll", "take", "rather",
 ))
 
 # Sentences that speak to the system instead of about the image: never attributes.

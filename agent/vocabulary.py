@@ -24,7 +24,8 @@ _TERMS: dict[Category, tuple[str, ...]] = {
         "complementary colors", "color scheme", "colour scheme", "color grading", "colorful",
         "colourful", "garish", "washed out", "washed-out", "faded", "bright colors",
         "primary colors", "gradient", "gradients", "tonal", "rainbow", "candy colors",
-        "limited palette", "duotone",
+        "limited palette", "duotone", "peach", "coral", "salmon", "lilac", "ivory", "charcoal",
+        "burgundy", "maroon", "sand", "copper", "bronze", "blue-grey", "blue-gray",
     ),
     Category.LIGHTING: (
         "light", "lights", "lighting", "shadow", "shadows", "glow", "glowing", "backlit",

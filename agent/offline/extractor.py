@@ -112,6 +112,7 @@ class OfflineExtractor:
         clauses, ignored = segment.clauses(text, self._labeller)
         for clause in clauses:
             clause.runs = pairing.find_runs(clause.tokens)
+        self._valence.prefetch(polarity.valence_questions(clauses))
         polarity.assign(clauses, self._valence)
         return clauses, ignored
 

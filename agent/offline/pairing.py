@@ -15,7 +15,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from agent.offline.tokens import HEDGE, INTENS, NEGATION, STOP, TOO, WORD, Token
+from agent.offline.tokens import HEDGE, INTENS, NEGATION, STOP, TOO, WISH, WORD, Token
 from agent.vocabulary import CATEGORY_HEADS, NOUN_HEADS
 from preference_store.models import Category, Polarity
 
@@ -23,7 +23,7 @@ COPULAS = frozenset({"is", "are", "was", "were", "be", "been", "looks", "look", 
                      "feels", "feel", "felt", "seems", "seem", "seemed", "gets", "got",
                      "becomes", "remain", "remains", "stays"})  # fmt: skip
 _DETERMINERS = frozenset({"the", "this", "that", "these", "those", "its", "their", "your"})
-_NAME_JOINERS = frozenset({"and", "on"})
+_NAME_JOINERS = frozenset({"and", "on", "to"})
 _NOUNISH_LOOK = frozenset({"look", "feel", "vibe"})
 
 
@@ -99,7 +99,7 @@ def join_names(tokens: list[Token], runs: list[Run]) -> list[Run]:
                 len(between) == 1
                 and between[0] in _NAME_JOINERS
                 and _colourish(previous)
-                and run.words[0].category is Category.COLOR
+                and Category.COLOR in {run.words[0].category, run.words[-1].category}
             ):
                 joiner = Token(between[0], WORD)
                 joined[-1] = Run([*previous.words, joiner, *run.words], previous.start, run.end)
@@ -138,8 +138,9 @@ def _join_predicates(tokens: list[Token], runs: list[Run]) -> list[Run]:
                 not previous.predicate
                 and _subject(tokens, previous)
                 and between
-                and all(t.kind in {STOP, INTENS, TOO, HEDGE, NEGATION} for t in between)
-                and any(t.text in COPULAS for t in between)
+                and all(t.kind in {STOP, INTENS, TOO, HEDGE, NEGATION, WISH} for t in between)
+                and any(t.text in COPULAS or _wished_state(t) for t in between)
+                and "like" not in texts  # "the lines feel like water": a simile, not a state
             ):
                 joined[-1] = Run(
                     run.words + previous.words,
@@ -152,6 +153,18 @@ def _join_predicates(tokens: list[Token], runs: list[Run]) -> list[Run]:
                 continue
         joined.append(run)
     return joined
+
+
+def _wished_state(token: Token) -> bool:
+    """ "could be", "should be": the predicate after it is what the person wants."""
+    return token.kind == WISH and token.text.endswith(" be")
+
+
+def wished(tokens: list[Token], run: Run) -> bool:
+    """Whether the run's predicate is wished for ("the greens could be warmer")."""
+    if run.predicate_start is None:
+        return False
+    return any(_wished_state(t) for t in tokens[run.start : run.predicate_start])
 
 
 def _nounify_look(tokens: list[Token]) -> None:

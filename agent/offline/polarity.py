@@ -25,7 +25,7 @@ from collections.abc import Sequence
 from itertools import groupby, pairwise
 
 from agent import lexicon
-from agent.offline.pairing import Run
+from agent.offline.pairing import COPULAS, Run, wished
 from agent.offline.segment import Clause
 from agent.offline.tokens import (
     CUE_LIKE,
@@ -62,6 +62,19 @@ def assign(clauses: Sequence[Clause], valence: ValenceReader) -> None:
     for _, group in groupby(clauses, key=lambda c: c.sentence):
         _sentence(list(group), valence)
     _verdict_sentences(clauses)
+
+
+def valence_questions(clauses: Sequence[Clause]) -> list[list[str]]:
+    """The describing words ``assign`` may ask the valence reader about (to batch them)."""
+    questions: list[list[str]] = []
+    for clause in clauses:
+        verbless = clause_verdict(clause.tokens) is None and _verbless(clause.tokens)
+        for run in clause.runs:
+            if run.predicate:
+                questions.append([t.text for t in run.predicate])
+            elif verbless and len(run.words) > 1:
+                questions.append([t.text for t in run.words[:-1]])
+    return questions
 
 
 def clause_verdict(tokens: Sequence[Token]) -> Polarity | None:
@@ -105,13 +118,18 @@ def _sentence(clauses: list[Clause], valence: ValenceReader) -> None:
             previous = own[-1]
     # A clause opening the sentence without a verdict takes the next one's ("The visible
     # brushstrokes give it life, I adore impasto."); clauses with no phrase pass it on.
+    # Before a contrast ("Strong dramatic lighting, but the background is too black") it takes
+    # the opposite of the contrasting clause's verdict.
     later: Polarity | None = None
     for clause, verdict in zip(reversed(clauses), reversed(verdicts), strict=True):
         for run in clause.runs:
             if run.polarity is None:
                 run.polarity = later
-        found = next((r.polarity for r in clause.runs if r.polarity), verdict)
-        later = None if clause.after_contrast else (found or later)
+        found = verdict or next((r.polarity for r in clause.runs if r.polarity), None)
+        if clause.after_contrast:
+            later = found.opposite if found is not None else None
+        else:
+            later = found or later
     if any(t.kind == SARCASM for c in clauses for t in c.tokens):
         for clause in clauses:
             for run in clause.runs:
@@ -119,9 +137,14 @@ def _sentence(clauses: list[Clause], valence: ValenceReader) -> None:
 
 
 def _verdict_sentences(clauses: Sequence[Clause]) -> None:
-    """ "Stark shadows, deep blacks. Yes please.": a bare verdict speaks for the sentence before."""
+    """Two explicit links between sentences, and no others.
+
+    "Stark shadows, deep blacks. Yes please.": a bare verdict speaks for the sentence before;
+    "The colours are nice. The light too.": "too"/"as well" repeats the verdict before.
+    """
     sentences = [list(group) for _, group in groupby(clauses, key=lambda c: c.sentence)]
     for before, after in pairwise(sentences):
+        _repeated_verdict(before, after)
         if any(c.runs for c in after):
             continue
         verdict = next((v for c in after if (v := clause_verdict(c.tokens)) is not None), None)
@@ -132,6 +155,19 @@ def _verdict_sentences(clauses: Sequence[Clause]) -> None:
             continue
         for run in runs:
             run.polarity = verdict
+
+
+def _repeated_verdict(before: list[Clause], after: list[Clause]) -> None:
+    last = after[-1].tokens
+    if not last or last[-1].text not in {"too", "also", "as well"}:
+        return
+    runs = [r for c in after for r in c.runs]
+    if any(r.polarity is not None for r in runs):
+        return
+    earlier = [r.polarity for c in before for r in c.runs if r.polarity is not None]
+    verdict = earlier[-1] if earlier else None
+    for run in runs:
+        run.polarity = verdict
 
 
 def _comparison(tokens: Sequence[Token]) -> int | None:
@@ -176,9 +212,11 @@ def _run_polarity(
     after = _evaluation_after(tokens, run)
     if after is not None:
         return after
-    # 6. Its predicate: "not dark enough" (wants more), "the shadows seem rich".
+    # 6. Its predicate: "not dark enough" (wants more), "could be warmer", "seems rich".
     if run.predicate:
         if run.end < len(tokens) and tokens[run.end].text == "enough":
+            return LIKE
+        if wished(list(tokens), run):
             return LIKE
         words = [t.text for t in run.predicate]
         said = valence.of_words(words)
@@ -190,10 +228,23 @@ def _run_polarity(
         if token.kind in EVALUATIONS:
             polarity = LIKE if token.kind == POS else DISLIKE
             return polarity.opposite if negated(tokens, index, 2) else polarity
-    # 8. The phrase's own loaded adjective ("cluttered", "vibrant"), when nothing else speaks.
+    # 8. The phrase's own loaded adjective ("cluttered", "vibrant"), when nothing else speaks;
+    #    in a verbless fragment ("Such calm wavy lines.") its modifiers are read by MiniLM too.
     if clause_verdict(tokens) is None:
-        return ValenceReader.lexical([t.text for t in run.words])
+        own = ValenceReader.lexical([t.text for t in run.words])
+        if own is None and len(run.words) > 1 and _verbless(tokens):
+            own = valence.of_words([t.text for t in run.words[:-1]])
+        return own
     return None
+
+
+def _verbless(tokens: Sequence[Token]) -> bool:
+    return not any(t.text in COPULAS or t.text in _VERBS for t in tokens)
+
+
+_VERBS = frozenset({"make", "makes", "made", "give", "gives", "gave", "have", "has", "had",
+                    "do", "does", "did", "get", "gets", "got", "add", "adds", "see",
+                    "saw"})  # fmt: skip
 
 
 def _evaluation_after(tokens: Sequence[Token], run: Run) -> Polarity | None:
@@ -241,4 +292,4 @@ def _strength(tokens: Sequence[Token]) -> float:
     return strength
 
 
-__all__ = ["assign", "clause_verdict", "negated"]
+__all__ = ["assign", "clause_verdict", "negated", "valence_questions"]

@@ -64,8 +64,13 @@ def clauses(text: str, labeller: Labeller) -> tuple[list[Clause], list[str]]:
         after_contrast = False
         for match in _CONTRAST.finditer(sentence):
             piece = sentence[position : match.start()]
-            if match.group(0) == "," and _coordinated(piece, sentence[match.end() :], labeller):
+            rest = sentence[match.end() :]
+            if match.group(0) == "," and _coordinated(piece, rest, labeller):
                 continue  # "calmer, emptier layouts": one phrase, not two clauses
+            if match.group(0) != "," and _modifier_contrast(piece, rest):
+                # "Simple but effective composition": two modifiers of one noun
+                sentence = sentence[: match.start()] + sentence[match.end() :]
+                break
             if piece.strip(" .!?"):
                 found.append(_clause(piece, labeller, number, after_contrast))
                 after_contrast = match.group(0) != ","
@@ -84,6 +89,18 @@ def _clause(text: str, labeller: Labeller, sentence: int, after_contrast: bool) 
         tokens=labeller.label(text.lower()),
         sentence=sentence,
         after_contrast=after_contrast,
+    )
+
+
+def _modifier_contrast(before: str, after: str) -> bool:
+    left = re.findall(r"[a-z'-]+", before.lower())
+    right = re.findall(r"[a-z'-]+", after.lower())
+    return (
+        len(left) == 1
+        and left[0] not in lexicon.STOPWORDS
+        and left[0] not in NOUN_HEADS
+        and 1 < len(right) <= 3
+        and not any(w in lexicon.STOPWORDS for w in right)
     )
 
 

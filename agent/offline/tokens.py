@@ -73,7 +73,7 @@ class Labeller:
         while i < len(words):
             term = self.match_term(words, i)
             cue = self.match_cue(words, i)
-            if term is not None and (cue is None or len(term[0]) > len(cue[0])):
+            if term is not None and (cue is None or len(term[0]) >= len(cue[0])):
                 length, category = len(term[0]), term[1]
                 # "cool" / "soft" etc. are cues only when they do not modify a visual noun.
                 if cue is not None and len(term[0]) == len(cue[0]):
@@ -88,6 +88,8 @@ class Labeller:
                 continue
             if cue is not None:
                 kind = cue[1]
+                if kind == TOO and i + 1 == len(words):
+                    kind = STOP  # "the light too": also, not excess
                 if (
                     cue[0] == ("like",)
                     and tokens

@@ -59,10 +59,32 @@ class ValenceReader:
             return None
         phrase = " ".join(words)
         if phrase not in self._cache:
-            self._cache[phrase] = self._vote(phrase)
-            if len(self._cache) > 4_096:  # bounded: one entry per distinct predicate
-                self._cache.pop(next(iter(self._cache)), None)
+            self._remember(phrase, self._vote(phrase))
         return self._cache[phrase]
+
+    def prefetch(self, phrases: Sequence[Sequence[str]]) -> None:
+        """Vote on every phrase the polarity stage may ask about, in one MiniLM batch."""
+        if self._embedder is None:
+            return
+        todo = list(
+            dict.fromkeys(
+                " ".join(words)
+                for words in phrases
+                if words and self.lexical(words) is None and " ".join(words) not in self._cache
+            )
+        )
+        if not todo:
+            return
+        self.warm_up()
+        assert self._examples is not None
+        vectors = np.asarray(self._embedder.embed(todo), dtype=np.float32)
+        for phrase, vector in zip(todo, vectors, strict=True):
+            self._remember(phrase, self._side(self._examples @ vector))
+
+    def _remember(self, phrase: str, polarity: Polarity | None) -> None:
+        self._cache[phrase] = polarity
+        if len(self._cache) > 4_096:  # bounded: one entry per distinct phrase
+            self._cache.pop(next(iter(self._cache)), None)
 
     @staticmethod
     def lexical(words: Sequence[str]) -> Polarity | None:
@@ -77,7 +99,10 @@ class ValenceReader:
         self.warm_up()
         assert self._examples is not None and self._embedder is not None
         vector = np.asarray(self._embedder.embed([phrase]), dtype=np.float32)[0]
-        similarity = self._examples @ vector
+        return self._side(self._examples @ vector)
+
+    @staticmethod
+    def _side(similarity: np.ndarray) -> Polarity | None:
         positive = np.sort(similarity[: len(POSITIVE_EXAMPLES)])[-_NEIGHBOURS:].mean()
         negative = np.sort(similarity[len(POSITIVE_EXAMPLES) :])[-_NEIGHBOURS:].mean()
         if max(positive, negative) < 0.45 or abs(positive - negative) < _MARGIN:
