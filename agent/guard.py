@@ -213,8 +213,10 @@ def ground(
        checks cannot read. The evidence becomes that sentence.
     2. Otherwise (no quote, a paraphrase, an unrelated quote), every content word of the
        feature is in one sentence of the comment: that sentence is the evidence.
-    3. Otherwise the quote is in the image's description or tags and the feature names
-       something the image shows (the model named a vague comment's feature from the image).
+    3. Otherwise the feature names something the image shows (the model named a vague
+       comment's feature from the image): the quote is in the image's description or tags and
+       shares a word with them, or every word of the feature is in one tag (or the
+       description) and the quote is the person's.
     Words that occur only in removed instructions never count.
     """
     said = comment.said
@@ -239,9 +241,14 @@ def ground(
             return Grounding(True, evidence=sentence)
     shown = [image.description, *(t.text for t in image.tags)] if image else []
     shown_text = _norm(" ".join(shown))
-    if quoted and quoted in shown_text and shared_stems(stems, content_stems(shown_text)):
+    named = any(shared_stems(stems, content_stems(s)) == stems for s in shown)
+    if (quoted and quoted in shown_text and shared_stems(stems, content_stems(shown_text))) or (
+        named and quoted in _norm(said)
+    ):
         return Grounding(
-            True, evidence=f"image: {quote.removeprefix('image:').strip()}", from_image=True
+            True,
+            evidence=quote if quoted and quoted in _norm(said) else f"image: {quote}".strip(),
+            from_image=True,
         )
     removed = content_stems(" ".join(comment.removed))
     if shared_stems(stems, removed) - shared_stems(stems, content_stems(said + " " + shown_text)):

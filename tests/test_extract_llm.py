@@ -9,10 +9,12 @@ from pathlib import Path
 import pytest
 from PIL import Image
 
+from agent.evaluation import load_labelled
 from agent.extraction import ExtractionError, ImageContext, ImageTag
 from agent.fallback import FallbackExtractor
 from agent.followup import LLMFollowups, TemplateFollowups
 from agent.gallery import GalleryImage
+from agent.guard import strip_instructions
 from agent.llm_deadline import MessageDeadline
 from agent.llm_extractor import LLMExtractor
 from agent.llm_output import OutputMode
@@ -541,3 +543,17 @@ def test_a_comment_that_is_only_an_instruction_asks_nothing(llm_server: Loopback
     assert result.no_opinion and not result.attributes
     assert result.notes[0].startswith("instruction-like text ignored")
     assert llm_server.chat_requests() == []
+
+
+def test_ordinary_comments_lose_no_words_to_the_instruction_filter() -> None:
+    """The filter removes only instructions: every labelled comment that is not an injection
+    test (87 written by hand, in the voice of real people) reaches the model whole."""
+    rows = [
+        row
+        for path in sorted(Path("tests/data").glob("extraction_*.jsonl"))
+        for row in load_labelled(path)
+    ]
+    ordinary = [r for r in rows if r.kind != "instruction"]
+    assert len(ordinary) > 60
+    assert [r.id for r in ordinary if strip_instructions(r.comment).removed] == []
+    assert all(strip_instructions(r.comment).removed for r in rows if r.kind == "instruction")
