@@ -15,7 +15,7 @@ Three jobs, shared by both extractors so an obedient LLM still cannot change wha
 from __future__ import annotations
 
 import re
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 from agent import lexicon
@@ -183,8 +183,6 @@ def _foreign(text: str) -> bool:
 
 # -- grounding -------------------------------------------------------------------------------
 
-Similarity = Callable[[str, str], float]
-
 
 @dataclass(frozen=True)
 class Grounding:
@@ -201,16 +199,14 @@ def ground(
     quote: str,
     comment: Stripped,
     image: ImageContext | None,
-    *,
-    similarity: Similarity | None = None,
-    min_similarity: float = 1.0,
 ) -> Grounding:
     """Ground ``feature`` (with the model's ``quote``) in the person's words or the image.
 
     1. The quote is in the comment and is *about* the feature: they share a word or stem, half
-       the feature's words are in the quote's sentence, the two are similar in meaning
-       (``similarity`` ≥ ``min_similarity``), or the sentence is in a language these word
-       checks cannot read. The evidence becomes that sentence.
+       the feature's words are in the quote's sentence, or the sentence is in a language these
+       word checks cannot read. The evidence becomes that sentence. (MiniLM similarity was
+       measured as a third way and does not separate related from unrelated pairs that share
+       no word: ``bench/evidence_similarity.py``.)
     2. Otherwise (no quote, a paraphrase, an unrelated quote), every content word of the
        feature is in one sentence of the comment: that sentence is the evidence.
     3. Otherwise the feature names something the image shows (the model named a vague
@@ -232,7 +228,6 @@ def ground(
             shared_stems(stems, content_stems(quote))
             or 2 * len(near) >= len(stems)
             or _foreign(home)
-            or (similarity is not None and similarity(feature, quote) >= min_similarity)
         )
         if about:
             return Grounding(True, evidence=home)

@@ -39,7 +39,6 @@ import prompts
 from agent.extraction import Extraction, ExtractionError, ImageContext, clean_comment
 from agent.guard import (
     INSTRUCTION_NOTE,
-    Similarity,
     Stripped,
     echoes_example,
     ground,
@@ -97,8 +96,6 @@ class LLMExtractor:
         method: Literal["json_schema", "function_calling"] | None = None,
         deadline: MessageDeadline | None = None,
         polarity: PolarityCheck | None = None,
-        similarity: Similarity | None = None,
-        min_similarity: float = 1.0,
     ) -> None:
         if method is not None:  # langchain's names, kept for callers that pass them
             output_mode = "tools" if method == "function_calling" else "json_schema"
@@ -108,8 +105,6 @@ class LLMExtractor:
         self._max_validation_retries = max_validation_retries
         self.deadline = deadline
         self._polarity = polarity
-        self._similarity = similarity
-        self._min_similarity = min_similarity
 
     def extract(self, comment: str, image: ImageContext | None = None) -> Extraction:
         text = clean_comment(comment)
@@ -240,14 +235,7 @@ class LLMExtractor:
                 ignored.append(text)
                 notes.append(f"dropped {text!r}: it copies the prompt's example, not the comment")
                 continue
-            grounding = ground(
-                text,
-                feature.evidence,
-                comment,
-                image,
-                similarity=self._similarity,
-                min_similarity=self._min_similarity,
-            )
+            grounding = ground(text, feature.evidence, comment, image)
             if not grounding.ok:
                 ignored.append(text)
                 notes.append(f"dropped {text!r}: {grounding.why_not}")

@@ -20,9 +20,18 @@ from agent.llm_extractor import LLMExtractor
 from agent.llm_output import OutputMode
 from agent.offline import OfflineExtractor
 from agent.polarity_check import ClausePolarity
+from api.agent_wiring import build_llm_extractor
+from api.settings import Settings
 from preference_store.models import Category, Polarity
 from tests.doubles.llm_server import LoopbackLLMServer, Quirks, Reply
-from tests.test_agent_support import chat_model, llm_extractor
+from tests.test_agent_support import (  # noqa: F401  (fixtures)
+    WorldFactory,
+    builtin_gallery,
+    chat_model,
+    llm_extractor,
+    make_world,
+    offline_extractor,
+)
 
 COMMENT = "I love the warm golden light but hate the cluttered composition"
 IMAGE = ImageContext(
@@ -557,3 +566,40 @@ def test_ordinary_comments_lose_no_words_to_the_instruction_filter() -> None:
     assert len(ordinary) > 60
     assert [r.id for r in ordinary if strip_instructions(r.comment).removed] == []
     assert all(strip_instructions(r.comment).removed for r in rows if r.kind == "instruction")
+
+
+def test_one_message_waits_one_deadline_for_extraction_and_followup(
+    make_world: WorldFactory,  # noqa: F811
+    llm_server: LoopbackLLMServer,
+    offline_extractor: OfflineExtractor,  # noqa: F811
+) -> None:
+    """A vague comment on a hung server: the extraction falls back once the deadline passes,
+    and the follow-up question comes from the template without asking the server again."""
+    deadline = MessageDeadline(1.0)
+    model = chat_model(llm_server, retries=2, timeout=30)
+    world = make_world(
+        extractor=FallbackExtractor(LLMExtractor(model, deadline=deadline), offline_extractor),
+        followups=LLMFollowups(model, deadline=deadline),
+    )
+    turn = world.agent.start("hana")
+    assert turn.image is not None
+    llm_server.push(Reply.hang(seconds=60), times=10)
+    answer = world.agent.reply(turn.session_id, "love it!")
+    assert answer.used_fallback and answer.image == turn.image  # one follow-up on this image
+    assert any(t.text in answer.text for t in turn.image.tags)  # the template's question
+    assert len(llm_server.chat_requests()) == 1
+
+
+def test_settings_choose_the_output_mode_and_the_deadline(llm_server: LoopbackLLMServer) -> None:
+    settings = Settings(
+        llm_base_url=llm_server.base_url,
+        llm_model="loopback-model",
+        llm_output_mode="tools",
+        llm_deadline_s=7,
+    )
+    extractor = build_llm_extractor(settings)
+    assert extractor.modes.configured == "tools"
+    assert extractor.deadline is not None and extractor.deadline.seconds == 7
+    llm_server.push(Reply.structured(GOOD))
+    assert len(extractor.extract(COMMENT, IMAGE).attributes) == 2
+    assert llm_server.chat_requests()[0].uses_tools
