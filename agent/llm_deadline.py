@@ -88,7 +88,10 @@ def call_within(fn: Callable[[], T], seconds: float) -> T:
     worker.start()
     worker.join(seconds)
     if worker.is_alive():
-        raise DeadlineExceeded(f"the language model did not answer within {seconds:.1f} s")
+        raise DeadlineExceeded(
+            f"the language model did not answer within {seconds:.1f} s (a slow local model's "
+            "first call also loads its weights: raise the LLM deadline setting)"
+        )
     if failure:
         raise failure[0]
     return outcome[0]
