@@ -15,7 +15,7 @@ log = logging.getLogger("tastemaker.extraction")
 class FallbackExtractor:
     """Tries ``primary``; when it fails in any way (``ExtractionError`` after its own bounded
     retries, or anything unexpected from the client library) asks ``fallback`` and marks the
-    result, so the reply can tell the person. A comment that is itself unusable
+    result, so the reply can tell the person why. A comment that is itself unusable
     (``InvalidComment``) is refused, not retried offline."""
 
     def __init__(self, primary: Extractor, fallback: Extractor) -> None:
@@ -28,9 +28,12 @@ class FallbackExtractor:
         except InvalidComment:
             raise
         except ExtractionError as error:
-            reason = str(error)
+            reason = str(error)  # "timeout: ...", "refused: ...", "invalid: ...", "too long: ..."
         except Exception as error:  # a library bug must not cost the person an answer
             log.exception("the primary extractor failed unexpectedly")
             reason = f"the language model client failed: {type(error).__name__}: {error}"
+        # A slow local model's first call (loading weights) is the usual timeout: say so loudly.
+        log.warning("LLM extraction fell back to the offline extractor: %s", reason)
         result = self.fallback.extract(comment, image)
-        return result.model_copy(update={"fallback_reason": reason})
+        note = f"the language model failed ({reason}); the offline extractor answered"
+        return result.model_copy(update={"fallback_reason": reason, "notes": [note, *result.notes]})

@@ -1,7 +1,9 @@
 """Follow-up questions: written by the LLM when one is configured, from a template otherwise.
 
 Either way the question names something visible in the image (one of its tags); an LLM answer
-that does not is replaced by the template, and so is any LLM failure.
+that does not is replaced by the template, and so is any LLM failure. The LLM shares the
+message's deadline with the extraction: when the extraction already fell back (or used the
+time up), the template answers at once instead of waiting on the same broken server again.
 """
 
 from __future__ import annotations
@@ -14,6 +16,7 @@ from langchain_core.messages import HumanMessage, SystemMessage
 
 import prompts
 from agent.gallery import GalleryImage
+from agent.llm_deadline import MessageDeadline
 
 MAX_QUESTION_CHARS = 300
 
@@ -35,9 +38,16 @@ class TemplateFollowups:
 class LLMFollowups:
     """The chat model words the question; the template answers when it cannot."""
 
-    def __init__(self, chat_model: BaseChatModel, fallback: FollowupWriter | None = None) -> None:
+    def __init__(
+        self,
+        chat_model: BaseChatModel,
+        fallback: FollowupWriter | None = None,
+        *,
+        deadline: MessageDeadline | None = None,
+    ) -> None:
         self._chat = chat_model
         self._fallback = fallback or TemplateFollowups()
+        self._deadline = deadline
 
     def question(self, image: GalleryImage, comment: str, tag: str) -> str:
         messages = [
@@ -52,8 +62,16 @@ class LLMFollowups:
                 )
             ),
         ]
+        turn = self._deadline.current(comment) if self._deadline else None
+        if turn is not None and (turn.fell_back or turn.remaining() <= 0):
+            return self._fallback.question(image, comment, tag)
         try:
-            answer = self._chat.invoke(messages)
+            if turn is None:
+                answer = self._chat.invoke(messages)
+            else:
+                answer = MessageDeadline.call(
+                    turn, lambda left: self._chat.invoke(messages, timeout=left)
+                )
         except Exception:  # any model failure: the template still asks a good question
             return self._fallback.question(image, comment, tag)
         text = answer.content if isinstance(answer.content, str) else ""

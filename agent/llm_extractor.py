@@ -1,11 +1,21 @@
-"""The LLM extractor: ViPer's extraction prompt through langchain-openai's structured output.
+"""The LLM extractor: ViPer's extraction prompt, answered in whatever structured form the server
+supports, then held to what the person actually said.
 
 The chat model is injected (a ``ChatOpenAI`` built in ``api/``), so this module never reads
-settings. Transport faults (HTTP 5xx, 429, timeouts) are retried by the openai client itself,
-a bounded number of times set on the client; an answer that does not validate is sent back to
-the model with the error, at most ``max_validation_retries`` times (instructor's pattern), then
-``ExtractionError``. Every attribute must carry evidence from the comment or the image; the rest
-are dropped, and so is anything taken from an instruction hidden in the comment.
+settings. The order of one extraction:
+
+1. Instruction-like text is removed from the comment before the model sees it
+   (``agent.guard.strip_instructions``); it can never be evidence.
+2. The model answers within the message's deadline (``agent.llm_deadline``), in the output mode
+   the server accepts (``agent.llm_output``). An answer that does not parse goes back to the model
+   with the error, at most ``max_validation_retries`` times (instructor's pattern).
+3. Each feature is checked: over-long phrases are shortened or split, copies of the prompt's
+   examples are dropped, evidence must be about the feature (``agent.guard.ground``), and the
+   polarity must agree with the clause the evidence comes from (``polarity``), else the clause
+   wins. Every change is written in the notes.
+
+Failures raise ``LLMExtractionError`` with a short reason (timeout, refused, invalid, too long,
+unavailable) that ``agent.fallback`` puts in the reply's notes.
 """
 
 from __future__ import annotations
@@ -13,74 +23,68 @@ from __future__ import annotations
 import base64
 import json
 import mimetypes
+import re
+from collections.abc import Callable
+from functools import cache
 from pathlib import Path
 from typing import Any, Literal
 
 import openai
-from langchain_core.exceptions import ModelError, OutputParserException
+from langchain_core.exceptions import ModelError
 from langchain_core.language_models import BaseChatModel
 from langchain_core.messages import BaseMessage, HumanMessage, SystemMessage
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic import ValidationError
 
 import prompts
 from agent.extraction import Extraction, ExtractionError, ImageContext, clean_comment
-from agent.guard import supported
-from preference_store.models import (
-    MAX_ATTRIBUTE_CHARS,
-    MAX_ATTRIBUTE_WORDS,
-    AttributeDraft,
-    Category,
-    Polarity,
-    normalize_attribute_text,
+from agent.guard import (
+    INSTRUCTION_NOTE,
+    Stripped,
+    echoes_example,
+    ground,
+    strip_instructions,
 )
+from agent.llm_deadline import DeadlineExceeded, MessageDeadline, Turn
+from agent.llm_output import (
+    EmptyAnswer,
+    ExtractedFeature,
+    ExtractedPreferences,
+    OutputMode,
+    OutputModes,
+    parse_answer,
+    request_kwargs,
+    shorten,
+)
+from preference_store.models import AttributeDraft, Category, Polarity, normalize_attribute_text
+
+__all__ = ["ExtractedFeature", "ExtractedPreferences", "LLMExtractionError", "LLMExtractor"]
 
 MAX_IMAGE_BYTES = 4_000_000
+DEFAULT_STRENGTH = 0.7
+# Statuses with which servers say "I do not accept this request format".
+REFUSAL_STATUSES = frozenset({400, 405, 415, 422, 501})
+
+FailureReason = Literal["timeout", "refused", "invalid", "too long", "unavailable"]
+PolarityCheck = Callable[[str, str], Polarity | None]
 
 
-class ExtractedFeature(BaseModel):
-    """One feature as the model must state it."""
+class LLMExtractionError(ExtractionError):
+    """The LLM gave no usable answer; ``reason`` is the one-word why for notes and logs."""
 
-    model_config = ConfigDict(extra="forbid")
-
-    text: str = Field(description="Concise keyword phrase, at most 6 words.")
-    category: Category
-    evidence: str = Field(description="The exact words of the comment (or image description).")
-
-    @field_validator("text")
-    @classmethod
-    def _concise(cls, value: str) -> str:
-        words = value.split()
-        if not words:
-            raise ValueError("feature text is empty")
-        if len(words) > MAX_ATTRIBUTE_WORDS or len(value) > MAX_ATTRIBUTE_CHARS:
-            raise ValueError(
-                f"feature {value!r} is too long: use at most {MAX_ATTRIBUTE_WORDS} words"
-            )
-        return value.strip()
+    def __init__(self, reason: FailureReason, detail: str) -> None:
+        super().__init__(f"{reason}: {detail}")
+        self.reason = reason
+        self.detail = detail
 
 
-class ExtractedPreferences(BaseModel):
-    """The structured answer: liked and disliked features (both may be empty)."""
-
-    model_config = ConfigDict(extra="forbid")
-
-    liked: list[ExtractedFeature]
-    disliked: list[ExtractedFeature]
-
-
-# Answers worth sending back with the error: bad JSON, schema violations, a truncated answer.
-_RECOVERABLE = (
-    ValidationError,
-    OutputParserException,
-    json.JSONDecodeError,
-    ValueError,
-    openai.LengthFinishReasonError,
-    openai.ContentFilterFinishReasonError,
-)
+@cache
+def example_phrases() -> tuple[str, ...]:
+    """Every quoted phrase in the system prompt: a small model may echo any of them."""
+    return tuple(re.findall(r'"([^"{}\[\]:]{3,60})"', prompts.load("extraction_system")))
 
 
 class LLMExtractor:
-    """Extraction by a chat model with structured output, validated and evidence-checked."""
+    """Extraction by a chat model, validated, grounded and polarity-checked."""
 
     def __init__(
         self,
@@ -88,38 +92,84 @@ class LLMExtractor:
         *,
         vision: bool = False,
         max_validation_retries: int = 2,
-        method: Literal["json_schema", "function_calling"] = "json_schema",
+        output_mode: OutputMode = "auto",
+        method: Literal["json_schema", "function_calling"] | None = None,
+        deadline: MessageDeadline | None = None,
+        polarity: PolarityCheck | None = None,
     ) -> None:
-        self._structured = chat_model.with_structured_output(ExtractedPreferences, method=method)
+        if method is not None:  # langchain's names, kept for callers that pass them
+            output_mode = "tools" if method == "function_calling" else "json_schema"
+        self._chat = chat_model
+        self.modes = OutputModes(output_mode)
         self._vision = vision
         self._max_validation_retries = max_validation_retries
+        self.deadline = deadline
+        self._polarity = polarity
 
     def extract(self, comment: str, image: ImageContext | None = None) -> Extraction:
         text = clean_comment(comment)
+        stripped = strip_instructions(text)
+        turn = self.deadline.begin(comment) if self.deadline else None
+        notes = [f"{INSTRUCTION_NOTE}: {r!r}" for r in stripped.removed]
+        if not stripped.said:
+            return Extraction(no_opinion=True, ignored=list(stripped.removed), notes=notes)
         messages: list[BaseMessage] = [
             SystemMessage(prompts.load("extraction_system")),
-            self._user_message(text, image),
+            self._user_message(stripped.text, image),
         ]
+        try:
+            answer = self._ask(messages, turn)
+        except BaseException:
+            if turn is not None:
+                turn.fell_back = True  # the follow-up uses the template at once
+            raise
+        return self._to_extraction(answer, stripped, image, notes)
+
+    # -- asking ------------------------------------------------------------------------------
+
+    def _ask(self, messages: list[BaseMessage], turn: Turn | None) -> ExtractedPreferences:
         last_error = ""
-        for _attempt in range(1 + self._max_validation_retries):
+        retries = 0
+        while retries <= self._max_validation_retries:
+            mode = self.modes.current
             try:
-                answer = self._structured.invoke(messages)
-            except openai.APIError as error:  # transport: already retried by the client
-                raise ExtractionError(f"the language model is unavailable: {error}") from error
-            except ModelError as error:  # refusal, context overflow...: a retry will not help
-                raise ExtractionError(f"the language model failed: {error}") from error
-            except _RECOVERABLE as error:
+                return parse_answer(self._call(messages, mode, turn))
+            except EmptyAnswer as error:
+                if self.modes.give_up_on(mode):
+                    continue  # the server ignored this format: the next one, no retry spent
+                last_error = str(error)
+            except (ValidationError, json.JSONDecodeError, ValueError) as error:
                 last_error = _short(error)
-                messages.append(HumanMessage(prompts.render("extraction_retry", error=last_error)))
-                continue
-            if not isinstance(answer, ExtractedPreferences):
-                last_error = f"expected the schema, got {type(answer).__name__}"
-                messages.append(HumanMessage(prompts.render("extraction_retry", error=last_error)))
-                continue
-            return self._to_extraction(answer, text, image)
-        raise ExtractionError(
-            f"the language model gave no valid answer after {self._max_validation_retries} "
-            f"retries: {last_error}"
+            except openai.APIStatusError as error:
+                if error.status_code in REFUSAL_STATUSES and self.modes.give_up_on(mode):
+                    continue
+                raise _failure(error, mode) from error
+            except (
+                openai.APIError,
+                openai.LengthFinishReasonError,
+                openai.ContentFilterFinishReasonError,
+                ModelError,
+                DeadlineExceeded,
+            ) as error:
+                raise _failure(error, mode) from error
+            retries += 1
+            messages = [
+                *messages,
+                HumanMessage(prompts.render("extraction_retry", error=last_error)),
+            ]
+        raise LLMExtractionError(
+            "invalid",
+            f"no valid answer after {self._max_validation_retries} retries: {last_error}",
+        )
+
+    def _call(
+        self, messages: list[BaseMessage], mode: OutputMode, turn: Turn | None
+    ) -> BaseMessage:
+        kwargs = request_kwargs(mode)
+        if turn is None:
+            return self._chat.invoke(messages, **kwargs)
+        return MessageDeadline.call(
+            turn, lambda left: self._chat.invoke(messages, timeout=left, **kwargs)
         )
 
     def _user_message(self, comment: str, image: ImageContext | None) -> HumanMessage:
@@ -149,37 +199,58 @@ class LLMExtractor:
         mime = mimetypes.guess_type(path.name)[0] or "image/png"
         return f"data:{mime};base64,{base64.b64encode(path.read_bytes()).decode()}"
 
-    @staticmethod
+    # -- checking ----------------------------------------------------------------------------
+
     def _to_extraction(
-        answer: ExtractedPreferences, comment: str, image: ImageContext | None
+        self,
+        answer: ExtractedPreferences,
+        comment: Stripped,
+        image: ImageContext | None,
+        notes: list[str],
     ) -> Extraction:
         drafts: dict[str, AttributeDraft] = {}
-        notes: list[str] = []
         ignored: list[str] = []
-        liked_keys = {normalize_attribute_text(f.text) for f in answer.liked}
-        disliked_keys = {normalize_attribute_text(f.text) for f in answer.disliked}
-        both = liked_keys & disliked_keys
-        lists = ((Polarity.LIKE, answer.liked), (Polarity.DISLIKE, answer.disliked))
-        for polarity, features in lists:
-            for feature in features:
-                key = normalize_attribute_text(feature.text)  # the store's merge key
-                if key in both:
-                    continue  # ViPer: a feature in both lists is dropped
-                if feature.category is Category.SUBJECT:
-                    ignored.append(feature.text)
-                    continue
-                draft = AttributeDraft(
-                    text=feature.text,
-                    category=feature.category,
-                    polarity=polarity,
-                    strength=0.7,
-                    evidence=[feature.evidence],
-                )
-                if not supported(draft, comment, image):
-                    ignored.append(feature.text)
-                    notes.append(f"dropped {feature.text!r}: no evidence in the comment or image")
-                    continue
-                drafts.setdefault(key, draft)
+        from_image: set[str] = set()
+        candidates = [
+            (polarity, part, feature)
+            for polarity, features in (
+                (Polarity.LIKE, answer.liked),
+                (Polarity.DISLIKE, answer.disliked),
+            )
+            for feature in features
+            for part in self._phrases(feature, comment.said, notes)
+        ]
+        keys = {
+            p: {normalize_attribute_text(t) for q, t, _ in candidates if q is p} for p in Polarity
+        }
+        both = keys[Polarity.LIKE] & keys[Polarity.DISLIKE]
+        for polarity, text, feature in candidates:
+            key = normalize_attribute_text(text)
+            if key in both or key in drafts:
+                continue  # ViPer: a feature in both lists is dropped
+            if feature.category is Category.SUBJECT:
+                ignored.append(text)
+                continue
+            if echoes_example(text, example_phrases(), comment, image):
+                ignored.append(text)
+                notes.append(f"dropped {text!r}: it copies the prompt's example, not the comment")
+                continue
+            grounding = ground(text, feature.evidence, comment, image)
+            if not grounding.ok:
+                ignored.append(text)
+                notes.append(f"dropped {text!r}: {grounding.why_not}")
+                continue
+            if not grounding.from_image:
+                polarity = self._checked_polarity(text, polarity, grounding.evidence, notes)
+            else:
+                from_image.add(key)
+            drafts[key] = AttributeDraft(
+                text=text,
+                category=feature.category,
+                polarity=polarity,
+                strength=feature.strength if feature.strength is not None else DEFAULT_STRENGTH,
+                evidence=[grounding.evidence],
+            )
         for key in sorted(both):
             notes.append(f"{key!r} was both liked and disliked; left out")
         attributes = list(drafts.values())
@@ -188,18 +259,59 @@ class LLMExtractor:
         overall = None
         if likes != dislikes:
             overall = Polarity.LIKE if likes > dislikes else Polarity.DISLIKE
-        own = [a for a in attributes if supported(a, comment, None)]
         return Extraction(
             attributes=attributes,
             overall=overall,
-            vague=bool(attributes) and not own,  # every feature was named from the image
+            vague=bool(attributes) and len(from_image) == len(attributes),  # all named from image
             no_opinion=not attributes,
-            ignored=ignored,
+            ignored=[*comment.removed, *ignored],
             notes=notes,
             extractor="llm",
         )
 
+    @staticmethod
+    def _phrases(feature: ExtractedFeature, said: str, notes: list[str]) -> list[str]:
+        text = " ".join(feature.text.split())
+        parts = shorten(text, said)
+        if parts != [text]:
+            notes.append(f"shortened {text!r} to {parts!r}: at most 6 words per feature")
+        return parts
 
-def _short(error: Exception, limit: int = 600) -> str:
+    def _checked_polarity(
+        self, text: str, said: Polarity, clause: str, notes: list[str]
+    ) -> Polarity:
+        if self._polarity is None:
+            return said
+        verdict = self._polarity(text, clause)
+        if verdict is None or verdict is said:
+            return said
+        notes.append(
+            f"polarity of {text!r}: the model said {said.value}, the clause {clause!r} says "
+            f"{verdict.value}; kept {verdict.value}"
+        )
+        return verdict
+
+
+def _failure(error: BaseException, mode: OutputMode) -> LLMExtractionError:
+    """Name why the LLM failed, for the reply's notes and the log."""
+    if isinstance(error, DeadlineExceeded | openai.APITimeoutError):
+        return LLMExtractionError("timeout", _short(error))
+    if isinstance(error, openai.LengthFinishReasonError):
+        return LLMExtractionError("too long", "the answer was cut off at the token limit")
+    if isinstance(error, openai.ContentFilterFinishReasonError):
+        return LLMExtractionError("refused", "the server's content filter stopped the answer")
+    if isinstance(error, openai.APIStatusError) and error.status_code in REFUSAL_STATUSES:
+        return LLMExtractionError(
+            "refused",
+            f"the server refused the {mode} request ({error.status_code}): {_short(error)}",
+        )
+    if isinstance(error, openai.APIError):
+        return LLMExtractionError(
+            "unavailable", f"the language model is unavailable: {_short(error)}"
+        )
+    return LLMExtractionError("refused", f"the language model failed: {_short(error)}")
+
+
+def _short(error: BaseException, limit: int = 600) -> str:
     text = str(error).replace("\n", " ")
     return text if len(text) <= limit else text[:limit] + "..."

@@ -16,9 +16,11 @@ from agent.extraction import Extractor
 from agent.fallback import FallbackExtractor
 from agent.followup import FollowupWriter, LLMFollowups, TemplateFollowups
 from agent.gallery import Gallery, load_gallery
+from agent.llm_deadline import MessageDeadline
 from agent.llm_extractor import LLMExtractor
 from agent.offline import OfflineExtractor
 from agent.onboarding import OnboardingAgent
+from agent.polarity_check import ClausePolarity
 from agent.sessions import SessionRepository
 from api.settings import Settings
 from api.wiring import Components
@@ -40,32 +42,48 @@ def build_chat_model(settings: Settings) -> ChatOpenAI:
         model=str(settings.llm_model),
         base_url=settings.llm_base_url,
         api_key=SecretStr(key),
-        timeout=settings.llm_timeout_s,
+        timeout=min(settings.llm_timeout_s, settings.llm_deadline_s),
         max_retries=1,  # one transport retry (a 429/5xx blip); validation retries are separate
         temperature=0,
         use_responses_api=False,
     )
 
 
-def build_llm_extractor(settings: Settings) -> LLMExtractor:
+def build_deadline(settings: Settings) -> MessageDeadline:
+    """One per process: the extractor and the follow-up writer share each message's turn."""
+    return MessageDeadline(settings.llm_deadline_s)
+
+
+def build_llm_extractor(
+    settings: Settings,
+    offline: OfflineExtractor | None = None,
+    deadline: MessageDeadline | None = None,
+) -> LLMExtractor:
+    """The LLM extractor; ``offline`` checks its polarities (a bare one is built if not given)."""
+    offline = offline or OfflineExtractor()
     return LLMExtractor(
         build_chat_model(settings),
         vision=settings.llm_vision,
         max_validation_retries=settings.llm_max_retries,
+        output_mode=settings.llm_output_mode,
+        deadline=deadline or build_deadline(settings),
+        polarity=ClausePolarity(offline).verdict,
     )
 
 
-def build_extractor(settings: Settings, embedder: TextEmbedder | None) -> Extractor:
+def build_extractor(
+    settings: Settings, embedder: TextEmbedder | None, deadline: MessageDeadline | None = None
+) -> Extractor:
     """Offline when no LLM is configured; otherwise the LLM with the offline one behind it."""
     offline = build_offline_extractor(embedder)
     if not settings.llm_configured:
         return offline
-    return FallbackExtractor(build_llm_extractor(settings), offline)
+    return FallbackExtractor(build_llm_extractor(settings, offline, deadline), offline)
 
 
-def build_followups(settings: Settings) -> FollowupWriter:
+def build_followups(settings: Settings, deadline: MessageDeadline | None = None) -> FollowupWriter:
     if settings.llm_configured:
-        return LLMFollowups(build_chat_model(settings))
+        return LLMFollowups(build_chat_model(settings), deadline=deadline)
     return TemplateFollowups()
 
 
@@ -86,10 +104,19 @@ def build_agent(
 ) -> OnboardingAgent:
     """The onboarding agent; pass an extractor or gallery to share one the caller already has."""
     settings = components.settings
+    deadline = _shared_deadline(extractor, settings)
     return OnboardingAgent(
         sessions=SessionRepository(components.engine),
         store=components.store,
-        extractor=extractor or build_extractor(settings, components.embedder),
+        extractor=extractor or build_extractor(settings, components.embedder, deadline),
         gallery=gallery or build_gallery(settings, gallery_dir),
-        followups=build_followups(settings),
+        followups=build_followups(settings, deadline),
     )
+
+
+def _shared_deadline(extractor: Extractor | None, settings: Settings) -> MessageDeadline:
+    """The deadline of a given LLM extractor (so the follow-up shares its turns), else new."""
+    primary = extractor.primary if isinstance(extractor, FallbackExtractor) else extractor
+    if isinstance(primary, LLMExtractor) and primary.deadline is not None:
+        return primary.deadline
+    return build_deadline(settings)

@@ -42,6 +42,19 @@ class Settings(BaseSettings):
     llm_vision: bool = Field(default=False, description="Send the image along to the LLM.")
     llm_timeout_s: float = Field(default=30.0, gt=0)
     llm_max_retries: int = Field(default=2, ge=0, le=5)
+    llm_deadline_s: float = Field(
+        default=20.0,
+        gt=0,
+        le=600,
+        description="All the LLM work on one message (extraction, retries, follow-up) ends "
+        "within this many seconds, then the offline extractor and template answer. Raise it "
+        "for slow local models: their first call also loads the weights.",
+    )
+    llm_output_mode: Literal["auto", "json_schema", "tools", "json_object", "text"] = Field(
+        default="auto",
+        description="How to ask for structured output; auto starts with json_schema and "
+        "falls back (and remembers) when the server refuses it.",
+    )
 
     # Onboarding gallery
     gallery_dir: Path | None = Field(

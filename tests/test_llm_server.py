@@ -8,7 +8,7 @@ import pytest
 from langchain_openai import ChatOpenAI
 from pydantic import BaseModel, SecretStr
 
-from tests.doubles.llm_server import LoopbackLLMServer, Reply
+from tests.doubles.llm_server import LoopbackLLMServer, Quirks, Reply
 
 
 class Colors(BaseModel):
@@ -117,3 +117,70 @@ def test_garbage_http_body_is_an_error(llm_server: LoopbackLLMServer) -> None:
         _client(llm_server, max_retries=0).chat.completions.create(
             model="m", messages=[{"role": "user", "content": "hi"}]
         )
+
+
+# -- quirks of servers in the wild ---------------------------------------------------------------
+
+_SCHEMA_FORMAT = {
+    "type": "json_schema",
+    "json_schema": {"name": "Colors", "schema": Colors.model_json_schema()},
+}
+_TOOL = {"type": "function", "function": {"name": "Colors", "parameters": {"type": "object"}}}
+
+
+@pytest.mark.parametrize("status", [400, 422])
+def test_quirk_refuses_json_schema_but_answers_plain_requests(
+    llm_server: LoopbackLLMServer, status: int
+) -> None:
+    llm_server.quirks = Quirks(json_schema_status=status)
+    llm_server.push(Reply.structured({"liked": ["teal"], "disliked": []}))
+    client = _client(llm_server, max_retries=0)
+    with pytest.raises(openai.APIStatusError) as refused:
+        client.chat.completions.create(
+            model="m",
+            messages=[{"role": "user", "content": "hi"}],
+            response_format=_SCHEMA_FORMAT,  # type: ignore[arg-type]
+        )
+    assert refused.value.status_code == status
+    answer = client.chat.completions.create(model="m", messages=[{"role": "user", "content": "hi"}])
+    assert answer.choices[0].message.content == '{"liked": ["teal"], "disliked": []}'
+    assert len(llm_server.chat_requests()) == 2  # the refused one is recorded too
+
+
+def test_quirk_no_tool_support(llm_server: LoopbackLLMServer) -> None:
+    llm_server.quirks = Quirks(tools_status=400)
+    with pytest.raises(openai.BadRequestError):
+        _client(llm_server, max_retries=0).chat.completions.create(
+            model="m",
+            messages=[{"role": "user", "content": "hi"}],
+            tools=[_TOOL],  # type: ignore[list-item]
+        )
+
+
+def test_quirk_fenced_pretty_printed_json(llm_server: LoopbackLLMServer) -> None:
+    llm_server.quirks = Quirks(fence=True, indent=2)
+    llm_server.push(Reply.structured({"liked": ["teal"], "disliked": []}))
+    answer = _client(llm_server).chat.completions.create(
+        model="m", messages=[{"role": "user", "content": "hi"}]
+    )
+    content = answer.choices[0].message.content or ""
+    assert content.startswith("```json\n{\n  ") and content.endswith("\n```")
+
+
+def test_quirk_ignores_the_schema_with_an_empty_object(llm_server: LoopbackLLMServer) -> None:
+    llm_server.quirks = Quirks(ignore_schema=True)
+    llm_server.push(Reply.structured({"liked": ["teal"], "disliked": []}))
+    answer = _client(llm_server).chat.completions.create(
+        model="m",
+        messages=[{"role": "user", "content": "hi"}],
+        response_format=_SCHEMA_FORMAT,  # type: ignore[arg-type]
+    )
+    assert answer.choices[0].message.content == "{}"
+
+
+def test_truncated_answer_reports_the_length_limit(llm_server: LoopbackLLMServer) -> None:
+    llm_server.push(Reply.truncated())
+    answer = _client(llm_server).chat.completions.create(
+        model="m", messages=[{"role": "user", "content": "hi"}]
+    )
+    assert answer.choices[0].finish_reason == "length"

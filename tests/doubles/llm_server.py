@@ -15,6 +15,14 @@ faults are injected as ordinary scripted answers:
 ``Reply.structured`` answers in whatever form the request asked for: a tool call when the
 request carries ``tools`` (langchain's ``method="function_calling"``), otherwise JSON message
 content (``response_format`` json_schema, langchain-openai 1.7's default method).
+
+Servers in the wild differ in what structured output they accept; ``server.quirks`` makes the
+loopback server behave like one of them (all off by default):
+
+    server.quirks = Quirks(json_schema_status=400)  # refuses response_format json_schema
+    server.quirks = Quirks(tools_status=400)        # has no tool support
+    server.quirks = Quirks(fence=True, indent=2)    # answers pretty-printed JSON in ``` fences
+    server.quirks = Quirks(ignore_schema=True)      # answers {} to a json_schema request
 """
 
 from __future__ import annotations
@@ -32,6 +40,33 @@ from typing import Any
 import pytest
 
 CHAT_PATH = "/v1/chat/completions"
+
+
+@dataclass(frozen=True)
+class Quirks:
+    """How a real OpenAI-compatible server departs from OpenAI's API (each seen in the wild)."""
+
+    json_schema_status: int | None = None  # HTTP status for ``response_format: json_schema``
+    json_object_status: int | None = None  # HTTP status for ``response_format: json_object``
+    tools_status: int | None = None  # HTTP status for any request that carries ``tools``
+    fence: bool = False  # JSON content wrapped in a markdown ```json fence
+    indent: int | None = None  # JSON content pretty-printed
+    ignore_schema: bool = False  # a json_schema request gets ``{}`` (the schema was ignored)
+
+    def refusal(self, body: dict[str, Any]) -> int | None:
+        """The error status this server answers ``body`` with, if it refuses it."""
+        kind = (body.get("response_format") or {}).get("type")
+        if body.get("tools") and self.tools_status:
+            return self.tools_status
+        if kind == "json_schema" and self.json_schema_status:
+            return self.json_schema_status
+        if kind == "json_object" and self.json_object_status:
+            return self.json_object_status
+        return None
+
+    def render(self, payload: Any) -> str:
+        text = json.dumps(payload, indent=self.indent)
+        return f"```json\n{text}\n```" if self.fence else text
 
 
 @dataclass(frozen=True)
@@ -65,6 +100,11 @@ class Reply:
     def invalid_json(cls, content: str = '{"liked": [{"text": "teal palette",') -> Reply:
         """A 200 answer whose content (or tool arguments) is broken JSON."""
         return cls(kind="invalid_json", content=content)
+
+    @classmethod
+    def truncated(cls, content: str = '{"liked": [{"text": "the warm golden') -> Reply:
+        """An answer cut off at the token limit (``finish_reason: length``)."""
+        return cls(kind="truncated", content=content)
 
     @classmethod
     def http_error(cls, status: int = 500, message: str = "internal error") -> Reply:
@@ -166,6 +206,7 @@ class LoopbackLLMServer:
         self._httpd: ThreadingHTTPServer | None = None
         self._thread: threading.Thread | None = None
         self._counter = 0
+        self.quirks = Quirks()
 
     # -- lifecycle -------------------------------------------------------------------------
     def start(self) -> LoopbackLLMServer:
@@ -245,6 +286,9 @@ class LoopbackLLMServer:
         tools = request.body.get("tools") or []
         if reply.kind == "text":
             message["content"] = reply.content
+        elif reply.kind == "truncated":
+            message["content"] = reply.content
+            finish_reason = "length"
         elif reply.kind == "invalid_json":
             if tools:
                 message["tool_calls"] = [_tool_call(number, _tool_name(tools), reply.content)]
@@ -260,8 +304,10 @@ class LoopbackLLMServer:
                 arguments = json.dumps(reply.payload)
                 message["tool_calls"] = [_tool_call(number, _tool_name(tools), arguments)]
                 finish_reason = "tool_calls"
+            elif self.quirks.ignore_schema and _asks_json_schema(request.body):
+                message["content"] = "{}"
             else:
-                message["content"] = json.dumps(reply.payload)
+                message["content"] = self.quirks.render(reply.payload)
         else:  # pragma: no cover - guarded by the handler
             raise ValueError(f"not a completion reply: {reply.kind}")
         prompt_tokens = max(1, len(request.all_text) // 4)
@@ -279,6 +325,10 @@ class LoopbackLLMServer:
                 "total_tokens": prompt_tokens + 10,
             },
         }
+
+
+def _asks_json_schema(body: dict[str, Any]) -> bool:
+    return (body.get("response_format") or {}).get("type") == "json_schema"
 
 
 def _tool_name(tools: list[dict[str, Any]]) -> str:
@@ -341,6 +391,13 @@ def _make_handler(server: LoopbackLLMServer) -> type[BaseHTTPRequestHandler]:
                 return
             if body.get("stream"):
                 self._send_json(400, {"error": {"message": "the loopback server does not stream"}})
+                return
+            refused = server.quirks.refusal(body)
+            if refused is not None:  # recorded, but the scripted answer stays queued
+                with server._lock:
+                    server.requests.append(request)
+                message = "this server does not support that request format"
+                self._send_json(refused, {"error": {"message": message, "type": "invalid_request"}})
                 return
             reply = server._next_reply(request)
             if reply.kind == "hang":
