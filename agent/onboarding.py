@@ -363,7 +363,12 @@ class OnboardingAgent:
                 for c in plan
             ]
             self._store_corrections(
-                info, target, changes, words=message.text, via=via, said_in=message
+                info,
+                target,
+                changes,
+                words=message.text if via == corrections.WORDS else None,
+                via=via,
+                said_in=message,
             )
         if target is None:
             return self._still_showing(info, "There is nothing to correct yet.", message)
