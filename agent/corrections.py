@@ -14,13 +14,14 @@ time the corrected attributes are needed (read-back, transcript, finish, export)
 
 from __future__ import annotations
 
+import hashlib
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 
 from agent.evaluation import MATCH_THRESHOLD, overlap
-from agent.extraction import Extractor
-from agent.sessions import CorrectionDraft, StoredCorrection
+from agent.extraction import Extractor, ImageContext
+from agent.sessions import CorrectionDraft, StoredCorrection, StoredMessage
 from preference_store.models import AttributeDraft, Category, Polarity
 
 FLIP, DROP, EDIT = "flip", "drop", "edit"
@@ -237,3 +238,38 @@ def _category(text: str, extractor: Extractor) -> Category | None:
     """The category of an edited phrase, read by the same extractor ('colours' → color)."""
     found = extractor.extract(f"I like the {text}").attributes
     return found[0].category if found else None
+
+
+# -- the correction log ---------------------------------------------------------------------
+
+
+def labelled_case(
+    message: StoredMessage, stored: Sequence[StoredCorrection], image: ImageContext | None
+) -> dict[str, object]:
+    """One corrected comment as a labelled case in the format of
+    ``tests/data/extraction_eval.jsonl`` (``agent.evaluation.load_labelled`` reads it): the
+    corrected attributes are the labels, the extractor's own answer rides along. No user or
+    session id; the case id is a hash of the comment and the image, so re-exports dedupe."""
+    assert message.extraction is not None
+    original = message.extraction.attributes
+    corrected = kept(apply(original, stored, message.text))
+    image_json = (
+        {"description": image.description, "tags": [t.model_dump(mode="json") for t in image.tags]}
+        if image is not None
+        else None
+    )
+    digest = hashlib.sha256(f"{message.image_id}\n{message.text}".encode()).hexdigest()[:12]
+    return {
+        "id": f"correction-{digest}",
+        "kind": "correction",
+        "comment": message.text,
+        "liked": [a.text for a in corrected if a.polarity is Polarity.LIKE],
+        "disliked": [a.text for a in corrected if a.polarity is Polarity.DISLIKE],
+        "image": image_json,
+        "extractor": message.extraction.extractor,
+        "extracted": {
+            "liked": [a.text for a in original if a.polarity is Polarity.LIKE],
+            "disliked": [a.text for a in original if a.polarity is Polarity.DISLIKE],
+        },
+        "corrections": [c.action for c in stored],
+    }
