@@ -195,6 +195,9 @@ class ExtractedOut(BaseModel):
     index: int | None = Field(
         default=None, description="Its place in the extraction (the attribute_index to correct)."
     )
+    id: str | None = Field(
+        default=None, description="After feedback: the stored attribute (PATCH/DELETE to fix)."
+    )
 
 
 class OnboardingTurnOut(BaseModel):
@@ -338,6 +341,9 @@ class FeedbackIn(Request):
 class FeedbackOut(BaseModel):
     profile_version: int
     extracted: list[ExtractedOut]
+    readback: str | None = Field(
+        default=None, description="What was understood: 'Noted: 1 + soft light, 2 − clutter.'"
+    )
     note: str | None = None
 
 

@@ -190,3 +190,33 @@ def test_a_crash_between_a_correction_and_the_finish_loses_nothing(
         [comment] = [m for m in transcript["messages"] if m["id"] == message]
         assert pairs(comment["extracted"]) == [(0, "fog", "dislike"), (1, "neon glare", "dislike")]
         assert pairs(comment["corrected"]) == [(0, "fog", "like")]
+
+
+def test_feedback_on_a_generation_reads_back_with_chips_to_fix(
+    client: tuple[TestClient, dict[str, dict[str, str]]],
+) -> None:
+    http, tokens = client
+    alice = tokens["alice"]
+    job = http.post(
+        "/v1/generations",
+        headers=alice,
+        json={"prompt": "a foggy harbour", "steps": 2, "width": 64, "height": 64, "seed": 1},
+    ).json()["id"]
+    deadline = time.monotonic() + 120
+    while (status := http.get(f"/v1/generations/{job}", headers=alice).json()["status"]) not in {
+        "done",
+        "failed",
+    } and time.monotonic() < deadline:
+        time.sleep(0.1)
+    assert status == "done"
+    answer = http.post(
+        f"/v1/generations/{job}/feedback", headers=alice, json={"liked": True, "comment": MISREAD}
+    ).json()
+    assert answer["readback"] == "Noted: 1 − fog, 2 − neon glare."
+    fog = answer["extracted"][0]
+    assert (fog["index"], fog["text"], fog["polarity"]) == (0, "fog", "dislike") and fog["id"]
+    fixed = http.patch(
+        f"/v1/preferences/{fog['id']}", headers=alice, json={"polarity": "like", "strength": 1.0}
+    )
+    assert fixed.status_code == 200, fixed.text
+    assert profile_pairs(http, alice) == {("fog", "like"), ("neon glare", "dislike")}

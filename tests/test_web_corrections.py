@@ -28,9 +28,9 @@ MISREAD = "no complaints about the fog, the neon glare is too much"  # the fog r
 CHIPS = ".fixes .chip.fix"
 
 
-def chips(driver: WebDriver) -> list[str]:
+def chips(driver: WebDriver, within: str = "#chat-log") -> list[str]:
     """Each chip's visible text, read in one script call (chips re-render after each click)."""
-    script = f"return [...document.querySelectorAll('{CHIPS}')].map(c => c.innerText)"
+    script = f"return [...document.querySelectorAll('{within} {CHIPS}')].map(c => c.innerText)"
     return [" ".join(str(t).split()) for t in driver.execute_script(script)]
 
 
@@ -99,3 +99,36 @@ def test_flip_and_drop_chips_at_phone_width_then_the_board_follows(
     browser.refresh()
     wait(browser).until(lambda d: d.find_element(By.TAG_NAME, "body").get_attribute("data-ready"))
     wait(browser).until(lambda d: chips(d) == ["1 + like fog Flip Drop Edit"])
+
+
+def test_feedback_on_a_generation_reads_back_with_chips(
+    browser: WebDriver, server: UvicornServer, shots: Path
+) -> None:
+    """Runs after the test above, as the same person: their profile has "fog" in it."""
+    browser.set_window_size(390, 844)
+    by_id(browser, "tab-generate").click()
+    by_id(browser, "gen-prompt").send_keys("a foggy harbour")
+    steps = by_id(browser, "gen-steps")
+    steps.clear()
+    steps.send_keys("2")
+    browser.execute_script("document.getElementById('gen-size').value = '64'")
+    by_id(browser, "gen-submit").click()
+    wait(browser, 120).until(ec.text_to_be_present_in_element((By.ID, "gen-status"), "Done."))
+    by_id(browser, "feedback-comment").send_keys("love the soft pastel colours")
+    by_id(browser, "feedback-like").click()
+    wait(browser).until(ec.presence_of_element_located((By.ID, "feedback-readback")))
+    assert "Noted: 1 + soft pastel colours." in by_id(browser, "feedback-readback").text
+    wait(browser).until(
+        lambda d: chips(d, "#feedback-readback") == ["1 + like soft pastel colours Flip Drop Edit"]
+    )
+    assert no_horizontal_scroll(browser)
+    shoot(browser, shots, "phone-corrections-4-feedback")
+    browser.find_element(By.CSS_SELECTOR, f"#feedback-readback {CHIPS} button.fix-flip").click()
+    wait(browser).until(
+        lambda d: (
+            chips(d, "#feedback-readback") == ["1 − dislike soft pastel colours Flip Drop Edit"]
+        )
+    )
+    by_id(browser, "tab-board").click()
+    wait(browser).until(lambda d: "soft pastel colours" in board(d)["dislike"])
+    assert board(browser) == {"like": ["fog"], "dislike": ["soft pastel colours"]}

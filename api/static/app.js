@@ -248,6 +248,26 @@ function onboardingChips(messageId, extracted) {
   return box;
 }
 
+// After feedback the attributes are already in the profile: the chips fix them there.
+function showFeedbackReadback(answer) {
+  $("feedback-readback")?.remove();
+  if (!answer.readback) return;
+  let items = answer.extracted.filter((a) => a.id);
+  const box = correctionChips(items, async (index, action, text) => {
+    const attribute = items.find((a) => a.index === index);
+    if (action === "drop") {
+      await api("DELETE", `/v1/preferences/${attribute.id}`);
+      items = items.filter((a) => a !== attribute);
+    } else {
+      const change = action === "flip" ? { polarity: attribute.polarity === "like" ? "dislike" : "like", strength: 1 } : { text, strength: 1 };
+      const stored = await api("PATCH", `/v1/preferences/${attribute.id}`, change);
+      items = items.map((a) => (a === attribute ? { ...a, text: stored.text, polarity: stored.polarity } : a));
+    }
+    return items;
+  });
+  $("feedback").after(el("div", { class: "feedback-readback", id: "feedback-readback" }, el("p", {}, answer.readback), box));
+}
+
 // -- preference board -----------------------------------------------------------------------
 
 function editor(attribute) {
@@ -382,6 +402,7 @@ $("gen-form").addEventListener("submit", async (event) => {
   if ($("gen-size").value !== "") body.width = body.height = Number($("gen-size").value);
   $("gen-submit").disabled = true;
   $("feedback").classList.add("hidden");
+  $("feedback-readback")?.remove();
   setProgress(0, 1, "Queued…");
   try {
     const accepted = await api("POST", "/v1/generations", body);
@@ -410,6 +431,7 @@ async function feedback(liked) {
     notice(`Thanks! Profile version ${answer.profile_version}${learned ? ` — learned: ${learned}` : ""}.`, true);
     $("feedback-comment").value = "";
     $("feedback").classList.add("hidden");
+    showFeedbackReadback(answer);
   } catch (error) { notice(error.message); }
 }
 $("feedback-like").addEventListener("click", () => feedback(true));
