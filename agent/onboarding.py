@@ -13,7 +13,9 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Protocol
 
-from agent import policy
+from pydantic import ValidationError
+
+from agent import corrections, policy
 from agent.consolidate import ImageVerdict, consolidate, image_reactions
 from agent.extraction import Extraction, ExtractionError, Extractor, clean_comment
 from agent.fallback import FALLBACK_NOTICE
@@ -26,17 +28,26 @@ from agent.sessions import (
     USER,
     SessionInfo,
     SessionRepository,
+    StoredCorrection,
     StoredMessage,
 )
-from preference_store.models import AttributeDraft, ImageReaction, Polarity, Profile
+from preference_store.models import (
+    AttributeDraft,
+    Category,
+    ImageReaction,
+    Polarity,
+    Profile,
+)
 
 SKIP_WORDS = {"skip", "/skip", "next", "pass"}
 DONE_WORDS = {"done", "/done", "finish", "/finish"}
 GREETING = (
     "Hi! I'll show you some images. For each one, tell me in your own words what you like and "
     "what you dislike about how it looks: colours, light, composition, style, texture, mood. "
-    "Type 'skip' to skip an image and 'done' to finish."
+    "Type 'skip' to skip an image and 'done' to finish. I'll read back what I noted, numbered; "
+    "if I got one wrong, say so (\"no, I liked the fog\") or type e.g. 'fix 2 like' or 'drop 1'."
 )
+CORRECTABLE = {"comment", "followup"}
 
 
 class OnboardingError(ValueError):
@@ -60,6 +71,15 @@ class SessionFinishing(SessionFinished):
         OnboardingError.__init__(
             self, f"onboarding session {session_id!r} is being finished right now; wait a moment"
         )
+
+
+class UnknownMessage(OnboardingError):
+    def __init__(self, session_id: str, message_id: int) -> None:
+        super().__init__(f"onboarding session {session_id!r} has no comment {message_id}")
+
+
+class InvalidCorrection(OnboardingError):
+    """A correction that cannot apply (no such attribute, no text for an edit, bad text)."""
 
 
 class ProfileWriter(Protocol):
@@ -87,6 +107,11 @@ class Turn:
     profile: Profile | None = None
     used_fallback: bool = False
     learned: tuple[AttributeDraft, ...] = ()
+    # Where each learned attribute sits in its message's extraction (what a correction names),
+    # which message that is, and the person's message this turn answered.
+    positions: tuple[int, ...] = ()
+    learned_from: int | None = None
+    message_id: int | None = None
 
 
 class OnboardingAgent:
@@ -152,8 +177,40 @@ class OnboardingAgent:
         else:
             stored = clean_comment(text)  # raises InvalidComment: nothing is stored
             kind = "followup" if info.awaiting_followup else "comment"
+            if self._parse_correction(session_id, stored) is not None:
+                kind = "correction"
         message = self._sessions.append(session_id, USER, kind, stored, info.current_image_id)
         return self._answer(info, message)
+
+    def correct(
+        self,
+        session_id: str,
+        message_id: int,
+        attribute_index: int,
+        action: str,
+        text: str | None = None,
+    ) -> Turn:
+        """A click on a chip: flip, drop or edit attribute ``attribute_index`` (0-based) of the
+        person's message ``message_id``. Stored beside the message; applied at the finish."""
+        info = self._require_active(session_id)
+        target = self._correctable(session_id, message_id)
+        current = self._corrected(target)
+        if action not in corrections.ACTIONS:
+            raise InvalidCorrection(f"action must be one of {', '.join(corrections.ACTIONS)}")
+        count = len(current)
+        if not 0 <= attribute_index < count:
+            raise InvalidCorrection(
+                f"attribute_index {attribute_index} is out of range: comment {message_id} has "
+                f"{count} extracted attribute{'' if count == 1 else 's'}"
+                + (f" (0 to {count - 1})" if count else "")
+            )
+        if current[attribute_index] is None:
+            raise InvalidCorrection(f"attribute {attribute_index} was already removed")
+        change = corrections.Change(attribute_index, action)
+        if action == corrections.EDIT:
+            change = self._edit(attribute_index, text)
+        self._store_corrections(info, target, [change], words=None, via=corrections.CLICK)
+        return self._read_back(info, target, prefix="Fixed. Noted now")
 
     def transcript(self, session_id: str) -> list[StoredMessage]:
         if self._sessions.get(session_id) is None:
@@ -167,6 +224,8 @@ class OnboardingAgent:
             return self._advance(info, ["Skipped."])
         if message.kind == "done":
             return self._finish(info)
+        if message.kind == "correction":
+            return self._answer_correction(info, message)
         extraction = message.extraction or self._extract(message)
         return self._after_comment(info, message, extraction)
 
@@ -189,7 +248,7 @@ class OnboardingAgent:
         parts: list[str] = []
         if extraction.fallback_reason:
             parts.append(FALLBACK_NOTICE)
-        parts.append(_summary(extraction))
+        parts.append(corrections.readback(extraction.attributes))
         image = self._current_image(info)
         asked = message.kind == "followup"
         if image is not None and policy.needs_followup(extraction, already_asked=asked):
@@ -208,6 +267,9 @@ class OnboardingAgent:
             turn,
             used_fallback=bool(extraction.fallback_reason),
             learned=tuple(extraction.attributes),
+            positions=tuple(range(len(extraction.attributes))),
+            learned_from=message.id,
+            message_id=message.id,
         )
 
     def _advance(self, info: SessionInfo, parts: list[str]) -> Turn:
@@ -229,7 +291,7 @@ class OnboardingAgent:
         return self._showing(info.id, " ".join(parts), image, can_finish=can_finish)
 
     def _finish(self, info: SessionInfo, prefix: Sequence[str] = ()) -> Turn:
-        messages = self._sessions.messages(info.id)
+        messages = self._with_corrections(info.id, self._sessions.messages(info.id))
         progress = policy_progress(messages)
         parts = list(prefix)
         missing = progress.missing()
@@ -259,6 +321,152 @@ class OnboardingAgent:
         text = " ".join(parts)
         self._sessions.append(info.id, AGENT, "finish", text, None)
         return Turn(session_id=info.id, text=text, finished=True, profile=profile)
+
+    # -- corrections ----------------------------------------------------------------------------
+
+    def _last_comment(self, session_id: str) -> StoredMessage | None:
+        """The comment the latest read-back was about: what a typed correction refers to."""
+        for message in reversed(self._sessions.messages(session_id)):
+            if message.role == USER and message.kind in CORRECTABLE:
+                return message if message.extraction is not None else None
+        return None
+
+    def _parse_correction(self, session_id: str, text: str) -> tuple[corrections.Plan, str] | None:
+        """What a typed correction asks for, and whether it was a command or words; ``None``
+        when the text is an ordinary comment."""
+        target = self._last_comment(session_id)
+        if target is None:
+            return None
+        current = self._corrected(target)
+        command = corrections.parse_command(text, current)
+        if command is not None:
+            return command, corrections.COMMAND
+        words = corrections.parse_words(text, current, self._extractor)
+        return (words, corrections.WORDS) if words is not None else None
+
+    def _answer_correction(self, info: SessionInfo, message: StoredMessage) -> Turn:
+        """Apply what the person typed to the latest read-back, or ask one short question.
+
+        Idempotent: a correction stored before a crash is not applied twice on resume."""
+        target = self._last_comment(info.id)
+        said = self._sessions.corrections(info.id)
+        done = target is not None and any(c.said_in == message.id for c in said.get(target.id, []))
+        if target is not None and not done:
+            parsed = self._parse_correction(info.id, message.text)
+            plan, via = parsed if parsed is not None else (None, corrections.WORDS)
+            if isinstance(plan, corrections.Question) or plan is None:
+                question = plan.text if plan else "Which one should I change?"
+                self._sessions.append(info.id, AGENT, "clarify", question, info.current_image_id)
+                return self._still_showing(info, question, message)
+            changes = [
+                self._edit(c.attribute_index, c.text, c.category) if c.action == "edit" else c
+                for c in plan
+            ]
+            self._store_corrections(
+                info,
+                target,
+                changes,
+                words=message.text if via == corrections.WORDS else None,
+                via=via,
+                said_in=message,
+            )
+        if target is None:
+            return self._still_showing(info, "There is nothing to correct yet.", message)
+        turn = self._read_back(info, target, prefix="Fixed. Noted now")
+        self._sessions.append(info.id, AGENT, "corrected", turn.text, info.current_image_id)
+        return replace(turn, message_id=message.id)
+
+    def _edit(
+        self, index: int, text: str | None, category: Category | None = None
+    ) -> corrections.Change:
+        if not text or not text.strip():
+            raise InvalidCorrection("an edit needs the new text, e.g. 'soft morning fog'")
+        try:
+            cleaned = AttributeDraft(text=text, polarity=Polarity.LIKE).text
+        except ValidationError as error:
+            reason = error.errors()[0]["msg"].removeprefix("Value error, ")
+            raise InvalidCorrection(reason) from None
+        return corrections.Change(index, corrections.EDIT, text=cleaned, category=category)
+
+    def _store_corrections(
+        self,
+        info: SessionInfo,
+        target: StoredMessage,
+        changes: Sequence[corrections.Change],
+        *,
+        words: str | None,
+        via: str,
+        said_in: StoredMessage | None = None,
+    ) -> None:
+        assert target.extraction is not None
+        self._sessions.add_corrections(
+            info.id,
+            target.id,
+            changes,
+            words=words,
+            via=via,
+            said_in=said_in.id if said_in else None,
+            extractor=target.extraction.extractor,
+        )
+
+    def _read_back(self, info: SessionInfo, target: StoredMessage, *, prefix: str) -> Turn:
+        current = self._corrected(target)
+        text = corrections.readback(current, prefix=prefix)
+        positions = tuple(i for i, a in enumerate(current) if a is not None)
+        turn = self._still_showing(info, text, None)
+        return replace(
+            turn,
+            learned=tuple(a for a in current if a is not None),
+            positions=positions,
+            learned_from=target.id,
+        )
+
+    def _still_showing(self, info: SessionInfo, text: str, message: StoredMessage | None) -> Turn:
+        """A turn that answers without moving on: the same image, the same open question."""
+        image = self._current_image(info)
+        message_id = message.id if message else None
+        if image is None:
+            return Turn(session_id=info.id, text=text, message_id=message_id)
+        turn = self._showing(info.id, text, image, can_finish=self._can_finish(info.id))
+        return replace(turn, message_id=message_id)
+
+    def _corrected(self, message: StoredMessage) -> list[AttributeDraft | None]:
+        """The message's attributes after its corrections, position for position."""
+        if message.extraction is None:
+            return []
+        stored = self._sessions.corrections(message.session_id).get(message.id, [])
+        return corrections.apply(message.extraction.attributes, stored, message.text)
+
+    def _correctable(self, session_id: str, message_id: int) -> StoredMessage:
+        for message in self._sessions.messages(session_id):
+            correctable = message.role == USER and message.kind in CORRECTABLE
+            if message.id == message_id and correctable and message.extraction is not None:
+                return message
+        raise UnknownMessage(session_id, message_id)
+
+    def _with_corrections(
+        self, session_id: str, messages: list[StoredMessage]
+    ) -> list[StoredMessage]:
+        """Messages whose extraction reflects the person's corrections (what the finish
+        stores); the stored extraction itself is never changed."""
+        stored = self._sessions.corrections(session_id)
+        return [_corrected_message(m, stored.get(m.id, [])) for m in messages]
+
+    def corrected_transcript(
+        self, session_id: str
+    ) -> list[tuple[StoredMessage, list[AttributeDraft | None] | None]]:
+        """Each message with its attributes after corrections (``None`` where it has none)."""
+        messages = self.transcript(session_id)
+        stored = self._sessions.corrections(session_id)
+        return [
+            (
+                m,
+                corrections.apply(m.extraction.attributes, stored[m.id], m.text)
+                if m.extraction is not None and m.id in stored
+                else None,
+            )
+            for m in messages
+        ]
 
     # -- helpers --------------------------------------------------------------------------------
 
@@ -320,14 +528,11 @@ def policy_progress(messages: Sequence[StoredMessage]) -> policy.Progress:
     return progress
 
 
-def _summary(extraction: Extraction) -> str:
-    liked = [a.text for a in extraction.attributes if a.polarity is Polarity.LIKE]
-    disliked = [a.text for a in extraction.attributes if a.polarity is Polarity.DISLIKE]
-    parts = []
-    if liked:
-        parts.append("you like " + ", ".join(liked))
-    if disliked:
-        parts.append("you dislike " + ", ".join(disliked))
-    if not parts:
-        return "I couldn't pick out a specific visual feature there."
-    return "Noted: " + "; ".join(parts) + "."
+def _corrected_message(message: StoredMessage, stored: list[StoredCorrection]) -> StoredMessage:
+    if not stored or message.extraction is None:
+        return message
+    attributes = corrections.kept(
+        corrections.apply(message.extraction.attributes, stored, message.text)
+    )
+    extraction = message.extraction.model_copy(update={"attributes": attributes})
+    return replace(message, extraction=extraction)

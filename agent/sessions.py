@@ -2,11 +2,14 @@
 
 A person's message is committed here *before* any extractor sees it; its extraction is written
 onto the same row afterwards. A row whose extraction is still empty is pending work, so a new
-agent over the same database finishes what a killed one started.
+agent over the same database finishes what a killed one started. Corrections the person makes to
+an extraction live in their own table beside the message: the extractor's answer is never
+overwritten, so both stay readable (and exportable as labelled data).
 """
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
@@ -19,6 +22,7 @@ from sqlalchemy import (
     Text,
     UniqueConstraint,
     and_,
+    func,
     or_,
     select,
     update,
@@ -28,7 +32,7 @@ from sqlalchemy.orm import Mapped, Session, mapped_column
 
 from agent.extraction import Extraction
 from preference_store.database import Base
-from preference_store.models import new_id, utc_now
+from preference_store.models import Category, new_id, utc_now
 
 ACTIVE, FINISHING, FINISHED = "active", "finishing", "finished"
 # A "finishing" claim older than this is taken to belong to a process that died mid-finish.
@@ -67,6 +71,70 @@ class OnboardingMessageRow(Base):
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utc_now)
 
 
+class OnboardingCorrectionRow(Base):
+    """One correction of one extracted attribute of one message, in the order they were made."""
+
+    __tablename__ = "onboarding_corrections"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    session_id: Mapped[str] = mapped_column(
+        String(32), ForeignKey("onboarding_sessions.id", ondelete="CASCADE"), index=True
+    )
+    message_id: Mapped[int] = mapped_column(
+        Integer, ForeignKey("onboarding_messages.id", ondelete="CASCADE"), index=True
+    )
+    attribute_index: Mapped[int] = mapped_column(Integer)  # 0-based, into the extraction
+    action: Mapped[str] = mapped_column(String(8))  # flip | drop | edit
+    text: Mapped[str | None] = mapped_column(Text, nullable=True)  # the new text of an edit
+    category: Mapped[str | None] = mapped_column(String(16), nullable=True)  # an edit's category
+    words: Mapped[str | None] = mapped_column(Text, nullable=True)  # what the person said
+    via: Mapped[str] = mapped_column(String(8))  # click | command | words
+    said_in: Mapped[int | None] = mapped_column(Integer, nullable=True)  # the person's message
+    extractor: Mapped[str] = mapped_column(String(16))  # whose output was corrected
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utc_now)
+
+
+@dataclass(frozen=True)
+class CorrectionDraft:
+    """A correction to make: ``attribute_index`` is 0-based, into the extractor's list."""
+
+    attribute_index: int
+    action: str  # flip | drop | edit
+    text: str | None = None
+    category: Category | None = None
+
+
+@dataclass(frozen=True)
+class StoredCorrection:
+    """A correction as read back (see ``agent.corrections`` for what each action does)."""
+
+    id: int
+    message_id: int
+    attribute_index: int
+    action: str
+    text: str | None
+    category: Category | None
+    words: str | None
+    via: str
+    said_in: int | None
+    extractor: str
+
+
+def _to_correction(row: OnboardingCorrectionRow) -> StoredCorrection:
+    return StoredCorrection(
+        id=row.id,
+        message_id=row.message_id,
+        attribute_index=row.attribute_index,
+        action=row.action,
+        text=row.text,
+        category=Category(row.category) if row.category else None,
+        words=row.words,
+        via=row.via,
+        said_in=row.said_in,
+        extractor=row.extractor,
+    )
+
+
 @dataclass(frozen=True)
 class StoredMessage:
     """A message as read back: plain data, detached from the database session."""
@@ -79,6 +147,7 @@ class StoredMessage:
     text: str
     extraction: Extraction | None
     pending: bool  # a user comment whose extraction has not been written yet
+    session_id: str = ""
 
 
 def _to_message(row: OnboardingMessageRow) -> StoredMessage:
@@ -94,6 +163,7 @@ def _to_message(row: OnboardingMessageRow) -> StoredMessage:
         text=row.text,
         extraction=extraction,
         pending=row.role == USER and row.kind in {"comment", "followup"} and extraction is None,
+        session_id=row.session_id,
     )
 
 
@@ -214,6 +284,90 @@ class SessionRepository:
             row = db.get(OnboardingMessageRow, message_id)
             if row is not None:
                 row.extraction = extraction.model_dump_json()
+
+    def add_corrections(
+        self,
+        session_id: str,
+        message_id: int,
+        changes: Sequence[CorrectionDraft],
+        *,
+        words: str | None,
+        via: str,
+        said_in: int | None,
+        extractor: str,
+    ) -> None:
+        """Commit the corrections of one request together: once this returns, a crash before
+        the finish loses nothing (the finish reads every stored correction)."""
+        with self._session() as db, db.begin():
+            for change in changes:
+                db.add(
+                    OnboardingCorrectionRow(
+                        session_id=session_id,
+                        message_id=message_id,
+                        attribute_index=change.attribute_index,
+                        action=change.action,
+                        text=change.text,
+                        category=change.category.value if change.category else None,
+                        words=words,
+                        via=via,
+                        said_in=said_in,
+                        extractor=extractor,
+                    )
+                )
+
+    def corrections(self, session_id: str) -> dict[int, list[StoredCorrection]]:
+        """Every correction in the session by message id, oldest first."""
+        with self._session() as db:
+            rows = db.scalars(
+                select(OnboardingCorrectionRow)
+                .where(OnboardingCorrectionRow.session_id == session_id)
+                .order_by(OnboardingCorrectionRow.id)
+            ).all()
+        found: dict[int, list[StoredCorrection]] = {}
+        for row in rows:
+            found.setdefault(row.message_id, []).append(_to_correction(row))
+        return found
+
+    def corrected_messages(self) -> list[tuple[StoredMessage, list[StoredCorrection]]]:
+        """Every message (of any session) that has corrections, with them: the correction log."""
+        with self._session() as db:
+            rows = db.scalars(
+                select(OnboardingCorrectionRow).order_by(OnboardingCorrectionRow.id)
+            ).all()
+            by_message: dict[int, list[StoredCorrection]] = {}
+            for row in rows:
+                by_message.setdefault(row.message_id, []).append(_to_correction(row))
+            messages = db.scalars(
+                select(OnboardingMessageRow)
+                .where(OnboardingMessageRow.id.in_(list(by_message)))
+                .order_by(OnboardingMessageRow.id)
+            ).all()
+            return [(_to_message(m), by_message[m.id]) for m in messages]
+
+    def correction_counts(self) -> tuple[dict[str, int], dict[tuple[str, str], int]]:
+        """Extracted attributes per extractor, and corrections per (extractor, action)."""
+        with self._session() as db:
+            extractions = db.scalars(
+                select(OnboardingMessageRow.extraction).where(
+                    OnboardingMessageRow.role == USER,
+                    OnboardingMessageRow.extraction.is_not(None),
+                )
+            ).all()
+            counted = db.execute(
+                select(
+                    OnboardingCorrectionRow.extractor,
+                    OnboardingCorrectionRow.action,
+                    func.count(),
+                ).group_by(OnboardingCorrectionRow.extractor, OnboardingCorrectionRow.action)
+            ).all()
+        attributes: dict[str, int] = {}
+        for raw in extractions:
+            if raw is None:
+                continue
+            extraction = Extraction.model_validate_json(raw)
+            name = extraction.extractor
+            attributes[name] = attributes.get(name, 0) + len(extraction.attributes)
+        return attributes, {(e, a): int(n) for e, a, n in counted}
 
     def move(self, session_id: str, image_id: str | None, *, awaiting_followup: bool) -> None:
         with self._session() as db, db.begin():

@@ -107,6 +107,7 @@ def _build(app: FastAPI, components: Components, models: LoadedModels | None) ->
     state.onboarding = onboarding.Onboarding(
         agent, SessionRepository(components.engine), state.gallery
     )
+    state.metrics.watch_corrections(state.onboarding.sessions.correction_counts)
     runner = JobRunner(
         JobRepository(components.engine),
         lambda: _generation_loader(components, models),

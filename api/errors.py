@@ -15,7 +15,7 @@ from pydantic import ValidationError
 
 from agent.extraction import ExtractionError, InvalidComment
 from agent.gallery import GalleryError
-from agent.onboarding import OnboardingError, SessionFinished, UnknownSession
+from agent.onboarding import OnboardingError, SessionFinished, UnknownMessage, UnknownSession
 from generation.errors import (
     AestheticEmbeddingError,
     GenerationError,
@@ -88,6 +88,7 @@ STATUS_BY_ERROR: dict[type[Exception], int] = {
     GalleryError: 404,
     ExtractionError: 502,
     UnknownSession: 404,
+    UnknownMessage: 404,
     SessionFinished: 409,
     OnboardingError: 422,
 }

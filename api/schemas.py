@@ -192,6 +192,12 @@ class ExtractedOut(BaseModel):
     category: Category
     polarity: Polarity
     strength: float
+    index: int | None = Field(
+        default=None, description="Its place in the extraction (the attribute_index to correct)."
+    )
+    id: str | None = Field(
+        default=None, description="After feedback: the stored attribute (PATCH/DELETE to fix)."
+    )
 
 
 class OnboardingTurnOut(BaseModel):
@@ -200,6 +206,28 @@ class OnboardingTurnOut(BaseModel):
     extracted: list[ExtractedOut]
     can_finish: bool
     done: bool
+    message_id: int | None = Field(
+        default=None, description="The id of the person's message this turn answered."
+    )
+    extracted_from: int | None = Field(
+        default=None, description="The message whose attributes `extracted` lists (to correct)."
+    )
+
+
+class CorrectionIn(Request):
+    model_config = ConfigDict(
+        extra="forbid",
+        json_schema_extra={
+            "examples": [
+                {"attribute_index": 0, "action": "flip"},
+                {"attribute_index": 1, "action": "edit", "text": "soft morning fog"},
+            ]
+        },
+    )
+
+    attribute_index: int = Field(ge=0, description="0-based, as `index` in `extracted`.")
+    action: Literal["flip", "drop", "edit"]
+    text: str | None = Field(default=None, min_length=1, description="The new text of an edit.")
 
 
 class OnboardingFinished(BaseModel):
@@ -209,10 +237,17 @@ class OnboardingFinished(BaseModel):
 
 
 class TranscriptMessage(BaseModel):
+    id: int
     role: str
     kind: str
     text: str
     image_id: str | None
+    extracted: list[ExtractedOut] | None = Field(
+        default=None, description="What the extractor read in a comment, as it said it."
+    )
+    corrected: list[ExtractedOut] | None = Field(
+        default=None, description="The same after the person's corrections (null: none made)."
+    )
 
 
 class TranscriptOut(BaseModel):
@@ -306,6 +341,9 @@ class FeedbackIn(Request):
 class FeedbackOut(BaseModel):
     profile_version: int
     extracted: list[ExtractedOut]
+    readback: str | None = Field(
+        default=None, description="What was understood: 'Noted: 1 + soft light, 2 − clutter.'"
+    )
     note: str | None = None
 
 

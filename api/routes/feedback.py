@@ -8,12 +8,19 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from agent.corrections import readback
 from agent.extraction import Extractor, ImageContext, ImageTag
 from api.feedback_inbox import FeedbackInbox
 from api.jobs import Job, JobRepository
 from api.jobs_generation import image_path
 from api.schemas import ExtractedOut, FeedbackIn, FeedbackOut
-from preference_store.models import AttributeDraft, ImageReaction, Polarity
+from preference_store.models import (
+    AttributeDraft,
+    ImageReaction,
+    Polarity,
+    Profile,
+    normalize_attribute_text,
+)
 from preference_store.store import PreferenceStore
 
 
@@ -69,16 +76,11 @@ def apply_feedback(
     """
     feedback_id = feedback_id or inbox.record(job.id, job.user_id, body.liked, body.comment)
     notes: list[str] = []
-    extracted = []
     drafts: list[AttributeDraft] = []
     if body.comment:
         extraction = extractor.extract(body.comment, _context(job, path))
         drafts = [
             a.model_copy(update={"source": f"generation-{job.id}"}) for a in extraction.attributes
-        ]
-        extracted = [
-            ExtractedOut(text=a.text, category=a.category, polarity=a.polarity, strength=a.strength)
-            for a in drafts
         ]
         if extraction.fallback_reason:
             notes.append("the language model failed, so the offline extractor read the comment")
@@ -92,5 +94,25 @@ def apply_feedback(
     )
     inbox.mark_applied(feedback_id, updated.version)
     return FeedbackOut(
-        profile_version=updated.version, extracted=extracted, note="; ".join(notes) or None
+        profile_version=updated.version,
+        extracted=_read_back(drafts, updated),
+        readback=readback(drafts) if body.comment else None,
+        note="; ".join(notes) or None,
     )
+
+
+def _read_back(drafts: list[AttributeDraft], profile: Profile) -> list[ExtractedOut]:
+    """What was learned, each with the id of the stored attribute it became, so the person can
+    correct it at once (PATCH or DELETE /v1/preferences/{id}): feedback is applied directly."""
+    stored = {normalize_attribute_text(a.text): a.id for a in profile.attributes}
+    return [
+        ExtractedOut(
+            text=a.text,
+            category=a.category,
+            polarity=a.polarity,
+            strength=a.strength,
+            index=index,
+            id=stored.get(normalize_attribute_text(a.text)),
+        )
+        for index, a in enumerate(drafts)
+    ]

@@ -5,6 +5,7 @@ Requests are counted by route template, not raw path, so ids do not explode the 
 
 from __future__ import annotations
 
+import threading
 import time
 from collections.abc import Callable, Iterator
 
@@ -35,6 +36,68 @@ class _JobCollector(Collector):
         yield finished
 
 
+CorrectionCounts = tuple[dict[str, int], dict[tuple[str, str], int]]
+CORRECTION_ACTIONS = ("flip", "drop", "edit")
+
+
+class _CorrectionCollector(Collector):
+    """How often people correct each extractor: corrections per extracted attribute.
+
+    Counted in the database (so the figures survive restarts and cover every process), at most
+    every ``max_age_s`` and in a background thread: a scrape never waits on the database."""
+
+    def __init__(self, counts: Callable[[], CorrectionCounts], max_age_s: float = 5.0) -> None:
+        self._counts = counts
+        self._max_age_s = max_age_s
+        self._snapshot = counts()
+        self._taken = time.monotonic()
+        self._refreshing = threading.Lock()
+
+    def _refresh_if_old(self) -> None:
+        if time.monotonic() - self._taken < self._max_age_s:
+            return
+        if not self._refreshing.acquire(blocking=False):
+            return
+
+        def refresh() -> None:
+            try:
+                self._snapshot = self._counts()
+                self._taken = time.monotonic()
+            finally:
+                self._refreshing.release()
+
+        threading.Thread(target=refresh, name="correction-metrics", daemon=True).start()
+
+    def collect(self) -> Iterator[Metric]:
+        self._refresh_if_old()
+        attributes, corrections = self._snapshot
+        extracted = CounterMetricFamily(
+            "tastemaker_extracted_attributes",
+            "Attributes extracted from onboarding comments",
+            labels=["extractor"],
+        )
+        corrected = CounterMetricFamily(
+            "tastemaker_attribute_corrections",
+            "Corrections people made to extracted attributes",
+            labels=["extractor", "action"],
+        )
+        rate = GaugeMetricFamily(
+            "tastemaker_corrections_per_extracted_attribute",
+            "Corrections per extracted attribute, by extractor and action (flip/drop/edit)",
+            labels=["extractor", "action"],
+        )
+        for extractor in sorted(set(attributes) | {e for e, _ in corrections}):
+            total = attributes.get(extractor, 0)
+            extracted.add_metric([extractor], total)
+            for action in CORRECTION_ACTIONS:
+                count = corrections.get((extractor, action), 0)
+                corrected.add_metric([extractor, action], count)
+                rate.add_metric([extractor, action], count / total if total else 0.0)
+        yield extracted
+        yield corrected
+        yield rate
+
+
 class Metrics:
     def __init__(self) -> None:
         self.registry = CollectorRegistry()
@@ -54,6 +117,9 @@ class Metrics:
 
     def watch_jobs(self, stats: Callable[[], dict[str, int]]) -> None:
         self.registry.register(_JobCollector(stats))
+
+    def watch_corrections(self, counts: Callable[[], CorrectionCounts]) -> None:
+        self.registry.register(_CorrectionCollector(counts))
 
     def render(self) -> tuple[bytes, str]:
         return generate_latest(self.registry), CONTENT_TYPE_LATEST

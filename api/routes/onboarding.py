@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import threading
 import zlib
+from collections.abc import Sequence
 from typing import Annotated
 
 from fastapi import APIRouter, Depends, Path, Request, status
@@ -20,6 +21,7 @@ from api.deps import CurrentUser, SettingsDep, SlowLaneDep, in_lane
 from api.errors import NotFound, Unavailable, Unprocessable
 from api.routes.gallery import image_url
 from api.schemas import (
+    CorrectionIn,
     ExtractedOut,
     ImageRef,
     OnboardingFinished,
@@ -30,6 +32,7 @@ from api.schemas import (
     TranscriptMessage,
     TranscriptOut,
 )
+from preference_store.models import AttributeDraft
 
 LOCK_STRIPES = 256
 
@@ -85,16 +88,32 @@ def _image(turn: Turn) -> ImageRef | None:
     )
 
 
+def _extracted(attribute: AttributeDraft, index: int | None) -> ExtractedOut:
+    return ExtractedOut(
+        text=attribute.text,
+        category=attribute.category,
+        polarity=attribute.polarity,
+        strength=attribute.strength,
+        index=index,
+    )
+
+
+def _listed(attributes: Sequence[AttributeDraft | None] | None) -> list[ExtractedOut] | None:
+    if attributes is None:
+        return None
+    return [_extracted(a, i) for i, a in enumerate(attributes) if a is not None]
+
+
 def _turn_out(turn: Turn) -> OnboardingTurnOut:
+    positions = turn.positions or tuple(range(len(turn.learned)))
     return OnboardingTurnOut(
         reply=turn.text,
         image=_image(turn),
-        extracted=[
-            ExtractedOut(text=a.text, category=a.category, polarity=a.polarity, strength=a.strength)
-            for a in turn.learned
-        ],
+        extracted=[_extracted(a, i) for a, i in zip(turn.learned, positions, strict=True)],
         can_finish=turn.can_finish,
         done=turn.finished,
+        message_id=turn.message_id,
+        extracted_from=turn.learned_from,
     )
 
 
@@ -128,6 +147,25 @@ async def send_message(
             return _turn_out(onboarding.agent.reply(session_id, body.text))
 
     return await in_lane(lane, reply)
+
+
+@router.post("/{session_id}/messages/{message_id}/corrections", responses={409: {"model": Problem}})
+def correct_message(
+    user: CurrentUser,
+    onboarding: OnboardingDep,
+    session_id: SessionId,
+    message_id: Annotated[int, Path(ge=1)],
+    body: CorrectionIn,
+) -> OnboardingTurnOut:
+    """Correct what was understood from one of your comments: flip an attribute's polarity,
+    drop it, or edit its text. Stored beside the comment (the extractor's answer stays in the
+    transcript) and applied when the onboarding finishes; the reply reads the comment back."""
+    onboarding.require_own(user, session_id)
+    with onboarding.lock(session_id):
+        turn = onboarding.agent.correct(
+            session_id, message_id, body.attribute_index, body.action, body.text
+        )
+    return _turn_out(turn)
 
 
 @router.post("/{session_id}/resume", responses={409: {"model": Problem}})
@@ -182,7 +220,15 @@ def get_transcript(
         status=info.status,
         image=image,
         messages=[
-            TranscriptMessage(role=m.role, kind=m.kind, text=m.text, image_id=m.image_id)
-            for m in onboarding.agent.transcript(session_id)
+            TranscriptMessage(
+                id=m.id,
+                role=m.role,
+                kind=m.kind,
+                text=m.text,
+                image_id=m.image_id,
+                extracted=_listed(m.extraction.attributes) if m.extraction else None,
+                corrected=_listed(corrected),
+            )
+            for m, corrected in onboarding.agent.corrected_transcript(session_id)
         ],
     )

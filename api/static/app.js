@@ -102,9 +102,11 @@ for (const tab of document.querySelectorAll(".tab")) tab.addEventListener("click
 
 // -- onboarding -----------------------------------------------------------------------------
 
-function say(role, text, learned = []) {
+function say(role, text, learned = [], messageId = null) {
   const item = el("li", { class: `msg ${role}` }, text);
-  if (learned.length) item.append(el("div", { class: "learned" }, learned.map((a) => chip(a, { small: true }))));
+  const chips = messageId === null ? null : onboardingChips(messageId, learned);
+  if (chips) item.append(chips);
+  else if (learned.length && messageId === null) item.append(el("div", { class: "learned" }, learned.map((a) => chip(a, { small: true }))));
   $("chat-log").append(item);
   $("chat-log").scrollTop = $("chat-log").scrollHeight;
 }
@@ -137,7 +139,11 @@ async function loadOnboarding() {
   try {
     const transcript = await api("GET", `/v1/onboarding/${state.session}`);
     $("chat-log").replaceChildren();
-    for (const message of transcript.messages) if (message.kind !== "show" || message.role === "user") say(message.role, message.text);
+    for (const message of transcript.messages) {
+      if (message.kind === "show" && message.role !== "user") continue;
+      const learned = message.corrected || message.extracted;
+      say(message.role, message.text, learned || [], learned && message.extracted.length ? message.id : null);
+    }
     const last = transcript.messages.filter((m) => m.role === "agent").pop();
     if (last && last.kind === "show") say("agent", last.text);
     showImage(transcript.image, transcript.status !== "active");
@@ -167,7 +173,7 @@ async function send(text) {
   $("chat-send").disabled = true;
   try {
     const turn = await api("POST", `/v1/onboarding/${state.session}/messages`, { text });
-    say("agent", turn.reply, turn.extracted);
+    say("agent", turn.reply, turn.extracted, turn.extracted_from);
     if (turn.done) { showImage(null, true); setChatEnabled(false, false, true); notice("Profile saved. See it under “Your taste”.", true); }
     else { showImage(turn.image); setChatEnabled(true, turn.can_finish); }
   } catch (error) { notice(error.message); $("chat-send").disabled = false; }
@@ -187,6 +193,80 @@ $("finish-btn").addEventListener("click", async () => {
     notice(`Profile version ${finished.profile_version} saved with ${finished.attribute_count} attributes.`, true);
   } catch (error) { notice(error.message); }
 });
+
+// -- corrections: chips under a read-back that flip, drop or edit what was understood ---------
+
+// One chip per attribute: its number from the read-back, the text, "like"/"dislike" in words
+// (not colour alone), and real buttons. correct(index, action, text) returns the new list.
+function correctionChips(extracted, correct) {
+  const box = el("div", { class: "learned fixes" });
+  const render = (items) => box.replaceChildren(...(items.length ? items.map((a) => fixChip(a, async (action, text) => {
+    try { render(await correct(a.index, action, text)); } catch (error) { notice(error.message); }
+  }, box)) : [el("span", { class: "none" }, "nothing noted")]));
+  box.render = render;
+  render(extracted);
+  return box;
+}
+
+function fixChip(attribute, act, box) {
+  const other = attribute.polarity === "like" ? "dislike" : "like";
+  const chipNode = el("span", { class: `chip small fix ${attribute.polarity}`, "data-index": String(attribute.index) },
+    el("span", { class: "fix-number" }, `${attribute.index + 1}`),
+    el("span", { class: "fix-polarity" }, attribute.polarity === "like" ? "+ like" : "− dislike"),
+    el("span", { class: "fix-text" }, attribute.text),
+    el("button", { type: "button", class: "fix-flip", "aria-label": `Flip “${attribute.text}” to ${other}`,
+      onclick: () => act("flip") }, "Flip"),
+    el("button", { type: "button", class: "fix-drop", "aria-label": `Drop “${attribute.text}”`,
+      onclick: () => act("drop") }, "Drop"),
+    el("button", { type: "button", class: "fix-edit", "aria-label": `Edit “${attribute.text}”`,
+      onclick: () => { box.querySelector(".fix-editor")?.remove(); chipNode.after(fixEditor(attribute, act)); } }, "Edit"));
+  return chipNode;
+}
+
+function fixEditor(attribute, act) {
+  const input = el("input", { type: "text", value: attribute.text, maxlength: "80", "aria-label": `New text for “${attribute.text}”` });
+  const form = el("form", { class: "fix-editor" }, input,
+    el("button", { type: "submit", class: "primary" }, "Save"),
+    el("button", { type: "button", onclick: () => form.remove() }, "Cancel"));
+  form.addEventListener("submit", (event) => { event.preventDefault(); act("edit", input.value.trim()); });
+  setTimeout(() => input.focus(), 0);
+  return form;
+}
+
+// The chips of the person's onboarding message `messageId`: one box per message, reused when a
+// typed correction ("fix 1 like") changes an earlier read-back.
+function onboardingChips(messageId, extracted) {
+  const existing = document.querySelector(`.fixes[data-message="${messageId}"]`);
+  if (existing) { existing.render(extracted); return null; }
+  const box = correctionChips(extracted, async (index, action, text) => {
+    const body = text === undefined ? { attribute_index: index, action } : { attribute_index: index, action, text };
+    const turn = await api("POST", `/v1/onboarding/${state.session}/messages/${messageId}/corrections`, body);
+    say("agent", turn.reply);
+    return turn.extracted;
+  });
+  box.dataset.message = String(messageId);
+  return box;
+}
+
+// After feedback the attributes are already in the profile: the chips fix them there.
+function showFeedbackReadback(answer) {
+  $("feedback-readback")?.remove();
+  if (!answer.readback) return;
+  let items = answer.extracted.filter((a) => a.id);
+  const box = correctionChips(items, async (index, action, text) => {
+    const attribute = items.find((a) => a.index === index);
+    if (action === "drop") {
+      await api("DELETE", `/v1/preferences/${attribute.id}`);
+      items = items.filter((a) => a !== attribute);
+    } else {
+      const change = action === "flip" ? { polarity: attribute.polarity === "like" ? "dislike" : "like", strength: 1 } : { text, strength: 1 };
+      const stored = await api("PATCH", `/v1/preferences/${attribute.id}`, change);
+      items = items.map((a) => (a === attribute ? { ...a, text: stored.text, polarity: stored.polarity } : a));
+    }
+    return items;
+  });
+  $("feedback").after(el("div", { class: "feedback-readback", id: "feedback-readback" }, el("p", {}, answer.readback), box));
+}
 
 // -- preference board -----------------------------------------------------------------------
 
@@ -322,6 +402,7 @@ $("gen-form").addEventListener("submit", async (event) => {
   if ($("gen-size").value !== "") body.width = body.height = Number($("gen-size").value);
   $("gen-submit").disabled = true;
   $("feedback").classList.add("hidden");
+  $("feedback-readback")?.remove();
   setProgress(0, 1, "Queued…");
   try {
     const accepted = await api("POST", "/v1/generations", body);
@@ -350,6 +431,7 @@ async function feedback(liked) {
     notice(`Thanks! Profile version ${answer.profile_version}${learned ? ` — learned: ${learned}` : ""}.`, true);
     $("feedback-comment").value = "";
     $("feedback").classList.add("hidden");
+    showFeedbackReadback(answer);
   } catch (error) { notice(error.message); }
 }
 $("feedback-like").addEventListener("click", () => feedback(true));
