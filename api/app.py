@@ -43,7 +43,11 @@ log = logging.getLogger("tastemaker.api")
 
 
 class BodyLimit:
-    """Refuse bodies over ``limit`` bytes with 413, whether announced or streamed."""
+    """Refuse bodies over ``limit`` bytes with 413, whether announced or streamed.
+
+    A streamed (chunked) body is counted as it arrives; once it passes the limit the 413 is
+    sent from here and the app is told the client left, so nothing downstream (FastAPI turns
+    any error while reading a body into a 400) can answer in its place."""
 
     def __init__(self, app: ASGIApp, limit: int) -> None:
         self.app = app
@@ -59,23 +63,28 @@ class BodyLimit:
             await problem(413, message)(scope, receive, send)
             return
         seen = 0
+        state = {"started": False, "refused": False}
 
         async def limited() -> Message:
             nonlocal seen
+            if state["refused"]:
+                return {"type": "http.disconnect"}
             incoming = await receive()
             seen += len(incoming.get("body", b""))
             if seen > self.limit:
-                raise _TooLarge
+                state["refused"] = True
+                if not state["started"]:
+                    await problem(413, message)(scope, receive, send)
+                return {"type": "http.disconnect"}
             return incoming
 
-        try:
-            await self.app(scope, limited, send)
-        except _TooLarge:
-            await problem(413, message)(scope, receive, send)
+        async def guarded(outgoing: Message) -> None:
+            if state["refused"]:
+                return  # the 413 has been sent; whatever the app answers goes nowhere
+            state["started"] = True
+            await send(outgoing)
 
-
-class _TooLarge(Exception):
-    pass
+        await self.app(scope, limited, guarded)
 
 
 def _generation_loader(components: Components, models: LoadedModels | None) -> Work:

@@ -6,6 +6,7 @@ a client that floods the service gets 429 with Retry-After instead of slowing ev
 
 from __future__ import annotations
 
+import secrets
 import threading
 import time
 from collections.abc import Callable
@@ -33,6 +34,12 @@ class Unauthorized(ApiError):
             "a valid 'Authorization: Bearer <token>' header is required",
             headers={"WWW-Authenticate": "Bearer"},
         )
+
+
+def secrets_match(given: str, expected: str) -> bool:
+    """Constant-time comparison of two secrets as UTF-8 bytes: ``compare_digest`` refuses
+    non-ASCII ``str`` (a 500 for any client that sends one), bytes it takes as they are."""
+    return secrets.compare_digest(given.encode(), expected.encode())
 
 
 class RateLimiter:
