@@ -4,13 +4,20 @@ as bytes, streamed bodies bounded, imports held to the same rules as every route
 from __future__ import annotations
 
 from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
 
 import pytest
 from fastapi.testclient import TestClient
 
+from agent.offline import OfflineExtractor
 from api.app import create_app
+from api.feedback_inbox import FeedbackInbox
+from api.jobs import JobRepository
+from api.routes.feedback import apply_pending_feedback
 from api.settings import Settings
 from api.wiring import Components
+from preference_store.embeddings import SentenceTransformerEmbedder
 
 
 @pytest.fixture(scope="module")
@@ -77,3 +84,100 @@ def test_a_streamed_oversized_body_is_413_like_an_announced_one(client: TestClie
     announced = client.post("/v1/preferences/import", content=b" " * 1_100_000, headers=headers)
     assert announced.status_code == 413
     assert client.get("/v1/me", headers=headers).status_code == 200  # the service is fine
+
+
+# -- 3: imports ------------------------------------------------------------------------------
+
+
+def exported(client: TestClient, headers: dict[str, str]) -> dict[str, Any]:
+    document: dict[str, Any] = client.get("/v1/preferences/export", headers=headers).json()
+    return document
+
+
+def attribute(identifier: str, text: str) -> dict[str, Any]:
+    return {"id": identifier, "text": text, "category": "color", "polarity": "like"}
+
+
+def document_for(user: str, attributes: list[dict[str, Any]], **extra: Any) -> dict[str, Any]:
+    return {
+        "schema": "tastemaker.profile",
+        "schema_version": 1,
+        "user_id": user,
+        "attributes": attributes,
+        **extra,
+    }
+
+
+def test_an_imported_version_number_is_the_importers_and_bounded(client: TestClient) -> None:
+    _user, headers = new_user(client)
+    client.post("/v1/preferences", headers=headers, json={"text": "teal", "polarity": "like"})
+    document = exported(client, headers)
+    document["version"] = 57
+    document["attributes"][0]["text"] = "gold"
+    imported = client.post("/v1/preferences/import", headers=headers, json=document)
+    assert imported.status_code == 200 and imported.json()["version"] == 2  # not 57
+    for huge in (2**63 - 1, 10**30):
+        document["version"] = huge
+        refused = client.post("/v1/preferences/import", headers=headers, json=document)
+        assert refused.status_code == 422, refused.text
+        assert "version" in refused.json()["detail"]
+    added = client.post("/v1/preferences", headers=headers, json={"text": "x", "polarity": "like"})
+    assert added.status_code == 201  # every write still works
+    assert client.get("/v1/me", headers=headers).json()["profile_version"] == 3
+
+
+def test_duplicate_attribute_ids_in_an_import_are_refused(client: TestClient) -> None:
+    user, headers = new_user(client)
+    twice = [attribute("same", "teal palette"), attribute("same", "gold light")]
+    refused = client.post("/v1/preferences/import", headers=headers, json=document_for(user, twice))
+    assert refused.status_code == 422 and "'same' appears twice" in refused.json()["detail"]
+    assert client.get("/v1/preferences/search?q=teal", headers=headers).status_code == 200
+
+
+@pytest.mark.parametrize("identifier", ["../../x:y", "a" * 3_000, "", "sp ace", "dot.ted"])
+def test_imported_ids_must_fit_the_routes_id_pattern(client: TestClient, identifier: str) -> None:
+    user, headers = new_user(client)
+    document = document_for(user, [attribute(identifier, "teal palette")])
+    refused = client.post("/v1/preferences/import", headers=headers, json=document)
+    assert refused.status_code == 422, refused.text
+    assert client.get("/v1/preferences/export", headers=headers).json()["attributes"] == []
+
+
+def test_a_profile_holds_at_most_the_configured_number_of_attributes(client: TestClient) -> None:
+    user, headers = new_user(client)  # the service allows 20 (max_attributes)
+    many = [attribute(f"a{n}", f"colour number {n}") for n in range(21)]
+    refused = client.post("/v1/preferences/import", headers=headers, json=document_for(user, many))
+    assert refused.status_code == 422 and "at most 20" in refused.json()["detail"]
+    fits = client.post(
+        "/v1/preferences/import", headers=headers, json=document_for(user, many[:20])
+    )
+    assert fits.status_code == 200 and fits.json()["attribute_count"] == 20
+    one_more = client.post(
+        "/v1/preferences", headers=headers, json={"text": "neon glow", "polarity": "like"}
+    )
+    assert one_more.status_code == 422 and "at most 20 attributes" in one_more.json()["detail"]
+    found = client.get("/v1/preferences/search?q=colour&limit=100", headers=headers).json()
+    assert len(found) == 20  # every imported attribute was embedded
+    some = client.get("/v1/preferences/export", headers=headers).json()["attributes"][0]["id"]
+    assert client.delete(f"/v1/preferences/{some}", headers=headers).status_code == 204
+
+
+def test_one_bad_pending_feedback_does_not_stop_the_others(
+    tmp_path: Path, embedder: SentenceTransformerEmbedder
+) -> None:
+    import api.app  # noqa: F401  (registers the service's tables before the schema is made)
+
+    components = Components(Settings(data_dir=tmp_path / "data"))
+    jobs = JobRepository(components.engine)
+    inbox = FeedbackInbox(components.engine)
+    for user in ("amy", "ben"):
+        job = jobs.create(user, {"prompt": "a lighthouse at dusk"}, total_steps=2)
+        jobs.mark_done(job.id, {"images": 1})
+        # amy's row cannot be applied (an empty comment, written by an older version)
+        inbox.record(job.id, user, True, "" if user == "amy" else "love the warm golden light")
+    applied = apply_pending_feedback(
+        components.store, OfflineExtractor(embedder), inbox, jobs, tmp_path
+    )
+    assert applied == 1
+    assert [p.user_id for p in inbox.pending()] == ["amy"]  # kept, not lost
+    assert "warm golden light" in {a.text for a in components.store.profile("ben").liked()}
