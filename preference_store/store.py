@@ -214,9 +214,14 @@ class PreferenceStore:
         drafts: Sequence[AttributeDraft],
         liked_images: Sequence[ImageReaction],
         disliked_images: Sequence[ImageReaction],
+        *,
+        origin: str | None = None,
     ) -> Profile:
         """Store what an onboarding learned, and the images reacted to, as one new version;
-        reactions to other images, from earlier onboardings or feedback, are kept."""
+        reactions to other images, from earlier onboardings or feedback, are kept.
+
+        With ``origin`` (the session), this happens once: a retry after a crash, or a second
+        finisher, gets the version the first one stored."""
 
         def change(profile: Profile) -> Profile:
             attributes, _ = merge_drafts(user_id, profile.attributes, drafts)
@@ -229,7 +234,7 @@ class PreferenceStore:
                 }
             )
 
-        return self._change(user_id, "onboarding", change)
+        return self._change(user_id, "onboarding", change, origin=origin)
 
     def record_feedback(
         self,
@@ -379,19 +384,27 @@ class PreferenceStore:
         user_id: str,
         reason: str,
         change: Callable[[Profile], Profile],
+        *,
+        origin: str | None = None,
     ) -> Profile:
         """Apply ``change`` to the current profile and store the result as the next version.
 
         The version row is written first (its unique number is the commit point; a concurrent
         writer makes us recompute on the newer version), then chromadb is brought in line.
+        A change with an ``origin`` that already made a version is not applied again; the
+        records a crash may have left out of chromadb are written instead.
         """
         with self._write_lock:
             for _attempt in range(5):
+                done = self._versions.version_from(user_id, origin) if origin else None
+                if done is not None:
+                    self._repair_records(self._current(user_id).attributes)
+                    return self._versions.get(user_id, done)
                 before = self._current(user_id)
                 after = change(before).model_copy(update={"version": before.version + 1})
                 self._check_bounds(before, after)
                 try:
-                    stored = self._versions.append(after, reason)
+                    stored = self._versions.append(after, reason, origin=origin)
                 except VersionTaken:
                     continue
                 self._sync_records(before.attributes, stored.attributes)
@@ -418,6 +431,15 @@ class PreferenceStore:
             self._attributes.delete(ids=removed)
         for start in range(0, len(changed), SYNC_BATCH):
             self._upsert(changed[start : start + SYNC_BATCH])
+
+    def _repair_records(self, attributes: Sequence[VisualAttribute]) -> None:
+        """Write the records of ``attributes`` that chromadb lacks (a crash between the version
+        commit and the sync leaves them out)."""
+        ids = [_record_id(a) for a in attributes]
+        present = set(self._attributes.get(ids=ids, include=[])["ids"]) if ids else set()
+        missing = [a for a in attributes if _record_id(a) not in present]
+        for start in range(0, len(missing), SYNC_BATCH):
+            self._upsert(missing[start : start + SYNC_BATCH])
 
     def _upsert(self, attributes: Sequence[VisualAttribute]) -> None:
         texts = [_embedding_text(a.text, a.category.value) for a in attributes]
