@@ -31,6 +31,7 @@ from api.generation_wiring import open_generator, open_models
 from api.jobs import JobRepository
 from api.jobs_generation import GenerationWork
 from api.jobs_runner import JobRunner, Work
+from api.openapi import add_setting_bounds
 from api.routes import gallery, generations, health, onboarding, preferences, users
 from api.routes.feedback import apply_pending_feedback
 from api.routes.metrics import Metrics, MetricsMiddleware
@@ -169,6 +170,7 @@ def create_app(settings: Settings | None = None, *, models: LoadedModels | None 
         lifespan=lifespan,
     )
     install_error_handlers(app)
+    add_setting_bounds(app, components.settings)
     for router in (health, users, preferences, gallery, onboarding, generations):
         app.include_router(router.router)
 

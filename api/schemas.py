@@ -301,8 +301,8 @@ class GenerationCreate(Request):
     steps: int | None = Field(default=None, ge=1)
     guidance_scale: float | None = Field(default=None, ge=0.0, le=30.0, allow_inf_nan=False)
     seed: int | None = Field(default=None, ge=0, lt=2**63)
-    width: int | None = Field(default=None, ge=64)
-    height: int | None = Field(default=None, ge=64)
+    width: int | None = Field(default=None, ge=64, multiple_of=8)
+    height: int | None = Field(default=None, ge=64, multiple_of=8)
     num_images: int | None = Field(default=None, ge=1)
     vp_degree: float | None = Field(default=None, ge=0.0, le=2.0, allow_inf_nan=False)
     aesthetic_steps: int | None = Field(default=None, ge=0, le=50)
@@ -310,6 +310,7 @@ class GenerationCreate(Request):
     mode: Literal["embeds", "guidance"] | None = None
     include_plain: bool = Field(
         default=False,
+        strict=True,
         description="Also render the plain model's image (same seed, no personalization), "
         "to compare side by side. Doubles the work.",
     )
@@ -358,7 +359,7 @@ class FeedbackIn(Request):
         json_schema_extra={"examples": [{"liked": True, "comment": "love the soft golden light"}]},
     )
 
-    liked: bool
+    liked: bool = Field(strict=True)
     comment: str | None = Field(default=None, min_length=1)
 
 

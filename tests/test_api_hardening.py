@@ -3,6 +3,7 @@ as bytes, streamed bodies bounded, imports held to the same rules as every route
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -18,6 +19,7 @@ from api.routes.feedback import apply_pending_feedback
 from api.settings import Settings
 from api.wiring import Components
 from preference_store.embeddings import SentenceTransformerEmbedder
+from preference_store.models import ATTRIBUTE_ID_PATTERN
 
 
 @pytest.fixture(scope="module")
@@ -181,3 +183,57 @@ def test_one_bad_pending_feedback_does_not_stop_the_others(
     assert applied == 1
     assert [p.user_id for p in inbox.pending()] == ["amy"]  # kept, not lost
     assert "warm golden light" in {a.text for a in components.store.profile("ben").liked()}
+
+
+# -- 9: the schema states every bound --------------------------------------------------------
+
+
+def test_the_schema_carries_the_bounds_the_server_enforces(
+    service: tuple[TestClient, Settings],
+) -> None:
+    client, settings = service
+    schema = client.get("/openapi.json").json()
+    parts = schema["components"]["schemas"]
+
+    def bound(name: str, prop: str, keyword: str) -> object:
+        declared = parts[name]["properties"][prop]
+        branches = [b for b in declared.get("anyOf", [declared]) if b.get("type") != "null"]
+        return branches[0].get(keyword)
+
+    generation = "GenerationCreate"
+    assert bound(generation, "width", "maximum") == settings.max_side
+    assert bound(generation, "height", "maximum") == settings.max_side
+    assert bound(generation, "width", "multipleOf") == 8
+    assert bound(generation, "steps", "maximum") == settings.max_steps
+    assert bound(generation, "num_images", "maximum") == settings.max_images
+    assert bound(generation, "prompt", "maxLength") == settings.max_prompt_chars
+    assert bound("OnboardingMessageIn", "text", "maxLength") == settings.max_comment_chars
+    assert bound("ProfileDocument", "attributes", "maxItems") == 20
+    pattern = bound("AttributeCreate", "text", "pattern")
+    assert isinstance(pattern, str) and bound("AttributeCreate", "text", "maxLength") == 80
+    assert re.fullmatch(pattern, "one two three four five six")
+    assert not re.fullmatch(pattern, "one two three four five six seven")
+    assert bound("ImportedAttribute", "id", "pattern") == ATTRIBUTE_ID_PATTERN
+    importing = schema["paths"]["/v1/preferences/import"]["post"]["requestBody"]
+    assert importing["content"]["application/json"]["schema"]["$ref"].endswith("ProfileDocument")
+    too_wide = client.post(
+        "/v1/generations",
+        headers=new_user(client)[1],
+        json={"prompt": "a cat", "width": settings.max_side + 8},
+    )
+    assert too_wide.status_code == 422 and "width" in too_wide.json()["detail"]
+
+
+def test_booleans_are_strict(client: TestClient) -> None:
+    _user, headers = new_user(client)
+    for lax in (0, 1, "true", "yes"):
+        feedback = client.post(
+            "/v1/generations/abc123/feedback", headers=headers, json={"liked": lax}
+        )
+        assert feedback.status_code == 422 and "liked" in feedback.json()["detail"], lax
+        plain = client.post(
+            "/v1/generations",
+            headers=headers,
+            json={"prompt": "a cat", "include_plain": lax},
+        )
+        assert plain.status_code == 422 and "include_plain" in plain.json()["detail"], lax
