@@ -20,6 +20,7 @@ from fastapi import FastAPI
 from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import FileResponse
 from fastapi.staticfiles import StaticFiles
+from fastapi_offline import FastAPIOffline
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from agent.sessions import SessionRepository
@@ -36,6 +37,7 @@ from api.routes import gallery, generations, health, onboarding, preferences, us
 from api.routes.feedback import apply_pending_feedback
 from api.routes.metrics import Metrics, MetricsMiddleware
 from api.settings import Settings
+from api.web_security import SecurityHeaders
 from api.wiring import Components
 from generation.loading import LoadedModels
 
@@ -159,7 +161,7 @@ def create_app(settings: Settings | None = None, *, models: LoadedModels | None 
             if runner is not None:
                 await run_in_threadpool(runner.stop)
 
-    app = FastAPI(
+    app = FastAPIOffline(  # /docs and /redoc with their assets from the package, no CDN
         title="tastemaker",
         version="0.1.0",
         summary="Learns a person's visual taste and makes Stable Diffusion follow it.",
@@ -180,5 +182,6 @@ def create_app(settings: Settings | None = None, *, models: LoadedModels | None 
 
     app.mount("/static", StaticFiles(directory=STATIC), name="static")
     app.add_middleware(BodyLimit, limit=components.settings.max_body_bytes)
+    app.add_middleware(SecurityHeaders)
     app.add_middleware(MetricsMiddleware, metrics=metrics)
     return app

@@ -37,9 +37,12 @@ class Unauthorized(ApiError):
 
 
 def secrets_match(given: str, expected: str) -> bool:
-    """Constant-time comparison of two secrets as UTF-8 bytes: ``compare_digest`` refuses
-    non-ASCII ``str`` (a 500 for any client that sends one), bytes it takes as they are."""
-    return secrets.compare_digest(given.encode(), expected.encode())
+    """Constant-time comparison of a secret from a request header with a configured one, as
+    bytes: ``compare_digest`` refuses non-ASCII ``str`` (a 500 for any client that sent one).
+    A header arrives decoded as Latin-1, so that gives back the bytes the client sent; the
+    configured secret is compared as its UTF-8 bytes."""
+    sent = given.encode("latin-1", errors="replace")
+    return secrets.compare_digest(sent, expected.encode())
 
 
 class RateLimiter:

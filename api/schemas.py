@@ -9,7 +9,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from preference_store.models import (
     ATTRIBUTE_ID_PATTERN,
@@ -23,7 +23,12 @@ from preference_store.models import (
     Profile,
     VisualAttribute,
 )
-from preference_store.transfer import MAX_AESTHETIC_MODELS, MAX_EMBEDDING_SIZE
+from preference_store.transfer import (
+    MAX_AESTHETIC_MODELS,
+    MAX_EMBEDDING_SIZE,
+    SCHEMA,
+    SCHEMA_VERSION,
+)
 
 
 class Request(BaseModel):
@@ -186,6 +191,23 @@ class ProfileDocument(Request):
         max_length=MAX_AESTHETIC_MODELS,
         description="CLIP model -> embedding; kept only for models this server computed.",
     )
+
+    @field_validator("schema_", mode="before")
+    @classmethod
+    def _is_an_export(cls, value: object) -> object:
+        if value != SCHEMA:
+            raise ValueError(f"not a tastemaker profile export (expected schema {SCHEMA!r})")
+        return value
+
+    @field_validator("schema_version", mode="before")
+    @classmethod
+    def _readable_version(cls, value: object) -> object:
+        if value != SCHEMA_VERSION:
+            raise ValueError(
+                f"export schema version {value!r} is not supported; this tastemaker reads "
+                f"version {SCHEMA_VERSION}"
+            )
+        return value
 
 
 class ImportResult(BaseModel):

@@ -83,6 +83,13 @@ class Settings(BaseSettings):
     max_attributes: int = Field(
         default=1_000, ge=1, le=100_000, description="Most attributes one profile may hold."
     )
+    metrics_token: SecretStr | None = Field(
+        default=None,
+        description="When set, GET /metrics needs 'Authorization: Bearer <this token>'.",
+    )
+    metrics_loopback_only: bool = Field(
+        default=False, description="Answer GET /metrics only to clients on this machine."
+    )
     rate_limit_per_minute: int = Field(
         default=1_200, ge=1, description="Requests per minute per token (a token bucket)."
     )

@@ -237,3 +237,44 @@ def test_booleans_are_strict(client: TestClient) -> None:
             json={"prompt": "a cat", "include_plain": lax},
         )
         assert plain.status_code == 422 and "include_plain" in plain.json()["detail"], lax
+
+
+# -- 8: web hardening --------------------------------------------------------------------------
+
+
+def test_the_page_and_every_answer_carry_security_headers(client: TestClient) -> None:
+    for path in ("/", "/static/app.js", "/v1/me", "/healthz"):
+        headers = client.get(path).headers
+        assert headers["x-content-type-options"] == "nosniff", path
+        assert headers["x-frame-options"] == "DENY", path
+        assert headers["referrer-policy"] == "no-referrer", path
+        policy = headers["content-security-policy"]
+        assert "frame-ancestors 'none'" in policy and "script-src 'self';" in policy, path
+        assert "unsafe-inline" not in policy, path
+
+
+def test_the_api_docs_are_served_without_a_cdn(client: TestClient) -> None:
+    for path in ("/docs", "/redoc"):
+        page = client.get(path)
+        assert page.status_code == 200
+        assert "cdn" not in page.text.lower() and "https://" not in page.text, path
+        assert "frame-ancestors 'none'" in page.headers["content-security-policy"]
+        for asset in re.findall(r'(?:src|href)="(/[^"]+)"', page.text):
+            assert client.get(asset).status_code == 200, asset
+    bundle = client.get("/static-offline-docs/swagger-ui-bundle.js")
+    assert bundle.status_code == 200 and len(bundle.content) > 500_000
+
+
+def test_metrics_can_be_limited_to_a_token_or_to_this_machine(tmp_path: Path) -> None:
+    locked = Settings(data_dir=tmp_path / "a", metrics_token="scrape-\u00e9")
+    with TestClient(create_app(locked)) as client:
+        assert client.get("/metrics").status_code == 401
+        wrong = {"Authorization": b"Bearer scrape-\xc3\xa8"}
+        assert client.get("/metrics", headers=wrong).status_code == 401
+        right = {"Authorization": "Bearer scrape-\u00e9".encode()}
+        assert "tastemaker_http_requests" in client.get("/metrics", headers=right).text
+    local = Settings(data_dir=tmp_path / "b", metrics_loopback_only=True)
+    with TestClient(create_app(local)) as client:  # the test client's address is "testclient"
+        assert client.get("/metrics").status_code == 403
+    with TestClient(create_app(local), client=("127.0.0.1", 50_000)) as client:
+        assert client.get("/metrics").status_code == 200
