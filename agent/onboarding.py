@@ -91,6 +91,8 @@ class ProfileWriter(Protocol):
         drafts: Sequence[AttributeDraft],
         liked_images: Sequence[ImageReaction],
         disliked_images: Sequence[ImageReaction],
+        *,
+        origin: str | None = None,
     ) -> Profile: ...
 
 
@@ -147,6 +149,8 @@ class OnboardingAgent:
     def resume(self, session_id: str) -> Turn:
         """Continue a session after a restart: finish pending work, then show where we were."""
         info = self._require_active(session_id)
+        if info.finish_interrupted:  # the person asked to finish; a crash cut it short
+            return self._finish(info)
         messages = self._sessions.messages(session_id)
         for message in messages:
             if message.pending:
@@ -170,6 +174,11 @@ class OnboardingAgent:
         """Handle what the person typed: a comment, an answer to a follow-up, skip, or done."""
         info = self._require_active(session_id)
         command = text.strip().lower() if isinstance(text, str) else ""
+        if info.finish_interrupted:  # "done" was said before a crash: finish that first
+            finished = self._finish(info)
+            if command in DONE_WORDS:
+                return finished
+            raise SessionFinished(session_id)
         if command in SKIP_WORDS:
             kind, stored = "skip", command
         elif command in DONE_WORDS:
@@ -303,12 +312,15 @@ class OnboardingAgent:
         drafts = [a for m in messages if m.extraction for a in m.extraction.attributes]
         merged, _notes = consolidate(drafts)
         liked, disliked = image_reactions(self._verdicts(messages))
-        # One writer finishes a session: a second "done" (another tab, another process) must not
-        # record the onboarding twice. The claim is given back if storing fails.
+        # One onboarding makes one version: the store writes it once per origin, so a second
+        # "done" (another tab, another process) or a retry after a crash gets the same version.
+        # The claim is given back if storing fails.
         if not self._sessions.claim_finish(info.id):
             raise SessionFinished(info.id)
         try:
-            profile = self._store.record_onboarding(info.user_id, merged, liked, disliked)
+            profile = self._store.record_onboarding(
+                info.user_id, merged, liked, disliked, origin=f"onboarding:{info.id}"
+            )
         except BaseException:
             self._sessions.release_finish(info.id)
             raise

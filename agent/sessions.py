@@ -9,9 +9,10 @@ overwritten, so both stay readable (and exportable as labelled data).
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import threading
+from collections.abc import Sequence, Set
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import datetime
 
 from sqlalchemy import (
     DateTime,
@@ -21,9 +22,7 @@ from sqlalchemy import (
     String,
     Text,
     UniqueConstraint,
-    and_,
     func,
-    or_,
     select,
     update,
 )
@@ -35,8 +34,6 @@ from preference_store.database import Base
 from preference_store.models import Category, new_id, utc_now
 
 ACTIVE, FINISHING, FINISHED = "active", "finishing", "finished"
-# A "finishing" claim older than this is taken to belong to a process that died mid-finish.
-FINISH_LEASE = timedelta(minutes=5)
 USER, AGENT = "user", "agent"
 
 
@@ -176,25 +173,26 @@ class SessionInfo:
     current_image_id: str | None
     awaiting_followup: bool
     profile_version: int | None
+    # A finish was claimed by a process that is not finishing it now (it died, or it is
+    # another process): the session reads as active, and the next turn completes the finish.
+    finish_interrupted: bool = False
 
 
-def _status(row: OnboardingSessionRow) -> str:
-    """The row's status, with an expired "finishing" claim read as "active" again."""
-    if row.status != FINISHING:
-        return row.status
-    claimed = row.updated_at if row.updated_at.tzinfo else row.updated_at.replace(tzinfo=UTC)
-    return ACTIVE if utc_now() - claimed >= FINISH_LEASE else FINISHING
-
-
-def _to_info(row: OnboardingSessionRow) -> SessionInfo:
+def _to_info(row: OnboardingSessionRow, finishing_here: Set[str] = frozenset()) -> SessionInfo:
+    """A "finishing" claim counts only while this process holds it; any other is
+    interrupted. Finishing is idempotent (one version per session, see ``claim_finish``), so
+    completing someone else's finish is safe, and nobody waits out a dead process's claim."""
+    claimed = row.status == FINISHING
+    ours = claimed and row.id in finishing_here
     return SessionInfo(
         id=row.id,
         user_id=row.user_id,
         gallery=row.gallery,
-        status=_status(row),
+        status=FINISHING if ours else ACTIVE if claimed else row.status,
         current_image_id=row.current_image_id,
         awaiting_followup=bool(row.awaiting_followup),
         profile_version=row.profile_version,
+        finish_interrupted=claimed and not ours,
     )
 
 
@@ -203,6 +201,8 @@ class SessionRepository:
 
     def __init__(self, engine: Engine) -> None:
         self._engine = engine
+        self._finishing: set[str] = set()  # sessions this process is finishing right now
+        self._finishing_lock = threading.Lock()
 
     def _session(self) -> Session:
         return Session(self._engine, expire_on_commit=False)
@@ -217,7 +217,7 @@ class SessionRepository:
     def get(self, session_id: str) -> SessionInfo | None:
         with self._session() as db:
             row = db.get(OnboardingSessionRow, session_id)
-            return _to_info(row) if row is not None else None
+            return _to_info(row, self._finishing) if row is not None else None
 
     def active_for(self, user_id: str) -> SessionInfo | None:
         """The user's most recent unfinished session, if any."""
@@ -225,11 +225,11 @@ class SessionRepository:
             row = db.scalars(
                 select(OnboardingSessionRow)
                 .where(OnboardingSessionRow.user_id == user_id)
-                .where(OnboardingSessionRow.status == ACTIVE)
+                .where(OnboardingSessionRow.status.in_((ACTIVE, FINISHING)))
                 .order_by(OnboardingSessionRow.created_at.desc())
                 .limit(1)
             ).first()
-            return _to_info(row) if row is not None else None
+            return _to_info(row, self._finishing) if row is not None else None
 
     def messages(self, session_id: str) -> list[StoredMessage]:
         with self._session() as db:
@@ -379,28 +379,37 @@ class SessionRepository:
                     row.updated_at = utc_now()
 
     def claim_finish(self, session_id: str) -> bool:
-        """Atomically mark the session as being finished; False when another writer (another
-        process, or a second request) already finished it or is finishing it right now.
+        """Mark the session as being finished by this process; False when it is finished
+        already, or this process is finishing it right now.
 
-        A claim older than ``FINISH_LEASE`` is stale (its process died) and may be taken over."""
-        now = utc_now()
-        claimable = or_(
-            OnboardingSessionRow.status == ACTIVE,
-            and_(
-                OnboardingSessionRow.status == FINISHING,
-                OnboardingSessionRow.updated_at < now - FINISH_LEASE,
-            ),
-        )
-        with self._session() as db, db.begin():
-            result = db.execute(
-                update(OnboardingSessionRow)
-                .where(OnboardingSessionRow.id == session_id, claimable)
-                .values(status=FINISHING, updated_at=now)
-            )
-            return bool(getattr(result, "rowcount", 0) == 1)
+        The claim is no lock across processes: a claim left by another process (dead, or
+        alive) never blocks. What makes a finish happen once is the store: the profile version
+        is written with the session as its origin, once (``record_onboarding(origin=...)``)."""
+        with self._finishing_lock:
+            if session_id in self._finishing:
+                return False
+            self._finishing.add(session_id)
+        try:
+            with self._session() as db, db.begin():
+                result = db.execute(
+                    update(OnboardingSessionRow)
+                    .where(
+                        OnboardingSessionRow.id == session_id,
+                        OnboardingSessionRow.status != FINISHED,
+                    )
+                    .values(status=FINISHING, updated_at=utc_now())
+                )
+                claimed = bool(getattr(result, "rowcount", 0) == 1)
+        except BaseException:
+            self._finishing.discard(session_id)
+            raise
+        if not claimed:
+            self._finishing.discard(session_id)
+        return claimed
 
     def release_finish(self, session_id: str) -> None:
         """Give a claim back after a failed finish, so the person can try again."""
+        self._finishing.discard(session_id)
         with self._session() as db, db.begin():
             db.execute(
                 update(OnboardingSessionRow)
@@ -419,3 +428,4 @@ class SessionRepository:
                 row.profile_version = profile_version
                 row.current_image_id = None
                 row.updated_at = utc_now()
+        self._finishing.discard(session_id)

@@ -20,6 +20,7 @@ from fastapi import FastAPI
 from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import FileResponse
 from fastapi.staticfiles import StaticFiles
+from fastapi_offline import FastAPIOffline
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from agent.sessions import SessionRepository
@@ -31,10 +32,12 @@ from api.generation_wiring import open_generator, open_models
 from api.jobs import JobRepository
 from api.jobs_generation import GenerationWork
 from api.jobs_runner import JobRunner, Work
+from api.openapi import add_setting_bounds
 from api.routes import gallery, generations, health, onboarding, preferences, users
 from api.routes.feedback import apply_pending_feedback
 from api.routes.metrics import Metrics, MetricsMiddleware
 from api.settings import Settings
+from api.web_security import SecurityHeaders
 from api.wiring import Components
 from generation.loading import LoadedModels
 
@@ -43,7 +46,11 @@ log = logging.getLogger("tastemaker.api")
 
 
 class BodyLimit:
-    """Refuse bodies over ``limit`` bytes with 413, whether announced or streamed."""
+    """Refuse bodies over ``limit`` bytes with 413, whether announced or streamed.
+
+    A streamed (chunked) body is counted as it arrives; once it passes the limit the 413 is
+    sent from here and the app is told the client left, so nothing downstream (FastAPI turns
+    any error while reading a body into a 400) can answer in its place."""
 
     def __init__(self, app: ASGIApp, limit: int) -> None:
         self.app = app
@@ -59,23 +66,28 @@ class BodyLimit:
             await problem(413, message)(scope, receive, send)
             return
         seen = 0
+        state = {"started": False, "refused": False}
 
         async def limited() -> Message:
             nonlocal seen
+            if state["refused"]:
+                return {"type": "http.disconnect"}
             incoming = await receive()
             seen += len(incoming.get("body", b""))
             if seen > self.limit:
-                raise _TooLarge
+                state["refused"] = True
+                if not state["started"]:
+                    await problem(413, message)(scope, receive, send)
+                return {"type": "http.disconnect"}
             return incoming
 
-        try:
-            await self.app(scope, limited, send)
-        except _TooLarge:
-            await problem(413, message)(scope, receive, send)
+        async def guarded(outgoing: Message) -> None:
+            if state["refused"]:
+                return  # the 413 has been sent; whatever the app answers goes nowhere
+            state["started"] = True
+            await send(outgoing)
 
-
-class _TooLarge(Exception):
-    pass
+        await self.app(scope, limited, guarded)
 
 
 def _generation_loader(components: Components, models: LoadedModels | None) -> Work:
@@ -150,7 +162,7 @@ def create_app(settings: Settings | None = None, *, models: LoadedModels | None 
             if runner is not None:
                 await run_in_threadpool(runner.stop)
 
-    app = FastAPI(
+    app = FastAPIOffline(  # /docs and /redoc with their assets from the package, no CDN
         title="tastemaker",
         version="0.1.0",
         summary="Learns a person's visual taste and makes Stable Diffusion follow it.",
@@ -161,6 +173,7 @@ def create_app(settings: Settings | None = None, *, models: LoadedModels | None 
         lifespan=lifespan,
     )
     install_error_handlers(app)
+    add_setting_bounds(app, components.settings)
     for router in (health, users, preferences, gallery, onboarding, generations):
         app.include_router(router.router)
 
@@ -170,5 +183,6 @@ def create_app(settings: Settings | None = None, *, models: LoadedModels | None 
 
     app.mount("/static", StaticFiles(directory=STATIC), name="static")
     app.add_middleware(BodyLimit, limit=components.settings.max_body_bytes)
+    app.add_middleware(SecurityHeaders)
     app.add_middleware(MetricsMiddleware, metrics=metrics)
     return app

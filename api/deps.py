@@ -6,6 +6,7 @@ a client that floods the service gets 429 with Retry-After instead of slowing ev
 
 from __future__ import annotations
 
+import secrets
 import threading
 import time
 from collections.abc import Callable
@@ -33,6 +34,15 @@ class Unauthorized(ApiError):
             "a valid 'Authorization: Bearer <token>' header is required",
             headers={"WWW-Authenticate": "Bearer"},
         )
+
+
+def secrets_match(given: str, expected: str) -> bool:
+    """Constant-time comparison of a secret from a request header with a configured one, as
+    bytes: ``compare_digest`` refuses non-ASCII ``str`` (a 500 for any client that sent one).
+    A header arrives decoded as Latin-1, so that gives back the bytes the client sent; the
+    configured secret is compared as its UTF-8 bytes."""
+    sent = given.encode("latin-1", errors="replace")
+    return secrets.compare_digest(sent, expected.encode())
 
 
 class RateLimiter:

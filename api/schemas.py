@@ -7,22 +7,42 @@ OpenAPI examples so ``/docs`` shows what a call looks like.
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from preference_store.models import (
+    ATTRIBUTE_ID_PATTERN,
+    ATTRIBUTE_TEXT_PATTERN,
     MAX_ATTRIBUTE_CHARS,
+    MAX_ATTRIBUTE_WORDS,
+    MAX_VERSION,
     USER_ID_PATTERN,
     Category,
     Polarity,
     Profile,
     VisualAttribute,
 )
+from preference_store.transfer import (
+    MAX_AESTHETIC_MODELS,
+    MAX_EMBEDDING_SIZE,
+    SCHEMA,
+    SCHEMA_VERSION,
+)
 
 
 class Request(BaseModel):
     model_config = ConfigDict(extra="forbid")
+
+
+# The bounds of an attribute's text, from the domain model (the server checks them there).
+ATTRIBUTE_TEXT: dict[str, Any] = {
+    "min_length": 1,
+    "max_length": MAX_ATTRIBUTE_CHARS,
+    "json_schema_extra": {"pattern": ATTRIBUTE_TEXT_PATTERN},
+    "description": f"A keyword phrase: at most {MAX_ATTRIBUTE_CHARS} characters and "
+    f"{MAX_ATTRIBUTE_WORDS} words.",
+}
 
 
 # -- users ----------------------------------------------------------------------------------
@@ -82,7 +102,7 @@ class AttributeCreate(Request):
         },
     )
 
-    text: str = Field(min_length=1, max_length=MAX_ATTRIBUTE_CHARS)
+    text: str = Field(**ATTRIBUTE_TEXT)
     category: Category = Category.OTHER
     polarity: Polarity
     strength: float = Field(default=0.7, ge=0.0, le=1.0, allow_inf_nan=False)
@@ -93,7 +113,7 @@ class AttributePatch(Request):
         extra="forbid", json_schema_extra={"examples": [{"strength": 0.4}, {"polarity": "dislike"}]}
     )
 
-    text: str | None = Field(default=None, min_length=1, max_length=MAX_ATTRIBUTE_CHARS)
+    text: str | None = Field(default=None, **ATTRIBUTE_TEXT)
     category: Category | None = None
     polarity: Polarity | None = None
     strength: float | None = Field(default=None, ge=0.0, le=1.0, allow_inf_nan=False)
@@ -127,6 +147,67 @@ class PreferencesOut(BaseModel):
                 )
             )
         return cls(user_id=profile.user_id, version=profile.version, groups=groups)
+
+
+class ImportedAttribute(Request):
+    """One attribute of an export document, under the same rules as the routes'."""
+
+    id: str = Field(pattern=ATTRIBUTE_ID_PATTERN, max_length=64)
+    text: str = Field(**ATTRIBUTE_TEXT)
+    category: Category = Category.OTHER
+    polarity: Polarity
+    strength: float = Field(default=0.7, ge=0.0, le=1.0, allow_inf_nan=False)
+    evidence: list[str] = Field(default_factory=list)
+    source: str | None = None
+    user_id: str | None = Field(default=None, description="Replaced by the caller's id.")
+    created_at: datetime | None = None
+    updated_at: datetime | None = None
+
+
+class ImportedImage(Request):
+    image_id: str = Field(min_length=1, max_length=200)
+    weight: float = Field(default=1.0, gt=0.0, le=1.0, allow_inf_nan=False)
+    path: str | None = Field(default=None, description="Ignored: the server keeps its own.")
+
+
+class ProfileDocument(Request):
+    """What `GET /v1/preferences/export` gives and `POST /v1/preferences/import` takes."""
+
+    model_config = ConfigDict(extra="forbid", populate_by_name=True)
+
+    schema_: Literal["tastemaker.profile"] = Field(alias="schema")
+    schema_version: Literal[1]
+    user_id: str = Field(pattern=USER_ID_PATTERN)
+    version: int = Field(
+        default=0, ge=0, le=MAX_VERSION, description="Informative: an import gets the next one."
+    )
+    attributes: list[ImportedAttribute] = Field(default_factory=list)
+    liked_images: list[ImportedImage] = Field(default_factory=list)
+    disliked_images: list[ImportedImage] = Field(default_factory=list)
+    aesthetic_embeddings: dict[
+        str, Annotated[list[float], Field(min_length=1, max_length=MAX_EMBEDDING_SIZE)]
+    ] = Field(
+        default_factory=dict,
+        max_length=MAX_AESTHETIC_MODELS,
+        description="CLIP model -> embedding; kept only for models this server computed.",
+    )
+
+    @field_validator("schema_", mode="before")
+    @classmethod
+    def _is_an_export(cls, value: object) -> object:
+        if value != SCHEMA:
+            raise ValueError(f"not a tastemaker profile export (expected schema {SCHEMA!r})")
+        return value
+
+    @field_validator("schema_version", mode="before")
+    @classmethod
+    def _readable_version(cls, value: object) -> object:
+        if value != SCHEMA_VERSION:
+            raise ValueError(
+                f"export schema version {value!r} is not supported; this tastemaker reads "
+                f"version {SCHEMA_VERSION}"
+            )
+        return value
 
 
 class ImportResult(BaseModel):
@@ -277,8 +358,8 @@ class GenerationCreate(Request):
     steps: int | None = Field(default=None, ge=1)
     guidance_scale: float | None = Field(default=None, ge=0.0, le=30.0, allow_inf_nan=False)
     seed: int | None = Field(default=None, ge=0, lt=2**63)
-    width: int | None = Field(default=None, ge=64)
-    height: int | None = Field(default=None, ge=64)
+    width: int | None = Field(default=None, ge=64, multiple_of=8)
+    height: int | None = Field(default=None, ge=64, multiple_of=8)
     num_images: int | None = Field(default=None, ge=1)
     vp_degree: float | None = Field(default=None, ge=0.0, le=2.0, allow_inf_nan=False)
     aesthetic_steps: int | None = Field(default=None, ge=0, le=50)
@@ -286,6 +367,7 @@ class GenerationCreate(Request):
     mode: Literal["embeds", "guidance"] | None = None
     include_plain: bool = Field(
         default=False,
+        strict=True,
         description="Also render the plain model's image (same seed, no personalization), "
         "to compare side by side. Doubles the work.",
     )
@@ -334,7 +416,7 @@ class FeedbackIn(Request):
         json_schema_extra={"examples": [{"liked": True, "comment": "love the soft golden light"}]},
     )
 
-    liked: bool
+    liked: bool = Field(strict=True)
     comment: str | None = Field(default=None, min_length=1)
 
 

@@ -93,6 +93,16 @@ class Settings(BaseSettings):
     max_steps: int = Field(default=100, ge=1, le=200, description="Most denoising steps per job.")
     max_side: int = Field(default=1024, ge=64, le=2048, description="Largest width or height.")
     max_images: int = Field(default=4, ge=1, le=8, description="Most images per generation.")
+    max_attributes: int = Field(
+        default=1_000, ge=1, le=100_000, description="Most attributes one profile may hold."
+    )
+    metrics_token: SecretStr | None = Field(
+        default=None,
+        description="When set, GET /metrics needs 'Authorization: Bearer <this token>'.",
+    )
+    metrics_loopback_only: bool = Field(
+        default=False, description="Answer GET /metrics only to clients on this machine."
+    )
     rate_limit_per_minute: int = Field(
         default=1_200, ge=1, description="Requests per minute per token (a token bucket)."
     )

@@ -66,6 +66,7 @@ def open_store(
         open_chroma(settings),
         embedder or open_embedder(settings),
         engine or open_engine(settings),
+        max_attributes=settings.max_attributes,
     )
 
 

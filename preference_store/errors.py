@@ -35,6 +35,10 @@ class AttributeConflict(PreferenceError):
     """An edit would give two attributes of one user the same text."""
 
 
+class ProfileFull(PreferenceError):
+    """A change would take a profile over the attribute cap."""
+
+
 class InvalidImport(PreferenceError):
     """An import file that is not a tastemaker export this version can read."""
 

@@ -17,8 +17,16 @@ from pydantic import BaseModel, ConfigDict, Field, StringConstraints, field_vali
 
 MAX_ATTRIBUTE_WORDS = 6
 MAX_ATTRIBUTE_CHARS = 80
+# The word bound as a pattern, for schemas (the validator below gives the friendlier message).
+ATTRIBUTE_TEXT_PATTERN = rf"^\s*\S+(\s+\S+){{0,{MAX_ATTRIBUTE_WORDS - 1}}}\s*$"
 MAX_EVIDENCE_CHARS = 2_000
 USER_ID_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9_.@-]{0,63}$"
+# The id pattern every route takes; what an import brings must fit it, or it could never be
+# edited or deleted again.
+ATTRIBUTE_ID_PATTERN = r"^[A-Za-z0-9_-]{1,64}$"
+# Profile versions are SQL integers (32-bit in the portable subset).
+MAX_VERSION = 2**31 - 1
+DEFAULT_MAX_ATTRIBUTES = 1_000
 
 UserId = Annotated[str, StringConstraints(pattern=USER_ID_PATTERN)]
 
@@ -156,7 +164,7 @@ class Profile(BaseModel):
     """Everything the store believes about one person's taste, at one version."""
 
     user_id: UserId
-    version: int = Field(default=0, ge=0)
+    version: int = Field(default=0, ge=0, le=MAX_VERSION)
     attributes: list[VisualAttribute] = Field(default_factory=list)
     liked_images: list[ImageReaction] = Field(default_factory=list)
     disliked_images: list[ImageReaction] = Field(default_factory=list)

@@ -23,9 +23,16 @@ from chromadb.api.models.Collection import Collection
 from sqlalchemy import Engine
 
 from preference_store.embeddings import TextEmbedder
-from preference_store.errors import AttributeConflict, AttributeNotFound, StoreMismatch
+from preference_store.errors import (
+    AttributeConflict,
+    AttributeNotFound,
+    ProfileFull,
+    StoreMismatch,
+)
 from preference_store.merging import merge_drafts, merge_reactions
 from preference_store.models import (
+    DEFAULT_MAX_ATTRIBUTES,
+    MAX_VERSION,
     AttributeDraft,
     AttributeUpdate,
     ImageReaction,
@@ -40,6 +47,9 @@ from preference_store.versions import VersionLog, VersionTaken
 
 ATTRIBUTES_COLLECTION = "tm_attributes"
 AESTHETIC_PREFIX = "tm_aesthetic_"
+# Attributes embedded and written to chromadb per call: bounded memory per call, and under
+# chromadb's own batch limit however large a profile is.
+SYNC_BATCH = 256
 
 
 def _embedding_text(text: str, category: str) -> str:
@@ -78,8 +88,16 @@ class PreferenceStore:
     SQLAlchemy engine whose schema holds the version log. chromadb never embeds anything itself.
     """
 
-    def __init__(self, client: ClientAPI, embedder: TextEmbedder, engine: Engine) -> None:
+    def __init__(
+        self,
+        client: ClientAPI,
+        embedder: TextEmbedder,
+        engine: Engine,
+        *,
+        max_attributes: int = DEFAULT_MAX_ATTRIBUTES,
+    ) -> None:
         self._client = client
+        self.max_attributes = max_attributes
         self._embedder = embedder
         self._versions = VersionLog(engine)
         self._write_lock = threading.RLock()
@@ -196,9 +214,14 @@ class PreferenceStore:
         drafts: Sequence[AttributeDraft],
         liked_images: Sequence[ImageReaction],
         disliked_images: Sequence[ImageReaction],
+        *,
+        origin: str | None = None,
     ) -> Profile:
         """Store what an onboarding learned, and the images reacted to, as one new version;
-        reactions to other images, from earlier onboardings or feedback, are kept."""
+        reactions to other images, from earlier onboardings or feedback, are kept.
+
+        With ``origin`` (the session), this happens once: a retry after a crash, or a second
+        finisher, gets the version the first one stored."""
 
         def change(profile: Profile) -> Profile:
             attributes, _ = merge_drafts(user_id, profile.attributes, drafts)
@@ -211,7 +234,7 @@ class PreferenceStore:
                 }
             )
 
-        return self._change(user_id, "onboarding", change)
+        return self._change(user_id, "onboarding", change, origin=origin)
 
     def record_feedback(
         self,
@@ -302,13 +325,13 @@ class PreferenceStore:
         self._change(user_id, f"delete {attribute_id}", apply)
 
     def restore(self, profile: Profile, *, reason: str = "import") -> Profile:
-        """Make ``profile`` the user's current state exactly (ids and times kept), numbered at
-        least ``profile.version`` so a restore into an empty store keeps its number."""
+        """Make ``profile`` the user's current state (ids and times kept) as the user's next
+        version: the number is this store's, never the document's (a huge one would leave
+        no room for the next write)."""
         restored = self._change(
             profile.user_id,
             reason,
             lambda current: profile.model_copy(update={"aesthetic_embeddings": {}}),
-            version_floor=profile.version,
         )
         for clip_model, vector in profile.aesthetic_embeddings.items():
             self.put_aesthetic_embedding(profile.user_id, restored.version, clip_model, vector)
@@ -362,26 +385,41 @@ class PreferenceStore:
         reason: str,
         change: Callable[[Profile], Profile],
         *,
-        version_floor: int = 0,
+        origin: str | None = None,
     ) -> Profile:
         """Apply ``change`` to the current profile and store the result as the next version.
 
         The version row is written first (its unique number is the commit point; a concurrent
         writer makes us recompute on the newer version), then chromadb is brought in line.
+        A change with an ``origin`` that already made a version is not applied again; the
+        records a crash may have left out of chromadb are written instead.
         """
         with self._write_lock:
             for _attempt in range(5):
+                done = self._versions.version_from(user_id, origin) if origin else None
+                if done is not None:
+                    self._repair_records(self._current(user_id).attributes)
+                    return self._versions.get(user_id, done)
                 before = self._current(user_id)
-                after = change(before).model_copy(
-                    update={"version": max(before.version + 1, version_floor)}
-                )
+                after = change(before).model_copy(update={"version": before.version + 1})
+                self._check_bounds(before, after)
                 try:
-                    stored = self._versions.append(after, reason)
+                    stored = self._versions.append(after, reason, origin=origin)
                 except VersionTaken:
                     continue
                 self._sync_records(before.attributes, stored.attributes)
                 return stored
         raise RuntimeError(f"could not store a new version of {user_id!r}: too many writers")
+
+    def _check_bounds(self, before: Profile, after: Profile) -> None:
+        count = len(after.attributes)
+        if count > self.max_attributes and count > len(before.attributes):
+            raise ProfileFull(
+                f"a profile holds at most {self.max_attributes} attributes and this change "
+                f"would make {count}; delete some first"
+            )
+        if after.version > MAX_VERSION:
+            raise ProfileFull(f"profile {after.user_id!r} has used up its version numbers")
 
     def _sync_records(
         self, before: Sequence[VisualAttribute], after: Sequence[VisualAttribute]
@@ -391,18 +429,26 @@ class PreferenceStore:
         changed = [a for a in after if old.get(_record_id(a)) != a]
         if removed:
             self._attributes.delete(ids=removed)
-        if changed:
-            self._attributes.upsert(
-                ids=[_record_id(a) for a in changed],
-                documents=[a.text for a in changed],
-                metadatas=[_to_metadata(a) for a in changed],
-                embeddings=np.asarray(
-                    self._embedder.embed(
-                        [_embedding_text(a.text, a.category.value) for a in changed]
-                    ),
-                    dtype=np.float32,
-                ),
-            )
+        for start in range(0, len(changed), SYNC_BATCH):
+            self._upsert(changed[start : start + SYNC_BATCH])
+
+    def _repair_records(self, attributes: Sequence[VisualAttribute]) -> None:
+        """Write the records of ``attributes`` that chromadb lacks (a crash between the version
+        commit and the sync leaves them out)."""
+        ids = [_record_id(a) for a in attributes]
+        present = set(self._attributes.get(ids=ids, include=[])["ids"]) if ids else set()
+        missing = [a for a in attributes if _record_id(a) not in present]
+        for start in range(0, len(missing), SYNC_BATCH):
+            self._upsert(missing[start : start + SYNC_BATCH])
+
+    def _upsert(self, attributes: Sequence[VisualAttribute]) -> None:
+        texts = [_embedding_text(a.text, a.category.value) for a in attributes]
+        self._attributes.upsert(
+            ids=[_record_id(a) for a in attributes],
+            documents=[a.text for a in attributes],
+            metadatas=[_to_metadata(a) for a in attributes],
+            embeddings=np.asarray(self._embedder.embed(texts), dtype=np.float32),
+        )
 
 
 def _find(profile: Profile, attribute_id: str) -> VisualAttribute:

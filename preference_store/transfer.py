@@ -6,12 +6,13 @@ aesthetic embeddings all travel, and importing what is already there makes no ne
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 from pydantic import ValidationError
 
 from preference_store.errors import InvalidImport
-from preference_store.models import Profile
+from preference_store.models import ATTRIBUTE_ID_PATTERN, DEFAULT_MAX_ATTRIBUTES, Profile
 from preference_store.store import PreferenceStore
 
 SCHEMA = "tastemaker.profile"
@@ -26,8 +27,11 @@ def export_profile(store: PreferenceStore, user_id: str) -> dict[str, Any]:
     return {"schema": SCHEMA, "schema_version": SCHEMA_VERSION, **body}
 
 
-def parse_export(document: Any) -> Profile:
-    """Validate an export document; raises InvalidImport with a message a person can act on."""
+def parse_export(document: Any, *, max_attributes: int = DEFAULT_MAX_ATTRIBUTES) -> Profile:
+    """Validate an export document; raises InvalidImport with a message a person can act on.
+
+    What is imported obeys the same rules as every route: ids the routes accept, one
+    attribute per id, at most ``max_attributes`` of them."""
     if not isinstance(document, dict):
         raise InvalidImport("an import must be a JSON object made by `tastemaker prefs export`")
     if document.get("schema") != SCHEMA:
@@ -38,10 +42,19 @@ def parse_export(document: Any) -> Profile:
             f"this tastemaker reads version {SCHEMA_VERSION}"
         )
     body = {k: v for k, v in document.items() if k not in ("schema", "schema_version")}
+    attributes = body.get("attributes")
+    if isinstance(attributes, list) and len(attributes) > max_attributes:
+        raise InvalidImport(
+            f"the export has {len(attributes)} attributes; a profile holds at most {max_attributes}"
+        )
     try:
         profile = Profile.model_validate(body)
     except ValidationError as error:
-        raise InvalidImport(f"the export is malformed: {error}") from error
+        problems = "; ".join(
+            f"{'.'.join(str(p) for p in e['loc']) or 'document'}: {e['msg']}"
+            for e in error.errors()[:5]
+        )
+        raise InvalidImport(f"the export is malformed: {problems}") from error
     if len(profile.aesthetic_embeddings) > MAX_AESTHETIC_MODELS or any(
         not 0 < len(v) <= MAX_EMBEDDING_SIZE for v in profile.aesthetic_embeddings.values()
     ):
@@ -50,7 +63,15 @@ def parse_export(document: Any) -> Profile:
             f"{MAX_EMBEDDING_SIZE} numbers each"
         )
     seen: set[str] = set()
+    ids: set[str] = set()
     for attribute in profile.attributes:
+        if not re.fullmatch(ATTRIBUTE_ID_PATTERN, attribute.id):
+            raise InvalidImport(
+                f"attribute id {attribute.id[:80]!r} is not 1 to 64 letters, digits, '_' or '-'"
+            )
+        if attribute.id in ids:
+            raise InvalidImport(f"attribute id {attribute.id!r} appears twice")
+        ids.add(attribute.id)
         if attribute.user_id != profile.user_id:
             raise InvalidImport(
                 f"attribute {attribute.id} belongs to {attribute.user_id!r}, "
@@ -64,7 +85,7 @@ def parse_export(document: Any) -> Profile:
 
 def import_profile(store: PreferenceStore, document: Any) -> Profile:
     """Replace the user's profile with the exported one (a new version), unless identical."""
-    profile = parse_export(document)
+    profile = parse_export(document, max_attributes=store.max_attributes)
     current = export_profile(store, profile.user_id)
     incoming = {"schema": SCHEMA, "schema_version": SCHEMA_VERSION}
     incoming.update(profile.model_dump(mode="json", exclude={"updated_at"}))

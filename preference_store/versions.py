@@ -3,7 +3,8 @@
 The newest snapshot is the user's current profile: reading it is one indexed row, however many
 users there are (a chromadb metadata filter slows down as the collection grows, see
 bench/store.py). A unique (user, version) constraint turns concurrent writers into a retry
-instead of a lost update.
+instead of a lost update, and a unique (user, origin) constraint makes a write that names its
+origin (an onboarding session, say) happen once however often it is retried.
 """
 
 from __future__ import annotations
@@ -36,7 +37,10 @@ class VersionTaken(Exception):
 
 class ProfileVersionRow(Base):
     __tablename__ = "profile_versions"
-    __table_args__ = (UniqueConstraint("user_id", "version", name="uq_profile_version"),)
+    __table_args__ = (
+        UniqueConstraint("user_id", "version", name="uq_profile_version"),
+        UniqueConstraint("user_id", "origin", name="uq_profile_version_origin"),
+    )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
     user_id: Mapped[str] = mapped_column(String(64), index=True)
@@ -45,6 +49,8 @@ class ProfileVersionRow(Base):
     attribute_count: Mapped[int] = mapped_column(Integer)
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
     snapshot: Mapped[str] = mapped_column(Text)
+    # What made this version, when that must happen once (e.g. "onboarding:<session id>").
+    origin: Mapped[str | None] = mapped_column(String(100), nullable=True)
 
 
 class VersionLog:
@@ -77,11 +83,11 @@ class VersionLog:
             self._parsed[key] = cached
         return cached
 
-    def append(self, profile: Profile, reason: str) -> Profile:
+    def append(self, profile: Profile, reason: str, *, origin: str | None = None) -> Profile:
         """Store ``profile`` as version ``profile.version``; returns it with its time.
 
-        Raises ``VersionTaken`` when another writer stored that number first: the caller
-        recomputes its change on the newer version and tries again.
+        Raises ``VersionTaken`` when another writer stored that number (or that ``origin``)
+        first: the caller looks again and recomputes its change on the newer version.
         """
         stamped = profile.model_copy(update={"updated_at": utc_now()})
         row = ProfileVersionRow(
@@ -91,6 +97,7 @@ class VersionLog:
             attribute_count=len(profile.attributes),
             created_at=stamped.updated_at,
             snapshot=stamped.model_dump_json(exclude={"aesthetic_embeddings"}),
+            origin=origin,
         )
         try:
             with Session(self._engine) as session, session.begin():
@@ -98,6 +105,16 @@ class VersionLog:
         except IntegrityError as error:
             raise VersionTaken(profile.user_id, profile.version) from error
         return stamped
+
+    def version_from(self, user_id: str, origin: str) -> int | None:
+        """The version ``origin`` already made, if it made one."""
+        with self._engine.connect() as connection:
+            version: int | None = connection.scalar(
+                select(ProfileVersionRow.version).where(
+                    ProfileVersionRow.user_id == user_id, ProfileVersionRow.origin == origin
+                )
+            )
+        return version
 
     def list(self, user_id: str) -> list[ProfileVersionInfo]:
         with Session(self._engine) as session:

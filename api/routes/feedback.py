@@ -6,6 +6,7 @@ vague "love the colours" can be resolved to what was actually in the picture.
 
 from __future__ import annotations
 
+import logging
 from pathlib import Path
 
 from agent.corrections import readback
@@ -22,6 +23,8 @@ from preference_store.models import (
     normalize_attribute_text,
 )
 from preference_store.store import PreferenceStore
+
+log = logging.getLogger("tastemaker.api")
 
 
 def _context(job: Job, path: Path) -> ImageContext:
@@ -46,15 +49,22 @@ def apply_pending_feedback(
     jobs: JobRepository,
     generations_dir: Path,
 ) -> int:
-    """Apply the feedback a restart interrupted; returns how many were applied."""
+    """Apply the feedback a restart interrupted; returns how many were applied.
+
+    One row that cannot be applied (its user's profile refuses the change, say) is logged and
+    left pending; it never stops the rows of other users queued behind it."""
     applied = 0
     for pending in inbox.pending():
-        job = jobs.get_for(pending.user_id, pending.job_id)
-        if job is None:
+        try:
+            job = jobs.get_for(pending.user_id, pending.job_id)
+            if job is None:
+                continue
+            body = FeedbackIn(liked=pending.liked, comment=pending.comment)
+            path = image_path(generations_dir, job.id, "image", 0)
+            apply_feedback(store, extractor, inbox, job, body, path, feedback_id=pending.id)
+        except Exception:
+            log.exception("pending feedback %s could not be applied; kept for later", pending.id)
             continue
-        body = FeedbackIn(liked=pending.liked, comment=pending.comment)
-        path = image_path(generations_dir, job.id, "image", 0)
-        apply_feedback(store, extractor, inbox, job, body, path, feedback_id=pending.id)
         applied += 1
     return applied
 

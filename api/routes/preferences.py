@@ -8,9 +8,9 @@ from __future__ import annotations
 
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Body, Path, Query, Response, status
+from fastapi import APIRouter, Path, Query, Response, status
 
-from api.deps import CurrentUser, StoreDep
+from api.deps import CurrentUser, SlowLaneDep, StoreDep, in_lane
 from api.schemas import (
     AttributeCreate,
     AttributeOut,
@@ -18,10 +18,13 @@ from api.schemas import (
     ImportResult,
     PreferencesOut,
     Problem,
+    ProfileDocument,
     SearchHit,
 )
 from preference_store.errors import InvalidImport
 from preference_store.models import (
+    ATTRIBUTE_ID_PATTERN,
+    MAX_VERSION,
     AttributeDraft,
     AttributeUpdate,
     Profile,
@@ -35,7 +38,7 @@ router = APIRouter(
     tags=["preferences"],
     responses={401: {"model": Problem}, 422: {"model": Problem}, 429: {"model": Problem}},
 )
-AttributeId = Annotated[str, Path(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9_-]+$")]
+AttributeId = Annotated[str, Path(min_length=1, max_length=64, pattern=ATTRIBUTE_ID_PATTERN)]
 NOT_FOUND: dict[int | str, dict[str, Any]] = {404: {"model": Problem}}
 
 
@@ -84,25 +87,29 @@ def delete_preference(user: CurrentUser, store: StoreDep, attribute_id: Attribut
     return Response(status_code=status.HTTP_204_NO_CONTENT)
 
 
-@router.get("/export")
+@router.get("/export", response_model=ProfileDocument)
 def export_preferences(user: CurrentUser, store: StoreDep) -> dict[str, Any]:
     """The caller's profile as a versioned JSON document (the CLI's `prefs export`)."""
     return export_profile(store, user)
 
 
 @router.post("/import", responses={422: {"model": Problem}})
-def import_preferences(
-    user: CurrentUser,
-    store: StoreDep,
-    document: Annotated[dict[str, Any], Body(description="A document from the export route.")],
+async def import_preferences(
+    user: CurrentUser, store: StoreDep, lane: SlowLaneDep, body: ProfileDocument
 ) -> ImportResult:
     """Replace the caller's profile with an exported one (a new version unless identical).
 
     A document exported by another account is taken over with fresh attribute ids, so it can
-    never touch that account's attributes.
+    never touch that account's attributes. Embedding a large import takes seconds of CPU: it
+    runs in the slow lane, never in the threads quick reads use.
     """
-    profile = import_profile(store, _owned_by(user, document, store.profile(user)))
-    return ImportResult(version=profile.version, attribute_count=len(profile.attributes))
+    document = body.model_dump(mode="json", by_alias=True, exclude_none=True)
+
+    def restore() -> ImportResult:
+        profile = import_profile(store, _owned_by(user, document, store.profile(user)))
+        return ImportResult(version=profile.version, attribute_count=len(profile.attributes))
+
+    return await in_lane(lane, restore)
 
 
 def _owned_by(user: str, document: dict[str, Any], current: Profile) -> dict[str, Any]:
@@ -150,7 +157,7 @@ def list_versions(user: CurrentUser, store: StoreDep) -> list[ProfileVersionInfo
 
 @router.get("/versions/{version}", responses=NOT_FOUND)
 def get_version(
-    user: CurrentUser, store: StoreDep, version: Annotated[int, Path(ge=0, le=2**31)]
+    user: CurrentUser, store: StoreDep, version: Annotated[int, Path(ge=0, le=MAX_VERSION)]
 ) -> PreferencesOut:
     """One past (or the current) version exactly as it was."""
     return PreferencesOut.from_profile(store.profile_at(user, version))

@@ -7,7 +7,15 @@ from typing import Annotated
 
 from fastapi import APIRouter, Body, Request, status
 
-from api.deps import AccountsDep, Credentials, CurrentUser, RateLimiter, SettingsDep, StoreDep
+from api.deps import (
+    AccountsDep,
+    Credentials,
+    CurrentUser,
+    RateLimiter,
+    SettingsDep,
+    StoreDep,
+    secrets_match,
+)
 from api.errors import ApiError
 from api.schemas import MeOut, Problem, UserCreate, UserCreated
 
@@ -21,7 +29,7 @@ class Forbidden(ApiError):
 def _check_may_create(settings: SettingsDep, credentials: Credentials) -> None:
     if settings.admin_token is not None:
         given = credentials.credentials if credentials else ""
-        if not secrets.compare_digest(given, settings.admin_token.get_secret_value()):
+        if not secrets_match(given, settings.admin_token.get_secret_value()):
             raise Forbidden("creating users needs the admin token: 'Authorization: Bearer <admin>'")
     elif not settings.open_signup:
         raise Forbidden(
