@@ -10,9 +10,10 @@ from chromadb.api import ClientAPI
 from chromadb.config import Settings as ChromaSettings
 from sqlalchemy import Engine
 
+from api import migrate
 from api.settings import PACKAGED_MINILM, Settings
 from preference_store.accounts import Accounts
-from preference_store.database import create_schema, make_engine
+from preference_store.database import make_engine
 from preference_store.embeddings import SentenceTransformerEmbedder, packaged_minilm_path
 from preference_store.store import PreferenceStore
 
@@ -24,11 +25,18 @@ def load_settings() -> Settings:
 
 
 def open_engine(settings: Settings) -> Engine:
-    """The relational database, with every table created (import table modules first)."""
-    import agent  # noqa: F401  (registers the agent's tables on the shared Base)
-
+    """The relational database at this code's schema: migrated here when
+    ``settings.migrate_on_start`` (the embedded SQLite default), otherwise checked, so a
+    database that is behind stops the process with ``migrate.SchemaError`` naming the command."""
     engine = make_engine(settings.resolved_database_url)
-    create_schema(engine)
+    try:
+        if settings.migrate_on_start:
+            migrate.upgrade(engine)
+        else:
+            migrate.check(engine)
+    except BaseException:
+        engine.dispose()
+        raise
     return engine
 
 
