@@ -13,6 +13,7 @@ from sqlalchemy import Engine
 from api import migrate
 from api.settings import PACKAGED_MINILM, Settings
 from preference_store.accounts import Accounts
+from preference_store.blobs import BlobStore, FileBlobStore, SqlBlobStore
 from preference_store.database import make_engine
 from preference_store.embeddings import SentenceTransformerEmbedder, packaged_minilm_path
 from preference_store.store import PreferenceStore
@@ -77,6 +78,14 @@ def open_store(
     )
 
 
+def open_blobs(settings: Settings, engine: Engine) -> BlobStore:
+    """Files under the data dir when embedded; the shared database when ``database_url`` is
+    set, so every API node serves images whichever worker made them."""
+    if settings.database_url is None:
+        return FileBlobStore(settings.data_dir)
+    return SqlBlobStore(engine)
+
+
 def open_accounts(settings: Settings, *, engine: Engine | None = None) -> Accounts:
     return Accounts(engine or open_engine(settings))
 
@@ -89,6 +98,7 @@ class Components:
         self._engine: Engine | None = None
         self._embedder: SentenceTransformerEmbedder | None = None
         self._store: PreferenceStore | None = None
+        self._blobs: BlobStore | None = None
 
     @property
     def engine(self) -> Engine:
@@ -107,6 +117,12 @@ class Components:
         if self._store is None:
             self._store = open_store(self.settings, engine=self.engine, embedder=self.embedder)
         return self._store
+
+    @property
+    def blobs(self) -> BlobStore:
+        if self._blobs is None:
+            self._blobs = open_blobs(self.settings, self.engine)
+        return self._blobs
 
     @property
     def accounts(self) -> Accounts:
