@@ -12,7 +12,7 @@ PORT ?= 8000
 export HF_HUB_OFFLINE := 1
 export TOKENIZERS_PARALLELISM := false
 
-.PHONY: install run test lint typecheck pytest browser bench clean
+.PHONY: install run test lint typecheck pytest browser services bench clean
 
 install: $(STAMP)
 
@@ -35,13 +35,18 @@ lint: install
 typecheck: install
 	$(BIN)/mypy
 
-pytest: install browser
+pytest: install browser services
 	$(BIN)/python -m pytest -q
 
 # Debian's headless Chromium + chromedriver for the web page tests (idempotent; apt, no downloads
 # of browser builds).
 browser:
 	bash scripts/install-browser.sh
+
+# PostgreSQL 15 and Redis on 127.0.0.1 for the database and job tests: started, or installed from
+# Debian's packages and started, when they do not answer (idempotent; fast when they are up).
+services:
+	bash scripts/ensure-services.sh
 
 test: lint typecheck pytest
 

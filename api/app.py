@@ -33,6 +33,7 @@ from api.jobs import JobRepository
 from api.jobs_generation import GenerationWork
 from api.jobs_runner import JobRunner, Work
 from api.openapi import add_setting_bounds
+from api.retention import RetentionSweeper
 from api.routes import gallery, generations, health, onboarding, preferences, users
 from api.routes.feedback import apply_pending_feedback
 from api.routes.metrics import Metrics, MetricsMiddleware
@@ -100,7 +101,7 @@ def _generation_loader(components: Components, models: LoadedModels | None) -> W
     # The loaded libraries and models are millions of long-lived objects: left to the cyclic
     # GC, each full collection stalls every request for ~0.4 s (measured by bench/api.py).
     gc.freeze()
-    return GenerationWork(open_generator(models), components.store, settings.generations_dir)
+    return GenerationWork(open_generator(models), components.store, components.blobs)
 
 
 def _build(app: FastAPI, components: Components, models: LoadedModels | None) -> None:
@@ -112,6 +113,10 @@ def _build(app: FastAPI, components: Components, models: LoadedModels | None) ->
     state.tokens = TokenCache(components.accounts)
     state.limiter = RateLimiter(settings.rate_limit_per_minute, settings.rate_limit_burst)
     state.store = components.store  # loads the embedder and opens chromadb once
+    state.blobs = components.blobs
+    if settings.image_retention_days is not None:
+        state.retention = RetentionSweeper(components.blobs, settings.image_retention_days)
+        state.retention.start()
     extractor = build_extractor(settings, components.embedder)
     state.extractor = extractor
     state.gallery = build_gallery(settings)
@@ -161,6 +166,9 @@ def create_app(settings: Settings | None = None, *, models: LoadedModels | None 
             runner: JobRunner | None = getattr(app.state, "jobs", None)
             if runner is not None:
                 await run_in_threadpool(runner.stop)
+            retention: RetentionSweeper | None = getattr(app.state, "retention", None)
+            if retention is not None:
+                await run_in_threadpool(retention.stop)
 
     app = FastAPIOffline(  # /docs and /redoc with their assets from the package, no CDN
         title="tastemaker",

@@ -21,6 +21,7 @@ from api.errors import ApiError, TooManyRequests, Unavailable
 from api.jobs_runner import JobRunner
 from api.settings import Settings
 from preference_store.accounts import Accounts
+from preference_store.blobs import BlobStore
 from preference_store.store import PreferenceStore
 
 _bearer = HTTPBearer(auto_error=False, description="A user's API token: `Bearer tm_…`.")
@@ -124,6 +125,11 @@ async def get_jobs(request: Request) -> JobRunner:
     return jobs
 
 
+async def get_blobs(request: Request) -> BlobStore:
+    blobs: BlobStore = _state(request, "blobs")
+    return blobs
+
+
 async def get_slow_lane(request: Request) -> anyio.CapacityLimiter:
     lane: anyio.CapacityLimiter = _state(request, "slow_lane")
     return lane
@@ -143,6 +149,7 @@ SlowLaneDep = Annotated[anyio.CapacityLimiter, Depends(get_slow_lane)]
 StoreDep = Annotated[PreferenceStore, Depends(get_store)]
 AccountsDep = Annotated[Accounts, Depends(get_accounts)]
 JobsDep = Annotated[JobRunner, Depends(get_jobs)]
+BlobsDep = Annotated[BlobStore, Depends(get_blobs)]
 Credentials = Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)]
 
 

@@ -15,12 +15,19 @@ from api.jobs import Job
 from api.jobs_runner import StepReporter
 from generation.errors import AestheticEmbeddingError
 from generation.generator import GenerationResult, PersonalizedGenerator
-from generation.png import save_png
+from generation.png import png_bytes
 from generation.settings import GenerationSettings
+from preference_store.blobs import BlobStore
 from preference_store.models import Profile
 from preference_store.store import PreferenceStore
 
 log = logging.getLogger("tastemaker.jobs")
+GENERATIONS_PREFIX = "generations/"
+
+
+def image_key(job_id: str, variant: str, index: int) -> str:
+    """The blob key of a generated image; under a file store it is ``image_path``'s file."""
+    return f"{GENERATIONS_PREFIX}{job_id}/{variant}-{index}.png"
 
 
 def image_path(root: Path, job_id: str, variant: str, index: int) -> Path:
@@ -30,10 +37,10 @@ def image_path(root: Path, job_id: str, variant: str, index: int) -> Path:
 class GenerationWork:
     """Runs a generation job with the shared generator; called only by the worker thread."""
 
-    def __init__(self, generator: PersonalizedGenerator, store: PreferenceStore, out_dir: Path):
+    def __init__(self, generator: PersonalizedGenerator, store: PreferenceStore, blobs: BlobStore):
         self.generator = generator
         self.store = store
-        self.out_dir = out_dir
+        self.blobs = blobs
 
     def __call__(self, job: Job, report: StepReporter) -> dict[str, Any]:
         request = job.request
@@ -87,8 +94,8 @@ class GenerationWork:
 
     def _save(self, job_id: str, variant: str, result: GenerationResult) -> None:
         for index, image in enumerate(result.images):
-            path = image_path(self.out_dir, job_id, variant, index)
-            save_png(image, path, result.metadata(index))
+            data = png_bytes(image, result.metadata(index))
+            self.blobs.put(image_key(job_id, variant, index), data)
 
     def _with_aesthetic_embedding(self, profile: Profile) -> Profile:
         """A broken liked-image file costs the aesthetic steps, not the whole generation."""

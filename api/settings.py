@@ -27,7 +27,17 @@ class Settings(BaseSettings):
         description="URL of a Chroma server (http://host:port); embedded chromadb when unset.",
     )
     database_url: str | None = Field(
-        default=None, description="SQLAlchemy URL; SQLite under the data dir when unset."
+        default=None,
+        description="SQLAlchemy URL (postgresql+psycopg://user@host/db); SQLite under the data "
+        "dir when unset.",
+    )
+    auto_migrate: bool | None = Field(
+        default=None,
+        description="Apply schema migrations at start. Unset: yes for the embedded SQLite file, "
+        "no for an explicit database_url (run `tastemaker db upgrade` once per release).",
+    )
+    image_retention_days: float | None = Field(
+        default=None, gt=0, description="Delete generated images older than this; kept if unset."
     )
     embedding_model: str = Field(
         default=PACKAGED_MINILM,
@@ -120,6 +130,10 @@ class Settings(BaseSettings):
     @property
     def resolved_database_url(self) -> str:
         return self.database_url or f"sqlite:///{self.data_dir / 'tastemaker.db'}"
+
+    @property
+    def migrate_on_start(self) -> bool:
+        return self.auto_migrate if self.auto_migrate is not None else self.database_url is None
 
     @property
     def generations_dir(self) -> Path:

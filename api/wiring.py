@@ -10,9 +10,11 @@ from chromadb.api import ClientAPI
 from chromadb.config import Settings as ChromaSettings
 from sqlalchemy import Engine
 
+from api import migrate
 from api.settings import PACKAGED_MINILM, Settings
 from preference_store.accounts import Accounts
-from preference_store.database import create_schema, make_engine
+from preference_store.blobs import BlobStore, FileBlobStore, SqlBlobStore
+from preference_store.database import make_engine
 from preference_store.embeddings import SentenceTransformerEmbedder, packaged_minilm_path
 from preference_store.store import PreferenceStore
 
@@ -24,11 +26,18 @@ def load_settings() -> Settings:
 
 
 def open_engine(settings: Settings) -> Engine:
-    """The relational database, with every table created (import table modules first)."""
-    import agent  # noqa: F401  (registers the agent's tables on the shared Base)
-
+    """The relational database at this code's schema: migrated here when
+    ``settings.migrate_on_start`` (the embedded SQLite default), otherwise checked, so a
+    database that is behind stops the process with ``migrate.SchemaError`` naming the command."""
     engine = make_engine(settings.resolved_database_url)
-    create_schema(engine)
+    try:
+        if settings.migrate_on_start:
+            migrate.upgrade(engine)
+        else:
+            migrate.check(engine)
+    except BaseException:
+        engine.dispose()
+        raise
     return engine
 
 
@@ -70,6 +79,14 @@ def open_store(
     )
 
 
+def open_blobs(settings: Settings, engine: Engine) -> BlobStore:
+    """Files under the data dir when embedded; the shared database when ``database_url`` is
+    set, so every API node serves images whichever worker made them."""
+    if settings.database_url is None:
+        return FileBlobStore(settings.data_dir)
+    return SqlBlobStore(engine)
+
+
 def open_accounts(settings: Settings, *, engine: Engine | None = None) -> Accounts:
     return Accounts(engine or open_engine(settings))
 
@@ -82,6 +99,7 @@ class Components:
         self._engine: Engine | None = None
         self._embedder: SentenceTransformerEmbedder | None = None
         self._store: PreferenceStore | None = None
+        self._blobs: BlobStore | None = None
 
     @property
     def engine(self) -> Engine:
@@ -100,6 +118,12 @@ class Components:
         if self._store is None:
             self._store = open_store(self.settings, engine=self.engine, embedder=self.embedder)
         return self._store
+
+    @property
+    def blobs(self) -> BlobStore:
+        if self._blobs is None:
+            self._blobs = open_blobs(self.settings, self.engine)
+        return self._blobs
 
     @property
     def accounts(self) -> Accounts:

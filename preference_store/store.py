@@ -14,7 +14,9 @@ from __future__ import annotations
 
 import hashlib
 import json
+import random
 import threading
+import time
 from collections.abc import Callable, Sequence
 
 import numpy as np
@@ -44,6 +46,8 @@ from preference_store.models import (
     utc_now,
 )
 from preference_store.versions import VersionLog, VersionTaken
+
+WRITE_ATTEMPTS = 32  # concurrent writers of one profile (API processes) that never starve
 
 ATTRIBUTES_COLLECTION = "tm_attributes"
 AESTHETIC_PREFIX = "tm_aesthetic_"
@@ -392,10 +396,14 @@ class PreferenceStore:
         The version row is written first (its unique number is the commit point; a concurrent
         writer makes us recompute on the newer version), then chromadb is brought in line.
         A change with an ``origin`` that already made a version is not applied again; the
-        records a crash may have left out of chromadb are written instead.
+        records a crash may have left out of chromadb are written instead. Each lost race means
+        another writer's version landed, so with W processes writing one profile at once a writer
+        needs at most W tries; the jittered pause spreads the retries.
         """
         with self._write_lock:
-            for _attempt in range(5):
+            for attempt in range(WRITE_ATTEMPTS):
+                if attempt:
+                    time.sleep(random.uniform(0, 0.002 * attempt))
                 done = self._versions.version_from(user_id, origin) if origin else None
                 if done is not None:
                     self._repair_records(self._current(user_id).attributes)

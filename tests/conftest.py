@@ -19,7 +19,7 @@ from preference_store.embeddings import SentenceTransformerEmbedder, packaged_mi
 
 torch.set_num_threads(1)
 
-pytest_plugins = ["tests.doubles.tiny_models", "tests.doubles.llm_server"]
+pytest_plugins = ["tests.doubles.tiny_models", "tests.doubles.llm_server", "tests.doubles.postgres"]
 
 
 @pytest.fixture(scope="session")

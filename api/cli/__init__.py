@@ -14,8 +14,9 @@ from pydantic import ValidationError
 from rich.console import Console
 from transformers.utils import logging as hf_logging
 
-from api.cli import corrections, generate, onboard, prefs, service
+from api.cli import corrections, db, generate, onboard, prefs, service
 from api.errors import describe_validation_error
+from api.migrate import SchemaError
 from preference_store.errors import PreferenceError
 
 app = typer.Typer(
@@ -27,6 +28,7 @@ app = typer.Typer(
 )
 app.add_typer(prefs.app, name="prefs")
 app.add_typer(corrections.app, name="corrections")
+app.add_typer(db.app, name="db")
 service.register(app)
 onboard.register(app)
 generate.register(app)
@@ -41,6 +43,6 @@ def main(argv: list[str] | None = None) -> None:
     except ValidationError as error:
         err.print(f"[red]error:[/red] {describe_validation_error(error)}", highlight=False)
         sys.exit(1)
-    except (PreferenceError, ValueError, OSError) as error:
+    except (PreferenceError, SchemaError, ValueError, OSError) as error:
         err.print(f"[red]error:[/red] {error}", highlight=False)
         sys.exit(1)

@@ -7,7 +7,7 @@ from typing import Annotated
 import typer
 from rich.console import Console
 
-from api.wiring import Components, load_settings
+from api.wiring import Components, load_settings, open_engine
 
 console = Console(highlight=False)
 users = typer.Typer(help="Create users and issue API tokens.", no_args_is_help=True)
@@ -28,6 +28,7 @@ def serve(
     from api.app import create_app
 
     settings = load_settings()
+    open_engine(settings).dispose()  # a schema that is behind stops here, with the command to run
     console.print(f"tastemaker on http://{host}:{port}  (data in {settings.data_dir.resolve()})")
     uvicorn.run(create_app(settings), host=host, port=port, log_level="info")
 

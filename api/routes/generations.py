@@ -13,13 +13,21 @@ from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Path, Query, Request, Response, status
 from fastapi.concurrency import run_in_threadpool
-from fastapi.responses import FileResponse, StreamingResponse
+from fastapi.responses import StreamingResponse
 
-from api.deps import CurrentUser, JobsDep, SettingsDep, SlowLaneDep, StoreDep, in_lane
+from api.deps import (
+    BlobsDep,
+    CurrentUser,
+    JobsDep,
+    SettingsDep,
+    SlowLaneDep,
+    StoreDep,
+    in_lane,
+)
 from api.errors import Conflict, NotFound, TooManyRequests, Unavailable, Unprocessable
 from api.feedback_inbox import FeedbackInbox
 from api.jobs import DONE, FAILED, QUEUED, Job, JobRepository
-from api.jobs_generation import image_path
+from api.jobs_generation import image_key, image_path
 from api.jobs_runner import JobRunner, QueueFull
 from api.routes.feedback import apply_feedback
 from api.schemas import (
@@ -200,25 +208,26 @@ async def generation_events(
 
 @router.get(
     "/{job_id}/images/{n}",
-    response_class=FileResponse,
+    response_class=Response,
     responses={200: {"content": {"image/png": {}}}, **NOT_FOUND},
 )
 def generation_image(
     user: CurrentUser,
-    settings: SettingsDep,
     runner: JobsDep,
+    blobs: BlobsDep,
     job_id: JobId,
     n: Annotated[int, Path(ge=0, le=64)],
     variant: Annotated[Literal["personalized", "plain"], Query()] = "personalized",
-) -> FileResponse:
+) -> Response:
     """Image `n` (from 0) as PNG, with the prompt, seed, settings and attributes applied in its
-    text chunks; `variant=plain` for the plain model's image of the same seed."""
+    text chunks; `variant=plain` for the plain model's image of the same seed. Any API node
+    serves it: it is read from the blob store, whichever worker made it."""
     job = _own_job(runner, user, job_id)
     name = "plain" if variant == "plain" else "image"
-    path = image_path(settings.generations_dir, job.id, name, n)
-    if job.status != DONE or not path.is_file():
+    data = blobs.get(image_key(job.id, name, n)) if job.status == DONE else None
+    if data is None:
         raise NotFound(f"generation {job_id!r} has no {variant} image {n}")
-    return FileResponse(path, media_type="image/png")
+    return Response(content=data, media_type="image/png")
 
 
 @router.post("/{job_id}/feedback", responses={**NOT_FOUND, 409: {"model": Problem}})

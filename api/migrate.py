@@ -1,0 +1,176 @@
+"""Schema migrations (Alembic) for the relational database: upgrade, downgrade, check.
+
+The service refuses a database whose schema is behind this code's migrations and names the
+command that fixes it. A SQLite data dir from before migrations (tables made by
+``create_all``, no ``alembic_version``) is recognised by comparing its tables with the baseline
+migration's, stamped as the baseline, then upgraded like any other.
+"""
+
+from __future__ import annotations
+
+import functools
+import tempfile
+from dataclasses import dataclass
+from pathlib import Path
+
+from alembic import command
+from alembic.autogenerate import compare_metadata
+from alembic.config import Config
+from alembic.migration import MigrationContext
+from alembic.operations import Operations
+from alembic.script import ScriptDirectory
+from sqlalchemy import Engine, MetaData, inspect
+
+from api.tables import metadata
+from preference_store.database import NAMING_CONVENTION, make_engine
+
+MIGRATIONS = Path(__file__).parent / "migrations"
+BASELINE = "0001"
+UPGRADE_HINT = "tastemaker db upgrade"
+
+
+class SchemaError(RuntimeError):
+    """The database's schema is not the one this code was written for."""
+
+
+@dataclass(frozen=True)
+class SchemaState:
+    current: str | None  # the database's revision; None for an empty or pre-migration database
+    head: str  # the newest revision this code knows
+    legacy: bool  # tables from before migrations, not stamped yet
+
+    @property
+    def up_to_date(self) -> bool:
+        return self.current == self.head
+
+
+def _config(engine: Engine | None = None) -> Config:
+    config = Config()
+    config.set_main_option("script_location", str(MIGRATIONS))
+    config.set_main_option("file_template", "m%%(rev)s_%%(slug)s")
+    config.attributes["engine"] = engine
+    return config
+
+
+def _scripts() -> ScriptDirectory:
+    return ScriptDirectory.from_config(_config())
+
+
+def head() -> str:
+    heads = _scripts().get_heads()
+    if len(heads) != 1:
+        raise SchemaError(f"the migrations have {len(heads)} heads {heads}; merge them first")
+    return heads[0]
+
+
+def _run(engine: Engine, action: str, revision: str) -> None:
+    config = _config(engine)
+    with engine.begin() as connection:
+        config.attributes["connection"] = connection
+        getattr(command, action)(config, revision)
+
+
+def state(engine: Engine) -> SchemaState:
+    with engine.connect() as connection:
+        current = MigrationContext.configure(connection).get_current_revision()
+        tables = set(inspect(connection).get_table_names())
+    legacy = current is None and bool(tables & _baseline().tables.keys())
+    return SchemaState(current=current, head=head(), legacy=legacy)
+
+
+@functools.cache
+def _baseline() -> MetaData:
+    """The baseline migration's tables, reflected from a scratch SQLite database built by it
+    (so the check can never drift from the migration)."""
+    with tempfile.TemporaryDirectory() as scratch:
+        engine = make_engine(f"sqlite:///{Path(scratch) / 'baseline.db'}")
+        _run(engine, "upgrade", BASELINE)
+        reflected = MetaData()
+        reflected.reflect(engine)
+        engine.dispose()
+    reflected.remove(reflected.tables["alembic_version"])
+    return reflected
+
+
+def _adopt_legacy(engine: Engine) -> None:
+    """Stamp a pre-migration database as the baseline, creating baseline tables it lacks (a data
+    dir whose tables came from an older ``create_all``); refuse when a table's columns differ."""
+    reflected = _baseline()
+    baseline = reflected.tables.keys()
+    inspector = inspect(engine)
+    present = set(inspector.get_table_names()) & baseline
+    for name in sorted(present):
+        have = {c["name"] for c in inspector.get_columns(name)}
+        want = set(reflected.tables[name].columns.keys())
+        if have != want:
+            raise SchemaError(
+                f"table {name!r} has columns {sorted(have)}, not the pre-migration schema's "
+                f"{sorted(want)}; this database was not made by tastemaker, nothing was changed"
+            )
+    missing = [reflected.tables[name] for name in sorted(baseline - present)]
+    reflected.create_all(engine, tables=missing)
+    if "onboarding_messages" in present:
+        # create_all left its UNIQUE (session_id, seq) nameless; the baseline names it. Nothing
+        # references this table, so copying it (SQLite's way to alter) cascades nothing.
+        with engine.begin() as connection:
+            operations = Operations(MigrationContext.configure(connection))
+            with operations.batch_alter_table(
+                "onboarding_messages", recreate="always", naming_convention=NAMING_CONVENTION
+            ):
+                pass
+    _run(engine, "stamp", BASELINE)
+
+
+def upgrade(engine: Engine, revision: str = "head") -> SchemaState:
+    """Bring the schema to ``revision`` (adopting a pre-migration database first)."""
+    if state(engine).legacy:
+        _adopt_legacy(engine)
+    _run(engine, "upgrade", revision)
+    return state(engine)
+
+
+def downgrade(engine: Engine, revision: str = "-1") -> SchemaState:
+    _run(engine, "downgrade", revision)
+    return state(engine)
+
+
+def check(engine: Engine) -> SchemaState:
+    """Raise ``SchemaError`` unless the schema is exactly at this code's head."""
+    found = state(engine)
+    if found.up_to_date:
+        return found
+    known = {script.revision for script in _scripts().walk_revisions()}
+    if found.current is not None and found.current not in known:
+        raise SchemaError(
+            f"the database schema is at revision {found.current}, newer than this tastemaker "
+            f"knows (head {found.head}); run a newer tastemaker"
+        )
+    where = "pre-migration tables" if found.legacy else (found.current or "empty")
+    raise SchemaError(
+        f"the database schema is behind ({where}; this code needs {found.head}): "
+        f"run `{UPGRADE_HINT}` first"
+    )
+
+
+def differences(engine: Engine) -> list[object]:
+    """What autogenerate would change: empty when the database matches the models."""
+    with engine.connect() as connection:
+        context = MigrationContext.configure(connection, opts={"compare_type": True})
+        return list(compare_metadata(context, metadata))
+
+
+def new_revision(message: str) -> Path:
+    """Write a migration for whatever the models have that the migrations lack, autogenerated
+    against a scratch SQLite database brought to head. Returns the new file."""
+    next_id = f"{int(head()) + 1:04d}"
+    with tempfile.TemporaryDirectory() as scratch:
+        engine = make_engine(f"sqlite:///{Path(scratch) / 'scratch.db'}")
+        _run(engine, "upgrade", "head")
+        config = _config(engine)
+        with engine.begin() as connection:
+            config.attributes["connection"] = connection
+            script = command.revision(config, message=message, autogenerate=True, rev_id=next_id)
+        engine.dispose()
+    if script is None or isinstance(script, list):
+        raise SchemaError("alembic wrote no single revision")
+    return Path(script.path)

@@ -1,0 +1,20 @@
+"""The owner of the relational schema: every table of every layer, on one metadata.
+
+Tables are declared beside the code that uses them (on ``preference_store.database.Base``);
+this module imports each of those modules by name so the full schema never depends on which
+modules a process happened to import. Alembic (``api/migrations``) compares against
+``metadata`` here; a module with a new table must be listed below.
+"""
+
+from __future__ import annotations
+
+from sqlalchemy import MetaData
+
+from agent import sessions
+from api import feedback_inbox, jobs
+from preference_store import accounts, blobs, versions
+from preference_store.database import Base
+
+TABLE_MODULES = (accounts, versions, blobs, sessions, jobs, feedback_inbox)
+
+metadata: MetaData = Base.metadata

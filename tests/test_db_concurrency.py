@@ -1,0 +1,114 @@
+"""The rules SQLite's one-writer lock used to hide, with real concurrent connections, on SQLite
+and on PostgreSQL: each writer below is its own engine (as another API process would be), and
+all of them start at once (a barrier).
+
+- profile versions: concurrent writers to one profile lose nothing and never share a number;
+- an onboarding is finished by exactly one writer;
+- a queued job is claimed by exactly one worker.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable, Iterator
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+from typing import TypeVar
+
+import chromadb
+import pytest
+from chromadb.config import Settings as ChromaSettings
+from sqlalchemy import Engine
+
+from agent.sessions import SessionRepository
+from api import migrate
+from api.jobs import JobRepository
+from preference_store.database import make_engine
+from preference_store.embeddings import SentenceTransformerEmbedder
+from preference_store.models import AttributeDraft, Polarity
+from preference_store.store import PreferenceStore
+
+WRITERS = 12
+T = TypeVar("T")
+
+
+@pytest.fixture()
+def engines(database_url: str) -> Iterator[list[Engine]]:
+    """One migrated database, and one engine (its own connection pool) per writer."""
+    first = make_engine(database_url)
+    migrate.upgrade(first)
+    others = [make_engine(database_url) for _ in range(WRITERS - 1)]
+    yield [first, *others]
+    for engine in (first, *others):
+        engine.dispose()
+
+
+def all_at_once(tasks: list[Callable[[], T]]) -> list[T]:
+    """Run every task in its own thread, released together."""
+    barrier = threading.Barrier(len(tasks))
+
+    def run(task: Callable[[], T]) -> T:
+        barrier.wait()
+        return task()
+
+    with ThreadPoolExecutor(len(tasks)) as pool:
+        return list(pool.map(run, tasks))
+
+
+def test_concurrent_profile_writers_lose_nothing_and_never_share_a_version(
+    engines: list[Engine], tmp_path: Path, embedder: SentenceTransformerEmbedder
+) -> None:
+    client = chromadb.PersistentClient(
+        path=str(tmp_path / "chroma"), settings=ChromaSettings(anonymized_telemetry=False)
+    )
+    stores = [PreferenceStore(client, embedder, engine) for engine in engines]
+    colours = [
+        "teal",
+        "amber",
+        "violet",
+        "crimson",
+        "ochre",
+        "cobalt",
+        "olive",
+        "navy",
+        "coral",
+        "mint",
+        "rust",
+        "plum",
+    ]
+
+    def writer(store: PreferenceStore, colour: str) -> Callable[[], None]:
+        def add() -> None:
+            store.add("ada", [AttributeDraft(text=f"{colour} palette", polarity=Polarity.LIKE)])
+
+        return add
+
+    all_at_once([writer(s, c) for s, c in zip(stores, colours, strict=True)])
+
+    final = stores[0].profile("ada")
+    assert sorted(a.text for a in final.attributes) == sorted(f"{c} palette" for c in colours)
+    assert [v.version for v in stores[0].versions("ada")] == list(range(1, WRITERS + 1))
+
+
+def test_an_onboarding_is_finished_by_exactly_one_writer(engines: list[Engine]) -> None:
+    session = SessionRepository(engines[0]).create("ada", "builtin")
+    repositories = [SessionRepository(engine) for engine in engines]
+
+    claims = all_at_once([lambda r=r: r.claim_finish(session.id) for r in repositories])
+
+    assert sorted(claims) == [False] * (WRITERS - 1) + [True]
+    assert all(not r.claim_finish(session.id) for r in repositories)
+
+
+def test_a_queued_job_is_claimed_by_exactly_one_worker(engines: list[Engine]) -> None:
+    jobs = [JobRepository(engines[0]).create("ada", {"prompt": f"p{n}"}, 2) for n in range(4)]
+    workers = [JobRepository(engine) for engine in engines]
+
+    def claim_all(worker: JobRepository) -> list[str]:
+        return [job.id for job in jobs if worker.claim(job.id)]
+
+    claimed = all_at_once([lambda w=w: claim_all(w) for w in workers])
+
+    winners = [job_id for ids in claimed for job_id in ids]
+    assert sorted(winners) == sorted(job.id for job in jobs)  # each once, none twice
+    assert all(JobRepository(engines[0]).get(job.id).status == "running" for job in jobs)  # type: ignore[union-attr]
