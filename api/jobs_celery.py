@@ -153,7 +153,9 @@ def run_worker(
     )
     sweeper = OrphanSweeper(repository, progress, app, lease_s=lease_s, max_attempts=max_attempts)
 
-    @app.task(name=TASK, acks_late=True, reject_on_worker_lost=True, ignore_result=True)
+    @app.task(  # not lazy: registered before the worker lists its tasks
+        name=TASK, acks_late=True, reject_on_worker_lost=True, ignore_result=True, lazy=False
+    )
     def run_job(job_id: str) -> dict[str, Any]:
         ran = executor.run_next()
         if ran is None:
@@ -168,7 +170,7 @@ def run_worker(
             concurrency=1,
             hostname=f"tastemaker@{executor.worker}",
             queues=[QUEUE],
-            loglevel="WARNING",
+            loglevel="INFO",
             without_heartbeat=True,
             without_mingle=True,
             without_gossip=True,
