@@ -15,7 +15,6 @@ from contextlib import asynccontextmanager
 from pathlib import Path
 
 import anyio
-import torch
 from fastapi import FastAPI
 from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import FileResponse
@@ -28,10 +27,8 @@ from api.agent_wiring import build_agent, build_extractor, build_gallery
 from api.deps import RateLimiter, TokenCache
 from api.errors import install_error_handlers, problem
 from api.feedback_inbox import FeedbackInbox
-from api.generation_wiring import open_generator, open_models
-from api.jobs import JobRepository
-from api.jobs_generation import GenerationWork
-from api.jobs_runner import JobRunner, Work
+from api.jobs_queue import JobQueue
+from api.jobs_wiring import open_job_queue
 from api.openapi import add_setting_bounds
 from api.retention import RetentionSweeper
 from api.routes import gallery, generations, health, onboarding, preferences, users
@@ -91,19 +88,6 @@ class BodyLimit:
         await self.app(scope, limited, guarded)
 
 
-def _generation_loader(components: Components, models: LoadedModels | None) -> Work:
-    """Runs in the worker thread: load the pipeline once, return the job function."""
-    settings = components.settings
-    if settings.torch_threads:
-        torch.set_num_threads(settings.torch_threads)
-    models = models or open_models(settings)
-    log.info("generation model %s loaded", models.name)
-    # The loaded libraries and models are millions of long-lived objects: left to the cyclic
-    # GC, each full collection stalls every request for ~0.4 s (measured by bench/api.py).
-    gc.freeze()
-    return GenerationWork(open_generator(models), components.store, components.blobs)
-
-
 def _build(app: FastAPI, components: Components, models: LoadedModels | None) -> None:
     """Everything a request may need, built once (blocking: runs in a thread)."""
     settings = components.settings
@@ -125,11 +109,7 @@ def _build(app: FastAPI, components: Components, models: LoadedModels | None) ->
         agent, SessionRepository(components.engine), state.gallery
     )
     state.metrics.watch_corrections(state.onboarding.sessions.correction_counts)
-    runner = JobRunner(
-        JobRepository(components.engine),
-        lambda: _generation_loader(components, models),
-        capacity=settings.job_queue_size,
-    )
+    runner = open_job_queue(components, models)
     state.metrics.watch_jobs(runner.stats)
     runner.start()
     state.jobs = runner
@@ -159,11 +139,11 @@ def create_app(settings: Settings | None = None, *, models: LoadedModels | None 
         app.state.metrics = metrics
         app.state.slow_lane = anyio.CapacityLimiter(components.settings.slow_lane_threads)
         await run_in_threadpool(_build, app, components, models)
-        gc.freeze()  # see _generation_loader
+        gc.freeze()  # see api.jobs_wiring.load_handlers
         try:
             yield
         finally:
-            runner: JobRunner | None = getattr(app.state, "jobs", None)
+            runner: JobQueue | None = getattr(app.state, "jobs", None)
             if runner is not None:
                 await run_in_threadpool(runner.stop)
             retention: RetentionSweeper | None = getattr(app.state, "retention", None)

@@ -18,7 +18,7 @@ from fastapi.concurrency import run_in_threadpool
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
 from api.errors import ApiError, TooManyRequests, Unavailable
-from api.jobs_runner import JobRunner
+from api.jobs_queue import JobQueue
 from api.settings import Settings
 from preference_store.accounts import Accounts
 from preference_store.blobs import BlobStore
@@ -120,8 +120,8 @@ async def get_accounts(request: Request) -> Accounts:
     return accounts
 
 
-async def get_jobs(request: Request) -> JobRunner:
-    jobs: JobRunner = _state(request, "jobs")
+async def get_jobs(request: Request) -> JobQueue:
+    jobs: JobQueue = _state(request, "jobs")
     return jobs
 
 
@@ -148,7 +148,7 @@ SettingsDep = Annotated[Settings, Depends(get_settings)]
 SlowLaneDep = Annotated[anyio.CapacityLimiter, Depends(get_slow_lane)]
 StoreDep = Annotated[PreferenceStore, Depends(get_store)]
 AccountsDep = Annotated[Accounts, Depends(get_accounts)]
-JobsDep = Annotated[JobRunner, Depends(get_jobs)]
+JobsDep = Annotated[JobQueue, Depends(get_jobs)]
 BlobsDep = Annotated[BlobStore, Depends(get_blobs)]
 Credentials = Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)]
 

@@ -394,7 +394,7 @@ class Progress(BaseModel):
 
 class GenerationOut(BaseModel):
     id: str
-    status: Literal["queued", "running", "done", "failed"]
+    status: Literal["queued", "running", "done", "failed", "cancelled"]
     prompt: str
     progress: Progress
     error: str | None

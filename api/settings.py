@@ -120,6 +120,34 @@ class Settings(BaseSettings):
     job_queue_size: int = Field(
         default=8, ge=1, le=1_000, description="Generations waiting at most; more answer 429."
     )
+    max_jobs_per_user: int = Field(
+        default=3, ge=1, le=1_000, description="Queued + running jobs one person may have."
+    )
+    max_job_pixel_steps: int = Field(
+        default=1024 * 1024 * 50 * 2,
+        ge=64 * 64,
+        description="Largest job: width × height × steps × images (× 2 with the plain image); "
+        "a size left to the model counts as 1024².",
+    )
+    broker_url: str | None = Field(
+        default=None,
+        description="Celery broker (redis://… or amqp://…): jobs then run in `tastemaker worker` "
+        "processes. Unset: an in-process worker thread.",
+    )
+    redis_url: str | None = Field(
+        default=None,
+        description="Redis for progress events across processes; the broker URL when that is "
+        "redis://.",
+    )
+    job_lease_s: float = Field(
+        default=60.0,
+        gt=0,
+        description="A running job whose worker is silent this long is given to another worker.",
+    )
+    job_max_attempts: int = Field(default=2, ge=1, le=10, description="Runs of one job at most.")
+    job_visibility_timeout_s: int = Field(
+        default=12 * 3_600, ge=60, description="Redis broker: longer than the longest job."
+    )
     slow_lane_threads: int = Field(
         default=16, ge=1, le=256, description="Threads for requests that may wait on the LLM."
     )
@@ -134,6 +162,13 @@ class Settings(BaseSettings):
     @property
     def migrate_on_start(self) -> bool:
         return self.auto_migrate if self.auto_migrate is not None else self.database_url is None
+
+    @property
+    def resolved_redis_url(self) -> str | None:
+        if self.redis_url:
+            return self.redis_url
+        broker = self.broker_url or ""
+        return broker if broker.startswith(("redis://", "rediss://")) else None
 
     @property
     def generations_dir(self) -> Path:

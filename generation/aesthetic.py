@@ -14,6 +14,7 @@ from __future__ import annotations
 import math
 from collections.abc import Sequence
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import torch
 from PIL import Image, UnidentifiedImageError
@@ -21,7 +22,10 @@ from torch import Tensor
 
 from generation.clip import ClipBundle
 from generation.errors import AestheticEmbeddingError
-from preference_store.models import ImageReaction
+from preference_store.models import ImageReaction, Profile
+
+if TYPE_CHECKING:  # the store pulls in chromadb; the embedding math does not need it
+    from preference_store.store import PreferenceStore
 
 MAX_EMBEDDING_FILE_BYTES = 1_000_000
 
@@ -110,3 +114,24 @@ def load_a1111_embedding(path: Path, *, expected_dim: int | None = None) -> Tens
             f"{path} has a {vector.numel()}-d embedding; this CLIP model needs {expected_dim}"
         )
     return vector
+
+
+def ensure_aesthetic_embedding(
+    store: PreferenceStore, profile: Profile, clip: ClipBundle | None
+) -> Profile:
+    """Compute and store the aesthetic embedding for this profile version if it is missing.
+
+    It depends on the generator's CLIP model, so it is made where that model lives, the first
+    time a profile version is used, and cached in the store. Returns the profile with the
+    embedding in place; unchanged when there is no CLIP model or no liked image with a file.
+    """
+    if clip is None or clip.name in profile.aesthetic_embeddings:
+        return profile
+    liked = open_reaction_images(profile.liked_images)
+    if not liked:
+        return profile
+    vector = compute_aesthetic_embedding(clip, liked)
+    values = [float(x) for x in vector]
+    store.put_aesthetic_embedding(profile.user_id, profile.version, clip.name, values)
+    embeddings = {**profile.aesthetic_embeddings, clip.name: values}
+    return profile.model_copy(update={"aesthetic_embeddings": embeddings})

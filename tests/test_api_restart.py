@@ -37,6 +37,7 @@ def service(
         llm_max_retries=0,
         llm_timeout_s=5,
         job_queue_size=2,
+        max_jobs_per_user=10,  # this file fills the whole queue, not one person's share
         max_steps=200,
     )
     server.start()

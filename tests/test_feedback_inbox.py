@@ -9,10 +9,12 @@ import pytest
 from agent.offline import OfflineExtractor
 from api.feedback_inbox import FeedbackInbox
 from api.jobs import JobRepository
+from api.jobs_wiring import job_kinds
 from api.routes.feedback import apply_feedback, apply_pending_feedback
 from api.schemas import FeedbackIn
 from api.settings import Settings
 from api.wiring import Components
+from generation.request import GenerationRequest
 from preference_store.embeddings import SentenceTransformerEmbedder
 
 
@@ -30,10 +32,11 @@ def test_feedback_survives_a_crash_during_extraction_and_is_applied_on_restart(
     import api.app  # noqa: F401  (registers the service's tables before the schema is made)
 
     store = components.store
-    jobs = JobRepository(components.engine)
+    jobs = JobRepository(components.engine, job_kinds())
     inbox = FeedbackInbox(components.engine)
-    job = jobs.create("alice", {"prompt": "a lighthouse at dusk"}, total_steps=2)
-    jobs.mark_done(job.id, {"images": 1})
+    job = jobs.create("alice", "generation", GenerationRequest(prompt="a lighthouse at dusk"))
+    [running] = jobs.claim("worker", ["generation"])
+    jobs.mark_done(running, {"images": 1})
     done = jobs.get(job.id)
     assert done is not None
     body = FeedbackIn(liked=True, comment="love the warm golden light")

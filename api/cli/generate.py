@@ -86,25 +86,27 @@ def generate(
         negative_prompt = check_prompt(negative_prompt, what="negative prompt", allow_empty=True)
     except GenerationError as error:
         _fail(str(error))
-    from api.generation_wiring import ensure_aesthetic_embedding, open_generator, open_models
-    from generation.png import save_png
+    from api.generation_wiring import open_generator, open_models
+    from generation.render import file_sink, render_request
+    from generation.request import GenerationRequest
     from generation.tiny import TINY_NOTICE
 
+    request = GenerationRequest(prompt=prompt, negative_prompt=negative_prompt, settings=settings)
     components = Components()
     components.accounts.require(user)
     model_name = model or components.settings.model
     if model_name.startswith("tiny"):
         err.print(f"[yellow]note:[/yellow] {TINY_NOTICE}")
 
-    # 2. Load the shared models and the person's profile.
+    # 2. Load the shared models (and the person's store).
     try:
         with err.status(f"loading {model_name}"):
             models = open_models(components.settings, model=model_name)
             generator = open_generator(models)
-            profile = components.store.profile(user)
-            profile = ensure_aesthetic_embedding(components.store, profile, models.clip)
+            store = components.store
 
-        # 3. Generate, with a progress bar over the denoising steps.
+        # 3. Generate and write the PNGs (the same function the job workers call), with a
+        #    progress bar over the denoising steps.
         with Progress(
             TextColumn("[progress.description]{task.description}"),
             BarColumn(),
@@ -113,22 +115,22 @@ def generate(
             console=err,
             transient=True,
         ) as progress:
-            task = progress.add_task("denoising", total=settings.steps)
-            result = generator(
-                prompt,
-                profile,
-                settings=settings,
-                negative_prompt=negative_prompt,
+            task = progress.add_task("denoising", total=request.total_steps())
+            rendered = render_request(
+                generator,
+                store,
+                user,
+                request,
+                file_sink(
+                    lambda _variant, _i, image_seed: out / f"{_slug(prompt)}-{image_seed}.png"
+                ),
                 on_step=lambda done, _total: progress.update(task, completed=done),
             )
     except GenerationError as error:
         _fail(str(error))
 
-    # 4. Write the PNGs with their provenance and tell the person what was applied.
-    paths = []
-    for index, image in enumerate(result.images):
-        name = f"{_slug(prompt)}-{result.seed + index}.png"
-        paths.append(save_png(image, out / name, result.metadata(index)))
+    # 4. Tell the person what was applied.
+    result, paths = rendered.result, [Path(file) for file in rendered.files]
     if as_json:
         sys.stdout.write(json.dumps(_result_json(result, paths), indent=2) + "\n")
         return
@@ -180,7 +182,8 @@ def score(
     """Print a preference score in [0, 1] per image for USER (0.5: indifferent)."""
     from PIL import Image, UnidentifiedImageError
 
-    from api.generation_wiring import ensure_aesthetic_embedding, open_clip
+    from api.generation_wiring import open_clip
+    from generation.aesthetic import ensure_aesthetic_embedding
     from generation.scoring import PreferenceScorer
 
     opened = []

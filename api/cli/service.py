@@ -1,4 +1,5 @@
-"""``tastemaker serve`` and ``tastemaker users``: run the HTTP service and manage its users."""
+"""``tastemaker serve``, ``tastemaker worker`` and ``tastemaker users``: run the HTTP service,
+run jobs from a broker, and manage users."""
 
 from __future__ import annotations
 
@@ -15,6 +16,7 @@ users = typer.Typer(help="Create users and issue API tokens.", no_args_is_help=T
 
 def register(app: typer.Typer) -> None:
     app.command()(serve)
+    app.command()(worker)
     app.add_typer(users, name="users")
 
 
@@ -31,6 +33,45 @@ def serve(
     open_engine(settings).dispose()  # a schema that is behind stops here, with the command to run
     console.print(f"tastemaker on http://{host}:{port}  (data in {settings.data_dir.resolve()})")
     uvicorn.run(create_app(settings), host=host, port=port, log_level="info")
+
+
+def worker(
+    device: Annotated[
+        str | None, typer.Option(help="torch device of this worker, e.g. cuda:1 (the setting).")
+    ] = None,
+) -> None:
+    """Run jobs from the broker (TASTEMAKER_BROKER_URL), one at a time: start one worker process
+    per accelerator, on as many machines as needed."""
+    from api.jobs import JobRepository
+    from api.jobs_celery import celery_app, run_worker
+    from api.jobs_wiring import job_kinds, load_handlers, open_progress
+
+    settings = load_settings()
+    if device:
+        settings = settings.model_copy(update={"device": device})
+    if not settings.broker_url:
+        console.print(
+            "[red]error:[/red] set TASTEMAKER_BROKER_URL (redis://… or amqp://…): without a "
+            "broker, `tastemaker serve` runs jobs in its own process"
+        )
+        raise typer.Exit(1)
+    try:
+        progress = open_progress(settings)
+    except ValueError as error:
+        console.print(f"[red]error:[/red] {error}")
+        raise typer.Exit(1) from None
+    components = Components(settings)
+    console.print(f"tastemaker worker: loading {settings.model} on {settings.device}")
+    handlers = load_handlers(components)
+    app = celery_app(settings.broker_url, visibility_timeout_s=settings.job_visibility_timeout_s)
+    run_worker(
+        app,
+        JobRepository(components.engine, job_kinds()),
+        handlers,
+        progress,
+        lease_s=settings.job_lease_s,
+        max_attempts=settings.job_max_attempts,
+    )
 
 
 @users.command("create")

@@ -36,7 +36,9 @@ def _context(job: Job, path: Path) -> ImageContext:
     ]
     return ImageContext(
         image_id=f"generation-{job.id}",
-        description=f"an image generated for the prompt: {job.request.get('prompt', '')}"[:2_000],
+        description=f"an image generated for the prompt: {getattr(job.request, 'prompt', '')}"[
+            :2_000
+        ],
         tags=tags[:40],
         path=str(path),
     )

@@ -1,12 +1,11 @@
-"""Generations: queue one (202), follow it (status, server-sent events), fetch its images, and
-tell the profile what you thought of it (feedback becomes a new profile version).
+"""Generations: queue one (202), follow it (status, server-sent events), cancel it, fetch its
+images, and tell the profile what you thought of it (feedback becomes a new profile version).
 
-Handlers only write and read job rows; the worker thread does the model work.
+Handlers only write and read job rows; a worker (thread or process) does the model work.
 """
 
 from __future__ import annotations
 
-import asyncio
 import json
 from collections.abc import AsyncIterator
 from typing import Annotated, Any, Literal
@@ -26,9 +25,19 @@ from api.deps import (
 )
 from api.errors import Conflict, NotFound, TooManyRequests, Unavailable, Unprocessable
 from api.feedback_inbox import FeedbackInbox
-from api.jobs import DONE, FAILED, QUEUED, Job, JobRepository
-from api.jobs_generation import image_key, image_path
-from api.jobs_runner import JobRunner, QueueFull
+from api.jobs import (
+    CANCELLED,
+    DONE,
+    FAILED,
+    RUNNING,
+    Job,
+    JobTooLarge,
+    QueueFull,
+    UserJobLimit,
+)
+from api.jobs_generation import GENERATION, image_key, image_path
+from api.jobs_progress import JobEvent
+from api.jobs_queue import JobQueue
 from api.routes.feedback import apply_feedback
 from api.schemas import (
     FeedbackIn,
@@ -40,6 +49,7 @@ from api.schemas import (
     Progress,
 )
 from api.settings import Settings
+from generation.request import GenerationRequest
 from generation.settings import GenerationSettings, check_prompt
 
 router = APIRouter(
@@ -79,18 +89,21 @@ def image_urls(job: Job, variant: str) -> list[str]:
     return [f"/v1/generations/{job.id}/images/{n}{suffix}" for n in range(count)]
 
 
-def describe(job: Job, runner: JobRunner) -> GenerationOut:
+def describe(job: Job, runner: JobQueue, event: JobEvent | None = None) -> GenerationOut:
+    """The job row, with the live step of a running job (from ``event`` or the progress bus)."""
     result = job.result or {}
     if job.status == DONE:
         step = job.total_steps
-    elif job.status == QUEUED or job.status == FAILED:
-        step = 0
+    elif job.status == RUNNING:
+        live = event.step if event is not None and event.status == RUNNING else None
+        step = live if live is not None else runner.step(job.id) or 0
     else:
-        step = runner.step(job.id) or 0
+        step = 0
+    request = job.request
     return GenerationOut(
         id=job.id,
         status=job.status,
-        prompt=str(job.request.get("prompt", "")),
+        prompt=request.prompt if isinstance(request, GenerationRequest) else "",
         progress=Progress(step=step, total=job.total_steps),
         error=job.error,
         created_at=job.created_at,
@@ -106,9 +119,9 @@ def describe(job: Job, runner: JobRunner) -> GenerationOut:
     )
 
 
-def _own_job(runner: JobRunner, user: str, job_id: str) -> Job:
-    job = runner.repository.get_for(user, job_id)
-    if job is None:
+def _own_job(runner: JobQueue, user: str, job_id: str) -> Job:
+    job = runner.get(user, job_id)
+    if job is None or job.kind != GENERATION:
         raise NotFound(f"no generation {job_id!r}")
     return job
 
@@ -126,23 +139,26 @@ def create_generation(
     response: Response,
 ) -> GenerationAccepted:
     """Queue a generation of `prompt` in the caller's taste. Follow it with `GET .../{id}` or
-    the server-sent events at `.../{id}/events`. A full queue answers 429 with Retry-After."""
+    the server-sent events at `.../{id}/events`. A full queue, or more than the per-person
+    number of queued and running jobs, answers 429 with Retry-After; a job over the cost bound
+    (pixel-steps) answers 422 with the bound."""
     checked = check_limits(body, settings)
     if runner.load_error is not None:
         raise Unavailable(
             f"generation is unavailable: the model failed to load: {runner.load_error}"
         )
-    request = {
-        "prompt": body.prompt.strip(),
-        "negative_prompt": body.negative_prompt.strip(),
-        "settings": body.settings(),
-        "include_plain": body.include_plain,
-    }
-    total = checked.steps * (2 if body.include_plain else 1)
+    request = GenerationRequest(
+        prompt=body.prompt,
+        negative_prompt=body.negative_prompt,
+        settings=checked,
+        include_plain=body.include_plain,
+    )
     try:
-        job = runner.submit(user, request, total)
-    except QueueFull as full:
+        job = runner.submit(user, GENERATION, request)
+    except (QueueFull, UserJobLimit) as full:
         raise TooManyRequests(str(full), retry_after_s=full.retry_after_s) from None
+    except JobTooLarge as large:
+        raise Unprocessable(str(large)) from None
     response.headers["Location"] = f"/v1/generations/{job.id}"
     events = f"/v1/generations/{job.id}/events"
     return GenerationAccepted(id=job.id, status=job.status, events_url=events)
@@ -154,38 +170,54 @@ def get_generation(user: CurrentUser, runner: JobsDep, job_id: JobId) -> Generat
     return describe(_own_job(runner, user, job_id), runner)
 
 
+@router.delete("/{job_id}", responses={**NOT_FOUND, 409: {"model": Problem}})
+def cancel_generation(user: CurrentUser, runner: JobsDep, job_id: JobId) -> GenerationOut:
+    """Cancel a generation: a queued one ends at once (`cancelled`); a running one stops at its
+    next denoising step (it reads `running` until then). A finished one answers 409."""
+    job = _own_job(runner, user, job_id)
+    if job.status in (DONE, FAILED):
+        raise Conflict(f"generation {job_id!r} is already {job.status}; nothing to cancel")
+    cancelled = runner.cancel(user, job_id) or job
+    return describe(cancelled, runner)
+
+
 def _event(name: str, data: dict[str, Any]) -> str:
     return f"event: {name}\ndata: {json.dumps(data, default=str)}\n\n"
 
 
-async def _events(request: Request, runner: JobRunner, job: Job) -> AsyncIterator[str]:
-    """Progress comes from the worker's memory every 0.1 s; the job row is read only when the
-    job is not running here (queued, or just finished), at most every 0.5 s."""
-    repository: JobRepository = runner.repository
+async def _events(request: Request, runner: JobQueue, job: Job) -> AsyncIterator[str]:
+    """The current state first (what a reconnecting client needs), then the worker's events as
+    the progress bus relays them; the job row is re-read when an event says the status
+    changed, and every 2 s without events (nothing published is ever the only source)."""
     last: tuple[str, int] | None = None
-    ticks = 0
-    while True:
-        running_here = runner.step(job.id) is not None and job.status == "running"
-        if not running_here and (ticks % 5 == 0 or job.status == "running"):
-            fresh: Job | None = await run_in_threadpool(repository.get, job.id)
-            job = fresh or job
-        view = describe(job, runner)
-        state = (view.status, view.progress.step)
-        if state != last:
-            last = state
-            if view.status == DONE:
-                yield _event("done", view.model_dump(mode="json"))
+    quiet = 0
+    stream = runner.follow(job.id)
+    try:
+        event: JobEvent | None = None
+        while True:
+            if event is None or event.status != job.status or quiet >= 2:
+                fresh: Job | None = await run_in_threadpool(runner.repository.get, job.id)
+                job, quiet = fresh or job, 0
+            view = describe(job, runner, event)
+            state = (view.status, view.progress.step)
+            if state != last:
+                last = state
+                if view.status == DONE:
+                    yield _event("done", view.model_dump(mode="json"))
+                    return
+                if view.status in (FAILED, CANCELLED):
+                    yield _event("error", {"status": view.status, "detail": view.error or ""})
+                    return
+                yield _event("progress", {"status": view.status, **view.progress.model_dump()})
+            if await request.is_disconnected():
                 return
-            if view.status == FAILED:
-                yield _event("error", {"detail": view.error or "the generation failed"})
-                return
-            yield _event("progress", {"status": view.status, **view.progress.model_dump()})
-        elif ticks % 150 == 149:
-            yield ": keep-alive\n\n"
-        if await request.is_disconnected():
-            return
-        await asyncio.sleep(0.1)
-        ticks += 1
+            event = await anext(stream)
+            if event is None:
+                quiet += 1
+                if quiet % 15 == 0:
+                    yield ": keep-alive\n\n"
+    finally:
+        await stream.aclose()  # type: ignore[attr-defined]
 
 
 @router.get(
@@ -196,8 +228,9 @@ async def _events(request: Request, runner: JobRunner, job: Job) -> AsyncIterato
 async def generation_events(
     request: Request, user: CurrentUser, runner: JobsDep, job_id: JobId
 ) -> StreamingResponse:
-    """Server-sent events: `progress` ({status, step, total}) as steps complete, then `done`
-    (the full generation) or `error` ({detail})."""
+    """Server-sent events: the current state first, `progress` ({status, step, total}) as steps
+    complete, then `done` (the full generation) or `error` ({status, detail}) when it failed or
+    was cancelled."""
     job = await run_in_threadpool(_own_job, runner, user, job_id)
     return StreamingResponse(
         _events(request, runner, job),

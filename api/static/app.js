@@ -407,9 +407,11 @@ $("gen-form").addEventListener("submit", async (event) => {
   try {
     const accepted = await api("POST", "/v1/generations", body);
     state.job = accepted.id;
+    $("gen-cancel").hidden = false;
     await followEvents(accepted.events_url, async (name, data) => {
       if (name === "progress") setProgress(data.step, data.total, data.status === "queued" ? "Waiting in the queue…" : `Step ${data.step} of ${data.total}`);
-      if (name === "error") { setProgress(0, 1, `Failed: ${data.detail}`); notice(data.detail); }
+      if (name === "error" && data.status === "cancelled") setProgress(0, 1, "Cancelled.");
+      else if (name === "error") { setProgress(0, 1, `Failed: ${data.detail}`); notice(data.detail); }
       if (name === "done") {
         setProgress(1, 1, "Done.");
         renderApplied(data);
@@ -420,7 +422,12 @@ $("gen-form").addEventListener("submit", async (event) => {
       }
     });
   } catch (error) { setProgress(0, 1, error.message); notice(error.message); }
-  finally { $("gen-submit").disabled = false; }
+  finally { $("gen-submit").disabled = false; $("gen-cancel").hidden = true; }
+});
+
+$("gen-cancel").addEventListener("click", async () => {
+  try { await api("DELETE", `/v1/generations/${state.job}`); setProgress(0, 1, "Cancelling…"); }
+  catch (error) { notice(error.message); }
 });
 
 async function feedback(liked) {

@@ -1,0 +1,84 @@
+"""Settings in, the job system out: kinds, rules, progress bus, and the engine that runs jobs.
+
+Embedded (no broker URL): ``LocalJobQueue``, a worker thread in this process. With
+``TASTEMAKER_BROKER_URL``: ``CeleryJobQueue`` here and ``tastemaker worker`` processes elsewhere.
+New job kinds are registered in ``job_kinds`` and get a handler in ``load_handlers``.
+"""
+
+from __future__ import annotations
+
+import gc
+import logging
+from collections.abc import Mapping
+
+import torch
+
+from api.generation_wiring import open_generator, open_models
+from api.jobs import AdmissionRules, JobKinds, JobRepository
+from api.jobs_generation import GENERATION, GenerationWork, register_generation
+from api.jobs_progress import LocalProgress, ProgressBus, RedisProgress
+from api.jobs_queue import JobQueue
+from api.jobs_runner import Handler, LocalJobQueue
+from api.settings import Settings
+from api.wiring import Components
+from generation.loading import LoadedModels
+
+log = logging.getLogger("tastemaker.jobs")
+
+
+def job_kinds() -> JobKinds:
+    kinds = JobKinds()
+    register_generation(kinds)
+    return kinds
+
+
+def admission_rules(settings: Settings) -> AdmissionRules:
+    return AdmissionRules(
+        per_user=settings.max_jobs_per_user,
+        capacity=settings.job_queue_size,
+        max_pixel_steps=settings.max_job_pixel_steps,
+    )
+
+
+def open_progress(settings: Settings) -> ProgressBus:
+    url = settings.resolved_redis_url
+    if settings.broker_url and url is None:
+        raise ValueError(
+            "jobs run in worker processes (TASTEMAKER_BROKER_URL is set), so progress needs "
+            "Redis: set TASTEMAKER_REDIS_URL"
+        )
+    return RedisProgress(url) if url else LocalProgress()
+
+
+def load_handlers(components: Components, models: LoadedModels | None = None) -> dict[str, Handler]:
+    """Load the models once (in the thread or process that runs jobs); a handler per kind."""
+    settings = components.settings
+    if settings.torch_threads:
+        torch.set_num_threads(settings.torch_threads)
+    models = models or open_models(settings)
+    log.info("generation model %s loaded", models.name)
+    # The loaded libraries and models are millions of long-lived objects: left to the cyclic
+    # GC, each full collection stalls every request for ~0.4 s (measured by bench/api.py).
+    gc.freeze()
+    work = GenerationWork(open_generator(models), components.store, components.blobs)
+    handlers: Mapping[str, Handler] = {GENERATION: work}
+    return dict(handlers)
+
+
+def open_job_queue(components: Components, models: LoadedModels | None = None) -> JobQueue:
+    """The API's queue: Celery when a broker is configured, else the in-process worker."""
+    settings = components.settings
+    kinds = job_kinds()
+    repository = JobRepository(components.engine, kinds)
+    progress = open_progress(settings)
+    rules = admission_rules(settings)
+    if settings.broker_url:
+        from api.jobs_celery import CeleryJobQueue, celery_app
+
+        app = celery_app(
+            settings.broker_url, visibility_timeout_s=settings.job_visibility_timeout_s
+        )
+        return CeleryJobQueue(repository, progress, rules, app)
+    return LocalJobQueue(
+        repository, progress, rules, lambda: load_handlers(components, models), kinds.names()
+    )

@@ -1,0 +1,127 @@
+"""The one way to run a generation: a typed request and a profile in, stored PNGs out.
+
+The CLI's ``generate``, the in-process job worker and the Celery worker all call
+``render_request``, so what a person gets does not depend on how they asked.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from generation.aesthetic import ensure_aesthetic_embedding
+from generation.errors import AestheticEmbeddingError
+from generation.generator import GenerationResult, PersonalizedGenerator, StepCallback
+from generation.png import png_bytes
+from generation.request import GenerationRequest
+
+if TYPE_CHECKING:
+    from preference_store.store import PreferenceStore
+
+log = logging.getLogger("tastemaker.generation")
+
+PathFor = Callable[[str, int, int], Path]
+"""(variant "image" or "plain", index, seed of that image) -> where its PNG goes."""
+ImageSink = Callable[[str, int, int, bytes], str]
+"""(variant, index, seed of that image, PNG bytes) -> where it was stored (a path or blob key)."""
+
+
+def file_sink(path_for: PathFor) -> ImageSink:
+    """Writes each PNG to the file ``path_for`` names (the CLI's sink)."""
+
+    def write(variant: str, index: int, seed: int, data: bytes) -> str:
+        path = path_for(variant, index, seed)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_bytes(data)
+        return str(path)
+
+    return write
+
+
+@dataclass
+class Rendered:
+    """The personalized result, the plain one when asked for, and the files written."""
+
+    result: GenerationResult
+    plain: GenerationResult | None
+    profile_version: int
+    files: list[str] = field(default_factory=list)
+
+    def summary(self) -> dict[str, Any]:
+        """What a job keeps about its result (JSON-ready)."""
+        result = self.result
+        return {
+            "seed": result.seed,
+            "profile_version": self.profile_version,
+            "model": result.model,
+            "plan": result.plan.model_dump(mode="json"),
+            "aesthetic": dict(result.aesthetic.__dict__),
+            "timings": {k: round(v, 4) for k, v in result.timings.items()},
+            "images": len(result.images),
+            "plain_images": len(self.plain.images) if self.plain is not None else 0,
+            "settings": result.settings.model_dump(mode="json"),
+        }
+
+
+def render_request(
+    generator: PersonalizedGenerator,
+    store: PreferenceStore,
+    user_id: str,
+    request: GenerationRequest,
+    sink: ImageSink,
+    *,
+    on_step: Callable[[int, int], None] | None = None,
+) -> Rendered:
+    """Render ``request`` in ``user_id``'s current taste and hand each PNG to ``sink``.
+
+    ``on_step(done, total)`` counts over the whole request (both images when the plain one is
+    made); raising from it stops the generation between two steps.
+    """
+    total = request.total_steps()
+    offset = 0
+
+    def step(done: int, _steps: int) -> None:
+        if on_step is not None:
+            on_step(offset + done, total)
+
+    # 1. The profile as it is now, with its aesthetic embedding for this CLIP model.
+    profile = store.profile(user_id)
+    try:
+        profile = ensure_aesthetic_embedding(store, profile, generator.clip)
+    except AestheticEmbeddingError as error:  # a broken liked-image file costs the aesthetic
+        log.warning("no aesthetic embedding for %s: %s", user_id, error)  # steps, not the job
+
+    # 2. The personalized image(s).
+    callback: StepCallback = step
+    result = generator(
+        request.prompt,
+        profile,
+        settings=request.settings,
+        negative_prompt=request.negative_prompt,
+        on_step=callback,
+    )
+    rendered = Rendered(result=result, plain=None, profile_version=profile.version)
+    _save(rendered, "image", result, sink)
+    offset = request.settings.steps
+
+    # 3. The plain model's image(s) for the same seed, to compare side by side.
+    if request.include_plain:
+        plain = generator(
+            request.prompt,
+            profile,
+            settings=result.settings.updated(vp_degree=0.0, aesthetic_steps=0),
+            negative_prompt=request.negative_prompt,
+            on_step=callback,
+        )
+        rendered.plain = plain
+        _save(rendered, "plain", plain, sink)
+    return rendered
+
+
+def _save(rendered: Rendered, variant: str, result: GenerationResult, sink: ImageSink) -> None:
+    for index, image in enumerate(result.images):
+        data = png_bytes(image, result.metadata(index))
+        rendered.files.append(sink(variant, index, result.seed + index, data))
