@@ -16,10 +16,9 @@ import hashlib
 import json
 import threading
 from collections.abc import Callable, Sequence
+from typing import TYPE_CHECKING
 
 import numpy as np
-from chromadb.api import ClientAPI
-from chromadb.api.models.Collection import Collection
 from sqlalchemy import Engine
 
 from preference_store.embeddings import TextEmbedder
@@ -37,6 +36,10 @@ from preference_store.models import (
     utc_now,
 )
 from preference_store.versions import VersionLog, VersionTaken
+
+if TYPE_CHECKING:  # the client is injected; importing chromadb here would cost every reader
+    from chromadb.api import ClientAPI
+    from chromadb.api.models.Collection import Collection
 
 ATTRIBUTES_COLLECTION = "tm_attributes"
 AESTHETIC_PREFIX = "tm_aesthetic_"
