@@ -23,14 +23,11 @@ from sqlalchemy import Engine, MetaData, inspect
 
 from api.tables import metadata
 from preference_store.database import NAMING_CONVENTION, make_engine
+from preference_store.errors import SchemaError
 
 MIGRATIONS = Path(__file__).parent / "migrations"
 BASELINE = "0001"
 UPGRADE_HINT = "tastemaker db upgrade"
-
-
-class SchemaError(RuntimeError):
-    """The database's schema is not the one this code was written for."""
 
 
 @dataclass(frozen=True)

@@ -5,18 +5,29 @@ Each builder loads what it needs once; callers keep the result for the life of t
 
 from __future__ import annotations
 
-import chromadb
-from chromadb.api import ClientAPI
-from chromadb.config import Settings as ChromaSettings
-from sqlalchemy import Engine
+from typing import TYPE_CHECKING
 
-from api import migrate
 from api.settings import PACKAGED_MINILM, Settings
-from preference_store.accounts import Accounts
-from preference_store.blobs import BlobStore, FileBlobStore, SqlBlobStore
-from preference_store.database import make_engine
-from preference_store.embeddings import SentenceTransformerEmbedder, packaged_minilm_path
-from preference_store.store import PreferenceStore
+from preference_store.embeddings import (
+    LazyEmbedder,
+    SentenceTransformerEmbedder,
+    TextEmbedder,
+    declared_dimension,
+    packaged_minilm_path,
+)
+
+if TYPE_CHECKING:
+    from chromadb.api import ClientAPI
+    from sqlalchemy import Engine
+
+    from preference_store.accounts import Accounts
+    from preference_store.blobs import BlobStore
+    from preference_store.store import PreferenceStore
+    from preference_store.versions import VersionLog
+
+# Every CLI command module imports this one, so it imports nothing heavy at the top: SQLAlchemy
+# and the stores (~0.3 s), Alembic, chromadb (~0.7 s) and sentence-transformers (torch, ~5 s)
+# load in the builders, on first use (bench/cli.py, tests/test_cli_startup.py).
 
 _PACKAGED_ALIASES = {PACKAGED_MINILM, f"sentence-transformers/{PACKAGED_MINILM}"}
 
@@ -28,7 +39,10 @@ def load_settings() -> Settings:
 def open_engine(settings: Settings) -> Engine:
     """The relational database at this code's schema: migrated here when
     ``settings.migrate_on_start`` (the embedded SQLite default), otherwise checked, so a
-    database that is behind stops the process with ``migrate.SchemaError`` naming the command."""
+    database that is behind stops the process with ``SchemaError`` naming the command."""
+    from api import migrate
+    from preference_store.database import make_engine
+
     engine = make_engine(settings.resolved_database_url)
     try:
         if settings.migrate_on_start:
@@ -48,8 +62,23 @@ def open_embedder(settings: Settings) -> SentenceTransformerEmbedder:
     return SentenceTransformerEmbedder(name)
 
 
+def lazy_embedder(settings: Settings) -> LazyEmbedder:
+    """The configured embedder, loaded on its first ``embed``; its dimension is read from the
+    model folder's config where it declares one, so opening the store loads nothing."""
+    name = settings.embedding_model
+    packaged = name in _PACKAGED_ALIASES
+    return LazyEmbedder(
+        PACKAGED_MINILM if packaged else name,
+        lambda: open_embedder(settings),
+        dimension=declared_dimension(packaged_minilm_path() if packaged else name),
+    )
+
+
 def open_chroma(settings: Settings) -> ClientAPI:
     """Embedded chromadb under the data dir, or a Chroma server when a URL is set."""
+    import chromadb
+    from chromadb.config import Settings as ChromaSettings
+
     chroma_settings = ChromaSettings(anonymized_telemetry=False)
     if settings.chroma_url:
         from urllib.parse import urlparse
@@ -69,8 +98,10 @@ def open_store(
     settings: Settings,
     *,
     engine: Engine | None = None,
-    embedder: SentenceTransformerEmbedder | None = None,
+    embedder: TextEmbedder | None = None,
 ) -> PreferenceStore:
+    from preference_store.store import PreferenceStore
+
     return PreferenceStore(
         open_chroma(settings),
         embedder or open_embedder(settings),
@@ -82,12 +113,16 @@ def open_store(
 def open_blobs(settings: Settings, engine: Engine) -> BlobStore:
     """Files under the data dir when embedded; the shared database when ``database_url`` is
     set, so every API node serves images whichever worker made them."""
+    from preference_store.blobs import FileBlobStore, SqlBlobStore
+
     if settings.database_url is None:
         return FileBlobStore(settings.data_dir)
     return SqlBlobStore(engine)
 
 
 def open_accounts(settings: Settings, *, engine: Engine | None = None) -> Accounts:
+    from preference_store.accounts import Accounts
+
     return Accounts(engine or open_engine(settings))
 
 
@@ -97,7 +132,7 @@ class Components:
     def __init__(self, settings: Settings | None = None) -> None:
         self.settings = settings or load_settings()
         self._engine: Engine | None = None
-        self._embedder: SentenceTransformerEmbedder | None = None
+        self._embedder: LazyEmbedder | None = None
         self._store: PreferenceStore | None = None
         self._blobs: BlobStore | None = None
 
@@ -108,9 +143,10 @@ class Components:
         return self._engine
 
     @property
-    def embedder(self) -> SentenceTransformerEmbedder:
+    def embedder(self) -> LazyEmbedder:
+        """Loads the model on its first use, not here: opening the store needs only its size."""
         if self._embedder is None:
-            self._embedder = open_embedder(self.settings)
+            self._embedder = lazy_embedder(self.settings)
         return self._embedder
 
     @property
@@ -127,4 +163,12 @@ class Components:
 
     @property
     def accounts(self) -> Accounts:
-        return Accounts(self.engine)
+        return open_accounts(self.settings, engine=self.engine)
+
+    @property
+    def history(self) -> VersionLog:
+        """Profile versions straight from the relational database: reading a profile needs
+        neither chromadb nor the embedding model."""
+        from preference_store.versions import VersionLog
+
+        return VersionLog(self.engine)

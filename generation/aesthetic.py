@@ -99,7 +99,11 @@ def load_a1111_embedding(path: Path, *, expected_dim: int | None = None) -> Tens
     try:
         loaded = torch.load(path, map_location="cpu", weights_only=True)
     except Exception as exc:  # torch raises several types for a non-tensor or corrupt file
-        raise AestheticEmbeddingError(f"{path} is not an aesthetic embedding file: {exc}") from exc
+        # torch's own text is advice to load untrusted code (weights_only=False): not shown.
+        raise AestheticEmbeddingError(
+            f"{path} is not an aesthetic embedding file (corrupt, or it holds objects other "
+            "than tensors)"
+        ) from exc
     if (
         not isinstance(loaded, Tensor)
         or loaded.dim() not in (1, 2)

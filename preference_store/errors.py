@@ -45,3 +45,8 @@ class InvalidImport(PreferenceError):
 
 class StoreMismatch(PreferenceError):
     """The stored data was written with another embedding model or schema."""
+
+
+class SchemaError(RuntimeError):
+    """The relational database's schema is not the one this code was written for (the message
+    names the command that fixes it)."""

@@ -18,10 +18,9 @@ import random
 import threading
 import time
 from collections.abc import Callable, Sequence
+from typing import TYPE_CHECKING
 
 import numpy as np
-from chromadb.api import ClientAPI
-from chromadb.api.models.Collection import Collection
 from sqlalchemy import Engine
 
 from preference_store.embeddings import TextEmbedder
@@ -48,6 +47,10 @@ from preference_store.models import (
 from preference_store.versions import VersionLog, VersionTaken
 
 WRITE_ATTEMPTS = 32  # concurrent writers of one profile (API processes) that never starve
+
+if TYPE_CHECKING:  # the client is injected; importing chromadb here would cost every reader
+    from chromadb.api import ClientAPI
+    from chromadb.api.models.Collection import Collection
 
 ATTRIBUTES_COLLECTION = "tm_attributes"
 AESTHETIC_PREFIX = "tm_aesthetic_"

@@ -11,13 +11,14 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 
+from pydantic import BaseModel, Field
 from sqlalchemy import DateTime, Engine, Integer, String, Text, UniqueConstraint, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Mapped, Session, mapped_column
 
 from preference_store.database import Base
 from preference_store.errors import VersionNotFound
-from preference_store.models import Profile, ProfileVersionInfo, utc_now
+from preference_store.models import Profile, ProfileVersionInfo, VisualAttribute, utc_now
 
 
 def _as_utc(moment: datetime) -> datetime:
@@ -152,3 +153,74 @@ class VersionLog:
     def delete_user(self, user_id: str) -> None:
         with Session(self._engine) as session, session.begin():
             session.query(ProfileVersionRow).filter(ProfileVersionRow.user_id == user_id).delete()
+
+
+DIFFED_FIELDS = ("text", "category", "polarity", "strength")
+
+
+class AttributeChange(BaseModel):
+    """One attribute present in both versions (same id) whose visible fields differ."""
+
+    before: VisualAttribute
+    after: VisualAttribute
+    fields: list[str] = Field(description="Which of text, category, polarity, strength changed.")
+
+
+class ProfileDiff(BaseModel):
+    """What changed between two versions of one profile, attribute by attribute (by id)."""
+
+    user_id: str
+    from_version: int
+    to_version: int
+    added: list[VisualAttribute] = Field(default_factory=list)
+    removed: list[VisualAttribute] = Field(default_factory=list)
+    changed: list[AttributeChange] = Field(default_factory=list)
+    liked_images_added: list[str] = Field(default_factory=list)
+    liked_images_removed: list[str] = Field(default_factory=list)
+    disliked_images_added: list[str] = Field(default_factory=list)
+    disliked_images_removed: list[str] = Field(default_factory=list)
+
+    @property
+    def empty(self) -> bool:
+        return not any(
+            (
+                self.added,
+                self.removed,
+                self.changed,
+                self.liked_images_added,
+                self.liked_images_removed,
+                self.disliked_images_added,
+                self.disliked_images_removed,
+            )
+        )
+
+
+def diff_profiles(old: Profile, new: Profile) -> ProfileDiff:
+    """Attributes added, removed and changed from ``old`` to ``new`` (matched by id, in the
+    newer version's order), and the image reactions added and removed."""
+    before = {a.id: a for a in old.attributes}
+    after = {a.id: a for a in new.attributes}
+    changed = []
+    for attribute in new.attributes:
+        previous = before.get(attribute.id)
+        if previous is None:
+            continue
+        fields = [f for f in DIFFED_FIELDS if getattr(previous, f) != getattr(attribute, f)]
+        if fields:
+            changed.append(AttributeChange(before=previous, after=attribute, fields=fields))
+    old_liked = {r.image_id for r in old.liked_images}
+    new_liked = {r.image_id for r in new.liked_images}
+    old_disliked = {r.image_id for r in old.disliked_images}
+    new_disliked = {r.image_id for r in new.disliked_images}
+    return ProfileDiff(
+        user_id=new.user_id,
+        from_version=old.version,
+        to_version=new.version,
+        added=[a for a in new.attributes if a.id not in before],
+        removed=[a for a in old.attributes if a.id not in after],
+        changed=changed,
+        liked_images_added=sorted(new_liked - old_liked),
+        liked_images_removed=sorted(old_liked - new_liked),
+        disliked_images_added=sorted(new_disliked - old_disliked),
+        disliked_images_removed=sorted(old_disliked - new_disliked),
+    )

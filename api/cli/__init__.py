@@ -1,23 +1,27 @@
-"""The ``tastemaker`` command line: one Typer app, one module per command group."""
+"""The ``tastemaker`` command line: one Typer app, one module per command group.
+
+Start-up is a budget (bench/cli.py: ``--help`` ≤ 0.5 s, ``prefs show`` ≤ 1 s): command modules
+import only typer, rich and light project modules at the top; torch, transformers, diffusers,
+chromadb and langchain load inside the commands that use them (tests/test_cli_startup.py).
+A new command group is one ``register`` line below.
+"""
 
 from __future__ import annotations
 
 import os
 import sys
 
-# Library chatter (optional-backend notices, load bars) is not a command's output; set before
-# transformers is first imported, which happens below.
+# Library chatter (optional-backend notices, model-loading bars) is not a command's output; set
+# before transformers or huggingface_hub is first imported (inside the commands that need them).
 os.environ.setdefault("TRANSFORMERS_VERBOSITY", "error")
+os.environ.setdefault("HF_HUB_DISABLE_PROGRESS_BARS", "1")
 
 import typer
 from pydantic import ValidationError
 from rich.console import Console
-from transformers.utils import logging as hf_logging
 
 from api.cli import corrections, db, generate, onboard, prefs, service
-from api.errors import describe_validation_error
-from api.migrate import SchemaError
-from preference_store.errors import PreferenceError
+from preference_store.errors import PreferenceError, SchemaError
 
 app = typer.Typer(
     name="tastemaker",
@@ -37,10 +41,11 @@ generate.register(app)
 def main(argv: list[str] | None = None) -> None:
     """Console-script entry point: domain errors become one readable line and exit code 1."""
     err = Console(stderr=True)
-    hf_logging.disable_progress_bar()  # model-loading bars are noise in a command's output
     try:
         app(args=argv)
     except ValidationError as error:
+        from api.errors import describe_validation_error  # imports every layer's errors
+
         err.print(f"[red]error:[/red] {describe_validation_error(error)}", highlight=False)
         sys.exit(1)
     except (PreferenceError, SchemaError, ValueError, OSError) as error:

@@ -15,8 +15,6 @@ from typing import Annotated
 import typer
 from rich.console import Console
 
-from agent.corrections import labelled_case
-from agent.sessions import SessionRepository
 from api.wiring import Components
 
 app = typer.Typer(help="Corrections people made to what was understood.", no_args_is_help=True)
@@ -28,6 +26,9 @@ def export(
     out: Annotated[Path, typer.Option("--out", help="The JSONL file to write.")],
 ) -> None:
     """Write every corrected comment as a labelled case (no user ids) to --out."""
+    from agent.corrections import labelled_case
+    from agent.sessions import SessionRepository
+
     components = Components()
     from api.agent_wiring import build_gallery  # langchain loads only for the commands using it
 

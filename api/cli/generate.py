@@ -228,11 +228,17 @@ ClipOpt = Annotated[
 
 def aesthetic_export(
     user: UserOpt,
-    path: Annotated[Path, typer.Argument(help="Where to write the .pt file.")],
+    path: Annotated[
+        Path | None, typer.Argument(help="Where to write the .pt file (or --out).")
+    ] = None,
+    out: Annotated[Path | None, typer.Option("--out", help="Where to write the .pt file.")] = None,
     clip: ClipOpt = None,
     model: Annotated[str | None, typer.Option(help="'tiny' selects the tiny CLIP.")] = None,
 ) -> None:
     """Write USER's aesthetic embedding in the A1111 aesthetic-gradients .pt format."""
+    target = out or path
+    if target is None or (out is not None and path is not None and out != path):
+        _fail("say where to write the embedding once: --out FILE (or FILE)")
     import torch
 
     from generation.aesthetic import save_a1111_embedding
@@ -247,8 +253,28 @@ def aesthetic_export(
             f"{user} has no aesthetic embedding for {name} at profile version {profile.version} "
             "yet (it is made at the first generation or score)"
         )
-    save_a1111_embedding(torch.tensor(vector), path)
-    console.print(f"wrote {path} ({len(vector)}-d, {name}, profile version {profile.version})")
+    save_a1111_embedding(torch.tensor(vector), target)
+    console.print(f"wrote {target} ({len(vector)}-d, {name}, profile version {profile.version})")
+
+
+def _clip_width(name: str) -> int:
+    """The embedding width of a CLIP model, from its config alone (no weights loaded)."""
+    from generation.tiny import TINY_CLIP_NAME, TINY_PROJECTION
+
+    if name == TINY_CLIP_NAME:
+        return TINY_PROJECTION
+    from transformers import CLIPConfig
+
+    try:
+        width = CLIPConfig.from_pretrained(name).projection_dim
+    except (OSError, ValueError) as error:
+        _fail(
+            f"cannot read the config of CLIP model {name!r} (a local folder or cached hub id): "
+            f"{str(error).splitlines()[0]}"
+        )
+    if width is None:
+        _fail(f"CLIP model {name!r} declares no projection width")
+    return int(width)
 
 
 def aesthetic_import(
@@ -262,7 +288,8 @@ def aesthetic_import(
 
     name = _clip_name(model, clip)
     try:
-        vector = load_a1111_embedding(path)
+        # A vector of another width would be stored and break every later generation.
+        vector = load_a1111_embedding(path, expected_dim=_clip_width(name))
     except GenerationError as error:
         _fail(str(error))
     components = Components()

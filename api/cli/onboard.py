@@ -5,13 +5,18 @@ from __future__ import annotations
 import json
 import sys
 from pathlib import Path
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 from rich.console import Console
 
-from agent.extraction import Extraction, ImageContext, InvalidComment
 from api.wiring import Components
+
+if TYPE_CHECKING:
+    from agent.extraction import Extraction
+
+# The agent package (its SQLAlchemy tables, ~0.2 s) loads inside the commands: `--help` and the
+# other commands start without it (bench/cli.py).
 
 console = Console(highlight=False)
 _ATTRIBUTE_FIELDS = {"text", "category", "polarity", "strength", "evidence"}
@@ -40,9 +45,11 @@ def onboard(
     new: Annotated[bool, typer.Option("--new", help="Start over instead of resuming.")] = False,
 ) -> None:
     """Chat about sample images until tastemaker knows your taste (type 'done' to finish)."""
+    from agent.extraction import InvalidComment
+    from api.agent_wiring import build_agent  # langchain loads only for the commands using it
+
     components = Components()
     components.accounts.ensure(user)
-    from api.agent_wiring import build_agent  # langchain loads only for the commands using it
 
     agent = build_agent(components, gallery)
     session_id = None if new else agent.active_session(user)
@@ -79,8 +86,10 @@ def extract(
     """Print the liked and disliked attributes in a comment, as JSON."""
     if comment is None and not jsonl:
         raise typer.BadParameter("give a COMMENT, or --jsonl to read comments from stdin")
-    components = Components()
+    from agent.extraction import ImageContext, InvalidComment
     from api.agent_wiring import build_extractor
+
+    components = Components()
 
     extractor = build_extractor(components.settings, components.embedder)
     if not jsonl:

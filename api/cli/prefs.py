@@ -6,16 +6,22 @@ import json
 import sys
 from collections.abc import Sequence
 from pathlib import Path
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 from rich.console import Console
 from rich.table import Table
 
+from api.cli.ids import resolve_prefix
 from api.wiring import Components
-from preference_store.categories import CategoryGuesser
-from preference_store.models import AttributeDraft, Category, Polarity, VisualAttribute
-from preference_store.transfer import export_profile, import_profile, parse_export
+from preference_store.errors import AttributeNotFound
+from preference_store.models import AttributeDraft, Category, Polarity, Profile, VisualAttribute
+
+if TYPE_CHECKING:
+    from preference_store.versions import ProfileDiff
+
+# Reading commands (show, versions, diff) read the relational database only; the embedding
+# model loads in the commands that embed (add, search, restore, import).
 
 app = typer.Typer(help="See and edit a person's preferences.", no_args_is_help=True)
 console = Console(highlight=False)
@@ -74,6 +80,8 @@ def add(
         source="cli",
     )
     if category is None:
+        from preference_store.categories import CategoryGuesser
+
         guessed = CategoryGuesser(components.embedder).guess(draft.text)
         draft = draft.model_copy(update={"category": guessed})
     components.accounts.ensure(user)
@@ -85,12 +93,28 @@ def add(
     )
 
 
-@app.command()
-def show(user: UserArg, as_json: JsonOpt = False) -> None:
-    """List a person's attributes grouped by category and polarity."""
-    components = Components()
+VersionOpt = Annotated[
+    int | None, typer.Option("--version", min=1, help="A past version (see `prefs versions`).")
+]
+
+
+def _profile(components: Components, user: str, version: int | None) -> Profile:
+    """The current profile, or a past version, straight from the version log; attributes
+    strongest first, as the store lists them."""
     components.accounts.require(user)
-    profile = components.store.profile(user)
+    history = components.history
+    if version is not None:
+        profile = history.get(user, version)
+    else:
+        profile = history.latest(user) or Profile(user_id=user)
+    ranked = sorted(profile.attributes, key=lambda a: (-a.strength, a.text))
+    return profile.model_copy(update={"attributes": ranked})
+
+
+@app.command()
+def show(user: UserArg, as_json: JsonOpt = False, version: VersionOpt = None) -> None:
+    """List a person's attributes grouped by category and polarity."""
+    profile = _profile(Components(), user, version)
     if as_json:
         _print_json([_attribute_json(a) for a in profile.attributes])
         return
@@ -100,7 +124,8 @@ def show(user: UserArg, as_json: JsonOpt = False) -> None:
         for attributes in by_polarity.values()
         for attribute in attributes
     ]
-    console.print(_table(f"{user} — profile version {profile.version}", rows))
+    current = "" if version is None else " (a past version: `prefs restore` brings it back)"
+    console.print(_table(f"{user} — profile version {profile.version}{current}", rows))
     if not rows:
         console.print("No attributes yet: `tastemaker prefs add` or `tastemaker onboard`.")
 
@@ -122,18 +147,33 @@ def search(
     console.print(_table(f"{user} — {query!r}", [(h.attribute, h.score) for h in hits]))
 
 
+def resolve_attribute_id(components: Components, user: str, prefix: str) -> str:
+    """The full id of the user's attribute that ``prefix`` starts (ids print shortened)."""
+    profile = components.history.latest(user) or Profile(user_id=user)
+    found = resolve_prefix(prefix, (a.id for a in profile.attributes), what="attribute id")
+    if found is None:
+        raise AttributeNotFound(prefix)
+    return found
+
+
 @app.command()
-def delete(user: UserArg, attribute_id: Annotated[str, typer.Argument()]) -> None:
+def delete(
+    user: UserArg,
+    attribute_id: Annotated[str, typer.Argument(help="An id, or any unique start of one.")],
+) -> None:
     """Delete one attribute."""
     components = Components()
     components.accounts.require(user)
-    components.store.delete(user, attribute_id)
-    console.print(f"deleted {attribute_id}")
+    full_id = resolve_attribute_id(components, user, attribute_id)
+    components.store.delete(user, full_id)
+    console.print(f"deleted {full_id}")
 
 
 @app.command("export")
 def export_(user: UserArg) -> None:
     """Print a person's profile as JSON (for `prefs import`)."""
+    from preference_store.transfer import export_profile
+
     components = Components()
     components.accounts.require(user)
     _print_json(export_profile(components.store, user))
@@ -144,6 +184,8 @@ def import_(
     file: Annotated[str, typer.Argument(help="A file from `prefs export`, or - for stdin.")],
 ) -> None:
     """Restore a profile from an export (creates the user if needed)."""
+    from preference_store.transfer import import_profile, parse_export
+
     raw = sys.stdin.read() if file == "-" else Path(file).read_text(encoding="utf-8")
     try:
         document = json.loads(raw)
@@ -155,4 +197,94 @@ def import_(
     profile = import_profile(components.store, document)
     console.print(
         f"imported {len(profile.attributes)} attributes for {user} (version {profile.version})"
+    )
+
+
+@app.command()
+def versions(user: UserArg, as_json: JsonOpt = False) -> None:
+    """List a person's profile versions, oldest first: what changed and when."""
+    components = Components()
+    components.accounts.require(user)
+    history = components.history.list(user)
+    if as_json:
+        _print_json([info.model_dump(mode="json") for info in history])
+        return
+    table = Table(title=f"{user} — profile versions", title_justify="left")
+    for column in ("version", "when (UTC)", "attributes", "change"):
+        table.add_column(column)
+    for info in history:
+        when = info.created_at.strftime("%Y-%m-%d %H:%M:%S")
+        table.add_row(str(info.version), when, str(info.attribute_count), info.reason)
+    console.print(table)
+    if not history:
+        console.print("No versions yet: `tastemaker prefs add` or `tastemaker onboard`.")
+
+
+@app.command()
+def diff(
+    user: UserArg,
+    old: Annotated[int, typer.Argument(min=0, help="The older version (0: empty).")],
+    new: Annotated[
+        int | None, typer.Argument(help="The newer version; current if left out.")
+    ] = None,
+    as_json: JsonOpt = False,
+) -> None:
+    """Show what changed between two versions of a person's profile."""
+    from preference_store.versions import diff_profiles
+
+    components = Components()
+    before = Profile(user_id=user) if old == 0 else _profile(components, user, old)
+    after = _profile(components, user, new)
+    changes = diff_profiles(before, after)
+    if as_json:
+        _print_json(changes.model_dump(mode="json"))
+        return
+    _print_diff(changes)
+
+
+def _print_diff(changes: ProfileDiff) -> None:
+    console.print(f"{changes.user_id}: version {changes.from_version} → {changes.to_version}")
+    for attribute in changes.added:
+        console.print(f"[green]+ {_describe(attribute)}[/]")
+    for attribute in changes.removed:
+        console.print(f"[red]- {_describe(attribute)}[/]")
+    for change in changes.changed:
+        parts = [
+            f"{f} {getattr(change.before, f)} → {getattr(change.after, f)}" for f in change.fields
+        ]
+        console.print(
+            f"[yellow]~ {change.after.text}[/] ({'; '.join(parts)}) {change.after.id[:12]}"
+        )
+    for label, images in (
+        ("+ liked image", changes.liked_images_added),
+        ("- liked image", changes.liked_images_removed),
+        ("+ disliked image", changes.disliked_images_added),
+        ("- disliked image", changes.disliked_images_removed),
+    ):
+        for image in images:
+            console.print(f"{label} {image}")
+    if changes.empty:
+        console.print("no differences")
+
+
+def _describe(attribute: VisualAttribute) -> str:
+    return (
+        f"{attribute.polarity.value} {attribute.text} ({attribute.category.value}, "
+        f"strength {attribute.strength:.2f}) {attribute.id[:12]}"
+    )
+
+
+@app.command()
+def restore(
+    user: UserArg,
+    version: Annotated[int, typer.Argument(min=1, help="The version to bring back.")],
+) -> None:
+    """Make a past version current again, as a new version (history is never rewritten)."""
+    components = Components()
+    components.accounts.require(user)
+    store = components.store
+    restored = store.restore(store.profile_at(user, version), reason=f"restore version {version}")
+    console.print(
+        f"restored version {version} of {user} as version {restored.version} "
+        f"({len(restored.attributes)} attributes)"
     )

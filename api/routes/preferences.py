@@ -1,4 +1,5 @@
-"""The caller's preferences: list, search, add, edit, delete, export/import, versions.
+"""The caller's preferences: list, search, add, edit, delete, export/import, versions (list,
+read, diff, restore).
 
 Every call acts on the token's user only; another user's attribute id answers 404 exactly like
 an id that never existed.
@@ -32,6 +33,7 @@ from preference_store.models import (
     new_id,
 )
 from preference_store.transfer import export_profile, import_profile
+from preference_store.versions import ProfileDiff, diff_profiles
 
 router = APIRouter(
     prefix="/v1/preferences",
@@ -161,3 +163,31 @@ def get_version(
 ) -> PreferencesOut:
     """One past (or the current) version exactly as it was."""
     return PreferencesOut.from_profile(store.profile_at(user, version))
+
+
+VersionNumber = Annotated[int, Path(ge=1, le=2**31, description="A version number.")]
+
+
+@router.post("/versions/{version}/restore", responses=NOT_FOUND)
+def restore_version(user: CurrentUser, store: StoreDep, version: VersionNumber) -> PreferencesOut:
+    """Make a past version current again, as a new version equal to it (history is kept)."""
+    old = store.profile_at(user, version)
+    return PreferencesOut.from_profile(store.restore(old, reason=f"restore version {version}"))
+
+
+@router.get("/diff", responses=NOT_FOUND)
+def diff_versions(
+    user: CurrentUser,
+    store: StoreDep,
+    from_version: Annotated[
+        int, Query(alias="from", ge=0, le=2**31, description="The older version; 0: empty.")
+    ],
+    to_version: Annotated[
+        int | None, Query(alias="to", ge=1, le=2**31, description="The newer; current if unset.")
+    ] = None,
+) -> ProfileDiff:
+    """What changed between two versions: attributes added, removed and changed (by id), and
+    image reactions added and removed."""
+    old = Profile(user_id=user) if from_version == 0 else store.profile_at(user, from_version)
+    new = store.profile(user) if to_version is None else store.profile_at(user, to_version)
+    return diff_profiles(old, new)

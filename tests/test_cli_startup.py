@@ -1,0 +1,69 @@
+"""The CLI starts like `git`: reading commands never load torch or the embedding model.
+
+Each check runs in a fresh interpreter, because this test process has torch loaded already.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+from tests.cli_runner import run_cli_process
+
+# Runs the real entry point, then reports which heavy modules it pulled in.
+_PROBE = """
+import json, sys
+from api.cli import main
+try:
+    main(sys.argv[1:])
+except SystemExit as exit_:
+    code = exit_.code or 0
+else:
+    code = 0
+heavy = sorted(m for m in ("torch", "transformers", "sentence_transformers", "diffusers")
+               if m in sys.modules)
+print("PROBE" + json.dumps({"code": code, "heavy": heavy}))
+"""
+
+
+def _probe(data_dir: Path, *args: str) -> dict[str, object]:
+    env = {**os.environ, "TASTEMAKER_DATA_DIR": str(data_dir), "COLUMNS": "200"}
+    done = subprocess.run(
+        [sys.executable, "-c", _PROBE, *args],
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=180,
+    )
+    line = next(line for line in done.stdout.splitlines() if line.startswith("PROBE"))
+    result: dict[str, object] = json.loads(line.removeprefix("PROBE"))
+    result["stdout"] = done.stdout
+    return result
+
+
+def test_help_does_not_import_torch(tmp_path: Path) -> None:
+    result = _probe(tmp_path / "data", "--help")
+    assert result["code"] == 0
+    assert "prefs" in str(result["stdout"])
+    assert result["heavy"] == []
+
+
+def test_reading_a_profile_does_not_import_torch(tmp_path: Path) -> None:
+    data_dir = tmp_path / "data"
+    added = run_cli_process(
+        data_dir, "prefs", "add", "alice", "like", "teal palette", "--category", "color"
+    )
+    assert added.code == 0, added.stderr
+    for args, expected in (
+        (("prefs", "show", "alice"), "teal palette"),
+        (("prefs", "show", "alice", "--version", "1"), "teal palette"),
+        (("prefs", "versions", "alice"), "prefs add"),
+        (("prefs", "diff", "alice", "0", "1"), "teal palette"),
+    ):
+        result = _probe(data_dir, *args)
+        assert result["code"] == 0, result
+        assert expected in str(result["stdout"]), args
+        assert result["heavy"] == [], args
