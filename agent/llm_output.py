@@ -24,8 +24,10 @@ from preference_store.models import MAX_ATTRIBUTE_CHARS, MAX_ATTRIBUTE_WORDS, Ca
 OutputMode = Literal["auto", "json_schema", "tools", "json_object", "text"]
 MODES_IN_ORDER: tuple[OutputMode, ...] = ("json_schema", "tools", "json_object", "text")
 TOOL_NAME = "record_preferences"
-# At most MAX_ATTRIBUTE_WORDS words: servers with grammar-constrained decoding enforce it.
-WORDS_PATTERN = rf"^\S+( \S+){{0,{MAX_ATTRIBUTE_WORDS - 1}}}$"
+# At most MAX_ATTRIBUTE_WORDS words: servers with grammar-constrained decoding enforce it. Only
+# a bracket class and a counted group, no backslash escapes: every regex-to-grammar converter
+# (llama.cpp's, vLLM's, Ollama's) reads those the same way.
+WORDS_PATTERN = rf"^[^ ]+( [^ ]+){{0,{MAX_ATTRIBUTE_WORDS - 1}}}$"
 
 
 def _feature_schema() -> dict[str, Any]:
