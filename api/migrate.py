@@ -53,6 +53,12 @@ def _scripts() -> ScriptDirectory:
     return ScriptDirectory.from_config(_config())
 
 
+def parent(revision: str) -> str | None:
+    """The revision one step before ``revision`` (None for the first)."""
+    down = _scripts().get_revision(revision).down_revision
+    return down if isinstance(down, str) or down is None else down[0]
+
+
 def head() -> str:
     heads = _scripts().get_heads()
     if len(heads) != 1:
