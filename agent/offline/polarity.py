@@ -100,12 +100,17 @@ def negated(tokens: Sequence[Token], index: int, window: int = 3) -> bool:
 def _sentence(clauses: list[Clause], valence: ValenceReader) -> None:
     previous: Polarity | None = None
     verdicts: list[Polarity | None] = []
+    guesses: dict[int, Polarity] = {}  # by id(run): read only from its own describing words
     for clause in clauses:
         verdict = clause_verdict(clause.tokens)
         verdicts.append(verdict)
         separator = _comparison(clause.tokens)
         for run in clause.runs:
-            run.polarity = _run_polarity(clause.tokens, run, separator, valence) or verdict
+            said = _run_polarity(clause.tokens, run, separator, valence)
+            if said is not None and _guessed(clause.tokens, run, separator):
+                guesses[id(run)] = said
+                said = None
+            run.polarity = said or verdict
             run.strength = _strength(clause.tokens)
         fallback = previous.opposite if clause.after_contrast and previous else previous
         for run in clause.runs:
@@ -130,6 +135,12 @@ def _sentence(clauses: list[Clause], valence: ValenceReader) -> None:
             later = found.opposite if found is not None else None
         else:
             later = found or later
+    # Last, the guesses: a later bare verdict ("Yes please.") may still overrule them.
+    for clause in clauses:
+        for run in clause.runs:
+            if run.polarity is None and id(run) in guesses:
+                run.polarity = guesses[id(run)]
+                run.guessed = True
     if any(t.kind == SARCASM for c in clauses for t in c.tokens):
         for clause in clauses:
             for run in clause.runs:
@@ -149,7 +160,7 @@ def _verdict_sentences(clauses: Sequence[Clause]) -> None:
             continue
         verdict = next((v for c in after if (v := clause_verdict(c.tokens)) is not None), None)
         runs = [r for c in before for r in c.runs]
-        if verdict is None or not runs or any(r.polarity is not None for r in runs):
+        if verdict is None or not runs or any(r.polarity and not r.guessed for r in runs):
             continue
         if any(clause_verdict(c.tokens) is not None for c in before):
             continue
@@ -236,6 +247,17 @@ def _run_polarity(
             own = valence.of_words([t.text for t in run.words[:-1]])
         return own
     return None
+
+
+def _guessed(tokens: Sequence[Token], run: Run, separator: int | None) -> bool:
+    """Whether only the phrase's own describing words gave its polarity (step 8)."""
+    return (
+        separator is None
+        and not run.predicate
+        and clause_verdict(tokens) is None
+        and _local_marker(tokens, run.start) is None
+        and not any(t.kind in FORWARD | EVALUATIONS | {WISH, OKAY} for t in tokens)
+    )
 
 
 def _verbless(tokens: Sequence[Token]) -> bool:
