@@ -57,6 +57,13 @@ def singular(word: str) -> str:
     return word
 
 
+def fold_spelling(text: str) -> str:
+    """Lower case, American spelling and singular nouns, word order kept ("Grey skies" → "gray
+    sky"): for matching words against word lists."""
+    words = _WORD.findall(text.casefold().replace("&", " and "))
+    return " ".join(singular(_SPELLING.get(w, w)) for w in words)
+
+
 def merge_key(text: str) -> str:
     """The key two attributes are merged on (see the module docstring)."""
     words = [_SPELLING.get(w, w) for w in _WORD.findall(text.casefold().replace("&", " and "))]
