@@ -62,8 +62,11 @@ class ValenceReader:
             self._remember(phrase, self._vote(phrase))
         return self._cache[phrase]
 
-    def prefetch(self, phrases: Sequence[Sequence[str]]) -> None:
-        """Vote on every phrase the polarity stage may ask about, in one MiniLM batch."""
+    def prefetch(
+        self, phrases: Sequence[Sequence[str]], known: dict[str, np.ndarray] | None = None
+    ) -> None:
+        """Vote on every phrase the polarity stage may ask about, in one MiniLM batch (or with
+        the vectors in ``known``, computed this comment for other stages too)."""
         if self._embedder is None:
             return
         todo = list(
@@ -77,9 +80,14 @@ class ValenceReader:
             return
         self.warm_up()
         assert self._examples is not None
-        vectors = np.asarray(self._embedder.embed(todo), dtype=np.float32)
-        for phrase, vector in zip(todo, vectors, strict=True):
-            self._remember(phrase, self._side(self._examples @ vector))
+        known = known or {}
+        missing = [p for p in todo if p not in known]
+        vectors = dict(known)
+        if missing:
+            fresh = np.asarray(self._embedder.embed(missing), dtype=np.float32)
+            vectors.update(zip(missing, fresh, strict=True))
+        for phrase in todo:
+            self._remember(phrase, self._side(self._examples @ vectors[phrase]))
 
     def _remember(self, phrase: str, polarity: Polarity | None) -> None:
         self._cache[phrase] = polarity
