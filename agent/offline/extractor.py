@@ -123,19 +123,25 @@ class OfflineExtractor:
         clauses, ignored = segment.clauses(text, self._labeller)
         for clause in clauses:
             clause.runs = pairing.find_runs(clause.tokens)
-        questions = polarity.valence_questions(clauses)
+        # Polarity first without MiniLM; then, if it had questions or some phrase needs a
+        # category by similarity, one batch of vectors and a second (cheap) pass.
+        questions: list[str] = []
+        polarity.assign(clauses, self._valence, questions)
         vectors: dict[str, np.ndarray] = {}
-        if self._embedder is not None:
-            texts = [" ".join(words) for words in questions if words]
-            for clause in clauses:
-                for run in clause.runs:
-                    if curated_category(run) in {None, Category.SUBJECT}:
-                        texts.append(build.limit(run.text))
-                        if run.predicate:
-                            texts.append(" ".join(t.text for t in run.predicate))
+        if self._embedder is None:
+            return clauses, ignored, vectors
+        texts = list(questions)
+        for clause in clauses:
+            for run in clause.runs:
+                if run.polarity is not None and curated_category(run) in {None, Category.SUBJECT}:
+                    texts.append(build.limit(run.text))
+                    if run.predicate:
+                        texts.append(" ".join(t.text for t in run.predicate))
+        if texts:
             vectors = embed_once(self._embedder, texts)
-        self._valence.prefetch(questions, vectors)
-        polarity.assign(clauses, self._valence)
+        if questions:
+            self._valence.answer(questions, vectors)
+            polarity.assign(clauses, self._valence)
         return clauses, ignored, vectors
 
     def _image_tags(self, image: ImageContext | None, category: Category) -> list[ImageTag]:

@@ -57,24 +57,17 @@ _SKIPPABLE = frozenset({"so", "very", "really", "way", "a", "bit", "much", "the"
                         "that", "little", "tad"})  # fmt: skip
 
 
-def assign(clauses: Sequence[Clause], valence: ValenceReader) -> None:
-    """Set ``polarity`` and ``strength`` on every run of every clause."""
+def assign(
+    clauses: Sequence[Clause], valence: ValenceReader, questions: list[str] | None = None
+) -> None:
+    """Set ``polarity`` and ``strength`` on every run of every clause.
+
+    With ``questions``, describing words the valence reader has not voted on yet are collected
+    there (and read as no verdict): the caller embeds them in one batch and assigns again.
+    """
     for _, group in groupby(clauses, key=lambda c: c.sentence):
-        _sentence(list(group), valence)
+        _sentence(list(group), valence, questions)
     _verdict_sentences(clauses)
-
-
-def valence_questions(clauses: Sequence[Clause]) -> list[list[str]]:
-    """The describing words ``assign`` may ask the valence reader about (to batch them)."""
-    questions: list[list[str]] = []
-    for clause in clauses:
-        verbless = clause_verdict(clause.tokens) is None and _verbless(clause.tokens)
-        for run in clause.runs:
-            if run.predicate:
-                questions.append([t.text for t in run.predicate])
-            elif verbless and len(run.words) > 1:
-                questions.append([t.text for t in run.words[:-1]])
-    return questions
 
 
 def clause_verdict(tokens: Sequence[Token]) -> Polarity | None:
@@ -97,7 +90,7 @@ def negated(tokens: Sequence[Token], index: int, window: int = 3) -> bool:
     return any(t.kind == NEGATION for t in tokens[max(0, index - window) : index])
 
 
-def _sentence(clauses: list[Clause], valence: ValenceReader) -> None:
+def _sentence(clauses: list[Clause], valence: ValenceReader, questions: list[str] | None) -> None:
     previous: Polarity | None = None
     verdicts: list[Polarity | None] = []
     guesses: dict[int, Polarity] = {}  # by id(run): read only from its own describing words
@@ -106,7 +99,8 @@ def _sentence(clauses: list[Clause], valence: ValenceReader) -> None:
         verdicts.append(verdict)
         separator = _comparison(clause.tokens)
         for run in clause.runs:
-            said = _run_polarity(clause.tokens, run, separator, valence)
+            run.guessed = False
+            said = _run_polarity(clause.tokens, run, separator, valence, questions)
             if said is not None and _guessed(clause.tokens, run, separator):
                 guesses[id(run)] = said
                 said = None
@@ -195,7 +189,11 @@ def _comparison(tokens: Sequence[Token]) -> int | None:
 
 
 def _run_polarity(
-    tokens: Sequence[Token], run: Run, separator: int | None, valence: ValenceReader
+    tokens: Sequence[Token],
+    run: Run,
+    separator: int | None,
+    valence: ValenceReader,
+    questions: list[str] | None = None,
 ) -> Polarity | None:
     # 1. Comparison: the preferred side is liked, the other disliked.
     if separator is not None:
@@ -230,7 +228,7 @@ def _run_polarity(
         if wished(list(tokens), run):
             return LIKE
         words = [t.text for t in run.predicate]
-        said = valence.of_words(words)
+        said = valence.asked(words, questions)
         if said is not None:
             return said.opposite if run.negated_predicate else said
     # 7. An evaluation before it: "beautiful teal", "nice grain".
@@ -244,7 +242,7 @@ def _run_polarity(
     if clause_verdict(tokens) is None:
         own = ValenceReader.lexical([t.text for t in run.words])
         if own is None and len(run.words) > 1 and _verbless(tokens):
-            own = valence.of_words([t.text for t in run.words[:-1]])
+            own = valence.asked([t.text for t in run.words[:-1]], questions)
         return own
     return None
 
@@ -314,4 +312,4 @@ def _strength(tokens: Sequence[Token]) -> float:
     return strength
 
 
-__all__ = ["assign", "clause_verdict", "negated", "valence_questions"]
+__all__ = ["assign", "clause_verdict", "negated"]

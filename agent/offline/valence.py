@@ -44,6 +44,20 @@ class ValenceReader:
         self._examples: np.ndarray | None = None
         self._cache: dict[str, Polarity | None] = {}
 
+    def asked(self, words: Sequence[str], questions: list[str] | None) -> Polarity | None:
+        """Like ``of_words``, but a phrase not yet voted on is noted in ``questions`` (to be
+        embedded in one batch) and answered None for now; without a list it is voted on now."""
+        if questions is None:
+            return self.of_words(words)
+        lexical = self.lexical(words)
+        if lexical is not None or self._embedder is None or not words:
+            return lexical
+        phrase = " ".join(words)
+        if phrase not in self._cache:
+            questions.append(phrase)
+            return None
+        return self._cache[phrase]
+
     def warm_up(self) -> None:
         if self._embedder is None or self._examples is not None:
             return
@@ -62,31 +76,13 @@ class ValenceReader:
             self._remember(phrase, self._vote(phrase))
         return self._cache[phrase]
 
-    def prefetch(
-        self, phrases: Sequence[Sequence[str]], known: dict[str, np.ndarray] | None = None
-    ) -> None:
-        """Vote on every phrase the polarity stage may ask about, in one MiniLM batch (or with
-        the vectors in ``known``, computed this comment for other stages too)."""
-        if self._embedder is None:
-            return
-        todo = list(
-            dict.fromkeys(
-                " ".join(words)
-                for words in phrases
-                if words and self.lexical(words) is None and " ".join(words) not in self._cache
-            )
-        )
-        if not todo:
+    def answer(self, phrases: Sequence[str], vectors: dict[str, np.ndarray]) -> None:
+        """Vote on ``phrases`` with their precomputed vectors (one batch per comment)."""
+        if self._embedder is None or not phrases:
             return
         self.warm_up()
         assert self._examples is not None
-        known = known or {}
-        missing = [p for p in todo if p not in known]
-        vectors = dict(known)
-        if missing:
-            fresh = np.asarray(self._embedder.embed(missing), dtype=np.float32)
-            vectors.update(zip(missing, fresh, strict=True))
-        for phrase in todo:
+        for phrase in phrases:
             self._remember(phrase, self._side(self._examples @ vectors[phrase]))
 
     def _remember(self, phrase: str, polarity: Polarity | None) -> None:
