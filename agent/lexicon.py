@@ -53,7 +53,8 @@ NEGATIVE_WORDS = (
     "leaves me cold", "left me cold", "falls flat", "feels cheap", "looks cheap", "looks off",
     "feels off", "seems off", "is off", "painful", "headache", "nauseating", "creeps me out",
     "done to death", "makes my head spin", "eyes swim", "a letdown", "a disaster", "overrated",
-    "overpowering", "a problem", "an issue", "hard to see", "hard to read", "in a bad way",
+    "overpowering", "a problem", "an issue", "not so much", "not really", "hard to see",
+    "hard to read", "in a bad way",
 )
 # An opinion that is no opinion: "meh, it's fine".
 NEUTRAL_WORDS = (

@@ -4,6 +4,11 @@ Pure and rule-based, so the reason for every drop can be printed: "prompt asks f
 'black and white' (monochrome); 'vivid colours' is chromatic". A liked attribute is dropped when
 it sits on the opposite pole of an axis the prompt names; a disliked attribute is dropped when the
 prompt asks for exactly what it describes (pushing the image away from the prompt helps no one).
+
+Meaning, not only shared words: texts are compared after folding spelling and plurals ("grey
+skies" reads as "gray sky"), and an attribute's category speaks for it where its words do not:
+every colour attribute ("sage greens", "earthy tones") is chromatic, so a black-and-white prompt
+conflicts with all of them. Measured on ``tests/data/conflict_pairs.jsonl`` (bench/conflicts.py).
 """
 
 from __future__ import annotations
@@ -12,7 +17,8 @@ import re
 from dataclasses import dataclass
 from functools import cache
 
-from preference_store.models import Polarity
+from preference_store.merge_key import fold_spelling
+from preference_store.models import Category, Polarity
 
 
 @dataclass(frozen=True)
@@ -42,7 +48,8 @@ def _axis(name: str, first: tuple[str, str], second: tuple[str, str]) -> Axis:
 
 _HUES = (
     "red|orange|yellow|green|teal|cyan|blue|purple|violet|magenta|pink|gold|golden|turquoise|"
-    "crimson|scarlet|emerald|amber|azure|indigo|pastel|pastels"
+    "crimson|scarlet|emerald|amber|azure|indigo|pastel|pastels|sage|ochre|rust|coral|peach|"
+    "lavender|lilac|sienna|burgundy|maroon|olive|mint|navy|cobalt|jewel tone|earth tone|earthy"
 )
 
 AXES: tuple[Axis, ...] = (
@@ -51,7 +58,9 @@ AXES: tuple[Axis, ...] = (
         (
             "monochrome",
             "black and white|black-and-white|b&w|monochrome|monochromatic|grayscale|greyscale|"
-            "sepia|desaturated|colorless|colourless",
+            "sepia|desaturated|colorless|colourless|washed-out|washed out|pencil sketch|"
+            "pencil drawing|graphite|charcoal drawing|charcoal sketch|ink drawing|film noir|"
+            "silver gelatin|tintype|daguerreotype",
         ),
         (
             "chromatic",
@@ -111,8 +120,10 @@ def _pattern(term: str) -> re.Pattern[str]:
     return re.compile(r"(?<![a-z0-9])" + re.escape(term) + r"(?![a-z0-9])")
 
 
-def _normalize(text: str) -> str:
-    return " ".join(text.casefold().split())
+def _forms(text: str) -> tuple[str, str]:
+    """The text as written (lower case) and with spelling and plurals folded ("grey skies" →
+    "gray sky"); a term matches either."""
+    return " ".join(text.casefold().split()), fold_spelling(text)
 
 
 def poles_in(text: str) -> dict[str, tuple[Pole, str]]:
@@ -120,12 +131,12 @@ def poles_in(text: str) -> dict[str, tuple[Pole, str]]:
 
     The pole with the longer matching term wins, so "black and white" reads as monochrome.
     """
-    normalized = _normalize(text)
+    forms = _forms(text)
     found: dict[str, tuple[Pole, str]] = {}
     for axis in AXES:
         hits: list[tuple[int, Pole, str]] = []
         for pole in (axis.first, axis.second):
-            matches = [t for t in pole.terms if _pattern(t).search(normalized)]
+            matches = [t for t in pole.terms if any(_pattern(t).search(f) for f in forms)]
             if matches:
                 # The longest match decides between poles; the first listed one is reported.
                 hits.append((max(len(t) for t in matches), pole, matches[0]))
@@ -154,10 +165,21 @@ _STOPWORD_TEXT = (
 _STOPWORDS = frozenset(_STOPWORD_TEXT.split())
 
 
-def contradiction(prompt: str, text: str, polarity: Polarity) -> str | None:
-    """Why an attribute must yield to the prompt, or ``None`` when they can live together."""
+_CHROMATIC = next(a for a in AXES if a.name == "colour").second
+
+
+def contradiction(
+    prompt: str, text: str, polarity: Polarity, category: Category | None = None
+) -> str | None:
+    """Why an attribute must yield to the prompt, or ``None`` when they can live together.
+
+    ``category`` is the attribute's own: a colour attribute is chromatic even when none of its
+    words is a colour name the lists know.
+    """
     prompt_poles = poles_in(prompt)
     attribute_poles = poles_in(text)
+    if category is Category.COLOR and "colour" not in attribute_poles:
+        attribute_poles["colour"] = (_CHROMATIC, text)
     for axis_name, (attr_pole, attr_term) in attribute_poles.items():
         if axis_name not in prompt_poles:
             continue

@@ -122,7 +122,7 @@ def plan_conditioning(
         elif attribute.category is Category.SUBJECT and not include_subject:
             reason = "subject matter, not a visual style: it would add that subject to every image"
         else:
-            reason = contradiction(prompt, attribute.text, attribute.polarity)
+            reason = contradiction(prompt, attribute.text, attribute.polarity, attribute.category)
             if reason is None and negative_prompt:
                 reason = _negative_prompt_clash(negative_prompt, attribute)
         seen.add(key)

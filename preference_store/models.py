@@ -15,6 +15,8 @@ from typing import Annotated
 
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints, field_validator
 
+from preference_store.merge_key import merge_key
+
 MAX_ATTRIBUTE_WORDS = 6
 MAX_ATTRIBUTE_CHARS = 80
 # The word bound as a pattern, for schemas (the validator below gives the friendlier message).
@@ -74,8 +76,9 @@ def clean_attribute_text(text: str) -> str:
 
 
 def normalize_attribute_text(text: str) -> str:
-    """The key two attributes are merged on: case and spacing do not make a new attribute."""
-    return clean_attribute_text(text).casefold()
+    """The key two attributes are merged on: case, spacing, British/American spelling, plurals
+    and the order of modifiers do not make a new attribute (``merge_key``)."""
+    return merge_key(clean_attribute_text(text)) or clean_attribute_text(text).casefold()
 
 
 def _validate_phrase(text: str) -> str:

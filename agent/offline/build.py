@@ -128,12 +128,22 @@ def _categorised(
             if run.polarity is None:
                 continue  # no verdict: never stored, so not worth embedding
             category = curated_category(run)
+            if category in {None, Category.SUBJECT} and run.predicate and not run.negated_predicate:
+                # "the sky is plain": a subject with a visual quality is a visual feature
+                category = curated_category(Run(run.predicate, 0, 0)) or category
             if category is None:
                 pending.append((number, clause, run))
             else:
                 resolved.append((number, run.start, clause, run, category))
     unknown = [limit(run.text) for _, _, run in pending]
-    for (number, clause, run), category in zip(pending, similar(unknown), strict=True):
+    categories = similar(unknown)
+    # "the sun is too small": the subject is not visual, its quality may be
+    retry = [i for i, c in enumerate(categories) if c is None and pending[i][2].predicate]
+    if retry:
+        predicates = [" ".join(t.text for t in pending[i][2].predicate) for i in retry]
+        for i, category in zip(retry, similar(predicates), strict=True):
+            categories[i] = category
+    for (number, clause, run), category in zip(pending, categories, strict=True):
         resolved.append((number, run.start, clause, run, category))
     resolved.sort(key=lambda item: (item[0], item[1]))
     return [(clause, run, category) for _, _, clause, run, category in resolved]

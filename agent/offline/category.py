@@ -52,14 +52,17 @@ class SimilarCategories:
         self._categories = [self._vocab[t] for t in texts]
         self._matrix = np.asarray(self._embedder.embed(texts), dtype=np.float32)
 
-    def __call__(self, phrases: Sequence[str]) -> list[Category | None]:
+    def __call__(
+        self, phrases: Sequence[str], known: dict[str, np.ndarray] | None = None
+    ) -> list[Category | None]:
+        """Categories of ``phrases``; ``known`` holds vectors already computed this comment."""
         if not phrases or self._embedder is None:
             return [None] * len(phrases)
         self.warm_up()
         assert self._matrix is not None
-        vectors = np.asarray(self._embedder.embed(list(phrases)), dtype=np.float32)
+        vectors = embed_once(self._embedder, phrases, known)
         result: list[Category | None] = []
-        for row in vectors @ self._matrix.T:
+        for row in np.stack([vectors[p] for p in phrases]) @ self._matrix.T:
             best = int(row.argmax())
             category = self._categories[best]
             if row[best] < self._min_similarity or category is Category.SUBJECT:
@@ -67,3 +70,15 @@ class SimilarCategories:
             else:
                 result.append(category)
         return result
+
+
+def embed_once(
+    embedder: TextEmbedder, texts: Sequence[str], known: dict[str, np.ndarray] | None = None
+) -> dict[str, np.ndarray]:
+    """Vectors for ``texts``, embedding in one batch only those not already ``known``."""
+    vectors = dict(known or {})
+    missing = list(dict.fromkeys(t for t in texts if t not in vectors))
+    if missing:
+        for text, vector in zip(missing, embedder.embed(missing), strict=True):
+            vectors[text] = np.asarray(vector, dtype=np.float32)
+    return vectors

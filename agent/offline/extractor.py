@@ -15,12 +15,15 @@ It reads a comment in stages, each in its own module and testable alone:
 
 from __future__ import annotations
 
+import functools
 import re
+
+import numpy as np
 
 from agent.evaluation import overlap
 from agent.extraction import Extraction, ImageContext, ImageTag, clean_comment
 from agent.offline import build, pairing, polarity, segment
-from agent.offline.category import SimilarCategories, curated_category
+from agent.offline.category import SimilarCategories, curated_category, embed_once
 from agent.offline.segment import Clause
 from agent.offline.tokens import Labeller
 from agent.offline.valence import ValenceReader
@@ -39,6 +42,7 @@ class OfflineExtractor:
     """
 
     def __init__(self, embedder: TextEmbedder | None = None, *, min_similarity: float = 0.5):
+        self._embedder = embedder
         self._labeller = Labeller()
         self._similar = SimilarCategories(embedder, self._labeller.vocab, min_similarity)
         self._valence = ValenceReader(embedder)
@@ -52,8 +56,14 @@ class OfflineExtractor:
         text = clean_comment(comment)
         if segment.looks_foreign(text.lower()):
             return Extraction(no_opinion=True, notes=[NOT_ENGLISH])
-        clauses, ignored = self._read(text)
-        return build.build(clauses, ignored, image, self._similar, self._image_tags)
+        clauses, ignored, vectors = self._read(text)
+        return build.build(
+            clauses,
+            ignored,
+            image,
+            functools.partial(self._similar, known=vectors),
+            self._image_tags,
+        )
 
     def clause_polarity(self, comment: str, feature: str) -> Polarity | None:
         """The polarity the comment's own words give ``feature``, or None when they give none.
@@ -65,7 +75,7 @@ class OfflineExtractor:
             text = clean_comment(comment)
         except ValueError:
             return None
-        clauses, _ = self._read(text)
+        clauses, _, _ = self._read(text)
         best: tuple[float, Polarity | None] = (0.0, None)
         for clause in clauses:
             for run in clause.runs:
@@ -107,14 +117,32 @@ class OfflineExtractor:
                 previous = run
         return tags
 
-    def _read(self, text: str) -> tuple[list[Clause], list[str]]:
-        """Stages 1-4: clauses with their phrases, each with a polarity and a strength."""
+    def _read(self, text: str) -> tuple[list[Clause], list[str], dict[str, np.ndarray]]:
+        """Stages 1-4: clauses with their phrases, each with a polarity and a strength, and the
+        MiniLM vectors of every phrase a later stage may need (one batch per comment)."""
         clauses, ignored = segment.clauses(text, self._labeller)
         for clause in clauses:
             clause.runs = pairing.find_runs(clause.tokens)
-        self._valence.prefetch(polarity.valence_questions(clauses))
-        polarity.assign(clauses, self._valence)
-        return clauses, ignored
+        # Polarity first without MiniLM; then, if it had questions or some phrase needs a
+        # category by similarity, one batch of vectors and a second (cheap) pass.
+        questions: list[str] = []
+        polarity.assign(clauses, self._valence, questions)
+        vectors: dict[str, np.ndarray] = {}
+        if self._embedder is None:
+            return clauses, ignored, vectors
+        texts = list(questions)
+        for clause in clauses:
+            for run in clause.runs:
+                if run.polarity is not None and curated_category(run) in {None, Category.SUBJECT}:
+                    texts.append(build.limit(run.text))
+                    if run.predicate:
+                        texts.append(" ".join(t.text for t in run.predicate))
+        if texts:
+            vectors = embed_once(self._embedder, texts)
+        if questions:
+            self._valence.answer(questions, vectors)
+            polarity.assign(clauses, self._valence)
+        return clauses, ignored, vectors
 
     def _image_tags(self, image: ImageContext | None, category: Category) -> list[ImageTag]:
         if image is None:

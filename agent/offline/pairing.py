@@ -39,6 +39,7 @@ class Run:
     negated_predicate: bool = False  # "the muted greens aren't boring"
     polarity: Polarity | None = None  # set by the polarity stage
     strength: float = 0.7
+    guessed: bool = False  # polarity read only from the phrase's own describing words
 
     @property
     def text(self) -> str:
@@ -123,10 +124,11 @@ def _join_predicates(tokens: list[Token], runs: list[Run]) -> list[Run]:
             texts = [t.text for t in between]
             if previous.predicate and texts == ["and"]:
                 # "the light feels gentle and warm": a second predicate word
+                named = previous.words[: len(previous.predicate)] + run.words
+                if previous.negated_predicate and previous.words[0] is not previous.predicate[0]:
+                    named = []  # negated: the predicate words are not part of the name
                 joined[-1] = Run(
-                    previous.words[: len(previous.predicate)]
-                    + run.words
-                    + previous.words[len(previous.predicate) :],
+                    named + previous.words[len(previous.predicate) :],
                     previous.start,
                     run.end,
                     predicate=previous.predicate + run.words,
@@ -142,13 +144,16 @@ def _join_predicates(tokens: list[Token], runs: list[Run]) -> list[Run]:
                 and any(t.text in COPULAS or _wished_state(t) for t in between)
                 and "like" not in texts  # "the lines feel like water": a simile, not a state
             ):
+                negated = any(t.kind == NEGATION for t in between)
+                wanted = run.end < len(tokens) and tokens[run.end].text == "enough"
                 joined[-1] = Run(
-                    run.words + previous.words,
+                    # "the background isn't gloomy": the feature is the background, not gloom
+                    previous.words if negated and not wanted else run.words + previous.words,
                     previous.start,
                     run.end,
                     predicate=list(run.words),
                     predicate_start=run.start,
-                    negated_predicate=any(t.kind == NEGATION for t in between),
+                    negated_predicate=negated,
                 )
                 continue
         joined.append(run)

@@ -57,24 +57,17 @@ _SKIPPABLE = frozenset({"so", "very", "really", "way", "a", "bit", "much", "the"
                         "that", "little", "tad"})  # fmt: skip
 
 
-def assign(clauses: Sequence[Clause], valence: ValenceReader) -> None:
-    """Set ``polarity`` and ``strength`` on every run of every clause."""
+def assign(
+    clauses: Sequence[Clause], valence: ValenceReader, questions: list[str] | None = None
+) -> None:
+    """Set ``polarity`` and ``strength`` on every run of every clause.
+
+    With ``questions``, describing words the valence reader has not voted on yet are collected
+    there (and read as no verdict): the caller embeds them in one batch and assigns again.
+    """
     for _, group in groupby(clauses, key=lambda c: c.sentence):
-        _sentence(list(group), valence)
+        _sentence(list(group), valence, questions)
     _verdict_sentences(clauses)
-
-
-def valence_questions(clauses: Sequence[Clause]) -> list[list[str]]:
-    """The describing words ``assign`` may ask the valence reader about (to batch them)."""
-    questions: list[list[str]] = []
-    for clause in clauses:
-        verbless = clause_verdict(clause.tokens) is None and _verbless(clause.tokens)
-        for run in clause.runs:
-            if run.predicate:
-                questions.append([t.text for t in run.predicate])
-            elif verbless and len(run.words) > 1:
-                questions.append([t.text for t in run.words[:-1]])
-    return questions
 
 
 def clause_verdict(tokens: Sequence[Token]) -> Polarity | None:
@@ -97,15 +90,21 @@ def negated(tokens: Sequence[Token], index: int, window: int = 3) -> bool:
     return any(t.kind == NEGATION for t in tokens[max(0, index - window) : index])
 
 
-def _sentence(clauses: list[Clause], valence: ValenceReader) -> None:
+def _sentence(clauses: list[Clause], valence: ValenceReader, questions: list[str] | None) -> None:
     previous: Polarity | None = None
     verdicts: list[Polarity | None] = []
+    guesses: dict[int, Polarity] = {}  # by id(run): read only from its own describing words
     for clause in clauses:
         verdict = clause_verdict(clause.tokens)
         verdicts.append(verdict)
         separator = _comparison(clause.tokens)
         for run in clause.runs:
-            run.polarity = _run_polarity(clause.tokens, run, separator, valence) or verdict
+            run.guessed = False
+            said = _run_polarity(clause.tokens, run, separator, valence, questions)
+            if said is not None and _guessed(clause.tokens, run, separator):
+                guesses[id(run)] = said
+                said = None
+            run.polarity = said or verdict
             run.strength = _strength(clause.tokens)
         fallback = previous.opposite if clause.after_contrast and previous else previous
         for run in clause.runs:
@@ -130,6 +129,12 @@ def _sentence(clauses: list[Clause], valence: ValenceReader) -> None:
             later = found.opposite if found is not None else None
         else:
             later = found or later
+    # Last, the guesses: a later bare verdict ("Yes please.") may still overrule them.
+    for clause in clauses:
+        for run in clause.runs:
+            if run.polarity is None and id(run) in guesses:
+                run.polarity = guesses[id(run)]
+                run.guessed = True
     if any(t.kind == SARCASM for c in clauses for t in c.tokens):
         for clause in clauses:
             for run in clause.runs:
@@ -149,7 +154,7 @@ def _verdict_sentences(clauses: Sequence[Clause]) -> None:
             continue
         verdict = next((v for c in after if (v := clause_verdict(c.tokens)) is not None), None)
         runs = [r for c in before for r in c.runs]
-        if verdict is None or not runs or any(r.polarity is not None for r in runs):
+        if verdict is None or not runs or any(r.polarity and not r.guessed for r in runs):
             continue
         if any(clause_verdict(c.tokens) is not None for c in before):
             continue
@@ -184,7 +189,11 @@ def _comparison(tokens: Sequence[Token]) -> int | None:
 
 
 def _run_polarity(
-    tokens: Sequence[Token], run: Run, separator: int | None, valence: ValenceReader
+    tokens: Sequence[Token],
+    run: Run,
+    separator: int | None,
+    valence: ValenceReader,
+    questions: list[str] | None = None,
 ) -> Polarity | None:
     # 1. Comparison: the preferred side is liked, the other disliked.
     if separator is not None:
@@ -219,7 +228,7 @@ def _run_polarity(
         if wished(list(tokens), run):
             return LIKE
         words = [t.text for t in run.predicate]
-        said = valence.of_words(words)
+        said = valence.asked(words, questions)
         if said is not None:
             return said.opposite if run.negated_predicate else said
     # 7. An evaluation before it: "beautiful teal", "nice grain".
@@ -233,9 +242,20 @@ def _run_polarity(
     if clause_verdict(tokens) is None:
         own = ValenceReader.lexical([t.text for t in run.words])
         if own is None and len(run.words) > 1 and _verbless(tokens):
-            own = valence.of_words([t.text for t in run.words[:-1]])
+            own = valence.asked([t.text for t in run.words[:-1]], questions)
         return own
     return None
+
+
+def _guessed(tokens: Sequence[Token], run: Run, separator: int | None) -> bool:
+    """Whether only the phrase's own describing words gave its polarity (step 8)."""
+    return (
+        separator is None
+        and not run.predicate
+        and clause_verdict(tokens) is None
+        and _local_marker(tokens, run.start) is None
+        and not any(t.kind in FORWARD | EVALUATIONS | {WISH, OKAY} for t in tokens)
+    )
 
 
 def _verbless(tokens: Sequence[Token]) -> bool:
@@ -292,4 +312,4 @@ def _strength(tokens: Sequence[Token]) -> float:
     return strength
 
 
-__all__ = ["assign", "clause_verdict", "negated", "valence_questions"]
+__all__ = ["assign", "clause_verdict", "negated"]

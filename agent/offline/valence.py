@@ -44,6 +44,20 @@ class ValenceReader:
         self._examples: np.ndarray | None = None
         self._cache: dict[str, Polarity | None] = {}
 
+    def asked(self, words: Sequence[str], questions: list[str] | None) -> Polarity | None:
+        """Like ``of_words``, but a phrase not yet voted on is noted in ``questions`` (to be
+        embedded in one batch) and answered None for now; without a list it is voted on now."""
+        if questions is None:
+            return self.of_words(words)
+        lexical = self.lexical(words)
+        if lexical is not None or self._embedder is None or not words:
+            return lexical
+        phrase = " ".join(words)
+        if phrase not in self._cache:
+            questions.append(phrase)
+            return None
+        return self._cache[phrase]
+
     def warm_up(self) -> None:
         if self._embedder is None or self._examples is not None:
             return
@@ -62,24 +76,14 @@ class ValenceReader:
             self._remember(phrase, self._vote(phrase))
         return self._cache[phrase]
 
-    def prefetch(self, phrases: Sequence[Sequence[str]]) -> None:
-        """Vote on every phrase the polarity stage may ask about, in one MiniLM batch."""
-        if self._embedder is None:
-            return
-        todo = list(
-            dict.fromkeys(
-                " ".join(words)
-                for words in phrases
-                if words and self.lexical(words) is None and " ".join(words) not in self._cache
-            )
-        )
-        if not todo:
+    def answer(self, phrases: Sequence[str], vectors: dict[str, np.ndarray]) -> None:
+        """Vote on ``phrases`` with their precomputed vectors (one batch per comment)."""
+        if self._embedder is None or not phrases:
             return
         self.warm_up()
         assert self._examples is not None
-        vectors = np.asarray(self._embedder.embed(todo), dtype=np.float32)
-        for phrase, vector in zip(todo, vectors, strict=True):
-            self._remember(phrase, self._side(self._examples @ vector))
+        for phrase in phrases:
+            self._remember(phrase, self._side(self._examples @ vectors[phrase]))
 
     def _remember(self, phrase: str, polarity: Polarity | None) -> None:
         self._cache[phrase] = polarity
