@@ -354,14 +354,19 @@ class OnboardingAgent:
         if target is not None and not done:
             parsed = self._parse_correction(info.id, message.text)
             plan, via = parsed if parsed is not None else (None, corrections.WORDS)
-            if isinstance(plan, corrections.Question) or plan is None:
-                question = plan.text if plan else "Which one should I change?"
+            try:
+                if isinstance(plan, corrections.Question) or plan is None:
+                    raise InvalidCorrection(plan.text if plan else "Which one should I change?")
+                changes = [
+                    self._edit(c.attribute_index, c.text, c.category) if c.action == "edit" else c
+                    for c in plan
+                ]
+            except InvalidCorrection as unclear:  # one short question back; nothing changes
+                question = str(unclear)
+                if not question.endswith((".", "?")):
+                    question = f"{question[:1].upper()}{question[1:]}. {corrections.HOW_TO_LONG}"
                 self._sessions.append(info.id, AGENT, "clarify", question, info.current_image_id)
                 return self._still_showing(info, question, message)
-            changes = [
-                self._edit(c.attribute_index, c.text, c.category) if c.action == "edit" else c
-                for c in plan
-            ]
             self._store_corrections(
                 info,
                 target,
@@ -386,6 +391,7 @@ class OnboardingAgent:
         except ValidationError as error:
             reason = error.errors()[0]["msg"].removeprefix("Value error, ")
             raise InvalidCorrection(reason) from None
+        category = category or corrections.category_of(cleaned, self._extractor)
         return corrections.Change(index, corrections.EDIT, text=cleaned, category=category)
 
     def _store_corrections(
