@@ -177,8 +177,12 @@ class OnboardingAgent:
         else:
             stored = clean_comment(text)  # raises InvalidComment: nothing is stored
             kind = "followup" if info.awaiting_followup else "comment"
-            if self._parse_correction(session_id, stored) is not None:
-                kind = "correction"
+            parsed = self._parse_correction(session_id, stored)
+            if parsed is not None:  # an answer to the read-back, not a comment on the image
+                message = self._sessions.append(
+                    session_id, USER, "correction", stored, info.current_image_id
+                )
+                return self._answer_correction(info, message, parsed)
         message = self._sessions.append(session_id, USER, kind, stored, info.current_image_id)
         return self._answer(info, message)
 
@@ -342,9 +346,17 @@ class OnboardingAgent:
         if command is not None:
             return command, corrections.COMMAND
         words = corrections.parse_words(text, current, self._extractor)
+        info = self._sessions.get(session_id)
+        if isinstance(words, corrections.Question) and info and info.awaiting_followup:
+            return None  # "no, it's too busy" answers the follow-up question: not a correction
         return (words, corrections.WORDS) if words is not None else None
 
-    def _answer_correction(self, info: SessionInfo, message: StoredMessage) -> Turn:
+    def _answer_correction(
+        self,
+        info: SessionInfo,
+        message: StoredMessage,
+        parsed: tuple[corrections.Plan, str] | None = None,
+    ) -> Turn:
         """Apply what the person typed to the latest read-back, or ask one short question.
 
         Idempotent: a correction stored before a crash is not applied twice on resume."""
@@ -352,7 +364,7 @@ class OnboardingAgent:
         said = self._sessions.corrections(info.id)
         done = target is not None and any(c.said_in == message.id for c in said.get(target.id, []))
         if target is not None and not done:
-            parsed = self._parse_correction(info.id, message.text)
+            parsed = parsed or self._parse_correction(info.id, message.text)
             plan, via = parsed if parsed is not None else (None, corrections.WORDS)
             try:
                 if isinstance(plan, corrections.Question) or plan is None:

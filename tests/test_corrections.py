@@ -194,3 +194,16 @@ def test_a_typed_edit_that_does_not_fit_gets_a_question_not_an_error(
     world.agent.reply(turn.session_id, "done")
     colours = [a for a in world.store.profile("fay").attributes if a.text == "neon colours"]
     assert [(a.category, a.strength) for a in colours] == [(Category.COLOR, 1.0)]
+
+
+def test_an_answer_to_a_follow_up_that_starts_with_no_stays_an_answer(
+    make_world: WorldFactory,
+) -> None:
+    world = make_world()
+    turn = world.agent.start("gus")
+    turn = world.agent.reply(turn.session_id, "love it!")  # vague: the agent asks a follow-up
+    assert "Could you say a bit more?" in turn.text
+    answer = world.agent.reply(turn.session_id, "no, the harsh shadows are what I dislike")
+    kinds = [m.kind for m in world.agent.transcript(turn.session_id) if m.role == "user"]
+    assert kinds == ["comment", "followup"]
+    assert ("harsh shadows", Polarity.DISLIKE) in polarities(list(answer.learned))
