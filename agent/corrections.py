@@ -30,6 +30,7 @@ CLICK, COMMAND, WORDS = "click", "command", "words"
 CORRECTED_STRENGTH = 1.0  # the person said so themselves
 SIGN = {Polarity.LIKE: "+", Polarity.DISLIKE: "−"}
 HOW_TO = "say e.g. 'fix 1 like', 'drop 2' or 'edit 1 soft fog'"
+HOW_TO_LONG = "To change one, " + HOW_TO + "."
 
 
 Change = CorrectionDraft
@@ -169,7 +170,7 @@ def parse_words(
         index = _find(match.group("old"), attributes)
         if isinstance(index, int):
             new = match.group("new").strip(" .!\"'")
-            return [Change(index, EDIT, text=new, category=_category(new, extractor))]
+            return [Change(index, EDIT, text=new, category=category_of(new, extractor))]
         if marker is None:  # "not a fan of the grain, love the colours" is just a comment
             return None
         return index or _which(attributes, f"I didn't note {match.group('old')!r} there.")
@@ -234,7 +235,7 @@ def _which(attributes: Sequence[AttributeDraft | None], lead: str) -> Question:
     return Question(f"{lead} {listed} To change one, {HOW_TO}.")
 
 
-def _category(text: str, extractor: Extractor) -> Category | None:
+def category_of(text: str, extractor: Extractor) -> Category | None:
     """The category of an edited phrase, read by the same extractor ('colours' → color)."""
     found = extractor.extract(f"I like the {text}").attributes
     return found[0].category if found else None

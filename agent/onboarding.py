@@ -186,8 +186,12 @@ class OnboardingAgent:
         else:
             stored = clean_comment(text)  # raises InvalidComment: nothing is stored
             kind = "followup" if info.awaiting_followup else "comment"
-            if self._parse_correction(session_id, stored) is not None:
-                kind = "correction"
+            parsed = self._parse_correction(session_id, stored)
+            if parsed is not None:  # an answer to the read-back, not a comment on the image
+                message = self._sessions.append(
+                    session_id, USER, "correction", stored, info.current_image_id
+                )
+                return self._answer_correction(info, message, parsed)
         message = self._sessions.append(session_id, USER, kind, stored, info.current_image_id)
         return self._answer(info, message)
 
@@ -354,9 +358,17 @@ class OnboardingAgent:
         if command is not None:
             return command, corrections.COMMAND
         words = corrections.parse_words(text, current, self._extractor)
+        info = self._sessions.get(session_id)
+        if isinstance(words, corrections.Question) and info and info.awaiting_followup:
+            return None  # "no, it's too busy" answers the follow-up question: not a correction
         return (words, corrections.WORDS) if words is not None else None
 
-    def _answer_correction(self, info: SessionInfo, message: StoredMessage) -> Turn:
+    def _answer_correction(
+        self,
+        info: SessionInfo,
+        message: StoredMessage,
+        parsed: tuple[corrections.Plan, str] | None = None,
+    ) -> Turn:
         """Apply what the person typed to the latest read-back, or ask one short question.
 
         Idempotent: a correction stored before a crash is not applied twice on resume."""
@@ -364,16 +376,21 @@ class OnboardingAgent:
         said = self._sessions.corrections(info.id)
         done = target is not None and any(c.said_in == message.id for c in said.get(target.id, []))
         if target is not None and not done:
-            parsed = self._parse_correction(info.id, message.text)
+            parsed = parsed or self._parse_correction(info.id, message.text)
             plan, via = parsed if parsed is not None else (None, corrections.WORDS)
-            if isinstance(plan, corrections.Question) or plan is None:
-                question = plan.text if plan else "Which one should I change?"
+            try:
+                if isinstance(plan, corrections.Question) or plan is None:
+                    raise InvalidCorrection(plan.text if plan else "Which one should I change?")
+                changes = [
+                    self._edit(c.attribute_index, c.text, c.category) if c.action == "edit" else c
+                    for c in plan
+                ]
+            except InvalidCorrection as unclear:  # one short question back; nothing changes
+                question = str(unclear)
+                if not question.endswith((".", "?")):
+                    question = f"{question[:1].upper()}{question[1:]}. {corrections.HOW_TO_LONG}"
                 self._sessions.append(info.id, AGENT, "clarify", question, info.current_image_id)
                 return self._still_showing(info, question, message)
-            changes = [
-                self._edit(c.attribute_index, c.text, c.category) if c.action == "edit" else c
-                for c in plan
-            ]
             self._store_corrections(
                 info,
                 target,
@@ -398,6 +415,7 @@ class OnboardingAgent:
         except ValidationError as error:
             reason = error.errors()[0]["msg"].removeprefix("Value error, ")
             raise InvalidCorrection(reason) from None
+        category = category or corrections.category_of(cleaned, self._extractor)
         return corrections.Change(index, corrections.EDIT, text=cleaned, category=category)
 
     def _store_corrections(

@@ -153,3 +153,57 @@ def test_comments_that_only_look_like_corrections_stay_comments(
         assert parse_words(comment, noted, offline_extractor) is None, comment
     assert parse_command("Fix #2 to like.", noted) == [Change(1, FLIP)]
     assert isinstance(parse_command("fix 1 dislike", noted), Question)  # it already is
+
+
+def test_a_typed_correction_interrupted_by_a_crash_is_applied_once_on_resume(
+    make_world: WorldFactory,
+) -> None:
+    world = make_world()
+    turn = world.agent.start("erin")
+    turn = world.agent.reply(turn.session_id, MISREAD)
+    assert_misread(turn)
+    # The process died right after storing the person's "flip 1": never answered.
+    world.sessions.append(turn.session_id, "user", "correction", "flip 1", turn.image.id)  # type: ignore[union-attr]
+
+    again = make_world()  # a new process over the same files
+    resumed = again.agent.resume(turn.session_id)
+    assert resumed.text == "Fixed. Noted now: 1 + fog, 2 − neon glare."
+    # Died again after storing the correction but before the reply: not flipped back.
+    last = again.sessions.messages(turn.session_id)[-1]
+    assert last.kind == "corrected"
+    again.sessions.append(turn.session_id, "user", "correction", "drop 2", turn.image.id)  # type: ignore[union-attr]
+    again.agent.resume(turn.session_id)
+    third = make_world()
+    assert third.agent.resume(turn.session_id).text.startswith("Welcome back")
+    third.agent.reply(turn.session_id, "done")
+    assert polarities(third.store.profile("erin").attributes) == {("fog", Polarity.LIKE)}
+
+
+def test_a_typed_edit_that_does_not_fit_gets_a_question_not_an_error(
+    make_world: WorldFactory,
+) -> None:
+    world = make_world()
+    turn = world.agent.start("fay")
+    turn = world.agent.reply(turn.session_id, MISREAD)
+    assert_misread(turn)
+    asked = world.agent.reply(turn.session_id, "edit 1 fog that rolls in over the quiet harbour")
+    assert asked.text.startswith("Attribute text has 8 words; use a keyword phrase of at most 6")
+    assert "To change one" in asked.text
+    edited = world.agent.reply(turn.session_id, "edit 2 neon colours")
+    assert edited.text == "Fixed. Noted now: 1 − fog, 2 − neon colours."
+    world.agent.reply(turn.session_id, "done")
+    colours = [a for a in world.store.profile("fay").attributes if a.text == "neon colours"]
+    assert [(a.category, a.strength) for a in colours] == [(Category.COLOR, 1.0)]
+
+
+def test_an_answer_to_a_follow_up_that_starts_with_no_stays_an_answer(
+    make_world: WorldFactory,
+) -> None:
+    world = make_world()
+    turn = world.agent.start("gus")
+    turn = world.agent.reply(turn.session_id, "love it!")  # vague: the agent asks a follow-up
+    assert "Could you say a bit more?" in turn.text
+    answer = world.agent.reply(turn.session_id, "no, the harsh shadows are what I dislike")
+    kinds = [m.kind for m in world.agent.transcript(turn.session_id) if m.role == "user"]
+    assert kinds == ["comment", "followup"]
+    assert ("harsh shadows", Polarity.DISLIKE) in polarities(list(answer.learned))

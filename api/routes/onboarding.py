@@ -150,22 +150,28 @@ async def send_message(
 
 
 @router.post("/{session_id}/messages/{message_id}/corrections", responses={409: {"model": Problem}})
-def correct_message(
+async def correct_message(
     user: CurrentUser,
     onboarding: OnboardingDep,
+    lane: SlowLaneDep,
     session_id: SessionId,
     message_id: Annotated[int, Path(ge=1)],
     body: CorrectionIn,
 ) -> OnboardingTurnOut:
     """Correct what was understood from one of your comments: flip an attribute's polarity,
     drop it, or edit its text. Stored beside the comment (the extractor's answer stays in the
-    transcript) and applied when the onboarding finishes; the reply reads the comment back."""
-    onboarding.require_own(user, session_id)
-    with onboarding.lock(session_id):
-        turn = onboarding.agent.correct(
-            session_id, message_id, body.attribute_index, body.action, body.text
-        )
-    return _turn_out(turn)
+    transcript) and applied when the onboarding finishes; the reply reads the comment back.
+    (An edit asks the extractor for the new phrase's category, hence the slow lane.)"""
+
+    def correct() -> OnboardingTurnOut:
+        onboarding.require_own(user, session_id)
+        with onboarding.lock(session_id):
+            turn = onboarding.agent.correct(
+                session_id, message_id, body.attribute_index, body.action, body.text
+            )
+        return _turn_out(turn)
+
+    return await in_lane(lane, correct)
 
 
 @router.post("/{session_id}/resume", responses={409: {"model": Problem}})
