@@ -214,6 +214,9 @@ def test_the_schema_carries_the_bounds_the_server_enforces(
     assert re.fullmatch(pattern, "one two three four five six")
     assert not re.fullmatch(pattern, "one two three four five six seven")
     assert bound("ImportedAttribute", "id", "pattern") == ATTRIBUTE_ID_PATTERN
+    operations = {op["operationId"] for path in schema["paths"].values() for op in path.values()}
+    links = schema["paths"]["/v1/onboarding"]["post"]["responses"]["201"]["links"]
+    assert len(links) == 4 and {link["operationId"] for link in links.values()} <= operations
     importing = schema["paths"]["/v1/preferences/import"]["post"]["requestBody"]
     assert importing["content"]["application/json"]["schema"]["$ref"].endswith("ProfileDocument")
     too_wide = client.post(
