@@ -13,6 +13,7 @@ import re
 import subprocess
 import sys
 from collections.abc import Iterator
+from pathlib import Path
 
 import httpx
 import pytest
@@ -53,7 +54,9 @@ def token(server: UvicornServer) -> str:
     return token
 
 
-def test_no_server_errors_and_responses_match_the_schema(server: UvicornServer, token: str) -> None:
+def test_no_server_errors_and_responses_match_the_schema(
+    server: UvicornServer, token: str, tmp_path: Path
+) -> None:
     """Every phase of the schemathesis runner (its own examples, the coverage of each bound,
     random fuzzing with valid and invalid data, and stateful sequences that follow the API's
     links, e.g. start an onboarding and then send, resume, finish it) against the real
@@ -75,6 +78,7 @@ def test_no_server_errors_and_responses_match_the_schema(server: UvicornServer, 
         capture_output=True,
         text=True,
         timeout=300,
+        cwd=tmp_path,  # where the runner keeps its cache
     )  # fmt: skip
     report = run.stdout + run.stderr
     assert run.returncode == 0, report[-8_000:]

@@ -56,8 +56,15 @@ def test_the_page_works_under_its_policy(browser: WebDriver, server: UvicornServ
     by_id(browser, "chat-input").send_keys(ONBOARDING_COMMENTS[0])
     by_id(browser, "chat-send").click()
     wait(browser).until(ec.presence_of_element_located((By.CSS_SELECTOR, ".msg.agent .chip.like")))
-    by_id(browser, "tab-board").click()
-    wait(browser).until(ec.visibility_of_element_located((By.ID, "panel-board")))
+    by_id(browser, "finish-btn").click()
+    wait(browser).until(ec.text_to_be_present_in_element((By.ID, "onboard-status"), "finished"))
+    by_id(browser, "tab-board").click()  # chips with strength meters, the chart's bars
+    wait(browser).until(ec.presence_of_element_located((By.CSS_SELECTOR, ".chip .meter span")))
+    widths = browser.execute_script(
+        "return [...document.querySelectorAll('.chip .meter span, .chart-row [class^=bar-]')]"
+        ".map(e => e.style.width)"
+    )
+    assert widths and all(w.endswith("%") for w in widths), widths  # styles were applied
     by_id(browser, "tab-generate").click()
     assert violations(browser) == []
     framed = browser.execute_script(
