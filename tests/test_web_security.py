@@ -48,6 +48,11 @@ def test_the_page_works_under_its_policy(browser: WebDriver, server: UvicornServ
     browser.get(server.url + "/")
     wait(browser).until(lambda d: d.find_element(By.TAG_NAME, "body").get_attribute("data-ready"))
     assert by_id(browser, "who").text.startswith("user-")
+    storage = browser.execute_script("return JSON.stringify(localStorage)")
+    assert "tm_" + "auth" not in storage and "token" not in storage  # no token in page storage
+    readable = browser.execute_script("return document.cookie")
+    assert "tm_csrf=" in readable and "tm_auth" not in readable  # HttpOnly: scripts cannot
+    assert "tm_auth" in {c["name"] for c in browser.get_cookies()}
     by_id(browser, "start-btn").click()
     wait(browser).until(ec.visibility_of_element_located((By.ID, "onboard-image")))
     wait(browser).until(
