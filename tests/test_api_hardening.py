@@ -29,7 +29,6 @@ def service(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[TestClie
         admin_token="admin-secret",
         max_attributes=20,
     )
-    Components(settings)
     with TestClient(create_app(settings)) as client:
         yield client, settings
 
