@@ -153,20 +153,48 @@ BlobsDep = Annotated[BlobStore, Depends(get_blobs)]
 Credentials = Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)]
 
 
+AUTH_COOKIE = "tm_auth"  # the page's token: HttpOnly, so no script can read it
+CSRF_COOKIE = "tm_csrf"  # readable by the page, which echoes it in CSRF_HEADER
+CSRF_HEADER = "X-CSRF-Token"
+SAFE_METHODS = {"GET", "HEAD", "OPTIONS"}
+
+
+class CsrfRefused(ApiError):
+    status = 403
+
+
+def _cookie_token(request: Request) -> str | None:
+    """The page's token from its cookie; a request that changes something must also carry
+    the CSRF cookie's value in a header (double submit), which another site cannot read."""
+    token = request.cookies.get(AUTH_COOKIE)
+    if not token:
+        return None
+    if request.method not in SAFE_METHODS:
+        expected = request.cookies.get(CSRF_COOKIE, "")
+        given = request.headers.get(CSRF_HEADER, "")
+        if not expected or not secrets_match(given, expected):
+            raise CsrfRefused(f"a signed-in page must send the {CSRF_HEADER} header")
+    return token
+
+
 async def get_current_user(request: Request, credentials: Credentials) -> str:
-    """The user the bearer token belongs to; 401 without a valid token, 429 when flooding.
+    """The user the bearer token (or the page's cookie) belongs to; 401 without a valid
+    token, 429 when flooding.
 
     Async, so the common case (a token seen in the last seconds) costs no thread hop; a cache
     miss reads the accounts table in the threadpool."""
-    if credentials is None or not credentials.credentials:
+    if credentials is not None and credentials.credentials:
+        token = credentials.credentials
+    else:
+        token = _cookie_token(request) or ""
+    if not token:
         raise Unauthorized()
     tokens: TokenCache = _state(request, "tokens")
-    token = credentials.credentials
     user = tokens.cached(token) or await run_in_threadpool(tokens.user_for, token)
     if user is None:
         raise Unauthorized()
     limiter: RateLimiter = _state(request, "limiter")
-    limiter.check(credentials.credentials)
+    limiter.check(token)
     return user
 
 

@@ -65,6 +65,14 @@ class UserCreated(BaseModel):
     token: str = Field(description="Bearer token for this user. Shown once: keep it.")
 
 
+class SignIn(Request):
+    token: str = Field(min_length=1, max_length=200, description="A user's bearer token.")
+
+
+class SignedIn(BaseModel):
+    id: str
+
+
 class MeOut(BaseModel):
     id: str
     profile_version: int

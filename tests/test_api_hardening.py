@@ -29,7 +29,6 @@ def service(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[TestClie
         admin_token="admin-secret",
         max_attributes=20,
     )
-    Components(settings)
     with TestClient(create_app(settings)) as client:
         yield client, settings
 
@@ -214,6 +213,9 @@ def test_the_schema_carries_the_bounds_the_server_enforces(
     assert re.fullmatch(pattern, "one two three four five six")
     assert not re.fullmatch(pattern, "one two three four five six seven")
     assert bound("ImportedAttribute", "id", "pattern") == ATTRIBUTE_ID_PATTERN
+    operations = {op["operationId"] for path in schema["paths"].values() for op in path.values()}
+    links = schema["paths"]["/v1/onboarding"]["post"]["responses"]["201"]["links"]
+    assert len(links) == 4 and {link["operationId"] for link in links.values()} <= operations
     importing = schema["paths"]["/v1/preferences/import"]["post"]["requestBody"]
     assert importing["content"]["application/json"]["schema"]["$ref"].endswith("ProfileDocument")
     too_wide = client.post(
@@ -278,3 +280,28 @@ def test_metrics_can_be_limited_to_a_token_or_to_this_machine(tmp_path: Path) ->
         assert client.get("/metrics").status_code == 403
     with TestClient(create_app(local), client=("127.0.0.1", 50_000)) as client:
         assert client.get("/metrics").status_code == 200
+
+
+def test_the_page_signs_in_with_an_httponly_cookie_and_changes_need_the_csrf_header(
+    client: TestClient,
+) -> None:
+    user, headers = new_user(client)
+    token = headers["Authorization"].removeprefix("Bearer ")
+    with TestClient(client.app) as page:
+        assert page.post("/v1/session", json={"token": "tm_wrong"}).status_code == 401
+        signed = page.post("/v1/session", json={"token": token})
+        assert signed.status_code == 200 and signed.json() == {"id": user}
+        cookies = signed.headers.get_list("set-cookie")
+        auth_cookie = next(c for c in cookies if c.startswith("tm_auth="))
+        assert "httponly" in auth_cookie.lower() and "samesite=strict" in auth_cookie.lower()
+        assert page.get("/v1/me").json()["id"] == user  # reads need only the cookie
+        body = {"text": "teal palette", "polarity": "like"}
+        forged = page.post("/v1/preferences", json=body)  # what another site could send
+        assert forged.status_code == 403 and "X-CSRF-Token" in forged.json()["detail"]
+        wrong = page.post("/v1/preferences", json=body, headers={"X-CSRF-Token": "guess"})
+        assert wrong.status_code == 403
+        csrf = page.cookies["tm_csrf"]
+        added = page.post("/v1/preferences", json=body, headers={"X-CSRF-Token": csrf})
+        assert added.status_code == 201
+        assert page.delete("/v1/session").status_code == 204
+        assert page.get("/v1/me").status_code == 401

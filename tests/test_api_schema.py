@@ -1,24 +1,26 @@
-"""Property-based: schemathesis generates requests from ``/openapi.json`` (valid and invalid)
-and sends them to the real service; none may get a 5xx or a response that breaks the schema.
+"""Property-based: schemathesis generates requests from ``/openapi.json`` (valid and invalid,
+single calls and stateful sequences) and sends them to the real service; none may get a 5xx
+or a response that breaks the schema.
 
 The server runs with tight generation bounds so the valid generations it queues stay tiny.
 """
 
 from __future__ import annotations
 
+import os
+import random
+import re
+import subprocess
+import sys
 from collections.abc import Iterator
+from pathlib import Path
 
 import httpx
 import pytest
-import schemathesis
-from hypothesis import HealthCheck, given, settings
-from hypothesis.errors import Unsatisfiable
-from schemathesis import GenerationMode
-from schemathesis.checks import not_a_server_error, response_schema_conformance
 
 from tests.doubles.uvicorn_server import UvicornServer
 
-EXAMPLES = 15
+EXAMPLES = 6
 
 
 @pytest.fixture(scope="module")
@@ -52,31 +54,41 @@ def token(server: UvicornServer) -> str:
     return token
 
 
-def test_no_server_errors_and_responses_match_the_schema(server: UvicornServer, token: str) -> None:
-    """Each operation, valid and invalid inputs, a few dozen cases each."""
-    api = schemathesis.openapi.from_url(f"{server.url}/openapi.json")
-    headers = {"Authorization": f"Bearer {token}"}
-    checks = [not_a_server_error, response_schema_conformance]
-    operations = [result.ok() for result in api.get_all_operations()]
-    assert len(operations) >= 20
-    for operation in operations:
-        for mode in (GenerationMode.POSITIVE, GenerationMode.NEGATIVE):
-
-            @given(case=operation.as_strategy(generation_mode=mode))
-            @settings(max_examples=EXAMPLES, deadline=None, suppress_health_check=list(HealthCheck))
-            def run(case: schemathesis.Case) -> None:
-                case.call_and_validate(
-                    base_url=server.url, headers=headers, checks=checks, timeout=30
-                )
-
-            try:
-                run()
-            except Unsatisfiable:
-                assert mode is GenerationMode.NEGATIVE  # nothing to break: no parameters
+def test_no_server_errors_and_responses_match_the_schema(
+    server: UvicornServer, token: str, tmp_path: Path
+) -> None:
+    """Every phase of the schemathesis runner (its own examples, the coverage of each bound,
+    random fuzzing with valid and invalid data, and stateful sequences that follow the API's
+    links, e.g. start an onboarding and then send, resume, finish it) against the real
+    service, a bounded number of cases per operation."""
+    run = subprocess.run(
+        [
+            sys.executable, "-c", "from schemathesis.cli import schemathesis; schemathesis()",
+            "run", f"{server.url}/openapi.json",
+            "--phases", "examples,coverage,fuzzing,stateful",
+            "--mode", "all",
+            "--max-examples", str(EXAMPLES),
+            "--checks", "not_a_server_error,response_schema_conformance",
+            "--header", f"Authorization: Bearer {token}",
+            "--workers", "1",
+            "--request-timeout", "30",
+            "--seed", os.environ.get("SCHEMATHESIS_SEED", str(random.randrange(2**31))),
+            "--no-color",
+        ],
+        capture_output=True,
+        text=True,
+        timeout=300,
+        cwd=tmp_path,  # where the runner keeps its cache
+    )  # fmt: skip
+    report = run.stdout + run.stderr
+    assert run.returncode == 0, report[-8_000:]
+    for phase in ("Examples", "Coverage", "Fuzzing", "Stateful"):
+        assert re.search(rf"✅ +{phase}", report), (phase, report[-4_000:])
+    generated = int(re.search(r"(\d+) generated", report).group(1))  # type: ignore[union-attr]
     metrics = httpx.get(f"{server.url}/metrics", timeout=30).text
     answered = sum(
         float(line.rsplit(" ", 1)[1])
         for line in metrics.splitlines()
         if line.startswith("tastemaker_http_requests_total{")
     )
-    assert answered >= len(operations) * EXAMPLES  # the cases really reached the server
+    assert answered >= generated >= 20 * EXAMPLES  # the cases really reached the server

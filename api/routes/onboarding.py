@@ -117,7 +117,22 @@ def _turn_out(turn: Turn) -> OnboardingTurnOut:
     )
 
 
-@router.post("", status_code=status.HTTP_201_CREATED)
+# What a client does next with a new session, as OpenAPI links (stateful tests follow them).
+_NEXT = {
+    name: {
+        "operationId": f"{name}_v1_onboarding__session_id_{path}",
+        "parameters": {"session_id": "$response.body#/id"},
+    }
+    for name, path in (
+        ("send_message", "_messages_post"),
+        ("resume_onboarding", "_resume_post"),
+        ("finish_onboarding", "_finish_post"),
+        ("get_transcript", "_get"),
+    )
+}
+
+
+@router.post("", status_code=status.HTTP_201_CREATED, responses={201: {"links": _NEXT}})
 def start_onboarding(user: CurrentUser, onboarding: OnboardingDep) -> OnboardingStarted:
     """Start a session: the agent's greeting and the first image to comment on."""
     turn = onboarding.agent.start(user)

@@ -4,7 +4,8 @@
 const CATEGORIES = ["color", "lighting", "composition", "style", "medium", "texture", "mood",
   "detail", "perspective", "subject", "other"];
 const $ = (id) => document.getElementById(id);
-const state = { token: localStorage.getItem("tm_token"), session: localStorage.getItem("tm_session"), job: null };
+// The token lives in an HttpOnly cookie (never in page storage); changes echo the CSRF cookie.
+const state = { session: localStorage.getItem("tm_session"), job: null };
 
 // -- plumbing -------------------------------------------------------------------------------
 
@@ -18,7 +19,7 @@ function notice(text, ok = false) {
 
 async function api(method, path, body) {
   const headers = { Accept: "application/json" };
-  if (state.token) headers.Authorization = `Bearer ${state.token}`;
+  if (method !== "GET") headers["X-CSRF-Token"] = csrfToken();
   if (body !== undefined) headers["Content-Type"] = "application/json";
   const response = await fetch(path, { method, headers, body: body === undefined ? undefined : JSON.stringify(body) });
   if (response.status === 204) return null;
@@ -31,8 +32,13 @@ async function api(method, path, body) {
   return data;
 }
 
+function csrfToken() {
+  const found = document.cookie.split("; ").find((c) => c.startsWith("tm_csrf="));
+  return found ? decodeURIComponent(found.slice("tm_csrf=".length)) : "";
+}
+
 async function authorizedImage(img, url) {
-  const response = await fetch(url, { headers: { Authorization: `Bearer ${state.token}` } });
+  const response = await fetch(url);
   if (!response.ok) throw new Error(`image ${url}: ${response.status}`);
   if (img.dataset.objectUrl) URL.revokeObjectURL(img.dataset.objectUrl);
   img.dataset.objectUrl = URL.createObjectURL(await response.blob());
@@ -45,6 +51,7 @@ function el(tag, attrs = {}, ...children) {
   for (const [key, value] of Object.entries(attrs)) {
     if (key === "class") node.className = value;
     else if (key.startsWith("on")) node.addEventListener(key.slice(2), value);
+    else if (key === "style") node.style.cssText = value; // CSSOM: allowed by the page's CSP
     else node.setAttribute(key, value);
   }
   for (const child of children.flat()) node.append(child instanceof Node ? child : document.createTextNode(child));
@@ -61,16 +68,20 @@ function chip(attribute, { small = false, onclick } = {}) {
 
 // -- auth -----------------------------------------------------------------------------------
 
+async function signIn(token) {
+  const me = await api("POST", "/v1/session", { token });
+  $("who").textContent = me.id;
+}
+
 async function ensureUser() {
-  if (state.token) {
-    try { const me = await api("GET", "/v1/me"); $("who").textContent = me.id; return true; }
-    catch (error) { if (error.status !== 401) throw error; state.token = null; localStorage.removeItem("tm_token"); }
-  }
+  const legacy = localStorage.getItem("tm_token"); // from before the cookie: move it there once
+  localStorage.removeItem("tm_token");
+  if (legacy) { try { await signIn(legacy); return true; } catch (error) { if (error.status !== 401) throw error; } }
+  try { const me = await api("GET", "/v1/me"); $("who").textContent = me.id; return true; }
+  catch (error) { if (error.status !== 401) throw error; }
   try {
     const created = await api("POST", "/v1/users");
-    state.token = created.token;
-    localStorage.setItem("tm_token", created.token);
-    $("who").textContent = created.id;
+    await signIn(created.token);
     return true;
   } catch (error) {
     if (error.status === 403) { $("token-gate").classList.remove("hidden"); document.querySelector("main").classList.add("hidden"); return false; }
@@ -80,11 +91,9 @@ async function ensureUser() {
 
 $("token-form").addEventListener("submit", async (event) => {
   event.preventDefault();
-  state.token = $("token-input").value.trim();
   try {
-    const me = await api("GET", "/v1/me");
-    localStorage.setItem("tm_token", state.token);
-    $("who").textContent = me.id;
+    await signIn($("token-input").value.trim());
+    $("token-input").value = "";
     $("token-gate").classList.add("hidden");
     document.querySelector("main").classList.remove("hidden");
     await loadOnboarding();
@@ -359,7 +368,7 @@ function setProgress(step, total, text) {
 }
 
 async function followEvents(url, onEvent) {
-  const response = await fetch(url, { headers: { Authorization: `Bearer ${state.token}`, Accept: "text/event-stream" } });
+  const response = await fetch(url, { headers: { Accept: "text/event-stream" } });
   if (!response.ok) throw new Error(`events: ${response.status}`);
   const reader = response.body.getReader();
   const decoder = new TextDecoder();
