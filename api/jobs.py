@@ -463,6 +463,22 @@ class JobRepository:
             ).all()
             return [self._job(r) for r in rows]
 
+    def forgotten(self, older_than_s: float, limit: int = 10) -> list[str]:
+        """Queued jobs waiting longer than ``older_than_s`` while nothing runs at all: their
+        wake-up messages were lost (a broker restarted without persistence)."""
+        with Session(self._engine) as session:
+            if session.scalar(select(func.count()).where(JobRow.status == RUNNING)):
+                return []
+            moment = utc_now() - timedelta(seconds=older_than_s)
+            return list(
+                session.scalars(
+                    select(JobRow.id)
+                    .where(JobRow.status == QUEUED, JobRow.created_at < moment)
+                    .order_by(JobRow.created_at)
+                    .limit(limit)
+                ).all()
+            )
+
     def requeue_orphans(self, lease_s: float, max_attempts: int) -> list[str]:
         """Running jobs whose worker stopped renewing its lease: back to the queue (returned),
         or failed with the reason after ``max_attempts``; cancelled when the owner asked."""

@@ -21,6 +21,8 @@ import pytest
 from api.jobs import DONE, FAILED, Job, JobRepository
 from api.jobs_celery import celery_app, wake
 from api.jobs_wiring import job_kinds
+from generation.request import GenerationRequest
+from generation.settings import GenerationSettings
 from preference_store.database import make_engine
 from tests.doubles.brokers import RABBITMQ, fresh_redis_db
 from tests.doubles.uvicorn_server import UvicornServer
@@ -162,6 +164,22 @@ def test_a_redelivered_message_of_a_finished_job_runs_nothing(cluster: Cluster) 
         before.finished_at,
         before.result,
     )
+
+
+def test_a_job_whose_wake_up_message_was_lost_still_runs(cluster: Cluster) -> None:
+    """As after a broker restart without persistence: the row is queued, no message exists."""
+    assert cluster.jobs is not None
+    user(cluster.api, "fay").close()
+    request = GenerationRequest(
+        prompt="no message", settings=GenerationSettings(steps=2, width=64, height=64)
+    )
+    job = cluster.jobs.create("fay", "generation", request)  # straight into the table
+    deadline = time.monotonic() + 60
+    while cluster.row(job.id).status == "queued" and time.monotonic() < deadline:
+        time.sleep(0.2)
+    while cluster.row(job.id).status == "running" and time.monotonic() < deadline:
+        time.sleep(0.2)
+    assert cluster.row(job.id).status == DONE
 
 
 @pytest.mark.slow

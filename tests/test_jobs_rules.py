@@ -219,3 +219,14 @@ def test_over_http_a_job_over_the_cost_bound_is_refused_with_the_bound(
                   "include_plain": True, "num_images": 2},
         )  # fmt: skip
         assert plain.status_code == 422 and "3,276,800" in plain.json()["detail"]
+
+
+def test_queued_jobs_waiting_while_nothing_runs_are_found_for_a_new_wake_up(
+    jobs: JobRepository,
+) -> None:
+    first = jobs.create("ann", "generation", small("lost message"), RULES)
+    assert jobs.forgotten(older_than_s=3_600) == []  # young: its message is still on its way
+    assert jobs.forgotten(older_than_s=0.0) == [first.id]
+    jobs.create("bob", "generation", small("running"), RULES)
+    jobs.claim("worker-1", ["generation"])
+    assert jobs.forgotten(older_than_s=0.0) == []  # a worker is busy: the queue just waits
