@@ -19,7 +19,7 @@ import httpx
 import pytest
 
 from api.jobs import DONE, FAILED, Job, JobRepository
-from api.jobs_celery import celery_app, wake
+from api.jobs_celery import QUEUE, celery_app, wake
 from api.jobs_wiring import job_kinds
 from generation.request import GenerationRequest
 from generation.settings import GenerationSettings
@@ -217,4 +217,7 @@ def test_rabbitmq_as_the_broker(tmp_path: Path, redis_url: str) -> None:
             assert eve.get(done["image_urls"][0]).content.startswith(PNG)
     finally:
         running.stop()
-        celery_app(RABBITMQ, visibility_timeout_s=60).control.purge()
+        with celery_app(RABBITMQ, visibility_timeout_s=60).connection_for_write() as connection:
+            channel = connection.default_channel
+            channel.queue_delete(QUEUE)  # leave the shared RabbitMQ as it was
+            channel.exchange_delete(QUEUE)
