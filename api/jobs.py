@@ -203,6 +203,10 @@ class JobRepository:
         # first come first served (a plain lock lets unlucky requests wait through a burst).
         self._admission = FairLock()
 
+    @property
+    def engine(self) -> Engine:
+        return self._engine
+
     def _job(self, row: JobRow) -> Job:
         try:
             request = self.kinds.parse(row.kind, row.request)
