@@ -12,8 +12,8 @@ The job interface (every engine keeps it; see ``api/jobs_queue.py`` for the prot
   jobs per user and ``capacity`` queued jobs in all.
 - ``claim`` takes the fairest queued job, atomically: the head (oldest queued job) of the user
   with the fewest running jobs who was served least recently, so one user's backlog never blocks
-  another's. ``limit > 1`` also takes queued jobs of the same kind and ``batch_key``, in the same
-  fair order (the hook for batched generation).
+  another's. ``limit > 1`` also takes queued jobs of the same kind and ``batch_key``, oldest
+  first (the hook for batched generation: a worker takes several compatible jobs at once).
 - A running job belongs to one ``worker`` and one ``attempts`` number; its worker renews
   ``heartbeat_at``. Every end-of-run write is guarded by (status, attempt), so a worker that was
   given up on can never complete a job a second time. ``requeue_orphans`` puts the jobs of a
@@ -174,14 +174,38 @@ class AdmissionRules:
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 
 
+class FairLock:
+    """A lock taken in arrival order (tickets), so no waiter starves under contention."""
+
+    def __init__(self) -> None:
+        self._cond = threading.Condition()
+        self._next = 0
+        self._serving = 0
+
+    def __enter__(self) -> None:
+        with self._cond:
+            ticket, self._next = self._next, self._next + 1
+            self._cond.wait_for(lambda: self._serving == ticket)
+
+    def __exit__(self, *_exc: object) -> None:
+        with self._cond:
+            self._serving += 1
+            self._cond.notify_all()
+
+
 class JobRepository:
     """Durable job state; every method is one short transaction."""
 
     def __init__(self, engine: Engine, kinds: JobKinds) -> None:
         self._engine = engine
         self.kinds = kinds
-        # SQLite has one writer anyway; this keeps check-then-insert whole within the process.
-        self._admission = threading.Lock()
+        # SQLite has one writer anyway; this keeps check-then-insert whole within the process,
+        # first come first served (a plain lock lets unlucky requests wait through a burst).
+        self._admission = FairLock()
+
+    @property
+    def engine(self) -> Engine:
+        return self._engine
 
     def _job(self, row: JobRow) -> Job:
         try:
@@ -239,12 +263,12 @@ class JobRepository:
                 JobRow.user_id == user_id, JobRow.status.in_((QUEUED, RUNNING))
             )
         )
-        retry = self._retry_after(session)
         if int(active or 0) >= rules.per_user:
-            raise UserJobLimit(int(active or 0), rules.per_user, retry)
+            raise UserJobLimit(int(active or 0), rules.per_user, self._retry_after(session))
         waiting = int(session.scalar(select(func.count()).where(JobRow.status == QUEUED)) or 0)
         if waiting >= rules.capacity:
-            raise QueueFull(waiting, min(retry * max(1, waiting), 3_600))
+            retry = self._retry_after(session) * max(1, waiting)
+            raise QueueFull(waiting, min(retry, 3_600))
 
     def _retry_after(self, session: Session) -> int:
         """Seconds one job takes, from the last 20 finished (10 s before any finished)."""
@@ -442,6 +466,22 @@ class JobRepository:
                 select(JobRow).where(JobRow.status == QUEUED).order_by(JobRow.created_at)
             ).all()
             return [self._job(r) for r in rows]
+
+    def forgotten(self, older_than_s: float, limit: int = 10) -> list[str]:
+        """Queued jobs waiting longer than ``older_than_s`` while nothing runs at all: their
+        wake-up messages were lost (a broker restarted without persistence)."""
+        with Session(self._engine) as session:
+            if session.scalar(select(func.count()).where(JobRow.status == RUNNING)):
+                return []
+            moment = utc_now() - timedelta(seconds=older_than_s)
+            return list(
+                session.scalars(
+                    select(JobRow.id)
+                    .where(JobRow.status == QUEUED, JobRow.created_at < moment)
+                    .order_by(JobRow.created_at)
+                    .limit(limit)
+                ).all()
+            )
 
     def requeue_orphans(self, lease_s: float, max_attempts: int) -> list[str]:
         """Running jobs whose worker stopped renewing its lease: back to the queue (returned),

@@ -83,8 +83,12 @@ class CeleryJobQueue(JobFront):
 
     def submit(self, user_id: str, kind: str, request: JobRequest) -> Job:
         job = self.admit(user_id, kind, request)
-        wake(self.app, job.id)
-        self.sent += 1
+        try:
+            wake(self.app, job.id)
+        except Exception:  # the job is durable: a worker's sweep wakes up for it later
+            log.warning("could not send the wake-up for job %s", job.id, exc_info=True)
+        else:
+            self.sent += 1
         return job
 
     def stats(self) -> dict[str, int]:
@@ -96,7 +100,8 @@ class CeleryJobQueue(JobFront):
 
 class OrphanSweeper:
     """Every ``lease_s / 2``: jobs whose worker went silent go back to the queue (with a new
-    wake-up message) or fail with the reason."""
+    wake-up message) or fail with the reason; queued jobs that wait while nothing runs get a new
+    wake-up (their message was lost)."""
 
     def __init__(
         self,
@@ -121,6 +126,8 @@ class OrphanSweeper:
             if job is not None:
                 self.progress.publish(JobEvent(job.id, job.status, 0, job.total_steps))
             wake(self.app, job_id)
+        for job_id in self.repository.forgotten(older_than_s=self.lease_s):
+            wake(self.app, job_id)  # an extra wake-up is harmless; a missing one strands a job
         return requeued
 
     def start(self) -> None:

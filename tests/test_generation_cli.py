@@ -189,3 +189,35 @@ def test_aesthetic_embedding_export_import_round_trip_in_a1111_format(
     junk.write_bytes(b"junk")
     bad = runner.invoke(app, ["aesthetic-import", "-u", "alice", "--model", "tiny", str(junk)])
     assert bad.exit_code == 1 and "not an aesthetic embedding" in bad.output
+
+
+def test_the_cli_and_a_job_worker_make_the_same_image(alice: Path) -> None:
+    """One way to run a generation: ``generate`` and the worker's handler share render_request."""
+    from api.jobs import JobRepository
+    from api.jobs_progress import LocalProgress
+    from api.jobs_runner import JobExecutor
+    from api.jobs_wiring import job_kinds, load_handlers
+    from generation.request import GenerationRequest
+    from generation.settings import GenerationSettings
+
+    prompt = "a lighthouse at dusk"
+    result = runner.invoke(
+        app, ["generate", "--user", "alice", "--model", "tiny", "--out", str(alice), *FAST, prompt]
+    )
+    assert result.exit_code == 0, result.output
+    [from_cli] = sorted(alice.glob("*.png"))
+
+    components = Components()
+    jobs = JobRepository(components.engine, job_kinds())
+    settings = GenerationSettings(steps=2, width=64, height=64, seed=5)
+    job = jobs.create("alice", "generation", GenerationRequest(prompt=prompt, settings=settings))
+    executor = JobExecutor(jobs, load_handlers(components), LocalProgress())
+    assert executor.run_next() is not None
+    done = jobs.get(job.id)
+    assert done is not None and done.status == "done", done
+    from_job = components.settings.generations_dir / job.id / "image-0.png"
+    assert np.array_equal(np.asarray(Image.open(from_cli)), np.asarray(Image.open(from_job)))
+    cli_meta, job_meta = read_png_metadata(from_cli), read_png_metadata(from_job)
+    aesthetic = [json.loads(m.pop("tastemaker:aesthetic")) for m in (cli_meta, job_meta)]
+    assert cli_meta == job_meta  # prompt, seed, settings, plan: all the same
+    assert aesthetic[0]["note"] == aesthetic[1]["note"] and aesthetic[1]["applied"]

@@ -19,8 +19,10 @@ import httpx
 import pytest
 
 from api.jobs import DONE, FAILED, Job, JobRepository
-from api.jobs_celery import celery_app, wake
+from api.jobs_celery import QUEUE, celery_app, wake
 from api.jobs_wiring import job_kinds
+from generation.request import GenerationRequest
+from generation.settings import GenerationSettings
 from preference_store.database import make_engine
 from tests.doubles.brokers import RABBITMQ, fresh_redis_db
 from tests.doubles.uvicorn_server import UvicornServer
@@ -164,6 +166,22 @@ def test_a_redelivered_message_of_a_finished_job_runs_nothing(cluster: Cluster) 
     )
 
 
+def test_a_job_whose_wake_up_message_was_lost_still_runs(cluster: Cluster) -> None:
+    """As after a broker restart without persistence: the row is queued, no message exists."""
+    assert cluster.jobs is not None
+    user(cluster.api, "fay").close()
+    request = GenerationRequest(
+        prompt="no message", settings=GenerationSettings(steps=2, width=64, height=64)
+    )
+    job = cluster.jobs.create("fay", "generation", request)  # straight into the table
+    deadline = time.monotonic() + 60
+    while cluster.row(job.id).status == "queued" and time.monotonic() < deadline:
+        time.sleep(0.2)
+    while cluster.row(job.id).status == "running" and time.monotonic() < deadline:
+        time.sleep(0.2)
+    assert cluster.row(job.id).status == DONE
+
+
 @pytest.mark.slow
 def test_kill_9_a_worker_mid_generation_never_loses_or_doubles_the_job(cluster: Cluster) -> None:
     outcomes = []
@@ -199,4 +217,7 @@ def test_rabbitmq_as_the_broker(tmp_path: Path, redis_url: str) -> None:
             assert eve.get(done["image_urls"][0]).content.startswith(PNG)
     finally:
         running.stop()
-        celery_app(RABBITMQ, visibility_timeout_s=60).control.purge()
+        with celery_app(RABBITMQ, visibility_timeout_s=60).connection_for_write() as connection:
+            channel = connection.default_channel
+            channel.queue_delete(QUEUE)  # leave the shared RabbitMQ as it was
+            channel.exchange_delete(QUEUE)

@@ -8,12 +8,14 @@ in-process worker and the tiny pipeline.
 from __future__ import annotations
 
 import time
+import uuid
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import httpx
 import pytest
+from sqlalchemy import create_engine, text
 
 from api.jobs import (
     CANCELLED,
@@ -40,11 +42,30 @@ def small(prompt: str) -> GenerationRequest:
     )
 
 
-@pytest.fixture()
-def jobs(tmp_path: Path) -> JobRepository:
-    engine = make_engine(f"sqlite:///{tmp_path / 'jobs.db'}")
-    create_schema(engine)
-    return JobRepository(engine, job_kinds())
+POSTGRES = "postgresql+psycopg://postgres@127.0.0.1:5432"
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def jobs(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[JobRepository]:
+    """The same rules on SQLite and on the machine's PostgreSQL (a fresh database, dropped)."""
+    if request.param == "sqlite":
+        engine = make_engine(f"sqlite:///{tmp_path / 'jobs.db'}")
+        create_schema(engine)
+        yield JobRepository(engine, job_kinds())
+        return
+    name = f"tm_jobs_{uuid.uuid4().hex[:12]}"
+    admin = create_engine(f"{POSTGRES}/test", isolation_level="AUTOCOMMIT")
+    with admin.connect() as connection:
+        connection.execute(text(f'CREATE DATABASE "{name}"'))
+    engine = make_engine(f"{POSTGRES}/{name}")
+    try:
+        create_schema(engine)
+        yield JobRepository(engine, job_kinds())
+    finally:
+        engine.dispose()
+        with admin.connect() as connection:
+            connection.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+        admin.dispose()
 
 
 def claim_one(jobs: JobRepository) -> str:
@@ -219,3 +240,41 @@ def test_over_http_a_job_over_the_cost_bound_is_refused_with_the_bound(
                   "include_plain": True, "num_images": 2},
         )  # fmt: skip
         assert plain.status_code == 422 and "3,276,800" in plain.json()["detail"]
+
+
+def test_queued_jobs_waiting_while_nothing_runs_are_found_for_a_new_wake_up(
+    jobs: JobRepository,
+) -> None:
+    first = jobs.create("ann", "generation", small("lost message"), RULES)
+    assert jobs.forgotten(older_than_s=3_600) == []  # young: its message is still on its way
+    assert jobs.forgotten(older_than_s=0.0) == [first.id]
+    jobs.create("bob", "generation", small("running"), RULES)
+    jobs.claim("worker-1", ["generation"])
+    assert jobs.forgotten(older_than_s=0.0) == []  # a worker is busy: the queue just waits
+
+
+def test_concurrent_submits_and_claims_keep_the_cap_and_claim_each_job_once(
+    jobs: JobRepository,
+) -> None:
+    from concurrent.futures import ThreadPoolExecutor
+
+    # On PostgreSQL each thread is its own "API node" (no shared in-process lock): only the
+    # database keeps the cap. SQLite is one process by design, so there they share one.
+    postgres = jobs.engine.dialect.name == "postgresql"
+    nodes = [JobRepository(jobs.engine, jobs.kinds) if postgres else jobs for _ in range(12)]
+
+    def submit(n: int) -> bool:
+        try:
+            nodes[n].create("ann", "generation", small(f"ann {n}"), RULES)
+        except UserJobLimit:
+            return False
+        return True
+
+    with ThreadPoolExecutor(8) as pool:
+        assert sum(pool.map(submit, range(12))) == 3  # real concurrent connections, one cap
+    for n in range(3):
+        jobs.create(f"user{n}", "generation", small(f"other {n}"), RULES)
+    with ThreadPoolExecutor(8) as pool:
+        claimed = list(pool.map(lambda w: jobs.claim(f"w{w}", ["generation"]), range(10)))
+    ids = [job.id for batch in claimed for job in batch]
+    assert len(ids) == len(set(ids)) == 6

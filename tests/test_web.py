@@ -170,6 +170,15 @@ def test_onboard_edit_and_generate_in_the_browser(
     wait(browser).until(ec.text_to_be_present_in_element((By.ID, "notice"), "Thanks"))
     assert "soft pastel colours" in by_id(browser, "notice").text
 
+    # A long generation can be cancelled from the page; it stops long before its 100 steps.
+    steps.clear()
+    steps.send_keys("100")
+    by_id(browser, "gen-submit").click()
+    wait(browser, 60).until(ec.text_to_be_present_in_element((By.ID, "gen-status"), "Step"))
+    by_id(browser, "gen-cancel").click()
+    wait(browser, 60).until(ec.text_to_be_present_in_element((By.ID, "gen-status"), "Cancelled."))
+    assert not by_id(browser, "gen-cancel").is_displayed()
+
     # Phone width: every panel fits without sideways scrolling.
     browser.set_window_size(390, 844)
     for tab in ("tab-onboard", "tab-board", "tab-generate"):
