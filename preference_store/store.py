@@ -90,6 +90,11 @@ class PreferenceStore:
             ATTRIBUTES_COLLECTION, dimension=embedder.dimension, model=embedder.name
         )
 
+    @property
+    def embedder(self) -> TextEmbedder:
+        """The text embedder the store searches with (shared, e.g. to guess categories)."""
+        return self._embedder
+
     # -- collections -----------------------------------------------------------------------
 
     def _open_collection(self, name: str, *, dimension: int, model: str) -> Collection:
