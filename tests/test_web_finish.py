@@ -171,3 +171,36 @@ def test_board_and_generation_fit_and_finish(
     assert no_horizontal_scroll(browser)
     shoot(browser, shots, f"{name}-generate")
     print(f"screenshots in {shots}")
+
+
+def test_phone_onboarding_keeps_the_image_and_the_input_in_view(
+    browser: WebDriver, server: UvicornServer, shots: Path
+) -> None:
+    browser.set_window_size(390, 844)
+    browser.get(server.url + "/")
+    browser.execute_script("localStorage.clear()")
+    browser.refresh()
+    wait(browser).until(lambda d: d.find_element(By.TAG_NAME, "body").get_attribute("data-ready"))
+    by_id(browser, "start-btn").click()
+    wait(browser).until(ec.visibility_of_element_located((By.ID, "onboard-image")))
+    log = by_id(browser, "chat-log").text
+    assert "Finish" in log and "'done'" not in log  # the page has a button for it
+    for comment in ("I love the warm orange light", "the clutter bothers me"):
+        replies = len(browser.find_elements(By.CSS_SELECTOR, ".msg.agent"))
+        by_id(browser, "chat-input").send_keys(comment)
+        by_id(browser, "chat-send").click()
+        wait(browser).until(
+            lambda d, n=replies: len(d.find_elements(By.CSS_SELECTOR, ".msg.agent")) > n
+        )
+        wait(browser).until(lambda d: d.find_element(By.ID, "chat-input").is_enabled())
+    header = browser.execute_script(
+        "return document.querySelector('.topbar').getBoundingClientRect().bottom"
+    )
+    image_top = browser.execute_script(
+        "return document.getElementById('onboard-image').getBoundingClientRect().top"
+    )
+    shoot(browser, shots, "phone-onboarding")
+    assert image_top >= header - 1, (image_top, header)  # not under the sticky header
+    assert browser.execute_script(IN_VIEW, by_id(browser, "chat-input"))
+    assert no_horizontal_scroll(browser)
+    assert browser.execute_script(TRUNCATED) == []

@@ -104,7 +104,7 @@ for (const tab of document.querySelectorAll(".tab")) tab.addEventListener("click
 // -- onboarding -----------------------------------------------------------------------------
 
 function say(role, text, learned = []) {
-  const item = el("li", { class: `msg ${role}` }, text);
+  const item = el("li", { class: `msg ${role}` }, role === "agent" ? forThePage(text) : text);
   if (learned.length) item.append(el("div", { class: "learned" }, learned.map((a) => chip(a, { small: true }))));
   $("chat-log").append(item);
   $("chat-log").scrollTop = $("chat-log").scrollHeight;
@@ -170,7 +170,7 @@ async function send(text) {
     const turn = await api("POST", `/v1/onboarding/${state.session}/messages`, { text });
     say("agent", turn.reply, turn.extracted);
     if (turn.done) { showImage(null, true); setChatEnabled(false, false, true); notice("Profile saved. See it under “Your taste”.", true); }
-    else { showImage(turn.image); setChatEnabled(true, turn.can_finish); }
+    else { showImage(turn.image); setChatEnabled(true, turn.can_finish); keepImageInView(); }
   } catch (error) { notice(error.message); $("chat-send").disabled = false; }
 }
 
@@ -359,7 +359,21 @@ async function feedback(liked) {
 $("feedback-like").addEventListener("click", () => feedback(true));
 $("feedback-dislike").addEventListener("click", () => feedback(false));
 
+// -- fit and finish: the chat's hints name the page's buttons ----------------------------------
+
+function forThePage(text) {
+  // The agent's words are written for a terminal (type 'skip' / 'done'); the page has buttons.
+  return text
+    .replace("Type 'skip' to skip an image and 'done' to finish.", "Press “Skip image” to skip one and “Finish” when you are done.")
+    .replace("type 'done' to finish", "press Finish");
+}
+
 // -- fit and finish: notices per tab, editor in place, search refresh, progress, history -------
+
+function keepImageInView() {
+  // On a phone the page scrolls to the input after each send; bring the new image back above it.
+  if (window.matchMedia("(max-width: 520px)").matches) $("onboard-image").closest(".image-card").scrollIntoView({ block: "start" });
+}
 
 function clearNotice() {
   $("notice").textContent = "";
