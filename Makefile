@@ -56,6 +56,7 @@ bench: install
 	$(BIN)/python bench/generation.py
 	$(BIN)/python bench/personalization.py
 	$(BIN)/python bench/api.py
+	$(BIN)/python bench/cli.py
 
 clean:
 	rm -rf $(VENV) .mypy_cache .ruff_cache .pytest_cache

@@ -44,9 +44,10 @@ def shipped_prompts() -> list[GalleryPrompt]:
 
 
 def diffusers_renderer(
-    pipeline: Any, *, steps: int = 30, size: int = 512, guidance_scale: float = 7.5
+    pipeline: Any, *, steps: int = 30, size: int | None = None, guidance_scale: float = 7.5
 ) -> Renderer:
-    """Wrap any diffusers text-to-image pipeline as ``render(prompt, seed) -> image``."""
+    """Wrap any diffusers text-to-image pipeline as ``render(prompt, seed) -> image``;
+    ``size`` None renders at the model's native size, as ``generate`` does."""
     import torch
 
     def render(prompt: str, seed: int) -> Image.Image:
@@ -74,9 +75,11 @@ def build_gallery(
     name: str = "generated gallery",
     seed: int = 0,
     progress: Callable[[int, int], None] | None = None,
+    describe: Callable[[str], str] | None = None,
 ) -> Gallery:
     """Render every prompt into ``out`` and write the manifest; existing images are kept, so an
-    interrupted build continues where it stopped."""
+    interrupted build continues where it stopped. ``describe`` turns a prompt into the image's
+    description (it must not claim what a test model did not draw)."""
     out.mkdir(parents=True, exist_ok=True)
     images: list[GalleryImage] = []
     for number, item in enumerate(items):
@@ -87,7 +90,11 @@ def build_gallery(
             GalleryImage(
                 id=item.id,
                 file=path.name,
-                description=f"rendered by Stable Diffusion from the prompt: {item.prompt}",
+                description=(
+                    describe(item.prompt)
+                    if describe is not None
+                    else f"rendered by Stable Diffusion from the prompt: {item.prompt}"
+                ),
                 tags=list(item.tags),
             )
         )

@@ -111,7 +111,9 @@ class AttributeCreate(Request):
     )
 
     text: str = Field(**ATTRIBUTE_TEXT)
-    category: Category = Category.OTHER
+    category: Category | None = Field(
+        default=None, description="Which aspect; guessed from the text when left out."
+    )
     polarity: Polarity
     strength: float = Field(default=0.7, ge=0.0, le=1.0, allow_inf_nan=False)
 

@@ -77,6 +77,7 @@ class GenerationResult:
     timings: dict[str, float] = field(default_factory=dict)
     conditioning_cached: bool = False
     model: str = ""
+    scheduler: str = ""  # the diffusers scheduler class, e.g. EulerDiscreteScheduler
 
     def metadata(self, index: int = 0) -> dict[str, str]:
         """PNG text chunks: prompt, seed, settings and the attributes applied and dropped."""
@@ -90,6 +91,7 @@ class GenerationResult:
             "tastemaker:disliked_applied": self.plan.negative_text,
             "tastemaker:plan": self.plan.model_dump_json(),
             "tastemaker:aesthetic": json.dumps(asdict(self.aesthetic)),
+            "tastemaker:scheduler": self.scheduler,
         }
 
 
@@ -211,6 +213,7 @@ class PersonalizedGenerator:
             timings=timings,
             conditioning_cached=cached,
             model=self.model_name,
+            scheduler=type(pipe.scheduler).__name__,
         )
 
     # -- stages ------------------------------------------------------------------------------

@@ -176,8 +176,8 @@ def _from_single_file(path: Path, torch_dtype: torch.dtype, config: str | None) 
         return cls.from_single_file(str(path), **kwargs)
     except Exception as exc:
         hint = (
-            " (offline: pass the diffusers config folder of the same model family as "
-            "single_file_config)"
+            " (offline, a single-file checkpoint needs the diffusers config folder of the "
+            "same model family)"
             if _offline() and config is None
             else ""
         )

@@ -1,32 +1,97 @@
-"""PNG files that say how they were made: prompt, seed, settings and the attributes applied."""
+"""PNG files that say how they were made: prompt, seed, settings and the attributes applied.
+
+Two kinds of text chunk: ``tastemaker:*`` (the whole plan, for tastemaker) and A1111's
+``parameters`` (prompt, negative prompt, steps, sampler, CFG scale, seed, size, model), which
+AUTOMATIC1111, ComfyUI and image browsers read, show and re-use.
+"""
 
 from __future__ import annotations
 
 import io
+import json
 from pathlib import Path
 
 from PIL import Image
 from PIL.PngImagePlugin import PngInfo
 
+PARAMETERS_KEY = "parameters"
 
-def _info(metadata: dict[str, str]) -> PngInfo:
+# diffusers scheduler classes by the names A1111 gives the same samplers.
+A1111_SAMPLERS = {
+    "EulerAncestralDiscreteScheduler": "Euler a",
+    "EulerDiscreteScheduler": "Euler",
+    "DPMSolverMultistepScheduler": "DPM++ 2M",
+    "DPMSolverSinglestepScheduler": "DPM++ SDE",
+    "KDPM2DiscreteScheduler": "DPM2",
+    "KDPM2AncestralDiscreteScheduler": "DPM2 a",
+    "HeunDiscreteScheduler": "Heun",
+    "LMSDiscreteScheduler": "LMS",
+    "DDIMScheduler": "DDIM",
+    "PNDMScheduler": "PLMS",
+    "UniPCMultistepScheduler": "UniPC",
+}
+
+
+def _a1111_value(value: str) -> str:
+    """A1111 quotes a value holding its separators (``,`` ``:``) as a JSON string."""
+    return json.dumps(value) if any(c in value for c in ',:"\n') else value
+
+
+def a1111_parameters(metadata: dict[str, str], size: tuple[int, int]) -> str | None:
+    """A1111's ``parameters`` text from tastemaker's chunks; None when they are not there.
+
+    The prompt is the person's prompt: the attributes applied act through the embeddings, not
+    the text, so they are recorded as ``tastemaker liked/disliked`` entries after the others.
+    """
+    prompt = metadata.get("tastemaker:prompt")
+    if prompt is None:
+        return None
+    settings = json.loads(metadata.get("tastemaker:settings") or "{}")
+    scheduler = metadata.get("tastemaker:scheduler", "")
+    fields = {
+        "Steps": settings.get("steps"),
+        "Sampler": A1111_SAMPLERS.get(scheduler, scheduler) or None,
+        "CFG scale": settings.get("guidance_scale"),
+        "Seed": metadata.get("tastemaker:seed"),
+        "Size": f"{size[0]}x{size[1]}",
+        "Model": metadata.get("tastemaker:model") or None,
+        "tastemaker liked": metadata.get("tastemaker:liked_applied") or None,
+        "tastemaker disliked": metadata.get("tastemaker:disliked_applied") or None,
+    }
+    line = ", ".join(
+        f"{key}: {_a1111_value(str(value))}" for key, value in fields.items() if value is not None
+    )
+    lines = [prompt]
+    negative = metadata.get("tastemaker:negative_prompt")
+    if negative:
+        lines.append(f"Negative prompt: {negative}")
+    lines.append(line)
+    return "\n".join(lines)
+
+
+def _info(metadata: dict[str, str], size: tuple[int, int]) -> PngInfo:
+    """One PNG text chunk per metadata entry, plus A1111's ``parameters`` chunk when the
+    metadata is a generation's."""
     info = PngInfo()
     for key, value in metadata.items():
         info.add_itxt(key, value)
+    parameters = a1111_parameters(metadata, size)
+    if parameters is not None and PARAMETERS_KEY not in metadata:
+        info.add_text(PARAMETERS_KEY, parameters)  # tEXt: what A1111 writes and reads
     return info
 
 
 def save_png(image: Image.Image, path: Path, metadata: dict[str, str]) -> Path:
-    """Write ``image`` with one PNG text chunk per metadata entry."""
+    """Write ``image`` with its metadata chunks (``_info``)."""
     path.parent.mkdir(parents=True, exist_ok=True)
-    image.save(path, format="PNG", pnginfo=_info(metadata))
+    image.save(path, format="PNG", pnginfo=_info(metadata, image.size))
     return path
 
 
 def png_bytes(image: Image.Image, metadata: dict[str, str]) -> bytes:
     """``image`` as PNG bytes with the same text chunks as ``save_png`` (for a blob store)."""
     buffer = io.BytesIO()
-    image.save(buffer, format="PNG", pnginfo=_info(metadata))
+    image.save(buffer, format="PNG", pnginfo=_info(metadata, image.size))
     return buffer.getvalue()
 
 

@@ -7,6 +7,7 @@ shared; chromadb never embeds anything itself, because its default function down
 from __future__ import annotations
 
 import json
+import threading
 from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Protocol
@@ -113,11 +114,14 @@ class LazyEmbedder:
         self._load = load
         self._dimension = dimension
         self._loaded: TextEmbedder | None = None
+        self._loading = threading.Lock()  # two first requests must not load the model twice
 
     @property
     def loaded(self) -> TextEmbedder:
         if self._loaded is None:
-            self._loaded = self._load()
+            with self._loading:
+                if self._loaded is None:
+                    self._loaded = self._load()
         return self._loaded
 
     @property

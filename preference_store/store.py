@@ -112,6 +112,11 @@ class PreferenceStore:
             ATTRIBUTES_COLLECTION, dimension=embedder.dimension, model=embedder.name
         )
 
+    @property
+    def embedder(self) -> TextEmbedder:
+        """The text embedder the store searches with (shared, e.g. to guess categories)."""
+        return self._embedder
+
     # -- collections -----------------------------------------------------------------------
 
     def _open_collection(self, name: str, *, dimension: int, model: str) -> Collection:
@@ -252,11 +257,16 @@ class PreferenceStore:
         *,
         reason: str = "feedback",
     ) -> Profile:
-        """A comment's attributes and the image as a like or dislike, as one new version; an
-        earlier reaction to the same image is replaced."""
+        """A comment's attributes and the image as a like or dislike, as one new version.
+
+        An earlier reaction to the same image is replaced, with the attributes that came from
+        it (``source`` equal to the image id): a person who liked an image and then disliked it
+        changed their mind, and both opinions must not stay in force at once.
+        """
 
         def change(profile: Profile) -> Profile:
-            attributes, _ = merge_drafts(user_id, profile.attributes, drafts)
+            kept = [a for a in profile.attributes if a.source != reaction.image_id]
+            attributes, _ = merge_drafts(user_id, kept, drafts)
             liked, disliked = merge_reactions(
                 profile,
                 [reaction] if polarity is Polarity.LIKE else [],

@@ -66,3 +66,15 @@ def test_diff_and_restore(http: tuple[TestClient, dict[str, str], dict[str, str]
     assert client.get("/v1/preferences/diff", params={"from": 9}, headers=alice).status_code == 404
     bad = client.get("/v1/preferences/diff", params={"from": -1}, headers=alice)
     assert bad.status_code == 422 and "from" in bad.json()["detail"]
+
+
+def test_add_without_a_category_guesses_it_from_the_text(
+    http: tuple[TestClient, dict[str, str], dict[str, str]],
+) -> None:
+    client, alice, _ = http
+    for text, category in (("film grain", "texture"), ("teal palette", "color")):
+        added = client.post(
+            "/v1/preferences", json={"text": text, "polarity": "like"}, headers=alice
+        )
+        assert added.status_code == 201, added.text
+        assert added.json()["category"] == category

@@ -67,3 +67,26 @@ def test_reading_a_profile_does_not_import_torch(tmp_path: Path) -> None:
         assert result["code"] == 0, result
         assert expected in str(result["stdout"]), args
         assert result["heavy"] == [], args
+
+
+def test_the_lazy_embedder_knows_its_size_without_loading_and_loads_once() -> None:
+    from preference_store.embeddings import (
+        LazyEmbedder,
+        SentenceTransformerEmbedder,
+        declared_dimension,
+        packaged_minilm_path,
+    )
+
+    loads: list[str] = []
+
+    def load() -> SentenceTransformerEmbedder:
+        loads.append("loaded")
+        return SentenceTransformerEmbedder(packaged_minilm_path())
+
+    path = packaged_minilm_path()
+    lazy = LazyEmbedder("all-MiniLM-L6-v2", load, dimension=declared_dimension(path))
+    assert lazy.dimension == 384 and loads == []
+    assert lazy.embed([]) == [] and loads == []
+    first, second = lazy.embed(["teal palette"]), lazy.embed(["film grain"])
+    assert len(first[0]) == len(second[0]) == 384
+    assert loads == ["loaded"]

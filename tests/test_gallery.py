@@ -141,4 +141,4 @@ def test_gallery_build_command_and_onboarding_with_it(
 
     monkeypatch.setattr("sys.stdin", io.StringIO("I love the warm orange light\ndone\n"))
     text = ok(run_cli(capsys, "onboard", "dora", "--gallery", str(out)))
-    assert "Image 1 of 2" in text and "rendered by Stable Diffusion" in text
+    assert "Image 1 of 2" in text and "noise from the offline test model 'tiny'" in text

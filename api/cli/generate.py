@@ -16,10 +16,11 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from rich.table import Table
 
 from api.wiring import Components
-from generation.errors import GenerationError
+from generation.errors import ClipMismatchError, GenerationError
 from generation.settings import ConditioningMode, GenerationSettings, check_prompt
 
 if TYPE_CHECKING:
+    from api.settings import Settings
     from generation.generator import GenerationResult
 
 # torch, diffusers and the generation modules load inside the commands that use them, so the
@@ -29,6 +30,44 @@ console = Console(highlight=False)
 err = Console(stderr=True, highlight=False)
 
 UserOpt = Annotated[str, typer.Option("--user", "-u", help="Whose taste to follow.")]
+SingleFileConfigOpt = Annotated[
+    str | None,
+    typer.Option(
+        "--single-file-config",
+        metavar="DIR",
+        help="Diffusers config folder of a single-file checkpoint's family (offline); "
+        "default: TASTEMAKER_SINGLE_FILE_CONFIG.",
+    ),
+]
+ClipModelOpt = Annotated[
+    str | None,
+    typer.Option(
+        "--clip-model",
+        help="CLIP model matching the text encoder; default: TASTEMAKER_CLIP_MODEL.",
+    ),
+]
+
+
+def model_settings(
+    components: Components, single_file_config: str | None, clip_model: str | None
+) -> Settings:
+    """The settings with the model-loading flags laid over them (a flag beats the setting)."""
+    update = {"single_file_config": single_file_config, "clip_model": clip_model}
+    return components.settings.model_copy(update={k: v for k, v in update.items() if v is not None})
+
+
+def explain_model_error(error: GenerationError, model: str, settings: Settings) -> str:
+    """The error, plus which setting and flag fix it (the generation layer knows neither)."""
+    message = str(error)
+    is_single_file = Path(model).suffix in (".safetensors", ".ckpt") or Path(model).is_file()
+    if is_single_file and settings.single_file_config is None:
+        message += (
+            "; set TASTEMAKER_SINGLE_FILE_CONFIG or pass --single-file-config DIR (the diffusers "
+            "config folder of the same model family)"
+        )
+    if isinstance(error, ClipMismatchError) and settings.clip_model is None:
+        message += " (or pass --clip-model)"
+    return message
 
 
 def _fail(message: str) -> NoReturn:
@@ -66,6 +105,8 @@ def generate(
     num_images: Annotated[int, typer.Option(help="Images to make (seeds seed, seed+1, ...).")] = 1,
     negative_prompt: Annotated[str, typer.Option(help="What to steer away from.")] = "",
     as_json: Annotated[bool, typer.Option("--json", help="Print the result as JSON.")] = False,
+    single_file_config: SingleFileConfigOpt = None,
+    clip_model: ClipModelOpt = None,
 ) -> None:
     """Render PROMPT in USER's taste; writes PNGs that record what was applied."""
     # 1. Check every input before loading anything.
@@ -94,14 +135,18 @@ def generate(
     request = GenerationRequest(prompt=prompt, negative_prompt=negative_prompt, settings=settings)
     components = Components()
     components.accounts.require(user)
-    model_name = model or components.settings.model
+    loading = model_settings(components, single_file_config, clip_model)
+    model_name = model or loading.model
     if model_name.startswith("tiny"):
         err.print(f"[yellow]note:[/yellow] {TINY_NOTICE}")
 
     # 2. Load the shared models (and the person's store).
     try:
         with err.status(f"loading {model_name}"):
-            models = open_models(components.settings, model=model_name)
+            try:
+                models = open_models(loading, model=model_name)
+            except GenerationError as error:
+                _fail(explain_model_error(error, model_name, loading))
             generator = open_generator(models)
             store = components.store
 
@@ -165,10 +210,28 @@ def _print_result(result: GenerationResult, paths: list[Path]) -> None:
     console.print(f"liked (VP+):    {plan.positive_text or '-'}  [{plan.positive_tokens} tokens]")
     console.print(f"disliked (VP−): {plan.negative_text or '-'}  [{plan.negative_tokens} tokens]")
     console.print(f"aesthetic:      {result.aesthetic.note}")
-    timings = ", ".join(f"{k} {v:.2f}s" for k, v in result.timings.items())
-    console.print(f"seed {result.seed}; {timings}")
+    console.print(f"seed {result.seed}; {describe_timings(result.timings)}", soft_wrap=True)
     for path in paths:
         console.print(f"wrote {path}")
+
+
+def describe_timings(timings: dict[str, float]) -> str:
+    """Stages as a sum that adds up to the total: the aesthetic-gradient steps run inside
+    ``encode``, so they are shown as part of it, not as one more term."""
+    inner = {"aesthetic": "encode"}
+    terms = []
+    for stage, seconds in timings.items():
+        if stage == "total" or stage in inner:
+            continue
+        parts = [
+            f"{name} {timings[name]:.2f}s"
+            for name, outer in inner.items()
+            if outer == stage and name in timings
+        ]
+        within = f" (of which {', '.join(parts)})" if parts else ""
+        terms.append(f"{stage} {seconds:.2f}s{within}")
+    total = timings.get("total", sum(v for k, v in timings.items() if k not in inner))
+    return " + ".join(terms) + f" = total {total:.2f}s"
 
 
 def score(
@@ -178,6 +241,7 @@ def score(
         str | None, typer.Option(help="Pipeline whose CLIP to use ('tiny' uses the tiny CLIP).")
     ] = None,
     as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
+    clip_model: ClipModelOpt = None,
 ) -> None:
     """Print a preference score in [0, 1] per image for USER (0.5: indifferent)."""
     from PIL import Image, UnidentifiedImageError
@@ -195,8 +259,12 @@ def score(
             _fail(f"cannot read image {path}: {error}")
     components = Components()
     components.accounts.require(user)
+    loading = model_settings(components, None, clip_model)
     try:
-        clip = open_clip(components.settings, model=model)
+        try:
+            clip = open_clip(loading, model=model)
+        except GenerationError as error:
+            _fail(explain_model_error(error, model or loading.model, loading))
         profile = ensure_aesthetic_embedding(components.store, components.store.profile(user), clip)
         scores = PreferenceScorer(clip).score(opened, profile)
     except GenerationError as error:

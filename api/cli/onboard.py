@@ -10,6 +10,7 @@ from typing import TYPE_CHECKING, Annotated, Any
 import typer
 from rich.console import Console
 
+from api.cli.generate import SingleFileConfigOpt, explain_model_error, model_settings
 from api.wiring import Components
 
 if TYPE_CHECKING:
@@ -118,25 +119,53 @@ def extract(
 
 @gallery_app.command("build")
 def gallery_build(
-    model: Annotated[str, typer.Option("--model", help="Diffusers model id or local path.")],
+    model: Annotated[
+        str, typer.Option("--model", help="Hub id, diffusers folder, .safetensors file or tiny.")
+    ],
     out: Annotated[Path, typer.Option("--out", help="Folder to write images and manifest.")],
     steps: Annotated[int, typer.Option(min=1, max=200)] = 30,
-    size: Annotated[int, typer.Option(min=64, max=2048)] = 512,
+    size: Annotated[
+        int | None,
+        typer.Option(min=64, max=2048, help="Square side; the model's native size if left out."),
+    ] = None,
     limit: Annotated[int | None, typer.Option(min=1, help="Only the first N prompts.")] = None,
+    single_file_config: SingleFileConfigOpt = None,
 ) -> None:
     """Render a gallery from the shipped style-diverse prompts with a Stable Diffusion model."""
     from agent.gallery_build import build_gallery, diffusers_renderer, shipped_prompts
+    from generation.errors import GenerationError
     from generation.loading import load_models
+    from generation.tiny import TINY_NOTICE
 
-    settings = Components().settings
-    models = load_models(model, device=settings.device, dtype=settings.dtype)
+    settings = model_settings(Components(), single_file_config, None)
+    try:
+        models = load_models(
+            model,
+            device=settings.device,
+            dtype=settings.dtype,
+            single_file_config=settings.single_file_config,
+        )
+    except GenerationError as error:
+        console.print(f"[red]error:[/red] {explain_model_error(error, model, settings)}")
+        raise typer.Exit(1) from None
     render = diffusers_renderer(models.pipeline, steps=steps, size=size)
     items = shipped_prompts()[:limit] if limit else shipped_prompts()
+    tiny = model.startswith("tiny")
+    if tiny:
+        console.print(f"[yellow]note:[/yellow] {TINY_NOTICE}")
+
+    def describe(prompt: str) -> str:
+        """What the image is; `tiny` makes noise whatever the prompt says."""
+        if tiny:
+            return f"noise from the offline test model 'tiny' (its prompt was: {prompt})"
+        return f"rendered by {model} from the prompt: {prompt}"
 
     def progress(done: int, total: int) -> None:
         console.print(f"rendered {done}/{total}")
 
-    gallery = build_gallery(render, out, items, name=f"{model} gallery", progress=progress)
+    gallery = build_gallery(
+        render, out, items, name=f"{model} gallery", progress=progress, describe=describe
+    )
     console.print(f"wrote {len(gallery)} images and {out / 'manifest.json'}")
 
 

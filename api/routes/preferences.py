@@ -7,6 +7,7 @@ an id that never existed.
 
 from __future__ import annotations
 
+from functools import lru_cache
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Path, Query, Response, status
@@ -22,6 +23,7 @@ from api.schemas import (
     ProfileDocument,
     SearchHit,
 )
+from preference_store.categories import CategoryGuesser
 from preference_store.errors import InvalidImport
 from preference_store.models import (
     ATTRIBUTE_ID_PATTERN,
@@ -32,6 +34,7 @@ from preference_store.models import (
     ProfileVersionInfo,
     new_id,
 )
+from preference_store.store import PreferenceStore
 from preference_store.transfer import export_profile, import_profile
 from preference_store.versions import ProfileDiff, diff_profiles
 
@@ -66,10 +69,20 @@ def search_preferences(
     ]
 
 
+@lru_cache(maxsize=4)
+def _category_guesser(store: PreferenceStore) -> CategoryGuesser:
+    """One per store: it embeds its category prototypes once."""
+    return CategoryGuesser(store.embedder)
+
+
 @router.post("", status_code=status.HTTP_201_CREATED, responses={422: {"model": Problem}})
 def add_preference(user: CurrentUser, store: StoreDep, body: AttributeCreate) -> AttributeOut:
-    """Add one attribute by hand (merged with an existing one of the same text); new version."""
-    draft = AttributeDraft(**body.model_dump(), evidence=[], source="manual")
+    """Add one attribute by hand (merged with an existing one of the same text); new version.
+    Without a category, it is guessed from the text, as `tastemaker prefs add` does."""
+    fields = body.model_dump()
+    if fields["category"] is None:
+        fields["category"] = _category_guesser(store).guess(body.text)
+    draft = AttributeDraft(**fields, evidence=[], source="manual")
     return AttributeOut.of(store.add(user, [draft], reason="added by hand")[0])
 
 

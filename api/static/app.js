@@ -103,6 +103,7 @@ $("token-form").addEventListener("submit", async (event) => {
 // -- tabs -----------------------------------------------------------------------------------
 
 function showPanel(name) {
+  clearNotice();
   for (const tab of document.querySelectorAll(".tab")) tab.classList.toggle("active", tab.dataset.panel === name);
   for (const panel of document.querySelectorAll(".panel")) panel.classList.toggle("hidden", panel.id !== `panel-${name}`);
   if (name === "board") loadBoard().catch((error) => notice(error.message));
@@ -112,7 +113,7 @@ for (const tab of document.querySelectorAll(".tab")) tab.addEventListener("click
 // -- onboarding -----------------------------------------------------------------------------
 
 function say(role, text, learned = [], messageId = null) {
-  const item = el("li", { class: `msg ${role}` }, text);
+  const item = el("li", { class: `msg ${role}` }, role === "agent" ? forThePage(text) : text);
   const chips = messageId === null ? null : onboardingChips(messageId, learned);
   if (chips) item.append(chips);
   else if (learned.length && messageId === null) item.append(el("div", { class: "learned" }, learned.map((a) => chip(a, { small: true }))));
@@ -184,7 +185,7 @@ async function send(text) {
     const turn = await api("POST", `/v1/onboarding/${state.session}/messages`, { text });
     say("agent", turn.reply, turn.extracted, turn.extracted_from);
     if (turn.done) { showImage(null, true); setChatEnabled(false, false, true); notice("Profile saved. See it under “Your taste”.", true); }
-    else { showImage(turn.image); setChatEnabled(true, turn.can_finish); }
+    else { showImage(turn.image); setChatEnabled(true, turn.can_finish); keepImageInView(); }
   } catch (error) { notice(error.message); $("chat-send").disabled = false; }
 }
 
@@ -309,8 +310,8 @@ function renderChart(groups) {
   const most = Math.max(1, ...rows.map((r) => Math.max(r.likes, r.dislikes)));
   $("chart").replaceChildren(...rows.map((r) => el("div", { class: "chart-row", title: `${r.likes} likes, ${r.dislikes} dislikes` },
     el("span", { class: "label" }, r.category),
-    el("div", { class: "half left" }, el("div", { class: "bar-dislike", style: `width:${(100 * r.dislikes) / most}%` })),
-    el("div", { class: "half" }, el("div", { class: "bar-like", style: `width:${(100 * r.likes) / most}%` })))));
+    el("div", { class: "half left" }, el("span", { class: "count" }, String(r.dislikes)), el("div", { class: "bar-dislike", style: `width:${(100 * r.dislikes) / most}%` })),
+    el("div", { class: "half" }, el("div", { class: "bar-like", style: `width:${(100 * r.likes) / most}%` }), el("span", { class: "count" }, String(r.likes))))));
   if (!rows.length) $("chart").replaceChildren(el("p", { class: "none" }, "No attributes yet."));
 }
 
@@ -325,23 +326,22 @@ async function loadBoard() {
     for (const [title, items] of [["Likes", group.likes], ["Dislikes", group.dislikes]]) {
       const chips = el("div", { class: "chips" });
       for (const attribute of items) {
-        chips.append(chip(attribute, { onclick: () => {
-          card.querySelector(".editor")?.remove();
-          card.append(editor(attribute));
-        } }));
+        chips.append(chip(attribute, { onclick: (event) => openEditorAt(event.currentTarget, card, attribute) }));
       }
       if (!items.length) chips.append(el("span", { class: "none" }, "none yet"));
       card.append(el("div", { class: "side" }, el("div", { class: "side-title" }, title), chips));
     }
     return card;
   }));
+  await refreshSearch();
+  await loadHistory();
 }
 
-$("add-category").append(...CATEGORIES.map((c) => el("option", { value: c }, c)));
+$("add-category").append(el("option", { value: "" }, "category: guess"), ...CATEGORIES.map((c) => el("option", { value: c }, c)));
 $("add-form").addEventListener("submit", async (event) => {
   event.preventDefault();
   try {
-    await api("POST", "/v1/preferences", { text: $("add-text").value, category: $("add-category").value,
+    await api("POST", "/v1/preferences", { text: $("add-text").value, category: $("add-category").value || undefined,
       polarity: $("add-polarity").value, strength: Number($("add-strength").value) });
     $("add-text").value = "";
     await loadBoard();
@@ -349,6 +349,10 @@ $("add-form").addEventListener("submit", async (event) => {
 });
 $("search-form").addEventListener("submit", async (event) => {
   event.preventDefault();
+  await runSearch();
+});
+
+async function runSearch() {
   const q = $("search-input").value.trim();
   const box = $("search-results");
   if (!q) { box.classList.add("hidden"); return; }
@@ -358,7 +362,7 @@ $("search-form").addEventListener("submit", async (event) => {
       ...(hits.length ? hits.map((h) => chip(h.attribute, { small: true })) : [el("span", { class: "none" }, "nothing yet")]));
     box.classList.remove("hidden");
   } catch (error) { notice(error.message); }
-});
+}
 
 // -- generation -----------------------------------------------------------------------------
 
@@ -418,7 +422,7 @@ $("gen-form").addEventListener("submit", async (event) => {
     state.job = accepted.id;
     $("gen-cancel").hidden = false;
     await followEvents(accepted.events_url, async (name, data) => {
-      if (name === "progress") setProgress(data.step, data.total, data.status === "queued" ? "Waiting in the queue…" : `Step ${data.step} of ${data.total}`);
+      if (name === "progress") setProgress(data.step, data.total, data.status === "queued" ? "Waiting in the queue…" : progressText(data.step, data.total));
       if (name === "error" && data.status === "cancelled") setProgress(0, 1, "Cancelled.");
       else if (name === "error") { setProgress(0, 1, `Failed: ${data.detail}`); notice(data.detail); }
       if (name === "done") {
@@ -452,6 +456,80 @@ async function feedback(liked) {
 }
 $("feedback-like").addEventListener("click", () => feedback(true));
 $("feedback-dislike").addEventListener("click", () => feedback(false));
+
+// -- fit and finish: the chat's hints name the page's buttons ----------------------------------
+
+function forThePage(text) {
+  // The agent's words are written for a terminal (type 'skip' / 'done'); the page has buttons.
+  return text
+    .replace("Type 'skip' to skip an image and 'done' to finish.", "Press “Skip image” to skip one and “Finish” when you are done.")
+    .replace("type 'done' to finish", "press Finish");
+}
+
+// -- fit and finish: notices per tab, editor in place, search refresh, progress, history -------
+
+function keepImageInView() {
+  // On a phone the page scrolls to the input after each send; bring the new image back above it.
+  if (window.matchMedia("(max-width: 520px)").matches) $("onboard-image").closest(".image-card").scrollIntoView({ block: "start" });
+}
+
+function clearNotice() {
+  $("notice").textContent = "";
+  $("notice").classList.add("hidden");
+}
+
+function openEditorAt(chipNode, card, attribute) {
+  card.querySelector(".editor")?.remove();
+  const box = editor(attribute);
+  chipNode.closest(".side").after(box);  // right below the chip's row, not at the card's end
+  box.scrollIntoView({ block: "nearest" });
+  box.querySelector("input")?.focus({ preventScroll: true });
+}
+
+async function refreshSearch() {
+  if (!$("search-results").classList.contains("hidden") && $("search-input").value.trim()) await runSearch();
+}
+
+function progressText(step, total) {
+  // With the plain image the job counts both renders (2 × steps): say which one and its own step.
+  const steps = Number($("gen-steps").value) || total;
+  if (total > steps && step > steps) return `Plain image: step ${step - steps} of ${steps}`;
+  return `Step ${Math.min(step, steps)} of ${steps}`;
+}
+
+async function loadHistory() {
+  const versions = await api("GET", "/v1/preferences/versions");
+  const current = versions.length ? versions[versions.length - 1].version : 0;
+  $("history").replaceChildren(...versions.slice().reverse().map((v) => el("li", { class: "version" },
+    el("span", { class: "version-number" }, `v${v.version}`),
+    el("span", { class: "version-reason" }, `${v.reason} · ${v.attribute_count} attribute${v.attribute_count === 1 ? "" : "s"}`),
+    el("span", { class: "version-actions" },
+      v.version > 1 ? el("button", { type: "button", class: "small", onclick: () => showChanges(v.version) }, "Changes") : "",
+      v.version !== current ? el("button", { type: "button", class: "small", onclick: () => restoreVersion(v.version) }, "Restore") : el("span", { class: "muted" }, "current")))));
+}
+
+async function showChanges(version) {
+  try {
+    const diff = await api("GET", `/v1/preferences/diff?from=${version - 1}&to=${version}`);
+    const lines = [
+      ...diff.added.map((a) => `+ ${a.polarity} ${a.text} (${a.category})`),
+      ...diff.removed.map((a) => `− ${a.polarity} ${a.text} (${a.category})`),
+      ...diff.changed.map((c) => `~ ${c.after.text}: ${c.fields.map((f) => `${f} ${c.before[f]} → ${c.after[f]}`).join(", ")}`),
+    ];
+    $("history-changes").replaceChildren(el("strong", {}, `Version ${version - 1} → ${version}`),
+      el("ul", {}, (lines.length ? lines : ["no attribute changes (images only)"]).map((line) => el("li", {}, line))));
+    $("history-changes").classList.remove("hidden");
+  } catch (error) { notice(error.message); }
+}
+
+async function restoreVersion(version) {
+  try {
+    const restored = await api("POST", `/v1/preferences/versions/${version}/restore`);
+    $("history-changes").classList.add("hidden");
+    await loadBoard();
+    notice(`Version ${version} restored as version ${restored.version}.`, true);
+  } catch (error) { notice(error.message); }
+}
 
 // -- start ----------------------------------------------------------------------------------
 
