@@ -100,6 +100,7 @@ def _build(app: FastAPI, components: Components, models: LoadedModels | None) ->
     state.tokens = TokenCache(components.accounts)
     state.limiter = RateLimiter(settings.rate_limit_per_minute, settings.rate_limit_burst)
     state.store = components.store  # loads the embedder and opens chromadb once
+    state.styles = components.styles
     extractor = build_extractor(settings, components.embedder)
     state.extractor = extractor
     state.gallery = build_gallery(settings)

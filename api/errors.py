@@ -27,6 +27,7 @@ from preference_store.errors import (
     InvalidImport,
     PreferenceError,
     StoreMismatch,
+    StyleNotFound,
     UserExists,
     UserNotFound,
     VersionNotFound,
@@ -75,6 +76,7 @@ class Unavailable(ApiError):
 
 STATUS_BY_ERROR: dict[type[Exception], int] = {
     UserNotFound: 404,
+    StyleNotFound: 404,
     AttributeNotFound: 404,
     VersionNotFound: 404,
     UserExists: 409,

@@ -15,6 +15,7 @@ from preference_store.accounts import Accounts
 from preference_store.database import create_schema, make_engine
 from preference_store.embeddings import SentenceTransformerEmbedder, packaged_minilm_path
 from preference_store.store import PreferenceStore
+from preference_store.styles import StyleStore  # also registers its table before create_all
 
 _PACKAGED_ALIASES = {PACKAGED_MINILM, f"sentence-transformers/{PACKAGED_MINILM}"}
 
@@ -103,3 +104,7 @@ class Components:
     @property
     def accounts(self) -> Accounts:
         return Accounts(self.engine)
+
+    @property
+    def styles(self) -> StyleStore:
+        return StyleStore(self.engine)

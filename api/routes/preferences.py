@@ -10,7 +10,7 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Body, Path, Query, Response, status
 
-from api.deps import CurrentUser, StoreDep
+from api.deps import CurrentUser, StoreDep, StylesDep
 from api.schemas import (
     AttributeCreate,
     AttributeOut,
@@ -85,15 +85,16 @@ def delete_preference(user: CurrentUser, store: StoreDep, attribute_id: Attribut
 
 
 @router.get("/export")
-def export_preferences(user: CurrentUser, store: StoreDep) -> dict[str, Any]:
+def export_preferences(user: CurrentUser, store: StoreDep, styles: StylesDep) -> dict[str, Any]:
     """The caller's profile as a versioned JSON document (the CLI's `prefs export`)."""
-    return export_profile(store, user)
+    return export_profile(store, user, styles)
 
 
 @router.post("/import", responses={422: {"model": Problem}})
 def import_preferences(
     user: CurrentUser,
     store: StoreDep,
+    styles: StylesDep,
     document: Annotated[dict[str, Any], Body(description="A document from the export route.")],
 ) -> ImportResult:
     """Replace the caller's profile with an exported one (a new version unless identical).
@@ -101,7 +102,7 @@ def import_preferences(
     A document exported by another account is taken over with fresh attribute ids, so it can
     never touch that account's attributes.
     """
-    profile = import_profile(store, _owned_by(user, document, store.profile(user)))
+    profile = import_profile(store, _owned_by(user, document, store.profile(user)), styles)
     return ImportResult(version=profile.version, attribute_count=len(profile.attributes))
 
 
