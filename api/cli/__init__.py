@@ -14,7 +14,7 @@ from pydantic import ValidationError
 from rich.console import Console
 from transformers.utils import logging as hf_logging
 
-from api.cli import generate, onboard, prefs, service
+from api.cli import generate, onboard, prefs, service, style
 from api.errors import describe_validation_error
 from preference_store.errors import PreferenceError
 
@@ -26,6 +26,7 @@ app = typer.Typer(
     add_completion=False,
 )
 app.add_typer(prefs.app, name="prefs")
+app.add_typer(style.app, name="style")
 service.register(app)
 onboard.register(app)
 generate.register(app)

@@ -65,6 +65,12 @@ def generate(
     ] = None,
     num_images: Annotated[int, typer.Option(help="Images to make (seeds seed, seed+1, ...).")] = 1,
     negative_prompt: Annotated[str, typer.Option(help="What to steer away from.")] = "",
+    style_weight: Annotated[
+        float, typer.Option(help="Weight of USER's learned style token (0: off).")
+    ] = 1.0,
+    negative_style_weight: Annotated[
+        float, typer.Option(help="Weight of USER's learned negative token (0: off).")
+    ] = 1.0,
     as_json: Annotated[bool, typer.Option("--json", help="Print the result as JSON.")] = False,
 ) -> None:
     """Render PROMPT in USER's taste; writes PNGs that record what was applied."""
@@ -81,6 +87,8 @@ def generate(
             vp_degree=vp_degree,
             aesthetic_steps=aesthetic_steps,
             aesthetic_lr=aesthetic_lr,
+            style_weight=style_weight,
+            negative_style_weight=negative_style_weight,
         )
         prompt = check_prompt(prompt)
         negative_prompt = check_prompt(negative_prompt, what="negative prompt", allow_empty=True)
@@ -88,6 +96,7 @@ def generate(
         _fail(str(error))
     from api.generation_wiring import ensure_aesthetic_embedding, open_generator, open_models
     from generation.png import save_png
+    from generation.style_library import tokens_for
     from generation.tiny import TINY_NOTICE
 
     components = Components()
@@ -103,6 +112,7 @@ def generate(
             generator = open_generator(models)
             profile = components.store.profile(user)
             profile = ensure_aesthetic_embedding(components.store, profile, models.clip)
+            style, negative_style = tokens_for(components.styles, user, models.name)
 
         # 3. Generate, with a progress bar over the denoising steps.
         with Progress(
@@ -120,6 +130,8 @@ def generate(
                 settings=settings,
                 negative_prompt=negative_prompt,
                 on_step=lambda done, _total: progress.update(task, completed=done),
+                style=style,
+                negative_style=negative_style,
             )
     except GenerationError as error:
         _fail(str(error))
@@ -163,6 +175,15 @@ def _print_result(result: GenerationResult, paths: list[Path]) -> None:
     console.print(f"liked (VP+):    {plan.positive_text or '-'}  [{plan.positive_tokens} tokens]")
     console.print(f"disliked (VP−): {plan.negative_text or '-'}  [{plan.negative_tokens} tokens]")
     console.print(f"aesthetic:      {result.aesthetic.note}")
+    weights = result.settings
+    console.print(
+        f"style token:    {plan.style_token or '-'}"
+        + (f"  [weight {weights.style_weight:g}]" if plan.style_token else "")
+    )
+    console.print(
+        f"negative token: {plan.negative_style_token or '-'}"
+        + (f"  [weight {weights.negative_style_weight:g}]" if plan.negative_style_token else "")
+    )
     timings = ", ".join(f"{k} {v:.2f}s" for k, v in result.timings.items())
     console.print(f"seed {result.seed}; {timings}")
     for path in paths:
