@@ -15,8 +15,8 @@ from api.wiring import Components
 from generation.png import read_png_metadata
 from generation.style_formats import export_token, from_blob
 from generation.tiny import build_tiny_sd
-from tests.cli_runner import run_cli
 from preference_store.models import AttributeDraft, Category, ImageReaction, Polarity
+from tests.cli_runner import run_cli
 
 runner = CliRunner()
 FAST = ["--steps", "2", "--width", "64", "--height", "64", "--seed", "5", "--aesthetic-steps", "0"]
