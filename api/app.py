@@ -31,7 +31,8 @@ from api.generation_wiring import open_generator, open_models
 from api.jobs import JobRepository
 from api.jobs_generation import GenerationWork
 from api.jobs_runner import JobRunner, Work
-from api.routes import gallery, generations, health, onboarding, preferences, users
+from api.jobs_style import StyleTraining, dispatch
+from api.routes import gallery, generations, health, onboarding, preferences, styles, users
 from api.routes.feedback import apply_pending_feedback
 from api.routes.metrics import Metrics, MetricsMiddleware
 from api.settings import Settings
@@ -88,7 +89,11 @@ def _generation_loader(components: Components, models: LoadedModels | None) -> W
     # The loaded libraries and models are millions of long-lived objects: left to the cyclic
     # GC, each full collection stalls every request for ~0.4 s (measured by bench/api.py).
     gc.freeze()
-    return GenerationWork(open_generator(models), components.store, settings.generations_dir)
+    styles = components.styles
+    generation = GenerationWork(
+        open_generator(models), components.store, settings.generations_dir, styles
+    )
+    return dispatch(generation, StyleTraining(generation.generator, components.store, styles))
 
 
 def _build(app: FastAPI, components: Components, models: LoadedModels | None) -> None:
@@ -161,7 +166,7 @@ def create_app(settings: Settings | None = None, *, models: LoadedModels | None 
         lifespan=lifespan,
     )
     install_error_handlers(app)
-    for router in (health, users, preferences, gallery, onboarding, generations):
+    for router in (health, users, preferences, gallery, onboarding, generations, styles):
         app.include_router(router.router)
 
     @app.get("/", include_in_schema=False)

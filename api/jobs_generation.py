@@ -17,8 +17,10 @@ from generation.errors import AestheticEmbeddingError
 from generation.generator import GenerationResult, PersonalizedGenerator
 from generation.png import save_png
 from generation.settings import GenerationSettings
+from generation.style_library import tokens_for
 from preference_store.models import Profile
 from preference_store.store import PreferenceStore
+from preference_store.styles import StyleStore
 
 log = logging.getLogger("tastemaker.jobs")
 
@@ -30,10 +32,17 @@ def image_path(root: Path, job_id: str, variant: str, index: int) -> Path:
 class GenerationWork:
     """Runs a generation job with the shared generator; called only by the worker thread."""
 
-    def __init__(self, generator: PersonalizedGenerator, store: PreferenceStore, out_dir: Path):
+    def __init__(
+        self,
+        generator: PersonalizedGenerator,
+        store: PreferenceStore,
+        out_dir: Path,
+        styles: StyleStore | None = None,
+    ):
         self.generator = generator
         self.store = store
         self.out_dir = out_dir
+        self.styles = styles
 
     def __call__(self, job: Job, report: StepReporter) -> dict[str, Any]:
         request = job.request
@@ -48,6 +57,11 @@ class GenerationWork:
         # 2. The profile as it is now, with its aesthetic embedding for this CLIP model.
         profile = self.store.profile(job.user_id)
         profile = self._with_aesthetic_embedding(profile)
+        style, negative_style = (
+            tokens_for(self.styles, job.user_id, self.generator.model_name)
+            if self.styles is not None
+            else (None, None)
+        )
 
         # 3. The personalized image(s).
         result = self.generator(
@@ -56,6 +70,8 @@ class GenerationWork:
             settings=settings,
             negative_prompt=request.get("negative_prompt", ""),
             on_step=on_step,
+            style=style,
+            negative_style=negative_style,
         )
         self._save(job.id, "image", result)
         offset = settings.steps

@@ -249,6 +249,8 @@ class GenerationCreate(Request):
     aesthetic_steps: int | None = Field(default=None, ge=0, le=50)
     aesthetic_lr: float | None = Field(default=None, gt=0.0, le=1e-2, allow_inf_nan=False)
     mode: Literal["embeds", "guidance"] | None = None
+    style_weight: float | None = Field(default=None, ge=0.0, le=2.0, allow_inf_nan=False)
+    negative_style_weight: float | None = Field(default=None, ge=0.0, le=2.0, allow_inf_nan=False)
     include_plain: bool = Field(
         default=False,
         description="Also render the plain model's image (same seed, no personalization), "
@@ -313,3 +315,28 @@ class Problem(BaseModel):
     """Every error answer: one human sentence."""
 
     detail: str
+
+
+class StyleCreate(Request):
+    """Train a style token from the profile's liked (or, ``negative``, disliked) images."""
+
+    model_config = ConfigDict(extra="forbid", json_schema_extra={"examples": [{"steps": 300}]})
+
+    steps: int = Field(default=500, description="Most steps; training stops early on a plateau.")
+    vectors: int = Field(default=1, description="Vectors in the token (1–8).")
+    lr: float = Field(default=5e-3, allow_inf_nan=False)
+    negative: bool = False
+
+
+class StyleOut(BaseModel):
+    id: str
+    name: str
+    model: str
+    family: str
+    negative: bool
+    source: str
+    profile_version: int | None
+    steps: int
+    losses: list[float]
+    image_count: int
+    created_at: datetime
