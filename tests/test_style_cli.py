@@ -196,3 +196,33 @@ def test_a_token_file_for_another_model_is_refused(alice: Path) -> None:
     code, text = invoke("style", "import", "--user", "alice", "--model", "tiny", str(path))
     assert code == 1 and "768 wide" in text
     assert Components().styles.list_tokens("alice") == []
+
+
+def test_ctrl_c_stops_training_cleanly_and_keeps_the_vectors_so_far(alice: Path) -> None:
+    """A real SIGINT mid-training (sent from the progress callback at step 2)."""
+    import os
+    import signal
+
+    from api.cli.style import _StopOnInterrupt
+    from generation.style_library import train_for_profile
+
+    components = Components()
+    profile = components.store.profile("alice")
+
+    def progress(step: int, _loss: float) -> None:
+        if step == 2:
+            os.kill(os.getpid(), signal.SIGINT)
+
+    with _StopOnInterrupt() as stop:
+        trained = train_for_profile(
+            build_tiny_sd(),
+            model="tiny",
+            profile=profile,
+            styles=components.styles,
+            progress=progress,
+            should_stop=stop,
+        )
+    assert trained.result.cancelled and trained.result.steps == 2
+    (record,) = components.styles.list_tokens("alice")
+    assert record.id == trained.record.id and record.steps == 2
+    assert signal.getsignal(signal.SIGINT) is signal.default_int_handler
