@@ -31,7 +31,7 @@ from api.jobs_queue import JobQueue
 from api.jobs_wiring import open_job_queue
 from api.openapi import add_setting_bounds
 from api.retention import RetentionSweeper
-from api.routes import gallery, generations, health, onboarding, preferences, users
+from api.routes import gallery, generations, health, onboarding, preferences, styles, users
 from api.routes.feedback import apply_pending_feedback
 from api.routes.metrics import Metrics, MetricsMiddleware
 from api.settings import Settings
@@ -101,6 +101,7 @@ def _build(app: FastAPI, components: Components, models: LoadedModels | None) ->
     if settings.image_retention_days is not None:
         state.retention = RetentionSweeper(components.blobs, settings.image_retention_days)
         state.retention.start()
+    state.styles = components.styles
     extractor = build_extractor(settings, components.embedder)
     state.extractor = extractor
     state.gallery = build_gallery(settings)
@@ -162,7 +163,7 @@ def create_app(settings: Settings | None = None, *, models: LoadedModels | None 
     )
     install_error_handlers(app)
     add_setting_bounds(app, components.settings)
-    for router in (health, users, preferences, gallery, onboarding, generations):
+    for router in (health, users, preferences, gallery, onboarding, generations, styles):
         app.include_router(router.router)
 
     @app.get("/", include_in_schema=False)

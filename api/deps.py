@@ -23,6 +23,7 @@ from api.settings import Settings
 from preference_store.accounts import Accounts
 from preference_store.blobs import BlobStore
 from preference_store.store import PreferenceStore
+from preference_store.styles import StyleStore
 
 _bearer = HTTPBearer(auto_error=False, description="A user's API token: `Bearer tm_…`.")
 
@@ -115,6 +116,11 @@ async def get_store(request: Request) -> PreferenceStore:
     return store
 
 
+async def get_styles(request: Request) -> StyleStore:
+    styles: StyleStore = _state(request, "styles")
+    return styles
+
+
 async def get_accounts(request: Request) -> Accounts:
     accounts: Accounts = _state(request, "accounts")
     return accounts
@@ -147,6 +153,7 @@ async def in_lane(lane: anyio.CapacityLimiter, work: Callable[[], T]) -> T:
 SettingsDep = Annotated[Settings, Depends(get_settings)]
 SlowLaneDep = Annotated[anyio.CapacityLimiter, Depends(get_slow_lane)]
 StoreDep = Annotated[PreferenceStore, Depends(get_store)]
+StylesDep = Annotated[StyleStore, Depends(get_styles)]
 AccountsDep = Annotated[Accounts, Depends(get_accounts)]
 JobsDep = Annotated[JobQueue, Depends(get_jobs)]
 BlobsDep = Annotated[BlobStore, Depends(get_blobs)]

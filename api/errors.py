@@ -28,6 +28,7 @@ from preference_store.errors import (
     PreferenceError,
     ProfileFull,
     StoreMismatch,
+    StyleNotFound,
     UserExists,
     UserNotFound,
     VersionNotFound,
@@ -76,6 +77,7 @@ class Unavailable(ApiError):
 
 STATUS_BY_ERROR: dict[type[Exception], int] = {
     UserNotFound: 404,
+    StyleNotFound: 404,
     AttributeNotFound: 404,
     VersionNotFound: 404,
     UserExists: 409,

@@ -17,6 +17,7 @@ from generation.render import render_request
 from generation.request import GenerationRequest
 from preference_store.blobs import BlobStore
 from preference_store.store import PreferenceStore
+from preference_store.styles import StyleStore
 
 GENERATION = "generation"
 GENERATIONS_PREFIX = "generations/"
@@ -38,10 +39,17 @@ def image_path(root: Path, job_id: str, variant: str, index: int) -> Path:
 class GenerationWork:
     """Runs generation jobs with the process's one shared generator."""
 
-    def __init__(self, generator: PersonalizedGenerator, store: PreferenceStore, blobs: BlobStore):
+    def __init__(
+        self,
+        generator: PersonalizedGenerator,
+        store: PreferenceStore,
+        blobs: BlobStore,
+        styles: StyleStore | None = None,
+    ):
         self.generator = generator
         self.store = store
         self.blobs = blobs
+        self.styles = styles
 
     def __call__(self, job: Job, report: StepReporter) -> dict[str, Any]:
         request = job.request
@@ -54,6 +62,7 @@ class GenerationWork:
             request,
             lambda variant, index, _seed, data: self._put(image_key(job.id, variant, index), data),
             on_step=lambda done, _total: report(done),
+            styles=self.styles,
         )
         return rendered.summary()
 

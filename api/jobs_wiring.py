@@ -19,6 +19,7 @@ from api.jobs_generation import GENERATION, GenerationWork, register_generation
 from api.jobs_progress import LocalProgress, ProgressBus, RedisProgress
 from api.jobs_queue import JobQueue
 from api.jobs_runner import Handler, LocalJobQueue
+from api.jobs_style import STYLE_TRAINING, StyleTraining, register_style_training
 from api.settings import Settings
 from api.wiring import Components
 from generation.loading import LoadedModels
@@ -29,6 +30,7 @@ log = logging.getLogger("tastemaker.jobs")
 def job_kinds() -> JobKinds:
     kinds = JobKinds()
     register_generation(kinds)
+    register_style_training(kinds)
     return kinds
 
 
@@ -60,8 +62,12 @@ def load_handlers(components: Components, models: LoadedModels | None = None) ->
     # The loaded libraries and models are millions of long-lived objects: left to the cyclic
     # GC, each full collection stalls every request for ~0.4 s (measured by bench/api.py).
     gc.freeze()
-    work = GenerationWork(open_generator(models), components.store, components.blobs)
-    handlers: Mapping[str, Handler] = {GENERATION: work}
+    generator = open_generator(models)
+    styles = components.styles
+    handlers: Mapping[str, Handler] = {
+        GENERATION: GenerationWork(generator, components.store, components.blobs, styles),
+        STYLE_TRAINING: StyleTraining(generator, components.store, styles),
+    }
     return dict(handlers)
 
 

@@ -23,6 +23,7 @@ from preference_store.models import (
     Profile,
     VisualAttribute,
 )
+from preference_store.styles import MAX_TOKENS_PER_IMPORT as MAX_STYLE_TOKENS_PER_IMPORT
 from preference_store.transfer import (
     MAX_AESTHETIC_MODELS,
     MAX_EMBEDDING_SIZE,
@@ -201,6 +202,11 @@ class ProfileDocument(Request):
         max_length=MAX_AESTHETIC_MODELS,
         description="CLIP model -> embedding; kept only for models this server computed.",
     )
+    style_tokens: list[dict[str, Any]] = Field(
+        default_factory=list,
+        max_length=MAX_STYLE_TOKENS_PER_IMPORT,
+        description="Learned style tokens (record + base64 vectors), checked on import.",
+    )
 
     @field_validator("schema_", mode="before")
     @classmethod
@@ -375,6 +381,8 @@ class GenerationCreate(Request):
     aesthetic_steps: int | None = Field(default=None, ge=0, le=50)
     aesthetic_lr: float | None = Field(default=None, gt=0.0, le=1e-2, allow_inf_nan=False)
     mode: Literal["embeds", "guidance"] | None = None
+    style_weight: float | None = Field(default=None, ge=0.0, le=2.0, allow_inf_nan=False)
+    negative_style_weight: float | None = Field(default=None, ge=0.0, le=2.0, allow_inf_nan=False)
     include_plain: bool = Field(
         default=False,
         strict=True,
@@ -443,3 +451,28 @@ class Problem(BaseModel):
     """Every error answer: one human sentence."""
 
     detail: str
+
+
+class StyleCreate(Request):
+    """Train a style token from the profile's liked (or, ``negative``, disliked) images."""
+
+    model_config = ConfigDict(extra="forbid", json_schema_extra={"examples": [{"steps": 300}]})
+
+    steps: int = Field(default=500, description="Most steps; training stops early on a plateau.")
+    vectors: int = Field(default=1, description="Vectors in the token (1–8).")
+    lr: float = Field(default=5e-3, allow_inf_nan=False)
+    negative: bool = False
+
+
+class StyleOut(BaseModel):
+    id: str
+    name: str
+    model: str
+    family: str
+    negative: bool
+    source: str
+    profile_version: int | None
+    steps: int
+    losses: list[float]
+    image_count: int
+    created_at: datetime

@@ -124,10 +124,10 @@ class Settings(BaseSettings):
         default=3, ge=1, le=1_000, description="Queued + running jobs one person may have."
     )
     max_job_pixel_steps: int = Field(
-        default=1024 * 1024 * 50 * 2,
+        default=1024 * 1024 * 150,
         ge=64 * 64,
         description="Largest job: width × height × steps × images (× 2 with the plain image); "
-        "a size left to the model counts as 1024².",
+        "a size left to the model counts as 1024²; a style-training step counts as 512².",
     )
     broker_url: str | None = Field(
         default=None,

@@ -12,9 +12,9 @@ from sqlalchemy import MetaData
 
 from agent import sessions
 from api import feedback_inbox, jobs
-from preference_store import accounts, blobs, versions
+from preference_store import accounts, blobs, styles, versions
 from preference_store.database import Base
 
-TABLE_MODULES = (accounts, versions, blobs, sessions, jobs, feedback_inbox)
+TABLE_MODULES = (accounts, versions, blobs, styles, sessions, jobs, feedback_inbox)
 
 metadata: MetaData = Base.metadata

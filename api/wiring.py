@@ -23,6 +23,7 @@ if TYPE_CHECKING:
     from preference_store.accounts import Accounts
     from preference_store.blobs import BlobStore
     from preference_store.store import PreferenceStore
+    from preference_store.styles import StyleStore
     from preference_store.versions import VersionLog
 
 # Every CLI command module imports this one, so it imports nothing heavy at the top: SQLAlchemy
@@ -172,3 +173,9 @@ class Components:
         from preference_store.versions import VersionLog
 
         return VersionLog(self.engine)
+
+    @property
+    def styles(self) -> StyleStore:
+        from preference_store.styles import StyleStore
+
+        return StyleStore(self.engine)

@@ -17,6 +17,7 @@ from torch import Tensor
 from torch.func import functional_call
 
 from generation.errors import ModelLoadError
+from generation.style_inject import Injection, encoder_keys, injected, install, tokenize_with_token
 
 SDPipeline: TypeAlias = Any
 """A ``StableDiffusionPipeline`` or ``StableDiffusionXLPipeline`` (diffusers is untyped)."""
@@ -108,6 +109,71 @@ class PipelineTextEncoder:
             pooled.to(dtype=self.dtype, device=self.device),
         )
 
+    @property
+    def encoders(self) -> list[Any]:
+        """The text encoder(s), in the order of ``tokenizers`` (SDXL: CLIP-L, then CLIP-G)."""
+        if self.sdxl:
+            return [self.pipeline.text_encoder, self.pipeline.text_encoder_2]
+        return [self.pipeline.text_encoder]
+
+    def style_inputs(self, text: str, count: int) -> list[tuple[Tensor, Tensor]]:
+        """(ids, token mask) per encoder for a text with the style marker and ``count`` vectors."""
+        return [tokenize_with_token(tokenizer, text, count) for tokenizer in self.tokenizers]
+
+    def encode_with_style(
+        self,
+        text: str,
+        vectors: dict[str, Tensor],
+        *,
+        overrides: Overrides | None = None,
+        grad: bool = False,
+    ) -> TextEmbeddings:
+        """``E(text)`` with learned vectors at the style marker, for this call only.
+
+        ``vectors`` maps ``clip_l`` (and for SDXL ``clip_g``) to [K, D]. With ``grad`` the result
+        is differentiable in the vectors (training); the encoders' own weights never are.
+        """
+        count = int(next(iter(vectors.values())).shape[0])
+        inputs = self.style_inputs(text, count)
+        return self.encode_ids(inputs, vectors, overrides=overrides, grad=grad)
+
+    def encode_ids(
+        self,
+        inputs: list[tuple[Tensor, Tensor]],
+        vectors: dict[str, Tensor],
+        *,
+        overrides: Overrides | None = None,
+        grad: bool = False,
+    ) -> TextEmbeddings:
+        """Encode pre-tokenized (ids, mask) pairs, one per encoder, with injected vectors."""
+        encoders = self.encoders
+        keys = encoder_keys(encoders)
+        missing = [key for key in keys if key not in vectors]
+        if missing:
+            raise ValueError(f"style vectors lack {', '.join(missing)} for this pipeline")
+        layers = {
+            install(encoder): Injection(mask.to(encoder.device), vectors[key])
+            for encoder, key, (_ids, mask) in zip(encoders, keys, inputs, strict=True)
+        }
+        hidden: list[Tensor] = []
+        pooled: Tensor | None = None
+        with injected(layers), torch.set_grad_enabled(grad):
+            for index, (encoder, (ids, _mask)) in enumerate(zip(encoders, inputs, strict=True)):
+                ids = ids.to(encoder.device)
+                extra = overrides if index == 0 else None
+                if not self.sdxl:
+                    out = _call(encoder, extra, ids)
+                    return TextEmbeddings(out[0].to(dtype=self.dtype, device=self.device))
+                out = _call(encoder, extra, ids, output_hidden_states=True)
+                if index == 1:
+                    pooled = out[0]
+                hidden.append(out.hidden_states[-2])
+        assert pooled is not None
+        return TextEmbeddings(
+            torch.concat(hidden, dim=-1).to(dtype=self.dtype, device=self.device),
+            pooled.to(dtype=self.dtype, device=self.device),
+        )
+
     def encode_negative(self, text: str) -> TextEmbeddings:
         """``E(n)``; SDXL with an empty negative prompt uses zeros, as its pipeline does."""
         if self.sdxl and not text and self.pipeline.config.force_zeros_for_empty_prompt:
@@ -122,6 +188,24 @@ def _run(module: torch.nn.Module, overrides: Overrides | None, ids: Tensor, **kw
         if overrides:
             return functional_call(module, overrides, (ids,), kwargs)
         return module(ids, **kwargs)
+
+
+def _call(module: torch.nn.Module, overrides: Overrides | None, ids: Tensor, **kwargs: Any) -> Any:
+    if overrides:
+        return functional_call(module, overrides, (ids,), kwargs)
+    return module(ids, **kwargs)
+
+
+def blend(base: TextEmbeddings, styled: TextEmbeddings | None, weight: float) -> TextEmbeddings:
+    """``E(p) + w·(E(p with token) − E(p))``: weight 0 returns ``base`` itself, 1 the styled one."""
+    if styled is None or weight == 0.0:
+        return base
+    if weight == 1.0:
+        return styled
+    pooled = base.pooled
+    if pooled is not None and styled.pooled is not None:
+        pooled = pooled + weight * (styled.pooled - pooled)
+    return TextEmbeddings(base.hidden + weight * (styled.hidden - base.hidden), pooled)
 
 
 def combine(base: TextEmbeddings, extra: TextEmbeddings | None, degree: float) -> TextEmbeddings:

@@ -23,15 +23,17 @@ from torch import Tensor
 from generation.aesthetic_gradients import AestheticTuner
 from generation.cache import LRUCache
 from generation.clip import ClipBundle
-from generation.encoding import PipelineTextEncoder, SDPipeline, TextEmbeddings, combine
+from generation.encoding import PipelineTextEncoder, SDPipeline, TextEmbeddings, blend, combine
 from generation.errors import InvalidGenerationRequest
 from generation.guidance import ViPerGuidedUNet, pipeline_view
-from generation.plan import ConditioningPlan, plan_conditioning, token_counter
+from generation.plan import ConditioningPlan, place_style, plan_conditioning, token_counter
 from generation.settings import (
     ConditioningMode,
     GenerationSettings,
     check_prompt,
 )
+from generation.style_inject import STYLE_MARKER, encoder_keys
+from generation.style_token import StyleToken
 from preference_store.models import Profile
 
 OUTPUT_TYPES = ("pil", "np", "latent")
@@ -59,6 +61,8 @@ class Conditioning:
     liked: TextEmbeddings | None
     disliked: TextEmbeddings | None
     aesthetic: AestheticReport
+    styled: TextEmbeddings | None = None
+    negative_styled: TextEmbeddings | None = None
 
 
 @dataclass
@@ -92,6 +96,8 @@ class GenerationResult:
             "tastemaker:plan": self.plan.model_dump_json(),
             "tastemaker:aesthetic": json.dumps(asdict(self.aesthetic)),
             "tastemaker:scheduler": self.scheduler,
+            "tastemaker:style": self.plan.style_token,
+            "tastemaker:negative_style": self.plan.negative_style_token,
         }
 
 
@@ -138,6 +144,8 @@ class PersonalizedGenerator:
         aesthetic_embedding: Tensor | None = None,
         on_step: StepCallback | None = None,
         output_type: str = "pil",
+        style: StyleToken | None = None,
+        negative_style: StyleToken | None = None,
     ) -> GenerationResult:
         timings: dict[str, float] = {}
         started = clock = time.perf_counter()
@@ -154,18 +162,34 @@ class PersonalizedGenerator:
         if output_type not in OUTPUT_TYPES:
             raise InvalidGenerationRequest(f"output_type must be one of {', '.join(OUTPUT_TYPES)}")
         embedding = self._aesthetic_embedding(profile, aesthetic_embedding, settings)
+        style = self.check_style(style, settings.style_weight, negative=False)
+        negative_style = self.check_style(
+            negative_style, settings.negative_style_weight, negative=True
+        )
         lap("check")
 
-        # 2. Plan the conditioning: which attributes, in which order, and why.
+        # 2. Plan the conditioning: which attributes, in which order, and why; where the
+        #    learned tokens go.
         plan = self.plan(prompt, profile, negative_prompt)
+        plan = place_style(
+            plan,
+            token=style.describe() if style else None,
+            negative_token=negative_style.describe() if negative_style else None,
+            marker=STYLE_MARKER,
+        )
         lap("plan")
 
-        # 3. Encode prompt, negative prompt, VP+ and VP− (aesthetic steps on the prompt).
-        key = self._cache_key(profile, plan, settings, embedding)
+        # 3. Encode prompt, negative prompt, VP+ and VP− (aesthetic steps on the prompt) and
+        #    the prompts with the learned tokens.
+        key = (
+            *self._cache_key(profile, plan, settings, embedding),
+            style.digest() if style else None,
+            negative_style.digest() if negative_style else None,
+        )
         conditioning = self.cache.get(key)
         cached = conditioning is not None
         if conditioning is None:
-            conditioning = self.encode(plan, settings, embedding, timings)
+            conditioning = self.encode(plan, settings, embedding, timings, style, negative_style)
             self.cache.put(key, conditioning)
         lap("encode")
 
@@ -254,6 +278,31 @@ class PersonalizedGenerator:
             )
         return prompt, negative_prompt
 
+    def check_style(
+        self, token: StyleToken | None, weight: float, *, negative: bool
+    ) -> StyleToken | None:
+        """The token to use (None when absent or weighted 0); refuses one for another model."""
+        if token is None or weight == 0.0:
+            return None
+        if token.negative != negative:
+            which = "negative" if token.negative else "positive"
+            raise InvalidGenerationRequest(f"token {token.token_id} is a {which} style token")
+        keys = encoder_keys(self.text.encoders)
+        if set(token.vectors) != set(keys):
+            raise InvalidGenerationRequest(
+                f"token {token.token_id} was made for a model with encoder(s) "
+                f"{', '.join(sorted(token.vectors))}; this model has {', '.join(keys)}"
+            )
+        for key, encoder in zip(keys, self.text.encoders, strict=True):
+            width = int(encoder.get_input_embeddings().weight.shape[1])
+            shape = tuple(token.vectors[key].shape)
+            if len(shape) != 2 or shape[1] != width:
+                raise InvalidGenerationRequest(
+                    f"token {token.token_id} has {key} vectors of shape {shape}; "
+                    f"this model needs [K, {width}]"
+                )
+        return token
+
     def _aesthetic_embedding(
         self, profile: Profile, explicit: Tensor | None, settings: GenerationSettings
     ) -> Tensor | None:
@@ -272,6 +321,8 @@ class PersonalizedGenerator:
         settings: GenerationSettings,
         embedding: Tensor | None,
         timings: dict[str, float] | None = None,
+        style: StyleToken | None = None,
+        negative_style: StyleToken | None = None,
     ) -> Conditioning:
         """Text embeddings for the plan; the prompt with aesthetic-tuned weights if asked."""
         with self._encoder_lock:
@@ -298,6 +349,15 @@ class PersonalizedGenerator:
                     timings["aesthetic"] = time.perf_counter() - started
             assert report is not None
             vp_needed = settings.vp_degree > 0.0
+            styled = negative_styled = None
+            if style is not None and plan.style_prompt:
+                styled = self.text.encode_with_style(
+                    plan.style_prompt, style.vectors, overrides=overrides
+                )
+            if negative_style is not None and plan.negative_style_prompt:
+                negative_styled = self.text.encode_with_style(
+                    plan.negative_style_prompt, negative_style.vectors
+                )
             return Conditioning(
                 prompt=self.text.encode(plan.prompt, overrides=overrides),
                 negative=self._encode_cached(plan.negative_prompt, negative=True),
@@ -308,6 +368,8 @@ class PersonalizedGenerator:
                 if vp_needed and plan.negative_text
                 else None,
                 aesthetic=report,
+                styled=styled,
+                negative_styled=negative_styled,
             )
 
     def _encode_cached(self, text: str, *, negative: bool = False) -> TextEmbeddings:
@@ -341,7 +403,10 @@ class PersonalizedGenerator:
     ) -> tuple[Any, dict[str, Any]]:
         """A per-request view of the shared pipeline and the embeddings to call it with."""
         beta = settings.vp_degree
-        prompt, negative = conditioning.prompt, conditioning.negative
+        prompt = blend(conditioning.prompt, conditioning.styled, settings.style_weight)
+        negative = blend(
+            conditioning.negative, conditioning.negative_styled, settings.negative_style_weight
+        )
         replace: dict[str, Any] = {
             # Schedulers keep per-run state: each request gets its own (a few µs).
             "scheduler": type(self.pipeline.scheduler).from_config(self.pipeline.scheduler.config)

@@ -23,6 +23,7 @@ TokenCounter = Callable[[str], int]
 
 CLIP_WINDOW = 77
 SEPARATOR = ", "
+STYLE_PHRASE = ", in the style of "
 
 
 class AttributeDecision(BaseModel):
@@ -51,6 +52,10 @@ class ConditioningPlan(BaseModel):
     positive_tokens: int
     negative_tokens: int
     decisions: list[AttributeDecision]
+    style_prompt: str = Field(default="", description="The prompt with the learned token placed.")
+    style_token: str = Field(default="", description="Which learned token, trained on what.")
+    negative_style_prompt: str = ""
+    negative_style_token: str = ""
 
     @property
     def used(self) -> list[AttributeDecision]:
@@ -167,6 +172,29 @@ def plan_conditioning(
         negative_tokens=totals[Polarity.DISLIKE],
         decisions=decisions,
     )
+
+
+def place_style(
+    plan: ConditioningPlan,
+    *,
+    token: str | None,
+    negative_token: str | None,
+    marker: str,
+) -> ConditioningPlan:
+    """Where the learned tokens go: "<prompt>, in the style of <style>" and "<negative>, <neg>".
+
+    The encoder keeps the marker inside the 77-token window, shortening the text before it if
+    the prompt is long; ``token``/``negative_token`` describe the tokens (None: not used).
+    """
+    update: dict[str, str] = {}
+    if token:
+        update["style_prompt"] = f"{plan.prompt}{STYLE_PHRASE}{marker}"
+        update["style_token"] = token
+    if negative_token:
+        negative = plan.negative_prompt
+        update["negative_style_prompt"] = f"{negative}{SEPARATOR}{marker}" if negative else marker
+        update["negative_style_token"] = negative_token
+    return plan.model_copy(update=update) if update else plan
 
 
 def _negative_prompt_clash(negative_prompt: str, attribute: VisualAttribute) -> str | None:

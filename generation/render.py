@@ -17,9 +17,11 @@ from generation.errors import AestheticEmbeddingError
 from generation.generator import GenerationResult, PersonalizedGenerator, StepCallback
 from generation.png import png_bytes
 from generation.request import GenerationRequest
+from generation.style_library import tokens_for
 
 if TYPE_CHECKING:
     from preference_store.store import PreferenceStore
+    from preference_store.styles import StyleStore
 
 log = logging.getLogger("tastemaker.generation")
 
@@ -74,11 +76,13 @@ def render_request(
     sink: ImageSink,
     *,
     on_step: Callable[[int, int], None] | None = None,
+    styles: StyleStore | None = None,
 ) -> Rendered:
     """Render ``request`` in ``user_id``'s current taste and hand each PNG to ``sink``.
 
     ``on_step(done, total)`` counts over the whole request (both images when the plain one is
-    made); raising from it stops the generation between two steps.
+    made); raising from it stops the generation between two steps. With ``styles``, the
+    person's newest style tokens for this model are applied (at the request's style weights).
     """
     total = request.total_steps()
     offset = 0
@@ -94,6 +98,10 @@ def render_request(
     except AestheticEmbeddingError as error:  # a broken liked-image file costs the aesthetic
         log.warning("no aesthetic embedding for %s: %s", user_id, error)  # steps, not the job
 
+    style, negative_style = (
+        tokens_for(styles, user_id, generator.model_name) if styles is not None else (None, None)
+    )
+
     # 2. The personalized image(s).
     callback: StepCallback = step
     result = generator(
@@ -102,6 +110,8 @@ def render_request(
         settings=request.settings,
         negative_prompt=request.negative_prompt,
         on_step=callback,
+        style=style,
+        negative_style=negative_style,
     )
     rendered = Rendered(result=result, plain=None, profile_version=profile.version)
     _save(rendered, "image", result, sink)

@@ -60,6 +60,21 @@ class GenerationSettings(BaseModel):
         description="Tune only the last N encoder layers (None: all layers, not the embeddings).",
     )
 
+    style_weight: float = Field(
+        default=1.0,
+        ge=0.0,
+        le=2.0,
+        allow_inf_nan=False,
+        description="Weight of the person's learned style token (0: off).",
+    )
+    negative_style_weight: float = Field(
+        default=1.0,
+        ge=0.0,
+        le=2.0,
+        allow_inf_nan=False,
+        description="Weight of the learned negative token in the negative conditioning (0: off).",
+    )
+
     def cache_key(self) -> tuple[object, ...]:
         """The settings that change the conditioning (not the seed, size or step count)."""
         return (

@@ -31,6 +31,12 @@ class VersionNotFound(PreferenceError):
         self.version = version
 
 
+class StyleNotFound(PreferenceError):
+    def __init__(self, token_id: str) -> None:
+        super().__init__(f"style token {token_id!r} does not exist for this user")
+        self.token_id = token_id
+
+
 class AttributeConflict(PreferenceError):
     """An edit would give two attributes of one user the same text."""
 

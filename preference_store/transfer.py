@@ -14,17 +14,26 @@ from pydantic import ValidationError
 from preference_store.errors import InvalidImport
 from preference_store.models import ATTRIBUTE_ID_PATTERN, DEFAULT_MAX_ATTRIBUTES, Profile
 from preference_store.store import PreferenceStore
+from preference_store.styles import StyleStore
 
 SCHEMA = "tastemaker.profile"
 SCHEMA_VERSION = 1
 MAX_AESTHETIC_MODELS = 8
 MAX_EMBEDDING_SIZE = 4096
+STYLE_TOKENS = "style_tokens"
 
 
-def export_profile(store: PreferenceStore, user_id: str) -> dict[str, Any]:
+def export_profile(
+    store: PreferenceStore, user_id: str, styles: StyleStore | None = None
+) -> dict[str, Any]:
+    """The profile document; with ``styles``, the learned style tokens travel in it too."""
     profile = store.profile(user_id)
     body = profile.model_dump(mode="json", exclude={"updated_at"})
-    return {"schema": SCHEMA, "schema_version": SCHEMA_VERSION, **body}
+    document = {"schema": SCHEMA, "schema_version": SCHEMA_VERSION, **body}
+    tokens = styles.export(user_id) if styles is not None else []
+    if tokens:
+        document[STYLE_TOKENS] = tokens
+    return document
 
 
 def parse_export(document: Any, *, max_attributes: int = DEFAULT_MAX_ATTRIBUTES) -> Profile:
@@ -41,7 +50,9 @@ def parse_export(document: Any, *, max_attributes: int = DEFAULT_MAX_ATTRIBUTES)
             f"export schema version {document.get('schema_version')!r} is not supported; "
             f"this tastemaker reads version {SCHEMA_VERSION}"
         )
-    body = {k: v for k, v in document.items() if k not in ("schema", "schema_version")}
+    body = {
+        k: v for k, v in document.items() if k not in ("schema", "schema_version", STYLE_TOKENS)
+    }
     attributes = body.get("attributes")
     if isinstance(attributes, list) and len(attributes) > max_attributes:
         raise InvalidImport(
@@ -83,9 +94,17 @@ def parse_export(document: Any, *, max_attributes: int = DEFAULT_MAX_ATTRIBUTES)
     return profile
 
 
-def import_profile(store: PreferenceStore, document: Any) -> Profile:
-    """Replace the user's profile with the exported one (a new version), unless identical."""
+def import_profile(
+    store: PreferenceStore, document: Any, styles: StyleStore | None = None
+) -> Profile:
+    """Replace the user's profile with the exported one (a new version), unless identical.
+
+    With ``styles``, the document's style tokens the user lacks are added (checked first).
+    """
     profile = parse_export(document, max_attributes=store.max_attributes)
+    if styles is not None and document.get(STYLE_TOKENS):
+        tokens = styles.parse_export(profile.user_id, document[STYLE_TOKENS])
+        styles.restore(profile.user_id, tokens)
     current = export_profile(store, profile.user_id)
     incoming = {"schema": SCHEMA, "schema_version": SCHEMA_VERSION}
     incoming.update(profile.model_dump(mode="json", exclude={"updated_at"}))

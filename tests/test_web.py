@@ -186,3 +186,26 @@ def test_onboard_edit_and_generate_in_the_browser(
         assert no_horizontal_scroll(browser), tab
         shoot(browser, shots, f"phone-{tab}")
     print(f"screenshots in {shots}")
+
+
+def test_train_my_style_on_the_board_and_the_weight_slider(
+    browser: WebDriver, server: UvicornServer, shots: Path
+) -> None:
+    """Runs after the onboarding test (same browser user, who now has liked images)."""
+    browser.get(server.url + "/")
+    wait(browser).until(lambda d: d.find_element(By.TAG_NAME, "body").get_attribute("data-ready"))
+    by_id(browser, "tab-board").click()
+    wait(browser).until(ec.text_to_be_present_in_element((By.ID, "style-state"), "No style token"))
+    by_id(browser, "style-train").click()
+    wait(browser, 240).until(
+        ec.text_to_be_present_in_element((By.ID, "style-state"), "Style token <user-")
+    )
+    assert "steps on" in by_id(browser, "style-state").text
+    shoot(browser, shots, "laptop-4-style-token")
+    by_id(browser, "tab-generate").click()
+    slider = by_id(browser, "gen-style")
+    assert slider.get_attribute("value") == "1"
+    browser.execute_script(
+        "const s = arguments[0]; s.value = '0.5'; s.dispatchEvent(new Event('input'));", slider
+    )
+    assert by_id(browser, "gen-style-value").text == "0.5"

@@ -20,7 +20,7 @@ import typer
 from pydantic import ValidationError
 from rich.console import Console
 
-from api.cli import corrections, db, generate, onboard, prefs, service
+from api.cli import corrections, db, generate, onboard, prefs, service, style
 from preference_store.errors import PreferenceError, SchemaError
 
 app = typer.Typer(
@@ -33,6 +33,7 @@ app = typer.Typer(
 app.add_typer(prefs.app, name="prefs")
 app.add_typer(corrections.app, name="corrections")
 app.add_typer(db.app, name="db")
+app.add_typer(style.app, name="style")
 service.register(app)
 onboard.register(app)
 generate.register(app)

@@ -104,6 +104,12 @@ def generate(
     ] = None,
     num_images: Annotated[int, typer.Option(help="Images to make (seeds seed, seed+1, ...).")] = 1,
     negative_prompt: Annotated[str, typer.Option(help="What to steer away from.")] = "",
+    style_weight: Annotated[
+        float, typer.Option(help="Weight of USER's learned style token (0: off).")
+    ] = 1.0,
+    negative_style_weight: Annotated[
+        float, typer.Option(help="Weight of USER's learned negative token (0: off).")
+    ] = 1.0,
     as_json: Annotated[bool, typer.Option("--json", help="Print the result as JSON.")] = False,
     single_file_config: SingleFileConfigOpt = None,
     clip_model: ClipModelOpt = None,
@@ -122,6 +128,8 @@ def generate(
             vp_degree=vp_degree,
             aesthetic_steps=aesthetic_steps,
             aesthetic_lr=aesthetic_lr,
+            style_weight=style_weight,
+            negative_style_weight=negative_style_weight,
         )
         prompt = check_prompt(prompt)
         negative_prompt = check_prompt(negative_prompt, what="negative prompt", allow_empty=True)
@@ -170,6 +178,7 @@ def generate(
                     lambda _variant, _i, image_seed: out / f"{_slug(prompt)}-{image_seed}.png"
                 ),
                 on_step=lambda done, _total: progress.update(task, completed=done),
+                styles=components.styles,
             )
     except GenerationError as error:
         _fail(str(error))
@@ -210,6 +219,15 @@ def _print_result(result: GenerationResult, paths: list[Path]) -> None:
     console.print(f"liked (VP+):    {plan.positive_text or '-'}  [{plan.positive_tokens} tokens]")
     console.print(f"disliked (VP−): {plan.negative_text or '-'}  [{plan.negative_tokens} tokens]")
     console.print(f"aesthetic:      {result.aesthetic.note}")
+    weights = result.settings
+    console.print(
+        f"style token:    {plan.style_token or '-'}"
+        + (f"  [weight {weights.style_weight:g}]" if plan.style_token else "")
+    )
+    console.print(
+        f"negative token: {plan.negative_style_token or '-'}"
+        + (f"  [weight {weights.negative_style_weight:g}]" if plan.negative_style_token else "")
+    )
     console.print(f"seed {result.seed}; {describe_timings(result.timings)}", soft_wrap=True)
     for path in paths:
         console.print(f"wrote {path}")

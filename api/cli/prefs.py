@@ -176,7 +176,7 @@ def export_(user: UserArg) -> None:
 
     components = Components()
     components.accounts.require(user)
-    _print_json(export_profile(components.store, user))
+    _print_json(export_profile(components.store, user, components.styles))
 
 
 @app.command("import")
@@ -194,7 +194,7 @@ def import_(
     user = parse_export(document).user_id  # validate before touching anything
     components = Components()
     components.accounts.ensure(user)
-    profile = import_profile(components.store, document)
+    profile = import_profile(components.store, document, components.styles)
     console.print(
         f"imported {len(profile.attributes)} attributes for {user} (version {profile.version})"
     )

@@ -12,7 +12,7 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Path, Query, Response, status
 
-from api.deps import CurrentUser, SlowLaneDep, StoreDep, in_lane
+from api.deps import CurrentUser, SlowLaneDep, StoreDep, StylesDep, in_lane
 from api.schemas import (
     AttributeCreate,
     AttributeOut,
@@ -103,14 +103,14 @@ def delete_preference(user: CurrentUser, store: StoreDep, attribute_id: Attribut
 
 
 @router.get("/export", response_model=ProfileDocument)
-def export_preferences(user: CurrentUser, store: StoreDep) -> dict[str, Any]:
+def export_preferences(user: CurrentUser, store: StoreDep, styles: StylesDep) -> dict[str, Any]:
     """The caller's profile as a versioned JSON document (the CLI's `prefs export`)."""
-    return export_profile(store, user)
+    return export_profile(store, user, styles)
 
 
 @router.post("/import", responses={422: {"model": Problem}})
 async def import_preferences(
-    user: CurrentUser, store: StoreDep, lane: SlowLaneDep, body: ProfileDocument
+    user: CurrentUser, store: StoreDep, styles: StylesDep, lane: SlowLaneDep, body: ProfileDocument
 ) -> ImportResult:
     """Replace the caller's profile with an exported one (a new version unless identical).
 
@@ -121,7 +121,7 @@ async def import_preferences(
     document = body.model_dump(mode="json", by_alias=True, exclude_none=True)
 
     def restore() -> ImportResult:
-        profile = import_profile(store, _owned_by(user, document, store.profile(user)))
+        profile = import_profile(store, _owned_by(user, document, store.profile(user)), styles)
         return ImportResult(version=profile.version, attribute_count=len(profile.attributes))
 
     return await in_lane(lane, restore)

@@ -315,7 +315,32 @@ function renderChart(groups) {
   if (!rows.length) $("chart").replaceChildren(el("p", { class: "none" }, "No attributes yet."));
 }
 
+// -- style token: its state on the board, training as a job, its weight when generating ------
+
+async function loadStyle() {
+  const tokens = await api("GET", "/v1/styles");
+  const token = tokens.find((t) => !t.negative);
+  $("style-state").textContent = token
+    ? `Style token ${token.name}: ${token.steps} steps on ${token.image_count} images (profile v${token.profile_version ?? "–"}, ${token.model}).`
+    : "No style token yet.";
+}
+
+$("style-train").addEventListener("click", async () => {
+  $("style-train").disabled = true;
+  try {
+    const accepted = await api("POST", "/v1/styles", {});
+    await followEvents(accepted.events_url, async (name, data) => {
+      if (name === "progress") $("style-state").textContent = data.status === "queued" ? "Training: waiting in the queue…" : `Training: step ${data.step} of ${data.total}…`;
+      if (name === "error") notice(data.detail);
+      if (name === "done") await loadStyle();
+    });
+  } catch (error) { notice(error.message); }
+  finally { $("style-train").disabled = false; }
+});
+$("gen-style").addEventListener("input", () => { $("gen-style-value").textContent = $("gen-style").value; });
+
 async function loadBoard() {
+  loadStyle().catch((error) => notice(error.message));
   const body = await api("GET", "/v1/preferences");
   $("board-version").textContent = `profile version ${body.version}`;
   renderChart(body.groups);
@@ -410,7 +435,7 @@ $("gen-form").addEventListener("submit", async (event) => {
   event.preventDefault();
   const body = { prompt: $("gen-prompt").value, negative_prompt: $("gen-negative").value, steps: Number($("gen-steps").value),
     vp_degree: Number($("gen-vp").value), aesthetic_steps: Number($("gen-aesthetic").value),
-    mode: $("gen-mode").value, include_plain: $("gen-plain").checked };
+    style_weight: Number($("gen-style").value), mode: $("gen-mode").value, include_plain: $("gen-plain").checked };
   if ($("gen-seed").value !== "") body.seed = Number($("gen-seed").value);
   if ($("gen-size").value !== "") body.width = body.height = Number($("gen-size").value);
   $("gen-submit").disabled = true;

@@ -1,0 +1,254 @@
+"""``tastemaker style``: learn, list, export, import and delete a person's style tokens."""
+
+from __future__ import annotations
+
+import signal
+from pathlib import Path
+from types import FrameType
+from typing import Annotated, NoReturn
+
+import typer
+from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
+from api.wiring import Components
+from generation.errors import GenerationError
+
+app = typer.Typer(
+    help="Learned style tokens (textual inversion) of a person.", no_args_is_help=True
+)
+console = Console(highlight=False)
+err = Console(stderr=True, highlight=False)
+
+UserOpt = Annotated[str, typer.Option("--user", "-u", help="Whose tokens.")]
+ModelOpt = Annotated[
+    str | None, typer.Option(help="Hub id, diffusers folder, .safetensors file, or 'tiny'.")
+]
+
+
+def _fail(message: str) -> NoReturn:
+    err.print(f"[red]error:[/red] {message}", soft_wrap=True)
+    raise typer.Exit(1)
+
+
+class _StopOnInterrupt:
+    """Ctrl-C asks training to stop after the current step (the vectors so far are kept)."""
+
+    def __init__(self) -> None:
+        self.requested = False
+        self._previous: object = None
+
+    def __enter__(self) -> _StopOnInterrupt:
+        self._previous = signal.signal(signal.SIGINT, self._handle)
+        return self
+
+    def _handle(self, _signum: int, _frame: FrameType | None) -> None:
+        if self.requested:  # a second Ctrl-C: stop now
+            raise KeyboardInterrupt
+        self.requested = True
+        err.print("[yellow]stopping after this step (Ctrl-C again to abort)…[/yellow]")
+
+    def __exit__(self, *_exc: object) -> None:
+        signal.signal(signal.SIGINT, self._previous)  # type: ignore[arg-type]
+
+    def __call__(self) -> bool:
+        return self.requested
+
+
+@app.command("train")
+def train(
+    user: UserOpt,
+    model: ModelOpt = None,
+    steps: Annotated[
+        int, typer.Option(help="Most training steps (stops early on a plateau).")
+    ] = 500,
+    vectors: Annotated[int, typer.Option(help="Vectors in the token (1–8).")] = 1,
+    lr: Annotated[float, typer.Option(help="AdamW learning rate.")] = 5e-3,
+    negative: Annotated[
+        bool, typer.Option("--negative", help="Learn from the disliked images instead.")
+    ] = False,
+    images: Annotated[
+        list[Path] | None,
+        typer.Option("--images", help="Train on these files (a moodboard); kept as liked images."),
+    ] = None,
+    seed: Annotated[int, typer.Option(help="Seed of the noise, timesteps and crops.")] = 0,
+) -> None:
+    """Learn USER's style token from the images they liked (or disliked, with --negative)."""
+    from generation.style_library import reaction_images, train_for_profile
+    from generation.style_training import TrainingConfig
+    from preference_store.models import ImageReaction
+
+    # 1. Check everything a person typed before loading a model or storing anything.
+    if negative and images is not None:
+        _fail("--images are recorded as liked images; --negative learns from the disliked ones")
+    try:
+        config = TrainingConfig(steps=steps, vectors=vectors, lr=lr, seed=seed).check()
+        supplied = [
+            ImageReaction(image_id=f"moodboard:{p.name}", path=str(p.resolve()), weight=1.0)
+            for p in images or []
+        ]
+        if images is not None:
+            reaction_images(supplied)  # count and readability, before anything is stored
+    except GenerationError as error:
+        _fail(str(error))
+    from api.generation_wiring import open_models
+
+    components = Components()
+    components.accounts.require(user)
+    model_name = model or components.settings.model
+    profile = components.store.profile(user, with_aesthetic=False)
+    try:
+        if not supplied:  # the profile's own images: checked before the model loads
+            reaction_images(profile.disliked_images if negative else profile.liked_images)
+        with err.status(f"loading {model_name}"):
+            models = open_models(components.settings, model=model_name)
+        if supplied:
+            known = {r.image_id for r in profile.liked_images}
+            liked = profile.liked_images + [r for r in supplied if r.image_id not in known]
+            disliked = profile.disliked_images
+            profile = components.store.set_images(user, liked, disliked, reason="moodboard")
+            chosen = {r.image_id for r in supplied}
+            kept = [r for r in profile.liked_images if r.image_id in chosen]
+            profile = profile.model_copy(update={"liked_images": kept})
+
+        # 2. Train, with a progress bar of step and loss; Ctrl-C keeps what was learned.
+        with (
+            Progress(
+                TextColumn("training"),
+                BarColumn(),
+                MofNCompleteColumn(),
+                TextColumn("loss {task.fields[loss]}"),
+                TimeElapsedColumn(),
+                console=err,
+                transient=True,
+            ) as progress,
+            _StopOnInterrupt() as stop,
+        ):
+            task = progress.add_task("training", total=config.steps, loss="-")
+            trained = train_for_profile(
+                models.pipeline,
+                model=models.name,
+                profile=profile,
+                styles=components.styles,
+                negative=negative,
+                config=config,
+                progress=lambda step, loss: progress.update(
+                    task, completed=step, loss=f"{loss:.4f}"
+                ),
+                should_stop=stop,
+            )
+    except GenerationError as error:
+        _fail(str(error))
+
+    # 3. Say what was stored.
+    result, record = trained.result, trained.record
+    if record is None:
+        _fail("stopped before the first step: nothing stored")
+    how = "cancelled" if result.cancelled else "early stop" if result.stopped_early else "done"
+    console.print(
+        f"{record.name} {record.id}: {result.steps} steps ({how}), {result.seconds:.1f}s, "
+        f"loss {_mean(result.losses[:20]):.4f} → {_mean(result.losses[-20:]):.4f}, "
+        f"init '{result.init_word}', {len(record.image_ids)} images, "
+        f"profile v{record.profile_version}, model {record.model}"
+    )
+
+
+def _mean(values: list[float]) -> float:
+    return sum(values) / len(values) if values else float("nan")
+
+
+@app.command("list")
+def list_(user: UserOpt) -> None:
+    """The person's tokens, newest first."""
+    components = Components()
+    components.accounts.require(user)
+    records = components.styles.list_tokens(user)
+    if not records:
+        console.print(f"{user} has no style tokens yet: `tastemaker style train --user {user}`")
+        return
+    for r in records:  # one line per token: readable, and greppable in scripts
+        kind = ("negative" if r.negative else "positive") + f" ({r.source})"
+        trained = f"profile v{r.profile_version}" if r.profile_version is not None else "-"
+        console.print(
+            f"{r.id}  {r.name}  {r.model}  {kind}  {trained}  {r.steps} steps  "
+            f"{len(r.image_ids)} images  {r.created_at:%Y-%m-%d %H:%M}",
+            soft_wrap=True,
+        )
+
+
+@app.command("export")
+def export(
+    user: UserOpt,
+    out: Annotated[Path, typer.Option(help="File to write (.safetensors, or .pt for A1111).")],
+    fmt: Annotated[str, typer.Option("--format", help="diffusers or a1111.")] = "diffusers",
+    token_id: Annotated[
+        str | None, typer.Option("--id", help="Token id (default: newest).")
+    ] = None,
+    model: Annotated[str | None, typer.Option(help="Newest token for this model.")] = None,
+    negative: Annotated[bool, typer.Option("--negative", help="The negative token.")] = False,
+) -> None:
+    """Write a token as diffusers' learned_embeds.safetensors or an A1111 embedding."""
+    from generation.style_formats import FORMATS, export_token, from_blob
+
+    if fmt not in FORMATS:
+        _fail(f"--format must be one of {', '.join(FORMATS)}")
+    if out.suffix not in (".safetensors", ".pt", ".bin"):
+        _fail("--out must end in .safetensors, .pt or .bin")
+    if fmt == "diffusers" and out.suffix == ".pt":
+        _fail("diffusers token files are .safetensors or .bin")
+    components = Components()
+    components.accounts.require(user)
+    styles = components.styles
+    if token_id is None:
+        candidates = [r for r in styles.list_tokens(user, model=model) if r.negative == negative]
+        if not candidates:
+            _fail(f"{user} has no {'negative ' if negative else ''}style token to export")
+        token_id = candidates[0].id
+    record, blob = styles.get(user, token_id)
+    data = export_token(
+        from_blob(blob), name=record.name, fmt=fmt, suffix=out.suffix, step=record.steps
+    )
+    out.parent.mkdir(parents=True, exist_ok=True)
+    out.write_bytes(data)
+    console.print(f"wrote {out} ({fmt}, {record.name}, {record.id})")
+
+
+@app.command("import")
+def import_(
+    user: UserOpt,
+    file: Annotated[Path, typer.Argument(help="A diffusers or A1111 token file.")],
+    model: ModelOpt = None,
+    negative: Annotated[bool, typer.Option("--negative", help="Use it as negative token.")] = False,
+) -> None:
+    """Add a token file made by diffusers, A1111 or ComfyUI, checked against the model."""
+    from api.generation_wiring import open_models
+    from generation.style_library import import_token_file
+
+    if not file.is_file():
+        _fail(f"{file} is not a file")
+    data = file.read_bytes()
+    components = Components()
+    components.accounts.require(user)
+    try:
+        models = open_models(components.settings, model=model or components.settings.model)
+        record = import_token_file(
+            models.pipeline,
+            model=models.name,
+            user_id=user,
+            data=data,
+            filename=file.name,
+            styles=components.styles,
+            negative=negative,
+        )
+    except GenerationError as error:
+        _fail(str(error))
+    console.print(f"imported {record.name} as {record.id} for {record.model}")
+
+
+@app.command("delete")
+def delete(user: UserOpt, token_id: Annotated[str, typer.Argument(help="Token id.")]) -> None:
+    """Forget one token."""
+    components = Components()
+    components.accounts.require(user)
+    components.styles.delete(user, token_id)
+    console.print(f"deleted {token_id}")

@@ -1,0 +1,92 @@
+"""The "style_training" job kind: its typed request, and the handler a worker runs it with.
+
+Training runs on the worker's shared pipeline, one job at a time like every job there, and never
+writes that pipeline's modules (``generation.style_training`` learns a private copy of the token
+rows). Its progress is one event per training step on the generations events route; a cancel
+stops it at the next step (the job system raises from the step reporter) and stores nothing.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from api.jobs import Job, JobKinds
+from api.jobs_runner import StepReporter
+from generation.generator import PersonalizedGenerator
+from generation.style_library import train_for_profile
+from generation.style_training import MAX_STEPS, MAX_VECTORS, TrainingConfig
+from preference_store.store import PreferenceStore
+from preference_store.styles import StyleStore
+
+STYLE_TRAINING = "style_training"
+TRAINING_SIDE = 512
+"""Pixels a side one training sample counts as when costing a job (SD 1.x's native size; one
+sample's forward + backward costs about what one guided denoising step of that size does)."""
+
+
+class StyleTrainingRequest(BaseModel):
+    """Train the owner's positive token (liked images) or, with ``negative``, the negative one."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    negative: bool = False
+    steps: int = Field(default=TrainingConfig.steps, ge=1, le=MAX_STEPS)
+    vectors: int = Field(default=TrainingConfig.vectors, ge=1, le=MAX_VECTORS)
+    lr: float = Field(default=TrainingConfig.lr, gt=0.0, le=1.0, allow_inf_nan=False)
+
+    def config(self) -> TrainingConfig:
+        return TrainingConfig(steps=self.steps, vectors=self.vectors, lr=self.lr).check()
+
+    def total_steps(self) -> int:
+        return self.steps
+
+    def pixel_steps(self) -> int:
+        return TRAINING_SIDE * TRAINING_SIDE * self.steps
+
+    def batch_key(self) -> tuple[object, ...]:
+        return (STYLE_TRAINING, id(self))  # never batched with another job
+
+
+def register_style_training(kinds: JobKinds) -> None:
+    kinds.register(STYLE_TRAINING, StyleTrainingRequest)
+
+
+class StyleTraining:
+    """Trains and stores tokens for the worker's pipeline."""
+
+    def __init__(
+        self, generator: PersonalizedGenerator, store: PreferenceStore, styles: StyleStore
+    ) -> None:
+        self.generator = generator
+        self.store = store
+        self.styles = styles
+
+    def __call__(self, job: Job, report: StepReporter) -> dict[str, Any]:
+        request = job.request
+        if not isinstance(request, StyleTrainingRequest):
+            raise TypeError(f"job {job.id} is a {job.kind} job, not style training")
+        profile = self.store.profile(job.user_id, with_aesthetic=False)
+        trained = train_for_profile(
+            self.generator.pipeline,
+            model=self.generator.model_name,
+            profile=profile,
+            styles=self.styles,
+            negative=request.negative,
+            config=request.config(),
+            progress=lambda step, _loss: report(step),
+            keep_cancelled=False,
+        )
+        result = trained.result
+        return {
+            "kind": STYLE_TRAINING,
+            "style_id": trained.record.id if trained.record else None,
+            "model": self.generator.model_name,
+            "profile_version": profile.version,
+            "steps": result.steps,
+            "stopped_early": result.stopped_early,
+            "losses": [round(v, 5) for v in result.losses],
+            "seconds": round(result.seconds, 3),
+            "init_word": result.init_word,
+        }

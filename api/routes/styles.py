@@ -1,0 +1,123 @@
+"""Style tokens over HTTP: train one (a queued job, 202), list, export as a file, delete.
+
+Training runs in the same worker and queue as generations; its progress is on the generations
+events route (``/v1/generations/{id}/events``), one step per training step.
+"""
+
+from __future__ import annotations
+
+from typing import Annotated, Any, Literal
+
+from fastapi import APIRouter, Path, Query, Response, status
+
+from api.deps import CurrentUser, JobsDep, StoreDep, StylesDep
+from api.errors import TooManyRequests, Unavailable, Unprocessable
+from api.jobs import JobTooLarge, QueueFull, UserJobLimit
+from api.jobs_style import STYLE_TRAINING, StyleTrainingRequest
+from api.schemas import GenerationAccepted, Problem, StyleCreate, StyleOut
+from generation.errors import GenerationError
+from generation.style_formats import export_token, from_blob
+from generation.style_training import MAX_IMAGES, MIN_IMAGES
+from preference_store.styles import StyleRecord
+
+router = APIRouter(
+    prefix="/v1/styles",
+    tags=["styles"],
+    responses={401: {"model": Problem}, 422: {"model": Problem}},
+)
+StyleId = Annotated[str, Path(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9]+$")]
+NOT_FOUND: dict[int | str, dict[str, Any]] = {404: {"model": Problem}}
+
+
+def _out(record: StyleRecord) -> StyleOut:
+    return StyleOut(
+        id=record.id,
+        name=record.name,
+        model=record.model,
+        family=record.family,
+        negative=record.negative,
+        source=record.source,
+        profile_version=record.profile_version,
+        steps=record.steps,
+        losses=record.losses,
+        image_count=len(record.image_ids),
+        created_at=record.created_at,
+    )
+
+
+@router.post("", status_code=status.HTTP_202_ACCEPTED, responses={503: {"model": Problem}})
+def train_style(
+    user: CurrentUser,
+    store: StoreDep,
+    runner: JobsDep,
+    body: StyleCreate,
+    response: Response,
+) -> GenerationAccepted:
+    """Queue training of the caller's style token; follow it on the events URL."""
+    try:
+        request = StyleTrainingRequest(
+            negative=body.negative, steps=body.steps, vectors=body.vectors, lr=body.lr
+        )
+        request.config()
+    except GenerationError as error:
+        raise Unprocessable(str(error)) from None
+    profile = store.profile(user, with_aesthetic=False)
+    reactions = profile.disliked_images if body.negative else profile.liked_images
+    count = sum(1 for r in reactions if r.path)
+    if not MIN_IMAGES <= count <= MAX_IMAGES:
+        which = "disliked" if body.negative else "liked"
+        raise Unprocessable(
+            f"training needs {MIN_IMAGES} to {MAX_IMAGES} {which} images; the profile has {count}"
+        )
+    if runner.load_error is not None:
+        raise Unavailable(f"training is unavailable: the model failed to load: {runner.load_error}")
+    try:
+        job = runner.submit(user, STYLE_TRAINING, request)
+    except (QueueFull, UserJobLimit) as full:
+        raise TooManyRequests(str(full), retry_after_s=full.retry_after_s) from None
+    except JobTooLarge as large:
+        raise Unprocessable(str(large)) from None
+    response.headers["Location"] = f"/v1/generations/{job.id}"
+    return GenerationAccepted(
+        id=job.id, status=job.status, events_url=f"/v1/generations/{job.id}/events"
+    )
+
+
+@router.get("")
+def list_styles(user: CurrentUser, styles: StylesDep) -> list[StyleOut]:
+    """The caller's tokens, newest first: model, profile version, steps, loss curve, images."""
+    return [_out(record) for record in styles.list_tokens(user)]
+
+
+@router.get(
+    "/{style_id}/export",
+    response_class=Response,
+    responses={200: {"content": {"application/octet-stream": {}}}, **NOT_FOUND},
+)
+def export_style(
+    user: CurrentUser,
+    styles: StylesDep,
+    style_id: StyleId,
+    format: Annotated[Literal["diffusers", "a1111"], Query()] = "diffusers",
+    suffix: Annotated[Literal[".safetensors", ".pt"], Query()] = ".safetensors",
+) -> Response:
+    """The token as diffusers' learned_embeds.safetensors or an A1111 embedding (.pt or
+    .safetensors), ready for `load_textual_inversion`, A1111 or ComfyUI."""
+    if format == "diffusers" and suffix == ".pt":
+        raise Unprocessable("diffusers token files are .safetensors")
+    record, blob = styles.get(user, style_id)
+    data = export_token(
+        from_blob(blob), name=record.name, fmt=format, suffix=suffix, step=record.steps
+    )
+    filename = "learned_embeds.safetensors" if format == "diffusers" else f"{record.id}{suffix}"
+    return Response(
+        data,
+        media_type="application/octet-stream",
+        headers={"Content-Disposition": f'attachment; filename="{filename}"'},
+    )
+
+
+@router.delete("/{style_id}", status_code=status.HTTP_204_NO_CONTENT, responses=NOT_FOUND)
+def delete_style(user: CurrentUser, styles: StylesDep, style_id: StyleId) -> Response:
+    styles.delete(user, style_id)
+    return Response(status_code=status.HTTP_204_NO_CONTENT)

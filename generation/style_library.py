@@ -1,0 +1,152 @@
+"""A person's style tokens end to end: train from the profile's images and store; load for use.
+
+The one place that joins training (``style_training``), files (``style_formats``) and the
+store (``preference_store.styles``), so the CLI, the HTTP job and tests share one flow.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+from PIL import Image, UnidentifiedImageError
+
+from generation.encoding import SDPipeline
+from generation.errors import InvalidGenerationRequest
+from generation.style_formats import encoder_widths, family, from_blob, read_token_file, to_blob
+from generation.style_token import StyleToken
+from generation.style_training import (
+    MAX_IMAGES,
+    MIN_IMAGES,
+    ProgressCallback,
+    StopCheck,
+    TrainingConfig,
+    TrainingImage,
+    TrainingResult,
+    choose_init_word,
+    train_style_token,
+)
+from preference_store.models import ImageReaction, Profile
+from preference_store.styles import StyleRecord, StyleStore
+
+
+@dataclass
+class TrainedStyle:
+    record: StyleRecord | None
+    result: TrainingResult
+
+
+def token_name(user_id: str, negative: bool) -> str:
+    return f"<{user_id}-{'negative' if negative else 'style'}>"
+
+
+def reaction_images(reactions: Sequence[ImageReaction]) -> list[TrainingImage]:
+    """Open each reaction's file; too many, none, or an unreadable one is refused up front."""
+    usable = [r for r in reactions if r.path]
+    if not MIN_IMAGES <= len(usable) <= MAX_IMAGES:
+        raise InvalidGenerationRequest(
+            f"training needs {MIN_IMAGES} to {MAX_IMAGES} images with files, got {len(usable)}"
+        )
+    images = []
+    for reaction in usable:
+        try:
+            with Image.open(str(reaction.path)) as image:
+                images.append(TrainingImage(image.convert("RGB"), reaction.weight))
+        except (OSError, UnidentifiedImageError) as error:
+            raise InvalidGenerationRequest(
+                f"{reaction.path} is not a readable image ({type(error).__name__})"
+            ) from None
+    return images
+
+
+def train_for_profile(
+    pipeline: SDPipeline,
+    *,
+    model: str,
+    profile: Profile,
+    styles: StyleStore,
+    negative: bool = False,
+    config: TrainingConfig | None = None,
+    progress: ProgressCallback | None = None,
+    should_stop: StopCheck | None = None,
+    keep_cancelled: bool = True,
+) -> TrainedStyle:
+    """Train the profile's positive (liked images) or negative (disliked) token and store it.
+
+    A cancelled run keeps its last vectors (a usable, shorter-trained token) unless
+    ``keep_cancelled`` is false; a failed run stores nothing.
+    """
+    config = (config or TrainingConfig()).check()
+    reactions = profile.disliked_images if negative else profile.liked_images
+    images = reaction_images(reactions)
+    init_word = choose_init_word(None if negative else profile, pipeline.tokenizer)
+    result = train_style_token(
+        pipeline,
+        images,
+        config=config,
+        init_word=init_word,
+        progress=progress,
+        should_stop=should_stop,
+    )
+    if result.steps == 0 or (result.cancelled and not keep_cancelled):
+        return TrainedStyle(None, result)
+    record = StyleRecord(
+        user_id=profile.user_id,
+        model=model,
+        family=family(encoder_widths(pipeline)),
+        name=token_name(profile.user_id, negative),
+        negative=negative,
+        profile_version=profile.version,
+        image_ids=[r.image_id for r in reactions if r.path],
+        steps=result.steps,
+        losses=[round(v, 6) for v in result.losses],
+        init_word=init_word,
+        vectors=config.vectors,
+    )
+    return TrainedStyle(styles.add(record, to_blob(result.vectors)), result)
+
+
+def as_token(record: StyleRecord, blob: bytes) -> StyleToken:
+    return StyleToken(
+        token_id=record.id,
+        name=record.name,
+        vectors=from_blob(blob),
+        profile_version=record.profile_version,
+        negative=record.negative,
+    )
+
+
+def tokens_for(
+    styles: StyleStore, user_id: str, model: str
+) -> tuple[StyleToken | None, StyleToken | None]:
+    """The newest positive and negative tokens of this user for this model (None if none)."""
+    found = []
+    for negative in (False, True):
+        latest = styles.latest(user_id, model, negative=negative)
+        found.append(as_token(*latest) if latest else None)
+    return found[0], found[1]
+
+
+def import_token_file(
+    pipeline: SDPipeline,
+    *,
+    model: str,
+    user_id: str,
+    data: bytes,
+    filename: str,
+    styles: StyleStore,
+    negative: bool = False,
+) -> StyleRecord:
+    """Check a diffusers/A1111 file against the model, then store it (nothing on any error)."""
+    widths = encoder_widths(pipeline)
+    vectors, name = read_token_file(data, filename, widths)
+    record = StyleRecord(
+        user_id=user_id,
+        model=model,
+        family=family(widths),
+        name=(name or token_name(user_id, negative))[:64],
+        negative=negative,
+        source="imported",
+        vectors=int(next(iter(vectors.values())).shape[0]),
+    )
+    return styles.add(record, to_blob(vectors))

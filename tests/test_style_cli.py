@@ -1,0 +1,228 @@
+"""``tastemaker style`` and the style flags of ``generate``, through the real CLI and tiny model."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+from PIL import Image
+from typer.testing import CliRunner
+
+from api.cli import app
+from api.wiring import Components
+from generation.png import read_png_metadata
+from generation.style_formats import export_token, from_blob
+from generation.tiny import build_tiny_sd
+from preference_store.models import AttributeDraft, Category, ImageReaction, Polarity
+from tests.cli_runner import run_cli
+
+runner = CliRunner()
+FAST = ["--steps", "2", "--width", "64", "--height", "64", "--seed", "5", "--aesthetic-steps", "0"]
+
+
+@pytest.fixture()
+def alice(data_dir: Path, tmp_path: Path) -> Path:
+    components = Components()
+    components.accounts.ensure("alice")
+    components.store.add(
+        "alice",
+        [AttributeDraft(text="teal palette", category=Category.COLOR, polarity=Polarity.LIKE)],
+        reason="test",
+    )
+    liked = []
+    for i, colour in enumerate([(0, 128, 128), (20, 110, 140), (10, 90, 120)]):
+        path = tmp_path / f"liked{i}.png"
+        Image.new("RGB", (80, 64), colour).save(path)
+        liked.append(ImageReaction(image_id=f"liked{i}", path=str(path), weight=1.0))
+    components.store.set_images("alice", liked, [])
+    return tmp_path
+
+
+def invoke(*args: str) -> tuple[int, str]:
+    result = runner.invoke(app, list(args))
+    return result.exit_code, result.output
+
+
+def pixels(path: Path) -> np.ndarray:
+    with Image.open(path) as image:
+        return np.asarray(image.convert("RGB"))
+
+
+def test_train_then_generate_uses_the_token_and_weight_zero_is_off(alice: Path) -> None:
+    out = alice / "out"
+    code, text = invoke(
+        "generate",
+        "--user",
+        "alice",
+        "--model",
+        "tiny",
+        "--out",
+        str(out / "before"),
+        *FAST,
+        "a lighthouse",
+    )
+    assert code == 0, text and "style token:    -" in text
+    code, text = invoke(
+        "style", "train", "--user", "alice", "--model", "tiny", "--steps", "8", "--lr", "0.05"
+    )
+    assert code == 0, text
+    assert "<alice-style>" in text and "8 steps" in text and "3 images" in text
+    code, text = invoke("style", "list", "--user", "alice")
+    assert "<alice-style>" in text and "positive" in text
+
+    code, text = invoke(
+        "generate",
+        "--user",
+        "alice",
+        "--model",
+        "tiny",
+        "--out",
+        str(out / "with"),
+        *FAST,
+        "a lighthouse",
+    )
+    assert code == 0, text
+    assert "style token:    <alice-style>" in text and "profile v" in text
+    (styled,) = (out / "with").glob("*.png")
+    assert "<alice-style>" in read_png_metadata(styled)["tastemaker:style"]
+    code, text = invoke(
+        "generate",
+        "--user",
+        "alice",
+        "--model",
+        "tiny",
+        "--out",
+        str(out / "off"),
+        *FAST,
+        "--style-weight",
+        "0",
+        "a lighthouse",
+    )
+    assert code == 0, text
+    (before,), (off,) = (out / "before").glob("*.png"), (out / "off").glob("*.png")
+    np.testing.assert_array_equal(pixels(off), pixels(before))
+    assert not np.array_equal(pixels(styled), pixels(before))
+
+
+def test_moodboard_images_train_and_become_liked_images(alice: Path) -> None:
+    board = []
+    for i in range(2):
+        path = alice / f"board{i}.jpg"
+        Image.new("RGB", (70, 70), (200, 30 * i, 30)).save(path)
+        board.append(path)
+    args = [a for p in board for a in ("--images", str(p))]
+    code, text = invoke(
+        "style", "train", "--user", "alice", "--model", "tiny", "--steps", "3", *args
+    )
+    assert code == 0, text and "2 images" in text
+    profile = Components().store.profile("alice")
+    assert {r.image_id for r in profile.liked_images} >= {
+        "moodboard:board0.jpg",
+        "moodboard:board1.jpg",
+    }
+
+
+def test_export_loads_in_diffusers_and_imports_for_another_user(alice: Path) -> None:
+    assert (
+        invoke(
+            "style", "train", "--user", "alice", "--model", "tiny", "--steps", "3", "--vectors", "2"
+        )[0]
+        == 0
+    )
+    styles = Components().styles
+    (record,) = styles.list_tokens("alice")
+    learned = from_blob(styles.get("alice", record.id)[1])["clip_l"]
+    for fmt, name in (
+        ("diffusers", "learned_embeds.safetensors"),
+        ("a1111", "alice.pt"),
+        ("a1111", "alice.safetensors"),
+    ):
+        path = alice / fmt / name
+        code, text = invoke(
+            "style", "export", "--user", "alice", "--format", fmt, "--out", str(path)
+        )
+        assert code == 0, text
+        pipe = build_tiny_sd()
+        pipe.load_textual_inversion(str(path), token="<t>")
+        ids = pipe.tokenizer.convert_tokens_to_ids(["<t>", "<t>_1"])
+        assert torch.equal(pipe.text_encoder.get_input_embeddings().weight[ids], learned)
+    Components().accounts.ensure("bob")
+    code, text = invoke(
+        "style", "import", "--user", "bob", "--model", "tiny", str(alice / "a1111" / "alice.pt")
+    )
+    assert code == 0, text
+    (copy,) = styles.list_tokens("bob")
+    assert copy.name == "<alice-style>" and copy.source == "imported"
+    code, text = invoke("style", "delete", "--user", "bob", copy.id)
+    assert code == 0 and styles.list_tokens("bob") == []
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["--steps", "0"], "steps must be between 1 and 10000"),
+        (["--steps", "100000"], "steps must be between 1 and 10000"),
+        (["--vectors", "9"], "vectors must be between"),
+        (["--images", "{not_image}"], "is not a readable image"),
+        (["--images", "{missing}"], "is not a readable image"),
+        (["--negative"], "got 0"),  # alice has no disliked images
+    ],
+)
+def test_bad_training_input_is_one_line_and_stores_nothing(
+    alice: Path, capsys: pytest.CaptureFixture[str], args, message
+) -> None:
+    (alice / "notes.txt").write_text("not an image")
+    args = [a.format(not_image=alice / "notes.txt", missing=alice / "gone.png") for a in args]
+    version = Components().store.profile("alice").version
+    done = run_cli(capsys, "style", "train", "--user", "alice", "--model", "tiny", *args)
+    code, text = done.code, done.stdout + done.stderr
+    assert code == 1 and message in text, text
+    assert len([line for line in text.splitlines() if line.strip()]) == 1
+    assert Components().styles.list_tokens("alice") == []
+    assert Components().store.profile("alice").version == version
+
+
+def test_a_thousand_images_are_refused(alice: Path) -> None:
+    args = [a for i in range(1000) for a in ("--images", str(alice / f"img{i}.png"))]
+    code, text = invoke("style", "train", "--user", "alice", "--model", "tiny", *args)
+    assert code == 1 and "got 1000" in text
+
+
+def test_a_token_file_for_another_model_is_refused(alice: Path) -> None:
+    path = alice / "sd15.safetensors"
+    path.write_bytes(export_token({"clip_l": torch.zeros(1, 768)}, name="<x>", fmt="diffusers"))
+    code, text = invoke("style", "import", "--user", "alice", "--model", "tiny", str(path))
+    assert code == 1 and "768 wide" in text
+    assert Components().styles.list_tokens("alice") == []
+
+
+def test_ctrl_c_stops_training_cleanly_and_keeps_the_vectors_so_far(alice: Path) -> None:
+    """A real SIGINT mid-training (sent from the progress callback at step 2)."""
+    import os
+    import signal
+
+    from api.cli.style import _StopOnInterrupt
+    from generation.style_library import train_for_profile
+
+    components = Components()
+    profile = components.store.profile("alice")
+
+    def progress(step: int, _loss: float) -> None:
+        if step == 2:
+            os.kill(os.getpid(), signal.SIGINT)
+
+    with _StopOnInterrupt() as stop:
+        trained = train_for_profile(
+            build_tiny_sd(),
+            model="tiny",
+            profile=profile,
+            styles=components.styles,
+            progress=progress,
+            should_stop=stop,
+        )
+    assert trained.result.cancelled and trained.result.steps == 2
+    (record,) = components.styles.list_tokens("alice")
+    assert record.id == trained.record.id and record.steps == 2
+    assert signal.getsignal(signal.SIGINT) is signal.default_int_handler
