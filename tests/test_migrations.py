@@ -185,3 +185,18 @@ def test_db_upgrade_on_postgresql_through_the_cli(
     assert run_cli(capsys, "db", "upgrade").code == 0
     assert run_cli(capsys, "users", "create", "grace").code == 0
     assert run_cli(capsys, "users", "list").stdout.split() == ["grace"]
+
+
+def test_an_unreachable_database_is_one_clear_line(
+    capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv(
+        "TASTEMAKER_DATABASE_URL",
+        "postgresql+psycopg://postgres@127.0.0.1:1/none?connect_timeout=2",
+    )
+
+    failed = run_cli(capsys, "db", "upgrade")
+
+    assert failed.code == 1
+    assert one_line(failed.stderr).startswith("error: cannot use the database:")
+    assert "Traceback" not in failed.stderr

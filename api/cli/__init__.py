@@ -12,6 +12,7 @@ os.environ.setdefault("TRANSFORMERS_VERBOSITY", "error")
 import typer
 from pydantic import ValidationError
 from rich.console import Console
+from sqlalchemy.exc import OperationalError
 from transformers.utils import logging as hf_logging
 
 from api.cli import db, generate, onboard, prefs, service
@@ -44,4 +45,8 @@ def main(argv: list[str] | None = None) -> None:
         sys.exit(1)
     except (PreferenceError, SchemaError, ValueError, OSError) as error:
         err.print(f"[red]error:[/red] {error}", highlight=False)
+        sys.exit(1)
+    except OperationalError as error:  # the database is unreachable or refuses us
+        reason = str(error.orig or error).strip().splitlines()[0]
+        err.print(f"[red]error:[/red] cannot use the database: {reason}", highlight=False)
         sys.exit(1)
