@@ -1,9 +1,9 @@
 """Schema migrations (Alembic) for the relational database: upgrade, downgrade, check.
 
 The service refuses a database whose schema is behind this code's migrations and names the
-command that fixes it. A SQLite data dir from before migrations (tables made by
-``create_all``, no ``alembic_version``) is recognised by comparing its tables with the baseline
-migration's, stamped as the baseline, then upgraded like any other.
+command that fixes it. A database from before migrations (SQLite data dir or PostgreSQL, tables
+made by ``create_all``, no ``alembic_version``) is recognised by comparing its tables with the
+baseline migration's, brought to the baseline, then upgraded like any other.
 """
 
 from __future__ import annotations
@@ -44,11 +44,11 @@ class SchemaState:
         return self.current == self.head
 
 
-def _config(engine: Engine | None = None) -> Config:
+def _config() -> Config:
+    """Alembic's configuration in code (no alembic.ini): the scripts ship inside ``api``."""
     config = Config()
     config.set_main_option("script_location", str(MIGRATIONS))
     config.set_main_option("file_template", "m%%(rev)s_%%(slug)s")
-    config.attributes["engine"] = engine
     return config
 
 
@@ -64,7 +64,7 @@ def head() -> str:
 
 
 def _run(engine: Engine, action: str, revision: str) -> None:
-    config = _config(engine)
+    config = _config()
     with engine.begin() as connection:
         config.attributes["connection"] = connection
         getattr(command, action)(config, revision)
@@ -183,7 +183,7 @@ def new_revision(message: str) -> Path:
     with tempfile.TemporaryDirectory() as scratch:
         engine = make_engine(f"sqlite:///{Path(scratch) / 'scratch.db'}")
         _run(engine, "upgrade", "head")
-        config = _config(engine)
+        config = _config()
         with engine.begin() as connection:
             config.attributes["connection"] = connection
             script = command.revision(config, message=message, autogenerate=True, rev_id=next_id)
