@@ -1,9 +1,9 @@
 """Schema migrations (Alembic) for the relational database: upgrade, downgrade, check.
 
 The service refuses a database whose schema is behind this code's migrations and names the
-command that fixes it. A SQLite data dir from before migrations (tables made by
-``create_all``, no ``alembic_version``) is recognised by comparing its tables with the baseline
-migration's, stamped as the baseline, then upgraded like any other.
+command that fixes it. A database from before migrations (SQLite data dir or PostgreSQL, tables
+made by ``create_all``, no ``alembic_version``) is recognised by comparing its tables with the
+baseline migration's, brought to the baseline, then upgraded like any other.
 """
 
 from __future__ import annotations
@@ -19,7 +19,7 @@ from alembic.config import Config
 from alembic.migration import MigrationContext
 from alembic.operations import Operations
 from alembic.script import ScriptDirectory
-from sqlalchemy import Engine, MetaData, inspect
+from sqlalchemy import Engine, MetaData, inspect, text
 
 from api.tables import metadata
 from preference_store.database import NAMING_CONVENTION, make_engine
@@ -41,11 +41,11 @@ class SchemaState:
         return self.current == self.head
 
 
-def _config(engine: Engine | None = None) -> Config:
+def _config() -> Config:
+    """Alembic's configuration in code (no alembic.ini): the scripts ship inside ``api``."""
     config = Config()
     config.set_main_option("script_location", str(MIGRATIONS))
     config.set_main_option("file_template", "m%%(rev)s_%%(slug)s")
-    config.attributes["engine"] = engine
     return config
 
 
@@ -67,7 +67,7 @@ def head() -> str:
 
 
 def _run(engine: Engine, action: str, revision: str) -> None:
-    config = _config(engine)
+    config = _config()
     with engine.begin() as connection:
         config.attributes["connection"] = connection
         getattr(command, action)(config, revision)
@@ -96,12 +96,13 @@ def _baseline() -> MetaData:
 
 
 def _adopt_legacy(engine: Engine) -> None:
-    """Stamp a pre-migration database as the baseline, creating baseline tables it lacks (a data
-    dir whose tables came from an older ``create_all``); refuse when a table's columns differ."""
+    """Bring a pre-migration database (tables from ``create_all``) under migrations: check that
+    its tables have the baseline's columns (refuse otherwise), run the baseline, which creates
+    the tables an older ``create_all`` never made, and give the one nameless constraint of
+    those days its baseline name."""
     reflected = _baseline()
-    baseline = reflected.tables.keys()
     inspector = inspect(engine)
-    present = set(inspector.get_table_names()) & baseline
+    present = set(inspector.get_table_names()) & reflected.tables.keys()
     for name in sorted(present):
         have = {c["name"] for c in inspector.get_columns(name)}
         want = set(reflected.tables[name].columns.keys())
@@ -110,18 +111,34 @@ def _adopt_legacy(engine: Engine) -> None:
                 f"table {name!r} has columns {sorted(have)}, not the pre-migration schema's "
                 f"{sorted(want)}; this database was not made by tastemaker, nothing was changed"
             )
-    missing = [reflected.tables[name] for name in sorted(baseline - present)]
-    reflected.create_all(engine, tables=missing)
     if "onboarding_messages" in present:
-        # create_all left its UNIQUE (session_id, seq) nameless; the baseline names it. Nothing
-        # references this table, so copying it (SQLite's way to alter) cascades nothing.
-        with engine.begin() as connection:
-            operations = Operations(MigrationContext.configure(connection))
-            with operations.batch_alter_table(
-                "onboarding_messages", recreate="always", naming_convention=NAMING_CONVENTION
-            ):
-                pass
-    _run(engine, "stamp", BASELINE)
+        _name_message_order_constraint(engine)
+    _run(engine, "upgrade", BASELINE)
+
+
+def _name_message_order_constraint(engine: Engine) -> None:
+    """``create_all`` left UNIQUE (session_id, seq) nameless (SQLite) or named by the server
+    (PostgreSQL); the baseline calls it ``uq_onboarding_messages_session_id_seq``."""
+    wanted = "uq_onboarding_messages_session_id_seq"
+    (found,) = [
+        u["name"]
+        for u in inspect(engine).get_unique_constraints("onboarding_messages")
+        if u["column_names"] == ["session_id", "seq"]
+    ]
+    if found == wanted:
+        return
+    with engine.begin() as connection:
+        if found is not None:
+            connection.execute(
+                text(f'ALTER TABLE onboarding_messages RENAME CONSTRAINT "{found}" TO {wanted}')
+            )
+            return
+        # SQLite alters by copying the table; nothing references it, so nothing cascades.
+        operations = Operations(MigrationContext.configure(connection))
+        with operations.batch_alter_table(
+            "onboarding_messages", recreate="always", naming_convention=NAMING_CONVENTION
+        ):
+            pass
 
 
 def upgrade(engine: Engine, revision: str = "head") -> SchemaState:
@@ -169,7 +186,7 @@ def new_revision(message: str) -> Path:
     with tempfile.TemporaryDirectory() as scratch:
         engine = make_engine(f"sqlite:///{Path(scratch) / 'scratch.db'}")
         _run(engine, "upgrade", "head")
-        config = _config(engine)
+        config = _config()
         with engine.begin() as connection:
             config.attributes["connection"] = connection
             script = command.revision(config, message=message, autogenerate=True, rev_id=next_id)

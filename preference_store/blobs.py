@@ -36,7 +36,8 @@ def check_key(key: str) -> str:
 
 
 class BlobStore(Protocol):
-    """Bytes by key. ``get`` answers None for a key that is not there."""
+    """Bytes by key. ``get`` answers None for a key that is not there; a ``prefix`` is a
+    folder (``generations/``), or empty for everything."""
 
     def put(self, key: str, data: bytes) -> None: ...
 
@@ -99,8 +100,9 @@ class FileBlobStore:
             if path.stat().st_mtime < cutoff:
                 path.unlink(missing_ok=True)
                 removed += 1
-        for folder in sorted(self.root.glob(f"{prefix.rstrip('/')}/**/"), reverse=True):
-            if folder.is_dir() and not any(folder.iterdir()):
+        pattern = f"{prefix.rstrip('/')}/**/" if prefix.strip("/") else "**/"
+        for folder in sorted(self.root.glob(pattern), reverse=True):
+            if folder != self.root and folder.is_dir() and not any(folder.iterdir()):
                 folder.rmdir()
         return removed
 

@@ -48,9 +48,10 @@ def make_engine(url: str) -> Engine:
     elif is_sqlite(url):
         engine = create_engine(url, connect_args={"check_same_thread": False})
     else:
-        # Up to one connection per threadpool thread (40), 20 kept open between bursts: each
-        # process may hold 40 of the server's max_connections (see deploy/README.md).
-        engine = create_engine(url, pool_pre_ping=True, pool_size=20, max_overflow=20)
+        # One kept connection per threadpool thread (40): a connection beyond the pool is a new
+        # server process per request, which bench/db.py showed in the p99. Each API process may
+        # so hold 40-50 of the server's max_connections (see deploy/README.md).
+        engine = create_engine(url, pool_pre_ping=True, pool_size=40, max_overflow=10)
     if is_sqlite(url):
 
         @event.listens_for(engine, "connect")

@@ -75,6 +75,8 @@ def test_purge_deletes_only_what_is_older_and_under_the_prefix(blobs: BlobStore)
     assert purge_expired_images(blobs, 7, now=utc_now() + timedelta(days=8)) == 1
 
     assert blobs.list() == ["tokens/ada/style.safetensors"]
+    assert blobs.purge("", utc_now() + timedelta(seconds=1)) == 1
+    assert blobs.list() == []
 
 
 def _wait_done(http: TestClient, job_url: str, headers: dict[str, str]) -> dict[str, object]:

@@ -10,6 +10,7 @@ from __future__ import annotations
 import sqlite3
 from pathlib import Path
 
+import psycopg
 import pytest
 from sqlalchemy import Engine, inspect, text
 from sqlalchemy.exc import IntegrityError
@@ -25,6 +26,8 @@ from tests.cli_runner import run_cli
 
 ROUND1_DUMP = Path(__file__).parent / "data" / "round1_sqlite.sql"
 ROUND1_TOKEN = "tm_dkQbeBEWze7fR4rb7i1hV1x3AkZaHGepUF4R0QAVm68"
+ROUND1_POSTGRES_DUMP = Path(__file__).parent / "data" / "round1_postgresql.sql"
+ROUND1_POSTGRES_TOKEN = "tm_Bj5P3inHPhT9AAqwOsVsnSjDFk5TlEMSlXNiCJz39oI"
 ROUND1_TABLES = {
     "users",
     "api_tokens",
@@ -126,6 +129,27 @@ def test_a_round1_data_dir_made_before_some_tables_existed_gets_them(tmp_path: P
     engine.dispose()
 
 
+def test_a_round1_postgresql_database_upgrades_in_place_with_its_data(postgres_url: str) -> None:
+    """Round 1 could already point DATABASE_URL at PostgreSQL; there the server named the
+    constraints, so adoption renames the one the baseline names differently."""
+    dsn = postgres_url.replace("postgresql+psycopg://", "postgresql://")
+    with psycopg.connect(dsn, autocommit=True) as connection:
+        connection.execute(ROUND1_POSTGRES_DUMP.read_text())  # type: ignore[arg-type]
+    engine = make_engine(postgres_url)
+    assert migrate.state(engine).legacy
+
+    assert migrate.upgrade(engine).up_to_date
+
+    assert migrate.differences(engine) == []
+    assert Accounts(engine).user_for_token(ROUND1_POSTGRES_TOKEN) == "ada"
+    repository = SessionRepository(engine)
+    session = repository.active_for("ada")
+    assert session is not None
+    repository.append(session.id, "user", "comment", "and the soft light", None)
+    assert [m.seq for m in repository.messages(session.id)] == [1, 2]
+    engine.dispose()
+
+
 def test_tables_that_are_not_tastemakers_are_refused_and_left_alone(tmp_path: Path) -> None:
     path = tmp_path / "other.db"
     with sqlite3.connect(path) as connection:
@@ -186,3 +210,18 @@ def test_db_upgrade_on_postgresql_through_the_cli(
     assert run_cli(capsys, "db", "upgrade").code == 0
     assert run_cli(capsys, "users", "create", "grace").code == 0
     assert run_cli(capsys, "users", "list").stdout.split() == ["grace"]
+
+
+def test_an_unreachable_database_is_one_clear_line(
+    capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv(
+        "TASTEMAKER_DATABASE_URL",
+        "postgresql+psycopg://postgres@127.0.0.1:1/none?connect_timeout=2",
+    )
+
+    failed = run_cli(capsys, "db", "upgrade")
+
+    assert failed.code == 1
+    assert one_line(failed.stderr).startswith("error: cannot use the database:")
+    assert "Traceback" not in failed.stderr

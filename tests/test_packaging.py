@@ -31,3 +31,14 @@ def test_torch_is_pinned_and_constraints_cover_the_dependencies() -> None:
 
 def test_console_script_is_installed() -> None:
     assert shutil.which("tastemaker") or (ROOT / ".venv/bin/tastemaker").exists()
+
+
+def test_the_migrations_ship_with_the_package() -> None:
+    """`tastemaker db upgrade` needs env.py, the revision template and every revision installed."""
+    package_data = tomllib.loads((ROOT / "pyproject.toml").read_text())["tool"]["setuptools"]
+    patterns = package_data["package-data"]["*"]
+    migrations = ROOT / "api" / "migrations"
+    assert "*.mako" in patterns and (migrations / "script.py.mako").is_file()
+    assert (migrations / "__init__.py").is_file() and (
+        migrations / "versions/__init__.py"
+    ).is_file()

@@ -52,3 +52,19 @@ def main(argv: list[str] | None = None) -> None:
     except (PreferenceError, SchemaError, ValueError, OSError) as error:
         err.print(f"[red]error:[/red] {error}", highlight=False)
         sys.exit(1)
+    except Exception as error:
+        if not _is_database_error(error):
+            raise
+        reason = str(getattr(error, "orig", None) or error).strip().splitlines()[0]
+        err.print(f"[red]error:[/red] cannot use the database: {reason}", highlight=False)
+        sys.exit(1)
+
+
+def _is_database_error(error: Exception) -> bool:
+    """The database is unreachable or refuses us (checked lazily: SQLAlchemy is only imported
+    by the commands that use the database, and then it is already loaded)."""
+    if "sqlalchemy" not in sys.modules:
+        return False
+    from sqlalchemy.exc import OperationalError
+
+    return isinstance(error, OperationalError)
