@@ -22,6 +22,7 @@ from dataclasses import dataclass
 from agent.evaluation import MATCH_THRESHOLD, overlap
 from agent.extraction import Extractor, ImageContext
 from agent.sessions import CorrectionDraft, StoredCorrection, StoredMessage
+from agent.vocabulary import vocabulary
 from preference_store.models import AttributeDraft, Category, Polarity
 
 FLIP, DROP, EDIT = "flip", "drop", "edit"
@@ -236,9 +237,18 @@ def _which(attributes: Sequence[AttributeDraft | None], lead: str) -> Question:
 
 
 def category_of(text: str, extractor: Extractor) -> Category | None:
-    """The category of an edited phrase, read by the same extractor ('colours' → color)."""
+    """The category of an edited phrase, read by the same extractor ('warm light' → lighting).
+
+    The person named the phrase themselves, so a bare category word the extractor would call
+    vague ('the colours') is still theirs: its category comes from the curated vocabulary."""
     found = extractor.extract(f"I like the {text}").attributes
-    return found[0].category if found else None
+    if found:
+        return found[0].category
+    terms = vocabulary()
+    for word in reversed(re.findall(r"[a-z]+", text.lower())):
+        if word in terms:
+            return terms[word]
+    return None
 
 
 # -- the correction log ---------------------------------------------------------------------

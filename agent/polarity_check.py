@@ -9,15 +9,12 @@ the LLM extractor.
 
 from __future__ import annotations
 
-from agent.guard import content_stems, shared_stems
 from agent.offline import OfflineExtractor
 from preference_store.models import Polarity
 
-MIN_OVERLAP = 0.5
-
 
 class ClausePolarity:
-    """Asks the offline extractor which way a clause leans on one feature."""
+    """Asks the offline extractor's polarity stage which way a clause leans on one feature."""
 
     def __init__(self, offline: OfflineExtractor) -> None:
         self._offline = offline
@@ -26,16 +23,6 @@ class ClausePolarity:
         """The clause's polarity for ``feature``; None when the clause says nothing readable
         about it (another language, no opinion, a feature the rules do not see)."""
         try:
-            extraction = self._offline.extract(clause)
+            return self._offline.clause_polarity(clause, feature)
         except Exception:  # an unreadable clause gives no verdict, never a failure
             return None
-        wanted = content_stems(feature)
-        best: tuple[float, Polarity | None] = (0.0, None)
-        for attribute in extraction.attributes:
-            found = content_stems(attribute.text)
-            if not wanted or not found:
-                continue
-            score = 2 * len(shared_stems(wanted, found)) / (len(wanted) + len(found))
-            if score > best[0]:
-                best = (score, attribute.polarity)
-        return best[1] if best[0] >= MIN_OVERLAP else None

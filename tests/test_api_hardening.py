@@ -15,9 +15,12 @@ from agent.offline import OfflineExtractor
 from api.app import create_app
 from api.feedback_inbox import FeedbackInbox
 from api.jobs import JobRepository
+from api.jobs_generation import GENERATION
+from api.jobs_wiring import job_kinds
 from api.routes.feedback import apply_pending_feedback
 from api.settings import Settings
 from api.wiring import Components
+from generation.request import GenerationRequest
 from preference_store.embeddings import SentenceTransformerEmbedder
 from preference_store.models import ATTRIBUTE_ID_PATTERN
 
@@ -169,11 +172,12 @@ def test_one_bad_pending_feedback_does_not_stop_the_others(
     import api.app  # noqa: F401  (registers the service's tables before the schema is made)
 
     components = Components(Settings(data_dir=tmp_path / "data"))
-    jobs = JobRepository(components.engine)
+    jobs = JobRepository(components.engine, job_kinds())
     inbox = FeedbackInbox(components.engine)
     for user in ("amy", "ben"):
-        job = jobs.create(user, {"prompt": "a lighthouse at dusk"}, total_steps=2)
-        jobs.mark_done(job.id, {"images": 1})
+        jobs.create(user, GENERATION, GenerationRequest(prompt="a lighthouse at dusk"))
+        [job] = jobs.claim("worker", [GENERATION])
+        jobs.mark_done(job, {"images": 1})
         # amy's row cannot be applied (an empty comment, written by an older version)
         inbox.record(job.id, user, True, "" if user == "amy" else "love the warm golden light")
     applied = apply_pending_feedback(

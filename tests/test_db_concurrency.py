@@ -23,6 +23,9 @@ from sqlalchemy import Engine
 from agent.sessions import SessionRepository
 from api import migrate
 from api.jobs import JobRepository
+from api.jobs_generation import GENERATION
+from api.jobs_wiring import job_kinds
+from generation.request import GenerationRequest
 from preference_store.database import make_engine
 from preference_store.embeddings import SentenceTransformerEmbedder
 from preference_store.models import AttributeDraft, Polarity
@@ -90,25 +93,45 @@ def test_concurrent_profile_writers_lose_nothing_and_never_share_a_version(
     assert [v.version for v in stores[0].versions("ada")] == list(range(1, WRITERS + 1))
 
 
-def test_an_onboarding_is_finished_by_exactly_one_writer(engines: list[Engine]) -> None:
+def test_an_onboarding_is_recorded_once_whoever_finishes_it(
+    engines: list[Engine], embedder: SentenceTransformerEmbedder, tmp_path: Path
+) -> None:
+    """Every process may try to finish (a claim left by a dead process never blocks); the
+    store writes the onboarding's version once, keyed by the session as its origin."""
+    client = chromadb.PersistentClient(
+        path=str(tmp_path / "chroma"), settings=ChromaSettings(anonymized_telemetry=False)
+    )
+    stores = [PreferenceStore(client, embedder, engine) for engine in engines]
     session = SessionRepository(engines[0]).create("ada", "builtin")
-    repositories = [SessionRepository(engine) for engine in engines]
+    drafts = [AttributeDraft(text="teal palette", polarity=Polarity.LIKE)]
 
-    claims = all_at_once([lambda r=r: r.claim_finish(session.id) for r in repositories])
+    def finisher(store: PreferenceStore) -> Callable[[], int]:
+        return lambda: store.record_onboarding("ada", drafts, [], [], origin=session.id).version
 
-    assert sorted(claims) == [False] * (WRITERS - 1) + [True]
-    assert all(not r.claim_finish(session.id) for r in repositories)
+    versions = all_at_once([finisher(store) for store in stores])
+
+    assert set(versions) == {1}, "every finisher gets the one version the onboarding made"
+    assert [v.version for v in stores[0].versions("ada")] == [1]
 
 
 def test_a_queued_job_is_claimed_by_exactly_one_worker(engines: list[Engine]) -> None:
-    jobs = [JobRepository(engines[0]).create("ada", {"prompt": f"p{n}"}, 2) for n in range(4)]
-    workers = [JobRepository(engine) for engine in engines]
+    kinds = job_kinds()
+    owner = JobRepository(engines[0], kinds)
+    jobs = [
+        owner.create(f"user{n}", GENERATION, GenerationRequest(prompt=f"p{n}")) for n in range(4)
+    ]
+    workers = [JobRepository(engine, kinds) for engine in engines]
 
-    def claim_all(worker: JobRepository) -> list[str]:
-        return [job.id for job in jobs if worker.claim(job.id)]
+    def claim_all(worker: JobRepository, name: str) -> list[str]:
+        claimed: list[str] = []
+        while taken := worker.claim(name, [GENERATION]):
+            claimed += [job.id for job in taken]
+        return claimed
 
-    claimed = all_at_once([lambda w=w: claim_all(w) for w in workers])
+    claimed = all_at_once(
+        [lambda w=w, n=n: claim_all(w, f"worker{n}") for n, w in enumerate(workers)]
+    )
 
     winners = [job_id for ids in claimed for job_id in ids]
     assert sorted(winners) == sorted(job.id for job in jobs)  # each once, none twice
-    assert all(JobRepository(engines[0]).get(job.id).status == "running" for job in jobs)  # type: ignore[union-attr]
+    assert all(owner.get(job.id).status == "running" for job in jobs)  # type: ignore[union-attr]

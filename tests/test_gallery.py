@@ -140,5 +140,5 @@ def test_gallery_build_command_and_onboarding_with_it(
     assert len(gallery) == 2
 
     monkeypatch.setattr("sys.stdin", io.StringIO("I love the warm orange light\ndone\n"))
-    text = ok(run_cli(capsys, "onboard", "dora", "--gallery", str(out)))
+    text = " ".join(ok(run_cli(capsys, "onboard", "dora", "--gallery", str(out))).split())
     assert "Image 1 of 2" in text and "noise from the offline test model 'tiny'" in text
