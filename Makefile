@@ -46,7 +46,7 @@ browser:
 # PostgreSQL 15 and Redis on 127.0.0.1 for the database and job tests: started, or installed from
 # Debian's packages and started, when they do not answer (idempotent; fast when they are up).
 services:
-	bash scripts/ensure-services.sh
+	bash scripts/ensure-services.sh postgresql redis rabbitmq
 
 test: lint typecheck pytest
 

@@ -10,13 +10,13 @@ from __future__ import annotations
 
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, model_validator
 
 from api.jobs import Job, JobKinds
 from api.jobs_runner import StepReporter
 from generation.generator import PersonalizedGenerator
 from generation.style_library import train_for_profile
-from generation.style_training import MAX_STEPS, MAX_VECTORS, TrainingConfig
+from generation.style_training import TrainingConfig
 from preference_store.store import PreferenceStore
 from preference_store.styles import StyleStore
 
@@ -32,9 +32,14 @@ class StyleTrainingRequest(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
     negative: bool = False
-    steps: int = Field(default=TrainingConfig.steps, ge=1, le=MAX_STEPS)
-    vectors: int = Field(default=TrainingConfig.vectors, ge=1, le=MAX_VECTORS)
-    lr: float = Field(default=TrainingConfig.lr, gt=0.0, le=1.0, allow_inf_nan=False)
+    steps: int = TrainingConfig.steps
+    vectors: int = TrainingConfig.vectors
+    lr: float = TrainingConfig.lr
+
+    @model_validator(mode="after")
+    def _bounded(self) -> StyleTrainingRequest:
+        self.config()  # the bounds live in TrainingConfig.check, with their messages
+        return self
 
     def config(self) -> TrainingConfig:
         return TrainingConfig(steps=self.steps, vectors=self.vectors, lr=self.lr).check()

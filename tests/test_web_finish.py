@@ -6,8 +6,6 @@ screenshots land in the test's temp dir."""
 
 from __future__ import annotations
 
-import json
-import urllib.request
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -40,15 +38,22 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[UvicornServer]:
     service.stop()
 
 
-def _post(server: UvicornServer, token: str, path: str, body: dict[str, object]) -> None:
-    request = urllib.request.Request(
-        server.url + path,
-        data=json.dumps(body).encode(),
-        headers={"Authorization": f"Bearer {token}", "Content-Type": "application/json"},
-        method="POST",
-    )
-    with urllib.request.urlopen(request, timeout=30):
-        pass
+_PAGE_POST = """
+const [path, body, done] = arguments;
+const cookie = document.cookie.split("; ").find((c) => c.startsWith("tm_csrf=")) || "=";
+const csrf = cookie.split("=")[1];
+fetch(path, {
+  method: "POST",
+  headers: {"Content-Type": "application/json", "X-CSRF-Token": decodeURIComponent(csrf)},
+  body: JSON.stringify(body),
+}).then((r) => done(r.status));
+"""
+
+
+def _post(browser: WebDriver, path: str, body: dict[str, object]) -> None:
+    """A request as the page makes it: the HttpOnly session cookie plus the CSRF header."""
+    status = browser.execute_async_script(_PAGE_POST, path, body)
+    assert status in (200, 201), status
 
 
 def _category_of(driver: WebDriver, text: str) -> str | None:
@@ -72,7 +77,6 @@ def test_board_and_generation_fit_and_finish(
     browser.execute_script("localStorage.clear()")
     browser.refresh()
     wait(browser).until(lambda d: d.find_element(By.TAG_NAME, "body").get_attribute("data-ready"))
-    token = str(browser.execute_script("return localStorage.getItem('tm_token')"))
     for text, category, polarity in [
         ("teal palette", "color", "like"),
         ("warm golden light", "lighting", "like"),
@@ -80,7 +84,7 @@ def test_board_and_generation_fit_and_finish(
         ("neon glow", "color", "like"),
     ]:
         body = {"text": text, "category": category, "polarity": polarity}
-        _post(server, token, "/v1/preferences", body)
+        _post(browser, "/v1/preferences", body)
 
     # A notice from one tab is gone on the next.
     browser.execute_script("document.getElementById('notice').textContent = 'x'")

@@ -119,9 +119,11 @@ def describe(job: Job, runner: JobQueue, event: JobEvent | None = None) -> Gener
     )
 
 
-def _own_job(runner: JobQueue, user: str, job_id: str) -> Job:
+def _own_job(runner: JobQueue, user: str, job_id: str, *, any_kind: bool = False) -> Job:
+    """The caller's job; images and feedback need a generation, while status, cancel and the
+    events stream serve every kind of job (style training reports here too)."""
     job = runner.get(user, job_id)
-    if job is None or job.kind != GENERATION:
+    if job is None or (job.kind != GENERATION and not any_kind):
         raise NotFound(f"no generation {job_id!r}")
     return job
 
@@ -167,14 +169,14 @@ def create_generation(
 @router.get("/{job_id}", responses=NOT_FOUND)
 def get_generation(user: CurrentUser, runner: JobsDep, job_id: JobId) -> GenerationOut:
     """Status, progress (step/total), the conditioning plan with provenance, timings, images."""
-    return describe(_own_job(runner, user, job_id), runner)
+    return describe(_own_job(runner, user, job_id, any_kind=True), runner)
 
 
 @router.delete("/{job_id}", responses={**NOT_FOUND, 409: {"model": Problem}})
 def cancel_generation(user: CurrentUser, runner: JobsDep, job_id: JobId) -> GenerationOut:
     """Cancel a generation: a queued one ends at once (`cancelled`); a running one stops at its
     next denoising step (it reads `running` until then). A finished one answers 409."""
-    job = _own_job(runner, user, job_id)
+    job = _own_job(runner, user, job_id, any_kind=True)
     if job.status in (DONE, FAILED):
         raise Conflict(f"generation {job_id!r} is already {job.status}; nothing to cancel")
     cancelled = runner.cancel(user, job_id) or job
@@ -231,7 +233,7 @@ async def generation_events(
     """Server-sent events: the current state first, `progress` ({status, step, total}) as steps
     complete, then `done` (the full generation) or `error` ({status, detail}) when it failed or
     was cancelled."""
-    job = await run_in_threadpool(_own_job, runner, user, job_id)
+    job = await run_in_threadpool(lambda: _own_job(runner, user, job_id, any_kind=True))
     return StreamingResponse(
         _events(request, runner, job),
         media_type="text/event-stream",

@@ -9,13 +9,13 @@ from __future__ import annotations
 from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Path, Query, Response, status
+from pydantic import ValidationError
 
 from api.deps import CurrentUser, JobsDep, StoreDep, StylesDep
-from api.errors import TooManyRequests, Unavailable, Unprocessable
+from api.errors import TooManyRequests, Unavailable, Unprocessable, describe_validation_error
 from api.jobs import JobTooLarge, QueueFull, UserJobLimit
 from api.jobs_style import STYLE_TRAINING, StyleTrainingRequest
 from api.schemas import GenerationAccepted, Problem, StyleCreate, StyleOut
-from generation.errors import GenerationError
 from generation.style_formats import export_token, from_blob
 from generation.style_training import MAX_IMAGES, MIN_IMAGES
 from preference_store.styles import StyleRecord
@@ -59,8 +59,8 @@ def train_style(
             negative=body.negative, steps=body.steps, vectors=body.vectors, lr=body.lr
         )
         request.config()
-    except GenerationError as error:
-        raise Unprocessable(str(error)) from None
+    except ValidationError as error:
+        raise Unprocessable(describe_validation_error(error)) from None
     profile = store.profile(user, with_aesthetic=False)
     reactions = profile.disliked_images if body.negative else profile.liked_images
     count = sum(1 for r in reactions if r.path)
