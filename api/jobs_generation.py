@@ -13,6 +13,7 @@ from typing import Any
 from api.jobs import Job, JobKinds
 from api.jobs_runner import StepReporter
 from generation.generator import PersonalizedGenerator
+from generation.palp_adapters import AdapterCache
 from generation.render import render_request
 from generation.request import GenerationRequest
 from preference_store.blobs import BlobStore
@@ -45,11 +46,13 @@ class GenerationWork:
         store: PreferenceStore,
         blobs: BlobStore,
         styles: StyleStore | None = None,
+        palp_cache: AdapterCache | None = None,
     ):
         self.generator = generator
         self.store = store
         self.blobs = blobs
         self.styles = styles
+        self.palp_cache = palp_cache
 
     def __call__(self, job: Job, report: StepReporter) -> dict[str, Any]:
         request = job.request
@@ -63,6 +66,7 @@ class GenerationWork:
             lambda variant, index, _seed, data: self._put(image_key(job.id, variant, index), data),
             on_step=lambda done, _total: report(done),
             styles=self.styles,
+            palp_cache=self.palp_cache,
         )
         return rendered.summary()
 

@@ -23,6 +23,7 @@ from api.jobs_style import STYLE_TRAINING, StyleTraining, register_style_trainin
 from api.settings import Settings
 from api.wiring import Components
 from generation.loading import LoadedModels
+from generation.palp_adapters import AdapterCache
 
 log = logging.getLogger("tastemaker.jobs")
 
@@ -65,7 +66,13 @@ def load_handlers(components: Components, models: LoadedModels | None = None) ->
     generator = open_generator(models)
     styles = components.styles
     handlers: Mapping[str, Handler] = {
-        GENERATION: GenerationWork(generator, components.store, components.blobs, styles),
+        GENERATION: GenerationWork(
+            generator,
+            components.store,
+            components.blobs,
+            styles,
+            AdapterCache(settings.palp_cache_dir, max_bytes=settings.palp_cache_mb * 1024 * 1024),
+        ),
         STYLE_TRAINING: StyleTraining(generator, components.store, styles),
     }
     return dict(handlers)

@@ -11,6 +11,9 @@ from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
+from generation.palp import MAX_RANK as PALP_MAX_RANK
+from generation.palp import MAX_STEPS as PALP_MAX_STEPS
+from generation.request import PalpRequest
 from preference_store.models import (
     ATTRIBUTE_ID_PATTERN,
     ATTRIBUTE_TEXT_PATTERN,
@@ -357,6 +360,16 @@ class TranscriptOut(BaseModel):
 # -- generations ----------------------------------------------------------------------------
 
 
+PALP_FIELD_NAMES = {
+    "steps": "steps",
+    "rank": "rank",
+    "alpha": "alpha",
+    "beta": "beta",
+    "learning_rate": "lr",
+}
+PALP_FIELDS = {f"palp_{short}" for short in PALP_FIELD_NAMES.values()}
+
+
 class GenerationCreate(Request):
     """The generate CLI's flags in snake_case; every setting is optional."""
 
@@ -380,7 +393,17 @@ class GenerationCreate(Request):
     vp_degree: float | None = Field(default=None, ge=0.0, le=2.0, allow_inf_nan=False)
     aesthetic_steps: int | None = Field(default=None, ge=0, le=50)
     aesthetic_lr: float | None = Field(default=None, gt=0.0, le=1e-2, allow_inf_nan=False)
-    mode: Literal["embeds", "guidance"] | None = None
+    mode: Literal["embeds", "guidance", "palp"] | None = Field(
+        default=None,
+        description="embeds (free), guidance (an extra UNet pass, ~2×) or palp: an adapter is "
+        "trained for this prompt first (PALP; ~500 steps of ~6 UNet passes each: minutes on a "
+        "GPU), cached per prompt and profile version.",
+    )
+    palp_steps: int | None = Field(default=None, ge=0, le=PALP_MAX_STEPS)
+    palp_rank: int | None = Field(default=None, ge=1, le=PALP_MAX_RANK)
+    palp_alpha: float | None = Field(default=None, ge=0.0, le=50.0, allow_inf_nan=False)
+    palp_beta: float | None = Field(default=None, ge=0.0, le=50.0, allow_inf_nan=False)
+    palp_lr: float | None = Field(default=None, gt=0.0, le=1e-2, allow_inf_nan=False)
     style_weight: float | None = Field(default=None, ge=0.0, le=2.0, allow_inf_nan=False)
     negative_style_weight: float | None = Field(default=None, ge=0.0, le=2.0, allow_inf_nan=False)
     include_plain: bool = Field(
@@ -391,10 +414,26 @@ class GenerationCreate(Request):
     )
 
     def settings(self) -> dict[str, Any]:
-        """The generation settings that were given (the rest keep the generator's defaults)."""
-        return self.model_dump(
-            exclude={"prompt", "negative_prompt", "include_plain"}, exclude_none=True
+        """The generation settings that were given (the rest keep the generator's defaults);
+        PALP conditions like ``embeds``, with its adapter on top."""
+        given = self.model_dump(
+            exclude={"prompt", "negative_prompt", "include_plain", *PALP_FIELDS},
+            exclude_none=True,
         )
+        if given.get("mode") == "palp":
+            given["mode"] = "embeds"
+        return given
+
+    def palp(self) -> PalpRequest | None:
+        """The PALP options when ``mode`` is palp (defaults for those left out)."""
+        if self.mode != "palp":
+            return None
+        given = {
+            name: getattr(self, f"palp_{short}")
+            for name, short in PALP_FIELD_NAMES.items()
+            if getattr(self, f"palp_{short}") is not None
+        }
+        return PalpRequest(**given)
 
 
 class GenerationAccepted(BaseModel):

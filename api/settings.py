@@ -129,6 +129,12 @@ class Settings(BaseSettings):
         description="Largest job: width × height × steps × images (× 2 with the plain image); "
         "a size left to the model counts as 1024²; a style-training step counts as 512².",
     )
+    palp_cache_mb: int = Field(
+        default=512,
+        ge=1,
+        le=1_000_000,
+        description="PALP adapters kept on disk (MB); the least recently used go first.",
+    )
     broker_url: str | None = Field(
         default=None,
         description="Celery broker (redis://… or amqp://…): jobs then run in `tastemaker worker` "
@@ -169,6 +175,10 @@ class Settings(BaseSettings):
             return self.redis_url
         broker = self.broker_url or ""
         return broker if broker.startswith(("redis://", "rediss://")) else None
+
+    @property
+    def palp_cache_dir(self) -> Path:
+        return self.data_dir / "palp-adapters"
 
     @property
     def generations_dir(self) -> Path:

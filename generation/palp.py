@@ -19,7 +19,8 @@ L_pers = ‖ε_θ(x_t, t, y_P) − ε‖²       ``personalization_loss``
 x̂₀ = (x_t − √(1−ᾱ_t)·ε_θ) / √ᾱ_t       ``predicted_x0`` (with the same ε_θ as L_pers)
 x̂_t, re-noised with the same ε         ``add_noise(x̂₀.detach(), ε, ᾱ_t)``
 ε^α_φ(x̂_t, y_c): pretrained, CFG α     ``guided`` over the UNet with the adapter *disabled*
-ε^β_θ(x̂_t, y_P): adapted, CFG β        ``guided`` over the UNet with the adapter enabled
+ε^β_θ(x̂_t, y_P): adapted, CFG β        ``guided`` over the UNet with the adapter enabled, on
+                                       the target prompt with [V] (``PalpConditioning.adapted``)
 ∇ = w(t)(ε^α_φ − ε^β_θ)·∂x̂₀/∂θ         ``alignment_surrogate``: Σ w·stop_grad(bracket)·x̂₀ / B,
                                        whose autograd gradient is exactly ∇ (a test checks it
                                        against the formula); w(t) = 1 − ᾱ_t as in score
@@ -145,11 +146,17 @@ def alignment_surrogate(x0_hat: Tensor, direction: Tensor, weight: Tensor) -> Te
 
 @dataclass(frozen=True)
 class PalpConditioning:
-    """The three text conditionings PALP reads, each already encoded (token injected by caller)."""
+    """The text conditionings PALP reads, each already encoded (token injected by the caller).
+
+    ``personalization`` is y_P of the personalization loss ("an image in the style of [V]");
+    ``adapted`` is the target prompt with [V], which the adapted branch of the alignment term
+    reads (the paper's ε_θ(x̂_t, y_P) for its target prompt; defaults to ``personalization``);
+    ``target`` is y_c, the target prompt with [V] replaced by a plain word."""
 
     personalization: TextEmbeddings
     target: TextEmbeddings
     unconditional: TextEmbeddings
+    adapted: TextEmbeddings | None = None
 
 
 @dataclass
@@ -247,9 +254,8 @@ def train_palp_adapter(
                     ).chunk(2)
                 finally:
                     unet.enable_adapters()
-                uncond_a, cond_a = call(
-                    pair, t, [conditioning.unconditional, conditioning.personalization]
-                ).chunk(2)
+                adapted = conditioning.adapted or conditioning.personalization
+                uncond_a, cond_a = call(pair, t, [conditioning.unconditional, adapted]).chunk(2)
             direction = guided(uncond_p, cond_p, settings.alpha) - guided(
                 uncond_a, cond_a, settings.beta
             )

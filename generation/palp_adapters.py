@@ -17,8 +17,6 @@ from pathlib import Path
 from typing import Any
 
 import torch
-from peft import LoraConfig
-from peft.utils import get_peft_model_state_dict, set_peft_model_state_dict
 from safetensors import safe_open
 from safetensors.torch import load_file, save_file
 from torch import Tensor
@@ -36,6 +34,9 @@ def attached_lora(
     Yields the trainable LoRA parameters. New adapters start as peft initialises them (B = 0),
     so before any step the adapted UNet computes exactly what the pretrained one does.
     """
+    from peft import LoraConfig  # peft loads only in the jobs that use an adapter
+    from peft.utils import set_peft_model_state_dict
+
     if getattr(unet, "peft_config", None):
         raise RuntimeError("the UNet already carries an adapter; PALP jobs must run alone")
     torch.manual_seed(seed)  # peft draws the A matrices from torch's global generator
@@ -56,6 +57,8 @@ def attached_lora(
 
 def lora_state_dict(unet: Any) -> dict[str, Tensor]:
     """The attached adapter's weights, detached copies on the CPU (what the cache stores)."""
+    from peft.utils import get_peft_model_state_dict
+
     state = get_peft_model_state_dict(unet, adapter_name=ADAPTER_NAME)
     return {key: value.detach().to("cpu").clone().contiguous() for key, value in state.items()}
 

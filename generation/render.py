@@ -15,9 +15,12 @@ from typing import TYPE_CHECKING, Any
 from generation.aesthetic import ensure_aesthetic_embedding
 from generation.errors import AestheticEmbeddingError
 from generation.generator import GenerationResult, PersonalizedGenerator, StepCallback
+from generation.palp_adapters import AdapterCache
+from generation.palp_run import PalpAdapter, applied, prepare_adapter
 from generation.png import png_bytes
 from generation.request import GenerationRequest
 from generation.style_library import tokens_for
+from generation.style_training import native_resolution
 
 if TYPE_CHECKING:
     from preference_store.store import PreferenceStore
@@ -51,6 +54,7 @@ class Rendered:
     plain: GenerationResult | None
     profile_version: int
     files: list[str] = field(default_factory=list)
+    palp: PalpAdapter | None = None
 
     def summary(self) -> dict[str, Any]:
         """What a job keeps about its result (JSON-ready)."""
@@ -65,6 +69,7 @@ class Rendered:
             "images": len(result.images),
             "plain_images": len(self.plain.images) if self.plain is not None else 0,
             "settings": result.settings.model_dump(mode="json"),
+            **({"palp": self.palp.summary()} if self.palp is not None else {}),
         }
 
 
@@ -77,12 +82,15 @@ def render_request(
     *,
     on_step: Callable[[int, int], None] | None = None,
     styles: StyleStore | None = None,
+    palp_cache: AdapterCache | None = None,
 ) -> Rendered:
     """Render ``request`` in ``user_id``'s current taste and hand each PNG to ``sink``.
 
     ``on_step(done, total)`` counts over the whole request (both images when the plain one is
     made); raising from it stops the generation between two steps. With ``styles``, the
     person's newest style tokens for this model are applied (at the request's style weights).
+    With ``request.palp``, the prompt's PALP adapter is trained first (or found in
+    ``palp_cache``) and the personalized image is made with it; the plain image never is.
     """
     total = request.total_steps()
     offset = 0
@@ -102,22 +110,42 @@ def render_request(
         tokens_for(styles, user_id, generator.model_name) if styles is not None else (None, None)
     )
 
-    # 2. The personalized image(s).
-    callback: StepCallback = step
-    result = generator(
-        request.prompt,
-        profile,
-        settings=request.settings,
-        negative_prompt=request.negative_prompt,
-        on_step=callback,
-        style=style,
-        negative_style=negative_style,
-    )
-    rendered = Rendered(result=result, plain=None, profile_version=profile.version)
-    _save(rendered, "image", result, sink)
-    offset = request.settings.steps
+    # 2. PALP: the prompt's adapter, cached or trained now (its steps come first).
+    adapter = None
+    if request.palp is not None:
+        pipeline = generator.pipeline
+        native = native_resolution(pipeline)
+        size = (request.settings.height or native, request.settings.width or native)
+        adapter = prepare_adapter(
+            pipeline,
+            model=generator.model_name,
+            profile=profile,
+            prompt=request.prompt,
+            size=size,
+            settings=request.palp.settings(seed=request.settings.seed or 0),
+            token=style,
+            cache=palp_cache,
+            on_step=step,
+        )
+        offset = request.palp.steps
 
-    # 3. The plain model's image(s) for the same seed, to compare side by side.
+    # 3. The personalized image(s), with the adapter when there is one.
+    callback: StepCallback = step
+    with applied(generator.pipeline, adapter):
+        result = generator(
+            request.prompt,
+            profile,
+            settings=request.settings,
+            negative_prompt=request.negative_prompt,
+            on_step=callback,
+            style=style,
+            negative_style=negative_style,
+        )
+    rendered = Rendered(result=result, plain=None, profile_version=profile.version, palp=adapter)
+    _save(rendered, "image", result, sink)
+    offset += request.settings.steps
+
+    # 4. The plain model's image(s) for the same seed, to compare side by side.
     if request.include_plain:
         plain = generator(
             request.prompt,

@@ -5,13 +5,47 @@ set tighter ones, but no caller re-declares these.
 
 from __future__ import annotations
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
+from generation.palp import MAX_RANK, MAX_STEPS, PalpSettings
 from generation.settings import MAX_PROMPT_CHARS, GenerationSettings, check_prompt
 
 ASSUMED_NATIVE_SIDE = 1024
 """A size left to the model counts as this many pixels a side when costing a request: the
 largest native size of the supported families (SDXL), so an unknown model is never under-costed."""
+
+
+PALP_STEP_COST = 3
+"""A PALP training step costs about three guided denoising steps of the same size (six UNet
+sample-forwards: ``bench/palp.py``), so it counts three times in ``pixel_steps``."""
+
+
+class PalpRequest(BaseModel):
+    """Prompt-aligned personalization for this prompt (``generation.palp``): an adapter is
+    trained (or taken from the cache) before denoising. Defaults are the paper's."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    steps: int = Field(default=PalpSettings.steps, ge=0, le=MAX_STEPS)
+    rank: int = Field(default=PalpSettings.rank, ge=1, le=MAX_RANK)
+    learning_rate: float = Field(default=PalpSettings.learning_rate, gt=0.0, le=1e-2)
+    alpha: float = Field(default=PalpSettings.alpha, ge=0.0, le=50.0, allow_inf_nan=False)
+    beta: float = Field(default=PalpSettings.beta, ge=0.0, le=50.0, allow_inf_nan=False)
+
+    @model_validator(mode="after")
+    def _valid(self) -> PalpRequest:
+        self.settings()  # the one place the rules live (alpha > beta, with the reason)
+        return self
+
+    def settings(self, seed: int = 0) -> PalpSettings:
+        return PalpSettings(
+            steps=self.steps,
+            rank=self.rank,
+            learning_rate=self.learning_rate,
+            alpha=self.alpha,
+            beta=self.beta,
+            seed=seed,
+        )
 
 
 class GenerationRequest(BaseModel):
@@ -24,6 +58,7 @@ class GenerationRequest(BaseModel):
     negative_prompt: str = Field(default="", max_length=MAX_PROMPT_CHARS)
     settings: GenerationSettings = Field(default_factory=GenerationSettings)
     include_plain: bool = False
+    palp: PalpRequest | None = None
 
     @field_validator("prompt")
     @classmethod
@@ -36,18 +71,25 @@ class GenerationRequest(BaseModel):
         return check_prompt(value, what="negative prompt", allow_empty=True)
 
     def total_steps(self) -> int:
-        """Denoising steps the whole request takes (both images when the plain one is made)."""
-        return self.settings.steps * (2 if self.include_plain else 1)
+        """Steps the whole request takes: PALP training first (when asked for), then the
+        denoising (both images when the plain one is made)."""
+        training = self.palp.steps if self.palp is not None else 0
+        return training + self.settings.steps * (2 if self.include_plain else 1)
 
     def pixel_steps(self) -> int:
         """The work this request asks for: width × height × steps × images, doubled for the
         plain image; a size left to the model counts as ``ASSUMED_NATIVE_SIDE``."""
         width = self.settings.width or ASSUMED_NATIVE_SIDE
         height = self.settings.height or ASSUMED_NATIVE_SIDE
-        return width * height * self.total_steps() * self.settings.num_images
+        plain = 2 if self.include_plain else 1
+        denoising = self.settings.steps * plain * self.settings.num_images
+        training = PALP_STEP_COST * self.palp.steps if self.palp is not None else 0
+        return width * height * (denoising + training)
 
     def batch_key(self) -> tuple[object, ...]:
         """Requests with equal keys could share one denoising batch (issue 15): same size,
         steps, guidance scale and mode; the prompt, seed and profile may differ."""
         s = self.settings
+        if self.palp is not None:
+            return ("palp", object())  # a per-request adapter: never batched with anyone
         return (s.width, s.height, s.steps, s.guidance_scale, str(s.mode), self.include_plain)

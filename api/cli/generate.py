@@ -7,10 +7,12 @@ import json
 import re
 import sys
 from dataclasses import asdict
+from enum import StrEnum
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, NoReturn
 
 import typer
+from pydantic import ValidationError
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
@@ -79,6 +81,14 @@ def _slug(text: str) -> str:
     return re.sub(r"[^a-z0-9]+", "-", text.casefold()).strip("-")[:40] or "image"
 
 
+class GenerateMode(StrEnum):
+    """The conditioning modes, plus PALP (embeds conditioning with a per-prompt adapter)."""
+
+    EMBEDS = "embeds"
+    GUIDANCE = "guidance"
+    PALP = "palp"
+
+
 def generate(
     prompt: Annotated[str, typer.Argument(help="What to draw.")],
     user: UserOpt,
@@ -91,8 +101,17 @@ def generate(
     aesthetic_steps: Annotated[int, typer.Option(help="Aesthetic-gradient steps (0: off).")] = 5,
     aesthetic_lr: Annotated[float, typer.Option(help="Aesthetic-gradient learning rate.")] = 1e-4,
     mode: Annotated[
-        ConditioningMode, typer.Option(help="embeds: free; guidance: extra UNet pass (~2×).")
-    ] = ConditioningMode.EMBEDS,
+        GenerateMode,
+        typer.Option(
+            help="embeds: free; guidance: extra UNet pass (~2×); palp: trains an adapter for "
+            "this prompt first (PALP; minutes on a GPU, tests only on a CPU)."
+        ),
+    ] = GenerateMode.EMBEDS,
+    palp_steps: Annotated[int, typer.Option(help="PALP training steps (0: none).")] = 500,
+    palp_rank: Annotated[int, typer.Option(help="PALP LoRA rank.")] = 32,
+    palp_alpha: Annotated[float, typer.Option(help="PALP: pretrained guidance α (> β).")] = 15.0,
+    palp_beta: Annotated[float, typer.Option(help="PALP: adapted guidance β.")] = 7.5,
+    palp_lr: Annotated[float, typer.Option(help="PALP learning rate.")] = 5e-5,
     steps: Annotated[int, typer.Option(help="Denoising steps.")] = 30,
     guidance_scale: Annotated[float, typer.Option(help="Classifier-free guidance scale.")] = 5.0,
     seed: Annotated[int | None, typer.Option(help="Seed (random when left out).")] = None,
@@ -124,7 +143,9 @@ def generate(
             height=height,
             num_images=num_images,
             seed=seed,
-            mode=mode,
+            mode=ConditioningMode.GUIDANCE
+            if mode is GenerateMode.GUIDANCE
+            else ConditioningMode.EMBEDS,
             vp_degree=vp_degree,
             aesthetic_steps=aesthetic_steps,
             aesthetic_lr=aesthetic_lr,
@@ -136,11 +157,30 @@ def generate(
     except GenerationError as error:
         _fail(str(error))
     from api.generation_wiring import open_generator, open_models
+    from generation.palp_adapters import AdapterCache
     from generation.render import file_sink, render_request
-    from generation.request import GenerationRequest
+    from generation.request import GenerationRequest, PalpRequest
     from generation.tiny import TINY_NOTICE
 
-    request = GenerationRequest(prompt=prompt, negative_prompt=negative_prompt, settings=settings)
+    try:
+        palp = (
+            PalpRequest(
+                steps=palp_steps,
+                rank=palp_rank,
+                learning_rate=palp_lr,
+                alpha=palp_alpha,
+                beta=palp_beta,
+            )
+            if mode is GenerateMode.PALP
+            else None
+        )
+    except ValidationError as error:
+        from api.errors import describe_validation_error
+
+        _fail(describe_validation_error(error))
+    request = GenerationRequest(
+        prompt=prompt, negative_prompt=negative_prompt, settings=settings, palp=palp
+    )
     components = Components()
     components.accounts.require(user)
     loading = model_settings(components, single_file_config, clip_model)
@@ -168,7 +208,14 @@ def generate(
             console=err,
             transient=True,
         ) as progress:
-            task = progress.add_task("denoising", total=request.total_steps())
+            training = palp.steps if palp is not None else 0
+            phase = "PALP training" if training else "denoising"
+            task = progress.add_task(phase, total=request.total_steps())
+
+            def advance(done: int, _total: int) -> None:
+                label = "PALP training" if done < training else "denoising"
+                progress.update(task, completed=done, description=label)
+
             rendered = render_request(
                 generator,
                 store,
@@ -177,8 +224,12 @@ def generate(
                 file_sink(
                     lambda _variant, _i, image_seed: out / f"{_slug(prompt)}-{image_seed}.png"
                 ),
-                on_step=lambda done, _total: progress.update(task, completed=done),
+                on_step=advance,
                 styles=components.styles,
+                palp_cache=AdapterCache(
+                    components.settings.palp_cache_dir,
+                    max_bytes=components.settings.palp_cache_mb * 1024 * 1024,
+                ),
             )
     except GenerationError as error:
         _fail(str(error))
@@ -189,6 +240,15 @@ def generate(
         sys.stdout.write(json.dumps(_result_json(result, paths), indent=2) + "\n")
         return
     _print_result(result, paths)
+    if rendered.palp is not None:
+        summary = rendered.palp.summary()
+        how = "reused from the cache" if summary["cached"] else f"trained in {summary['seconds']}s"
+        console.print(
+            f"PALP adapter:   rank {summary['rank']}, {summary['steps']} steps, {how}; "
+            f"[V] = {summary['token'] or summary['plain_word']}; "
+            f"final losses {summary['final_losses'] or '-'}",
+            soft_wrap=True,
+        )
 
 
 def _result_json(result: GenerationResult, paths: list[Path]) -> dict[str, object]:

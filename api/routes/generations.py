@@ -13,6 +13,7 @@ from typing import Annotated, Any, Literal
 from fastapi import APIRouter, Path, Query, Request, Response, status
 from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import StreamingResponse
+from pydantic import ValidationError
 
 from api.deps import (
     BlobsDep,
@@ -23,7 +24,14 @@ from api.deps import (
     StoreDep,
     in_lane,
 )
-from api.errors import Conflict, NotFound, TooManyRequests, Unavailable, Unprocessable
+from api.errors import (
+    Conflict,
+    NotFound,
+    TooManyRequests,
+    Unavailable,
+    Unprocessable,
+    describe_validation_error,
+)
 from api.feedback_inbox import FeedbackInbox
 from api.jobs import (
     CANCELLED,
@@ -149,11 +157,16 @@ def create_generation(
         raise Unavailable(
             f"generation is unavailable: the model failed to load: {runner.load_error}"
         )
+    try:
+        palp = body.palp()
+    except ValidationError as error:
+        raise Unprocessable(describe_validation_error(error)) from None
     request = GenerationRequest(
         prompt=body.prompt,
         negative_prompt=body.negative_prompt,
         settings=checked,
         include_plain=body.include_plain,
+        palp=palp,
     )
     try:
         job = runner.submit(user, GENERATION, request)
