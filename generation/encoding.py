@@ -18,6 +18,7 @@ from torch.func import functional_call
 
 from generation.errors import ModelLoadError
 from generation.style_inject import Injection, encoder_keys, injected, install, tokenize_with_token
+from generation.tokenizing import tokenize
 
 SDPipeline: TypeAlias = Any
 """A ``StableDiffusionPipeline`` or ``StableDiffusionXLPipeline`` (diffusers is untyped)."""
@@ -70,7 +71,8 @@ class PipelineTextEncoder:
         return self.pipeline._execution_device
 
     def _ids(self, tokenizer: Any, text: str) -> Any:
-        return tokenizer(
+        return tokenize(
+            tokenizer,
             text,
             padding="max_length",
             max_length=tokenizer.model_max_length,

@@ -16,6 +16,7 @@ from collections.abc import Callable, Iterable, Mapping
 from pydantic import BaseModel, Field
 
 from generation.conflicts import contradiction, stems
+from generation.tokenizing import tokenize
 from preference_store.models import Category, Polarity, VisualAttribute
 
 TokenCounter = Callable[[str], int]
@@ -216,6 +217,6 @@ def token_counter(*tokenizers: object) -> TokenCounter:
     def count(text: str) -> int:
         if not text:
             return 0
-        return max(len(t(text, add_special_tokens=False).input_ids) for t in usable)  # type: ignore[operator]
+        return max(len(tokenize(t, text, add_special_tokens=False).input_ids) for t in usable)
 
     return count

@@ -22,6 +22,8 @@ from typing import Any
 import torch
 from torch import Tensor
 
+from generation.tokenizing import tokenize
+
 STYLE_MARKER = "<style>"
 """Where the conditioning plan puts the learned token in a prompt."""
 
@@ -81,7 +83,7 @@ def placeholder_id(tokenizer: Any) -> int:
     Any ordinary id below the end-of-text id works (SD 1.x's CLIP config finds the end of the
     prompt with ``argmax(ids)``, so the placeholder must not be the largest id).
     """
-    ids = tokenizer("*", add_special_tokens=False).input_ids
+    ids = tokenize(tokenizer, "*", add_special_tokens=False).input_ids
     return int(ids[0])
 
 
@@ -98,8 +100,8 @@ def tokenize_with_token(
         raise ValueError(f"the text has no {marker} marker")
     length = int(tokenizer.model_max_length)
     inner = length - 2
-    head = tokenizer(before, add_special_tokens=False).input_ids if before.strip() else []
-    tail = tokenizer(after, add_special_tokens=False).input_ids if after.strip() else []
+    head = tokenize(tokenizer, before, add_special_tokens=False).input_ids if before.strip() else []
+    tail = tokenize(tokenizer, after, add_special_tokens=False).input_ids if after.strip() else []
     tail = tail[: max(0, inner - count)]
     head = head[: max(0, inner - count - len(tail))]
     body = [*head, *([placeholder_id(tokenizer)] * count), *tail]

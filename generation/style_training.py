@@ -33,6 +33,7 @@ from torch import Tensor
 from generation.encoding import PipelineTextEncoder, SDPipeline, TextEmbeddings
 from generation.errors import InvalidGenerationRequest
 from generation.style_inject import STYLE_MARKER, encoder_keys
+from generation.tokenizing import tokenize
 from preference_store.models import Category, Profile
 
 ProgressCallback = Callable[[int, float], None]
@@ -344,7 +345,7 @@ def initial_vectors(pipeline: SDPipeline, init_word: str, count: int) -> dict[st
     for key, encoder, tokenizer in zip(
         encoder_keys(text.encoders), text.encoders, text.tokenizers, strict=True
     ):
-        ids = tokenizer(init_word, add_special_tokens=False).input_ids
+        ids = tokenize(tokenizer, init_word, add_special_tokens=False).input_ids
         table = encoder.get_input_embeddings().weight
         rows[key] = table[ids[0]].detach().to(torch.float32).clone().repeat(count, 1)
     return rows
