@@ -134,7 +134,7 @@ def choose_init_word(profile: Profile | None, tokenizer: object) -> str:
         if word.isalpha()
     ]
     for word in words:
-        if len(tokenizer(word, add_special_tokens=False).input_ids) == 1:  # type: ignore[operator]
+        if len(tokenize(tokenizer, word, add_special_tokens=False).input_ids) == 1:
             return word
     if words:  # no one-token word: the strongest one (its first token seeds the rows)
         return words[0]

@@ -52,14 +52,14 @@ class Forker:
         assert line, "the forker died"
         return line.strip()
 
-    def expect(self, prefix: str) -> list[str]:
-        """Lines up to and including the first one starting with ``prefix``."""
+    def expect(self, *prefixes: str) -> list[str]:
+        """Lines up to and including the first one starting with one of ``prefixes``."""
         seen = []
         while True:
             line = self.line()
             seen.append(line)
             assert not line.startswith("error"), seen
-            if line.startswith(prefix):
+            if line.startswith(prefixes):
                 return seen
 
     def start(self, command: str) -> int:
@@ -92,9 +92,14 @@ def test_twenty_kills_during_finish_record_each_onboarding_once(
     chance = random.Random(os.environ.get("FINISH_CRASH_SEED", time.time_ns()))
     longest = 0.05  # the slowest finish seen so far (s): kills land within it
     killed_inside = 0
+    trials = 0
     for _trial in range(TRIALS):
         pid = forker.start("run")
-        lines = forker.expect("finishing ")
+        lines = forker.expect("finishing ", "exit ")
+        if lines[-1].startswith("exit "):  # an earlier run finished every session: done early
+            assert lines[-1] == "exit 0", lines
+            break
+        trials += 1
         started = time.monotonic()
         time.sleep(chance.uniform(0, longest))
         with contextlib.suppress(ProcessLookupError):  # it may have finished everything first
@@ -131,7 +136,8 @@ def test_twenty_kills_during_finish_record_each_onboarding_once(
     assert all(s.status == FINISHED and s.profile_version == 1 for s in sessions), sessions
     assert versions == {s.user_id: 1 for s in sessions}  # each onboarding exactly once
     assert origins == {s.user_id: f"onboarding:{s.id}" for s in sessions}
-    assert killed_inside >= TRIALS // 2, killed_inside  # the kills really hit finishes
+    # the kills really hit finishes
+    assert trials >= TRIALS // 2 and killed_inside >= trials // 2, (trials, killed_inside)
 
     checked = [line.split() for line in forker.complete("check") if line.startswith("user ")]
     assert len(checked) == USERS
