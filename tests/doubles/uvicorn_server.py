@@ -8,15 +8,14 @@ exactly as an operator sets them.
 from __future__ import annotations
 
 import os
-import signal
 import subprocess
 import sys
 import time
 import urllib.request
 from pathlib import Path
-from typing import IO
 
 from tests.doubles.chroma_server import free_port, wait_for_http
+from tests.doubles.logged_process import LoggedProcess
 
 ROOT = Path(__file__).parents[2]
 
@@ -36,16 +35,14 @@ ONBOARDING_COMMENTS = [
 ]
 
 
-class UvicornServer:
+class UvicornServer(LoggedProcess):
     """``start()``, ``stop()`` (graceful) or ``kill()`` (SIGKILL), and ``url``."""
 
     def __init__(self, data_dir: Path, **settings: str | int | float) -> None:
         self.data_dir = data_dir
         self.settings = {"torch_threads": 1, **settings}
         self.port = 0
-        self.process: subprocess.Popen[bytes] | None = None
-        self.log_path = data_dir.parent / f"{data_dir.name}-uvicorn.log"
-        self._log: IO[bytes] | None = None
+        super().__init__(data_dir.parent / f"{data_dir.name}-uvicorn.log")
 
     @property
     def url(self) -> str:
@@ -87,25 +84,3 @@ class UvicornServer:
             except OSError:
                 time.sleep(0.1)
         raise TimeoutError(f"{self.url} was not ready in {timeout_s} s; see {self.log_path}")
-
-    def stop(self) -> None:
-        self._end(signal.SIGTERM)
-
-    def kill(self) -> None:
-        self._end(signal.SIGKILL)
-
-    def _end(self, how: signal.Signals) -> None:
-        if self.process is not None and self.process.poll() is None:
-            self.process.send_signal(how)
-            try:
-                self.process.wait(timeout=30)
-            except subprocess.TimeoutExpired:
-                self.process.kill()
-                self.process.wait(timeout=10)
-        self.process = None
-        if self._log is not None:
-            self._log.close()
-            self._log = None
-
-    def log(self) -> str:
-        return self.log_path.read_text(errors="replace") if self.log_path.exists() else ""

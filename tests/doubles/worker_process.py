@@ -3,25 +3,23 @@
 from __future__ import annotations
 
 import os
-import signal
 import subprocess
 import sys
 import time
 from pathlib import Path
-from typing import IO
+
+from tests.doubles.logged_process import LoggedProcess
 
 ROOT = Path(__file__).parents[2]
 
 
-class WorkerProcess:
+class WorkerProcess(LoggedProcess):
     """``start()`` (waits for Celery's "ready."), ``stop()`` (warm shutdown) or ``kill()``."""
 
     def __init__(self, data_dir: Path, name: str, **settings: str | int | float) -> None:
         self.data_dir = data_dir
         self.settings = {"torch_threads": 1, **settings}
-        self.log_path = data_dir.parent / f"worker-{name}.log"
-        self.process: subprocess.Popen[bytes] | None = None
-        self._log: IO[bytes] | None = None
+        super().__init__(data_dir.parent / f"worker-{name}.log")
 
     @property
     def pid(self) -> int:
@@ -55,25 +53,3 @@ class WorkerProcess:
                 return self
             time.sleep(0.2)
         raise TimeoutError(f"the worker was not ready in {timeout_s} s; see {self.log_path}")
-
-    def stop(self) -> None:
-        self._end(signal.SIGTERM)
-
-    def kill(self) -> None:
-        self._end(signal.SIGKILL)
-
-    def _end(self, how: signal.Signals) -> None:
-        if self.process is not None and self.process.poll() is None:
-            self.process.send_signal(how)
-            try:
-                self.process.wait(timeout=30)
-            except subprocess.TimeoutExpired:
-                self.process.kill()
-                self.process.wait(timeout=10)
-        self.process = None
-        if self._log is not None:
-            self._log.close()
-            self._log = None
-
-    def log(self) -> str:
-        return self.log_path.read_text(errors="replace") if self.log_path.exists() else ""
