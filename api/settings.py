@@ -129,6 +129,19 @@ class Settings(BaseSettings):
         description="Largest job: width × height × steps × images (× 2 with the plain image); "
         "a size left to the model counts as 1024²; a style-training step counts as 512².",
     )
+    max_batch: int = Field(
+        default=1,
+        ge=1,
+        le=64,
+        description="Compatible generation jobs (same model, size, steps, scheduler, guidance, "
+        "mode) a worker denoises in one batch. 1 on CPU; 4–8 on a GPU.",
+    )
+    batch_window_ms: float = Field(
+        default=50.0,
+        ge=0.0,
+        le=5_000.0,
+        description="How long a worker waits for company when fewer than max_batch jobs wait.",
+    )
     broker_url: str | None = Field(
         default=None,
         description="Celery broker (redis://… or amqp://…): jobs then run in `tastemaker worker` "

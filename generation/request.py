@@ -48,6 +48,9 @@ class GenerationRequest(BaseModel):
 
     def batch_key(self) -> tuple[object, ...]:
         """Requests with equal keys could share one denoising batch (issue 15): same size,
-        steps, guidance scale and mode; the prompt, seed and profile may differ."""
+        steps, guidance scale and mode; the prompt, seed and profile may differ. PALP requests
+        carry their own adapter weights: their key equals no other."""
         s = self.settings
+        if str(s.mode) == "palp":  # per-request adapters (weights): never shares a batch
+            return ("palp", object())
         return (s.width, s.height, s.steps, s.guidance_scale, str(s.mode), self.include_plain)
