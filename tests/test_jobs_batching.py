@@ -4,11 +4,13 @@ real chromadb preference store, file blobs and the tiny SD 1.x pipeline, on one 
 from __future__ import annotations
 
 import io
+import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
 import chromadb
+import httpx
 import numpy as np
 import pytest
 from chromadb.config import Settings as ChromaSettings
@@ -29,6 +31,7 @@ from preference_store.blobs import FileBlobStore
 from preference_store.database import create_schema, make_engine
 from preference_store.models import AttributeDraft, Category, Polarity
 from preference_store.store import PreferenceStore
+from tests.doubles.uvicorn_server import UvicornServer
 
 RULES = AdmissionRules(per_user=3, capacity=10, max_pixel_steps=10**9)
 TOLERANCE = 2 / 255
@@ -171,3 +174,42 @@ def test_a_request_the_generator_refuses_fails_alone_in_a_batch(world) -> None:
     assert isinstance(outcomes[0], Rendered) and isinstance(outcomes[2], Rendered)
     assert isinstance(outcomes[1], Exception) and "NUL" in str(outcomes[1])
     assert set(kept) == {"ann", "cid"}
+
+
+# -- over HTTP: the settings reach the in-process worker --------------------------------------
+
+
+def test_over_http_two_peoples_jobs_share_one_batch(tmp_path: Path) -> None:
+    """With TASTEMAKER_MAX_BATCH=2 and a long gathering window, the worker waits for the second
+    person's job and denoises both together; /metrics shows one batch of two."""
+    server = UvicornServer(tmp_path / "data", max_batch=2, batch_window_ms=5_000)
+    server.start()
+    try:
+        ids = []
+        for name, prompt in (("ann", "a lighthouse at dusk"), ("bob", "a fox in the snow")):
+            with httpx.Client(base_url=server.url, timeout=60) as http:
+                token = http.post("/v1/users", json={"id": name}).json()["token"]
+                body = {"prompt": prompt, "steps": 2, "width": 64, "height": 64, "seed": 1}
+                headers = {"Authorization": f"Bearer {token}"}
+                created = http.post("/v1/generations", json=body, headers=headers)
+                assert created.status_code == 202, created.text
+                ids.append((created.json()["id"], headers))
+        with httpx.Client(base_url=server.url, timeout=60) as http:
+            for job_id, headers in ids:
+                deadline = time.monotonic() + 120
+                while time.monotonic() < deadline:
+                    status = http.get(f"/v1/generations/{job_id}", headers=headers).json()
+                    if status["status"] in ("done", "failed"):
+                        break
+                    time.sleep(0.05)
+                assert status["status"] == "done", status
+            families = {
+                f.name: f for f in text_string_to_metric_families(http.get("/metrics").text)
+            }
+        samples = {
+            (s.name, s.labels.get("le")): s.value for s in families["tastemaker_batch_size"].samples
+        }
+        assert samples[("tastemaker_batch_size_count", None)] == 1
+        assert samples[("tastemaker_batch_size_sum", None)] == 2
+    finally:
+        server.stop()
