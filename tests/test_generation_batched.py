@@ -5,10 +5,16 @@ from __future__ import annotations
 import numpy as np
 import pytest
 import torch
+from diffusers import (
+    DPMSolverMultistepScheduler,
+    EulerAncestralDiscreteScheduler,
+    PNDMScheduler,
+)
 
 from generation.batched import BatchItem, generate_batch
 from generation.errors import InvalidGenerationRequest
 from generation.generator import GenerationResult, PersonalizedGenerator
+from generation.guidance import pipeline_view
 from generation.settings import ConditioningMode, GenerationSettings
 from preference_store.models import Category, Polarity, Profile, VisualAttribute
 
@@ -123,3 +129,27 @@ def test_batching_leaves_the_shared_pipeline_untouched(generator) -> None:
     generate_batch(generator, items(FAST.updated(mode=ConditioningMode.GUIDANCE)))
     after = generator.pipeline.unet.state_dict()
     assert all(torch.equal(before[k], after[k]) for k in before)
+
+
+@pytest.mark.parametrize(
+    "scheduler", [DPMSolverMultistepScheduler, EulerAncestralDiscreteScheduler, PNDMScheduler]
+)
+def test_a_cancel_keeps_stateful_schedulers_right_for_the_others(tiny_sd, scheduler) -> None:
+    """Multistep schedulers keep earlier outputs per row and ancestral ones draw noise per row
+    from the generators: dropping a row must drop its state and its generator too."""
+    pipe = pipeline_view(tiny_sd, scheduler=scheduler.from_config(tiny_sd.scheduler.config))
+    generator = PersonalizedGenerator(pipe, model_name="tiny")
+    batch = items(FAST.updated(steps=4))
+
+    def cancel_at_two(done: int, _total: int) -> None:
+        if done == 2:
+            raise KeyboardInterruptLike("cancelled")
+
+    batch[0].on_step = cancel_at_two
+    outcomes = generate_batch(generator, batch, output_type="np")
+    assert isinstance(outcomes[0], KeyboardInterruptLike)
+    for index in (1, 2):
+        result = outcomes[index]
+        assert isinstance(result, GenerationResult)
+        single = alone(generator, batch[index])
+        assert np.abs(result.images[0] - single.images[0]).max() <= TOLERANCE
