@@ -28,6 +28,7 @@ from api.deps import RateLimiter, TokenCache
 from api.errors import install_error_handlers, problem
 from api.feedback_inbox import FeedbackInbox
 from api.jobs_queue import JobQueue
+from api.jobs_runner import batch_snapshot
 from api.jobs_wiring import open_job_queue
 from api.openapi import add_setting_bounds
 from api.retention import RetentionSweeper
@@ -112,6 +113,7 @@ def _build(app: FastAPI, components: Components, models: LoadedModels | None) ->
     state.metrics.watch_corrections(state.onboarding.sessions.correction_counts)
     runner = open_job_queue(components, models)
     state.metrics.watch_jobs(runner.stats)
+    state.metrics.watch_batches(batch_snapshot(runner))
     runner.start()
     state.jobs = runner
     state.feedback_inbox = FeedbackInbox(components.engine)

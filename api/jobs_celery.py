@@ -153,10 +153,19 @@ def run_worker(
     lease_s: float,
     max_attempts: int,
     name: str | None = None,
+    max_batch: int = 1,
+    gather_s: float = 0.05,
 ) -> None:
-    """Serve jobs until stopped: one at a time, in this process (the models live here)."""
+    """Serve jobs until stopped, in this process (the models live here): one job, or up to
+    ``max_batch`` compatible ones denoised together, at a time."""
     executor = JobExecutor(
-        repository, handlers, progress, worker=name, heartbeat_s=max(0.2, lease_s / 5)
+        repository,
+        handlers,
+        progress,
+        worker=name,
+        heartbeat_s=max(0.2, lease_s / 5),
+        max_batch=max_batch,
+        gather_s=gather_s,
     )
     sweeper = OrphanSweeper(repository, progress, app, lease_s=lease_s, max_attempts=max_attempts)
 

@@ -7,6 +7,7 @@ CLI's ``generate`` calls); it only decides where a job's PNGs live: in the blob 
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -14,7 +15,7 @@ from api.jobs import Job, JobKinds
 from api.jobs_runner import StepReporter
 from generation.generator import PersonalizedGenerator
 from generation.palp_adapters import AdapterCache
-from generation.render import render_request
+from generation.render import BatchEntry, ImageSink, Rendered, render_batch, render_request
 from generation.request import GenerationRequest
 from preference_store.blobs import BlobStore
 from preference_store.store import PreferenceStore
@@ -70,6 +71,37 @@ class GenerationWork:
         )
         return rendered.summary()
 
+    def run_batch(
+        self, jobs: list[Job], reports: list[StepReporter]
+    ) -> list[dict[str, Any] | Exception]:
+        """Several generation jobs (one ``batch_key``) in one denoising loop; per job its
+        result or the exception that ended it (its cancel, its own bad input)."""
+        entries = []
+        for job, report in zip(jobs, reports, strict=True):
+            request = job.request
+            if not isinstance(request, GenerationRequest):
+                raise TypeError(f"job {job.id} is a {job.kind} job, not a generation")
+            entries.append(
+                BatchEntry(
+                    job.user_id,
+                    request,
+                    self._sink(job.id),
+                    on_step=_steps_to(report),
+                )
+            )
+        outcomes = render_batch(self.generator, self.store, entries, styles=self.styles)
+        return [o.summary() if isinstance(o, Rendered) else o for o in outcomes]
+
+    def _sink(self, job_id: str) -> ImageSink:
+        return lambda variant, index, _seed, data: self._put(
+            image_key(job_id, variant, index), data
+        )
+
     def _put(self, key: str, data: bytes) -> str:
         self.blobs.put(key, data)
         return key
+
+
+def _steps_to(report: StepReporter) -> Callable[[int, int], None]:
+    """(steps done, total) from the renderer -> the job's reporter (it knows its total)."""
+    return lambda done, _total: report(done)

@@ -39,6 +39,28 @@ StepReporter = Callable[[int], None]
 """Called by a job with the steps it has done; raises to stop the job between two steps."""
 Handler = Callable[[Job, StepReporter], dict[str, Any]]
 """Runs one job of a kind; returns the job's result (JSON-ready)."""
+BatchRunner = Callable[[list[Job], list[StepReporter]], list[dict[str, Any] | Exception]]
+"""Runs several compatible jobs of a kind together; per job its result or what ended it."""
+
+
+class BatchStats:
+    """Jobs per denoising batch and images made, for ``/metrics`` (one worker's figures)."""
+
+    def __init__(self) -> None:
+        self.sizes: Counter[int] = Counter()
+        self.images = 0
+        self.busy_s = 0.0
+        self._lock = threading.Lock()
+
+    def record(self, jobs: int, images: int, seconds: float) -> None:
+        with self._lock:
+            self.sizes[jobs] += 1
+            self.images += images
+            self.busy_s += seconds
+
+    def snapshot(self) -> tuple[dict[int, int], int, float]:
+        with self._lock:
+            return dict(self.sizes), self.images, self.busy_s
 
 
 class JobCancelled(Exception):
@@ -65,6 +87,8 @@ class JobExecutor:
         worker: str | None = None,
         heartbeat_s: float = 2.0,
         stopping: threading.Event | None = None,
+        max_batch: int = 1,
+        gather_s: float = 0.05,
     ) -> None:
         self.repository = repository
         self.handlers = dict(handlers)
@@ -74,6 +98,9 @@ class JobExecutor:
         self.stopping = stopping or threading.Event()
         self.finished: Counter[str] = Counter()
         self._cancels: dict[str, threading.Event] = {}
+        self.max_batch = max(1, max_batch)
+        self.gather_s = gather_s
+        self.batches = BatchStats()
 
     @property
     def running(self) -> int:
@@ -86,16 +113,68 @@ class JobExecutor:
             event.set()
 
     def run_next(self) -> Job | None:
-        """Run the fairest queued job to its end; None when nothing was queued."""
-        claimed = self.repository.claim(self.worker, self.handlers)
+        """Run the fairest queued job (with up to ``max_batch - 1`` compatible ones, in one
+        batch) to its end; None when nothing was queued."""
+        if self.max_batch > 1 and self.gather_s > 0:
+            waiting = self.repository.count(QUEUED)
+            if 0 < waiting < self.max_batch:  # a short wait for company, never longer
+                self.stopping.wait(self.gather_s)
+        claimed = self.repository.claim(self.worker, self.handlers, limit=self.max_batch)
         if not claimed:
             return None
-        job = claimed[0]
-        self.run(job)
-        return job
+        if len(claimed) == 1:
+            self.run(claimed[0])
+        else:
+            self.run_batch(claimed)
+        return claimed[0]
 
     def run(self, job: Job) -> str:
         """Run a claimed job and record how it ended; returns the final status."""
+        report, stop = self._start(job)
+        started = time.perf_counter()
+        outcome: dict[str, Any] | Exception
+        try:
+            if job.cancel_requested:
+                raise JobCancelled
+            outcome = self.handlers[job.kind](job, report)
+        except Exception as error:
+            outcome = error
+        self._record([outcome], time.perf_counter() - started)
+        return self._finish(job, outcome, stop)
+
+    def run_batch(self, jobs: list[Job]) -> list[str]:
+        """Run claimed compatible jobs together (their kind's ``run_batch``); each job ends on
+        its own: a cancel or a bad input ends only that job."""
+        runner: BatchRunner | None = getattr(self.handlers[jobs[0].kind], "run_batch", None)
+        if runner is None:
+            return [self.run(job) for job in jobs]
+        starts = [self._start(job) for job in jobs]
+        outcomes: list[dict[str, Any] | Exception] = [JobCancelled()] * len(jobs)
+        live = [i for i, job in enumerate(jobs) if not job.cancel_requested]
+        started = time.perf_counter()
+        try:
+            ran = runner([jobs[i] for i in live], [starts[i][0] for i in live])
+            for i, outcome in zip(live, ran, strict=True):
+                outcomes[i] = outcome
+        except Exception as error:  # the batch as a whole failed: so did each of its jobs
+            for i in live:
+                outcomes[i] = error
+        self._record(outcomes, time.perf_counter() - started)
+        return [
+            self._finish(job, outcome, stop)
+            for job, (_report, stop), outcome in zip(jobs, starts, outcomes, strict=True)
+        ]
+
+    def _record(self, outcomes: list[dict[str, Any] | Exception], seconds: float) -> None:
+        images = sum(
+            int(o.get("images", 0)) + int(o.get("plain_images", 0))
+            for o in outcomes
+            if isinstance(o, dict)
+        )
+        self.batches.record(len(outcomes), images, seconds)
+
+    def _start(self, job: Job) -> tuple[StepReporter, Callable[[], None]]:
+        """Lease heartbeat and progress for a claimed job: its step reporter and its stop."""
         cancel = self._cancels.setdefault(job.id, threading.Event())
         beating = threading.Event()
         heart = threading.Thread(
@@ -111,29 +190,35 @@ class JobExecutor:
             if self.stopping.is_set():
                 raise Interrupted
 
-        status = FAILED
-        try:
-            if job.cancel_requested:
-                raise JobCancelled
-            result = self.handlers[job.kind](job, report)
-        except JobCancelled:
-            status = CANCELLED
-            self.repository.mark_cancelled(job)
-        except Interrupted:
-            status = QUEUED
-            self.repository.mark_queued(job)
-        except Exception as error:
-            if not isinstance(error, ValueError):
-                log.exception("job %s failed", job.id)
-            self.repository.mark_failed(job, str(error) or type(error).__name__)
-        else:
-            status = DONE
-            if not self.repository.mark_done(job, result):
-                log.warning("job %s finished here after it was given to another worker", job.id)
-        finally:
+        def stop() -> None:
             beating.set()
             heart.join(5)
             self._cancels.pop(job.id, None)
+
+        return report, stop
+
+    def _finish(
+        self, job: Job, outcome: dict[str, Any] | Exception, stop: Callable[[], None]
+    ) -> str:
+        """Record how a job ended (done, cancelled, back in the queue, failed)."""
+        status = FAILED
+        try:
+            if isinstance(outcome, JobCancelled):
+                status = CANCELLED
+                self.repository.mark_cancelled(job)
+            elif isinstance(outcome, Interrupted):
+                status = QUEUED
+                self.repository.mark_queued(job)
+            elif isinstance(outcome, Exception):
+                if not isinstance(outcome, ValueError):
+                    log.error("job %s failed", job.id, exc_info=outcome)
+                self.repository.mark_failed(job, str(outcome) or type(outcome).__name__)
+            else:
+                status = DONE
+                if not self.repository.mark_done(job, outcome):
+                    log.warning("job %s finished here after it was given to another worker", job.id)
+        finally:
+            stop()
         self.finished[status] += 1
         final = self.repository.get(job.id)
         step = job.total_steps if status == DONE else 0
@@ -165,8 +250,13 @@ class LocalJobQueue(JobFront):
         rules: AdmissionRules,
         load: Loader,
         kinds: list[str],
+        *,
+        max_batch: int = 1,
+        gather_s: float = 0.05,
     ) -> None:
         super().__init__(repository, progress, rules)
+        self._max_batch = max_batch
+        self._gather_s = gather_s
         self._load = load
         self._kinds = kinds
         self._wake = threading.Event()
@@ -218,6 +308,10 @@ class LocalJobQueue(JobFront):
     def follow(self, job_id: str) -> AsyncIterator[JobEvent | None]:
         return self.progress.follow(job_id)
 
+    def batch_stats(self) -> BatchStats | None:
+        """Jobs per batch and images made by this process's worker (None before it starts)."""
+        return self.executor.batches if self.executor is not None else None
+
     def _run(self) -> None:
         try:
             handlers = self._load()
@@ -226,7 +320,12 @@ class LocalJobQueue(JobFront):
             self.load_error = str(error) or type(error).__name__
             handlers = {kind: _unavailable(self.load_error) for kind in self._kinds}
         self.executor = JobExecutor(
-            self.repository, handlers, self.progress, stopping=self._stopping
+            self.repository,
+            handlers,
+            self.progress,
+            stopping=self._stopping,
+            max_batch=self._max_batch,
+            gather_s=self._gather_s,
         )
         self._ready.set()
         while not self._stopping.is_set():
@@ -234,6 +333,17 @@ class LocalJobQueue(JobFront):
             self._wake.clear()
             while not self._stopping.is_set() and self.executor.run_next() is not None:
                 time.sleep(0)  # let the event loop's threads in between two jobs
+
+
+def batch_snapshot(queue: object) -> Callable[[], tuple[dict[int, int], int, float] | None]:
+    """For ``/metrics``: this process's worker's batch figures (None: it runs no jobs here)."""
+
+    def snapshot() -> tuple[dict[int, int], int, float] | None:
+        stats = getattr(queue, "batch_stats", None)
+        batches = stats() if stats is not None else None
+        return batches.snapshot() if batches is not None else None
+
+    return snapshot
 
 
 def _unavailable(reason: str) -> Handler:

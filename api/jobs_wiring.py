@@ -93,5 +93,11 @@ def open_job_queue(components: Components, models: LoadedModels | None = None) -
         )
         return CeleryJobQueue(repository, progress, rules, app)
     return LocalJobQueue(
-        repository, progress, rules, lambda: load_handlers(components, models), kinds.names()
+        repository,
+        progress,
+        rules,
+        lambda: load_handlers(components, models),
+        kinds.names(),
+        max_batch=settings.max_batch,
+        gather_s=settings.batch_window_ms / 1000,
     )

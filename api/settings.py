@@ -135,6 +135,19 @@ class Settings(BaseSettings):
         le=1_000_000,
         description="PALP adapters kept on disk (MB); the least recently used go first.",
     )
+    max_batch: int = Field(
+        default=1,
+        ge=1,
+        le=64,
+        description="Compatible generation jobs (same model, size, steps, scheduler, guidance, "
+        "mode) a worker denoises in one batch. 1 on CPU; 4–8 on a GPU.",
+    )
+    batch_window_ms: float = Field(
+        default=50.0,
+        ge=0.0,
+        le=5_000.0,
+        description="How long a worker waits for company when fewer than max_batch jobs wait.",
+    )
     broker_url: str | None = Field(
         default=None,
         description="Celery broker (redis://… or amqp://…): jobs then run in `tastemaker worker` "

@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from generation.aesthetic import ensure_aesthetic_embedding
+from generation.batched import BatchItem, generate_batch
 from generation.errors import AestheticEmbeddingError
 from generation.generator import GenerationResult, PersonalizedGenerator, StepCallback
 from generation.palp_adapters import AdapterCache
@@ -157,6 +158,115 @@ def render_request(
         rendered.plain = plain
         _save(rendered, "plain", plain, sink)
     return rendered
+
+
+@dataclass
+class BatchEntry:
+    """One person's request in a batch: who, what, where its PNGs go, whom to tell."""
+
+    user_id: str
+    request: GenerationRequest
+    sink: ImageSink
+    on_step: Callable[[int, int], None] | None = None
+
+
+def render_batch(
+    generator: PersonalizedGenerator,
+    store: PreferenceStore,
+    entries: list[BatchEntry],
+    *,
+    styles: StyleStore | None = None,
+) -> list[Rendered | Exception]:
+    """``render_request`` for several people in one denoising loop (requests with one
+    ``batch_key``); per entry its ``Rendered`` or the exception that ended it alone."""
+    outcomes: list[Rendered | Exception] = [RuntimeError("not run")] * len(entries)
+    offsets = [0] * len(entries)
+
+    def step(index: int) -> StepCallback:
+        entry = entries[index]
+
+        def report(done: int, _steps: int) -> None:
+            if entry.on_step is not None:
+                entry.on_step(offsets[index] + done, entry.request.total_steps())
+
+        return report
+
+    # 1. Each person's profile and style tokens; a failure here costs only that entry.
+    items: list[BatchItem] = []
+    versions: list[int] = []
+    live: list[int] = []
+    for index, entry in enumerate(entries):
+        try:
+            profile = store.profile(entry.user_id)
+            try:
+                profile = ensure_aesthetic_embedding(store, profile, generator.clip)
+            except AestheticEmbeddingError as error:
+                log.warning("no aesthetic embedding for %s: %s", entry.user_id, error)
+            style, negative_style = (
+                tokens_for(styles, entry.user_id, generator.model_name)
+                if styles is not None
+                else (None, None)
+            )
+        except Exception as error:
+            outcomes[index] = error
+            continue
+        request = entry.request
+        items.append(
+            BatchItem(
+                request.prompt,
+                profile,
+                request.settings,
+                negative_prompt=request.negative_prompt,
+                on_step=step(index),
+                style=style,
+                negative_style=negative_style,
+            )
+        )
+        versions.append(profile.version)
+        live.append(index)
+
+    # 2. The personalized images, one loop for all.
+    plain_items: list[BatchItem] = []
+    plain_of: list[int] = []
+    for index, item, version, result in zip(
+        live, items, versions, generate_batch(generator, items), strict=True
+    ):
+        if isinstance(result, Exception):
+            outcomes[index] = result
+            continue
+        rendered = Rendered(result=result, plain=None, profile_version=version)
+        try:
+            _save(rendered, "image", result, entries[index].sink)
+        except Exception as error:
+            outcomes[index] = error
+            continue
+        outcomes[index] = rendered
+        if entries[index].request.include_plain:
+            offsets[index] = item.settings.steps
+            plain_items.append(
+                BatchItem(
+                    item.prompt,
+                    item.profile,
+                    result.settings.updated(vp_degree=0.0, aesthetic_steps=0),
+                    negative_prompt=item.negative_prompt,
+                    on_step=item.on_step,
+                )
+            )
+            plain_of.append(index)
+
+    # 3. The plain model's images for the same seeds, again in one loop.
+    for index, plain in zip(plain_of, generate_batch(generator, plain_items), strict=True):
+        rendered_or_error = outcomes[index]
+        assert isinstance(rendered_or_error, Rendered)
+        if isinstance(plain, Exception):
+            outcomes[index] = plain
+            continue
+        rendered_or_error.plain = plain
+        try:
+            _save(rendered_or_error, "plain", plain, entries[index].sink)
+        except Exception as error:
+            outcomes[index] = error
+    return outcomes
 
 
 def _save(rendered: Rendered, variant: str, result: GenerationResult, sink: ImageSink) -> None:

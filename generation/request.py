@@ -88,7 +88,8 @@ class GenerationRequest(BaseModel):
 
     def batch_key(self) -> tuple[object, ...]:
         """Requests with equal keys could share one denoising batch (issue 15): same size,
-        steps, guidance scale and mode; the prompt, seed and profile may differ."""
+        steps, guidance scale and mode; the prompt, seed and profile may differ. PALP requests
+        carry their own adapter weights: their key equals no other."""
         s = self.settings
         if self.palp is not None:
             return ("palp", object())  # a per-request adapter: never batched with anyone

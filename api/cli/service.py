@@ -71,6 +71,8 @@ def worker(
         progress,
         lease_s=settings.job_lease_s,
         max_attempts=settings.job_max_attempts,
+        max_batch=settings.max_batch,
+        gather_s=settings.batch_window_ms / 1000,
     )
 
 

@@ -1,0 +1,375 @@
+"""Several people's generations denoised in one UNet batch (issue 15).
+
+ViPer's conditioning, aesthetic gradients and style tokens change only text embeddings, never
+weights, so requests on one model with the same size, steps, scheduler, guidance scale and mode
+can share the denoising loop: each row of the batch carries its own embeddings and its own
+``torch.Generator`` for the initial noise, so an image does not depend on who else was in the
+batch (up to float reduction order in batched kernels: well under 1/255 per pixel).
+
+``generate_batch`` reads as numbered stages like ``PersonalizedGenerator.__call__``. Stages 1–4
+run per request and a failure there (bad prompt, a style token for another model, ...) fails only
+that request. A request whose step callback raises (its job was cancelled) is dropped from the
+batch at that step: its rows leave the latents, the embeddings and the scheduler's state.
+"""
+
+from __future__ import annotations
+
+import secrets
+import time
+from dataclasses import dataclass, field
+from typing import Any
+
+import torch
+from torch import Tensor
+
+from generation.encoding import TextEmbeddings, blend, combine
+from generation.errors import InvalidGenerationRequest
+from generation.generator import (
+    OUTPUT_TYPES,
+    Conditioning,
+    GenerationResult,
+    PersonalizedGenerator,
+    StepCallback,
+)
+from generation.guidance import ViPerGuidedUNet, pipeline_view
+from generation.plan import ConditioningPlan, place_style
+from generation.settings import ConditioningMode, GenerationSettings
+from generation.style_inject import STYLE_MARKER
+from generation.style_token import StyleToken
+from preference_store.models import Profile
+
+BatchOutcome = GenerationResult | Exception
+"""Per request: its result, or the exception that ended it (its own input, or its cancel)."""
+
+
+@dataclass
+class BatchItem:
+    """One request of a batch: the arguments ``PersonalizedGenerator.__call__`` takes."""
+
+    prompt: str
+    profile: Profile
+    settings: GenerationSettings
+    negative_prompt: str = ""
+    aesthetic_embedding: Tensor | None = None
+    on_step: StepCallback | None = None
+    style: StyleToken | None = None
+    negative_style: StyleToken | None = None
+
+
+def shared_settings(settings: GenerationSettings) -> tuple[object, ...]:
+    """What every request of one batch must share (one loop, one scheduler, one CFG scale)."""
+    return (settings.width, settings.height, settings.steps, settings.guidance_scale, settings.mode)
+
+
+@dataclass
+class _Prepared:
+    """Stages 1–4 of one request: what its rows of the batch carry."""
+
+    index: int
+    item: BatchItem
+    plan: ConditioningPlan
+    conditioning: Conditioning
+    cached: bool
+    seed: int
+    prompt: TextEmbeddings
+    negative: TextEmbeddings
+    liked: Tensor | None  # guidance mode only: E(VP+) / E(VP−) and their weights
+    disliked: Tensor | None
+    a: float = 0.0
+    b: float = 0.0
+    timings: dict[str, float] = field(default_factory=dict)
+
+    def shape_key(self) -> tuple[object, ...]:
+        pooled = self.prompt.pooled
+        return (
+            tuple(self.prompt.hidden.shape),
+            tuple(self.negative.hidden.shape),
+            tuple(pooled.shape) if pooled is not None else None,
+        )
+
+
+class _AllDropped(Exception):
+    """Every request of a batch was cancelled: stop the loop."""
+
+
+def generate_batch(
+    generator: PersonalizedGenerator,
+    items: list[BatchItem],
+    *,
+    output_type: str = "pil",
+) -> list[BatchOutcome]:
+    """Run ``items`` through one denoising loop; one outcome per item, in order."""
+    if not items:
+        return []
+    if output_type not in OUTPUT_TYPES:
+        raise InvalidGenerationRequest(f"output_type must be one of {', '.join(OUTPUT_TYPES)}")
+    first = shared_settings(items[0].settings)
+    if any(shared_settings(item.settings) != first for item in items):
+        raise InvalidGenerationRequest(
+            "a batch needs one size, step count, guidance scale and mode for all its requests"
+        )
+    outcomes: list[BatchOutcome | None] = [None] * len(items)
+
+    # 1–4. Check, plan, encode and mix each request on its own: a bad one fails alone.
+    prepared: list[_Prepared] = []
+    for index, item in enumerate(items):
+        try:
+            prepared.append(_prepare(generator, index, item))
+        except Exception as error:
+            outcomes[index] = error
+
+    # 5–6. Seeds and one denoising loop per embedding shape (normally exactly one).
+    groups: dict[tuple[object, ...], list[_Prepared]] = {}
+    for one in prepared:
+        groups.setdefault(one.shape_key(), []).append(one)
+    for group in groups.values():
+        for index, outcome in _denoise(generator, group, output_type).items():
+            outcomes[index] = outcome
+    return [o if o is not None else RuntimeError("request was not run") for o in outcomes]
+
+
+def _prepare(generator: PersonalizedGenerator, index: int, item: BatchItem) -> _Prepared:
+    """Stages 1–4 of ``PersonalizedGenerator.__call__`` for one request (same checks, same
+    conditioning cache), ending in the embeddings its rows of the batch carry."""
+    timings: dict[str, float] = {}
+    clock = time.perf_counter()
+
+    def lap(stage: str) -> None:
+        nonlocal clock
+        now = time.perf_counter()
+        timings[stage] = now - clock
+        clock = now
+
+    # 1. Check inputs.
+    settings = item.settings
+    prompt, negative_prompt = generator.check_inputs(
+        item.prompt, item.profile, settings, item.negative_prompt
+    )
+    embedding = generator._aesthetic_embedding(item.profile, item.aesthetic_embedding, settings)
+    style = generator.check_style(item.style, settings.style_weight, negative=False)
+    negative_style = generator.check_style(
+        item.negative_style, settings.negative_style_weight, negative=True
+    )
+    lap("check")
+
+    # 2. Plan.
+    plan = place_style(
+        generator.plan(prompt, item.profile, negative_prompt),
+        token=style.describe() if style else None,
+        negative_token=negative_style.describe() if negative_style else None,
+        marker=STYLE_MARKER,
+    )
+    lap("plan")
+
+    # 3. Encode (through the generator's cache, so a batch and a lone call share entries).
+    key = (
+        *generator._cache_key(item.profile, plan, settings, embedding),
+        style.digest() if style else None,
+        negative_style.digest() if negative_style else None,
+    )
+    conditioning = generator.cache.get(key)
+    cached = conditioning is not None
+    if conditioning is None:
+        conditioning = generator.encode(plan, settings, embedding, timings, style, negative_style)
+        generator.cache.put(key, conditioning)
+    lap("encode")
+
+    # 4. Mix ViPer's conditioning, exactly as ``prepare_pipeline`` does for one request.
+    beta = settings.vp_degree
+    text = blend(conditioning.prompt, conditioning.styled, settings.style_weight)
+    negative = blend(
+        conditioning.negative, conditioning.negative_styled, settings.negative_style_weight
+    )
+    liked = disliked = None
+    a = b = 0.0
+    if settings.mode == ConditioningMode.GUIDANCE and (
+        conditioning.liked is not None or conditioning.disliked is not None
+    ):
+        zeros = torch.zeros_like(text.hidden)
+        liked = conditioning.liked.hidden if conditioning.liked is not None else zeros
+        disliked = conditioning.disliked.hidden if conditioning.disliked is not None else zeros
+        a = beta if conditioning.liked is not None else 0.0
+        b = beta if conditioning.disliked is not None else 0.0
+    else:
+        text = combine(text, conditioning.liked, beta)
+        negative = combine(negative, conditioning.disliked, beta)
+    lap("prepare")
+
+    seed = settings.seed if settings.seed is not None else secrets.randbelow(2**31)
+    return _Prepared(
+        index,
+        item,
+        plan,
+        conditioning,
+        cached,
+        seed,
+        text,
+        negative,
+        liked,
+        disliked,
+        a,
+        b,
+        timings,
+    )
+
+
+@dataclass
+class _Row:
+    """One image of the batch: which request, which of its images."""
+
+    owner: _Prepared
+    image: int
+
+
+def _denoise(
+    generator: PersonalizedGenerator, group: list[_Prepared], output_type: str
+) -> dict[int, BatchOutcome]:
+    """5–7. One loop for ``group``; each request's result or the exception that ended it."""
+    settings = group[0].item.settings
+    device = generator.text.device
+    rows = [_Row(p, i) for p in group for i in range(p.item.settings.num_images)]
+
+    # 5. Seeds: per row, the generator the request would use alone (seed, seed + 1, ...).
+    generators = [torch.Generator(device=device).manual_seed(r.owner.seed + r.image) for r in rows]
+
+    def stack(pick: Any) -> Tensor:
+        return torch.cat([pick(r.owner) for r in rows])
+
+    kwargs: dict[str, Any] = {
+        "prompt_embeds": stack(lambda p: p.prompt.hidden),
+        "negative_prompt_embeds": stack(lambda p: p.negative.hidden),
+    }
+    tensor_inputs = ["latents", "prompt_embeds"]
+    if generator.text.sdxl:
+        kwargs["pooled_prompt_embeds"] = stack(lambda p: p.prompt.pooled)
+        kwargs["negative_pooled_prompt_embeds"] = stack(lambda p: p.negative.pooled)
+        tensor_inputs += ["add_text_embeds", "add_time_ids"]
+    replace: dict[str, Any] = {
+        "scheduler": type(generator.pipeline.scheduler).from_config(
+            generator.pipeline.scheduler.config
+        )
+    }
+    guided: ViPerGuidedUNet | None = None
+    if any(p.liked is not None for p in group):
+        unet = generator.pipeline.unet
+        zeros = torch.zeros_like(group[0].prompt.hidden)
+
+        def weights(pick: Any) -> Tensor:
+            values = [pick(r.owner) for r in rows]
+            return torch.tensor(values, dtype=unet.dtype, device=device).view(-1, 1, 1, 1)
+
+        guided = ViPerGuidedUNet(
+            unet,
+            vp_negative=stack(lambda p: p.disliked if p.disliked is not None else zeros),
+            vp_positive=stack(lambda p: p.liked if p.liked is not None else zeros),
+            a=weights(lambda p: p.a),  # type: ignore[arg-type]  # per-row weights broadcast
+            b=weights(lambda p: p.b),  # type: ignore[arg-type]
+        )
+        replace["unet"] = guided
+    pipe = pipeline_view(generator.pipeline, **replace)
+    outcomes: dict[int, BatchOutcome] = {}
+    alive = list(rows)
+
+    # 6. Denoise; after each step, tell each request and drop the ones that stop.
+    def step_end(
+        _pipe: Any, step: int, _timestep: Any, callback_kwargs: dict[str, Any]
+    ) -> dict[str, Any]:
+        dropped: set[int] = set()
+        for owner in {id(r.owner): r.owner for r in alive}.values():
+            if owner.item.on_step is None:
+                continue
+            try:
+                owner.item.on_step(step + 1, settings.steps)
+            except Exception as error:
+                outcomes[owner.index] = error
+                dropped.add(owner.index)
+        if not dropped:
+            return callback_kwargs
+        keep = [i for i, r in enumerate(alive) if r.owner.index not in dropped]
+        if not keep:
+            raise _AllDropped
+        _shrink(callback_kwargs, pipe.scheduler, guided, keep, len(alive))
+        generators[:] = [generators[i] for i in keep]  # the list ancestral schedulers sample with
+        alive[:] = [alive[i] for i in keep]
+        return callback_kwargs
+
+    started = time.perf_counter()
+    try:
+        with torch.no_grad():
+            output = pipe(
+                num_inference_steps=settings.steps,
+                guidance_scale=settings.guidance_scale,
+                height=settings.height,
+                width=settings.width,
+                num_images_per_prompt=1,
+                generator=generators,
+                output_type=output_type,
+                callback_on_step_end=step_end,
+                callback_on_step_end_tensor_inputs=tensor_inputs,
+                **kwargs,
+            )
+    except _AllDropped:
+        return outcomes
+    except Exception as error:  # the model itself failed: every request still running fails
+        for owner in {r.owner.index: error for r in alive}:
+            outcomes.setdefault(owner, error)
+        return outcomes
+    denoise = time.perf_counter() - started
+
+    # 7. Results, per request, with everything needed to explain and reproduce them.
+    images: dict[int, list[Any]] = {}
+    for row, image in zip(alive, list(output.images), strict=True):
+        images.setdefault(row.owner.index, []).append(image)
+    scheduler = type(pipe.scheduler).__name__
+    for p in group:
+        if p.index in outcomes:
+            continue
+        timings = {**p.timings, "denoise": denoise, "batch": float(len(rows))}
+        timings["total"] = sum(v for k, v in timings.items() if k not in ("aesthetic", "batch"))
+        outcomes[p.index] = GenerationResult(
+            images=images[p.index],
+            plan=p.plan,
+            seed=p.seed,
+            settings=p.item.settings.updated(seed=p.seed),
+            aesthetic=p.conditioning.aesthetic,
+            timings=timings,
+            conditioning_cached=p.cached,
+            model=generator.model_name,
+            scheduler=scheduler,
+        )
+    return outcomes
+
+
+def _shrink(
+    tensors: dict[str, Any],
+    scheduler: Any,
+    guided: ViPerGuidedUNet | None,
+    keep: list[int],
+    alive: int,
+) -> None:
+    """Keep only rows ``keep`` (of ``alive``) in the loop's tensors and the scheduler's state."""
+    index = torch.tensor(keep)
+    for name, value in tensors.items():
+        if not isinstance(value, Tensor):
+            continue
+        if value.shape[0] == 2 * alive:  # [unconditional rows, conditional rows] under CFG
+            tensors[name] = value[torch.cat([index, index + alive])]
+        elif value.shape[0] == alive:
+            tensors[name] = value[index]
+    # Multistep schedulers keep earlier model outputs / samples (batch first) between steps.
+    for name, value in list(vars(scheduler).items()):
+        if isinstance(value, Tensor) and value.ndim >= 2 and value.shape[0] == alive:
+            setattr(scheduler, name, value[index])
+        elif isinstance(value, list) and any(isinstance(v, Tensor) for v in value):
+            setattr(scheduler, name, [_rows(v, index, alive) for v in value])
+    if guided is not None:
+        guided.vp_negative = guided.vp_negative[index]
+        guided.vp_positive = guided.vp_positive[index]
+        guided.a = guided.a[index]  # type: ignore[index]
+        guided.b = guided.b[index]  # type: ignore[index]
+
+
+def _rows(value: Any, index: Tensor, alive: int) -> Any:
+    if isinstance(value, Tensor) and value.ndim >= 2 and value.shape[0] == alive:
+        return value[index]
+    return value
