@@ -74,14 +74,15 @@ def serve(port: int, data_dir: Path, sd15: bool) -> None:
     uvicorn.run(create_app(settings, models=models), host="127.0.0.1", port=port, log_level="error")
 
 
-def start_server(data_dir: Path, *, sd15: bool) -> tuple[subprocess.Popen[bytes], str]:
+def launch(script: Path, args: list[str]) -> tuple[subprocess.Popen[bytes], str]:
+    """``python SCRIPT serve --port P ARGS`` on a free loopback port, returned once /readyz
+    answers (bench/db.py starts its servers through this too)."""
     import socket
 
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
         port = int(sock.getsockname()[1])
-    command = [sys.executable, str(Path(__file__).resolve()), "serve", "--port", str(port)]
-    command += ["--data", str(data_dir)] + (["--sd15"] if sd15 else [])
+    command = [sys.executable, str(script), "serve", "--port", str(port), *args]
     process = subprocess.Popen(command, cwd=ROOT, stderr=subprocess.DEVNULL)
     url = f"http://127.0.0.1:{port}"
     deadline = time.monotonic() + 600
@@ -94,6 +95,12 @@ def start_server(data_dir: Path, *, sd15: bool) -> tuple[subprocess.Popen[bytes]
         except OSError:
             time.sleep(0.2)
     raise TimeoutError("the server did not become ready")
+
+
+def start_server(data_dir: Path, *, sd15: bool) -> tuple[subprocess.Popen[bytes], str]:
+    return launch(
+        Path(__file__).resolve(), ["--data", str(data_dir)] + (["--sd15"] if sd15 else [])
+    )
 
 
 def call(url: str, method: str = "GET", body: Any = None, token: str | None = None) -> Any:

@@ -17,12 +17,8 @@ import asyncio
 import importlib.util
 import os
 import secrets
-import socket
-import subprocess
 import sys
 import tempfile
-import time
-import urllib.request
 from pathlib import Path
 from types import ModuleType
 
@@ -63,32 +59,12 @@ def serve(port: int, data_dir: Path, database_url: str | None) -> None:
     uvicorn.run(create_app(settings), host="127.0.0.1", port=port, log_level="error")
 
 
-def start_server(data_dir: Path, database_url: str | None) -> tuple[subprocess.Popen[bytes], str]:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port = int(sock.getsockname()[1])
-    command = [sys.executable, str(Path(__file__).resolve()), "serve", "--port", str(port)]
-    command += ["--data", str(data_dir)]
-    command += ["--database-url", database_url] if database_url else []
-    process = subprocess.Popen(command, cwd=ROOT, stderr=subprocess.DEVNULL)
-    url = f"http://127.0.0.1:{port}"
-    deadline = time.monotonic() + 600
-    while time.monotonic() < deadline:
-        if process.poll() is not None:
-            raise RuntimeError("the server exited during start")
-        try:
-            with urllib.request.urlopen(f"{url}/readyz", timeout=2):
-                return process, url
-        except OSError:
-            time.sleep(0.2)
-    raise TimeoutError("the server did not become ready")
-
-
 def measure(
     api: ModuleType, data_dir: Path, database_url: str | None, clients: int, each: int
 ) -> tuple[float, list[float]]:
     """Requests/s and latencies of ``GET /v1/preferences`` for a user with 50 attributes."""
-    process, url = start_server(data_dir, database_url)
+    args = ["--data", str(data_dir)] + (["--database-url", database_url] if database_url else [])
+    process, url = api.launch(Path(__file__).resolve(), args)
     try:
         token = api.call(f"{url}/v1/users", "POST", {"id": f"bench{secrets.token_hex(3)}"})
         token = token["token"]
