@@ -18,7 +18,8 @@ Matching rule (written down so the figures can be judged):
 
 The file format (one JSON object a line) is shared with exported correction logs: ``id``,
 ``kind``, ``comment``, ``liked``, ``disliked`` and optionally ``image``, ``construction`` (the
-linguistic construction the row tests, e.g. "comparison") and ``strength``.
+linguistic construction the row tests, e.g. "comparison"), ``strength`` and ``categories`` (each
+labelled phrase's category, for the per-category figures).
 """
 
 from __future__ import annotations
@@ -92,6 +93,7 @@ class Labelled:
     disliked: tuple[str, ...]
     construction: str = ""
     strength: tuple[tuple[str, str], ...] = ()
+    categories: tuple[tuple[str, str], ...] = ()
 
 
 def load_labelled(path: Path) -> list[Labelled]:
@@ -111,6 +113,7 @@ def load_labelled(path: Path) -> list[Labelled]:
                 disliked=tuple(data.get("disliked", [])),
                 construction=data.get("construction", ""),
                 strength=tuple(sorted(data.get("strength", {}).items())),
+                categories=tuple(sorted(data.get("categories", {}).items())),
             )
         )
     return rows
@@ -158,14 +161,11 @@ def strength_band(value: float) -> str:
     return next(name for name, (low, high) in STRENGTH_BANDS.items() if low <= value < high)
 
 
-def score_one(row: Labelled, extraction: Extraction) -> Score:
-    expected = [(t, Polarity.LIKE) for t in row.liked] + [
-        (t, Polarity.DISLIKE) for t in row.disliked
-    ]
-    predicted = [(a.text, a.polarity) for a in extraction.attributes]
-    strengths = [a.strength for a in extraction.attributes]
-    wanted_strength = dict(row.strength)
-    pairs = sorted(
+def _pairing(
+    expected: list[tuple[str, Polarity]], predicted: list[tuple[str, Polarity]]
+) -> list[tuple[int, int]]:
+    """(predicted index, expected index) pairs, best overlap first, one-to-one."""
+    candidates = sorted(
         (
             (overlap(p[0], e[0]), i, j)
             for i, p in enumerate(predicted)
@@ -175,12 +175,30 @@ def score_one(row: Labelled, extraction: Extraction) -> Score:
     )
     used_p: set[int] = set()
     used_e: set[int] = set()
-    score = Score(predicted=len(predicted), expected=len(expected))
-    for value, i, j in pairs:
+    pairs = []
+    for value, i, j in candidates:
         if value < MATCH_THRESHOLD or i in used_p or j in used_e:
             continue
         used_p.add(i)
         used_e.add(j)
+        pairs.append((i, j))
+    return pairs
+
+
+def _expected(row: Labelled) -> list[tuple[str, Polarity]]:
+    return [(t, Polarity.LIKE) for t in row.liked] + [(t, Polarity.DISLIKE) for t in row.disliked]
+
+
+def score_one(row: Labelled, extraction: Extraction) -> Score:
+    expected = _expected(row)
+    predicted = [(a.text, a.polarity) for a in extraction.attributes]
+    strengths = [a.strength for a in extraction.attributes]
+    wanted_strength = dict(row.strength)
+    pairs = _pairing(expected, predicted)
+    used_p = {i for i, _ in pairs}
+    used_e = {j for _, j in pairs}
+    score = Score(predicted=len(predicted), expected=len(expected))
+    for i, j in pairs:
         if predicted[i][1] is expected[j][1]:
             score.true_positives += 1
             band = wanted_strength.get(expected[j][0])
@@ -215,4 +233,37 @@ def score_all(
         one = score_one(row, extraction)
         totals.setdefault(group(row) or "-", Score()).add(one)
         totals["all"].add(replace(one, misses=list(one.misses)))
+    return totals
+
+
+def score_per_category(
+    rows: Iterable[Labelled], extractions: Iterable[Extraction]
+) -> dict[str, Score]:
+    """Scores per attribute category, for rows that label categories (``"categories"``).
+
+    An expected phrase counts under its labelled category; a predicted one under the category of
+    the expected phrase it was paired with, or, when it matched nothing, under the category the
+    extractor gave it. So per category: recall of what people said, precision of what was taken,
+    and the polarity errors that would push generation the wrong way."""
+    totals: dict[str, Score] = {}
+    for row, extraction in zip(rows, extractions, strict=True):
+        if not row.categories:
+            continue
+        labelled = dict(row.categories)
+        expected = _expected(row)
+        predicted = [(a.text, a.polarity) for a in extraction.attributes]
+        pairs = dict(_pairing(expected, predicted))
+        for text, _ in expected:
+            totals.setdefault(labelled.get(text, "-"), Score()).expected += 1
+        for i, attribute in enumerate(extraction.attributes):
+            j = pairs.get(i)
+            if j is None:
+                totals.setdefault(str(attribute.category), Score()).predicted += 1
+                continue
+            score = totals.setdefault(labelled.get(expected[j][0], "-"), Score())
+            score.predicted += 1
+            if predicted[i][1] is expected[j][1]:
+                score.true_positives += 1
+            else:
+                score.polarity_errors += 1
     return totals

@@ -162,3 +162,30 @@ def test_curated_vocabulary_is_large_and_covers_every_category() -> None:
         counts[category] = counts.get(category, 0) + 1
     taste = set(Category) - {Category.SUBJECT, Category.OTHER}
     assert all(counts.get(c, 0) >= 20 for c in taste), counts
+
+
+def test_per_category_scores_blame_the_category_a_wrong_polarity_lands_in() -> None:
+    from agent.evaluation import Labelled, score_per_category
+    from agent.extraction import Extraction
+    from preference_store.models import AttributeDraft
+
+    row = Labelled(
+        id="c1",
+        kind="short",
+        comment="the teal is lovely, the harsh light is not",
+        image=None,
+        liked=("teal",),
+        disliked=("harsh light",),
+        categories=(("harsh light", "lighting"), ("teal", "color")),
+    )
+    said = Extraction(
+        attributes=[
+            AttributeDraft(text="teal", category=Category.COLOR, polarity=LIKE),
+            AttributeDraft(text="harsh light", category=Category.LIGHTING, polarity=LIKE),
+            AttributeDraft(text="lovely frame", category=Category.COMPOSITION, polarity=LIKE),
+        ]
+    )
+    scores = score_per_category([row], [said])
+    assert (scores["color"].true_positives, scores["color"].polarity_errors) == (1, 0)
+    assert (scores["lighting"].true_positives, scores["lighting"].polarity_errors) == (0, 1)
+    assert (scores["composition"].predicted, scores["composition"].expected) == (1, 0)
