@@ -7,13 +7,13 @@ from pathlib import Path
 import pytest
 
 from agent.offline import OfflineExtractor
-from api.feedback_inbox import FeedbackInbox
-from api.jobs import JobRepository
-from api.jobs_wiring import job_kinds
-from api.routes.feedback import apply_feedback, apply_pending_feedback
+from api.jobs.feedback import apply_feedback, apply_pending_feedback
+from api.jobs.feedback_inbox import FeedbackInbox
+from api.jobs.repository import JobRepository
 from api.schemas import FeedbackIn
 from api.settings import Settings
-from api.wiring import Components
+from api.wiring.jobs import job_kinds
+from api.wiring.services import Components
 from generation.request import GenerationRequest
 from preference_store.embeddings import SentenceTransformerEmbedder
 

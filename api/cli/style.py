@@ -11,7 +11,7 @@ import typer
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
-from api.wiring import Components
+from api.wiring.services import Components
 from generation.errors import GenerationError
 
 app = typer.Typer(
@@ -91,7 +91,7 @@ def train(
             reaction_images(supplied)  # count and readability, before anything is stored
     except GenerationError as error:
         _fail(str(error))
-    from api.generation_wiring import open_models
+    from api.wiring.generation import open_models
 
     components = Components()
     components.accounts.require(user)
@@ -221,7 +221,7 @@ def import_(
     negative: Annotated[bool, typer.Option("--negative", help="Use it as negative token.")] = False,
 ) -> None:
     """Add a token file made by diffusers, A1111 or ComfyUI, checked against the model."""
-    from api.generation_wiring import open_models
+    from api.wiring.generation import open_models
     from generation.style_library import import_token_file
 
     if not file.is_file():

@@ -12,8 +12,8 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, model_validator
 
-from api.jobs import Job, JobKinds
-from api.jobs_runner import StepReporter
+from api.jobs.repository import Job, JobKinds
+from api.jobs.runner import StepReporter
 from generation.generator import PersonalizedGenerator
 from generation.style_library import train_for_profile
 from generation.style_training import TrainingConfig

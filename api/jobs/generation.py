@@ -11,8 +11,8 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from api.jobs import Job, JobKinds
-from api.jobs_runner import StepReporter
+from api.jobs.repository import Job, JobKinds
+from api.jobs.runner import StepReporter
 from generation.generator import PersonalizedGenerator
 from generation.palp_adapters import AdapterCache
 from generation.render import BatchEntry, ImageSink, Rendered, render_batch, render_request
