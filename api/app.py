@@ -133,7 +133,7 @@ def _build(app: FastAPI, components: Components, models: LoadedModels | None) ->
             extractor,
             state.feedback_inbox,
             runner.repository,
-            settings.generations_dir,
+            components.blobs,
         ),
         name="pending-feedback",
         daemon=True,

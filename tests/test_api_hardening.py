@@ -181,7 +181,7 @@ def test_one_bad_pending_feedback_does_not_stop_the_others(
         # amy's row cannot be applied (an empty comment, written by an older version)
         inbox.record(job.id, user, True, "" if user == "amy" else "love the warm golden light")
     applied = apply_pending_feedback(
-        components.store, OfflineExtractor(embedder), inbox, jobs, tmp_path
+        components.store, OfflineExtractor(embedder), inbox, jobs, components.blobs
     )
     assert applied == 1
     assert [p.user_id for p in inbox.pending()] == ["amy"]  # kept, not lost

@@ -230,6 +230,7 @@ def generate(
                     components.settings.palp_cache_dir,
                     max_bytes=components.settings.palp_cache_mb * 1024 * 1024,
                 ),
+                blobs=components.blobs,
             )
     except GenerationError as error:
         _fail(str(error))
@@ -343,7 +344,9 @@ def score(
             clip = open_clip(loading, model=model)
         except GenerationError as error:
             _fail(explain_model_error(error, model or loading.model, loading))
-        profile = ensure_aesthetic_embedding(components.store, components.store.profile(user), clip)
+        profile = ensure_aesthetic_embedding(
+            components.store, components.store.profile(user), clip, components.blobs
+        )
         scores = PreferenceScorer(clip).score(opened, profile)
     except GenerationError as error:
         _fail(str(error))

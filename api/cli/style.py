@@ -99,7 +99,9 @@ def train(
     profile = components.store.profile(user, with_aesthetic=False)
     try:
         if not supplied:  # the profile's own images: checked before the model loads
-            reaction_images(profile.disliked_images if negative else profile.liked_images)
+            reaction_images(
+                profile.disliked_images if negative else profile.liked_images, components.blobs
+            )
         with err.status(f"loading {model_name}"):
             models = open_models(components.settings, model=model_name)
         if supplied:
@@ -136,6 +138,7 @@ def train(
                     task, completed=step, loss=f"{loss:.4f}"
                 ),
                 should_stop=stop,
+                blobs=components.blobs,
             )
     except GenerationError as error:
         _fail(str(error))

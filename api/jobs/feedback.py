@@ -4,19 +4,24 @@ The service behind ``POST /v1/generations/{id}/feedback`` (``api/routes/feedback
 start-up pass that finishes feedback a restart interrupted. The image's context for the
 extractor is the prompt and the attributes the plan applied, so a vague "love the colours" can
 be resolved to what was actually in the picture.
+
+The image is in the blob store (``image_key``), which in distributed mode is the database: the
+reaction names it by blob key (``blob:generations/<job>/image-0.png``), never by a path on this
+node's disk, so whichever worker later learns from it reads it from there.
 """
 
 from __future__ import annotations
 
 import logging
-from pathlib import Path
 
 from agent.corrections import readback
 from agent.extraction import Extractor, ImageContext, ImageTag
 from api.jobs.feedback_inbox import FeedbackInbox
-from api.jobs.generation import image_path
+from api.jobs.generation import image_key
 from api.jobs.repository import Job, JobRepository
 from api.schemas import ExtractedOut, FeedbackIn, FeedbackOut
+from generation.reaction_images import blob_reference
+from preference_store.blobs import BlobStore, FileBlobStore
 from preference_store.models import (
     AttributeDraft,
     ImageReaction,
@@ -29,7 +34,15 @@ from preference_store.store import PreferenceStore
 log = logging.getLogger("tastemaker.api")
 
 
-def _context(job: Job, path: Path) -> ImageContext:
+def _local_file(blobs: BlobStore, key: str) -> str | None:
+    """The image as a file on this machine, for vision models: only a file blob store has one."""
+    if isinstance(blobs, FileBlobStore):
+        path = blobs.path(key)
+        return str(path) if path.is_file() else None
+    return None
+
+
+def _context(job: Job, file: str | None) -> ImageContext:
     decisions = (job.result or {}).get("plan", {}).get("decisions", [])
     tags = [
         ImageTag(text=d["text"], category=d["category"])
@@ -42,7 +55,7 @@ def _context(job: Job, path: Path) -> ImageContext:
             :2_000
         ],
         tags=tags[:40],
-        path=str(path),
+        path=file,
     )
 
 
@@ -51,7 +64,7 @@ def apply_pending_feedback(
     extractor: Extractor,
     inbox: FeedbackInbox,
     jobs: JobRepository,
-    generations_dir: Path,
+    blobs: BlobStore,
 ) -> int:
     """Apply the feedback a restart interrupted; returns how many were applied.
 
@@ -64,8 +77,7 @@ def apply_pending_feedback(
             if job is None:
                 continue
             body = FeedbackIn(liked=pending.liked, comment=pending.comment)
-            path = image_path(generations_dir, job.id, "image", 0)
-            apply_feedback(store, extractor, inbox, job, body, path, feedback_id=pending.id)
+            apply_feedback(store, extractor, inbox, job, body, blobs, feedback_id=pending.id)
         except Exception:
             log.exception("pending feedback %s could not be applied; kept for later", pending.id)
             continue
@@ -79,7 +91,7 @@ def apply_feedback(
     inbox: FeedbackInbox,
     job: Job,
     body: FeedbackIn,
-    path: Path,
+    blobs: BlobStore,
     *,
     feedback_id: str | None = None,
 ) -> FeedbackOut:
@@ -89,10 +101,11 @@ def apply_feedback(
     ``feedback_id`` of a pending row to finish one that a restart interrupted).
     """
     feedback_id = feedback_id or inbox.record(job.id, job.user_id, body.liked, body.comment)
+    key = image_key(job.id, "image", 0)
     notes: list[str] = []
     drafts: list[AttributeDraft] = []
     if body.comment:
-        extraction = extractor.extract(body.comment, _context(job, path))
+        extraction = extractor.extract(body.comment, _context(job, _local_file(blobs, key)))
         drafts = [
             a.model_copy(update={"source": f"generation-{job.id}"}) for a in extraction.attributes
         ]
@@ -102,7 +115,7 @@ def apply_feedback(
     updated = store.record_feedback(
         job.user_id,
         drafts,
-        ImageReaction(image_id=f"generation-{job.id}", weight=1.0, path=str(path)),
+        ImageReaction(image_id=f"generation-{job.id}", weight=1.0, path=blob_reference(key)),
         Polarity.LIKE if body.liked else Polarity.DISLIKE,
         reason=f"feedback on {job.id}",
     )

@@ -4,11 +4,18 @@ from __future__ import annotations
 
 from fastapi import APIRouter, Request
 
-from api.deps import CurrentUser, JobsDep, SettingsDep, SlowLaneDep, StoreDep, in_lane
+from api.deps import (
+    BlobsDep,
+    CurrentUser,
+    JobsDep,
+    SettingsDep,
+    SlowLaneDep,
+    StoreDep,
+    in_lane,
+)
 from api.errors import Conflict, Unavailable, Unprocessable
 from api.jobs.feedback import apply_feedback
 from api.jobs.feedback_inbox import FeedbackInbox
-from api.jobs.generation import image_path
 from api.jobs.repository import DONE
 from api.routes.generations import NOT_FOUND, JobId, own_job
 from api.schemas import FeedbackIn, FeedbackOut, Problem
@@ -27,6 +34,7 @@ async def generation_feedback(
     settings: SettingsDep,
     runner: JobsDep,
     store: StoreDep,
+    blobs: BlobsDep,
     lane: SlowLaneDep,
     job_id: JobId,
     body: FeedbackIn,
@@ -46,8 +54,7 @@ async def generation_feedback(
         job = own_job(runner, user, job_id)
         if job.status != DONE:
             raise Conflict(f"generation {job_id!r} is {job.status}; give feedback once it is done")
-        path = image_path(settings.generations_dir, job.id, "image", 0)
         inbox: FeedbackInbox = request.app.state.feedback_inbox
-        return apply_feedback(store, extractor, inbox, job, body, path)
+        return apply_feedback(store, extractor, inbox, job, body, blobs)
 
     return await in_lane(lane, apply)

@@ -73,7 +73,7 @@ def load_handlers(components: Components, models: LoadedModels | None = None) ->
             styles,
             AdapterCache(settings.palp_cache_dir, max_bytes=settings.palp_cache_mb * 1024 * 1024),
         ),
-        STYLE_TRAINING: StyleTraining(generator, components.store, styles),
+        STYLE_TRAINING: StyleTraining(generator, components.store, styles, components.blobs),
     }
     return dict(handlers)
 
