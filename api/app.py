@@ -23,21 +23,32 @@ from fastapi_offline import FastAPIOffline
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from agent.sessions import SessionRepository
-from api.agent_wiring import build_agent, build_extractor, build_gallery
 from api.deps import RateLimiter, TokenCache
 from api.errors import install_error_handlers, problem
-from api.feedback_inbox import FeedbackInbox
-from api.jobs_queue import JobQueue
-from api.jobs_runner import batch_snapshot
-from api.jobs_wiring import open_job_queue
+from api.jobs.feedback import apply_pending_feedback
+from api.jobs.feedback_inbox import FeedbackInbox
+from api.jobs.queue import JobQueue
+from api.jobs.runner import batch_snapshot
+from api.metrics import Metrics, MetricsMiddleware
+from api.onboarding import Onboarding
 from api.openapi import add_setting_bounds
 from api.retention import RetentionSweeper
-from api.routes import gallery, generations, health, onboarding, preferences, styles, users
-from api.routes.feedback import apply_pending_feedback
-from api.routes.metrics import Metrics, MetricsMiddleware
+from api.routes import (
+    feedback,
+    gallery,
+    generations,
+    health,
+    onboarding,
+    preferences,
+    styles,
+    users,
+)
+from api.routes import metrics as metrics_route
 from api.settings import Settings
 from api.web_security import SecurityHeaders
-from api.wiring import Components
+from api.wiring.agent import build_agent, build_extractor, build_gallery
+from api.wiring.jobs import open_job_queue
+from api.wiring.services import Components
 from generation.loading import LoadedModels
 
 STATIC = Path(__file__).parent / "static"
@@ -107,9 +118,7 @@ def _build(app: FastAPI, components: Components, models: LoadedModels | None) ->
     state.extractor = extractor
     state.gallery = build_gallery(settings)
     agent = build_agent(components, extractor=extractor, gallery=state.gallery)
-    state.onboarding = onboarding.Onboarding(
-        agent, SessionRepository(components.engine), state.gallery
-    )
+    state.onboarding = Onboarding(agent, SessionRepository(components.engine), state.gallery)
     state.metrics.watch_corrections(state.onboarding.sessions.correction_counts)
     runner = open_job_queue(components, models)
     state.metrics.watch_jobs(runner.stats)
@@ -124,7 +133,7 @@ def _build(app: FastAPI, components: Components, models: LoadedModels | None) ->
             extractor,
             state.feedback_inbox,
             runner.repository,
-            settings.generations_dir,
+            components.blobs,
         ),
         name="pending-feedback",
         daemon=True,
@@ -142,7 +151,7 @@ def create_app(settings: Settings | None = None, *, models: LoadedModels | None 
         app.state.metrics = metrics
         app.state.slow_lane = anyio.CapacityLimiter(components.settings.slow_lane_threads)
         await run_in_threadpool(_build, app, components, models)
-        gc.freeze()  # see api.jobs_wiring.load_handlers
+        gc.freeze()  # see api.wiring.jobs.load_handlers
         try:
             yield
         finally:
@@ -165,7 +174,17 @@ def create_app(settings: Settings | None = None, *, models: LoadedModels | None 
     )
     install_error_handlers(app)
     add_setting_bounds(app, components.settings)
-    for router in (health, users, preferences, gallery, onboarding, generations, styles):
+    for router in (
+        health,
+        metrics_route,
+        users,
+        preferences,
+        gallery,
+        onboarding,
+        generations,
+        feedback,
+        styles,
+    ):
         app.include_router(router.router)
 
     @app.get("/", include_in_schema=False)

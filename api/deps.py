@@ -1,5 +1,8 @@
 """Typed FastAPI dependencies: the components built in the lifespan, and the caller's user.
 
+Every ``Annotated[..., Depends(...)]`` alias the routes use is defined here, so route modules
+hold routes only.
+
 The caller's user comes from the bearer token, and each token draws from its own token bucket:
 a client that floods the service gets 429 with Retry-After instead of slowing everyone down.
 """
@@ -17,8 +20,10 @@ from fastapi import Depends, Request
 from fastapi.concurrency import run_in_threadpool
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
+from agent.gallery import Gallery
 from api.errors import ApiError, TooManyRequests, Unavailable
-from api.jobs_queue import JobQueue
+from api.jobs.queue import JobQueue
+from api.onboarding import Onboarding
 from api.settings import Settings
 from preference_store.accounts import Accounts
 from preference_store.blobs import BlobStore
@@ -141,6 +146,20 @@ async def get_slow_lane(request: Request) -> anyio.CapacityLimiter:
     return lane
 
 
+async def get_gallery(request: Request) -> Gallery:
+    gallery: Gallery | None = getattr(request.app.state, "gallery", None)
+    if gallery is None:
+        raise Unavailable("the gallery is not loaded yet")
+    return gallery
+
+
+async def get_onboarding(request: Request) -> Onboarding:
+    onboarding: Onboarding | None = getattr(request.app.state, "onboarding", None)
+    if onboarding is None:
+        raise Unavailable("onboarding is not available yet")
+    return onboarding
+
+
 T = TypeVar("T")
 
 
@@ -157,6 +176,8 @@ StylesDep = Annotated[StyleStore, Depends(get_styles)]
 AccountsDep = Annotated[Accounts, Depends(get_accounts)]
 JobsDep = Annotated[JobQueue, Depends(get_jobs)]
 BlobsDep = Annotated[BlobStore, Depends(get_blobs)]
+GalleryDep = Annotated[Gallery, Depends(get_gallery)]
+OnboardingDep = Annotated[Onboarding, Depends(get_onboarding)]
 Credentials = Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)]
 
 

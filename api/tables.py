@@ -11,10 +11,10 @@ from __future__ import annotations
 from sqlalchemy import MetaData
 
 from agent import sessions
-from api import feedback_inbox, jobs
+from api.jobs import feedback_inbox, repository
 from preference_store import accounts, blobs, styles, versions
 from preference_store.database import Base
 
-TABLE_MODULES = (accounts, versions, blobs, styles, sessions, jobs, feedback_inbox)
+TABLE_MODULES = (accounts, versions, blobs, styles, sessions, repository, feedback_inbox)
 
 metadata: MetaData = Base.metadata

@@ -135,8 +135,8 @@ def main() -> None:
         else [(name, DATA_DIR / file, blind) for name, file, blind in SETS]
     )
 
-    from api.agent_wiring import build_llm_extractor, build_offline_extractor
-    from api.wiring import load_settings, open_embedder
+    from api.wiring.agent import build_llm_extractor, build_offline_extractor
+    from api.wiring.services import load_settings, open_embedder
 
     settings = load_settings()
     load_start = time.perf_counter()

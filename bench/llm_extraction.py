@@ -137,8 +137,8 @@ def main(argv: list[str] | None = None) -> int:
     import torch
 
     torch.set_num_threads(1)
-    from api.agent_wiring import build_deadline, build_extractor
-    from api.wiring import load_settings, open_embedder
+    from api.wiring.agent import build_deadline, build_extractor
+    from api.wiring.services import load_settings, open_embedder
 
     settings = load_settings()
     paths = heldout_sets(args.sets)

@@ -22,9 +22,11 @@ from torch import Tensor
 
 from generation.clip import ClipBundle
 from generation.errors import AestheticEmbeddingError
+from generation.reaction_images import open_reaction_image
 from preference_store.models import ImageReaction, Profile
 
 if TYPE_CHECKING:  # the store pulls in chromadb; the embedding math does not need it
+    from preference_store.blobs import BlobStore
     from preference_store.store import PreferenceStore
 
 MAX_EMBEDDING_FILE_BYTES = 1_000_000
@@ -67,15 +69,17 @@ def normalize_embedding(vector: Tensor) -> Tensor:
     return flat / norm
 
 
-def open_reaction_images(reactions: Sequence[ImageReaction]) -> list[tuple[Image.Image, float]]:
-    """Open the image file of each reaction that has one; a missing or broken file is an error."""
+def open_reaction_images(
+    reactions: Sequence[ImageReaction], blobs: BlobStore | None = None
+) -> list[tuple[Image.Image, float]]:
+    """Open the image of each reaction that has one (a file, or a generated image in
+    ``blobs``); a missing or broken image is an error."""
     images = []
     for reaction in reactions:
         if reaction.path is None:
             continue
         try:
-            with Image.open(reaction.path) as image:
-                images.append((image.convert("RGB"), reaction.weight))
+            images.append((open_reaction_image(reaction, blobs), reaction.weight))
         except (OSError, UnidentifiedImageError) as exc:
             raise AestheticEmbeddingError(
                 f"cannot read liked image {reaction.image_id!r} at {reaction.path}: {exc}"
@@ -121,7 +125,10 @@ def load_a1111_embedding(path: Path, *, expected_dim: int | None = None) -> Tens
 
 
 def ensure_aesthetic_embedding(
-    store: PreferenceStore, profile: Profile, clip: ClipBundle | None
+    store: PreferenceStore,
+    profile: Profile,
+    clip: ClipBundle | None,
+    blobs: BlobStore | None = None,
 ) -> Profile:
     """Compute and store the aesthetic embedding for this profile version if it is missing.
 
@@ -131,7 +138,7 @@ def ensure_aesthetic_embedding(
     """
     if clip is None or clip.name in profile.aesthetic_embeddings:
         return profile
-    liked = open_reaction_images(profile.liked_images)
+    liked = open_reaction_images(profile.liked_images, blobs)
     if not liked:
         return profile
     vector = compute_aesthetic_embedding(clip, liked)

@@ -3,8 +3,8 @@
 ``render_request`` calls ``prepare_adapter`` before the denoising when a request asks for PALP,
 and generates inside ``applied(adapter)``. The stages:
 
-1. The liked images (the profile's, with files), centre-cropped to the generation size and
-   VAE-encoded once.
+1. The liked images (the profile's: files, or generated images read from the blob store),
+   centre-cropped to the generation size and VAE-encoded once.
 2. The three conditionings (``palp_conditioning``): y_P = "an image in the style of [V]" for the
    personalization loss, "<prompt>, in the style of [V]" for the adapted branch, and y_c with
    [V] replaced by a plain word from the person's strongest liked attribute. [V] is the person's
@@ -21,7 +21,7 @@ import time
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager, nullcontext
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import torch
@@ -32,10 +32,14 @@ from generation.encoding import PipelineTextEncoder, SDPipeline, TextEmbeddings,
 from generation.errors import InvalidGenerationRequest
 from generation.palp import PalpConditioning, PalpSettings, train_palp_adapter
 from generation.palp_adapters import AdapterCache, adapter_key, attached_lora
+from generation.reaction_images import open_reaction_image
 from generation.style_inject import STYLE_MARKER
 from generation.style_token import StyleToken
 from generation.style_training import choose_init_word
 from preference_store.models import ImageReaction, Profile
+
+if TYPE_CHECKING:
+    from preference_store.blobs import BlobStore
 
 MAX_PALP_IMAGES = 50
 PalpStep = Callable[[int, int], None]
@@ -67,8 +71,14 @@ class PalpAdapter:
         }
 
 
-def liked_latents(pipeline: SDPipeline, reactions: Sequence[ImageReaction], size: int) -> Tensor:
-    """The liked images with files, centre-cropped to ``size``², as VAE latents (mean, scaled)."""
+def liked_latents(
+    pipeline: SDPipeline,
+    reactions: Sequence[ImageReaction],
+    size: int,
+    blobs: BlobStore | None = None,
+) -> Tensor:
+    """The liked images with files (or blobs, read from ``blobs``), centre-cropped to ``size``²,
+    as VAE latents (mean, scaled)."""
     usable = [r for r in reactions if r.path][:MAX_PALP_IMAGES]
     if not usable:
         raise InvalidGenerationRequest(
@@ -78,8 +88,8 @@ def liked_latents(pipeline: SDPipeline, reactions: Sequence[ImageReaction], size
     pixels = []
     for reaction in usable:
         try:
-            with Image.open(str(reaction.path)) as image:
-                square = ImageOps.fit(image.convert("RGB"), (size, size), Image.Resampling.BICUBIC)
+            image = open_reaction_image(reaction, blobs)
+            square = ImageOps.fit(image, (size, size), Image.Resampling.BICUBIC)
         except (OSError, UnidentifiedImageError) as error:
             raise InvalidGenerationRequest(
                 f"{reaction.path} is not a readable image ({type(error).__name__})"
@@ -123,8 +133,10 @@ def prepare_adapter(
     cache: AdapterCache | None,
     on_step: PalpStep | None = None,
     should_stop: Callable[[], bool] | None = None,
+    blobs: BlobStore | None = None,
 ) -> PalpAdapter:
-    """The prompt's adapter: from the cache when this exact one was made, else trained now."""
+    """The prompt's adapter: from the cache when this exact one was made, else trained now
+    (liked generated images are read from ``blobs``)."""
     started = time.perf_counter()
     encoder = PipelineTextEncoder(pipeline)
     plain_word = choose_init_word(profile, encoder.tokenizers[0])
@@ -145,7 +157,7 @@ def prepare_adapter(
     height, width = size
     if height != width:
         raise InvalidGenerationRequest("PALP trains on square crops: use width = height")
-    latents = liked_latents(pipeline, profile.liked_images, width)
+    latents = liked_latents(pipeline, profile.liked_images, width, blobs)
     conditioning = palp_conditioning(encoder, prompt, token, plain_word)
     result = train_palp_adapter(
         unet=pipeline.unet,

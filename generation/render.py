@@ -24,6 +24,7 @@ from generation.style_library import tokens_for
 from generation.style_training import native_resolution
 
 if TYPE_CHECKING:
+    from preference_store.blobs import BlobStore
     from preference_store.store import PreferenceStore
     from preference_store.styles import StyleStore
 
@@ -84,6 +85,7 @@ def render_request(
     on_step: Callable[[int, int], None] | None = None,
     styles: StyleStore | None = None,
     palp_cache: AdapterCache | None = None,
+    blobs: BlobStore | None = None,
 ) -> Rendered:
     """Render ``request`` in ``user_id``'s current taste and hand each PNG to ``sink``.
 
@@ -92,6 +94,7 @@ def render_request(
     person's newest style tokens for this model are applied (at the request's style weights).
     With ``request.palp``, the prompt's PALP adapter is trained first (or found in
     ``palp_cache``) and the personalized image is made with it; the plain image never is.
+    Liked images the profile names by blob key (generated ones) are read from ``blobs``.
     """
     total = request.total_steps()
     offset = 0
@@ -103,7 +106,7 @@ def render_request(
     # 1. The profile as it is now, with its aesthetic embedding for this CLIP model.
     profile = store.profile(user_id)
     try:
-        profile = ensure_aesthetic_embedding(store, profile, generator.clip)
+        profile = ensure_aesthetic_embedding(store, profile, generator.clip, blobs)
     except AestheticEmbeddingError as error:  # a broken liked-image file costs the aesthetic
         log.warning("no aesthetic embedding for %s: %s", user_id, error)  # steps, not the job
 
@@ -127,6 +130,7 @@ def render_request(
             token=style,
             cache=palp_cache,
             on_step=step,
+            blobs=blobs,
         )
         offset = request.palp.steps
 
@@ -176,6 +180,7 @@ def render_batch(
     entries: list[BatchEntry],
     *,
     styles: StyleStore | None = None,
+    blobs: BlobStore | None = None,
 ) -> list[Rendered | Exception]:
     """``render_request`` for several people in one denoising loop (requests with one
     ``batch_key``); per entry its ``Rendered`` or the exception that ended it alone."""
@@ -199,7 +204,7 @@ def render_batch(
         try:
             profile = store.profile(entry.user_id)
             try:
-                profile = ensure_aesthetic_embedding(store, profile, generator.clip)
+                profile = ensure_aesthetic_embedding(store, profile, generator.clip, blobs)
             except AestheticEmbeddingError as error:
                 log.warning("no aesthetic embedding for %s: %s", entry.user_id, error)
             style, negative_style = (

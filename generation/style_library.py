@@ -9,10 +9,11 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from PIL import Image, UnidentifiedImageError
+from PIL import UnidentifiedImageError
 
 from generation.encoding import SDPipeline
 from generation.errors import InvalidGenerationRequest
+from generation.reaction_images import open_reaction_image
 from generation.style_formats import encoder_widths, family, from_blob, read_token_file, to_blob
 from generation.style_token import StyleToken
 from generation.style_training import (
@@ -26,6 +27,7 @@ from generation.style_training import (
     choose_init_word,
     train_style_token,
 )
+from preference_store.blobs import BlobStore
 from preference_store.models import ImageReaction, Profile
 from preference_store.styles import StyleRecord, StyleStore
 
@@ -40,8 +42,11 @@ def token_name(user_id: str, negative: bool) -> str:
     return f"<{user_id}-{'negative' if negative else 'style'}>"
 
 
-def reaction_images(reactions: Sequence[ImageReaction]) -> list[TrainingImage]:
-    """Open each reaction's file; too many, none, or an unreadable one is refused up front."""
+def reaction_images(
+    reactions: Sequence[ImageReaction], blobs: BlobStore | None = None
+) -> list[TrainingImage]:
+    """Open each reaction's image (a file, or a generated image in ``blobs``); too many, none,
+    or an unreadable one is refused up front."""
     usable = [r for r in reactions if r.path]
     if not MIN_IMAGES <= len(usable) <= MAX_IMAGES:
         raise InvalidGenerationRequest(
@@ -50,8 +55,7 @@ def reaction_images(reactions: Sequence[ImageReaction]) -> list[TrainingImage]:
     images = []
     for reaction in usable:
         try:
-            with Image.open(str(reaction.path)) as image:
-                images.append(TrainingImage(image.convert("RGB"), reaction.weight))
+            images.append(TrainingImage(open_reaction_image(reaction, blobs), reaction.weight))
         except (OSError, UnidentifiedImageError) as error:
             raise InvalidGenerationRequest(
                 f"{reaction.path} is not a readable image ({type(error).__name__})"
@@ -70,15 +74,17 @@ def train_for_profile(
     progress: ProgressCallback | None = None,
     should_stop: StopCheck | None = None,
     keep_cancelled: bool = True,
+    blobs: BlobStore | None = None,
 ) -> TrainedStyle:
-    """Train the profile's positive (liked images) or negative (disliked) token and store it.
+    """Train the profile's positive (liked images) or negative (disliked) token and store it
+    (generated images among them are read from ``blobs``).
 
     A cancelled run keeps its last vectors (a usable, shorter-trained token) unless
     ``keep_cancelled`` is false; a failed run stores nothing.
     """
     config = (config or TrainingConfig()).check()
     reactions = profile.disliked_images if negative else profile.liked_images
-    images = reaction_images(reactions)
+    images = reaction_images(reactions, blobs)
     init_word = choose_init_word(None if negative else profile, pipeline.tokenizer)
     result = train_style_token(
         pipeline,

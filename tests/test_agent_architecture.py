@@ -49,3 +49,36 @@ def test_settings_are_read_only_in_api() -> None:
             text = path.read_text(encoding="utf-8")
             assert "BaseSettings" not in text and "pydantic_settings" not in text, path
             assert "os.environ" not in text and "getenv" not in text, path
+
+
+def test_api_keeps_jobs_and_wiring_in_their_packages() -> None:
+    """The job system lives in ``api/jobs/`` and the composition root in ``api/wiring/``; a new
+    ``api/jobs_*.py`` or ``api/*_wiring.py`` beside them would split each in two again."""
+    top = {path.name for path in (ROOT / "api").glob("*.py")}
+    strays = {name for name in top if name.startswith("jobs") or name.endswith("wiring.py")}
+    assert not strays, f"move {sorted(strays)} into api/jobs/ or api/wiring/"
+    assert (ROOT / "api" / "jobs" / "repository.py").is_file()
+    assert (ROOT / "api" / "wiring" / "services.py").is_file()
+
+
+def _depends_aliases(path: Path) -> list[str]:
+    """Module-level names bound to ``Annotated[..., Depends(...)]``."""
+    found = []
+    for node in ast.parse(path.read_text(encoding="utf-8")).body:
+        if isinstance(node, ast.Assign | ast.AnnAssign):
+            value = node.value
+            calls = [n for n in ast.walk(value) if isinstance(n, ast.Call)] if value else []
+            if any(getattr(c.func, "id", None) == "Depends" for c in calls):
+                targets = node.targets if isinstance(node, ast.Assign) else [node.target]
+                found += [ast.unparse(t) for t in targets]
+    return found
+
+
+def test_routes_define_no_dependency_aliases() -> None:
+    """Route modules hold routes; every FastAPI dependency alias is in ``api/deps.py``, so a
+    route module never imports another route module for its dependencies."""
+    for path in (ROOT / "api" / "routes").glob("*.py"):
+        assert not _depends_aliases(path), f"{path.name} defines {_depends_aliases(path)}"
+    assert {"GalleryDep", "OnboardingDep", "StoreDep"} <= set(
+        _depends_aliases(ROOT / "api" / "deps.py")
+    )

@@ -16,7 +16,7 @@ from fastapi.testclient import TestClient
 
 from api.app import create_app
 from api.settings import Settings
-from api.wiring import Components
+from api.wiring.services import Components
 from tests.doubles.uvicorn_server import UvicornServer
 
 MISREAD = "no complaints about the fog, the neon glare is too much"  # the fog read as disliked

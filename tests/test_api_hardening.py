@@ -13,13 +13,13 @@ from fastapi.testclient import TestClient
 
 from agent.offline import OfflineExtractor
 from api.app import create_app
-from api.feedback_inbox import FeedbackInbox
-from api.jobs import JobRepository
-from api.jobs_generation import GENERATION
-from api.jobs_wiring import job_kinds
-from api.routes.feedback import apply_pending_feedback
+from api.jobs.feedback import apply_pending_feedback
+from api.jobs.feedback_inbox import FeedbackInbox
+from api.jobs.generation import GENERATION
+from api.jobs.repository import JobRepository
 from api.settings import Settings
-from api.wiring import Components
+from api.wiring.jobs import job_kinds
+from api.wiring.services import Components
 from generation.request import GenerationRequest
 from preference_store.embeddings import SentenceTransformerEmbedder
 from preference_store.models import ATTRIBUTE_ID_PATTERN
@@ -181,7 +181,7 @@ def test_one_bad_pending_feedback_does_not_stop_the_others(
         # amy's row cannot be applied (an empty comment, written by an older version)
         inbox.record(job.id, user, True, "" if user == "amy" else "love the warm golden light")
     applied = apply_pending_feedback(
-        components.store, OfflineExtractor(embedder), inbox, jobs, tmp_path
+        components.store, OfflineExtractor(embedder), inbox, jobs, components.blobs
     )
     assert applied == 1
     assert [p.user_id for p in inbox.pending()] == ["amy"]  # kept, not lost

@@ -10,7 +10,7 @@ from fastapi.testclient import TestClient
 
 from api.app import create_app
 from api.settings import Settings
-from api.wiring import Components
+from api.wiring.services import Components
 
 
 @pytest.fixture()

@@ -11,7 +11,7 @@ from fastapi.testclient import TestClient
 
 from api.app import create_app
 from api.settings import Settings
-from api.wiring import Components
+from api.wiring.services import Components
 from preference_store.models import AttributeDraft, Polarity
 
 

@@ -18,7 +18,7 @@ from api import migrate
 from api.app import create_app
 from api.retention import purge_expired_images
 from api.settings import Settings
-from api.wiring import Components
+from api.wiring.services import Components
 from preference_store.blobs import BlobStore, FileBlobStore, SqlBlobStore
 from preference_store.database import make_engine
 from preference_store.models import utc_now

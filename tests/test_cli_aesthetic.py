@@ -9,7 +9,7 @@ import torch
 from typer.testing import CliRunner
 
 from api.cli import app
-from api.wiring import Components
+from api.wiring.services import Components
 from generation.tiny import TINY_PROJECTION
 
 runner = CliRunner()

@@ -13,7 +13,7 @@ from safetensors.torch import save_file
 
 from agent.gallery import load_gallery
 from api.cli.generate import describe_timings
-from api.wiring import Components
+from api.wiring.services import Components
 from tests.cli_runner import run_cli
 
 

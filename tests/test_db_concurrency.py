@@ -22,9 +22,9 @@ from sqlalchemy import Engine
 
 from agent.sessions import SessionRepository
 from api import migrate
-from api.jobs import JobRepository
-from api.jobs_generation import GENERATION
-from api.jobs_wiring import job_kinds
+from api.jobs.generation import GENERATION
+from api.jobs.repository import JobRepository
+from api.wiring.jobs import job_kinds
 from generation.request import GenerationRequest
 from preference_store.database import make_engine
 from preference_store.embeddings import SentenceTransformerEmbedder

@@ -20,8 +20,8 @@ from agent.llm_extractor import LLMExtractor
 from agent.llm_output import OutputMode
 from agent.offline import OfflineExtractor
 from agent.polarity_check import ClausePolarity
-from api.agent_wiring import build_llm_extractor
 from api.settings import Settings
+from api.wiring.agent import build_llm_extractor
 from preference_store.models import Category, Polarity
 from tests.doubles.llm_server import LoopbackLLMServer, Quirks, Reply
 from tests.test_agent_support import (  # noqa: F401  (fixtures)

@@ -7,13 +7,13 @@ from pathlib import Path
 import pytest
 
 from agent.offline import OfflineExtractor
-from api.feedback_inbox import FeedbackInbox
-from api.jobs import JobRepository
-from api.jobs_wiring import job_kinds
-from api.routes.feedback import apply_feedback, apply_pending_feedback
+from api.jobs.feedback import apply_feedback, apply_pending_feedback
+from api.jobs.feedback_inbox import FeedbackInbox
+from api.jobs.repository import JobRepository
 from api.schemas import FeedbackIn
 from api.settings import Settings
-from api.wiring import Components
+from api.wiring.jobs import job_kinds
+from api.wiring.services import Components
 from generation.request import GenerationRequest
 from preference_store.embeddings import SentenceTransformerEmbedder
 
@@ -42,12 +42,12 @@ def test_feedback_survives_a_crash_during_extraction_and_is_applied_on_restart(
     body = FeedbackIn(liked=True, comment="love the warm golden light")
 
     with pytest.raises(RuntimeError):
-        apply_feedback(store, CrashingExtractor(), inbox, done, body, tmp_path / "x.png")  # type: ignore[arg-type]
+        apply_feedback(store, CrashingExtractor(), inbox, done, body, components.blobs)  # type: ignore[arg-type]
     assert [p.comment for p in inbox.pending()] == ["love the warm golden light"]
     assert store.versions("alice") == []
 
     extractor = OfflineExtractor(embedder)
-    assert apply_pending_feedback(store, extractor, inbox, jobs, tmp_path) == 1
+    assert apply_pending_feedback(store, extractor, inbox, jobs, components.blobs) == 1
     assert inbox.pending() == []
     profile = store.profile("alice")
     assert "warm golden light" in {a.text for a in profile.liked()}

@@ -12,7 +12,7 @@ from PIL import Image
 from typer.testing import CliRunner
 
 from api.cli import app
-from api.wiring import Components
+from api.wiring.services import Components
 from generation.png import read_png_metadata
 from generation.tiny import build_tiny_sd
 from preference_store.models import AttributeDraft, Category, ImageReaction, Polarity
@@ -193,10 +193,10 @@ def test_aesthetic_embedding_export_import_round_trip_in_a1111_format(
 
 def test_the_cli_and_a_job_worker_make_the_same_image(alice: Path) -> None:
     """One way to run a generation: ``generate`` and the worker's handler share render_request."""
-    from api.jobs import JobRepository
-    from api.jobs_progress import LocalProgress
-    from api.jobs_runner import JobExecutor
-    from api.jobs_wiring import job_kinds, load_handlers
+    from api.jobs.progress import LocalProgress
+    from api.jobs.repository import JobRepository
+    from api.jobs.runner import JobExecutor
+    from api.wiring.jobs import job_kinds, load_handlers
     from generation.request import GenerationRequest
     from generation.settings import GenerationSettings
 

@@ -17,12 +17,12 @@ from chromadb.config import Settings as ChromaSettings
 from PIL import Image
 from prometheus_client.parser import text_string_to_metric_families
 
-from api.jobs import CANCELLED, DONE, QUEUED, AdmissionRules, JobRepository
-from api.jobs_generation import GenerationWork, image_key
-from api.jobs_progress import JobEvent, LocalProgress
-from api.jobs_runner import JobExecutor
-from api.jobs_wiring import job_kinds
-from api.routes.metrics import Metrics
+from api.jobs.generation import GenerationWork, image_key
+from api.jobs.progress import JobEvent, LocalProgress
+from api.jobs.repository import CANCELLED, DONE, QUEUED, AdmissionRules, JobRepository
+from api.jobs.runner import JobExecutor
+from api.metrics import Metrics
+from api.wiring.jobs import job_kinds
 from generation.generator import PersonalizedGenerator
 from generation.render import BatchEntry, Rendered, render_batch, render_request
 from generation.request import GenerationRequest

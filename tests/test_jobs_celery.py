@@ -18,9 +18,9 @@ from typing import Any
 import httpx
 import pytest
 
-from api.jobs import DONE, FAILED, Job, JobRepository
-from api.jobs_celery import QUEUE, celery_app, wake
-from api.jobs_wiring import job_kinds
+from api.jobs.celery_engine import QUEUE, celery_app, wake
+from api.jobs.repository import DONE, FAILED, Job, JobRepository
+from api.wiring.jobs import job_kinds
 from generation.request import GenerationRequest
 from generation.settings import GenerationSettings
 from preference_store.database import make_engine

@@ -17,7 +17,7 @@ import httpx
 import pytest
 from sqlalchemy import create_engine, text
 
-from api.jobs import (
+from api.jobs.repository import (
     CANCELLED,
     DONE,
     QUEUED,
@@ -27,7 +27,7 @@ from api.jobs import (
     QueueFull,
     UserJobLimit,
 )
-from api.jobs_wiring import job_kinds
+from api.wiring.jobs import job_kinds
 from generation.request import GenerationRequest
 from generation.settings import GenerationSettings
 from preference_store.database import create_schema, make_engine

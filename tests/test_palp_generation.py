@@ -15,7 +15,7 @@ from typer.testing import CliRunner
 from api.app import create_app
 from api.cli import app
 from api.settings import Settings
-from api.wiring import Components
+from api.wiring.services import Components
 from generation.generator import PersonalizedGenerator
 from generation.palp_adapters import AdapterCache
 from generation.render import render_request

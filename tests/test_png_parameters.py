@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from api.wiring import Components
+from api.wiring.services import Components
 from generation.png import read_png_metadata
 from preference_store.models import AttributeDraft, Polarity
 from tests.cli_runner import run_cli

@@ -11,7 +11,7 @@ from PIL import Image
 from typer.testing import CliRunner
 
 from api.cli import app
-from api.wiring import Components
+from api.wiring.services import Components
 from generation.png import read_png_metadata
 from generation.style_formats import export_token, from_blob
 from generation.tiny import build_tiny_sd

@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 
 from api.settings import Settings
-from api.wiring import Components
+from api.wiring.services import Components
 from preference_store.models import AttributeDraft, Polarity
 from tests.doubles.chroma_server import chroma_server_url  # noqa: F401  (fixture)
 

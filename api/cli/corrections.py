@@ -15,7 +15,7 @@ from typing import Annotated
 import typer
 from rich.console import Console
 
-from api.wiring import Components
+from api.wiring.services import Components
 
 app = typer.Typer(help="Corrections people made to what was understood.", no_args_is_help=True)
 console = Console(highlight=False, stderr=True)
@@ -30,7 +30,7 @@ def export(
     from agent.sessions import SessionRepository
 
     components = Components()
-    from api.agent_wiring import build_gallery  # langchain loads only for the commands using it
+    from api.wiring.agent import build_gallery  # langchain loads only for the commands using it
 
     gallery = build_gallery(components.settings)
     corrected = SessionRepository(components.engine).corrected_messages()

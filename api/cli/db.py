@@ -7,7 +7,7 @@ from typing import TYPE_CHECKING, Annotated
 import typer
 from rich.console import Console
 
-from api.wiring import load_settings
+from api.wiring.services import load_settings
 
 if TYPE_CHECKING:  # Alembic loads in the commands, not for every `tastemaker` call
     from sqlalchemy import Engine

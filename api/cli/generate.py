@@ -17,7 +17,7 @@ from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
-from api.wiring import Components
+from api.wiring.services import Components
 from generation.errors import ClipMismatchError, GenerationError
 from generation.settings import ConditioningMode, GenerationSettings, check_prompt
 
@@ -156,7 +156,7 @@ def generate(
         negative_prompt = check_prompt(negative_prompt, what="negative prompt", allow_empty=True)
     except GenerationError as error:
         _fail(str(error))
-    from api.generation_wiring import open_generator, open_models
+    from api.wiring.generation import open_generator, open_models
     from generation.palp_adapters import AdapterCache
     from generation.render import file_sink, render_request
     from generation.request import GenerationRequest, PalpRequest
@@ -230,6 +230,7 @@ def generate(
                     components.settings.palp_cache_dir,
                     max_bytes=components.settings.palp_cache_mb * 1024 * 1024,
                 ),
+                blobs=components.blobs,
             )
     except GenerationError as error:
         _fail(str(error))
@@ -324,7 +325,7 @@ def score(
     """Print a preference score in [0, 1] per image for USER (0.5: indifferent)."""
     from PIL import Image, UnidentifiedImageError
 
-    from api.generation_wiring import open_clip
+    from api.wiring.generation import open_clip
     from generation.aesthetic import ensure_aesthetic_embedding
     from generation.scoring import PreferenceScorer
 
@@ -343,7 +344,9 @@ def score(
             clip = open_clip(loading, model=model)
         except GenerationError as error:
             _fail(explain_model_error(error, model or loading.model, loading))
-        profile = ensure_aesthetic_embedding(components.store, components.store.profile(user), clip)
+        profile = ensure_aesthetic_embedding(
+            components.store, components.store.profile(user), clip, components.blobs
+        )
         scores = PreferenceScorer(clip).score(opened, profile)
     except GenerationError as error:
         _fail(str(error))

@@ -11,7 +11,7 @@ import typer
 from rich.console import Console
 
 from api.cli.generate import SingleFileConfigOpt, explain_model_error, model_settings
-from api.wiring import Components
+from api.wiring.services import Components
 
 if TYPE_CHECKING:
     from agent.extraction import Extraction
@@ -47,7 +47,7 @@ def onboard(
 ) -> None:
     """Chat about sample images until tastemaker knows your taste (type 'done' to finish)."""
     from agent.extraction import InvalidComment
-    from api.agent_wiring import build_agent  # langchain loads only for the commands using it
+    from api.wiring.agent import build_agent  # langchain loads only for the commands using it
 
     components = Components()
     components.accounts.ensure(user)
@@ -88,7 +88,7 @@ def extract(
     if comment is None and not jsonl:
         raise typer.BadParameter("give a COMMENT, or --jsonl to read comments from stdin")
     from agent.extraction import ImageContext, InvalidComment
-    from api.agent_wiring import build_extractor
+    from api.wiring.agent import build_extractor
 
     components = Components()
 

@@ -13,7 +13,7 @@ from rich.console import Console
 from rich.table import Table
 
 from api.cli.ids import resolve_prefix
-from api.wiring import Components
+from api.wiring.services import Components
 from preference_store.errors import AttributeNotFound
 from preference_store.models import AttributeDraft, Category, Polarity, Profile, VisualAttribute
 

@@ -8,7 +8,7 @@ from typing import Annotated
 import typer
 from rich.console import Console
 
-from api.wiring import Components, load_settings, open_engine
+from api.wiring.services import Components, load_settings, open_engine
 
 console = Console(highlight=False)
 users = typer.Typer(help="Create users and issue API tokens.", no_args_is_help=True)
@@ -42,9 +42,9 @@ def worker(
 ) -> None:
     """Run jobs from the broker (TASTEMAKER_BROKER_URL), one at a time: start one worker process
     per accelerator, on as many machines as needed."""
-    from api.jobs import JobRepository
-    from api.jobs_celery import celery_app, run_worker
-    from api.jobs_wiring import job_kinds, load_handlers, open_progress
+    from api.jobs.celery_engine import celery_app, run_worker
+    from api.jobs.repository import JobRepository
+    from api.wiring.jobs import job_kinds, load_handlers, open_progress
 
     settings = load_settings()
     if device:

@@ -11,7 +11,7 @@ import typer
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
-from api.wiring import Components
+from api.wiring.services import Components
 from generation.errors import GenerationError
 
 app = typer.Typer(
@@ -91,7 +91,7 @@ def train(
             reaction_images(supplied)  # count and readability, before anything is stored
     except GenerationError as error:
         _fail(str(error))
-    from api.generation_wiring import open_models
+    from api.wiring.generation import open_models
 
     components = Components()
     components.accounts.require(user)
@@ -99,7 +99,9 @@ def train(
     profile = components.store.profile(user, with_aesthetic=False)
     try:
         if not supplied:  # the profile's own images: checked before the model loads
-            reaction_images(profile.disliked_images if negative else profile.liked_images)
+            reaction_images(
+                profile.disliked_images if negative else profile.liked_images, components.blobs
+            )
         with err.status(f"loading {model_name}"):
             models = open_models(components.settings, model=model_name)
         if supplied:
@@ -136,6 +138,7 @@ def train(
                     task, completed=step, loss=f"{loss:.4f}"
                 ),
                 should_stop=stop,
+                blobs=components.blobs,
             )
     except GenerationError as error:
         _fail(str(error))
@@ -221,7 +224,7 @@ def import_(
     negative: Annotated[bool, typer.Option("--negative", help="Use it as negative token.")] = False,
 ) -> None:
     """Add a token file made by diffusers, A1111 or ComfyUI, checked against the model."""
-    from api.generation_wiring import open_models
+    from api.wiring.generation import open_models
     from generation.style_library import import_token_file
 
     if not file.is_file():

@@ -4,24 +4,15 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, Path, Request
+from fastapi import APIRouter, Path
 from fastapi.responses import FileResponse
 
-from agent.gallery import Gallery, GalleryError
-from api.errors import NotFound, Unavailable
+from agent.gallery import GalleryError
+from api.deps import GalleryDep
+from api.errors import NotFound
 from api.schemas import GalleryImageOut, Problem
 
 router = APIRouter(prefix="/v1/gallery", tags=["gallery"], responses={422: {"model": Problem}})
-
-
-async def get_gallery(request: Request) -> Gallery:
-    gallery: Gallery | None = getattr(request.app.state, "gallery", None)
-    if gallery is None:
-        raise Unavailable("the gallery is not loaded yet")
-    return gallery
-
-
-GalleryDep = Annotated[Gallery, Depends(get_gallery)]
 
 
 def image_url(image_id: str) -> str:

@@ -20,9 +20,6 @@ from api.deps import (
     CurrentUser,
     JobsDep,
     SettingsDep,
-    SlowLaneDep,
-    StoreDep,
-    in_lane,
 )
 from api.errors import (
     Conflict,
@@ -32,8 +29,10 @@ from api.errors import (
     Unprocessable,
     describe_validation_error,
 )
-from api.feedback_inbox import FeedbackInbox
-from api.jobs import (
+from api.jobs.generation import GENERATION, image_key
+from api.jobs.progress import JobEvent
+from api.jobs.queue import JobQueue
+from api.jobs.repository import (
     CANCELLED,
     DONE,
     FAILED,
@@ -43,13 +42,7 @@ from api.jobs import (
     QueueFull,
     UserJobLimit,
 )
-from api.jobs_generation import GENERATION, image_key, image_path
-from api.jobs_progress import JobEvent
-from api.jobs_queue import JobQueue
-from api.routes.feedback import apply_feedback
 from api.schemas import (
-    FeedbackIn,
-    FeedbackOut,
     GenerationAccepted,
     GenerationCreate,
     GenerationOut,
@@ -127,7 +120,7 @@ def describe(job: Job, runner: JobQueue, event: JobEvent | None = None) -> Gener
     )
 
 
-def _own_job(runner: JobQueue, user: str, job_id: str, *, any_kind: bool = False) -> Job:
+def own_job(runner: JobQueue, user: str, job_id: str, *, any_kind: bool = False) -> Job:
     """The caller's job; images and feedback need a generation, while status, cancel and the
     events stream serve every kind of job (style training reports here too)."""
     job = runner.get(user, job_id)
@@ -182,14 +175,14 @@ def create_generation(
 @router.get("/{job_id}", responses=NOT_FOUND)
 def get_generation(user: CurrentUser, runner: JobsDep, job_id: JobId) -> GenerationOut:
     """Status, progress (step/total), the conditioning plan with provenance, timings, images."""
-    return describe(_own_job(runner, user, job_id, any_kind=True), runner)
+    return describe(own_job(runner, user, job_id, any_kind=True), runner)
 
 
 @router.delete("/{job_id}", responses={**NOT_FOUND, 409: {"model": Problem}})
 def cancel_generation(user: CurrentUser, runner: JobsDep, job_id: JobId) -> GenerationOut:
     """Cancel a generation: a queued one ends at once (`cancelled`); a running one stops at its
     next denoising step (it reads `running` until then). A finished one answers 409."""
-    job = _own_job(runner, user, job_id, any_kind=True)
+    job = own_job(runner, user, job_id, any_kind=True)
     if job.status in (DONE, FAILED):
         raise Conflict(f"generation {job_id!r} is already {job.status}; nothing to cancel")
     cancelled = runner.cancel(user, job_id) or job
@@ -246,7 +239,7 @@ async def generation_events(
     """Server-sent events: the current state first, `progress` ({status, step, total}) as steps
     complete, then `done` (the full generation) or `error` ({status, detail}) when it failed or
     was cancelled."""
-    job = await run_in_threadpool(lambda: _own_job(runner, user, job_id, any_kind=True))
+    job = await run_in_threadpool(lambda: own_job(runner, user, job_id, any_kind=True))
     return StreamingResponse(
         _events(request, runner, job),
         media_type="text/event-stream",
@@ -270,42 +263,9 @@ def generation_image(
     """Image `n` (from 0) as PNG, with the prompt, seed, settings and attributes applied in its
     text chunks; `variant=plain` for the plain model's image of the same seed. Any API node
     serves it: it is read from the blob store, whichever worker made it."""
-    job = _own_job(runner, user, job_id)
+    job = own_job(runner, user, job_id)
     name = "plain" if variant == "plain" else "image"
     data = blobs.get(image_key(job.id, name, n)) if job.status == DONE else None
     if data is None:
         raise NotFound(f"generation {job_id!r} has no {variant} image {n}")
     return Response(content=data, media_type="image/png")
-
-
-@router.post("/{job_id}/feedback", responses={**NOT_FOUND, 409: {"model": Problem}})
-async def generation_feedback(
-    request: Request,
-    user: CurrentUser,
-    settings: SettingsDep,
-    runner: JobsDep,
-    store: StoreDep,
-    lane: SlowLaneDep,
-    job_id: JobId,
-    body: FeedbackIn,
-) -> FeedbackOut:
-    """Say whether you liked the image, optionally why: the comment goes through the extractor
-    and, with the image itself, updates your profile as a new version."""
-    if body.comment is not None and len(body.comment) > settings.max_comment_chars:
-        raise Unprocessable(
-            f"the comment has {len(body.comment)} characters; keep it under "
-            f"{settings.max_comment_chars}"
-        )
-    extractor = getattr(request.app.state, "extractor", None)
-    if extractor is None:
-        raise Unavailable("the extractor is not loaded yet")
-
-    def apply() -> FeedbackOut:
-        job = _own_job(runner, user, job_id)
-        if job.status != DONE:
-            raise Conflict(f"generation {job_id!r} is {job.status}; give feedback once it is done")
-        path = image_path(settings.generations_dir, job.id, "image", 0)
-        inbox: FeedbackInbox = request.app.state.feedback_inbox
-        return apply_feedback(store, extractor, inbox, job, body, path)
-
-    return await in_lane(lane, apply)

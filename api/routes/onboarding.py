@@ -7,18 +7,14 @@ session are serialized, so two tabs cannot interleave a session's turns.
 
 from __future__ import annotations
 
-import threading
-import zlib
 from collections.abc import Sequence
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, Path, Request, status
+from fastapi import APIRouter, Path, status
 
-from agent.gallery import Gallery
-from agent.onboarding import OnboardingAgent, Turn
-from agent.sessions import SessionRepository
-from api.deps import CurrentUser, SettingsDep, SlowLaneDep, in_lane
-from api.errors import NotFound, Unavailable, Unprocessable
+from agent.onboarding import Turn
+from api.deps import CurrentUser, OnboardingDep, SettingsDep, SlowLaneDep, in_lane
+from api.errors import Unprocessable
 from api.routes.gallery import image_url
 from api.schemas import (
     CorrectionIn,
@@ -34,8 +30,6 @@ from api.schemas import (
 )
 from preference_store.models import AttributeDraft
 
-LOCK_STRIPES = 256
-
 router = APIRouter(
     prefix="/v1/onboarding",
     tags=["onboarding"],
@@ -47,37 +41,6 @@ router = APIRouter(
     },
 )
 SessionId = Annotated[str, Path(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9_-]+$")]
-
-
-class Onboarding:
-    """The agent plus what the API adds: ownership checks and one lock per session."""
-
-    def __init__(
-        self, agent: OnboardingAgent, sessions: SessionRepository, gallery: Gallery
-    ) -> None:
-        self.agent = agent
-        self.sessions = sessions
-        self.gallery = gallery
-        self._locks = [threading.Lock() for _ in range(LOCK_STRIPES)]
-
-    def lock(self, session_id: str) -> threading.Lock:
-        """One turn at a time per session: a fixed set of striped locks, never pruned."""
-        return self._locks[zlib.crc32(session_id.encode()) % LOCK_STRIPES]
-
-    def require_own(self, user: str, session_id: str) -> None:
-        info = self.sessions.get(session_id)
-        if info is None or info.user_id != user:
-            raise NotFound(f"no onboarding session {session_id!r}")
-
-
-async def get_onboarding(request: Request) -> Onboarding:
-    onboarding: Onboarding | None = getattr(request.app.state, "onboarding", None)
-    if onboarding is None:
-        raise Unavailable("onboarding is not available yet")
-    return onboarding
-
-
-OnboardingDep = Annotated[Onboarding, Depends(get_onboarding)]
 
 
 def _image(turn: Turn) -> ImageRef | None:

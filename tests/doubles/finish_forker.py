@@ -26,9 +26,9 @@ from sqlalchemy import select
 
 from agent.onboarding import OnboardingAgent, SessionFinished
 from agent.sessions import FINISHED, USER, OnboardingSessionRow, SessionRepository
-from api.agent_wiring import build_gallery, build_offline_extractor
 from api.settings import Settings
-from api.wiring import open_embedder, open_engine, open_store
+from api.wiring.agent import build_gallery, build_offline_extractor
+from api.wiring.services import open_embedder, open_engine, open_store
 from tests.doubles.uvicorn_server import ONBOARDING_COMMENTS
 
 

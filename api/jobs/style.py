@@ -12,11 +12,12 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, model_validator
 
-from api.jobs import Job, JobKinds
-from api.jobs_runner import StepReporter
+from api.jobs.repository import Job, JobKinds
+from api.jobs.runner import StepReporter
 from generation.generator import PersonalizedGenerator
 from generation.style_library import train_for_profile
 from generation.style_training import TrainingConfig
+from preference_store.blobs import BlobStore
 from preference_store.store import PreferenceStore
 from preference_store.styles import StyleStore
 
@@ -62,11 +63,16 @@ class StyleTraining:
     """Trains and stores tokens for the worker's pipeline."""
 
     def __init__(
-        self, generator: PersonalizedGenerator, store: PreferenceStore, styles: StyleStore
+        self,
+        generator: PersonalizedGenerator,
+        store: PreferenceStore,
+        styles: StyleStore,
+        blobs: BlobStore,
     ) -> None:
         self.generator = generator
         self.store = store
         self.styles = styles
+        self.blobs = blobs  # liked generated images live here, not on this worker's disk
 
     def __call__(self, job: Job, report: StepReporter) -> dict[str, Any]:
         request = job.request
@@ -82,6 +88,7 @@ class StyleTraining:
             config=request.config(),
             progress=lambda step, _loss: report(step),
             keep_cancelled=False,
+            blobs=self.blobs,
         )
         result = trained.result
         return {

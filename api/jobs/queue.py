@@ -1,8 +1,8 @@
 """The job queue as the API sees it: one protocol, two engines behind it.
 
-- ``LocalJobQueue`` (``api/jobs_runner.py``): the embedded default, a worker thread in the API
+- ``LocalJobQueue`` (``api/jobs/runner.py``): the embedded default, a worker thread in the API
   process (``make run``).
-- ``CeleryJobQueue`` (``api/jobs_celery.py``): jobs run by ``tastemaker worker`` processes;
+- ``CeleryJobQueue`` (``api/jobs/celery_engine.py``): jobs run by ``tastemaker worker`` processes;
   Celery (Redis or RabbitMQ) carries the wake-ups, the job rows stay the truth.
 
 Both share ``JobFront``: the rules (cost bound, per-user cap, queue capacity, fair order in the
@@ -14,7 +14,8 @@ from __future__ import annotations
 from collections.abc import AsyncIterator
 from typing import Protocol
 
-from api.jobs import (
+from api.jobs.progress import JobEvent, ProgressBus
+from api.jobs.repository import (
     CANCELLED,
     AdmissionRules,
     Job,
@@ -22,7 +23,6 @@ from api.jobs import (
     JobRequest,
     JobTooLarge,
 )
-from api.jobs_progress import JobEvent, ProgressBus
 
 
 class JobQueue(Protocol):

@@ -23,7 +23,7 @@ from agent.onboarding import OnboardingAgent
 from agent.polarity_check import ClausePolarity
 from agent.sessions import SessionRepository
 from api.settings import Settings
-from api.wiring import Components
+from api.wiring.services import Components
 from preference_store.embeddings import TextEmbedder
 
 

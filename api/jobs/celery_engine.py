@@ -23,10 +23,10 @@ from typing import Any
 
 from celery import Celery
 
-from api.jobs import AdmissionRules, Job, JobRepository, JobRequest
-from api.jobs_progress import JobEvent, ProgressBus
-from api.jobs_queue import JobFront
-from api.jobs_runner import Handler, JobExecutor
+from api.jobs.progress import JobEvent, ProgressBus
+from api.jobs.queue import JobFront
+from api.jobs.repository import AdmissionRules, Job, JobRepository, JobRequest
+from api.jobs.runner import Handler, JobExecutor
 
 log = logging.getLogger("tastemaker.jobs")
 

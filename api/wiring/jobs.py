@@ -13,15 +13,15 @@ from collections.abc import Mapping
 
 import torch
 
-from api.generation_wiring import open_generator, open_models
-from api.jobs import AdmissionRules, JobKinds, JobRepository
-from api.jobs_generation import GENERATION, GenerationWork, register_generation
-from api.jobs_progress import LocalProgress, ProgressBus, RedisProgress
-from api.jobs_queue import JobQueue
-from api.jobs_runner import Handler, LocalJobQueue
-from api.jobs_style import STYLE_TRAINING, StyleTraining, register_style_training
+from api.jobs.generation import GENERATION, GenerationWork, register_generation
+from api.jobs.progress import LocalProgress, ProgressBus, RedisProgress
+from api.jobs.queue import JobQueue
+from api.jobs.repository import AdmissionRules, JobKinds, JobRepository
+from api.jobs.runner import Handler, LocalJobQueue
+from api.jobs.style import STYLE_TRAINING, StyleTraining, register_style_training
 from api.settings import Settings
-from api.wiring import Components
+from api.wiring.generation import open_generator, open_models
+from api.wiring.services import Components
 from generation.loading import LoadedModels
 from generation.palp_adapters import AdapterCache
 
@@ -73,7 +73,7 @@ def load_handlers(components: Components, models: LoadedModels | None = None) ->
             styles,
             AdapterCache(settings.palp_cache_dir, max_bytes=settings.palp_cache_mb * 1024 * 1024),
         ),
-        STYLE_TRAINING: StyleTraining(generator, components.store, styles),
+        STYLE_TRAINING: StyleTraining(generator, components.store, styles, components.blobs),
     }
     return dict(handlers)
 
@@ -86,7 +86,7 @@ def open_job_queue(components: Components, models: LoadedModels | None = None) -
     progress = open_progress(settings)
     rules = admission_rules(settings)
     if settings.broker_url:
-        from api.jobs_celery import CeleryJobQueue, celery_app
+        from api.jobs.celery_engine import CeleryJobQueue, celery_app
 
         app = celery_app(
             settings.broker_url, visibility_timeout_s=settings.job_visibility_timeout_s

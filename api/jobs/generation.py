@@ -8,11 +8,10 @@ CLI's ``generate`` calls); it only decides where a job's PNGs live: in the blob 
 from __future__ import annotations
 
 from collections.abc import Callable
-from pathlib import Path
 from typing import Any
 
-from api.jobs import Job, JobKinds
-from api.jobs_runner import StepReporter
+from api.jobs.repository import Job, JobKinds
+from api.jobs.runner import StepReporter
 from generation.generator import PersonalizedGenerator
 from generation.palp_adapters import AdapterCache
 from generation.render import BatchEntry, ImageSink, Rendered, render_batch, render_request
@@ -30,12 +29,9 @@ def register_generation(kinds: JobKinds) -> None:
 
 
 def image_key(job_id: str, variant: str, index: int) -> str:
-    """The blob key of a generated image; under a file store it is ``image_path``'s file."""
+    """The blob key of a generated image (under a file blob store, its file below the data dir;
+    in distributed mode, a database row: never read a generated image by a local path)."""
     return f"{GENERATIONS_PREFIX}{job_id}/{variant}-{index}.png"
-
-
-def image_path(root: Path, job_id: str, variant: str, index: int) -> Path:
-    return root / job_id / f"{variant}-{index}.png"
 
 
 class GenerationWork:
@@ -68,6 +64,7 @@ class GenerationWork:
             on_step=lambda done, _total: report(done),
             styles=self.styles,
             palp_cache=self.palp_cache,
+            blobs=self.blobs,
         )
         return rendered.summary()
 
@@ -89,7 +86,9 @@ class GenerationWork:
                     on_step=_steps_to(report),
                 )
             )
-        outcomes = render_batch(self.generator, self.store, entries, styles=self.styles)
+        outcomes = render_batch(
+            self.generator, self.store, entries, styles=self.styles, blobs=self.blobs
+        )
         return [o.summary() if isinstance(o, Rendered) else o for o in outcomes]
 
     def _sink(self, job_id: str) -> ImageSink:

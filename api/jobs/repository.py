@@ -1,6 +1,6 @@
 """Jobs in the relational store: the one source of truth, whichever engine runs them.
 
-The job interface (every engine keeps it; see ``api/jobs_queue.py`` for the protocol):
+The job interface (every engine keeps it; see ``api/jobs/queue.py`` for the protocol):
 
 - A job has a ``kind`` ("generation" now; "style_training", "palp" later) and a typed request, a
   pydantic model registered for that kind by the composition root (``JobKinds``), so adding a

@@ -19,7 +19,9 @@ from collections import Counter
 from collections.abc import AsyncIterator, Callable, Mapping
 from typing import Any
 
-from api.jobs import (
+from api.jobs.progress import JobEvent, ProgressBus
+from api.jobs.queue import JobFront
+from api.jobs.repository import (
     CANCELLED,
     DONE,
     FAILED,
@@ -30,8 +32,6 @@ from api.jobs import (
     JobRepository,
     JobRequest,
 )
-from api.jobs_progress import JobEvent, ProgressBus
-from api.jobs_queue import JobFront
 
 log = logging.getLogger("tastemaker.jobs")
 

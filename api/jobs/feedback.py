@@ -1,0 +1,145 @@
+"""Feedback on a generated image: the comment through the extractor, the image as a reaction.
+
+The service behind ``POST /v1/generations/{id}/feedback`` (``api/routes/feedback.py``) and the
+start-up pass that finishes feedback a restart interrupted. The image's context for the
+extractor is the prompt and the attributes the plan applied, so a vague "love the colours" can
+be resolved to what was actually in the picture.
+
+The image is in the blob store (``image_key``), which in distributed mode is the database: the
+reaction names it by blob key (``blob:generations/<job>/image-0.png``), never by a path on this
+node's disk, so whichever worker later learns from it reads it from there.
+"""
+
+from __future__ import annotations
+
+import logging
+
+from agent.corrections import readback
+from agent.extraction import Extractor, ImageContext, ImageTag
+from api.jobs.feedback_inbox import FeedbackInbox
+from api.jobs.generation import image_key
+from api.jobs.repository import Job, JobRepository
+from api.schemas import ExtractedOut, FeedbackIn, FeedbackOut
+from generation.reaction_images import blob_reference
+from preference_store.blobs import BlobStore, FileBlobStore
+from preference_store.models import (
+    AttributeDraft,
+    ImageReaction,
+    Polarity,
+    Profile,
+    normalize_attribute_text,
+)
+from preference_store.store import PreferenceStore
+
+log = logging.getLogger("tastemaker.api")
+
+
+def _local_file(blobs: BlobStore, key: str) -> str | None:
+    """The image as a file on this machine, for vision models: only a file blob store has one."""
+    if isinstance(blobs, FileBlobStore):
+        path = blobs.path(key)
+        return str(path) if path.is_file() else None
+    return None
+
+
+def _context(job: Job, file: str | None) -> ImageContext:
+    decisions = (job.result or {}).get("plan", {}).get("decisions", [])
+    tags = [
+        ImageTag(text=d["text"], category=d["category"])
+        for d in decisions
+        if d.get("used") and d.get("polarity") == "like"
+    ]
+    return ImageContext(
+        image_id=f"generation-{job.id}",
+        description=f"an image generated for the prompt: {getattr(job.request, 'prompt', '')}"[
+            :2_000
+        ],
+        tags=tags[:40],
+        path=file,
+    )
+
+
+def apply_pending_feedback(
+    store: PreferenceStore,
+    extractor: Extractor,
+    inbox: FeedbackInbox,
+    jobs: JobRepository,
+    blobs: BlobStore,
+) -> int:
+    """Apply the feedback a restart interrupted; returns how many were applied.
+
+    One row that cannot be applied (its user's profile refuses the change, say) is logged and
+    left pending; it never stops the rows of other users queued behind it."""
+    applied = 0
+    for pending in inbox.pending():
+        try:
+            job = jobs.get_for(pending.user_id, pending.job_id)
+            if job is None:
+                continue
+            body = FeedbackIn(liked=pending.liked, comment=pending.comment)
+            apply_feedback(store, extractor, inbox, job, body, blobs, feedback_id=pending.id)
+        except Exception:
+            log.exception("pending feedback %s could not be applied; kept for later", pending.id)
+            continue
+        applied += 1
+    return applied
+
+
+def apply_feedback(
+    store: PreferenceStore,
+    extractor: Extractor,
+    inbox: FeedbackInbox,
+    job: Job,
+    body: FeedbackIn,
+    blobs: BlobStore,
+    *,
+    feedback_id: str | None = None,
+) -> FeedbackOut:
+    """Store what the feedback says; returns the profile version it produced.
+
+    The feedback is committed to the inbox before the extractor sees the comment (pass the
+    ``feedback_id`` of a pending row to finish one that a restart interrupted).
+    """
+    feedback_id = feedback_id or inbox.record(job.id, job.user_id, body.liked, body.comment)
+    key = image_key(job.id, "image", 0)
+    notes: list[str] = []
+    drafts: list[AttributeDraft] = []
+    if body.comment:
+        extraction = extractor.extract(body.comment, _context(job, _local_file(blobs, key)))
+        drafts = [
+            a.model_copy(update={"source": f"generation-{job.id}"}) for a in extraction.attributes
+        ]
+        if extraction.fallback_reason:
+            notes.append("the language model failed, so the offline extractor read the comment")
+        notes.extend(extraction.notes)
+    updated = store.record_feedback(
+        job.user_id,
+        drafts,
+        ImageReaction(image_id=f"generation-{job.id}", weight=1.0, path=blob_reference(key)),
+        Polarity.LIKE if body.liked else Polarity.DISLIKE,
+        reason=f"feedback on {job.id}",
+    )
+    inbox.mark_applied(feedback_id, updated.version)
+    return FeedbackOut(
+        profile_version=updated.version,
+        extracted=_read_back(drafts, updated),
+        readback=readback(drafts) if body.comment else None,
+        note="; ".join(notes) or None,
+    )
+
+
+def _read_back(drafts: list[AttributeDraft], profile: Profile) -> list[ExtractedOut]:
+    """What was learned, each with the id of the stored attribute it became, so the person can
+    correct it at once (PATCH or DELETE /v1/preferences/{id}): feedback is applied directly."""
+    stored = {normalize_attribute_text(a.text): a.id for a in profile.attributes}
+    return [
+        ExtractedOut(
+            text=a.text,
+            category=a.category,
+            polarity=a.polarity,
+            strength=a.strength,
+            index=index,
+            id=stored.get(normalize_attribute_text(a.text)),
+        )
+        for index, a in enumerate(drafts)
+    ]
