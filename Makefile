@@ -35,8 +35,12 @@ lint: install
 typecheck: install
 	$(BIN)/mypy
 
+# Three processes, one test file each at a time (module-scoped servers stay in one process): most
+# slow tests wait on servers and subprocesses, so three overlap well even on two cores.
+PYTEST_WORKERS ?= 3
+
 pytest: install browser services
-	$(BIN)/python -m pytest -q
+	$(BIN)/python -m pytest -q -n $(PYTEST_WORKERS) --dist loadfile
 
 # Debian's headless Chromium + chromedriver for the web page tests (idempotent; apt, no downloads
 # of browser builds).

@@ -18,7 +18,7 @@ from rich.console import Console
 from api.wiring.services import Components
 
 app = typer.Typer(help="Corrections people made to what was understood.", no_args_is_help=True)
-console = Console(highlight=False, stderr=True)
+console = Console(highlight=False, stderr=True, soft_wrap=True)
 
 
 @app.command("export")

@@ -14,7 +14,7 @@ if TYPE_CHECKING:  # Alembic loads in the commands, not for every `tastemaker` c
 
     from api import migrate
 
-console = Console(highlight=False)
+console = Console(highlight=False, soft_wrap=True)  # paths stay whole, copyable
 app = typer.Typer(help="Migrate the relational database's schema.", no_args_is_help=True)
 
 

@@ -28,7 +28,7 @@ if TYPE_CHECKING:
 # torch, diffusers and the generation modules load inside the commands that use them, so the
 # other `tastemaker` commands start without them.
 
-console = Console(highlight=False)
+console = Console(highlight=False, soft_wrap=True)  # paths stay whole, copyable
 err = Console(stderr=True, highlight=False)
 
 UserOpt = Annotated[str, typer.Option("--user", "-u", help="Whose taste to follow.")]

@@ -19,7 +19,7 @@ if TYPE_CHECKING:
 # The agent package (its SQLAlchemy tables, ~0.2 s) loads inside the commands: `--help` and the
 # other commands start without it (bench/cli.py).
 
-console = Console(highlight=False)
+console = Console(highlight=False, soft_wrap=True)  # paths stay whole, copyable
 _ATTRIBUTE_FIELDS = {"text", "category", "polarity", "strength", "evidence"}
 gallery_app = typer.Typer(help="Onboarding galleries.", no_args_is_help=True)
 

@@ -24,7 +24,7 @@ if TYPE_CHECKING:
 # model loads in the commands that embed (add, search, restore, import).
 
 app = typer.Typer(help="See and edit a person's preferences.", no_args_is_help=True)
-console = Console(highlight=False)
+console = Console(highlight=False, soft_wrap=True)  # paths stay whole, copyable
 
 UserArg = Annotated[str, typer.Argument(help="The person's user id.")]
 JsonOpt = Annotated[bool, typer.Option("--json", help="Print a JSON array instead of a table.")]

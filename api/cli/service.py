@@ -10,7 +10,7 @@ from rich.console import Console
 
 from api.wiring.services import Components, load_settings, open_engine
 
-console = Console(highlight=False)
+console = Console(highlight=False, soft_wrap=True)  # paths stay whole, copyable
 users = typer.Typer(help="Create users and issue API tokens.", no_args_is_help=True)
 
 

@@ -17,7 +17,7 @@ from generation.errors import GenerationError
 app = typer.Typer(
     help="Learned style tokens (textual inversion) of a person.", no_args_is_help=True
 )
-console = Console(highlight=False)
+console = Console(highlight=False, soft_wrap=True)  # paths stay whole, copyable
 err = Console(stderr=True, highlight=False)
 
 UserOpt = Annotated[str, typer.Option("--user", "-u", help="Whose tokens.")]
