@@ -23,6 +23,10 @@ from tests.doubles.uvicorn_server import UvicornServer
 from tests.doubles.worker_process import ForkedWorker, WorkerForker, WorkerProcess
 
 PNG = b"\x89PNG\r\n\x1a\n"
+# The shortest lease still safe on a loaded 2-core machine: a worker renews it every 0.2 s (the
+# floor of lease / 5), so only 0.8 s of silence gives its job away; a dead worker's job moves
+# on after about 1-1.5 s (the lease plus half a lease between two sweeps).
+LEASE_S = 1.0
 FINISHED_TWICE = "finished here after it was given to another worker"  # the worker's warning
 
 
@@ -37,7 +41,12 @@ class Cluster:
     ) -> None:
         self.data_dir = data_dir
         self.forker = forker
-        self.settings = {"job_lease_s": 2, "job_max_attempts": 2, "max_steps": 200, **settings}
+        self.settings = {
+            "job_lease_s": LEASE_S,
+            "job_max_attempts": 2,
+            "max_steps": 200,
+            **settings,
+        }
         self.api = UvicornServer(data_dir, **self.settings)
         self.workers: list[WorkerProcess | ForkedWorker] = []
         for _ in range(workers):
