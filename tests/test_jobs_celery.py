@@ -5,6 +5,10 @@ A job queued on the API runs on a worker process, its steps stream back through 
 cancelling crosses processes, a redelivered message of a finished job runs nothing, and a worker
 killed with SIGKILL mid-generation never leaves its job stuck in ``running``: another worker
 finishes it (or it fails with the reason), and it completes once, 20 kills in a row.
+
+The module's workers are forked from a process that imported their libraries once
+(``tests/doubles/worker_forker.py``: the real ``tastemaker worker`` command, started in ~2 s
+instead of ~15 s); the RabbitMQ test starts its worker from a fresh interpreter.
 """
 
 from __future__ import annotations
