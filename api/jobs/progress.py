@@ -13,13 +13,17 @@ from __future__ import annotations
 
 import asyncio
 import json
+import logging
 import threading
+import time
 from collections.abc import AsyncIterator
 from dataclasses import asdict, dataclass
 from typing import Protocol
 
 import redis
 import redis.asyncio as aioredis
+
+log = logging.getLogger("tastemaker.jobs")
 
 
 @dataclass(frozen=True)
@@ -85,13 +89,31 @@ class LocalProgress:
 
 
 class RedisProgress:
-    """Many processes: ``SET`` the latest event (kept an hour) and ``PUBLISH`` it."""
+    """Many processes: ``SET`` the latest event (kept an hour) and ``PUBLISH`` it.
 
-    def __init__(self, url: str, *, prefix: str = "tastemaker", keep_s: int = 3_600) -> None:
+    Best effort: events are a live view of the job rows, so while Redis is unreachable (a
+    restart) they are dropped, never raised into the job that sent them or the request that
+    asked. After a failure, Redis is left alone for ``pause_s`` (each try may retry for
+    seconds), so a job's steps are not slowed by an outage.
+    """
+
+    def __init__(
+        self, url: str, *, prefix: str = "tastemaker", keep_s: int = 3_600, pause_s: float = 1.0
+    ) -> None:
         self._url = url
         self._prefix = prefix
         self._keep_s = keep_s
         self._client = redis.Redis.from_url(url)
+        self._pause_s = pause_s
+        self._down_until = 0.0
+
+    def _reachable(self) -> bool:
+        return time.monotonic() >= self._down_until
+
+    def _failed(self, error: redis.RedisError) -> None:
+        if self._reachable():
+            log.warning("progress events are dropped while Redis is unreachable: %s", error)
+        self._down_until = time.monotonic() + self._pause_s
 
     def _key(self, job_id: str) -> str:
         return f"{self._prefix}:progress:{job_id}"
@@ -100,14 +122,25 @@ class RedisProgress:
         return f"{self._prefix}:events:{job_id}"
 
     def publish(self, event: JobEvent) -> None:
+        if not self._reachable():
+            return
         raw = event.to_json()
-        with self._client.pipeline(transaction=False) as pipe:
-            pipe.set(self._key(event.job_id), raw, ex=self._keep_s)
-            pipe.publish(self._channel(event.job_id), raw)
-            pipe.execute()
+        try:
+            with self._client.pipeline(transaction=False) as pipe:
+                pipe.set(self._key(event.job_id), raw, ex=self._keep_s)
+                pipe.publish(self._channel(event.job_id), raw)
+                pipe.execute()
+        except redis.RedisError as error:
+            self._failed(error)
 
     def current(self, job_id: str) -> JobEvent | None:
-        raw: bytes | None = self._client.get(self._key(job_id))  # type: ignore[assignment]
+        if not self._reachable():
+            return None
+        try:
+            raw: bytes | None = self._client.get(self._key(job_id))  # type: ignore[assignment]
+        except redis.RedisError as error:
+            self._failed(error)
+            return None
         return JobEvent.from_json(raw) if raw else None
 
     async def follow(self, job_id: str) -> AsyncIterator[JobEvent | None]:
