@@ -33,7 +33,7 @@ from api.jobs_wiring import open_job_queue
 from api.openapi import add_setting_bounds
 from api.retention import RetentionSweeper
 from api.routes import gallery, generations, health, onboarding, preferences, styles, users
-from api.routes.feedback import apply_pending_feedback
+from api.routes.feedback import apply_pending_feedback, generated_files
 from api.routes.metrics import Metrics, MetricsMiddleware
 from api.settings import Settings
 from api.web_security import SecurityHeaders
@@ -124,7 +124,7 @@ def _build(app: FastAPI, components: Components, models: LoadedModels | None) ->
             extractor,
             state.feedback_inbox,
             runner.repository,
-            settings.generations_dir,
+            generated_files(components.blobs, settings.generations_dir),
         ),
         name="pending-feedback",
         daemon=True,

@@ -21,7 +21,8 @@ import pytest
 
 from tests.doubles.brokers import fresh_redis_db
 from tests.doubles.cluster import Cluster, chroma_server, fresh_postgres_database
-from tests.test_api_journey import COMMENTS, PNG, attributes, new_user, sse_events
+from tests.doubles.uvicorn_server import ONBOARDING_COMMENTS as COMMENTS
+from tests.test_api_journey import PNG, attributes, new_user, sse_events
 
 pytestmark = pytest.mark.slow
 
@@ -172,9 +173,11 @@ def test_a_generation_queued_on_one_node_streams_and_serves_its_png_from_the_oth
     assert a.get(status["image_urls"][0], headers=alice).content == images[0].content
 
 
-def test_feedback_given_on_one_node_changes_the_profile_seen_on_the_other(
+@pytest.fixture(scope="module")
+def liked(
     a: httpx.Client, b: httpx.Client, onboarded: dict[str, Any], generated: dict[str, Any]
-) -> None:
+) -> dict[str, Any]:
+    """Alice likes the generation on node a, saying why."""
     alice = onboarded["alice"]
     before = b.get("/v1/me", headers=alice).json()["profile_version"]
     answer = a.post(
@@ -183,10 +186,52 @@ def test_feedback_given_on_one_node_changes_the_profile_seen_on_the_other(
         json={"liked": True, "comment": "love the soft pastel colours"},
     )
     assert answer.status_code == 200, answer.text
-    version = answer.json()["profile_version"]
-    assert version > before
+    return {"before": before, "answer": answer.json()}
+
+
+def test_feedback_given_on_one_node_changes_the_profile_seen_on_the_other(
+    b: httpx.Client, onboarded: dict[str, Any], liked: dict[str, Any]
+) -> None:
+    alice = onboarded["alice"]
+    version = liked["answer"]["profile_version"]
+    assert version > liked["before"]
     assert b.get("/v1/me", headers=alice).json()["profile_version"] == version
     assert "soft pastel colours" in [x["text"] for x in attributes(b, alice)]
+
+
+def test_generations_after_liking_one_are_still_personalised_by_the_liked_images(
+    a: httpx.Client, b: httpx.Client, onboarded: dict[str, Any], liked: dict[str, Any]
+) -> None:
+    """The workers read the new profile version's liked images (gallery images the API nodes
+    saw, the generation liked on node a) for its aesthetic embedding and for PALP."""
+    alice = onboarded["alice"]
+    body = {"prompt": "a lighthouse at dusk", "steps": 2, "width": 64, "height": 64}
+    aesthetic = wait_done(
+        a, alice, b.post("/v1/generations", headers=alice, json=body).json()["id"]
+    )
+    assert (
+        aesthetic["status"] == "done"
+        and aesthetic["profile_version"] == (liked["answer"]["profile_version"])
+    )
+    assert aesthetic["aesthetic"]["applied"], aesthetic["aesthetic"]
+    palp = b.post("/v1/generations", headers=alice, json={**body, "mode": "palp", "palp_steps": 2})
+    assert palp.status_code == 202, palp.text
+    ended = wait_done(a, alice, palp.json()["id"])
+    assert ended["status"] == "done", ended.get("error")
+    assert a.get(ended["image_urls"][0], headers=alice).content.startswith(PNG)
+
+
+def test_a_style_trained_from_liked_images_on_a_worker_is_listed_on_both_nodes(
+    a: httpx.Client, b: httpx.Client, onboarded: dict[str, Any], liked: dict[str, Any]
+) -> None:
+    alice = onboarded["alice"]
+    accepted = a.post("/v1/styles", headers=alice, json={"steps": 6, "lr": 0.05})
+    assert accepted.status_code == 202, accepted.text
+    ended = wait_done(b, alice, accepted.json()["id"])
+    assert ended["status"] == "done", ended.get("error")
+    (token,) = b.get("/v1/styles", headers=alice).json()
+    assert a.get("/v1/styles", headers=alice).json() == [token]
+    assert token["steps"] >= 1
 
 
 def test_a_profile_exported_from_one_node_imports_on_the_other(
@@ -281,7 +326,7 @@ def test_kill_9_an_api_node_loses_nothing_it_acknowledged_and_it_serves_again(
     auth = new_user(b, "kim")
     rng = random.Random(11)
     started = time.monotonic()
-    acknowledged = []
+    acknowledged: list[tuple[int, int]] = []
     while len(acknowledged) < KILL_TRIALS and (
         len(acknowledged) < MIN_KILL_TRIALS or time.monotonic() - started < KILL_BUDGET_S
     ):

@@ -15,6 +15,7 @@ from api.feedback_inbox import FeedbackInbox
 from api.jobs import Job, JobRepository
 from api.jobs_generation import image_path
 from api.schemas import ExtractedOut, FeedbackIn, FeedbackOut
+from preference_store.blobs import BlobStore, FileBlobStore
 from preference_store.models import (
     AttributeDraft,
     ImageReaction,
@@ -27,7 +28,19 @@ from preference_store.store import PreferenceStore
 log = logging.getLogger("tastemaker.api")
 
 
-def _context(job: Job, path: Path) -> ImageContext:
+def generated_files(blobs: BlobStore, generations_dir: Path) -> Path | None:
+    """Where generated PNGs are files that every process reading a profile can open: the
+    embedded file store's folder. None in distributed mode, where they are rows of the shared
+    database: a path on this API node does not exist on the worker that later reads the liked
+    image (aesthetic embedding, PALP, style training), so the reaction keeps no path."""
+    return generations_dir if isinstance(blobs, FileBlobStore) else None
+
+
+def image_file(generations_dir: Path | None, job: Job) -> Path | None:
+    return None if generations_dir is None else image_path(generations_dir, job.id, "image", 0)
+
+
+def _context(job: Job, path: Path | None) -> ImageContext:
     decisions = (job.result or {}).get("plan", {}).get("decisions", [])
     tags = [
         ImageTag(text=d["text"], category=d["category"])
@@ -40,7 +53,7 @@ def _context(job: Job, path: Path) -> ImageContext:
             :2_000
         ],
         tags=tags[:40],
-        path=str(path),
+        path=str(path) if path is not None else None,
     )
 
 
@@ -49,7 +62,7 @@ def apply_pending_feedback(
     extractor: Extractor,
     inbox: FeedbackInbox,
     jobs: JobRepository,
-    generations_dir: Path,
+    generations_dir: Path | None,
 ) -> int:
     """Apply the feedback a restart interrupted; returns how many were applied.
 
@@ -62,7 +75,7 @@ def apply_pending_feedback(
             if job is None:
                 continue
             body = FeedbackIn(liked=pending.liked, comment=pending.comment)
-            path = image_path(generations_dir, job.id, "image", 0)
+            path = image_file(generations_dir, job)
             apply_feedback(store, extractor, inbox, job, body, path, feedback_id=pending.id)
         except Exception:
             log.exception("pending feedback %s could not be applied; kept for later", pending.id)
@@ -77,7 +90,7 @@ def apply_feedback(
     inbox: FeedbackInbox,
     job: Job,
     body: FeedbackIn,
-    path: Path,
+    path: Path | None,
     *,
     feedback_id: str | None = None,
 ) -> FeedbackOut:
@@ -100,7 +113,11 @@ def apply_feedback(
     updated = store.record_feedback(
         job.user_id,
         drafts,
-        ImageReaction(image_id=f"generation-{job.id}", weight=1.0, path=str(path)),
+        ImageReaction(
+            image_id=f"generation-{job.id}",
+            weight=1.0,
+            path=str(path) if path is not None else None,
+        ),
         Polarity.LIKE if body.liked else Polarity.DISLIKE,
         reason=f"feedback on {job.id}",
     )

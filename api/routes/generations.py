@@ -43,10 +43,10 @@ from api.jobs import (
     QueueFull,
     UserJobLimit,
 )
-from api.jobs_generation import GENERATION, image_key, image_path
+from api.jobs_generation import GENERATION, image_key
 from api.jobs_progress import JobEvent
 from api.jobs_queue import JobQueue
-from api.routes.feedback import apply_feedback
+from api.routes.feedback import apply_feedback, generated_files, image_file
 from api.schemas import (
     FeedbackIn,
     FeedbackOut,
@@ -285,6 +285,7 @@ async def generation_feedback(
     settings: SettingsDep,
     runner: JobsDep,
     store: StoreDep,
+    blobs: BlobsDep,
     lane: SlowLaneDep,
     job_id: JobId,
     body: FeedbackIn,
@@ -304,7 +305,7 @@ async def generation_feedback(
         job = _own_job(runner, user, job_id)
         if job.status != DONE:
             raise Conflict(f"generation {job_id!r} is {job.status}; give feedback once it is done")
-        path = image_path(settings.generations_dir, job.id, "image", 0)
+        path = image_file(generated_files(blobs, settings.generations_dir), job)
         inbox: FeedbackInbox = request.app.state.feedback_inbox
         return apply_feedback(store, extractor, inbox, job, body, path)
 

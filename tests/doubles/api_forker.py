@@ -199,12 +199,12 @@ class ForkedUvicornServer(UvicornServer):
         raise TimeoutError(f"{self.url} did not answer in {timeout_s} s; see {self.log_path}")
 
     def kill(self) -> None:
-        self._end("kill")
+        self._ask_end("kill")
 
     def stop(self) -> None:
-        self._end("stop")
+        self._ask_end("stop")
 
-    def _end(self, how: str) -> None:
+    def _ask_end(self, how: str) -> None:
         if self.pid is not None:
             self.forker.ask(do=how, pid=self.pid)
             self.pid = None

@@ -103,7 +103,7 @@ class Cluster:
         self.workers = [WorkerProcess(root / f"worker-{n}", f"w{n}", **shared) for n in range(2)]
 
     def start(self) -> Cluster:
-        steps = [
+        steps: list[Callable[[], object]] = [
             lambda: upgrade_schema(str(self.settings["database_url"]), self.root / "db.log"),
             self.forker.start,
         ]
