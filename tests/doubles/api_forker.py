@@ -1,5 +1,6 @@
-"""API nodes that restart in seconds: uvicorn serving ``api.app:create_app`` in processes forked
-from one parent that imported the service once (as ``gunicorn --preload`` does).
+"""API nodes that restart in seconds: uvicorn serving ``api.app:create_app`` (and
+``tastemaker worker`` processes) forked from one parent that imported the service once, as
+``gunicorn --preload`` does.
 
 A plain ``python -m uvicorn`` start spends most of its 10-25 s on this machine importing torch,
 transformers and chromadb; a kill -9 test that restarts a node twenty times cannot afford that.
@@ -39,7 +40,8 @@ def say(message: dict[str, Any]) -> None:
 
 
 def _serve_child(port: int, data_dir: str, log_path: str, env: dict[str, str]) -> None:
-    """In the forked child: become the API node, then never return."""
+    """In the forked child: become the API node (``port``) or, with port 0, a
+    ``tastemaker worker``; then never return."""
     code = 0
     try:
         # No orphans: the child is killed when the forker ends (with the test run).
@@ -49,12 +51,18 @@ def _serve_child(port: int, data_dir: str, log_path: str, env: dict[str, str]) -
         os.dup2(log, 1)
         os.dup2(log, 2)
         os.environ.update(env, TASTEMAKER_DATA_DIR=data_dir)
-        import uvicorn
+        if port == 0:
+            from api.cli import main
 
-        config = uvicorn.Config(
-            "api.app:create_app", factory=True, host="127.0.0.1", port=port, log_level="warning"
-        )
-        uvicorn.Server(config).run()
+            sys.argv = ["tastemaker", "worker"]
+            main()
+        else:
+            import uvicorn
+
+            config = uvicorn.Config(
+                "api.app:create_app", factory=True, host="127.0.0.1", port=port, log_level="warning"
+            )
+            uvicorn.Server(config).run()
     except BaseException:
         import traceback
 
@@ -81,8 +89,8 @@ def _end(pid: int, how: signal.Signals) -> int:
 # What a node's start imports, lazily or not: imported once in the parent. Importing starts no
 # thread and opens nothing, so each child still builds every object of its own.
 PRELOAD = [
-    "uvicorn", "api.app", "chromadb", "sentence_transformers", "alembic", "celery", "psycopg",
-    "redis", "sqlalchemy.dialects.postgresql.psycopg",
+    "uvicorn", "api.app", "api.cli", "chromadb", "sentence_transformers", "alembic", "celery",
+    "celery.apps.worker", "psycopg", "redis", "sqlalchemy.dialects.postgresql.psycopg",
 ]  # fmt: skip
 
 
@@ -213,3 +221,46 @@ class ForkedUvicornServer(UvicornServer):
 if __name__ == "__main__":
     serve()
     os._exit(0)  # children were reaped or die with us (PDEATHSIG); skip interpreter teardown
+
+
+class ForkedWorker:
+    """A ``tastemaker worker`` forked by ``forker``: ``start()`` waits for Celery's "ready.",
+    ``stop()`` is a warm shutdown (SIGTERM), ``kill()`` SIGKILL, as :class:`WorkerProcess`."""
+
+    def __init__(
+        self, forker: ApiForker, data_dir: Path, name: str, **settings: str | int | float
+    ) -> None:
+        self.forker = forker
+        self.data_dir = data_dir
+        self.settings = {"torch_threads": 1, **settings}
+        self.log_path = data_dir.parent / f"worker-{name}.log"
+        self.pid: int | None = None
+
+    def start(self, timeout_s: float = 120.0) -> ForkedWorker:
+        env = {f"TASTEMAKER_{k.upper()}": str(v) for k, v in self.settings.items()}
+        offset = self.log_path.stat().st_size if self.log_path.exists() else 0
+        self.pid = int(
+            self.forker.ask(
+                do="start", port=0, data_dir=str(self.data_dir), log=str(self.log_path), env=env
+            )["pid"]
+        )
+        deadline = time.monotonic() + timeout_s
+        while time.monotonic() < deadline:
+            if " ready." in self.log()[offset:]:
+                return self
+            time.sleep(0.2)
+        raise TimeoutError(f"the worker was not ready in {timeout_s} s; see {self.log_path}")
+
+    def kill(self) -> None:
+        self._ask_end("kill")
+
+    def stop(self) -> None:
+        self._ask_end("stop")
+
+    def _ask_end(self, how: str) -> None:
+        if self.pid is not None:
+            self.forker.ask(do=how, pid=self.pid)
+            self.pid = None
+
+    def log(self) -> str:
+        return self.log_path.read_text(errors="replace") if self.log_path.exists() else ""

@@ -3,9 +3,10 @@ each with a data dir of its own, sharing only what machines behind a load balanc
 PostgreSQL database, Redis (Celery broker and progress pub/sub) and a Chroma server.
 
 Nothing is shared through the local disk, so a node that reads from its own data dir what
-another node wrote fails in a way a user sees. Node ``a`` is forked by :class:`ApiForker` so a
-test can kill -9 and restart it in seconds; node ``b`` starts as an operator starts it
-(``python -m uvicorn api.app:create_app --factory``).
+another node wrote fails in a way a user sees. Node ``a`` and the workers are forked by one
+:class:`ApiForker` (one import of the service for three processes, and ``a`` restarts in
+seconds after a kill -9); node ``b`` starts as an operator starts it (``python -m uvicorn
+api.app:create_app --factory``), as the workers do in tests/test_jobs_celery.py.
 """
 
 from __future__ import annotations
@@ -23,11 +24,10 @@ from typing import Protocol
 
 import psycopg
 
-from tests.doubles.api_forker import ApiForker, ForkedUvicornServer
+from tests.doubles.api_forker import ApiForker, ForkedUvicornServer, ForkedWorker
 from tests.doubles.chroma_server import free_port, wait_for_http
 from tests.doubles.postgres import ADMIN_DSN, URL
 from tests.doubles.uvicorn_server import UvicornServer
-from tests.doubles.worker_process import WorkerProcess
 
 ROOT = Path(__file__).parents[2]
 
@@ -100,7 +100,9 @@ class Cluster:
         self.forker = ApiForker(root / "api-forker.log")
         self.a = ForkedUvicornServer(self.forker, root / "api-a", **shared)
         self.b = UvicornServer(root / "api-b", **shared)
-        self.workers = [WorkerProcess(root / f"worker-{n}", f"w{n}", **shared) for n in range(2)]
+        self.workers = [
+            ForkedWorker(self.forker, root / f"worker-{n}", f"w{n}", **shared) for n in range(2)
+        ]
 
     def start(self) -> Cluster:
         steps: list[Callable[[], object]] = [
