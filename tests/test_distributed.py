@@ -2,10 +2,11 @@
 sharing only a fresh PostgreSQL database, Redis (a fresh database number) and a ``chroma run``
 server, as machines behind a load balancer would.
 
-A person's journey hops between the nodes at every step and never notices; and an API node
-killed with SIGKILL while it answers loses nothing it acknowledged: every message and every
-generation it answered 2xx for is there, through the other node, and it serves again after a
-restart.
+A person's journey hops between the nodes at every step and never notices; an API node killed
+with SIGKILL while two clients send it onboarding messages and generations loses nothing it
+acknowledged (all of it is there through the other node) and serves again after a restart,
+twenty times or as many as a time budget allows. One known gap is kept as a strict xfail:
+workers on other machines than the API nodes cannot open the liked gallery images.
 """
 
 from __future__ import annotations
@@ -31,6 +32,7 @@ pytestmark = pytest.mark.slow
 KILL_TRIALS = 20  # kill -9 node a this many times (the issue's figure) ...
 KILL_BUDGET_S = 75.0  # ... or as many as start within this budget,
 MIN_KILL_TRIALS = 3  # but never fewer than this, however slow the machine.
+REQUESTS_PER_TRIAL = 16  # per client: fewer messages than a session has images to show
 
 
 @pytest.fixture(scope="module")
@@ -303,7 +305,7 @@ class Client(threading.Thread):
 
     def run(self) -> None:
         with httpx.Client(base_url=self.url, headers=self.auth, timeout=60) as http:
-            for n in range(1_000):
+            for n in range(REQUESTS_PER_TRIAL):
                 try:
                     self.acknowledged.append(self._one(http, n))
                 except httpx.TransportError:
@@ -314,6 +316,7 @@ class Client(threading.Thread):
 
     def _one(self, http: httpx.Client, n: int) -> str:
         if self.send == "messages":
+            time.sleep(0.05)  # typing
             text = f"{COMMENTS[n % len(COMMENTS)]} ({self.session_id} #{n})"
             answer = http.post(f"/v1/onboarding/{self.session_id}/messages", json={"text": text})
             assert answer.status_code == 200, answer.text
@@ -327,17 +330,21 @@ class Client(threading.Thread):
 
 def kill_trial(
     cluster: Cluster, b: httpx.Client, auth: dict[str, str], rng: random.Random
-) -> tuple[int, int]:
+) -> tuple[int, int, int]:
     """Clients on node a; a dies by SIGKILL after a few answers; node b has all of them."""
     session_id = b.post("/v1/onboarding", headers=auth).json()["id"]
     clients = [Client(cluster.a.url, auth, send, session_id) for send in ("messages", "jobs")]
     for client in clients:
         client.start()
-    wanted = [rng.randint(1, 3), rng.randint(1, 3)]
-    while any(len(c.acknowledged) < n for c, n in zip(clients, wanted, strict=True)):
-        assert all(c.is_alive() for c in clients), [c.refused for c in clients]
+    wanted = rng.randint(2, 6)
+    while sum(len(c.acknowledged) for c in clients) < wanted or not all(
+        c.acknowledged for c in clients
+    ):
+        assert not any(c.refused for c in clients), [c.refused for c in clients]
+        assert any(c.is_alive() for c in clients), "both clients stopped before the kill"
         time.sleep(0.01)
     time.sleep(rng.uniform(0, 0.3))  # land the kill mid-request, or between two
+    sending = sum(c.is_alive() for c in clients)
     cluster.a.kill()
     for client in clients:
         client.join(timeout=60)
@@ -360,7 +367,7 @@ def kill_trial(
     again = httpx.get(f"{cluster.a.url}/v1/onboarding/{session_id}", headers=auth, timeout=60)
     assert again.status_code == 200, again.text
     assert COMMENTS[-1] in [m["text"] for m in again.json()["messages"]]
-    return len(messages), len(jobs)
+    return len(messages), len(jobs), sending
 
 
 def test_kill_9_an_api_node_loses_nothing_it_acknowledged_and_it_serves_again(
@@ -369,13 +376,15 @@ def test_kill_9_an_api_node_loses_nothing_it_acknowledged_and_it_serves_again(
     auth = new_user(b, "kim")
     rng = random.Random(11)
     started = time.monotonic()
-    acknowledged: list[tuple[int, int]] = []
+    acknowledged: list[tuple[int, int, int]] = []
     while len(acknowledged) < KILL_TRIALS and (
         len(acknowledged) < MIN_KILL_TRIALS or time.monotonic() - started < KILL_BUDGET_S
     ):
         acknowledged.append(kill_trial(cluster, b, auth, rng))
     print(
         f"\n{len(acknowledged)} kill -9 trials in {time.monotonic() - started:.0f} s; "
-        f"acknowledged (messages, generations) per trial: {acknowledged}"
+        f"(messages, generations acknowledged; clients still sending at the kill) per trial: "
+        f"{acknowledged}"
     )
     assert len(acknowledged) >= MIN_KILL_TRIALS
+    assert any(sending == 2 for *_, sending in acknowledged)  # killed under load, not idle
