@@ -8,7 +8,7 @@ continues any session, including a message that was stored but never answered.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Protocol
@@ -116,6 +116,16 @@ class Turn:
     message_id: int | None = None
 
 
+ImageKeeper = Callable[[Path], str]
+"""A gallery image's file here -> the ``ImageReaction.path`` to record: where every process that
+later reads the liked image (aesthetic step, style training, PALP) finds it."""
+
+
+def _local_file(path: Path) -> str:
+    """Embedded: the gallery's file is on the one machine that reads it."""
+    return str(path)
+
+
 class OnboardingAgent:
     """One agent serves many sessions; it holds no per-session state in memory."""
 
@@ -127,12 +137,14 @@ class OnboardingAgent:
         extractor: Extractor,
         gallery: Gallery,
         followups: FollowupWriter | None = None,
+        keep_image: ImageKeeper | None = None,
     ) -> None:
         self._sessions = sessions
         self._store = store
         self._extractor = extractor
         self._gallery = gallery
         self._followups = followups or TemplateFollowups()
+        self._keep_image = keep_image or _local_file
 
     # -- public ---------------------------------------------------------------------------------
 
@@ -542,7 +554,9 @@ class OnboardingAgent:
             overall = next((e.overall for e in extractions if e.overall is not None), None)
             attributes = tuple(a for e in extractions for a in e.attributes)
             image = self._gallery.find(image_id)
-            path = str(self._gallery.path(image)) if image is not None else None
+            path = None
+            if image is not None:
+                path = self._keep_image(self._gallery.path(image))
             verdicts.append(ImageVerdict(image_id, path, overall, attributes))
         return verdicts
 

@@ -6,6 +6,7 @@ ready objects.
 
 from __future__ import annotations
 
+import hashlib
 from pathlib import Path
 
 from langchain_openai import ChatOpenAI
@@ -19,11 +20,13 @@ from agent.gallery import Gallery, load_gallery
 from agent.llm_deadline import MessageDeadline
 from agent.llm_extractor import LLMExtractor
 from agent.offline import OfflineExtractor
-from agent.onboarding import OnboardingAgent
+from agent.onboarding import ImageKeeper, OnboardingAgent
 from agent.polarity_check import ClausePolarity
 from agent.sessions import SessionRepository
 from api.settings import Settings
 from api.wiring.services import Components
+from generation.reaction_images import blob_reference
+from preference_store.blobs import BlobStore, FileBlobStore
 from preference_store.embeddings import TextEmbedder
 
 
@@ -111,7 +114,34 @@ def build_agent(
         extractor=extractor or build_extractor(settings, components.embedder, deadline),
         gallery=gallery or build_gallery(settings, gallery_dir),
         followups=build_followups(settings, deadline),
+        keep_image=gallery_image_keeper(components.blobs),
     )
+
+
+GALLERY_PREFIX = "gallery/"
+
+
+def gallery_image_keeper(blobs: BlobStore) -> ImageKeeper | None:
+    """Where a liked gallery image is recorded. Embedded (file blobs): its file, as before. In
+    distributed mode the gallery copy on this API node is no file a worker on another machine
+    can open, so the image goes into the shared blob store (once: its name is stable) and the
+    reaction names the blob. The key is the image's content hash: safe whatever the gallery's
+    names, stored once however many people like it, and a changed gallery file gets a new key."""
+    if isinstance(blobs, FileBlobStore):
+        return None
+
+    def keep(path: Path) -> str:
+        data = path.read_bytes()
+        key = f"{GALLERY_PREFIX}{hashlib.sha256(data).hexdigest()}{path.suffix.lower()}"
+        if not blobs.list(key):
+            try:
+                blobs.put(key, data)
+            except Exception:
+                if not blobs.list(key):  # another node's put of the same bytes won the race
+                    raise
+        return blob_reference(key)
+
+    return keep
 
 
 def _shared_deadline(extractor: Extractor | None, settings: Settings) -> MessageDeadline:
