@@ -118,7 +118,9 @@ def _build(app: FastAPI, components: Components, models: LoadedModels | None) ->
     state.extractor = extractor
     state.gallery = build_gallery(settings)
     agent = build_agent(components, extractor=extractor, gallery=state.gallery)
-    state.onboarding = Onboarding(agent, SessionRepository(components.engine), state.gallery)
+    state.onboarding = Onboarding(
+        agent, SessionRepository(components.engine), state.gallery, components.engine
+    )
     state.metrics.watch_corrections(state.onboarding.sessions.correction_counts)
     runner = open_job_queue(components, models)
     state.metrics.watch_jobs(runner.stats)

@@ -10,6 +10,7 @@ all of them start at once (a barrier).
 from __future__ import annotations
 
 import threading
+import time
 from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
@@ -18,12 +19,13 @@ from typing import TypeVar
 import chromadb
 import pytest
 from chromadb.config import Settings as ChromaSettings
-from sqlalchemy import Engine
+from sqlalchemy import Engine, text
 
 from agent.sessions import SessionRepository
 from api import migrate
 from api.jobs.generation import GENERATION
 from api.jobs.repository import JobRepository
+from api.onboarding import TurnLock
 from api.wiring.jobs import job_kinds
 from generation.request import GenerationRequest
 from preference_store.database import make_engine
@@ -135,3 +137,42 @@ def test_a_queued_job_is_claimed_by_exactly_one_worker(engines: list[Engine]) ->
     winners = [job_id for ids in claimed for job_id in ids]
     assert sorted(winners) == sorted(job.id for job in jobs)  # each once, none twice
     assert all(owner.get(job.id).status == "running" for job in jobs)  # type: ignore[union-attr]
+
+
+def test_one_onboarding_turn_at_a_time_across_api_nodes(postgres_url: str) -> None:
+    """Two API nodes (two engines) serving turns of one session: the second waits in
+    PostgreSQL until the first turn ends; another session's turn does not wait."""
+    first_node, second_node = make_engine(postgres_url), make_engine(postgres_url)
+    watcher = make_engine(postgres_url)
+    locks = [TurnLock(first_node), TurnLock(second_node)]
+    entered = threading.Event()
+
+    def waiting_turns() -> int:
+        with watcher.connect() as connection:
+            return int(
+                connection.scalar(
+                    text(
+                        "SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' AND NOT granted"
+                    )
+                )
+                or 0
+            )
+
+    def second_turn() -> None:
+        with locks[1]("session-1"):
+            entered.set()
+
+    try:
+        with locks[0]("session-1"):
+            other = threading.Thread(target=second_turn)
+            other.start()
+            while waiting_turns() == 0 and other.is_alive():
+                time.sleep(0.02)
+            assert not entered.is_set(), "the other node ran a turn while this one was running"
+            with locks[1]("session-2"):
+                pass  # another session: no wait
+        other.join(timeout=30)
+        assert entered.is_set(), "the waiting turn ran once the first ended"
+    finally:
+        for engine in (first_node, second_node, watcher):
+            engine.dispose()
