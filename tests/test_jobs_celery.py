@@ -1,5 +1,5 @@
 """Jobs on Celery with real servers: the API in uvicorn, ``tastemaker worker`` processes,
-the machine's Redis (a fresh database number) and RabbitMQ, one SQLite file every process shares.
+the machine's Redis (a fresh database number), one SQLite file every process shares.
 
 A job queued on the API runs on a worker process, its steps stream back through Redis pub/sub,
 cancelling crosses processes, a redelivered message of a finished job runs nothing, and a worker
@@ -8,7 +8,8 @@ finishes it (or it fails with the reason), and it completes once, 20 kills in a 
 
 The module's workers are forked from a process that imported their libraries once
 (``tests/doubles/worker_forker.py``: the real ``tastemaker worker`` command, started in ~2 s
-instead of ~15 s); the RabbitMQ test starts its worker from a fresh interpreter.
+instead of ~15 s); ``tests/test_jobs_rabbitmq.py`` starts its worker from a fresh
+interpreter, as an operator does.
 """
 
 from __future__ import annotations
@@ -16,15 +17,14 @@ from __future__ import annotations
 import time
 from collections.abc import Iterator
 from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
-from pathlib import Path
 
 import pytest
 
-from api.jobs.celery_engine import QUEUE, celery_app, wake
+from api.jobs.celery_engine import celery_app, wake
 from api.jobs.repository import DONE, FAILED
 from generation.request import GenerationRequest
 from generation.settings import GenerationSettings
-from tests.doubles.brokers import RABBITMQ, fresh_redis_db
+from tests.doubles.brokers import fresh_redis_db
 from tests.doubles.celery_cluster import (
     PNG,
     Cluster,
@@ -190,20 +190,3 @@ def test_kill_9_a_worker_mid_generation_never_loses_or_doubles_the_job(cluster: 
     assert len(outcomes) == KILL_TRIALS or len(outcomes) >= KILL_MIN_TRIALS, elapsed
     assert outcomes == [DONE] * len(outcomes)  # two attempts allowed, one death each: all finish
     assert cluster.finished_twice() == 0  # no worker completed a job given to another one
-
-
-def test_rabbitmq_as_the_broker(tmp_path: Path, redis_url: str) -> None:
-    running = Cluster(tmp_path / "data", broker_url=RABBITMQ, redis_url=redis_url)
-    try:
-        running.start(workers=1)
-        with user(running.api, "eve") as eve:
-            job_id = submit(eve, "over amqp", steps=3)
-            done = wait_for(eve, job_id, "done", "failed")
-            assert done["status"] == "done", done
-            assert eve.get(done["image_urls"][0]).content.startswith(PNG)
-    finally:
-        running.stop()
-        with celery_app(RABBITMQ, visibility_timeout_s=60).connection_for_write() as connection:
-            channel = connection.default_channel
-            channel.queue_delete(QUEUE)  # leave the shared RabbitMQ as it was
-            channel.exchange_delete(QUEUE)
