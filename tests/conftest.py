@@ -34,3 +34,12 @@ def data_dir(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Path]:
     directory = tmp_path / "data"
     monkeypatch.setenv("TASTEMAKER_DATA_DIR", str(directory))
     yield directory
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Slow files first, wholly slow ones (a cluster of servers per module) before the rest (order
+    kept otherwise): the parallel run hands out one file per process in this order, so it ends
+    on short files rather than on a long one begun last."""
+    fast_files = {item.path for item in items if not item.get_closest_marker("slow")}
+    slow_files = {item.path for item in items if item.get_closest_marker("slow")}
+    items.sort(key=lambda item: (item.path in fast_files) + (item.path not in slow_files))

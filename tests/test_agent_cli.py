@@ -48,6 +48,7 @@ def test_onboard_then_prefs_show_lists_what_was_learned(
     assert ("neon", "dislike") in learned
 
 
+@pytest.mark.slow
 def test_onboard_continues_in_a_new_process(
     data_dir: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
 ) -> None:

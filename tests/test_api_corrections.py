@@ -163,6 +163,7 @@ def service(tmp_path_factory: pytest.TempPathFactory) -> Iterator[UvicornServer]
     server.stop()
 
 
+@pytest.mark.slow
 def test_a_crash_between_a_correction_and_the_finish_loses_nothing(
     service: UvicornServer,
 ) -> None:

@@ -78,6 +78,7 @@ def test_a_failing_llm_does_not_stop_onboarding(
     assert failing_llm.chat_requests()  # the LLM really was asked
 
 
+@pytest.mark.slow
 def test_kill_mid_onboarding_and_mid_generation_loses_nothing(service: UvicornServer) -> None:
     with client(service) as anonymous:
         token = anonymous.post("/v1/users", json={"id": "erin"}).json()["token"]
@@ -125,6 +126,7 @@ def test_kill_mid_onboarding_and_mid_generation_loses_nothing(service: UvicornSe
         ]
 
 
+@pytest.mark.slow
 def test_a_graceful_stop_puts_the_running_generation_back_in_the_queue(
     service: UvicornServer,
 ) -> None:

@@ -54,6 +54,7 @@ def token(server: UvicornServer) -> str:
     return token
 
 
+@pytest.mark.slow
 def test_no_server_errors_and_responses_match_the_schema(
     server: UvicornServer, token: str, tmp_path: Path
 ) -> None:

@@ -11,6 +11,8 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
 from tests.cli_runner import run_cli_process
 
 # Runs the real entry point, then reports which heavy modules it pulled in.
@@ -51,6 +53,7 @@ def test_help_does_not_import_torch(tmp_path: Path) -> None:
     assert result["heavy"] == []
 
 
+@pytest.mark.slow
 def test_reading_a_profile_does_not_import_torch(tmp_path: Path) -> None:
     data_dir = tmp_path / "data"
     added = run_cli_process(

@@ -85,6 +85,7 @@ def forker(tmp_path: Path) -> Iterator[Forker]:
     running.close()
 
 
+@pytest.mark.slow
 def test_twenty_kills_during_finish_record_each_onboarding_once(
     forker: Forker, tmp_path: Path
 ) -> None:

@@ -179,6 +179,7 @@ def test_a_request_the_generator_refuses_fails_alone_in_a_batch(world) -> None:
 # -- over HTTP: the settings reach the in-process worker --------------------------------------
 
 
+@pytest.mark.slow
 def test_over_http_two_peoples_jobs_share_one_batch(tmp_path: Path) -> None:
     """With TASTEMAKER_MAX_BATCH=2 and a long gathering window, the worker waits for the second
     person's job and denoises both together; /metrics shows one batch of two."""

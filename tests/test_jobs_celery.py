@@ -36,6 +36,8 @@ from tests.doubles.celery_cluster import (
 )
 from tests.doubles.worker_process import ForkedWorker, WorkerForker, WorkerProcess
 
+pytestmark = pytest.mark.slow  # one cluster of real processes for the module
+
 KILL_TRIALS = 20
 KILL_BUDGET_S = 120.0  # wall time the kill trials may take; all 20 run unless it is exceeded
 KILL_MIN_TRIALS = 8  # and at least this many even on a slow machine
@@ -152,7 +154,6 @@ def ready_workers(cluster: Cluster, starting: dict[Worker, Future[object]], at_l
         wait(starting.values(), return_when=FIRST_COMPLETED)
 
 
-@pytest.mark.slow
 def test_kill_9_a_worker_mid_generation_never_loses_or_doubles_the_job(cluster: Cluster) -> None:
     """Twenty times: SIGKILL the worker running a generation at its second step. The job is
     never left running: another worker finishes it (its second attempt) and its PNGs are written

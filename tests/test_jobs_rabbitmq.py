@@ -21,6 +21,7 @@ def redis_url() -> Iterator[str]:
         yield url
 
 
+@pytest.mark.slow
 def test_rabbitmq_as_the_broker(tmp_path: Path, redis_url: str) -> None:
     running = Cluster(tmp_path / "data", broker_url=RABBITMQ, redis_url=redis_url)
     try:

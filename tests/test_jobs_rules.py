@@ -191,6 +191,7 @@ def post(http: httpx.Client, prompt: str, steps: int = 2) -> httpx.Response:
     return http.post("/v1/generations", json=body)
 
 
+@pytest.mark.slow
 def test_over_http_cap_fairness_and_cancel(service: UvicornServer) -> None:
     with user(service, "ann") as ann, user(service, "bob") as bob:
         long = post(ann, "a long one", steps=200).json()["id"]

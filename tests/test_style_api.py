@@ -38,6 +38,7 @@ def generate(http: httpx.Client, auth: dict[str, str], **extra: object) -> dict:
     return events[-1][1]
 
 
+@pytest.mark.slow
 def test_train_list_export_generate_delete(http: httpx.Client) -> None:
     alice = new_user(http, "alice")
     bob = new_user(http, "bob")

@@ -87,6 +87,7 @@ def no_horizontal_scroll(driver: WebDriver) -> bool:
     return int(width) <= int(driver.execute_script("return window.innerWidth"))
 
 
+@pytest.mark.slow
 def test_onboard_edit_and_generate_in_the_browser(
     browser: WebDriver, server: UvicornServer, shots: Path
 ) -> None:
