@@ -20,7 +20,7 @@ DISLIKE_CUES = (
     "can not stand", "cannot stand", "tired of", "sick of", "no more", "less", "fewer",
     "rid of", "too much", "too many", "over the top", "turned off by", "put off by",
     "bothered by", "annoyed by", "distracted by", "not for me", "lose the", "ditch the",
-    "get rid of",
+    "get rid of", "less sure about", "not sure about", "not convinced by", "not sold on",
 )
 # Evaluations that usually follow what they judge: "the palette is gorgeous".
 POSITIVE_WORDS = (
@@ -134,6 +134,10 @@ STOPWORDS = frozenset((
     "haha", "enough", "together", "everywhere", "somewhere", "anywhere", "though", "apparently",
     "exactly", "usually", "normally", "always", "ever", "almost", "itself", "themselves",
     "beat", "beats", "versus", "vs", "i'd", "i'll", "take", "rather",
+    # places and comparisons that are never part of a feature's name
+    "against", "behind", "across", "above", "below", "beneath", "near", "around", "inside",
+    "outside", "along", "through", "beside", "between", "among", "within", "throughout",
+    "after", "before", "remind", "reminds", "reminded", "reminiscent",
 ))
 
 # Sentences that speak to the system instead of about the image: never attributes.

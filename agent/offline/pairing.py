@@ -9,6 +9,12 @@ A run is a stretch of content words. Two joins build the phrase a person meant:
 
 Valence words inside a name ("flat graphic look", "dark background") stay part of the name: the
 polarity stage reads a verdict from them only when nothing else in the clause gives one.
+
+Context is not a feature: the object of a simile ("looks like clip art", "reminds me of old
+games", "would work as a poster") and a place that is not itself visual ("the candlelight on the
+fruit", "the trees on the left", "perfect for a morning") are dropped, so the predicate after
+them pairs with the feature they belong to ("the candlelight on the fruit is warm" → "warm
+candlelight"). "the texture of the grapes" stays one phrase.
 """
 
 from __future__ import annotations
@@ -25,6 +31,17 @@ COPULAS = frozenset({"is", "are", "was", "were", "be", "been", "looks", "look", 
 _DETERMINERS = frozenset({"the", "this", "that", "these", "those", "its", "their", "your"})
 _NAME_JOINERS = frozenset({"and", "on", "to"})
 _NOUNISH_LOOK = frozenset({"look", "feel", "vibe"})
+_SIMILES = frozenset({"like", "as", "reminds me of", "remind me of", "reminded me of",
+                      "reminiscent of"})  # fmt: skip
+_PLACES = frozenset({"on", "in", "at", "against", "behind", "across", "under", "above", "below",
+                     "beneath", "near", "around", "inside", "outside", "along", "through",
+                     "beside", "between", "among", "within", "throughout", "into", "onto",
+                     "after", "for", "from"})  # fmt: skip
+_POSITIONS = frozenset({"left", "right", "top", "bottom", "middle", "side", "sides", "corner",
+                        "corners", "edge", "edges", "centre", "center", "front", "back", "end",
+                        "distance"})  # fmt: skip
+_OWNERS = frozenset({"the", "a", "an", "this", "that", "these", "those", "its", "their", "my",
+                     "your", "his", "her", "our", "some", "every"})  # fmt: skip
 
 
 @dataclass
@@ -68,6 +85,7 @@ def find_runs(tokens: list[Token], *, join_predicates: bool = True) -> list[Run]
     if current:
         runs.append(Run(current, start, len(tokens)))
     runs = join_names(tokens, runs)
+    runs = drop_context(tokens, runs)
     if join_predicates:
         runs = _join_predicates(tokens, runs)
     return runs
@@ -107,6 +125,47 @@ def join_names(tokens: list[Token], runs: list[Run]) -> list[Run]:
                 continue
         joined.append(run)
     return joined
+
+
+def drop_context(tokens: list[Token], runs: list[Run]) -> list[Run]:
+    """Similes' objects and non-visual places are context, not features (see the docstring).
+
+    A dropped phrase's words become stopwords of the clause, so "the candlelight on the fruit is
+    warm" pairs "warm" with "candlelight"."""
+    kept: list[Run] = []
+    for run in runs:
+        index = run.start - 1
+        while index >= 0 and tokens[index].text in _OWNERS:
+            index -= 1
+        marker = tokens[index].text if index >= 0 and tokens[index].kind == STOP else ""
+        if marker == "of" and kept and kept[-1].end == index and _is_of_phrase(tokens, index):
+            # "the texture of the grapes": one feature
+            previous = kept[-1]
+            kept[-1] = Run([*previous.words, Token("of", WORD), *run.words], previous.start, run.end)
+            continue
+        simile = marker in _SIMILES or _remind_of(tokens, index)
+        place = marker in _PLACES and _not_visual(run)
+        if simile or place:
+            for position in range(run.start, run.end):
+                tokens[position] = Token(tokens[position].text, STOP)
+            continue
+        kept.append(run)
+    return kept
+
+
+def _remind_of(tokens: list[Token], index: int) -> bool:
+    """ "reminds me of", "reminiscent of": what follows is a comparison, not a feature."""
+    texts = [t.text for t in tokens[max(0, index - 2) : index + 1]]
+    return texts[-1:] == ["of"] and any(t.startswith("remind") for t in texts)
+
+
+def _is_of_phrase(tokens: list[Token], index: int) -> bool:
+    return index > 0 and tokens[index - 1].kind == WORD
+
+
+def _not_visual(run: Run) -> bool:
+    visual = [t for t in run.words if t.category not in {None, Category.SUBJECT}]
+    return not visual or run.words[-1].text in _POSITIONS
 
 
 def _subject(tokens: list[Token], run: Run) -> bool:

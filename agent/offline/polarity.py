@@ -52,7 +52,10 @@ LIKE, DISLIKE = Polarity.LIKE, Polarity.DISLIKE
 WEAK, MEDIUM, FIRM, STRONG = 0.4, 0.7, 0.8, 0.9
 _PREFERENCE = frozenset({"take", "rather", "prefer", "prefers", "preferred", "beat", "beats",
                          "better", "over", "give me"})  # fmt: skip
-_SEPARATORS = ("over", "than", "beat", "beats")
+_BETTER = frozenset({"better", "stronger", "nicer", "prettier", "lovelier", "more interesting",
+                     "more striking", "more appealing", "preferable", "superior"})  # fmt: skip
+_WORSE = frozenset({"worse", "weaker", "uglier", "duller", "blander", "messier", "muddier",
+                    "inferior"})  # fmt: skip
 _SKIPPABLE = frozenset({"so", "very", "really", "way", "a", "bit", "much", "the", "far", "all",
                         "that", "little", "tad"})  # fmt: skip
 
@@ -125,7 +128,11 @@ def _sentence(clauses: list[Clause], valence: ValenceReader, questions: list[str
             if run.polarity is None:
                 run.polarity = later
         found = verdict or next((r.polarity for r in clause.runs if r.polarity), None)
-        if clause.after_contrast:
+        if clause.after_contrast and not clause.runs:
+            # "X is a combo I wouldn't have picked, but it works": a verdict on "it" may be
+            # about X itself, so X gets no verdict from it (left out rather than guessed)
+            later = None
+        elif clause.after_contrast:
             later = found.opposite if found is not None else None
         else:
             later = found or later
@@ -144,12 +151,18 @@ def _sentence(clauses: list[Clause], valence: ValenceReader, questions: list[str
 def _verdict_sentences(clauses: Sequence[Clause]) -> None:
     """Two explicit links between sentences, and no others.
 
-    "Stark shadows, deep blacks. Yes please.": a bare verdict speaks for the sentence before;
+    "Stark shadows, deep blacks. Yes please.": a bare verdict speaks for the sentence before, and
+    a bare "Not." takes back the praise before it;
     "The colours are nice. The light too.": "too"/"as well" repeats the verdict before.
     """
     sentences = [list(group) for _, group in groupby(clauses, key=lambda c: c.sentence)]
     for before, after in pairwise(sentences):
         _repeated_verdict(before, after)
+        if [t.text for c in after for t in c.tokens] == ["not"]:
+            # "Love how the horizon is tilted. Not.": the praise before was sarcastic
+            for run in (r for c in before for r in c.runs):
+                run.polarity = DISLIKE
+            continue
         if any(c.runs for c in after):
             continue
         verdict = next((v for c in after if (v := clause_verdict(c.tokens)) is not None), None)
@@ -175,29 +188,49 @@ def _repeated_verdict(before: list[Clause], after: list[Clause]) -> None:
         run.polarity = verdict
 
 
-def _comparison(tokens: Sequence[Token]) -> int | None:
-    """Index of "over"/"than"/"beats" in a clause that states a preference, else None."""
+def _comparison(tokens: Sequence[Token]) -> tuple[int, Polarity] | None:
+    """Where a clause that states a preference splits, and the side before it: "I'd take X over
+    Y", "prefer X to Y", "X works better than Y" (X liked), "X is worse than Y" (X disliked)."""
     texts = [t.text for t in tokens]
-    if not any(t in _PREFERENCE or t in {"prefer", "i'd rather"} for t in texts):
-        return None
     for index, text in enumerate(texts):
-        if text in _SEPARATORS and index > 0:
-            if text == "over" and not any(t in {"take", "prefer", "give me", "me"} for t in texts):
-                continue
-            return index
+        if index == 0:
+            continue
+        before = set(texts[:index])
+        if text == "than" and texts[index - 1] in _WORSE:
+            return index, DISLIKE
+        if text == "than" and (texts[index - 1] in _BETTER or before & _PREFERENCE):
+            return index, LIKE
+        if text in {"over", "beat", "beats"} and before & {"take", "prefer", "give me", "me"}:
+            return index, LIKE
+        if text in {"beat", "beats", "trumps", "outshines"} and any(
+            t.kind == WORD for t in tokens[:index]
+        ):
+            return index, LIKE
+        if text == "to" and before & {"prefer", "preferred", "prefers"} and _between_sides(
+            tokens, index
+        ):
+            return index, LIKE
     return None
+
+
+def _between_sides(tokens: Sequence[Token], index: int) -> bool:
+    """ "prefer X to Y": a phrase on both sides of "to" (not "prefer to see")."""
+    return any(t.kind == WORD for t in tokens[:index]) and any(
+        t.kind == WORD for t in tokens[index + 1 : index + 4]
+    ) and tokens[index + 1].kind == STOP if index + 1 < len(tokens) else False
 
 
 def _run_polarity(
     tokens: Sequence[Token],
     run: Run,
-    separator: int | None,
+    separator: tuple[int, Polarity] | None,
     valence: ValenceReader,
     questions: list[str] | None = None,
 ) -> Polarity | None:
     # 1. Comparison: the preferred side is liked, the other disliked.
     if separator is not None:
-        return LIKE if run.start < separator else DISLIKE
+        index, first = separator
+        return first if run.start < index else first.opposite
     # 2. Markers right before the phrase or its predicate.
     local = _local_marker(tokens, run.start)
     if local is None and run.predicate_start is not None:
@@ -209,6 +242,8 @@ def _run_polarity(
         token = tokens[index]
         if token.kind in FORWARD:
             polarity = LIKE if token.kind == CUE_LIKE else DISLIKE
+            if polarity is LIKE and index > 0 and tokens[index - 1].text == "less":
+                return DISLIKE  # "I'm less into the tiny figures"
             return polarity.opposite if negated(tokens, index) else polarity
     # 4. A wish: what is wished for is liked, unless the wish is negated.
     for index in range(run.start - 1, -1, -1):
@@ -247,7 +282,7 @@ def _run_polarity(
     return None
 
 
-def _guessed(tokens: Sequence[Token], run: Run, separator: int | None) -> bool:
+def _guessed(tokens: Sequence[Token], run: Run, separator: tuple[int, Polarity] | None) -> bool:
     """Whether only the phrase's own describing words gave its polarity (step 8)."""
     return (
         separator is None

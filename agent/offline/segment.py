@@ -65,6 +65,8 @@ def clauses(text: str, labeller: Labeller) -> tuple[list[Clause], list[str]]:
         for match in _CONTRAST.finditer(sentence):
             piece = sentence[position : match.start()]
             rest = sentence[match.end() :]
+            if _adverbial(match.group(0), sentence[: match.start()], rest):
+                continue  # "the boats though, they look stiff": no contrast opens here
             if match.group(0) == "," and _coordinated(piece, rest, labeller):
                 continue  # "calmer, emptier layouts": one phrase, not two clauses
             if match.group(0) != "," and _modifier_contrast(piece, rest):
@@ -89,6 +91,19 @@ def _clause(text: str, labeller: Labeller, sentence: int, after_contrast: bool) 
         tokens=labeller.label(text.lower()),
         sentence=sentence,
         after_contrast=after_contrast,
+    )
+
+
+_COPULA_AFTER = re.compile(r"\s*(?:,|$|(?:is|are|was|were|looks?|feels?|seems?)\b)")
+
+
+def _adverbial(word: str, before: str, after: str) -> bool:
+    """ "though" after a word, before a comma, a verb or the end, is an adverb ("however"):
+    "The fisheye warp though is distracting", "I'm less sure about the boats though, ..."."""
+    return (
+        word.lower() == "though"
+        and bool(re.search(r"[a-z]\s*$", before.lower()))
+        and bool(_COPULA_AFTER.match(after.lower()))
     )
 
 
