@@ -20,7 +20,8 @@ DISLIKE_CUES = (
     "can not stand", "cannot stand", "tired of", "sick of", "no more", "less", "fewer",
     "rid of", "too much", "too many", "over the top", "turned off by", "put off by",
     "bothered by", "annoyed by", "distracted by", "not for me", "lose the", "ditch the",
-    "get rid of", "less sure about", "not sure about", "not convinced by", "not sold on",
+    "get rid of", "sadly", "unfortunately", "shame about", "shame the", "a shame", "pity about",
+    "less sure about", "not sure about", "not convinced by", "not sold on",
 )
 # Evaluations that usually follow what they judge: "the palette is gorgeous".
 POSITIVE_WORDS = (
@@ -138,6 +139,8 @@ STOPWORDS = frozenset((
     "against", "behind", "across", "above", "below", "beneath", "near", "around", "inside",
     "outside", "along", "through", "beside", "between", "among", "within", "throughout",
     "after", "before", "remind", "reminds", "reminded", "reminiscent",
+    # possessives and pronouns: "their faces" names the faces
+    "his", "her", "hers", "him", "their", "theirs", "us", "our", "ours", "whoever",
 ))
 
 # Sentences that speak to the system instead of about the image: never attributes.
@@ -174,6 +177,7 @@ NEGATIVE_VALENCE = frozenset((
     "sterile", "flat", "dull", "washed-out", "oversaturated", "gloomy", "noisy", "cartoonish",
     "fussy", "overdetailed", "bleak", "depressing", "creepy", "unbalanced", "cheap", "tacky",
     "sloppy", "confusing", "overdone", "dreary", "drab", "murky", "grainy",
+    "oddly", "weirdly", "strangely", "awkwardly", "clumsily", "badly",
 ))
 POSITIVE_VALENCE = frozenset((
     "vibrant", "harmonious", "balanced", "elegant", "serene", "peaceful", "dreamy", "ethereal",

@@ -21,7 +21,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from agent.offline.tokens import HEDGE, INTENS, NEGATION, STOP, TOO, WISH, WORD, Token
+from agent.offline.tokens import HEDGE, INTENS, NEG, NEGATION, POS, STOP, TOO, WISH, WORD, Token
 from agent.vocabulary import CATEGORY_HEADS, NOUN_HEADS
 from preference_store.models import Category, Polarity
 
@@ -39,7 +39,7 @@ _PLACES = frozenset({"on", "in", "at", "against", "behind", "across", "under", "
                      "after", "for", "from"})  # fmt: skip
 _POSITIONS = frozenset({"left", "right", "top", "bottom", "middle", "side", "sides", "corner",
                         "corners", "edge", "edges", "centre", "center", "front", "back", "end",
-                        "distance"})  # fmt: skip
+                        "distance", "frame"})  # fmt: skip
 _OWNERS = frozenset({"the", "a", "an", "this", "that", "these", "those", "its", "their", "my",
                      "your", "his", "her", "our", "some", "every"})  # fmt: skip
 
@@ -141,7 +141,8 @@ def drop_context(tokens: list[Token], runs: list[Run]) -> list[Run]:
         if marker == "of" and kept and kept[-1].end == index and _is_of_phrase(tokens, index):
             # "the texture of the grapes": one feature
             previous = kept[-1]
-            kept[-1] = Run([*previous.words, Token("of", WORD), *run.words], previous.start, run.end)
+            words = [*previous.words, Token("of", WORD), *run.words]
+            kept[-1] = Run(words, previous.start, run.end)
             continue
         simile = marker in _SIMILES or _remind_of(tokens, index)
         place = marker in _PLACES and _not_visual(run)
@@ -170,7 +171,10 @@ def _not_visual(run: Run) -> bool:
 
 def _subject(tokens: list[Token], run: Run) -> bool:
     """Whether a run can be the subject of "is/feels ...": a noun, or "the <words>"."""
-    return is_nominal(run) or (run.start > 0 and tokens[run.start - 1].text in _DETERMINERS)
+    index = run.start - 1
+    while index >= 0 and tokens[index].kind in {POS, NEG, INTENS}:
+        index -= 1  # "the pretty pastel door feels ...": the name opens after "the"
+    return is_nominal(run) or (index >= 0 and tokens[index].text in _DETERMINERS)
 
 
 def _join_predicates(tokens: list[Token], runs: list[Run]) -> list[Run]:
@@ -204,10 +208,13 @@ def _join_predicates(tokens: list[Token], runs: list[Run]) -> list[Run]:
                 and "like" not in texts  # "the lines feel like water": a simile, not a state
             ):
                 negated = any(t.kind == NEGATION for t in between)
-                wanted = run.end < len(tokens) and tokens[run.end].text == "enough"
+                following = tokens[run.end].text if run.end < len(tokens) else ""
+                wanted = following == "enough"
+                # "the background isn't gloomy": the feature is the background, not gloom;
+                # "the warm light is stronger than ...": a comparison, not part of the name
+                bare = (negated and not wanted) or following in {"than", "than that"}
                 joined[-1] = Run(
-                    # "the background isn't gloomy": the feature is the background, not gloom
-                    previous.words if negated and not wanted else run.words + previous.words,
+                    previous.words if bare else run.words + previous.words,
                     previous.start,
                     run.end,
                     predicate=list(run.words),

@@ -54,6 +54,8 @@ _PREFERENCE = frozenset({"take", "rather", "prefer", "prefers", "preferred", "be
                          "better", "over", "give me"})  # fmt: skip
 _BETTER = frozenset({"better", "stronger", "nicer", "prettier", "lovelier", "more interesting",
                      "more striking", "more appealing", "preferable", "superior"})  # fmt: skip
+_THAN = frozenset({"than", "than that"})
+_RATHER = _PREFERENCE | {"i'd rather", "would rather", "rather"}
 _WORSE = frozenset({"worse", "weaker", "uglier", "duller", "blander", "messier", "muddier",
                     "inferior"})  # fmt: skip
 _SKIPPABLE = frozenset({"so", "very", "really", "way", "a", "bit", "much", "the", "far", "all",
@@ -110,6 +112,8 @@ def _sentence(clauses: list[Clause], valence: ValenceReader, questions: list[str
             run.polarity = said or verdict
             run.strength = _strength(clause.tokens)
         fallback = previous.opposite if clause.after_contrast and previous else previous
+        if previous and verdict is None and _elliptical_negation(clause.tokens):
+            fallback = previous.opposite  # "the light works, the shadows don't"
         for run in clause.runs:
             if run.polarity is None:
                 run.polarity = fallback
@@ -148,6 +152,14 @@ def _sentence(clauses: list[Clause], valence: ValenceReader, questions: list[str
                 run.polarity = DISLIKE
 
 
+def _elliptical_negation(tokens: Sequence[Token]) -> bool:
+    texts = [t.text for t in tokens[-2:]]
+    return len(texts) == 2 and texts[1] == "not" and texts[0] in _AUXILIARIES
+
+
+_AUXILIARIES = frozenset({"do", "does", "did", "is", "are", "was", "were", "can", "could"})
+
+
 def _verdict_sentences(clauses: Sequence[Clause]) -> None:
     """Two explicit links between sentences, and no others.
 
@@ -158,6 +170,12 @@ def _verdict_sentences(clauses: Sequence[Clause]) -> None:
     sentences = [list(group) for _, group in groupby(clauses, key=lambda c: c.sentence)]
     for before, after in pairwise(sentences):
         _repeated_verdict(before, after)
+        if len(after) == 1 and _elliptical_negation(after[0].tokens):
+            # "The moody atmosphere works for me; the harsh shadows don't."
+            earlier = [r.polarity for c in before for r in c.runs if r.polarity is not None]
+            for run in after[0].runs:
+                if run.polarity is None and earlier:
+                    run.polarity = earlier[-1].opposite
         if [t.text for c in after for t in c.tokens] == ["not"]:
             # "Love how the horizon is tilted. Not.": the praise before was sarcastic
             for run in (r for c in before for r in c.runs):
@@ -196,9 +214,9 @@ def _comparison(tokens: Sequence[Token]) -> tuple[int, Polarity] | None:
         if index == 0:
             continue
         before = set(texts[:index])
-        if text == "than" and texts[index - 1] in _WORSE:
+        if text in _THAN and texts[index - 1] in _WORSE:
             return index, DISLIKE
-        if text == "than" and (texts[index - 1] in _BETTER or before & _PREFERENCE):
+        if text in _THAN and (texts[index - 1] in _BETTER or before & _RATHER):
             return index, LIKE
         if text in {"over", "beat", "beats"} and before & {"take", "prefer", "give me", "me"}:
             return index, LIKE
@@ -206,8 +224,10 @@ def _comparison(tokens: Sequence[Token]) -> tuple[int, Polarity] | None:
             t.kind == WORD for t in tokens[:index]
         ):
             return index, LIKE
-        if text == "to" and before & {"prefer", "preferred", "prefers"} and _between_sides(
-            tokens, index
+        if (
+            text == "to"
+            and before & {"prefer", "preferred", "prefers"}
+            and _between_sides(tokens, index)
         ):
             return index, LIKE
     return None
@@ -215,9 +235,13 @@ def _comparison(tokens: Sequence[Token]) -> tuple[int, Polarity] | None:
 
 def _between_sides(tokens: Sequence[Token], index: int) -> bool:
     """ "prefer X to Y": a phrase on both sides of "to" (not "prefer to see")."""
-    return any(t.kind == WORD for t in tokens[:index]) and any(
-        t.kind == WORD for t in tokens[index + 1 : index + 4]
-    ) and tokens[index + 1].kind == STOP if index + 1 < len(tokens) else False
+    return (
+        any(t.kind == WORD for t in tokens[:index])
+        and any(t.kind == WORD for t in tokens[index + 1 : index + 4])
+        and tokens[index + 1].kind == STOP
+        if index + 1 < len(tokens)
+        else False
+    )
 
 
 def _run_polarity(
@@ -266,6 +290,10 @@ def _run_polarity(
         said = valence.asked(words, questions)
         if said is not None:
             return said.opposite if run.negated_predicate else said
+        if any(t.kind in EVALUATIONS for t in tokens[: run.start]):
+            # "the pretty pastel door feels a bit twee": the praise before the name and the
+            # unread predicate may disagree; no verdict rather than a guess
+            return None
     # 7. An evaluation before it: "beautiful teal", "nice grain".
     for index in range(run.start - 1, -1, -1):
         token = tokens[index]
@@ -274,9 +302,11 @@ def _run_polarity(
             return polarity.opposite if negated(tokens, index, 2) else polarity
     # 8. The phrase's own loaded adjective ("cluttered", "vibrant"), when nothing else speaks;
     #    in a verbless fragment ("Such calm wavy lines.") its modifiers are read by MiniLM too.
-    if clause_verdict(tokens) is None:
+    if clause_verdict(tokens) is None and _verbless(tokens):
+        # only in a verbless fragment ("Cluttered background."): in a sentence, the name's own
+        # adjectives ("that harsh noon shadow ... makes the photo") are not its verdict
         own = ValenceReader.lexical([t.text for t in run.words])
-        if own is None and len(run.words) > 1 and _verbless(tokens):
+        if own is None and len(run.words) > 1:
             own = valence.asked([t.text for t in run.words[:-1]], questions)
         return own
     return None
