@@ -140,7 +140,7 @@ STOPWORDS = frozenset((
     "outside", "along", "through", "beside", "between", "among", "within", "throughout",
     "after", "before", "remind", "reminds", "reminded", "reminiscent",
     # possessives and pronouns: "their faces" names the faces
-    "his", "her", "hers", "him", "their", "theirs", "us", "our", "ours", "whoever",
+    "properly", "his", "her", "hers", "him", "their", "theirs", "us", "our", "ours", "whoever",
 ))
 
 # Sentences that speak to the system instead of about the image: never attributes.

@@ -72,12 +72,29 @@ def test_context_and_scope(
         "The purple hills against the peach sky is a combo I wouldn't have picked, but it works.",
         # a loaded adjective inside a name is not the sentence's verdict
         "That harsh noon shadow is what makes the photo for me.",
+        # praise inside the name, an unread predicate: no verdict borrowed from the praise
+        "The pretty pastel door feels a bit twee.",
     ],
 )
 def test_undecided_polarity_is_not_a_dislike(
     offline_extractor: OfflineExtractor, comment: str
 ) -> None:
     assert all(a.polarity is LIKE for a in offline_extractor.extract(comment).attributes)
+
+
+@pytest.mark.parametrize(
+    ("comment", "expected"),
+    [
+        # a word right after a subject pronoun or a modal is a verb, not a feature
+        ("I'll admit the sky has some nice swirly cloud shapes.", "swirly cloud shapes"),
+        # a manner adverb is not part of a feature's name
+        ("The studio lighting is technically clean.", "clean studio lighting"),
+    ],
+)
+def test_verbs_and_adverbs_are_not_names(
+    offline_extractor: OfflineExtractor, comment: str, expected: str
+) -> None:
+    assert [a.text for a in offline_extractor.extract(comment).attributes] == [expected]
 
 
 def test_of_phrase_stays_one_feature() -> None:

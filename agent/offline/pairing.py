@@ -57,6 +57,7 @@ class Run:
     polarity: Polarity | None = None  # set by the polarity stage
     strength: float = 0.7
     guessed: bool = False  # polarity read only from the phrase's own describing words
+    undecided: bool = False  # its own predicate is unread: no verdict borrowed from elsewhere
 
     @property
     def text(self) -> str:
@@ -206,6 +207,7 @@ def _join_predicates(tokens: list[Token], runs: list[Run]) -> list[Run]:
                 and all(t.kind in {STOP, INTENS, TOO, HEDGE, NEGATION, WISH} for t in between)
                 and any(t.text in COPULAS or _wished_state(t) for t in between)
                 and "like" not in texts  # "the lines feel like water": a simile, not a state
+                and not set(texts) & {"what", "which", "who"}  # "is what makes the photo"
             ):
                 negated = any(t.kind == NEGATION for t in between)
                 following = tokens[run.end].text if run.end < len(tokens) else ""

@@ -109,13 +109,21 @@ def _sentence(clauses: list[Clause], valence: ValenceReader, questions: list[str
             if said is not None and _guessed(clause.tokens, run, separator):
                 guesses[id(run)] = said
                 said = None
-            run.polarity = said or verdict
+            # "the pretty pastel door feels a bit twee": the praise before the name may not be
+            # the verdict of its unread predicate; a cue ("I love how ...") still speaks for it
+            run.undecided = (
+                said is None
+                and bool(run.predicate)
+                and any(t.kind in EVALUATIONS for t in clause.tokens[: run.start])
+                and not any(t.kind in FORWARD for t in clause.tokens)
+            )
+            run.polarity = None if run.undecided else said or verdict
             run.strength = _strength(clause.tokens)
         fallback = previous.opposite if clause.after_contrast and previous else previous
         if previous and verdict is None and _elliptical_negation(clause.tokens):
             fallback = previous.opposite  # "the light works, the shadows don't"
         for run in clause.runs:
-            if run.polarity is None:
+            if run.polarity is None and not run.undecided:
                 run.polarity = fallback
         own = [r.polarity for r in clause.runs if r.polarity is not None]
         if verdict is not None:
@@ -129,7 +137,7 @@ def _sentence(clauses: list[Clause], valence: ValenceReader, questions: list[str
     later: Polarity | None = None
     for clause, verdict in zip(reversed(clauses), reversed(verdicts), strict=True):
         for run in clause.runs:
-            if run.polarity is None:
+            if run.polarity is None and not run.undecided:
                 run.polarity = later
         found = verdict or next((r.polarity for r in clause.runs if r.polarity), None)
         if clause.after_contrast and not clause.runs:

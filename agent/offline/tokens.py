@@ -39,6 +39,19 @@ _LIKE_AS_PREPOSITION = {"look", "looks", "looked", "feel", "feels", "felt", "see
                         "something", "sounds", "just", "more", "less"}  # fmt: skip
 
 
+_ADVERB = re.compile(r"[a-z]{3,}(?:ally|ily|ntly|ously|fully|edly|ctly|ably|ibly)$|[a-z]{4,}ely$")
+_SUBJECTS_AND_AUXILIARIES = frozenset({"it", "i", "he", "she", "they", "we", "you", "which",
+                                       "who", "will", "would", "can", "could",
+                                       "should"})  # fmt: skip
+
+
+def _adverb(word: str) -> bool:
+    """ "clumsily", "genuinely", "properly": manner adverbs are never a feature's name; the few
+    that carry a verdict ("awkwardly", "clumsily") are in the valence lexicon and stay words."""
+    loaded = word in lexicon.NEGATIVE_VALENCE or word in lexicon.POSITIVE_VALENCE
+    return bool(_ADVERB.match(word)) and not loaded
+
+
 @dataclass
 class Token:
     text: str
@@ -100,7 +113,9 @@ class Labeller:
                 i += len(cue[0])
                 continue
             word = words[i]
-            kind = STOP if word in lexicon.STOPWORDS or word.isdigit() else WORD
+            kind = STOP if word in lexicon.STOPWORDS or word.isdigit() or _adverb(word) else WORD
+            if kind == WORD and tokens and tokens[-1].text in _SUBJECTS_AND_AUXILIARIES:
+                kind = STOP  # "it fights the washes", "I'll admit": a verb, not a feature
             tokens.append(Token(word, kind, self.vocab.get(word)))
             i += 1
         return tokens
