@@ -146,7 +146,7 @@ def drop_context(tokens: list[Token], runs: list[Run]) -> list[Run]:
             kept[-1] = Run(words, previous.start, run.end)
             continue
         simile = marker in _SIMILES or _remind_of(tokens, index)
-        place = marker in _PLACES and _not_visual(run)
+        place = marker in _PLACES and _not_visual(run, marker)
         if simile or place:
             for position in range(run.start, run.end):
                 tokens[position] = Token(tokens[position].text, STOP)
@@ -165,9 +165,12 @@ def _is_of_phrase(tokens: list[Token], index: int) -> bool:
     return index > 0 and tokens[index - 1].kind == WORD
 
 
-def _not_visual(run: Run) -> bool:
+def _not_visual(run: Run, marker: str) -> bool:
+    """A place that is not a feature: no visual term, a position ("the left"), or a bare colour
+    as a ground ("neon circles on black", "falls off into the black")."""
     visual = [t for t in run.words if t.category not in {None, Category.SUBJECT}]
-    return not visual or run.words[-1].text in _POSITIONS
+    ground = len(run.words) == 1 and run.words[0].category is Category.COLOR and marker != "from"
+    return not visual or ground or run.words[-1].text in _POSITIONS
 
 
 def _subject(tokens: list[Token], run: Run) -> bool:

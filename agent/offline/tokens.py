@@ -106,9 +106,13 @@ class Labeller:
                 if (
                     cue[0] == ("like",)
                     and tokens
-                    and (tokens[-1].text in _LIKE_AS_PREPOSITION or tokens[-1].kind == WORD)
+                    and (
+                        tokens[-1].text in _LIKE_AS_PREPOSITION
+                        or tokens[-1].kind == WORD
+                        or tokens[-1].text in lexicon.CONTRAST_WORDS
+                    )
                 ):
-                    kind = STOP  # "looks like a dream" is not an opinion
+                    kind = STOP  # "looks like a dream", "beautiful though, like early morning"
                 tokens.append(Token(" ".join(cue[0]), kind))
                 i += len(cue[0])
                 continue
