@@ -101,7 +101,7 @@ WISH_CUES = (
 NEGATIONS = ("not", "no", "never", "nothing", "hardly", "neither", "nor", "without", "barely")
 HEDGES = (
     "maybe", "perhaps", "kind of", "kinda", "sort of", "somewhat", "slightly", "a bit",
-    "a little", "probably", "i think", "not sure", "a tad", "mildly", "fairly",
+    "a little", "probably", "i think", "not sure", "a tad", "mildly", "fairly", "i suppose",
 )
 INTENSIFIERS = (
     "really", "so", "very", "absolutely", "totally", "truly", "super", "extremely",

@@ -7,11 +7,12 @@ from __future__ import annotations
 
 import pytest
 
+from agent.extraction import ImageContext, ImageTag
 from agent.offline import OfflineExtractor
 from agent.offline.pairing import find_runs
 from agent.offline.segment import clauses
 from agent.offline.tokens import Labeller
-from preference_store.models import Polarity
+from preference_store.models import Category, Polarity
 from tests.test_agent_support import offline_extractor  # noqa: F401  (fixture)
 
 LIKE, DISLIKE = Polarity.LIKE, Polarity.DISLIKE
@@ -105,3 +106,28 @@ def test_of_phrase_stays_one_feature() -> None:
 def test_adverbial_though_is_not_a_clause_boundary() -> None:
     found, _ = clauses("I'm less sure about the boats though, they look stiff.", Labeller())
     assert [c.after_contrast for c in found] == [False, False]
+
+
+@pytest.mark.parametrize(
+    ("comment", "text", "band"),
+    [
+        ("Way too much lens blur.", "lens blur", "strong"),  # "way too" is emphatic
+        ("The rim light isn't bad.", "rim light", "weak"),  # litotes is a lukewarm yes
+    ],
+)
+def test_strength_follows_emphasis_and_litotes(
+    offline_extractor: OfflineExtractor, comment: str, text: str, band: str
+) -> None:
+    [attribute] = offline_extractor.extract(comment).attributes
+    assert attribute.text == text
+    strength = attribute.strength
+    assert {"weak": strength < 0.55, "strong": strength >= 0.85}[band]
+
+
+def test_a_wish_for_more_of_a_category_is_not_named_from_the_image(
+    offline_extractor: OfflineExtractor,
+) -> None:
+    image = ImageContext(tags=[ImageTag(text="muted greens", category=Category.COLOR)])
+    result = offline_extractor.extract("I would want a bit more colour.", image)
+    assert result.attributes == []
+    assert result.vague

@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 from agent.extraction import Extraction, ImageContext, ImageTag
 from agent.offline.category import curated_category
 from agent.offline.pairing import Run
-from agent.offline.polarity import clause_verdict
+from agent.offline.polarity import clause_verdict, local_marker
 from agent.offline.segment import Clause
 from agent.vocabulary import CATEGORY_HEADS
 from preference_store.models import MAX_ATTRIBUTE_WORDS, AttributeDraft, Category, Polarity
@@ -76,7 +76,9 @@ def build(
         opinion = True
         head = limit(run.text)
         if head in CATEGORY_HEADS and not run.merged_from_predicate:
-            tags = image_tags(image, CATEGORY_HEADS[head])
+            # "I'd want more colour": the image's colours are what is lacking, not the wish
+            quantity = local_marker(clause.tokens, run.start) is not None
+            tags = [] if quantity else image_tags(image, CATEGORY_HEADS[head])
             if not tags:
                 notes.append(f"'{head}' is vague and the image gives no {head} to name")
                 continue

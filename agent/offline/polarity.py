@@ -264,9 +264,9 @@ def _run_polarity(
         index, first = separator
         return first if run.start < index else first.opposite
     # 2. Markers right before the phrase or its predicate.
-    local = _local_marker(tokens, run.start)
+    local = local_marker(tokens, run.start)
     if local is None and run.predicate_start is not None:
-        local = _local_marker(tokens, run.predicate_start)
+        local = local_marker(tokens, run.predicate_start)
     if local is not None:
         return local
     # 3. The nearest forward cue before it: "I love the ...", "not a fan of ...".
@@ -326,7 +326,7 @@ def _guessed(tokens: Sequence[Token], run: Run, separator: tuple[int, Polarity] 
         separator is None
         and not run.predicate
         and clause_verdict(tokens) is None
-        and _local_marker(tokens, run.start) is None
+        and local_marker(tokens, run.start) is None
         and not any(t.kind in FORWARD | EVALUATIONS | {WISH, OKAY} for t in tokens)
     )
 
@@ -351,7 +351,7 @@ def _evaluation_after(tokens: Sequence[Token], run: Run) -> Polarity | None:
     return None
 
 
-def _local_marker(tokens: Sequence[Token], start: int) -> Polarity | None:
+def local_marker(tokens: Sequence[Token], start: int) -> Polarity | None:
     index = start - 1
     while index >= 0 and tokens[index].kind in {INTENS, STOP} and tokens[index].text in _SKIPPABLE:
         index -= 1
@@ -372,8 +372,15 @@ def _local_marker(tokens: Sequence[Token], start: int) -> Polarity | None:
 def _strength(tokens: Sequence[Token]) -> float:
     texts = {t.text for t in tokens}
     kinds = {t.kind for t in tokens}
-    if texts & lexicon.STRONG_WORDS:
-        strength = STRONG
+    litotes = any(t.kind == NEG and negated(tokens, i, 2) for i, t in enumerate(tokens))
+    excess = any(
+        a.text in {"way", "far", "much"} and (b.kind == TOO or b.text in {"too much", "too many"})
+        for a, b in pairwise(tokens)
+    )
+    if texts & lexicon.STRONG_WORDS or excess:
+        strength = STRONG  # "gorgeous", "way too much"
+    elif litotes:
+        strength = WEAK  # "isn't bad": a lukewarm yes
     elif OKAY in kinds and not kinds & (FORWARD | EVALUATIONS):
         strength = WEAK
     elif INTENS in kinds:
@@ -385,4 +392,4 @@ def _strength(tokens: Sequence[Token]) -> float:
     return strength
 
 
-__all__ = ["assign", "clause_verdict", "negated"]
+__all__ = ["assign", "clause_verdict", "local_marker", "negated"]
