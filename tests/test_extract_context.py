@@ -88,6 +88,8 @@ def test_undecided_polarity_is_not_a_dislike(
     [
         # a word right after a subject pronoun or a modal is a verb, not a feature
         ("I'll admit the sky has some nice swirly cloud shapes.", "swirly cloud shapes"),
+        # one unknown word only loosely like a visual term is not a feature
+        ("The teal is lovely, it got so dusty and damp, I love it.", "teal"),
         # a manner adverb is not part of a feature's name
         ("The studio lighting is technically clean.", "clean studio lighting"),
     ],

@@ -17,6 +17,9 @@ from preference_store.embeddings import TextEmbedder
 from preference_store.models import Category
 
 _WEAK_HEADS = frozenset({"feel", "feeling", "vibe", "vibes", "look"})
+# One unknown word near a visual term is often a verb or an adjective said in passing ("dusty",
+# "damp", "hard" sit at 0.5-0.59 from some curated term): it must be closer to count.
+SINGLE_WORD_MIN_SIMILARITY = 0.6
 
 
 def curated_category(run: Run) -> Category | None:
@@ -62,10 +65,14 @@ class SimilarCategories:
         assert self._matrix is not None
         vectors = embed_once(self._embedder, phrases, known)
         result: list[Category | None] = []
-        for row in np.stack([vectors[p] for p in phrases]) @ self._matrix.T:
+        similarity = np.stack([vectors[p] for p in phrases]) @ self._matrix.T
+        for phrase, row in zip(phrases, similarity, strict=True):
             best = int(row.argmax())
             category = self._categories[best]
-            if row[best] < self._min_similarity or category is Category.SUBJECT:
+            floor = self._min_similarity
+            if " " not in phrase:
+                floor = max(floor, SINGLE_WORD_MIN_SIMILARITY)
+            if row[best] < floor or category is Category.SUBJECT:
                 result.append(None)
             else:
                 result.append(category)
