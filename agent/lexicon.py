@@ -38,8 +38,9 @@ POSITIVE_WORDS = (
     "carries it", "here for it", "no notes", "yes please", "a winner", "grabs me", "grab me",
     "a joy", "a dream", "a treat", "a masterclass", "a masterpiece", "a triumph", "a delight",
     "a highlight", "the best part", "the best bit", "a real treat", "a nice touch",
-    "helps", "adds character", "adds some character", "gives it character", "in a good way",
-    "in a nice way", "my kind of",
+    "just right", "exactly right", "spot-on", "triumph", "masterpiece", "masterclass",
+    "the highlight", "real highlight", "helps", "adds character", "adds some character",
+    "gives it character", "in a good way", "in a nice way", "my kind of",
 )
 NEGATIVE_WORDS = (
     "ugly", "awful", "terrible", "horrible", "bad", "boring", "bored", "annoying", "distracting",
@@ -78,7 +79,8 @@ SARCASM_MARKERS = (
     "how creative", "how novel", "how unexpected", "oh great", "oh wonderful", "oh joy",
     "oh good", "ah yes", "very subtle", "so subtle", "revolutionary", "groundbreaking",
     "yet another", "overrated apparently", "said no one", "never seen that before",
-    "because subtle", "what could go wrong",
+    "because subtle", "what could go wrong", "oh sure", "very brave", "how brave",
+    "how profound", "how deeply profound",
 )
 # Idioms and fillers that are never features ("at the end of the day", "in a good way").
 IDIOM_FILLERS = (
@@ -106,6 +108,7 @@ HEDGES = (
 INTENSIFIERS = (
     "really", "so", "very", "absolutely", "totally", "truly", "super", "extremely",
     "incredibly", "deeply", "utterly", "completely", "especially", "particularly", "insanely",
+    "absolute", "total", "real",
 )
 CONTRAST_WORDS = ("but", "though", "although", "however", "whereas", "yet", "except", "while")
 

@@ -27,6 +27,7 @@ _TERMS: dict[Category, tuple[str, ...]] = {
         "primary colors", "gradient", "gradients", "tonal", "rainbow", "candy colors",
         "limited palette", "duotone", "peach", "coral", "salmon", "lilac", "ivory", "charcoal",
         "burgundy", "maroon", "sand", "copper", "bronze", "blue-grey", "blue-gray",
+        "ultramarine", "vermilion", "indigo", "sepia tones",
     ),
     Category.LIGHTING: (
         "light", "lights", "lighting", "shadow", "shadows", "glow", "glowing", "backlit",
@@ -40,7 +41,8 @@ _TERMS: dict[Category, tuple[str, ...]] = {
         "lens flare", "bloom", "spotlight", "ambient light", "natural light", "studio lighting",
         "low key", "high key", "shading", "illumination", "lit",
         "vignette", "vignetting", "catchlight", "catchlights", "window light", "bounce light",
-        "flash", "glare", "light fall-off", "falloff",
+        "flash", "glare", "light fall-off", "falloff", "blown-out", "blown out", "dappled",
+        "dappled light",
     ),
     Category.COMPOSITION: (
         "composition", "compositions", "layout", "framing", "frame", "symmetry", "symmetrical",
@@ -53,7 +55,8 @@ _TERMS: dict[Category, tuple[str, ...]] = {
         "repetition", "rhythm", "flow", "flowing lines", "curves", "curved lines", "shapes",
         "geometric shapes", "circles", "empty", "open space", "scale", "proportions",
         "placement", "overlapping", "overcrowded", "tidy", "order", "structure",
-        "crop", "pose", "poses", "text placement", "edges", "proportion",
+        "crop", "pose", "poses", "text placement", "edges", "proportion", "checkerboard",
+        "checkered",
     ),
     Category.STYLE: (
         "style", "styles", "impressionism", "impressionist", "impressionistic", "expressionism",
@@ -92,7 +95,7 @@ _TERMS: dict[Category, tuple[str, ...]] = {
         "shiny", "crackled", "weathered", "worn", "distressed", "organic", "fluffy", "fuzzy",
         "crisp", "polished", "scratchy", "layered paint", "dry brush", "wet", "splatter",
         "drips", "halftone", "dithering", "tactile",
-        "finish", "matte finish", "sheen", "speckled", "cracked", "lustre", "luster",
+        "finish", "matte finish", "sheen", "speckled", "cracked", "lustre", "luster", "chrome",
     ),
     Category.MOOD: (
         "mood", "moods", "atmosphere", "atmospheric", "vibe", "vibes",

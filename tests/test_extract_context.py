@@ -56,6 +56,13 @@ def _pairs(extractor: OfflineExtractor, comment: str) -> set[tuple[str, Polarity
             "The moody atmosphere works for me; the harsh shadows don't.",
             {("moody atmosphere", LIKE), ("harsh shadows", DISLIKE)},
         ),
+        # praise through nouns and idioms; "shame about" is a dislike
+        ("That ultramarine sea is an absolute triumph.", {("ultramarine sea", LIKE)}),
+        (
+            "Lovely soft bokeh, shame about the blown-out sky.",
+            {("soft bokeh", LIKE), ("blown-out sky", DISLIKE)},
+        ),
+        ("The dark moody background is exactly right.", {("dark moody background", LIKE)}),
         # "sadly" points at what follows; a possessive is not part of the name
         ("Sadly their faces look melted.", {("melted faces", DISLIKE)}),
     ],

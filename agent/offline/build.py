@@ -48,7 +48,7 @@ def build(
     clauses: Sequence[Clause],
     ignored: list[str],
     image: ImageContext | None,
-    similar: Callable[[Sequence[str]], list[Category | None]],
+    similar: Callable[..., list[Category | None]],
     image_tags: Callable[[ImageContext | None, Category], list[ImageTag]],
 ) -> Extraction:
     notes: list[str] = []
@@ -120,7 +120,7 @@ def build(
 
 
 def _categorised(
-    clauses: Sequence[Clause], similar: Callable[[Sequence[str]], list[Category | None]]
+    clauses: Sequence[Clause], similar: Callable[..., list[Category | None]]
 ) -> list[tuple[Clause, Run, Category | None]]:
     """Every run with its category, in reading order (unknown phrases embedded in one batch)."""
     resolved: list[tuple[int, int, Clause, Run, Category | None]] = []
@@ -143,7 +143,7 @@ def _categorised(
     retry = [i for i, c in enumerate(categories) if c is None and pending[i][2].predicate]
     if retry:
         predicates = [" ".join(t.text for t in pending[i][2].predicate) for i in retry]
-        for i, category in zip(retry, similar(predicates), strict=True):
+        for i, category in zip(retry, similar(predicates, predicates=True), strict=True):
             categories[i] = category
     for (number, clause, run), category in zip(pending, categories, strict=True):
         resolved.append((number, run.start, clause, run, category))

@@ -56,9 +56,16 @@ class SimilarCategories:
         self._matrix = np.asarray(self._embedder.embed(texts), dtype=np.float32)
 
     def __call__(
-        self, phrases: Sequence[str], known: dict[str, np.ndarray] | None = None
+        self,
+        phrases: Sequence[str],
+        known: dict[str, np.ndarray] | None = None,
+        *,
+        predicates: bool = False,
     ) -> list[Category | None]:
-        """Categories of ``phrases``; ``known`` holds vectors already computed this comment."""
+        """Categories of ``phrases``; ``known`` holds vectors already computed this comment.
+
+        ``predicates``: the phrases are what a comment says of a named thing ("melted" in "their
+        faces look melted"), so one word needs no more than the usual similarity."""
         if not phrases or self._embedder is None:
             return [None] * len(phrases)
         self.warm_up()
@@ -70,7 +77,7 @@ class SimilarCategories:
             best = int(row.argmax())
             category = self._categories[best]
             floor = self._min_similarity
-            if " " not in phrase:
+            if " " not in phrase and not predicates:
                 floor = max(floor, SINGLE_WORD_MIN_SIMILARITY)
             if row[best] < floor or category is Category.SUBJECT:
                 result.append(None)
