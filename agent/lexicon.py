@@ -57,6 +57,8 @@ NEGATIVE_WORDS = (
     "done to death", "makes my head spin", "eyes swim", "a letdown", "a disaster", "overrated",
     "overpowering", "a problem", "an issue", "not so much", "not really", "hard to see",
     "hard to read", "in a bad way",
+    "a mistake", "made a mistake", "drives me up the wall", "drives me crazy", "drives me mad",
+    "falls down", "let down by", "lets it down", "let it down", "does it no favours",
 )
 # An opinion that is no opinion: "meh, it's fine".
 NEUTRAL_WORDS = (

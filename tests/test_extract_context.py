@@ -63,6 +63,10 @@ def _pairs(extractor: OfflineExtractor, comment: str) -> set[tuple[str, Polarity
             {("soft bokeh", LIKE), ("blown-out sky", DISLIKE)},
         ),
         ("The dark moody background is exactly right.", {("dark moody background", LIKE)}),
+        ("The wonky horizon also drives me up the wall.", {("wonky horizon", DISLIKE)}),
+        # after a name, "of ..." elaborates; elongated words are read ("sooo")
+        ("The limited palette of teal and gold is a real treat.", {("limited palette", LIKE)}),
+        ("Her outline looks sooo wobbly.", {("wobbly outline", DISLIKE)}),
         # "sadly" points at what follows; a possessive is not part of the name
         ("Sadly their faces look melted.", {("melted faces", DISLIKE)}),
     ],

@@ -28,7 +28,8 @@ from preference_store.models import Category, Polarity
 COPULAS = frozenset({"is", "are", "was", "were", "be", "been", "looks", "look", "looked",
                      "feels", "feel", "felt", "seems", "seem", "seemed", "gets", "got",
                      "becomes", "remain", "remains", "stays"})  # fmt: skip
-_DETERMINERS = frozenset({"the", "this", "that", "these", "those", "its", "their", "your"})
+_DETERMINERS = frozenset({"the", "this", "that", "these", "those", "its", "their", "your",
+                          "his", "her", "my", "our"})  # fmt: skip
 _NAME_JOINERS = frozenset({"and", "on", "to"})
 _NOUNISH_LOOK = frozenset({"look", "feel", "vibe"})
 _SIMILES = frozenset({"like", "as", "reminds me of", "remind me of", "reminded me of",
@@ -139,11 +140,14 @@ def drop_context(tokens: list[Token], runs: list[Run]) -> list[Run]:
         while index >= 0 and tokens[index].text in _OWNERS:
             index -= 1
         marker = tokens[index].text if index >= 0 and tokens[index].kind == STOP else ""
-        if marker == "of" and kept and kept[-1].end == index and _is_of_phrase(tokens, index):
-            # "the texture of the grapes": one feature
-            previous = kept[-1]
-            words = [*previous.words, Token("of", WORD), *run.words]
-            kept[-1] = Run(words, previous.start, run.end)
+        if marker == "of" and kept and kept[-1].end == index:
+            if _is_of_phrase(tokens, index):  # "the texture of the grapes": one feature
+                previous = kept[-1]
+                words = [*previous.words, Token("of", WORD), *run.words]
+                kept[-1] = Run(words, previous.start, run.end)
+            else:  # "the limited palette of teal and gold": the name is the feature
+                for position in range(run.start, run.end):
+                    tokens[position] = Token(tokens[position].text, STOP)
             continue
         simile = marker in _SIMILES or _remind_of(tokens, index)
         place = marker in _PLACES and _not_visual(run, marker)
@@ -162,7 +166,12 @@ def _remind_of(tokens: list[Token], index: int) -> bool:
 
 
 def _is_of_phrase(tokens: list[Token], index: int) -> bool:
-    return index > 0 and tokens[index - 1].kind == WORD
+    """ "the texture of the grapes": one word before "of" names a part or quality of what
+    follows; after a longer name ("the limited palette of teal and gold") what follows only
+    elaborates, and the name alone is the feature."""
+    if index == 0 or tokens[index - 1].kind != WORD or " " in tokens[index - 1].text:
+        return False
+    return index == 1 or tokens[index - 2].kind != WORD
 
 
 def _not_visual(run: Run, marker: str) -> bool:

@@ -59,8 +59,13 @@ class Token:
     category: Category | None = None  # for curated terms
 
 
+_ELONGATED = re.compile(r"([a-z])\1{2,}")
+
+
 def words_of(lowered: str) -> list[str]:
-    """Lower-case words with contractions expanded ("isn't" → "is not")."""
+    """Lower-case words with contractions expanded ("isn't" → "is not") and elongations
+    shortened ("sooo" → "so")."""
+    lowered = _ELONGATED.sub(r"\1", lowered)
     for pattern, replacement in _CONTRACTIONS:
         lowered = pattern.sub(replacement, lowered)
     return [w.replace("’", "'") for w in _WORD.findall(lowered) if w != ","]
