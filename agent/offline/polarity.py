@@ -366,6 +366,8 @@ def local_marker(tokens: Sequence[Token], start: int) -> Polarity | None:
         return DISLIKE if negated(tokens, index, 2) else LIKE
     if token.kind == NEGATION and token.text in {"without", "no"}:
         return DISLIKE
+    if token.text == "just" and index > 0 and tokens[index - 1].text in COPULAS:
+        return DISLIKE  # "the rest is just murk", "it's just a flat gradient": dismissive
     return None
 
 
