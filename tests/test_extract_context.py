@@ -67,6 +67,12 @@ def _pairs(extractor: OfflineExtractor, comment: str) -> set[tuple[str, Polarity
         # after a name, "of ..." elaborates; elongated words are read ("sooo")
         ("The limited palette of teal and gold is a real treat.", {("limited palette", LIKE)}),
         ("Her outline looks sooo wobbly.", {("wobbly outline", DISLIKE)}),
+        # a habit contradicted in the same sentence; the side named as what it is not
+        (
+            "I'm normally into film grain but this is too heavy, it looks like noise rather "
+            "than texture.",
+            set(),
+        ),
         # "is just X" dismisses X
         ("The rest is just beige on beige.", {("beige on beige", DISLIKE)}),
         # "sadly" points at what follows; a possessive is not part of the name

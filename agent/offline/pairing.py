@@ -149,7 +149,7 @@ def drop_context(tokens: list[Token], runs: list[Run]) -> list[Run]:
                 for position in range(run.start, run.end):
                     tokens[position] = Token(tokens[position].text, STOP)
             continue
-        simile = marker in _SIMILES or _remind_of(tokens, index)
+        simile = marker in _SIMILES or _remind_of(tokens, index) or _alternative(tokens, index)
         place = marker in _PLACES and _not_visual(run, marker)
         if simile or place:
             for position in range(run.start, run.end):
@@ -157,6 +157,13 @@ def drop_context(tokens: list[Token], runs: list[Run]) -> list[Run]:
             continue
         kept.append(run)
     return kept
+
+
+def _alternative(tokens: list[Token], index: int) -> bool:
+    """ "looks like noise rather than texture", "dirty instead of old": the side named as what
+    it is not may be the wanted one or the rejected one; it is left out."""
+    pair = [t.text for t in tokens[max(0, index - 1) : index + 1]]
+    return pair in (["rather", "than"], ["instead", "of"])
 
 
 def _remind_of(tokens: list[Token], index: int) -> bool:

@@ -54,6 +54,7 @@ _PREFERENCE = frozenset({"take", "rather", "prefer", "prefers", "preferred", "be
                          "better", "over", "give me"})  # fmt: skip
 _BETTER = frozenset({"better", "stronger", "nicer", "prettier", "lovelier", "more interesting",
                      "more striking", "more appealing", "preferable", "superior"})  # fmt: skip
+_HABITUAL = frozenset({"normally", "usually", "typically", "generally", "often"})
 _THAN = frozenset({"than", "than that"})
 _RATHER = _PREFERENCE | {"i'd rather", "would rather", "rather"}
 _WORSE = frozenset({"worse", "weaker", "uglier", "duller", "blander", "messier", "muddier",
@@ -154,6 +155,13 @@ def _sentence(clauses: list[Clause], valence: ValenceReader, questions: list[str
             if run.polarity is None and id(run) in guesses:
                 run.polarity = guesses[id(run)]
                 run.guessed = True
+    # "I'm normally into film grain but this is too heavy": a habit contradicted in the same
+    # sentence says nothing certain about this image's feature
+    for number, clause in enumerate(clauses):
+        habitual = any(t.text in _HABITUAL for t in clause.tokens)
+        if habitual and any(c.after_contrast for c in clauses[number + 1 :]):
+            for run in clause.runs:
+                run.polarity = None
     if any(t.kind == SARCASM for c in clauses for t in c.tokens):
         for clause in clauses:
             for run in clause.runs:
