@@ -39,7 +39,9 @@ _LIKE_AS_PREPOSITION = {"look", "looks", "looked", "feel", "feels", "felt", "see
                         "something", "sounds", "just", "more", "less"}  # fmt: skip
 
 
-_ADVERB = re.compile(r"[a-z]{3,}(?:ally|ily|ntly|ously|fully|edly|ctly|ably|ibly)$|[a-z]{4,}ely$")
+_ADVERB = re.compile(
+    r"[a-z]{3,}(?:ally|ily|ntly|ously|fully|edly|ctly|ably|ibly)$|[a-z]{4,}ely$|[a-z]+-wise$"
+)
 _SUBJECTS_AND_AUXILIARIES = frozenset({"it", "i", "he", "she", "they", "we", "you", "which",
                                        "who", "will", "would", "can", "could",
                                        "should"})  # fmt: skip
