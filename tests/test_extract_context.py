@@ -93,7 +93,7 @@ def test_context_and_scope(
         # a loaded adjective inside a name is not the sentence's verdict
         "That harsh noon shadow is what makes the photo for me.",
         # praise inside the name, an unread predicate: no verdict borrowed from the praise
-        "The pretty pastel door feels a bit twee.",
+        "The pretty pastel door looks a bit twee.",
     ],
 )
 def test_undecided_polarity_is_not_a_dislike(
@@ -109,7 +109,8 @@ def test_undecided_polarity_is_not_a_dislike(
         ("I'll admit the sky has some nice swirly cloud shapes.", "swirly cloud shapes"),
         # one unknown word only loosely like a visual term is not a feature
         ("The teal is lovely, it got so dusty and damp, I love it.", "teal"),
-        # a manner adverb is not part of a feature's name
+        # a manner adverb, or a "-wise" one, is not part of a feature's name
+        ("Colour-wise the warm sunset palette is lovely.", "warm sunset palette"),
         ("The studio lighting is technically clean.", "clean studio lighting"),
     ],
 )
