@@ -121,8 +121,12 @@ def test_verbs_and_adverbs_are_not_names(
 
 
 def test_of_phrase_stays_one_feature() -> None:
-    runs = find_runs(Labeller().label("the texture of the grapes"))
+    labeller = Labeller()
+    runs = find_runs(labeller.label("the texture of the grapes"))
     assert [r.text for r in runs] == ["texture of grapes"]
+    # a named visual feature "of" another stays two features
+    runs = find_runs(labeller.label("the rhythm of the repeated wavy lines"))
+    assert [r.text for r in runs] == ["rhythm", "repeated wavy lines"]
 
 
 def test_adverbial_though_is_not_a_clause_boundary() -> None:

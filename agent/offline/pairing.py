@@ -141,14 +141,19 @@ def drop_context(tokens: list[Token], runs: list[Run]) -> list[Run]:
             index -= 1
         marker = tokens[index].text if index >= 0 and tokens[index].kind == STOP else ""
         if marker == "of" and kept and kept[-1].end == index:
-            if _is_of_phrase(tokens, index):  # "the texture of the grapes": one feature
-                previous = kept[-1]
-                words = [*previous.words, Token("of", WORD), *run.words]
-                kept[-1] = Run(words, previous.start, run.end)
-            else:  # "the limited palette of teal and gold": the name is the feature
+            if not _is_of_phrase(tokens, index):
+                # "the limited palette of teal and gold": the name is the feature
                 for position in range(run.start, run.end):
                     tokens[position] = Token(tokens[position].text, STOP)
-            continue
+                continue
+            previous = kept[-1]
+            head = previous.words[0]
+            if head.category is None or head.text in CATEGORY_HEADS:
+                # "the texture of the grapes", "the size of the pixels": one feature
+                words = [*previous.words, Token("of", WORD), *run.words]
+                kept[-1] = Run(words, previous.start, run.end)
+                continue
+            # "the rhythm of the wavy lines": two features
         simile = marker in _SIMILES or _remind_of(tokens, index) or _alternative(tokens, index)
         place = marker in _PLACES and _not_visual(run, marker)
         if simile or place:
