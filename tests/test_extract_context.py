@@ -73,6 +73,8 @@ def _pairs(extractor: OfflineExtractor, comment: str) -> set[tuple[str, Polarity
             "than texture.",
             set(),
         ),
+        # a describing word after "<verdict> and" belongs to the feature judged
+        ("Those deep blues are gorgeous and so calming.", {("deep blues", LIKE)}),
         # "is just X" dismisses X
         ("The rest is just beige on beige.", {("beige on beige", DISLIKE)}),
         # "sadly" points at what follows; a possessive is not part of the name

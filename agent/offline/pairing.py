@@ -248,8 +248,23 @@ def _join_predicates(tokens: list[Token], runs: list[Run]) -> list[Run]:
                     negated_predicate=negated,
                 )
                 continue
+            if _second_evaluation(between, previous, tokens):
+                continue  # "the deep blues are gorgeous and so calming": said of the blues
         joined.append(run)
     return joined
+
+
+def _second_evaluation(between: list[Token], previous: Run, tokens: list[Token]) -> bool:
+    """A describing word joined by "and" to a verdict on the feature before it ("are lovely
+    and loose") describes that feature; it is not a feature of its own."""
+    texts = [t.text for t in between]
+    return (
+        _subject(tokens, previous)
+        and "and" in texts
+        and bool(set(texts) & COPULAS)
+        and any(t.kind in {POS, NEG} for t in between)
+        and all(t.kind in {STOP, INTENS, POS, NEG, HEDGE} for t in between)
+    )
 
 
 def _wished_state(token: Token) -> bool:
