@@ -159,3 +159,14 @@ def test_a_wish_for_more_of_a_category_is_not_named_from_the_image(
     result = offline_extractor.extract("I would want a bit more colour.", image)
     assert result.attributes == []
     assert result.vague
+
+
+def test_a_long_digression_is_not_a_bare_verdict(offline_extractor: OfflineExtractor) -> None:
+    # "Yes please." answers for the sentence before it; a memory that ends in "love" does not
+    comment = (
+        "The teal wash and the heavy grain. "
+        "It reminds me of my grandmother's old kitchen, which I really love."
+    )
+    assert ("teal wash", LIKE) not in _pairs(offline_extractor, comment)
+    short = "Stark shadows, deep blacks. Yes please."
+    assert _pairs(offline_extractor, short) == {("stark shadows", LIKE), ("deep blacks", LIKE)}

@@ -54,6 +54,7 @@ _PREFERENCE = frozenset({"take", "rather", "prefer", "prefers", "preferred", "be
                          "better", "over", "give me"})  # fmt: skip
 _BETTER = frozenset({"better", "stronger", "nicer", "prettier", "lovelier", "more interesting",
                      "more striking", "more appealing", "preferable", "superior"})  # fmt: skip
+_BARE_VERDICT_WORDS = 4
 _HABITUAL = frozenset({"normally", "usually", "typically", "generally", "often"})
 _THAN = frozenset({"than", "than that"})
 _RATHER = _PREFERENCE | {"i'd rather", "would rather", "rather"}
@@ -197,8 +198,8 @@ def _verdict_sentences(clauses: Sequence[Clause]) -> None:
             for run in (r for c in before for r in c.runs):
                 run.polarity = DISLIKE
             continue
-        if any(c.runs for c in after):
-            continue
+        if any(c.runs for c in after) or sum(len(c.tokens) for c in after) > _BARE_VERDICT_WORDS:
+            continue  # "Yes please." answers; "It reminds me of my gran's kitchen, love it" not
         verdict = next((v for c in after if (v := clause_verdict(c.tokens)) is not None), None)
         runs = [r for c in before for r in c.runs]
         if verdict is None or not runs or any(r.polarity and not r.guessed for r in runs):
