@@ -94,14 +94,19 @@ def test_context_and_scope(
         "The purple hills against the peach sky is a combo I wouldn't have picked, but it works.",
         # a loaded adjective inside a name is not the sentence's verdict
         "That harsh noon shadow is what makes the photo for me.",
-        # praise inside the name, an unread predicate: no verdict borrowed from the praise
-        "The pretty pastel door looks a bit twee.",
     ],
 )
 def test_undecided_polarity_is_not_a_dislike(
     offline_extractor: OfflineExtractor, comment: str
 ) -> None:
     assert all(a.polarity is LIKE for a in offline_extractor.extract(comment).attributes)
+
+
+def test_praise_in_a_name_is_not_the_verdict_of_its_unread_predicate(
+    offline_extractor: OfflineExtractor,
+) -> None:
+    # "twee" is read by no rule: the praise "pretty" may not be the verdict, so no guess
+    assert offline_extractor.extract("The pretty pastel door looks a bit twee.").attributes == []
 
 
 @pytest.mark.parametrize(
