@@ -14,13 +14,15 @@ LIKE_CUES = (
     "admire", "obsessed with", "into the", "favorite", "favourite", "want more", "more of",
     "i am into", "been into", "am into", "are into", "really into", "crave", "keen on",
     "crazy about", "impressed by", "gives me life", "keep the", "care for",
+    "can not get enough of", "do not mind",
 )
 DISLIKE_CUES = (
     "hate", "hated", "hates", "dislike", "disliked", "dislikes", "detest", "loathe",
     "can not stand", "cannot stand", "tired of", "sick of", "no more", "less", "fewer",
     "rid of", "too much", "too many", "over the top", "turned off by", "put off by",
     "bothered by", "annoyed by", "distracted by", "not for me", "lose the", "ditch the",
-    "get rid of", "sadly", "unfortunately", "shame about", "shame the", "a shame", "pity about",
+    "get rid of", "has to go", "have to go", "needs to go", "need to go", "must go",
+    "sadly", "unfortunately", "shame about", "shame the", "a shame", "pity about",
     "less sure about", "not sure about", "not convinced by", "not sold on",
 )
 # Evaluations that usually follow what they judge: "the palette is gorgeous".

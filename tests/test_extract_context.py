@@ -75,6 +75,13 @@ def _pairs(extractor: OfflineExtractor, comment: str) -> set[tuple[str, Polarity
         ),
         # a describing word after "<verdict> and" belongs to the feature judged
         ("Those deep blues are gorgeous and so calming.", {("deep blues", LIKE)}),
+        # "nothing about X works" negates; "don't mind", "can't get enough of", "has to go"
+        ("Nothing about the harsh spotlight works for me.", {("harsh spotlight", DISLIKE)}),
+        (
+            "I don't mind the grain, but the vignette has to go.",
+            {("grain", LIKE), ("vignette", DISLIKE)},
+        ),
+        ("I can't get enough of the soft pastel clouds.", {("soft pastel clouds", LIKE)}),
         # "is just X" dismisses X
         ("The rest is just beige on beige.", {("beige on beige", DISLIKE)}),
         # "sadly" points at what follows; a possessive is not part of the name

@@ -94,7 +94,11 @@ def clause_verdict(tokens: Sequence[Token]) -> Polarity | None:
 
 
 def negated(tokens: Sequence[Token], index: int, window: int = 3) -> bool:
-    return any(t.kind == NEGATION for t in tokens[max(0, index - window) : index])
+    """A negation just before ``index``, or a clause opened by "nothing about/in ..."."""
+    if any(t.kind == NEGATION for t in tokens[max(0, index - window) : index]):
+        return True
+    texts = [t.text for t in tokens[: min(index, 3)]]
+    return any(a == "nothing" and b in {"about", "in", "of"} for a, b in pairwise(texts))
 
 
 def _sentence(clauses: list[Clause], valence: ValenceReader, questions: list[str] | None) -> None:
@@ -390,8 +394,8 @@ def _strength(tokens: Sequence[Token]) -> float:
     )
     if texts & lexicon.STRONG_WORDS or excess:
         strength = STRONG  # "gorgeous", "way too much"
-    elif litotes:
-        strength = WEAK  # "isn't bad": a lukewarm yes
+    elif litotes or "do not mind" in texts:
+        strength = WEAK  # "isn't bad", "I don't mind": a lukewarm yes
     elif OKAY in kinds and not kinds & (FORWARD | EVALUATIONS):
         strength = WEAK
     elif INTENS in kinds:
