@@ -40,7 +40,8 @@ POSITIVE_WORDS = (
     "carries it", "here for it", "no notes", "yes please", "a winner", "grabs me", "grab me",
     "a joy", "a dream", "a treat", "a masterclass", "a masterpiece", "a triumph", "a delight",
     "a highlight", "the best part", "the best bit", "a real treat", "a nice touch",
-    "just right", "exactly right", "spot-on", "triumph", "masterpiece", "masterclass",
+    "exactly what i wanted", "exactly what i want", "just right", "exactly right", "spot-on",
+    "triumph", "masterpiece", "masterclass",
     "the highlight", "real highlight", "helps", "adds character", "adds some character",
     "gives it character", "in a good way", "in a nice way", "my kind of",
 )
@@ -59,7 +60,8 @@ NEGATIVE_WORDS = (
     "done to death", "makes my head spin", "eyes swim", "a letdown", "a disaster", "overrated",
     "overpowering", "a problem", "an issue", "not so much", "not really", "hard to see",
     "hard to read", "in a bad way",
-    "a mistake", "made a mistake", "drives me up the wall", "drives me crazy", "drives me mad",
+    "dealbreaker", "deal breaker", "deal-breaker", "a mistake", "made a mistake",
+    "drives me up the wall", "drives me crazy", "drives me mad",
     "falls down", "let down by", "lets it down", "let it down", "does it no favours",
 )
 # An opinion that is no opinion: "meh, it's fine".

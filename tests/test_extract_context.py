@@ -82,6 +82,14 @@ def _pairs(extractor: OfflineExtractor, comment: str) -> set[tuple[str, Polarity
             {("grain", LIKE), ("vignette", DISLIKE)},
         ),
         ("I can't get enough of the soft pastel clouds.", {("soft pastel clouds", LIKE)}),
+        # a negated expectation is not a negated liking; "X, not Y"
+        ("I wasn't expecting to like the harsh shadows, but I do.", {("harsh shadows", LIKE)}),
+        (
+            "Big fan of the loose ink lines, not of the neon palette.",
+            {("loose ink lines", LIKE), ("neon palette", DISLIKE)},
+        ),
+        ("The wide angle distortion is a dealbreaker.", {("wide angle distortion", DISLIKE)}),
+        ("The gritty texture is exactly what I wanted.", {("gritty texture", LIKE)}),
         # "is just X" dismisses X
         ("The rest is just beige on beige.", {("beige on beige", DISLIKE)}),
         # "sadly" points at what follows; a possessive is not part of the name

@@ -55,6 +55,8 @@ _PREFERENCE = frozenset({"take", "rather", "prefer", "prefers", "preferred", "be
 _BETTER = frozenset({"better", "stronger", "nicer", "prettier", "lovelier", "more interesting",
                      "more striking", "more appealing", "preferable", "superior"})  # fmt: skip
 _BARE_VERDICT_WORDS = 4
+_EXPECTATION = frozenset({"think", "thought", "expect", "expected", "expecting", "imagine",
+                          "imagined"})  # fmt: skip
 _HABITUAL = frozenset({"normally", "usually", "typically", "generally", "often"})
 _THAN = frozenset({"than", "than that"})
 _RATHER = _PREFERENCE | {"i'd rather", "would rather", "rather"}
@@ -94,9 +96,13 @@ def clause_verdict(tokens: Sequence[Token]) -> Polarity | None:
 
 
 def negated(tokens: Sequence[Token], index: int, window: int = 3) -> bool:
-    """A negation just before ``index``, or a clause opened by "nothing about/in ..."."""
-    if any(t.kind == NEGATION for t in tokens[max(0, index - window) : index]):
-        return True
+    """A negation just before ``index``, or a clause opened by "nothing about/in ...".
+
+    "I wasn't expecting to like X", "I didn't think I'd like X": the negation is of the
+    expectation, not of the liking."""
+    before = tokens[max(0, index - window) : index]
+    if any(t.kind == NEGATION for t in before):
+        return not any(t.text in _EXPECTATION for t in before)
     texts = [t.text for t in tokens[: min(index, 3)]]
     return any(a == "nothing" and b in {"about", "in", "of"} for a, b in pairwise(texts))
 
@@ -126,8 +132,9 @@ def _sentence(clauses: list[Clause], valence: ValenceReader, questions: list[str
             run.polarity = None if run.undecided else said or verdict
             run.strength = _strength(clause.tokens)
         fallback = previous.opposite if clause.after_contrast and previous else previous
-        if previous and verdict is None and _elliptical_negation(clause.tokens):
-            fallback = previous.opposite  # "the light works, the shadows don't"
+        opens_not = bool(clause.tokens) and clause.tokens[0].text == "not"
+        if previous and verdict is None and (_elliptical_negation(clause.tokens) or opens_not):
+            fallback = previous.opposite  # "the light works, the shadows don't"; "X, not Y"
         for run in clause.runs:
             if run.polarity is None and not run.undecided:
                 run.polarity = fallback
