@@ -44,6 +44,8 @@ POSITIVE_WORDS = (
     "triumph", "masterpiece", "masterclass",
     "the highlight", "real highlight", "helps", "adds character", "adds some character",
     "gives it character", "in a good way", "in a nice way", "my kind of",
+    "adds charm", "adds some charm", "adds a lot of charm", "part of the charm", "adds depth",
+    "adds life", "brings it to life", "gives it life",
 )
 NEGATIVE_WORDS = (
     "ugly", "awful", "terrible", "horrible", "bad", "boring", "bored", "annoying", "distracting",

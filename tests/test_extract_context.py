@@ -90,6 +90,7 @@ def _pairs(extractor: OfflineExtractor, comment: str) -> set[tuple[str, Polarity
         ),
         ("The wide angle distortion is a dealbreaker.", {("wide angle distortion", DISLIKE)}),
         ("The gritty texture is exactly what I wanted.", {("gritty texture", LIKE)}),
+        ("The grain adds a lot of charm.", {("grain", LIKE)}),
         # "is just X" dismisses X
         ("The rest is just beige on beige.", {("beige on beige", DISLIKE)}),
         # "sadly" points at what follows; a possessive is not part of the name
