@@ -45,7 +45,7 @@ POSITIVE_WORDS = (
     "the highlight", "real highlight", "helps", "adds character", "adds some character",
     "gives it character", "in a good way", "in a nice way", "my kind of",
     "adds charm", "adds some charm", "adds a lot of charm", "part of the charm", "adds depth",
-    "adds life", "brings it to life", "gives it life",
+    "adds life", "brings it to life", "gives it life", "suits", "suits it", "fits the mood",
 )
 NEGATIVE_WORDS = (
     "ugly", "awful", "terrible", "horrible", "bad", "boring", "bored", "annoying", "distracting",

@@ -31,6 +31,11 @@ def _pairs(extractor: OfflineExtractor, comment: str) -> set[tuple[str, Polarity
         # the object of a simile or a memory is not a feature
         ("I love the chunky pixels, they remind me of old games.", {("chunky pixels", LIKE)}),
         ("Would work as a poster, perfect for a morning.", set()),
+        # "suits" praises its subject; what it suits is context
+        (
+            "The illustrations feel warm and cosy, which suits a bedtime story.",
+            {("warm cosy illustrations", LIKE)},
+        ),
         # "though" as an adverb opens no contrast
         ("The fisheye warp though is distracting.", {("fisheye warp", DISLIKE)}),
         ("I'm less sure about the lens flare though, it looks cheap.", {("lens flare", DISLIKE)}),

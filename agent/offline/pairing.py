@@ -32,7 +32,7 @@ _DETERMINERS = frozenset({"the", "this", "that", "these", "those", "its", "their
                           "his", "her", "my", "our"})  # fmt: skip
 _NAME_JOINERS = frozenset({"and", "on", "to"})
 _NOUNISH_LOOK = frozenset({"look", "feel", "vibe"})
-_SIMILES = frozenset({"like", "as", "reminds me of", "remind me of", "reminded me of",
+_SIMILES = frozenset({"like", "as", "suits", "reminds me of", "remind me of", "reminded me of",
                       "reminiscent of"})  # fmt: skip
 _PLACES = frozenset({"on", "in", "at", "against", "behind", "across", "under", "above", "below",
                      "beneath", "near", "around", "inside", "outside", "along", "through",
@@ -139,7 +139,9 @@ def drop_context(tokens: list[Token], runs: list[Run]) -> list[Run]:
         index = run.start - 1
         while index >= 0 and tokens[index].text in _OWNERS:
             index -= 1
-        marker = tokens[index].text if index >= 0 and tokens[index].kind == STOP else ""
+        marker = ""
+        if index >= 0 and (tokens[index].kind == STOP or tokens[index].text == "suits"):
+            marker = tokens[index].text
         if marker == "of" and kept and kept[-1].end == index:
             if not _is_of_phrase(tokens, index):
                 # "the limited palette of teal and gold": the name is the feature
