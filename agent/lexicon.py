@@ -88,7 +88,9 @@ SARCASM_MARKERS = (
     "oh good", "ah yes", "very subtle", "so subtle", "revolutionary", "groundbreaking",
     "yet another", "overrated apparently", "said no one", "never seen that before",
     "because subtle", "what could go wrong", "oh sure", "very brave", "how brave",
-    "how profound", "how deeply profound",
+    "how profound", "how deeply profound", "exactly what this needed", "exactly what it needed",
+    "just what this needed", "just what it needed", "because everyone loves",
+    "because everybody loves",
 )
 # Idioms and fillers that are never features ("at the end of the day", "in a good way").
 IDIOM_FILLERS = (
@@ -151,7 +153,8 @@ STOPWORDS = frozenset((
     "outside", "along", "through", "beside", "between", "among", "within", "throughout",
     "after", "before", "remind", "reminds", "reminded", "reminiscent",
     # possessives and pronouns: "their faces" names the faces
-    "properly", "his", "her", "hers", "him", "their", "theirs", "us", "our", "ours", "whoever",
+    "compared", "properly", "his", "her", "hers", "him", "their", "theirs", "us", "our", "ours",
+    "whoever",
 ))
 
 # Sentences that speak to the system instead of about the image: never attributes.

@@ -96,6 +96,23 @@ def _pairs(extractor: OfflineExtractor, comment: str) -> set[tuple[str, Polarity
         ("The wide angle distortion is a dealbreaker.", {("wide angle distortion", DISLIKE)}),
         ("The gritty texture is exactly what I wanted.", {("gritty texture", LIKE)}),
         ("The grain adds a lot of charm.", {("grain", LIKE)}),
+        # comparisons with "pick ... over", "beats" after a noun-like "look"; "compared to"
+        (
+            "I'd pick the pastel one over the high-contrast one.",
+            {("pastel", LIKE), ("high-contrast", DISLIKE)},
+        ),
+        (
+            "The sepia look beats the harsh black and white.",
+            {("sepia", LIKE), ("harsh black and white", DISLIKE)},
+        ),
+        (
+            "Compared to the first one, the lighting here is far softer and I like that.",
+            {("far softer lighting", LIKE)},
+        ),
+        # sarcasm: mock praise before "another", a sarcastic remark after the target
+        ("Lovely, another blurry background.", {("blurry background", DISLIKE)}),
+        ("Great, more lens flare. Exactly what this needed.", {("lens flare", DISLIKE)}),
+        ("Yeah, because everyone loves a tilted horizon.", {("tilted horizon", DISLIKE)}),
         # "is just X" dismisses X
         ("The rest is just beige on beige.", {("beige on beige", DISLIKE)}),
         # "sadly" points at what follows; a possessive is not part of the name

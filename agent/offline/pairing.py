@@ -167,10 +167,10 @@ def drop_context(tokens: list[Token], runs: list[Run]) -> list[Run]:
 
 
 def _alternative(tokens: list[Token], index: int) -> bool:
-    """ "looks like noise rather than texture", "dirty instead of old": the side named as what
-    it is not may be the wanted one or the rejected one; it is left out."""
+    """ "looks like noise rather than texture", "dirty instead of old", "compared to the first
+    one": the other side may be the wanted one or the rejected one; it is left out."""
     pair = [t.text for t in tokens[max(0, index - 1) : index + 1]]
-    return pair in (["rather", "than"], ["instead", "of"])
+    return pair in (["rather", "than"], ["instead", "of"], ["compared", "to"], ["compared", "with"])
 
 
 def _remind_of(tokens: list[Token], index: int) -> bool:
@@ -233,6 +233,7 @@ def _join_predicates(tokens: list[Token], runs: list[Run]) -> list[Run]:
                 and all(t.kind in {STOP, INTENS, TOO, HEDGE, NEGATION, WISH} for t in between)
                 and any(t.text in COPULAS or _wished_state(t) for t in between)
                 and "like" not in texts  # "the lines feel like water": a simile, not a state
+                and not set(texts) & {"beat", "beats", "over", "than"}  # a comparison
                 and not set(texts) & {"what", "which", "who"}  # "is what makes the photo"
             ):
                 negated = any(t.kind == NEGATION for t in between)

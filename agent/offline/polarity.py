@@ -54,6 +54,7 @@ _PREFERENCE = frozenset({"take", "rather", "prefer", "prefers", "preferred", "be
                          "better", "over", "give me"})  # fmt: skip
 _BETTER = frozenset({"better", "stronger", "nicer", "prettier", "lovelier", "more interesting",
                      "more striking", "more appealing", "preferable", "superior"})  # fmt: skip
+_CHOOSING = frozenset({"take", "prefer", "give me", "me", "pick", "choose", "go for"})
 _BARE_VERDICT_WORDS = 4
 _EXPECTATION = frozenset({"think", "thought", "expect", "expected", "expecting", "imagine",
                           "imagined"})  # fmt: skip
@@ -174,7 +175,7 @@ def _sentence(clauses: list[Clause], valence: ValenceReader, questions: list[str
         if habitual and any(c.after_contrast for c in clauses[number + 1 :]):
             for run in clause.runs:
                 run.polarity = None
-    if any(t.kind == SARCASM for c in clauses for t in c.tokens):
+    if any(t.kind == SARCASM for c in clauses for t in c.tokens) or _mock_praise(clauses):
         for clause in clauses:
             for run in clause.runs:
                 run.polarity = DISLIKE
@@ -188,11 +189,22 @@ def _elliptical_negation(tokens: Sequence[Token]) -> bool:
 _AUXILIARIES = frozenset({"do", "does", "did", "is", "are", "was", "were", "can", "could"})
 
 
+def _mock_praise(clauses: Sequence[Clause]) -> bool:
+    """ "Great, another blurry background.": praise on its own, then "another"."""
+    return (
+        len(clauses) > 1
+        and [t.kind for t in clauses[0].tokens if t.kind != STOP] == [POS]
+        and bool(clauses[1].tokens)
+        and clauses[1].tokens[0].text == "another"
+    )
+
+
 def _verdict_sentences(clauses: Sequence[Clause]) -> None:
     """Two explicit links between sentences, and no others.
 
     "Stark shadows, deep blacks. Yes please.": a bare verdict speaks for the sentence before, and
-    a bare "Not." takes back the praise before it;
+    a bare "Not." or a sarcastic remark ("Exactly what this needed.") takes back the praise
+    before it;
     "The colours are nice. The light too.": "too"/"as well" repeats the verdict before.
     """
     sentences = [list(group) for _, group in groupby(clauses, key=lambda c: c.sentence)]
@@ -204,7 +216,10 @@ def _verdict_sentences(clauses: Sequence[Clause]) -> None:
             for run in after[0].runs:
                 if run.polarity is None and earlier:
                     run.polarity = earlier[-1].opposite
-        if [t.text for c in after for t in c.tokens] == ["not"]:
+        sarcastic = any(t.kind == SARCASM for c in after for t in c.tokens)
+        if [t.text for c in after for t in c.tokens] == ["not"] or (
+            sarcastic and not any(c.runs for c in after)
+        ):
             # "Love how the horizon is tilted. Not.": the praise before was sarcastic
             for run in (r for c in before for r in c.runs):
                 run.polarity = DISLIKE
@@ -246,7 +261,7 @@ def _comparison(tokens: Sequence[Token]) -> tuple[int, Polarity] | None:
             return index, DISLIKE
         if text in _THAN and (texts[index - 1] in _BETTER or before & _RATHER):
             return index, LIKE
-        if text in {"over", "beat", "beats"} and before & {"take", "prefer", "give me", "me"}:
+        if text in {"over", "beat", "beats"} and before & _CHOOSING:
             return index, LIKE
         if text in {"beat", "beats", "trumps", "outshines"} and any(
             t.kind == WORD for t in tokens[:index]
