@@ -184,6 +184,9 @@ def test_adverbial_though_is_not_a_clause_boundary() -> None:
     [
         ("Way too much lens blur.", "lens blur", "strong"),  # "way too" is emphatic
         ("The rim light isn't bad.", "rim light", "weak"),  # litotes is a lukewarm yes
+        ("I don't hate the pink.", "pink", "weak"),
+        ("No complaints about the golden light.", "golden light", "weak"),
+        ("I can't say I love the cropping.", "cropping", "medium"),  # a plain no
     ],
 )
 def test_strength_follows_emphasis_and_litotes(
@@ -192,7 +195,8 @@ def test_strength_follows_emphasis_and_litotes(
     [attribute] = offline_extractor.extract(comment).attributes
     assert attribute.text == text
     strength = attribute.strength
-    assert {"weak": strength < 0.55, "strong": strength >= 0.85}[band]
+    bands = {"weak": strength < 0.55, "medium": 0.55 <= strength < 0.85, "strong": strength >= 0.85}
+    assert bands[band]
 
 
 def test_a_wish_for_more_of_a_category_is_not_named_from_the_image(

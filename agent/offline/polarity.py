@@ -28,6 +28,7 @@ from agent import lexicon
 from agent.offline.pairing import COPULAS, Run, wished
 from agent.offline.segment import Clause
 from agent.offline.tokens import (
+    CUE_DISLIKE,
     CUE_LIKE,
     EVALUATIONS,
     FORWARD,
@@ -409,15 +410,22 @@ def local_marker(tokens: Sequence[Token], start: int) -> Polarity | None:
 def _strength(tokens: Sequence[Token]) -> float:
     texts = {t.text for t in tokens}
     kinds = {t.kind for t in tokens}
-    litotes = any(t.kind == NEG and negated(tokens, i, 2) for i, t in enumerate(tokens))
+    litotes = any(
+        t.kind in {NEG, CUE_DISLIKE} and negated(tokens, i, 2) for i, t in enumerate(tokens)
+    ) or any(t.text.startswith("no complaints") for t in tokens)
+    negated_strong = any(
+        t.text in lexicon.STRONG_WORDS and negated(tokens, i) for i, t in enumerate(tokens)
+    )
     excess = any(
         a.text in {"way", "far", "much"} and (b.kind == TOO or b.text in {"too much", "too many"})
         for a, b in pairwise(tokens)
     )
-    if texts & lexicon.STRONG_WORDS or excess:
+    if litotes or "do not mind" in texts:
+        strength = WEAK  # "isn't bad", "I don't hate", "I don't mind": a lukewarm yes
+    elif negated_strong:
+        strength = MEDIUM  # "I can't say I love it": a plain no, not a strong one
+    elif texts & lexicon.STRONG_WORDS or excess:
         strength = STRONG  # "gorgeous", "way too much"
-    elif litotes or "do not mind" in texts:
-        strength = WEAK  # "isn't bad", "I don't mind": a lukewarm yes
     elif OKAY in kinds and not kinds & (FORWARD | EVALUATIONS):
         strength = WEAK
     elif INTENS in kinds:
