@@ -46,6 +46,9 @@ POSITIVE_WORDS = (
     "gives it character", "in a good way", "in a nice way", "my kind of",
     "adds charm", "adds some charm", "adds a lot of charm", "part of the charm", "adds depth",
     "adds life", "brings it to life", "gives it life", "suits", "suits it", "fits the mood",
+    "really makes it", "what makes it", "makes the photo", "makes the image", "makes the picture",
+    "sells it", "what sells it", "gives it energy", "gives it some energy", "gives it movement",
+    "gives it depth",
 )
 NEGATIVE_WORDS = (
     "ugly", "awful", "terrible", "horrible", "bad", "boring", "bored", "annoying", "distracting",

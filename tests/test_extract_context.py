@@ -96,6 +96,8 @@ def _pairs(extractor: OfflineExtractor, comment: str) -> set[tuple[str, Polarity
         ("The wide angle distortion is a dealbreaker.", {("wide angle distortion", DISLIKE)}),
         ("The gritty texture is exactly what I wanted.", {("gritty texture", LIKE)}),
         ("The grain adds a lot of charm.", {("grain", LIKE)}),
+        ("The harsh midday light really makes it.", {("harsh midday light", LIKE)}),
+        ("The noisy grain is what sells it for me.", {("noisy grain", LIKE)}),
         # comparisons with "pick ... over", "beats" after a noun-like "look"; "compared to"
         (
             "I'd pick the pastel one over the high-contrast one.",
