@@ -21,7 +21,8 @@ DISLIKE_CUES = (
     "can not stand", "cannot stand", "tired of", "sick of", "no more", "less", "fewer",
     "rid of", "too much", "too many", "over the top", "turned off by", "put off by",
     "bothered by", "annoyed by", "distracted by", "not for me", "lose the", "ditch the",
-    "get rid of", "has to go", "have to go", "needs to go", "need to go", "must go",
+    "tone down", "tone it down", "dial down", "dial back", "get rid of", "has to go",
+    "have to go", "needs to go", "need to go", "must go",
     "sadly", "unfortunately", "shame about", "shame the", "a shame", "pity about",
     "less sure about", "not sure about", "not convinced by", "not sold on",
 )
@@ -40,7 +41,8 @@ POSITIVE_WORDS = (
     "carries it", "here for it", "no notes", "yes please", "a winner", "grabs me", "grab me",
     "a joy", "a dream", "a treat", "a masterclass", "a masterpiece", "a triumph", "a delight",
     "a highlight", "the best part", "the best bit", "a real treat", "a nice touch",
-    "exactly what i wanted", "exactly what i want", "just right", "exactly right", "spot-on",
+    "no complaints", "no complaints here", "exactly what i wanted", "exactly what i want",
+    "just right", "exactly right", "spot-on",
     "triumph", "masterpiece", "masterclass",
     "the highlight", "real highlight", "helps", "adds character", "adds some character",
     "gives it character", "in a good way", "in a nice way", "my kind of",
@@ -103,7 +105,7 @@ IDIOM_FILLERS = (
     "for my taste", "to be honest", "if anything", "up close", "all in all", "so far",
     "i will admit that", "i will give it that", "i will grant it", "in general", "at least",
     "the rest", "the only thing", "first of all", "of course", "a thousand", "than that",
-    "at all",
+    "at all", "next time", "this time",
 )
 # Wishes: what is wished for is liked, unless the wish is negated ("I wish it wasn't so dark").
 WISH_CUES = (

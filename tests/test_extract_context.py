@@ -115,6 +115,13 @@ def _pairs(extractor: OfflineExtractor, comment: str) -> set[tuple[str, Polarity
         ("Lovely, another blurry background.", {("blurry background", DISLIKE)}),
         ("Great, more lens flare. Exactly what this needed.", {("lens flare", DISLIKE)}),
         ("Yeah, because everyone loves a tilted horizon.", {("tilted horizon", DISLIKE)}),
+        # a bare "no complaints" is praise; "tone down X"; "next time" is not a name
+        (
+            "Soft focus, warm tones, no complaints.",
+            {("soft focus", LIKE), ("warm tones", LIKE)},
+        ),
+        ("Please tone down the saturation.", {("saturation", DISLIKE)}),
+        ("Less clutter next time.", {("clutter", DISLIKE)}),
         # "is just X" dismisses X
         ("The rest is just beige on beige.", {("beige on beige", DISLIKE)}),
         # "sadly" points at what follows; a possessive is not part of the name
