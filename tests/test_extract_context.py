@@ -122,6 +122,9 @@ def _pairs(extractor: OfflineExtractor, comment: str) -> set[tuple[str, Polarity
         ),
         ("Please tone down the saturation.", {("saturation", DISLIKE)}),
         ("Less clutter next time.", {("clutter", DISLIKE)}),
+        # "apart from X, <verdict>": X takes the opposite
+        ("Apart from the harsh shadows, it's lovely.", {("harsh shadows", DISLIKE)}),
+        ("Other than the muddy greens, I love it.", {("muddy greens", DISLIKE)}),
         # "is just X" dismisses X
         ("The rest is just beige on beige.", {("beige on beige", DISLIKE)}),
         # "sadly" points at what follows; a possessive is not part of the name

@@ -153,7 +153,7 @@ def _sentence(clauses: list[Clause], valence: ValenceReader, questions: list[str
     for clause, verdict in zip(reversed(clauses), reversed(verdicts), strict=True):
         for run in clause.runs:
             if run.polarity is None and not run.undecided:
-                run.polarity = later
+                run.polarity = later.opposite if clause.exception and later else later
         found = verdict or next((r.polarity for r in clause.runs if r.polarity), None)
         if clause.after_contrast and not clause.runs:
             # "X is a combo I wouldn't have picked, but it works": a verdict on "it" may be

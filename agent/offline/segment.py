@@ -19,8 +19,11 @@ from agent.guard import is_instruction
 from agent.offline.tokens import Labeller, Token
 from agent.vocabulary import CATEGORY_HEADS, NOUN_HEADS
 
+_EXCEPTIONS = frozenset({"apart from", "aside from", "other than", "except for"})
 _SCOPE_BREAK = re.compile(r"[;:\n]+|\s+[-–—]\s+|…|\.\.+")
-_CONTRAST = re.compile(r"\b(?:" + "|".join(lexicon.CONTRAST_WORDS) + r")\b|,", re.IGNORECASE)
+_CONTRAST = re.compile(
+    r"\b(?:" + "|".join([*_EXCEPTIONS, *lexicon.CONTRAST_WORDS]) + r")\b|,", re.IGNORECASE
+)
 _FOREIGN_WORD = re.compile(r"[^\W\d_]+(?:'[^\W\d_]+)?")
 
 
@@ -32,6 +35,7 @@ class Clause:
     tokens: list[Token]
     sentence: int = 0
     after_contrast: bool = False  # opened by "but", "though", ...
+    exception: bool = False  # "Apart from the harsh shadows, it's lovely": the opposite
     runs: list = field(default_factory=list)  # list[pairing.Run], filled by the pairing stage
 
 
@@ -61,7 +65,7 @@ def clauses(text: str, labeller: Labeller) -> tuple[list[Clause], list[str]]:
             ignored.append(sentence)
             continue
         position = 0
-        after_contrast = False
+        after_contrast = exception = False
         for match in _CONTRAST.finditer(sentence):
             piece = sentence[position : match.start()]
             rest = sentence[match.end() :]
@@ -75,9 +79,11 @@ def clauses(text: str, labeller: Labeller) -> tuple[list[Clause], list[str]]:
                 break
             if piece.strip(" .!?"):
                 found.append(_clause(piece, labeller, number, after_contrast))
+                found[-1].exception, exception = exception, False
                 after_contrast = match.group(0) != ","
             elif match.group(0) != ",":
                 after_contrast = True
+                exception = match.group(0).lower() in _EXCEPTIONS
             position = match.end()
         piece = sentence[position:]
         if piece.strip(" .!?"):
