@@ -14,7 +14,8 @@ LIKE_CUES = (
     "admire", "obsessed with", "into the", "favorite", "favourite", "want more", "more of",
     "i am into", "been into", "am into", "are into", "really into", "crave", "keen on",
     "crazy about", "impressed by", "gives me life", "keep the", "care for",
-    "can not get enough of", "do not mind", "no complaints about", "no complaints with",
+    "can not get enough of", "not against", "do not mind", "no complaints about",
+    "no complaints with",
 )
 DISLIKE_CUES = (
     "hate", "hated", "hates", "dislike", "disliked", "dislikes", "detest", "loathe",

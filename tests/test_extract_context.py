@@ -89,6 +89,11 @@ def _pairs(extractor: OfflineExtractor, comment: str) -> set[tuple[str, Polarity
         ("I can't get enough of the soft pastel clouds.", {("soft pastel clouds", LIKE)}),
         # a negated expectation is not a negated liking; "X, not Y"
         ("I wasn't expecting to like the harsh shadows, but I do.", {("harsh shadows", LIKE)}),
+        ("I didn't think I'd like the neon thread.", {("neon thread", LIKE)}),
+        # ... but a present "don't think" negates what it governs; "not against" is a yes
+        ("I don't think the grain works.", {("grain", DISLIKE)}),
+        ("I don't think I like the pink.", {("pink", DISLIKE)}),
+        ("I'm not against the flat style.", {("flat style", LIKE)}),
         (
             "Big fan of the loose ink lines, not of the neon palette.",
             {("loose ink lines", LIKE), ("neon palette", DISLIKE)},

@@ -104,7 +104,17 @@ def negated(tokens: Sequence[Token], index: int, window: int = 3) -> bool:
     expectation, not of the liking."""
     before = tokens[max(0, index - window) : index]
     if any(t.kind == NEGATION for t in before):
-        return not any(t.text in _EXPECTATION for t in before)
+        expected = (
+            index < len(tokens)
+            and tokens[index].kind in FORWARD
+            and any(t.text in _EXPECTATION for t in before)
+            and any(t.text in {"did", "was", "were", "never"} for t in tokens[:index])
+        )  # "I didn't think I'd like X" (past: surprise), not "I don't think I like X"
+        return not expected
+    if any(
+        a.kind == NEGATION and b.text in {"think", "believe"} for a, b in pairwise(tokens[:index])
+    ):
+        return True  # "I don't think the grain works": the verdict under it is negated
     texts = [t.text for t in tokens[: min(index, 3)]]
     return any(a == "nothing" and b in {"about", "in", "of"} for a, b in pairwise(texts))
 
