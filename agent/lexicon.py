@@ -159,8 +159,8 @@ STOPWORDS = frozenset((
     "outside", "along", "through", "beside", "between", "among", "within", "throughout",
     "after", "before", "remind", "reminds", "reminded", "reminiscent",
     # possessives and pronouns: "their faces" names the faces
-    "compared", "properly", "his", "her", "hers", "him", "their", "theirs", "us", "our", "ours",
-    "whoever",
+    "now", "anymore", "nowadays", "compared", "properly", "his", "her", "hers", "him", "their",
+    "theirs", "us", "our", "ours", "whoever",
 ))
 
 # Sentences that speak to the system instead of about the image: never attributes.

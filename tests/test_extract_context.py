@@ -90,6 +90,8 @@ def _pairs(extractor: OfflineExtractor, comment: str) -> set[tuple[str, Polarity
         # a negated expectation is not a negated liking; "X, not Y"
         ("I wasn't expecting to like the harsh shadows, but I do.", {("harsh shadows", LIKE)}),
         ("I didn't think I'd like the neon thread.", {("neon thread", LIKE)}),
+        # a past preference ("used to") is the opposite of the present one
+        ("I used to hate pastel palettes, now I love them.", {("pastel palettes", LIKE)}),
         # ... but a present "don't think" negates what it governs; "not against" is a yes
         ("I don't think the grain works.", {("grain", DISLIKE)}),
         ("I don't think I like the pink.", {("pink", DISLIKE)}),

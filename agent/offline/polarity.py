@@ -322,6 +322,8 @@ def _run_polarity(
             polarity = LIKE if token.kind == CUE_LIKE else DISLIKE
             if polarity is LIKE and index > 0 and tokens[index - 1].text == "less":
                 return DISLIKE  # "I'm less into the tiny figures"
+            if [t.text for t in tokens[max(0, index - 2) : index]] == ["used", "to"]:
+                return polarity.opposite  # "I used to hate pastel palettes(, now ...)"
             return polarity.opposite if negated(tokens, index) else polarity
     # 4. A wish: what is wished for is liked, unless the wish is negated.
     for index in range(run.start - 1, -1, -1):
