@@ -71,6 +71,7 @@ NEGATIVE_WORDS = (
     "dealbreaker", "deal breaker", "deal-breaker", "a mistake", "made a mistake",
     "drives me up the wall", "drives me crazy", "drives me mad",
     "falls down", "let down by", "lets it down", "let it down", "does it no favours",
+    "unnecessary", "not needed", "pointless", "superfluous",
 )
 # An opinion that is no opinion: "meh, it's fine".
 NEUTRAL_WORDS = (

@@ -101,6 +101,7 @@ def _pairs(extractor: OfflineExtractor, comment: str) -> set[tuple[str, Polarity
             {("loose ink lines", LIKE), ("neon palette", DISLIKE)},
         ),
         ("The wide angle distortion is a dealbreaker.", {("wide angle distortion", DISLIKE)}),
+        ("The vignette isn't needed.", {("vignette", DISLIKE)}),
         ("The gritty texture is exactly what I wanted.", {("gritty texture", LIKE)}),
         ("The grain adds a lot of charm.", {("grain", LIKE)}),
         ("The harsh midday light really makes it.", {("harsh midday light", LIKE)}),
