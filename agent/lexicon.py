@@ -14,13 +14,18 @@ LIKE_CUES = (
     "admire", "obsessed with", "into the", "favorite", "favourite", "want more", "more of",
     "i am into", "been into", "am into", "are into", "really into", "crave", "keen on",
     "crazy about", "impressed by", "gives me life", "keep the", "care for",
+    "can not get enough of", "not against", "do not mind", "no complaints about",
+    "no complaints with",
 )
 DISLIKE_CUES = (
     "hate", "hated", "hates", "dislike", "disliked", "dislikes", "detest", "loathe",
     "can not stand", "cannot stand", "tired of", "sick of", "no more", "less", "fewer",
     "rid of", "too much", "too many", "over the top", "turned off by", "put off by",
     "bothered by", "annoyed by", "distracted by", "not for me", "lose the", "ditch the",
-    "get rid of",
+    "tone down", "tone it down", "dial down", "dial back", "get rid of", "has to go",
+    "have to go", "needs to go", "need to go", "must go",
+    "sadly", "unfortunately", "shame about", "shame the", "a shame", "pity about",
+    "less sure about", "not sure about", "not convinced by", "not sold on",
 )
 # Evaluations that usually follow what they judge: "the palette is gorgeous".
 POSITIVE_WORDS = (
@@ -37,8 +42,16 @@ POSITIVE_WORDS = (
     "carries it", "here for it", "no notes", "yes please", "a winner", "grabs me", "grab me",
     "a joy", "a dream", "a treat", "a masterclass", "a masterpiece", "a triumph", "a delight",
     "a highlight", "the best part", "the best bit", "a real treat", "a nice touch",
-    "helps", "adds character", "adds some character", "gives it character", "in a good way",
-    "in a nice way", "my kind of",
+    "no complaints", "no complaints here", "exactly what i wanted", "exactly what i want",
+    "just right", "exactly right", "spot-on",
+    "triumph", "masterpiece", "masterclass",
+    "the highlight", "real highlight", "helps", "adds character", "adds some character",
+    "gives it character", "in a good way", "in a nice way", "my kind of",
+    "adds charm", "adds some charm", "adds a lot of charm", "part of the charm", "adds depth",
+    "adds life", "brings it to life", "gives it life", "suits", "suits it", "fits the mood",
+    "really makes it", "what makes it", "makes the photo", "makes the image", "makes the picture",
+    "sells it", "what sells it", "gives it energy", "gives it some energy", "gives it movement",
+    "gives it depth",
 )
 NEGATIVE_WORDS = (
     "ugly", "awful", "terrible", "horrible", "bad", "boring", "bored", "annoying", "distracting",
@@ -55,6 +68,10 @@ NEGATIVE_WORDS = (
     "done to death", "makes my head spin", "eyes swim", "a letdown", "a disaster", "overrated",
     "overpowering", "a problem", "an issue", "not so much", "not really", "hard to see",
     "hard to read", "in a bad way",
+    "dealbreaker", "deal breaker", "deal-breaker", "a mistake", "made a mistake",
+    "drives me up the wall", "drives me crazy", "drives me mad",
+    "falls down", "let down by", "lets it down", "let it down", "does it no favours",
+    "unnecessary", "not needed", "pointless", "superfluous",
 )
 # An opinion that is no opinion: "meh, it's fine".
 NEUTRAL_WORDS = (
@@ -77,7 +94,10 @@ SARCASM_MARKERS = (
     "how creative", "how novel", "how unexpected", "oh great", "oh wonderful", "oh joy",
     "oh good", "ah yes", "very subtle", "so subtle", "revolutionary", "groundbreaking",
     "yet another", "overrated apparently", "said no one", "never seen that before",
-    "because subtle", "what could go wrong",
+    "because subtle", "what could go wrong", "oh sure", "very brave", "how brave",
+    "how profound", "how deeply profound", "exactly what this needed", "exactly what it needed",
+    "just what this needed", "just what it needed", "because everyone loves",
+    "because everybody loves",
 )
 # Idioms and fillers that are never features ("at the end of the day", "in a good way").
 IDIOM_FILLERS = (
@@ -87,7 +107,7 @@ IDIOM_FILLERS = (
     "for my taste", "to be honest", "if anything", "up close", "all in all", "so far",
     "i will admit that", "i will give it that", "i will grant it", "in general", "at least",
     "the rest", "the only thing", "first of all", "of course", "a thousand", "than that",
-    "at all",
+    "at all", "next time", "this time",
 )
 # Wishes: what is wished for is liked, unless the wish is negated ("I wish it wasn't so dark").
 WISH_CUES = (
@@ -100,11 +120,12 @@ WISH_CUES = (
 NEGATIONS = ("not", "no", "never", "nothing", "hardly", "neither", "nor", "without", "barely")
 HEDGES = (
     "maybe", "perhaps", "kind of", "kinda", "sort of", "somewhat", "slightly", "a bit",
-    "a little", "probably", "i think", "not sure", "a tad", "mildly", "fairly",
+    "a little", "probably", "i think", "not sure", "a tad", "mildly", "fairly", "i suppose",
 )
 INTENSIFIERS = (
     "really", "so", "very", "absolutely", "totally", "truly", "super", "extremely",
     "incredibly", "deeply", "utterly", "completely", "especially", "particularly", "insanely",
+    "absolute", "total", "real",
 )
 CONTRAST_WORDS = ("but", "though", "although", "however", "whereas", "yet", "except", "while")
 
@@ -134,6 +155,13 @@ STOPWORDS = frozenset((
     "haha", "enough", "together", "everywhere", "somewhere", "anywhere", "though", "apparently",
     "exactly", "usually", "normally", "always", "ever", "almost", "itself", "themselves",
     "beat", "beats", "versus", "vs", "i'd", "i'll", "take", "rather",
+    # places and comparisons that are never part of a feature's name
+    "against", "behind", "across", "above", "below", "beneath", "near", "around", "inside",
+    "outside", "along", "through", "beside", "between", "among", "within", "throughout",
+    "after", "before", "remind", "reminds", "reminded", "reminiscent",
+    # possessives and pronouns: "their faces" names the faces
+    "now", "anymore", "nowadays", "compared", "properly", "his", "her", "hers", "him", "their",
+    "theirs", "us", "our", "ours", "whoever",
 ))
 
 # Sentences that speak to the system instead of about the image: never attributes.
@@ -170,6 +198,7 @@ NEGATIVE_VALENCE = frozenset((
     "sterile", "flat", "dull", "washed-out", "oversaturated", "gloomy", "noisy", "cartoonish",
     "fussy", "overdetailed", "bleak", "depressing", "creepy", "unbalanced", "cheap", "tacky",
     "sloppy", "confusing", "overdone", "dreary", "drab", "murky", "grainy",
+    "oddly", "weirdly", "strangely", "awkwardly", "clumsily", "badly",
 ))
 POSITIVE_VALENCE = frozenset((
     "vibrant", "harmonious", "balanced", "elegant", "serene", "peaceful", "dreamy", "ethereal",

@@ -22,10 +22,12 @@ _TERMS: dict[Category, tuple[str, ...]] = {
         "purple", "purples", "violet", "lavender", "magenta", "pink", "pinks", "rose", "brown",
         "browns", "beige", "ochre", "rust", "black", "white", "grey", "gray", "silver", "cream",
         "complementary colors", "color scheme", "colour scheme", "color grading", "colorful",
-        "colourful", "garish", "washed out", "washed-out", "faded", "bright colors",
+        "colour grading", "colourful", "garish", "washed out", "washed-out", "faded",
+        "bright colors",
         "primary colors", "gradient", "gradients", "tonal", "rainbow", "candy colors",
         "limited palette", "duotone", "peach", "coral", "salmon", "lilac", "ivory", "charcoal",
         "burgundy", "maroon", "sand", "copper", "bronze", "blue-grey", "blue-gray",
+        "ultramarine", "vermilion", "indigo", "sepia tones",
     ),
     Category.LIGHTING: (
         "light", "lights", "lighting", "shadow", "shadows", "glow", "glowing", "backlit",
@@ -38,6 +40,9 @@ _TERMS: dict[Category, tuple[str, ...]] = {
         "reflections", "reflection", "sparkle", "haze", "hazy", "fog", "foggy", "mist", "misty",
         "lens flare", "bloom", "spotlight", "ambient light", "natural light", "studio lighting",
         "low key", "high key", "shading", "illumination", "lit",
+        "vignette", "vignetting", "catchlight", "catchlights", "window light", "bounce light",
+        "flash", "glare", "light fall-off", "falloff", "blown-out", "blown out", "dappled",
+        "dappled light",
     ),
     Category.COMPOSITION: (
         "composition", "compositions", "layout", "framing", "frame", "symmetry", "symmetrical",
@@ -50,6 +55,8 @@ _TERMS: dict[Category, tuple[str, ...]] = {
         "repetition", "rhythm", "flow", "flowing lines", "curves", "curved lines", "shapes",
         "geometric shapes", "circles", "empty", "open space", "scale", "proportions",
         "placement", "overlapping", "overcrowded", "tidy", "order", "structure",
+        "crop", "pose", "poses", "text placement", "edges", "proportion", "checkerboard",
+        "checkered",
     ),
     Category.STYLE: (
         "style", "styles", "impressionism", "impressionist", "impressionistic", "expressionism",
@@ -63,6 +70,8 @@ _TERMS: dict[Category, tuple[str, ...]] = {
         "stylized", "stylised", "fantasy", "sci-fi", "noir", "film noir", "psychedelic",
         "whimsical", "kitsch", "brutalist", "ornamental", "art", "illustrative", "painterly",
         "graphic", "geometric", "cinematic", "editorial", "storybook", "pointillism",
+        "typography", "lettering", "font", "fonts", "letterforms", "calligraphy", "line art",
+        "cel shading", "character design", "sprite", "sprites", "chibi", "art style",
         "pointillist", "fauvism", "romanticism", "digital art", "concept art", "lowbrow",
     ),
     Category.MEDIUM: (
@@ -75,6 +84,8 @@ _TERMS: dict[Category, tuple[str, ...]] = {
         "embroidery", "fresco", "tempera", "digital painting", "vector", "vector art",
         "crayon", "marker", "spray paint", "graffiti", "paper cut", "papercraft", "origami",
         "lithograph", "cyanotype", "mixed media",
+        "glaze", "glazes", "ceramic", "ceramics", "pottery", "stitch", "stitches", "stitching",
+        "thread", "carving", "retouching", "wash", "washes", "print", "printmaking",
     ),
     Category.TEXTURE: (
         "texture", "textures", "textured", "grain", "grainy", "film grain", "noise", "noisy",
@@ -84,6 +95,7 @@ _TERMS: dict[Category, tuple[str, ...]] = {
         "shiny", "crackled", "weathered", "worn", "distressed", "organic", "fluffy", "fuzzy",
         "crisp", "polished", "scratchy", "layered paint", "dry brush", "wet", "splatter",
         "drips", "halftone", "dithering", "tactile",
+        "finish", "matte finish", "sheen", "speckled", "cracked", "lustre", "luster", "chrome",
     ),
     Category.MOOD: (
         "mood", "moods", "atmosphere", "atmospheric", "vibe", "vibes",
@@ -107,6 +119,7 @@ _TERMS: dict[Category, tuple[str, ...]] = {
         "texture detail", "linework", "line work", "outlines", "clean lines", "precision",
         "precise", "loose", "looseness", "messy lines", "fussy", "elaborate", "decorative",
         "decoration", "resolution", "pixelated", "definition", "realism of detail",
+        "line weight", "outline", "registration",
     ),
     Category.PERSPECTIVE: (
         "perspective", "angle", "angles", "camera angle", "viewpoint", "point of view",

@@ -21,6 +21,10 @@ Which set was seen when (so the figures can be judged):
 - ``extraction_heldout_short.jsonl`` / ``extraction_heldout_long.jsonl``: written for issue 8 and
   committed before any rule change; scored only as totals during the first issue-8 session, then
   read per comment and tuned on in the second: seen.
+- ``extraction_tuning2.jsonl``: 80 comments (40 short, 40 long) by an independent writer who
+  never saw the code, with categories; written for the third issue-8 session and tuned on,
+  except every fifth row (ts05, ts10, ..., tl40), kept aside as that session's validation
+  slice and scored only as totals.
 - ``extraction_blind_short.jsonl`` / ``extraction_blind_long.jsonl``: written for the second
   issue-8 session by a writer who never saw the extractor's code, its tests or the other sets,
   and committed before that session changed any rule; scored once at the end, never read per
@@ -62,6 +66,7 @@ SETS = (
     ("tuning (issue 8)", "extraction_tuning.jsonl", False),
     ("held-out short (seen)", "extraction_heldout_short.jsonl", False),
     ("held-out long (seen)", "extraction_heldout_long.jsonl", False),
+    ("tuning 2 (independent)", "extraction_tuning2.jsonl", False),
     ("blind short", "extraction_blind_short.jsonl", True),
     ("blind long", "extraction_blind_long.jsonl", True),
 )

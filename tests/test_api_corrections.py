@@ -19,7 +19,7 @@ from api.settings import Settings
 from api.wiring.services import Components
 from tests.doubles.uvicorn_server import UvicornServer
 
-MISREAD = "no complaints about the fog, the neon glare is too much"  # the fog read as disliked
+MISREAD = "I can't fault the fog, the neon glare is too much"  # the fog read as disliked
 
 
 @pytest.fixture()

@@ -14,7 +14,7 @@ from agent.extraction import Extraction
 from preference_store.models import AttributeDraft, Polarity
 from tests.cli_runner import CliResult, run_cli
 
-MISREAD = "no complaints about the fog, the neon glare is too much"  # the fog read as disliked
+MISREAD = "I can't fault the fog, the neon glare is too much"  # the fog read as disliked
 
 
 def ok(result: CliResult) -> str:

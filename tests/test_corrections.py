@@ -21,9 +21,9 @@ from tests.test_agent_support import (  # noqa: F401  (fixtures)
     offline_extractor,
 )
 
-# The offline extractor reads "no complaints about the fog" as a dislike of the fog (a negation
+# The offline extractor reads "I can't fault the fog" as a dislike of the fog (a negation
 # it takes for a complaint): the wrong extraction these tests correct.
-MISREAD = "no complaints about the fog, the neon glare is too much"
+MISREAD = "I can't fault the fog, the neon glare is too much"
 
 
 def assert_misread(turn: Turn) -> None:

@@ -24,7 +24,7 @@ from tests.test_web import (  # noqa: F401  (fixtures)
     wait,
 )
 
-MISREAD = "no complaints about the fog, the neon glare is too much"  # the fog read as disliked
+MISREAD = "I can't fault the fog, the neon glare is too much"  # the fog read as disliked
 CHIPS = ".fixes .chip.fix"
 
 

@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 from agent.extraction import Extraction, ImageContext, ImageTag
 from agent.offline.category import curated_category
 from agent.offline.pairing import Run
-from agent.offline.polarity import clause_verdict
+from agent.offline.polarity import clause_verdict, local_marker
 from agent.offline.segment import Clause
 from agent.vocabulary import CATEGORY_HEADS
 from preference_store.models import MAX_ATTRIBUTE_WORDS, AttributeDraft, Category, Polarity
@@ -48,7 +48,7 @@ def build(
     clauses: Sequence[Clause],
     ignored: list[str],
     image: ImageContext | None,
-    similar: Callable[[Sequence[str]], list[Category | None]],
+    similar: Callable[..., list[Category | None]],
     image_tags: Callable[[ImageContext | None, Category], list[ImageTag]],
 ) -> Extraction:
     notes: list[str] = []
@@ -76,7 +76,9 @@ def build(
         opinion = True
         head = limit(run.text)
         if head in CATEGORY_HEADS and not run.merged_from_predicate:
-            tags = image_tags(image, CATEGORY_HEADS[head])
+            # "I'd want more colour": the image's colours are what is lacking, not the wish
+            quantity = local_marker(clause.tokens, run.start) is not None
+            tags = [] if quantity else image_tags(image, CATEGORY_HEADS[head])
             if not tags:
                 notes.append(f"'{head}' is vague and the image gives no {head} to name")
                 continue
@@ -118,7 +120,7 @@ def build(
 
 
 def _categorised(
-    clauses: Sequence[Clause], similar: Callable[[Sequence[str]], list[Category | None]]
+    clauses: Sequence[Clause], similar: Callable[..., list[Category | None]]
 ) -> list[tuple[Clause, Run, Category | None]]:
     """Every run with its category, in reading order (unknown phrases embedded in one batch)."""
     resolved: list[tuple[int, int, Clause, Run, Category | None]] = []
@@ -141,7 +143,7 @@ def _categorised(
     retry = [i for i, c in enumerate(categories) if c is None and pending[i][2].predicate]
     if retry:
         predicates = [" ".join(t.text for t in pending[i][2].predicate) for i in retry]
-        for i, category in zip(retry, similar(predicates), strict=True):
+        for i, category in zip(retry, similar(predicates, predicates=True), strict=True):
             categories[i] = category
     for (number, clause, run), category in zip(pending, categories, strict=True):
         resolved.append((number, run.start, clause, run, category))

@@ -17,6 +17,9 @@ from preference_store.embeddings import TextEmbedder
 from preference_store.models import Category
 
 _WEAK_HEADS = frozenset({"feel", "feeling", "vibe", "vibes", "look"})
+# One unknown word near a visual term is often a verb or an adjective said in passing ("dusty",
+# "damp", "hard" sit at 0.5-0.59 from some curated term): it must be closer to count.
+SINGLE_WORD_MIN_SIMILARITY = 0.6
 
 
 def curated_category(run: Run) -> Category | None:
@@ -53,19 +56,30 @@ class SimilarCategories:
         self._matrix = np.asarray(self._embedder.embed(texts), dtype=np.float32)
 
     def __call__(
-        self, phrases: Sequence[str], known: dict[str, np.ndarray] | None = None
+        self,
+        phrases: Sequence[str],
+        known: dict[str, np.ndarray] | None = None,
+        *,
+        predicates: bool = False,
     ) -> list[Category | None]:
-        """Categories of ``phrases``; ``known`` holds vectors already computed this comment."""
+        """Categories of ``phrases``; ``known`` holds vectors already computed this comment.
+
+        ``predicates``: the phrases are what a comment says of a named thing ("melted" in "their
+        faces look melted"), so one word needs no more than the usual similarity."""
         if not phrases or self._embedder is None:
             return [None] * len(phrases)
         self.warm_up()
         assert self._matrix is not None
         vectors = embed_once(self._embedder, phrases, known)
         result: list[Category | None] = []
-        for row in np.stack([vectors[p] for p in phrases]) @ self._matrix.T:
+        similarity = np.stack([vectors[p] for p in phrases]) @ self._matrix.T
+        for phrase, row in zip(phrases, similarity, strict=True):
             best = int(row.argmax())
             category = self._categories[best]
-            if row[best] < self._min_similarity or category is Category.SUBJECT:
+            floor = self._min_similarity
+            if " " not in phrase and not predicates:
+                floor = max(floor, SINGLE_WORD_MIN_SIMILARITY)
+            if row[best] < floor or category is Category.SUBJECT:
                 result.append(None)
             else:
                 result.append(category)

@@ -9,22 +9,40 @@ A run is a stretch of content words. Two joins build the phrase a person meant:
 
 Valence words inside a name ("flat graphic look", "dark background") stay part of the name: the
 polarity stage reads a verdict from them only when nothing else in the clause gives one.
+
+Context is not a feature: the object of a simile ("looks like clip art", "reminds me of old
+games", "would work as a poster") and a place that is not itself visual ("the candlelight on the
+fruit", "the trees on the left", "perfect for a morning") are dropped, so the predicate after
+them pairs with the feature they belong to ("the candlelight on the fruit is warm" → "warm
+candlelight"). "the texture of the grapes" stays one phrase.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from agent.offline.tokens import HEDGE, INTENS, NEGATION, STOP, TOO, WISH, WORD, Token
+from agent.offline.tokens import HEDGE, INTENS, NEG, NEGATION, POS, STOP, TOO, WISH, WORD, Token
 from agent.vocabulary import CATEGORY_HEADS, NOUN_HEADS
 from preference_store.models import Category, Polarity
 
 COPULAS = frozenset({"is", "are", "was", "were", "be", "been", "looks", "look", "looked",
                      "feels", "feel", "felt", "seems", "seem", "seemed", "gets", "got",
                      "becomes", "remain", "remains", "stays"})  # fmt: skip
-_DETERMINERS = frozenset({"the", "this", "that", "these", "those", "its", "their", "your"})
+_DETERMINERS = frozenset({"the", "this", "that", "these", "those", "its", "their", "your",
+                          "his", "her", "my", "our"})  # fmt: skip
 _NAME_JOINERS = frozenset({"and", "on", "to"})
 _NOUNISH_LOOK = frozenset({"look", "feel", "vibe"})
+_SIMILES = frozenset({"like", "as", "suits", "reminds me of", "remind me of", "reminded me of",
+                      "reminiscent of"})  # fmt: skip
+_PLACES = frozenset({"on", "in", "at", "against", "behind", "across", "under", "above", "below",
+                     "beneath", "near", "around", "inside", "outside", "along", "through",
+                     "beside", "between", "among", "within", "throughout", "into", "onto",
+                     "after", "for", "from"})  # fmt: skip
+_POSITIONS = frozenset({"left", "right", "top", "bottom", "middle", "side", "sides", "corner",
+                        "corners", "edge", "edges", "centre", "center", "front", "back", "end",
+                        "distance", "frame"})  # fmt: skip
+_OWNERS = frozenset({"the", "a", "an", "this", "that", "these", "those", "its", "their", "my",
+                     "your", "his", "her", "our", "some", "every"})  # fmt: skip
 
 
 @dataclass
@@ -40,6 +58,7 @@ class Run:
     polarity: Polarity | None = None  # set by the polarity stage
     strength: float = 0.7
     guessed: bool = False  # polarity read only from the phrase's own describing words
+    undecided: bool = False  # its own predicate is unread: no verdict borrowed from elsewhere
 
     @property
     def text(self) -> str:
@@ -68,6 +87,7 @@ def find_runs(tokens: list[Token], *, join_predicates: bool = True) -> list[Run]
     if current:
         runs.append(Run(current, start, len(tokens)))
     runs = join_names(tokens, runs)
+    runs = drop_context(tokens, runs)
     if join_predicates:
         runs = _join_predicates(tokens, runs)
     return runs
@@ -109,9 +129,79 @@ def join_names(tokens: list[Token], runs: list[Run]) -> list[Run]:
     return joined
 
 
+def drop_context(tokens: list[Token], runs: list[Run]) -> list[Run]:
+    """Similes' objects and non-visual places are context, not features (see the docstring).
+
+    A dropped phrase's words become stopwords of the clause, so "the candlelight on the fruit is
+    warm" pairs "warm" with "candlelight"."""
+    kept: list[Run] = []
+    for run in runs:
+        index = run.start - 1
+        while index >= 0 and tokens[index].text in _OWNERS:
+            index -= 1
+        marker = ""
+        if index >= 0 and (tokens[index].kind == STOP or tokens[index].text == "suits"):
+            marker = tokens[index].text
+        if marker == "of" and kept and kept[-1].end == index:
+            if not _is_of_phrase(tokens, index):
+                # "the limited palette of teal and gold": the name is the feature
+                for position in range(run.start, run.end):
+                    tokens[position] = Token(tokens[position].text, STOP)
+                continue
+            previous = kept[-1]
+            head = previous.words[0]
+            if head.category is None or head.text in CATEGORY_HEADS:
+                # "the texture of the grapes", "the size of the pixels": one feature
+                words = [*previous.words, Token("of", WORD), *run.words]
+                kept[-1] = Run(words, previous.start, run.end)
+                continue
+            # "the rhythm of the wavy lines": two features
+        simile = marker in _SIMILES or _remind_of(tokens, index) or _alternative(tokens, index)
+        place = marker in _PLACES and _not_visual(run, marker)
+        if simile or place:
+            for position in range(run.start, run.end):
+                tokens[position] = Token(tokens[position].text, STOP)
+            continue
+        kept.append(run)
+    return kept
+
+
+def _alternative(tokens: list[Token], index: int) -> bool:
+    """ "looks like noise rather than texture", "dirty instead of old", "compared to the first
+    one": the other side may be the wanted one or the rejected one; it is left out."""
+    pair = [t.text for t in tokens[max(0, index - 1) : index + 1]]
+    return pair in (["rather", "than"], ["instead", "of"], ["compared", "to"], ["compared", "with"])
+
+
+def _remind_of(tokens: list[Token], index: int) -> bool:
+    """ "reminds me of", "reminiscent of": what follows is a comparison, not a feature."""
+    texts = [t.text for t in tokens[max(0, index - 2) : index + 1]]
+    return texts[-1:] == ["of"] and any(t.startswith("remind") for t in texts)
+
+
+def _is_of_phrase(tokens: list[Token], index: int) -> bool:
+    """ "the texture of the grapes": one word before "of" names a part or quality of what
+    follows; after a longer name ("the limited palette of teal and gold") what follows only
+    elaborates, and the name alone is the feature."""
+    if index == 0 or tokens[index - 1].kind != WORD or " " in tokens[index - 1].text:
+        return False
+    return index == 1 or tokens[index - 2].kind != WORD
+
+
+def _not_visual(run: Run, marker: str) -> bool:
+    """A place that is not a feature: no visual term, a position ("the left"), or a bare colour
+    as a ground ("neon circles on black", "falls off into the black")."""
+    visual = [t for t in run.words if t.category not in {None, Category.SUBJECT}]
+    ground = len(run.words) == 1 and run.words[0].category is Category.COLOR and marker != "from"
+    return not visual or ground or run.words[-1].text in _POSITIONS
+
+
 def _subject(tokens: list[Token], run: Run) -> bool:
     """Whether a run can be the subject of "is/feels ...": a noun, or "the <words>"."""
-    return is_nominal(run) or (run.start > 0 and tokens[run.start - 1].text in _DETERMINERS)
+    index = run.start - 1
+    while index >= 0 and tokens[index].kind in {POS, NEG, INTENS}:
+        index -= 1  # "the pretty pastel door feels ...": the name opens after "the"
+    return is_nominal(run) or (index >= 0 and tokens[index].text in _DETERMINERS)
 
 
 def _join_predicates(tokens: list[Token], runs: list[Run]) -> list[Run]:
@@ -143,12 +233,17 @@ def _join_predicates(tokens: list[Token], runs: list[Run]) -> list[Run]:
                 and all(t.kind in {STOP, INTENS, TOO, HEDGE, NEGATION, WISH} for t in between)
                 and any(t.text in COPULAS or _wished_state(t) for t in between)
                 and "like" not in texts  # "the lines feel like water": a simile, not a state
+                and not set(texts) & {"beat", "beats", "over", "than"}  # a comparison
+                and not set(texts) & {"what", "which", "who"}  # "is what makes the photo"
             ):
                 negated = any(t.kind == NEGATION for t in between)
-                wanted = run.end < len(tokens) and tokens[run.end].text == "enough"
+                following = tokens[run.end].text if run.end < len(tokens) else ""
+                wanted = following == "enough"
+                # "the background isn't gloomy": the feature is the background, not gloom;
+                # "the warm light is stronger than ...": a comparison, not part of the name
+                bare = (negated and not wanted) or following in {"than", "than that"}
                 joined[-1] = Run(
-                    # "the background isn't gloomy": the feature is the background, not gloom
-                    previous.words if negated and not wanted else run.words + previous.words,
+                    previous.words if bare else run.words + previous.words,
                     previous.start,
                     run.end,
                     predicate=list(run.words),
@@ -156,8 +251,23 @@ def _join_predicates(tokens: list[Token], runs: list[Run]) -> list[Run]:
                     negated_predicate=negated,
                 )
                 continue
+            if _second_evaluation(between, previous, tokens):
+                continue  # "the deep blues are gorgeous and so calming": said of the blues
         joined.append(run)
     return joined
+
+
+def _second_evaluation(between: list[Token], previous: Run, tokens: list[Token]) -> bool:
+    """A describing word joined by "and" to a verdict on the feature before it ("are lovely
+    and loose") describes that feature; it is not a feature of its own."""
+    texts = [t.text for t in between]
+    return (
+        _subject(tokens, previous)
+        and "and" in texts
+        and bool(set(texts) & COPULAS)
+        and any(t.kind in {POS, NEG} for t in between)
+        and all(t.kind in {STOP, INTENS, POS, NEG, HEDGE} for t in between)
+    )
 
 
 def _wished_state(token: Token) -> bool:

@@ -28,6 +28,7 @@ from agent import lexicon
 from agent.offline.pairing import COPULAS, Run, wished
 from agent.offline.segment import Clause
 from agent.offline.tokens import (
+    CUE_DISLIKE,
     CUE_LIKE,
     EVALUATIONS,
     FORWARD,
@@ -52,7 +53,17 @@ LIKE, DISLIKE = Polarity.LIKE, Polarity.DISLIKE
 WEAK, MEDIUM, FIRM, STRONG = 0.4, 0.7, 0.8, 0.9
 _PREFERENCE = frozenset({"take", "rather", "prefer", "prefers", "preferred", "beat", "beats",
                          "better", "over", "give me"})  # fmt: skip
-_SEPARATORS = ("over", "than", "beat", "beats")
+_BETTER = frozenset({"better", "stronger", "nicer", "prettier", "lovelier", "more interesting",
+                     "more striking", "more appealing", "preferable", "superior"})  # fmt: skip
+_CHOOSING = frozenset({"take", "prefer", "give me", "me", "pick", "choose", "go for"})
+_BARE_VERDICT_WORDS = 4
+_EXPECTATION = frozenset({"think", "thought", "expect", "expected", "expecting", "imagine",
+                          "imagined"})  # fmt: skip
+_HABITUAL = frozenset({"normally", "usually", "typically", "generally", "often"})
+_THAN = frozenset({"than", "than that"})
+_RATHER = _PREFERENCE | {"i'd rather", "would rather", "rather"}
+_WORSE = frozenset({"worse", "weaker", "uglier", "duller", "blander", "messier", "muddier",
+                    "inferior"})  # fmt: skip
 _SKIPPABLE = frozenset({"so", "very", "really", "way", "a", "bit", "much", "the", "far", "all",
                         "that", "little", "tad"})  # fmt: skip
 
@@ -87,7 +98,25 @@ def clause_verdict(tokens: Sequence[Token]) -> Polarity | None:
 
 
 def negated(tokens: Sequence[Token], index: int, window: int = 3) -> bool:
-    return any(t.kind == NEGATION for t in tokens[max(0, index - window) : index])
+    """A negation just before ``index``, or a clause opened by "nothing about/in ...".
+
+    "I wasn't expecting to like X", "I didn't think I'd like X": the negation is of the
+    expectation, not of the liking."""
+    before = tokens[max(0, index - window) : index]
+    if any(t.kind == NEGATION for t in before):
+        expected = (
+            index < len(tokens)
+            and tokens[index].kind in FORWARD
+            and any(t.text in _EXPECTATION for t in before)
+            and any(t.text in {"did", "was", "were", "never"} for t in tokens[:index])
+        )  # "I didn't think I'd like X" (past: surprise), not "I don't think I like X"
+        return not expected
+    if any(
+        a.kind == NEGATION and b.text in {"think", "believe"} for a, b in pairwise(tokens[:index])
+    ):
+        return True  # "I don't think the grain works": the verdict under it is negated
+    texts = [t.text for t in tokens[: min(index, 3)]]
+    return any(a == "nothing" and b in {"about", "in", "of"} for a, b in pairwise(texts))
 
 
 def _sentence(clauses: list[Clause], valence: ValenceReader, questions: list[str] | None) -> None:
@@ -104,11 +133,22 @@ def _sentence(clauses: list[Clause], valence: ValenceReader, questions: list[str
             if said is not None and _guessed(clause.tokens, run, separator):
                 guesses[id(run)] = said
                 said = None
-            run.polarity = said or verdict
+            # "the pretty pastel door feels a bit twee": the praise before the name may not be
+            # the verdict of its unread predicate; a cue ("I love how ...") still speaks for it
+            run.undecided = (
+                said is None
+                and bool(run.predicate)
+                and any(t.kind in EVALUATIONS for t in clause.tokens[: run.start])
+                and not any(t.kind in FORWARD for t in clause.tokens)
+            )
+            run.polarity = None if run.undecided else said or verdict
             run.strength = _strength(clause.tokens)
         fallback = previous.opposite if clause.after_contrast and previous else previous
+        opens_not = bool(clause.tokens) and clause.tokens[0].text == "not"
+        if previous and verdict is None and (_elliptical_negation(clause.tokens) or opens_not):
+            fallback = previous.opposite  # "the light works, the shadows don't"; "X, not Y"
         for run in clause.runs:
-            if run.polarity is None:
+            if run.polarity is None and not run.undecided:
                 run.polarity = fallback
         own = [r.polarity for r in clause.runs if r.polarity is not None]
         if verdict is not None:
@@ -122,10 +162,14 @@ def _sentence(clauses: list[Clause], valence: ValenceReader, questions: list[str
     later: Polarity | None = None
     for clause, verdict in zip(reversed(clauses), reversed(verdicts), strict=True):
         for run in clause.runs:
-            if run.polarity is None:
-                run.polarity = later
+            if run.polarity is None and not run.undecided:
+                run.polarity = later.opposite if clause.exception and later else later
         found = verdict or next((r.polarity for r in clause.runs if r.polarity), None)
-        if clause.after_contrast:
+        if clause.after_contrast and not clause.runs:
+            # "X is a combo I wouldn't have picked, but it works": a verdict on "it" may be
+            # about X itself, so X gets no verdict from it (left out rather than guessed)
+            later = None
+        elif clause.after_contrast:
             later = found.opposite if found is not None else None
         else:
             later = found or later
@@ -135,23 +179,64 @@ def _sentence(clauses: list[Clause], valence: ValenceReader, questions: list[str
             if run.polarity is None and id(run) in guesses:
                 run.polarity = guesses[id(run)]
                 run.guessed = True
-    if any(t.kind == SARCASM for c in clauses for t in c.tokens):
+    # "I'm normally into film grain but this is too heavy": a habit contradicted in the same
+    # sentence says nothing certain about this image's feature
+    for number, clause in enumerate(clauses):
+        habitual = any(t.text in _HABITUAL for t in clause.tokens)
+        if habitual and any(c.after_contrast for c in clauses[number + 1 :]):
+            for run in clause.runs:
+                run.polarity = None
+    if any(t.kind == SARCASM for c in clauses for t in c.tokens) or _mock_praise(clauses):
         for clause in clauses:
             for run in clause.runs:
                 run.polarity = DISLIKE
 
 
+def _elliptical_negation(tokens: Sequence[Token]) -> bool:
+    texts = [t.text for t in tokens[-2:]]
+    return len(texts) == 2 and texts[1] == "not" and texts[0] in _AUXILIARIES
+
+
+_AUXILIARIES = frozenset({"do", "does", "did", "is", "are", "was", "were", "can", "could"})
+
+
+def _mock_praise(clauses: Sequence[Clause]) -> bool:
+    """ "Great, another blurry background.": praise on its own, then "another"."""
+    return (
+        len(clauses) > 1
+        and [t.kind for t in clauses[0].tokens if t.kind != STOP] == [POS]
+        and bool(clauses[1].tokens)
+        and clauses[1].tokens[0].text == "another"
+    )
+
+
 def _verdict_sentences(clauses: Sequence[Clause]) -> None:
     """Two explicit links between sentences, and no others.
 
-    "Stark shadows, deep blacks. Yes please.": a bare verdict speaks for the sentence before;
+    "Stark shadows, deep blacks. Yes please.": a bare verdict speaks for the sentence before, and
+    a bare "Not." or a sarcastic remark ("Exactly what this needed.") takes back the praise
+    before it;
     "The colours are nice. The light too.": "too"/"as well" repeats the verdict before.
     """
     sentences = [list(group) for _, group in groupby(clauses, key=lambda c: c.sentence)]
     for before, after in pairwise(sentences):
         _repeated_verdict(before, after)
-        if any(c.runs for c in after):
+        if len(after) == 1 and _elliptical_negation(after[0].tokens):
+            # "The moody atmosphere works for me; the harsh shadows don't."
+            earlier = [r.polarity for c in before for r in c.runs if r.polarity is not None]
+            for run in after[0].runs:
+                if run.polarity is None and earlier:
+                    run.polarity = earlier[-1].opposite
+        sarcastic = any(t.kind == SARCASM for c in after for t in c.tokens)
+        if [t.text for c in after for t in c.tokens] == ["not"] or (
+            sarcastic and not any(c.runs for c in after)
+        ):
+            # "Love how the horizon is tilted. Not.": the praise before was sarcastic
+            for run in (r for c in before for r in c.runs):
+                run.polarity = DISLIKE
             continue
+        if any(c.runs for c in after) or sum(len(c.tokens) for c in after) > _BARE_VERDICT_WORDS:
+            continue  # "Yes please." answers; "It reminds me of my gran's kitchen, love it" not
         verdict = next((v for c in after if (v := clause_verdict(c.tokens)) is not None), None)
         runs = [r for c in before for r in c.runs]
         if verdict is None or not runs or any(r.polarity and not r.guessed for r in runs):
@@ -175,33 +260,59 @@ def _repeated_verdict(before: list[Clause], after: list[Clause]) -> None:
         run.polarity = verdict
 
 
-def _comparison(tokens: Sequence[Token]) -> int | None:
-    """Index of "over"/"than"/"beats" in a clause that states a preference, else None."""
+def _comparison(tokens: Sequence[Token]) -> tuple[int, Polarity] | None:
+    """Where a clause that states a preference splits, and the side before it: "I'd take X over
+    Y", "prefer X to Y", "X works better than Y" (X liked), "X is worse than Y" (X disliked)."""
     texts = [t.text for t in tokens]
-    if not any(t in _PREFERENCE or t in {"prefer", "i'd rather"} for t in texts):
-        return None
     for index, text in enumerate(texts):
-        if text in _SEPARATORS and index > 0:
-            if text == "over" and not any(t in {"take", "prefer", "give me", "me"} for t in texts):
-                continue
-            return index
+        if index == 0:
+            continue
+        before = set(texts[:index])
+        if text in _THAN and texts[index - 1] in _WORSE:
+            return index, DISLIKE
+        if text in _THAN and (texts[index - 1] in _BETTER or before & _RATHER):
+            return index, LIKE
+        if text in {"over", "beat", "beats"} and before & _CHOOSING:
+            return index, LIKE
+        if text in {"beat", "beats", "trumps", "outshines"} and any(
+            t.kind == WORD for t in tokens[:index]
+        ):
+            return index, LIKE
+        if (
+            text == "to"
+            and before & {"prefer", "preferred", "prefers"}
+            and _between_sides(tokens, index)
+        ):
+            return index, LIKE
     return None
+
+
+def _between_sides(tokens: Sequence[Token], index: int) -> bool:
+    """ "prefer X to Y": a phrase on both sides of "to" (not "prefer to see")."""
+    return (
+        any(t.kind == WORD for t in tokens[:index])
+        and any(t.kind == WORD for t in tokens[index + 1 : index + 4])
+        and tokens[index + 1].kind == STOP
+        if index + 1 < len(tokens)
+        else False
+    )
 
 
 def _run_polarity(
     tokens: Sequence[Token],
     run: Run,
-    separator: int | None,
+    separator: tuple[int, Polarity] | None,
     valence: ValenceReader,
     questions: list[str] | None = None,
 ) -> Polarity | None:
     # 1. Comparison: the preferred side is liked, the other disliked.
     if separator is not None:
-        return LIKE if run.start < separator else DISLIKE
+        index, first = separator
+        return first if run.start < index else first.opposite
     # 2. Markers right before the phrase or its predicate.
-    local = _local_marker(tokens, run.start)
+    local = local_marker(tokens, run.start)
     if local is None and run.predicate_start is not None:
-        local = _local_marker(tokens, run.predicate_start)
+        local = local_marker(tokens, run.predicate_start)
     if local is not None:
         return local
     # 3. The nearest forward cue before it: "I love the ...", "not a fan of ...".
@@ -209,6 +320,10 @@ def _run_polarity(
         token = tokens[index]
         if token.kind in FORWARD:
             polarity = LIKE if token.kind == CUE_LIKE else DISLIKE
+            if polarity is LIKE and index > 0 and tokens[index - 1].text == "less":
+                return DISLIKE  # "I'm less into the tiny figures"
+            if [t.text for t in tokens[max(0, index - 2) : index]] == ["used", "to"]:
+                return polarity.opposite  # "I used to hate pastel palettes(, now ...)"
             return polarity.opposite if negated(tokens, index) else polarity
     # 4. A wish: what is wished for is liked, unless the wish is negated.
     for index in range(run.start - 1, -1, -1):
@@ -231,6 +346,10 @@ def _run_polarity(
         said = valence.asked(words, questions)
         if said is not None:
             return said.opposite if run.negated_predicate else said
+        if any(t.kind in EVALUATIONS for t in tokens[: run.start]):
+            # "the pretty pastel door feels a bit twee": the praise before the name and the
+            # unread predicate may disagree; no verdict rather than a guess
+            return None
     # 7. An evaluation before it: "beautiful teal", "nice grain".
     for index in range(run.start - 1, -1, -1):
         token = tokens[index]
@@ -239,21 +358,23 @@ def _run_polarity(
             return polarity.opposite if negated(tokens, index, 2) else polarity
     # 8. The phrase's own loaded adjective ("cluttered", "vibrant"), when nothing else speaks;
     #    in a verbless fragment ("Such calm wavy lines.") its modifiers are read by MiniLM too.
-    if clause_verdict(tokens) is None:
+    if clause_verdict(tokens) is None and _verbless(tokens):
+        # only in a verbless fragment ("Cluttered background."): in a sentence, the name's own
+        # adjectives ("that harsh noon shadow ... makes the photo") are not its verdict
         own = ValenceReader.lexical([t.text for t in run.words])
-        if own is None and len(run.words) > 1 and _verbless(tokens):
+        if own is None and len(run.words) > 1:
             own = valence.asked([t.text for t in run.words[:-1]], questions)
         return own
     return None
 
 
-def _guessed(tokens: Sequence[Token], run: Run, separator: int | None) -> bool:
+def _guessed(tokens: Sequence[Token], run: Run, separator: tuple[int, Polarity] | None) -> bool:
     """Whether only the phrase's own describing words gave its polarity (step 8)."""
     return (
         separator is None
         and not run.predicate
         and clause_verdict(tokens) is None
-        and _local_marker(tokens, run.start) is None
+        and local_marker(tokens, run.start) is None
         and not any(t.kind in FORWARD | EVALUATIONS | {WISH, OKAY} for t in tokens)
     )
 
@@ -278,7 +399,7 @@ def _evaluation_after(tokens: Sequence[Token], run: Run) -> Polarity | None:
     return None
 
 
-def _local_marker(tokens: Sequence[Token], start: int) -> Polarity | None:
+def local_marker(tokens: Sequence[Token], start: int) -> Polarity | None:
     index = start - 1
     while index >= 0 and tokens[index].kind in {INTENS, STOP} and tokens[index].text in _SKIPPABLE:
         index -= 1
@@ -293,14 +414,30 @@ def _local_marker(tokens: Sequence[Token], start: int) -> Polarity | None:
         return DISLIKE if negated(tokens, index, 2) else LIKE
     if token.kind == NEGATION and token.text in {"without", "no"}:
         return DISLIKE
+    if token.text == "just" and index > 0 and tokens[index - 1].text in COPULAS:
+        return DISLIKE  # "the rest is just murk", "it's just a flat gradient": dismissive
     return None
 
 
 def _strength(tokens: Sequence[Token]) -> float:
     texts = {t.text for t in tokens}
     kinds = {t.kind for t in tokens}
-    if texts & lexicon.STRONG_WORDS:
-        strength = STRONG
+    litotes = any(
+        t.kind in {NEG, CUE_DISLIKE} and negated(tokens, i, 2) for i, t in enumerate(tokens)
+    ) or any(t.text.startswith("no complaints") for t in tokens)
+    negated_strong = any(
+        t.text in lexicon.STRONG_WORDS and negated(tokens, i) for i, t in enumerate(tokens)
+    )
+    excess = any(
+        a.text in {"way", "far", "much"} and (b.kind == TOO or b.text in {"too much", "too many"})
+        for a, b in pairwise(tokens)
+    )
+    if litotes or "do not mind" in texts:
+        strength = WEAK  # "isn't bad", "I don't hate", "I don't mind": a lukewarm yes
+    elif negated_strong:
+        strength = MEDIUM  # "I can't say I love it": a plain no, not a strong one
+    elif texts & lexicon.STRONG_WORDS or excess:
+        strength = STRONG  # "gorgeous", "way too much"
     elif OKAY in kinds and not kinds & (FORWARD | EVALUATIONS):
         strength = WEAK
     elif INTENS in kinds:
@@ -312,4 +449,4 @@ def _strength(tokens: Sequence[Token]) -> float:
     return strength
 
 
-__all__ = ["assign", "clause_verdict", "negated"]
+__all__ = ["assign", "clause_verdict", "local_marker", "negated"]

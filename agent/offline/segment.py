@@ -19,8 +19,11 @@ from agent.guard import is_instruction
 from agent.offline.tokens import Labeller, Token
 from agent.vocabulary import CATEGORY_HEADS, NOUN_HEADS
 
+_EXCEPTIONS = frozenset({"apart from", "aside from", "other than", "except for"})
 _SCOPE_BREAK = re.compile(r"[;:\n]+|\s+[-–—]\s+|…|\.\.+")
-_CONTRAST = re.compile(r"\b(?:" + "|".join(lexicon.CONTRAST_WORDS) + r")\b|,", re.IGNORECASE)
+_CONTRAST = re.compile(
+    r"\b(?:" + "|".join([*_EXCEPTIONS, *lexicon.CONTRAST_WORDS]) + r")\b|,", re.IGNORECASE
+)
 _FOREIGN_WORD = re.compile(r"[^\W\d_]+(?:'[^\W\d_]+)?")
 
 
@@ -32,6 +35,7 @@ class Clause:
     tokens: list[Token]
     sentence: int = 0
     after_contrast: bool = False  # opened by "but", "though", ...
+    exception: bool = False  # "Apart from the harsh shadows, it's lovely": the opposite
     runs: list = field(default_factory=list)  # list[pairing.Run], filled by the pairing stage
 
 
@@ -61,10 +65,12 @@ def clauses(text: str, labeller: Labeller) -> tuple[list[Clause], list[str]]:
             ignored.append(sentence)
             continue
         position = 0
-        after_contrast = False
+        after_contrast = exception = False
         for match in _CONTRAST.finditer(sentence):
             piece = sentence[position : match.start()]
             rest = sentence[match.end() :]
+            if _adverbial(match.group(0), sentence[: match.start()], rest):
+                continue  # "the boats though, they look stiff": no contrast opens here
             if match.group(0) == "," and _coordinated(piece, rest, labeller):
                 continue  # "calmer, emptier layouts": one phrase, not two clauses
             if match.group(0) != "," and _modifier_contrast(piece, rest):
@@ -73,9 +79,11 @@ def clauses(text: str, labeller: Labeller) -> tuple[list[Clause], list[str]]:
                 break
             if piece.strip(" .!?"):
                 found.append(_clause(piece, labeller, number, after_contrast))
+                found[-1].exception, exception = exception, False
                 after_contrast = match.group(0) != ","
             elif match.group(0) != ",":
                 after_contrast = True
+                exception = match.group(0).lower() in _EXCEPTIONS
             position = match.end()
         piece = sentence[position:]
         if piece.strip(" .!?"):
@@ -89,6 +97,19 @@ def _clause(text: str, labeller: Labeller, sentence: int, after_contrast: bool) 
         tokens=labeller.label(text.lower()),
         sentence=sentence,
         after_contrast=after_contrast,
+    )
+
+
+_COPULA_AFTER = re.compile(r"\s*(?:,|$|(?:is|are|was|were|looks?|feels?|seems?)\b)")
+
+
+def _adverbial(word: str, before: str, after: str) -> bool:
+    """ "though" after a word, before a comma, a verb or the end, is an adverb ("however"):
+    "The fisheye warp though is distracting", "I'm less sure about the boats though, ..."."""
+    return (
+        word.lower() == "though"
+        and bool(re.search(r"[a-z]\s*$", before.lower()))
+        and bool(_COPULA_AFTER.match(after.lower()))
     )
 
 

@@ -39,6 +39,21 @@ _LIKE_AS_PREPOSITION = {"look", "looks", "looked", "feel", "feels", "felt", "see
                         "something", "sounds", "just", "more", "less"}  # fmt: skip
 
 
+_ADVERB = re.compile(
+    r"[a-z]{3,}(?:ally|ily|ntly|ously|fully|edly|ctly|ably|ibly)$|[a-z]{4,}ely$|[a-z]+-wise$"
+)
+_SUBJECTS_AND_AUXILIARIES = frozenset({"it", "i", "he", "she", "they", "we", "you", "which",
+                                       "who", "will", "would", "can", "could",
+                                       "should"})  # fmt: skip
+
+
+def _adverb(word: str) -> bool:
+    """ "clumsily", "genuinely", "properly": manner adverbs are never a feature's name; the few
+    that carry a verdict ("awkwardly", "clumsily") are in the valence lexicon and stay words."""
+    loaded = word in lexicon.NEGATIVE_VALENCE or word in lexicon.POSITIVE_VALENCE
+    return bool(_ADVERB.match(word)) and not loaded
+
+
 @dataclass
 class Token:
     text: str
@@ -46,8 +61,13 @@ class Token:
     category: Category | None = None  # for curated terms
 
 
+_ELONGATED = re.compile(r"([a-z])\1{2,}")
+
+
 def words_of(lowered: str) -> list[str]:
-    """Lower-case words with contractions expanded ("isn't" → "is not")."""
+    """Lower-case words with contractions expanded ("isn't" → "is not") and elongations
+    shortened ("sooo" → "so")."""
+    lowered = _ELONGATED.sub(r"\1", lowered)
     for pattern, replacement in _CONTRACTIONS:
         lowered = pattern.sub(replacement, lowered)
     return [w.replace("’", "'") for w in _WORD.findall(lowered) if w != ","]
@@ -93,14 +113,20 @@ class Labeller:
                 if (
                     cue[0] == ("like",)
                     and tokens
-                    and (tokens[-1].text in _LIKE_AS_PREPOSITION or tokens[-1].kind == WORD)
+                    and (
+                        tokens[-1].text in _LIKE_AS_PREPOSITION
+                        or tokens[-1].kind == WORD
+                        or tokens[-1].text in lexicon.CONTRAST_WORDS
+                    )
                 ):
-                    kind = STOP  # "looks like a dream" is not an opinion
+                    kind = STOP  # "looks like a dream", "beautiful though, like early morning"
                 tokens.append(Token(" ".join(cue[0]), kind))
                 i += len(cue[0])
                 continue
             word = words[i]
-            kind = STOP if word in lexicon.STOPWORDS or word.isdigit() else WORD
+            kind = STOP if word in lexicon.STOPWORDS or word.isdigit() or _adverb(word) else WORD
+            if kind == WORD and tokens and tokens[-1].text in _SUBJECTS_AND_AUXILIARIES:
+                kind = STOP  # "it fights the washes", "I'll admit": a verb, not a feature
             tokens.append(Token(word, kind, self.vocab.get(word)))
             i += 1
         return tokens

@@ -24,16 +24,22 @@ POSITIVE_EXAMPLES = (
     "delicate", "graceful", "natural", "sophisticated", "relaxing", "peaceful", "vivid",
     "glowing", "clean", "fresh", "precise", "effective", "atmospheric", "hypnotic", "smooth",
     "cozy", "sumptuous", "dreamy", "nostalgic", "balanced", "inviting", "soft",
+    "solid", "tidy", "convincing", "consistent", "sharp", "crisp", "well judged", "confident",
+    "carefully observed", "assured", "lively", "expressive", "harmonious", "polished",
+    "beautifully done", "subtle", "tasteful", "refined", "luminous", "charming",
 )
 NEGATIVE_EXAMPLES = (
     "stiff", "muddy", "cheap", "harsh", "aggressive", "lost", "awkward", "fake", "plastic",
     "flashy", "cold", "stark", "empty", "lifeless", "cluttered", "messy", "garish", "dull",
     "bland", "overpowering", "washed out", "banded", "faint", "generic", "heavy-handed",
     "loud", "unreadable", "exhausting", "tacky", "sloppy",
+    "clumsy", "wobbly", "inconsistent", "cramped", "blotchy", "unfinished", "crude",
+    "off", "wrong", "out of place", "distorted", "warped", "smudged", "sickly", "murky",
+    "overworked", "stilted", "amateur", "uneven", "jarring", "bleak",
 )
 # fmt: on
 _NEIGHBOURS = 3
-_MARGIN = 0.04
+_MARGIN = 0.06
 
 
 class ValenceReader:
