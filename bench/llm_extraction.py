@@ -5,10 +5,11 @@
 
 Reads the LLM settings from the environment like the service (``TASTEMAKER_LLM_*``) and builds
 the same chain: LLM extractor (output mode, deadline, clause polarity check) with the offline
-extractor behind it. For every held-out set in tests/data/ (``extraction_heldout*.jsonl``) it
+extractor behind it. For every held-out set in tests/data/ (``extraction_heldout*``, ``_blind*``) it
 prints F1 and polarity errors (matching rule in ``agent/evaluation.py``) over all comments and
 over the comments the LLM answered itself, the fallbacks with their reasons, what the checks
-changed (phrases shortened, features dropped, polarities overruled) and seconds per comment.
+changed (phrases shortened, features dropped, features left out on a disputed polarity) and
+seconds per comment.
 
 ``--simulate echo|flip|oracle`` runs the same chain against the loopback server in
 tests/doubles, answering each comment with its labels (oracle), with the polarities flipped
@@ -56,7 +57,7 @@ def _check_kind(note: str) -> str | None:
     if note.startswith("shortened"):
         return "phrases shortened"
     if note.startswith("polarity of"):
-        return "polarities overruled by the clause"
+        return "left out: the clause disputed the polarity"
     if "copies the prompt's example" in note:
         return "echoed examples dropped"
     if note.startswith("dropped"):
@@ -116,7 +117,10 @@ def print_result(result: SetResult, verbose: bool) -> None:
 
 
 def heldout_sets(paths: list[Path] | None) -> list[Path]:
-    return paths or sorted(DATA.glob("extraction_heldout*.jsonl"))
+    return paths or [
+        *sorted(DATA.glob("extraction_heldout*.jsonl")),
+        *sorted(DATA.glob("extraction_blind*.jsonl")),
+    ]
 
 
 def run(extractor: Extractor, paths: list[Path], verbose: bool) -> list[SetResult]:

@@ -342,15 +342,25 @@ def test_the_word_bound_is_in_the_schema_sent_to_the_server(llm_server: Loopback
         ("The light is way too bright.", "bright light", "The light is way too bright"),
     ],
 )
-def test_a_flipped_polarity_follows_the_clause(
+def test_a_polarity_the_clause_disputes_is_never_stored_the_wrong_way(
     llm_server: LoopbackLLMServer, comment: str, feature: str, evidence: str
 ) -> None:
     flipped = {"liked": [_feature(feature, evidence)], "disliked": []}
     llm_server.push(Reply.structured(flipped))
     result = _checked(llm_server).extract(comment, IMAGE)
-    (attribute,) = [a for a in result.attributes if a.text == feature]
+    assert feature not in {a.text for a in result.attributes}  # not liked, not guessed either
+    assert feature in result.ignored
+    assert any(f"polarity of {feature!r}" in n and "left out" in n for n in result.notes)
+
+
+def test_a_polarity_the_clause_agrees_with_is_kept(llm_server: LoopbackLLMServer) -> None:
+    agreed = {"liked": [], "disliked": [_feature("lens flare", "lens flare")]}
+    llm_server.push(Reply.structured(agreed))
+    result = _checked(llm_server).extract(
+        "Great low angle, but the lens flare is distracting.", IMAGE
+    )
+    (attribute,) = [a for a in result.attributes if a.text == "lens flare"]
     assert attribute.polarity is Polarity.DISLIKE
-    assert any(f"polarity of {feature!r}" in n and "kept dislike" in n for n in result.notes)
 
 
 def test_strength_comes_from_the_answer(llm_server: LoopbackLLMServer) -> None:
