@@ -35,9 +35,9 @@ lint: install
 typecheck: install
 	$(BIN)/mypy
 
-# Three processes, one test file each at a time (module-scoped servers stay in one process): most
-# slow tests wait on servers and subprocesses, so three overlap well even on two cores.
-PYTEST_WORKERS ?= 3
+# Four processes, one test file each at a time (module-scoped servers stay in one process): most
+# slow tests wait on servers and subprocesses, so four overlap well even on two cores.
+PYTEST_WORKERS ?= 4
 
 pytest: install browser services
 	$(BIN)/python -m pytest -q -n $(PYTEST_WORKERS) --dist loadfile

@@ -23,7 +23,8 @@ import httpx
 import pytest
 
 from tests.doubles.brokers import fresh_redis_db
-from tests.doubles.cluster import Cluster, chroma_server, fresh_postgres_database
+from tests.doubles.chroma_server import chroma_server
+from tests.doubles.cluster import Cluster, fresh_postgres_database
 from tests.doubles.uvicorn_server import ONBOARDING_COMMENTS as COMMENTS
 from tests.test_api_journey import PNG, attributes, new_user, sse_events
 

@@ -170,7 +170,25 @@ class ApiForker:
             self._log = None
 
 
-class ForkedUvicornServer(UvicornServer):
+class ForkedChild:
+    """A process ``forker`` forked (``pid``): ``kill()`` is SIGKILL, ``stop()`` a graceful end."""
+
+    forker: ApiForker
+    pid: int | None
+
+    def kill(self) -> None:
+        self._ask_end("kill")
+
+    def stop(self) -> None:
+        self._ask_end("stop")
+
+    def _ask_end(self, how: str) -> None:
+        if self.pid is not None:
+            self.forker.ask(do=how, pid=self.pid)
+            self.pid = None
+
+
+class ForkedUvicornServer(ForkedChild, UvicornServer):
     """A :class:`UvicornServer` whose process is forked by ``forker``; it keeps its port across
     restarts, as a node behind a load balancer keeps its address."""
 
@@ -206,24 +224,13 @@ class ForkedUvicornServer(UvicornServer):
                 time.sleep(0.05)
         raise TimeoutError(f"{self.url} did not answer in {timeout_s} s; see {self.log_path}")
 
-    def kill(self) -> None:
-        self._ask_end("kill")
-
-    def stop(self) -> None:
-        self._ask_end("stop")
-
-    def _ask_end(self, how: str) -> None:
-        if self.pid is not None:
-            self.forker.ask(do=how, pid=self.pid)
-            self.pid = None
-
 
 if __name__ == "__main__":
     serve()
     os._exit(0)  # children were reaped or die with us (PDEATHSIG); skip interpreter teardown
 
 
-class ForkedWorker:
+class ForkedWorker(ForkedChild):
     """A ``tastemaker worker`` forked by ``forker``: ``start()`` waits for Celery's "ready.",
     ``stop()`` is a warm shutdown (SIGTERM), ``kill()`` SIGKILL, as :class:`WorkerProcess`."""
 
@@ -250,17 +257,6 @@ class ForkedWorker:
                 return self
             time.sleep(0.2)
         raise TimeoutError(f"the worker was not ready in {timeout_s} s; see {self.log_path}")
-
-    def kill(self) -> None:
-        self._ask_end("kill")
-
-    def stop(self) -> None:
-        self._ask_end("stop")
-
-    def _ask_end(self, how: str) -> None:
-        if self.pid is not None:
-            self.forker.ask(do=how, pid=self.pid)
-            self.pid = None
 
     def log(self) -> str:
         return self.log_path.read_text(errors="replace") if self.log_path.exists() else ""

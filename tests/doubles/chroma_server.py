@@ -8,6 +8,7 @@ import subprocess
 import time
 import urllib.request
 from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
@@ -32,12 +33,11 @@ def wait_for_http(url: str, *, timeout_s: float = 60.0, process: subprocess.Pope
     raise TimeoutError(f"{url} did not answer in {timeout_s} s")
 
 
-@pytest.fixture(scope="session")
-def chroma_server_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
-    """Start `chroma run` for the session and stop it afterwards."""
+@contextmanager
+def chroma_server(path: Path) -> Iterator[str]:
+    """``chroma run`` over ``path`` on a free loopback port; its URL. Stopped on exit."""
     executable = shutil.which("chroma") or str(Path(__file__).parents[2] / ".venv/bin/chroma")
     port = free_port()
-    path = tmp_path_factory.mktemp("chroma-server")
     process = subprocess.Popen(
         [executable, "run", "--path", str(path), "--host", "127.0.0.1", "--port", str(port)],
         stdout=subprocess.DEVNULL,
@@ -53,3 +53,11 @@ def chroma_server_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]
             process.wait(timeout=10)
         except subprocess.TimeoutExpired:
             process.kill()
+            process.wait(timeout=10)
+
+
+@pytest.fixture(scope="session")
+def chroma_server_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """Start `chroma run` for the session and stop it afterwards."""
+    with chroma_server(tmp_path_factory.mktemp("chroma-server")) as url:
+        yield url

@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import os
 import secrets
-import shutil
 import subprocess
 import sys
 from collections.abc import Callable, Iterator
@@ -25,7 +24,6 @@ from typing import Protocol
 import psycopg
 
 from tests.doubles.api_forker import ApiForker, ForkedUvicornServer, ForkedWorker
-from tests.doubles.chroma_server import free_port, wait_for_http
 from tests.doubles.postgres import ADMIN_DSN, URL
 from tests.doubles.uvicorn_server import UvicornServer
 
@@ -51,29 +49,6 @@ def fresh_postgres_database() -> Iterator[str]:
     finally:
         with psycopg.connect(ADMIN_DSN, autocommit=True) as admin:
             admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-
-
-@contextmanager
-def chroma_server(path: Path) -> Iterator[str]:
-    """``chroma run`` over ``path`` on a free loopback port, for one module; its URL."""
-    executable = shutil.which("chroma") or str(ROOT / ".venv/bin/chroma")
-    port = free_port()
-    process = subprocess.Popen(
-        [executable, "run", "--path", str(path), "--host", "127.0.0.1", "--port", str(port)],
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
-    try:
-        url = f"http://127.0.0.1:{port}"
-        wait_for_http(f"{url}/api/v2/heartbeat", process=process)
-        yield url
-    finally:
-        process.terminate()
-        try:
-            process.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait(timeout=10)
 
 
 def upgrade_schema(database_url: str, log_path: Path) -> None:
