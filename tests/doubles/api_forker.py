@@ -28,6 +28,7 @@ from pathlib import Path
 from typing import IO, Any
 
 from tests.doubles.chroma_server import free_port
+from tests.doubles.logged_process import reap
 from tests.doubles.uvicorn_server import UvicornServer
 
 ROOT = Path(__file__).parents[2]
@@ -159,11 +160,7 @@ class ApiForker:
         if self.process is not None:
             assert self.process.stdin is not None
             self.process.stdin.close()  # the forker's loop ends; its children follow it
-            try:
-                self.process.wait(timeout=30)
-            except subprocess.TimeoutExpired:
-                self.process.kill()
-                self.process.wait(timeout=10)
+            reap(self.process)
             self.process = None
         if self._log is not None:
             self._log.close()

@@ -6,7 +6,7 @@ from __future__ import annotations
 import signal
 import subprocess
 from pathlib import Path
-from typing import IO
+from typing import IO, Any
 
 
 class LoggedProcess:
@@ -26,11 +26,7 @@ class LoggedProcess:
     def _end(self, how: signal.Signals) -> None:
         if self.process is not None and self.process.poll() is None:
             self.process.send_signal(how)
-            try:
-                self.process.wait(timeout=30)
-            except subprocess.TimeoutExpired:
-                self.process.kill()
-                self.process.wait(timeout=10)
+            reap(self.process)
         self.process = None
         if self._log is not None:
             self._log.close()
@@ -38,3 +34,12 @@ class LoggedProcess:
 
     def log(self) -> str:
         return self.log_path.read_text(errors="replace") if self.log_path.exists() else ""
+
+
+def reap(process: subprocess.Popen[Any]) -> None:
+    """Wait for an ending process; SIGKILL it if it takes over 30 s."""
+    try:
+        process.wait(timeout=30)
+    except subprocess.TimeoutExpired:
+        process.kill()
+        process.wait(timeout=10)
