@@ -97,8 +97,11 @@ SARCASM_MARKERS = (
     "because subtle", "what could go wrong", "oh sure", "very brave", "how brave",
     "how profound", "how deeply profound", "exactly what this needed", "exactly what it needed",
     "just what this needed", "just what it needed", "because everyone loves",
-    "because everybody loves",
+    "because everybody loves", "because what", "really needed was", "what it needed was",
+    "what this needed was",
 )
+# An eye roll or "/s" marks the sentence it ends as sarcastic.
+SARCASM_SIGNS = ("🙄", "😒", "/s")
 # Idioms and fillers that are never features ("at the end of the day", "in a good way").
 IDIOM_FILLERS = (
     "at the end of the day", "on the other hand", "that said",
@@ -116,10 +119,13 @@ WISH_CUES = (
     "needs", "need", "want", "would be awesome", "would be better", "would be nicer",
     "i'd love", "i'd like", "i'd prefer", "prefer it", "if it had", "if there were",
     "not enough", "i'd add", "would add", "add some", "add more", "make it", "make the",
+    # a preference with no "than": "I'd rather have that cool moonlight everywhere"
+    "i'd rather", "would rather", "i'd have preferred", "would have preferred",
 )
 NEGATIONS = ("not", "no", "never", "nothing", "hardly", "neither", "nor", "without", "barely")
 HEDGES = (
     "maybe", "perhaps", "kind of", "kinda", "sort of", "somewhat", "slightly", "a bit",
+    "a touch", "a tad",
     "a little", "probably", "i think", "not sure", "a tad", "mildly", "fairly", "i suppose",
 )
 INTENSIFIERS = (

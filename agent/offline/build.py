@@ -140,15 +140,34 @@ def _categorised(
     unknown = [limit(run.text) for _, _, run in pending]
     categories = similar(unknown)
     # "the sun is too small": the subject is not visual, its quality may be
-    retry = [i for i, c in enumerate(categories) if c is None and pending[i][2].predicate]
+    retry = [
+        i
+        for i, c in enumerate(categories)
+        if c in {None, Category.SUBJECT} and pending[i][2].predicate
+    ]
     if retry:
         predicates = [" ".join(t.text for t in pending[i][2].predicate) for i in retry]
         for i, category in zip(retry, similar(predicates, predicates=True), strict=True):
+            categories[i] = category
+    named = [i for i, c in enumerate(categories) if c is None and _named(pending[i][2])]
+    if named:
+        phrases = [limit(pending[i][2].text) for i in named]
+        for i, category in zip(named, similar(phrases, named=True), strict=True):
             categories[i] = category
     for (number, clause, run), category in zip(pending, categories, strict=True):
         resolved.append((number, run.start, clause, run, category))
     resolved.sort(key=lambda item: (item[0], item[1]))
     return [(clause, run, category) for _, _, clause, run, category in resolved]
+
+
+_OWN_READINGS = frozenset("1234567")
+
+
+def _named(run: Run) -> bool:
+    """A phrase of several words that its own clause judges ("the french knots are lovely",
+    "I love the faceted water"): a feature the person names, even with words the vocabulary
+    lacks. One word, or a verdict borrowed from another clause, is not enough to keep it."""
+    return len(run.words) > 1 and run.source in _OWN_READINGS
 
 
 def _overall(verdicts: list[Polarity], attributes: list[AttributeDraft]) -> Polarity | None:

@@ -61,11 +61,15 @@ class SimilarCategories:
         known: dict[str, np.ndarray] | None = None,
         *,
         predicates: bool = False,
+        named: bool = False,
     ) -> list[Category | None]:
         """Categories of ``phrases``; ``known`` holds vectors already computed this comment.
 
         ``predicates``: the phrases are what a comment says of a named thing ("melted" in "their
-        faces look melted"), so one word needs no more than the usual similarity."""
+        faces look melted"), so one word needs no more than the usual similarity.
+        ``named``: the comment itself names each phrase as a feature it judges ("the french
+        knots are lovely"), so the nearest curated term gives its category however far it is:
+        the vocabulary cannot list every craft term a person may praise."""
         if not phrases or self._embedder is None:
             return [None] * len(phrases)
         self.warm_up()
@@ -79,9 +83,10 @@ class SimilarCategories:
             floor = self._min_similarity
             if " " not in phrase and not predicates:
                 floor = max(floor, SINGLE_WORD_MIN_SIMILARITY)
-            if row[best] < floor or category is Category.SUBJECT:
+            if row[best] < floor and not named:
                 result.append(None)
             else:
+                # nearest to subject matter ("the knight") is subject matter: never stored
                 result.append(category)
         return result
 

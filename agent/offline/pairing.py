@@ -59,6 +59,7 @@ class Run:
     strength: float = 0.7
     guessed: bool = False  # polarity read only from the phrase's own describing words
     undecided: bool = False  # its own predicate is unread: no verdict borrowed from elsewhere
+    source: str = ""  # which reading gave the polarity (see ``polarity``), for the figures
 
     @property
     def text(self) -> str:
@@ -241,7 +242,9 @@ def _join_predicates(tokens: list[Token], runs: list[Run]) -> list[Run]:
                 wanted = following == "enough"
                 # "the background isn't gloomy": the feature is the background, not gloom;
                 # "the warm light is stronger than ...": a comparison, not part of the name
-                bare = (negated and not wanted) or following in {"than", "than that"}
+                # "the rim light is a masterstroke": a noun said of it is a verdict, not a name
+                nominal = texts[-1] in {"a", "an"}
+                bare = (negated and not wanted) or following in {"than", "than that"} or nominal
                 joined[-1] = Run(
                     previous.words if bare else run.words + previous.words,
                     previous.start,

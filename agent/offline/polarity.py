@@ -142,6 +142,8 @@ def _sentence(clauses: list[Clause], valence: ValenceReader, questions: list[str
                 and not any(t.kind in FORWARD for t in clause.tokens)
             )
             run.polarity = None if run.undecided else said or verdict
+            if run.polarity is not None and said is None:
+                run.source = "clause"
             run.strength = _strength(clause.tokens)
         fallback = previous.opposite if clause.after_contrast and previous else previous
         opens_not = bool(clause.tokens) and clause.tokens[0].text == "not"
@@ -150,6 +152,7 @@ def _sentence(clauses: list[Clause], valence: ValenceReader, questions: list[str
         for run in clause.runs:
             if run.polarity is None and not run.undecided:
                 run.polarity = fallback
+                run.source = "fallback" if run.polarity is not None else ""
         own = [r.polarity for r in clause.runs if r.polarity is not None]
         if verdict is not None:
             previous = verdict
@@ -164,7 +167,10 @@ def _sentence(clauses: list[Clause], valence: ValenceReader, questions: list[str
         for run in clause.runs:
             if run.polarity is None and not run.undecided:
                 run.polarity = later.opposite if clause.exception and later else later
+                run.source = "later" if run.polarity is not None else ""
         found = verdict or next((r.polarity for r in clause.runs if r.polarity), None)
+        if verdict is None and any(r.source == "4" for r in clause.runs):
+            found = None  # "the greens are a touch sickly, I'd rather the warmer yellows"
         if clause.after_contrast and not clause.runs:
             # "X is a combo I wouldn't have picked, but it works": a verdict on "it" may be
             # about X itself, so X gets no verdict from it (left out rather than guessed)
@@ -178,6 +184,7 @@ def _sentence(clauses: list[Clause], valence: ValenceReader, questions: list[str
         for run in clause.runs:
             if run.polarity is None and id(run) in guesses:
                 run.polarity = guesses[id(run)]
+                run.source = "guess" if run.polarity is not None else ""
                 run.guessed = True
     # "I'm normally into film grain but this is too heavy": a habit contradicted in the same
     # sentence says nothing certain about this image's feature
@@ -186,10 +193,49 @@ def _sentence(clauses: list[Clause], valence: ValenceReader, questions: list[str
         if habitual and any(c.after_contrast for c in clauses[number + 1 :]):
             for run in clause.runs:
                 run.polarity = None
+    _relative_verdicts(clauses)
+    _doubt_borrowed(clauses, valence)
     if any(t.kind == SARCASM for c in clauses for t in c.tokens) or _mock_praise(clauses):
         for clause in clauses:
             for run in clause.runs:
                 run.polarity = DISLIKE
+                run.source = "sarcasm" if run.polarity is not None else ""
+
+
+def _relative_verdicts(clauses: Sequence[Clause]) -> None:
+    """ "The stitches are a bit uneven, which I actually kind of like": a relative clause with a
+    verdict and no feature of its own judges the clause before it, over that clause's own
+    describing words."""
+    for before, clause in pairwise(clauses):
+        if clause.runs or not clause.tokens or clause.tokens[0].text != "which":
+            continue
+        verdict = clause_verdict(clause.tokens)
+        if verdict is None:
+            continue
+        for run in before.runs:
+            run.polarity = verdict
+            run.source = "which"
+            run.strength = _strength(clause.tokens)
+
+
+_BORROWED = frozenset({"fallback", "later"})
+
+
+def _doubt_borrowed(clauses: Sequence[Clause], valence: ValenceReader) -> None:
+    """A verdict borrowed from elsewhere in the sentence that the phrase's own words contradict
+    ("the sky isn't dark enough, it comes out a washed out grey": "washed out" against the wish
+    before it) is no verdict: leaving the phrase out costs a feature, storing it wrong steers
+    generation toward what the person dislikes."""
+    for clause in clauses:
+        for run in clause.runs:
+            if run.polarity is None or run.source not in _BORROWED:
+                continue
+            own = ValenceReader.lexical([t.text for t in run.words])
+            if own is None and len(run.words) > 1:
+                own = valence.of_words([t.text for t in run.words[:-1]])
+            if own is not None and own is not run.polarity:
+                run.polarity = None
+                run.source = ""
 
 
 def _elliptical_negation(tokens: Sequence[Token]) -> bool:
@@ -227,6 +273,7 @@ def _verdict_sentences(clauses: Sequence[Clause]) -> None:
             for run in after[0].runs:
                 if run.polarity is None and earlier:
                     run.polarity = earlier[-1].opposite
+                    run.source = "elliptic" if run.polarity is not None else ""
         sarcastic = any(t.kind == SARCASM for c in after for t in c.tokens)
         if [t.text for c in after for t in c.tokens] == ["not"] or (
             sarcastic and not any(c.runs for c in after)
@@ -234,6 +281,7 @@ def _verdict_sentences(clauses: Sequence[Clause]) -> None:
             # "Love how the horizon is tilted. Not.": the praise before was sarcastic
             for run in (r for c in before for r in c.runs):
                 run.polarity = DISLIKE
+                run.source = "not" if run.polarity is not None else ""
             continue
         if any(c.runs for c in after) or sum(len(c.tokens) for c in after) > _BARE_VERDICT_WORDS:
             continue  # "Yes please." answers; "It reminds me of my gran's kitchen, love it" not
@@ -245,6 +293,7 @@ def _verdict_sentences(clauses: Sequence[Clause]) -> None:
             continue
         for run in runs:
             run.polarity = verdict
+            run.source = "bare-verdict" if run.polarity is not None else ""
 
 
 def _repeated_verdict(before: list[Clause], after: list[Clause]) -> None:
@@ -258,6 +307,7 @@ def _repeated_verdict(before: list[Clause], after: list[Clause]) -> None:
     verdict = earlier[-1] if earlier else None
     for run in runs:
         run.polarity = verdict
+        run.source = "too" if run.polarity is not None else ""
 
 
 def _comparison(tokens: Sequence[Token]) -> tuple[int, Polarity] | None:
@@ -298,6 +348,13 @@ def _between_sides(tokens: Sequence[Token], index: int) -> bool:
     )
 
 
+def _by(run: Run, source: str, polarity: Polarity | None) -> Polarity | None:
+    """Note which reading gave ``run`` its polarity (for the scope figures), and pass it on."""
+    if polarity is not None:
+        run.source = source
+    return polarity
+
+
 def _run_polarity(
     tokens: Sequence[Token],
     run: Run,
@@ -308,44 +365,52 @@ def _run_polarity(
     # 1. Comparison: the preferred side is liked, the other disliked.
     if separator is not None:
         index, first = separator
-        return first if run.start < index else first.opposite
+        return _by(run, "1", first if run.start < index else first.opposite)
+    # 1b. A pseudo-cleft: "What spoils it for me is the sweet little house" → the verdict
+    #     before the copula is the phrase's, whatever its own words say.
+    cleft = _cleft(tokens, run)
+    if cleft is not None:
+        return _by(run, "1", cleft)
     # 2. Markers right before the phrase or its predicate.
     local = local_marker(tokens, run.start)
     if local is None and run.predicate_start is not None:
         local = local_marker(tokens, run.predicate_start)
     if local is not None:
-        return local
+        return _by(run, "2", local)
     # 3. The nearest forward cue before it: "I love the ...", "not a fan of ...".
     for index in range(run.start - 1, -1, -1):
         token = tokens[index]
         if token.kind in FORWARD:
             polarity = LIKE if token.kind == CUE_LIKE else DISLIKE
             if polarity is LIKE and index > 0 and tokens[index - 1].text == "less":
-                return DISLIKE  # "I'm less into the tiny figures"
+                return _by(run, "3", DISLIKE)  # "I'm less into the tiny figures"
             if [t.text for t in tokens[max(0, index - 2) : index]] == ["used", "to"]:
-                return polarity.opposite  # "I used to hate pastel palettes(, now ...)"
-            return polarity.opposite if negated(tokens, index) else polarity
-    # 4. A wish: what is wished for is liked, unless the wish is negated.
+                return _by(run, "3", polarity.opposite)  # "I used to hate pastel palettes(, now ...)"
+            return _by(run, "3", polarity.opposite if negated(tokens, index) else polarity)
+    # 4. A wish: what is wished for is liked, unless the wish is negated ("I wish it didn't
+    #    have the watermark", "wish the highlights weren't so blown out").
     for index in range(run.start - 1, -1, -1):
         if tokens[index].kind == WISH:
             between = tokens[index + 1 : run.start]
             if any(t.kind == NEGATION or t.text in {"less", "fewer"} for t in between):
-                return DISLIKE
-            return LIKE
+                return _by(run, "4", DISLIKE)
+            if run.negated_predicate or any(t.kind == NEGATION for t in tokens[run.start :]):
+                return _by(run, "4", DISLIKE)
+            return _by(run, "4", LIKE)
     # 5. An evaluation after it: "the palette is gorgeous", "isn't bad at all", "is okay".
     after = _evaluation_after(tokens, run)
     if after is not None:
-        return after
+        return _by(run, "5", after)
     # 6. Its predicate: "not dark enough" (wants more), "could be warmer", "seems rich".
     if run.predicate:
         if run.end < len(tokens) and tokens[run.end].text == "enough":
-            return LIKE
+            return _by(run, "6", LIKE)
         if wished(list(tokens), run):
-            return LIKE
+            return _by(run, "6", LIKE)
         words = [t.text for t in run.predicate]
         said = valence.asked(words, questions)
         if said is not None:
-            return said.opposite if run.negated_predicate else said
+            return _by(run, "6", said.opposite if run.negated_predicate else said)
         if any(t.kind in EVALUATIONS for t in tokens[: run.start]):
             # "the pretty pastel door feels a bit twee": the praise before the name and the
             # unread predicate may disagree; no verdict rather than a guess
@@ -355,7 +420,7 @@ def _run_polarity(
         token = tokens[index]
         if token.kind in EVALUATIONS:
             polarity = LIKE if token.kind == POS else DISLIKE
-            return polarity.opposite if negated(tokens, index, 2) else polarity
+            return _by(run, "7", polarity.opposite if negated(tokens, index, 2) else polarity)
     # 8. The phrase's own loaded adjective ("cluttered", "vibrant"), when nothing else speaks;
     #    in a verbless fragment ("Such calm wavy lines.") its modifiers are read by MiniLM too.
     if clause_verdict(tokens) is None and _verbless(tokens):
@@ -364,7 +429,21 @@ def _run_polarity(
         own = ValenceReader.lexical([t.text for t in run.words])
         if own is None and len(run.words) > 1:
             own = valence.asked([t.text for t in run.words[:-1]], questions)
-        return own
+        return _by(run, "8", own)
+    return None
+
+
+def _cleft(tokens: Sequence[Token], run: Run) -> Polarity | None:
+    if not tokens or tokens[0].text != "what":
+        return None
+    copula = next((i for i in range(1, run.start) if tokens[i].text in {"is", "are", "was"}), None)
+    if copula is None:
+        return None
+    for index in range(1, copula):
+        token = tokens[index]
+        if token.kind in FORWARD or token.kind in EVALUATIONS:
+            polarity = LIKE if token.kind in {CUE_LIKE, POS} else DISLIKE
+            return polarity.opposite if negated(tokens, index) else polarity
     return None
 
 

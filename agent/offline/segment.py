@@ -16,7 +16,7 @@ import pysbd
 
 from agent import lexicon
 from agent.guard import is_instruction
-from agent.offline.tokens import Labeller, Token
+from agent.offline.tokens import SARCASM, STOP, Labeller, Token
 from agent.vocabulary import CATEGORY_HEADS, NOUN_HEADS
 
 _EXCEPTIONS = frozenset({"apart from", "aside from", "other than", "except for"})
@@ -88,13 +88,33 @@ def clauses(text: str, labeller: Labeller) -> tuple[list[Clause], list[str]]:
         piece = sentence[position:]
         if piece.strip(" .!?"):
             found.append(_clause(piece, labeller, number, after_contrast))
+    for before, clause in zip(found, found[1:], strict=False):
+        if before.sentence == clause.sentence and _simile(clause.tokens):
+            clause.tokens[0] = Token(clause.tokens[0].text, STOP)
     return found, ignored
 
 
+_FINITE = frozenset({"is", "are", "was", "were", "been", "got", "had", "has", "did", "does",
+                     "do", "went", "came", "ran"})  # fmt: skip
+
+
+def _simile(tokens: list[Token]) -> bool:
+    """ "the tiles look wonky, like the perspective got away from the artist": a clause opened
+    by "like" with a verb of its own compares; "love the palette, like the grain too" likes."""
+    return (
+        len(tokens) > 2
+        and tokens[0].text == "like"
+        and any(t.text in _FINITE or t.text.endswith("ed") for t in tokens[2:])
+    )
+
+
 def _clause(text: str, labeller: Labeller, sentence: int, after_contrast: bool) -> Clause:
+    tokens = labeller.label(text.lower())
+    if any(sign in text for sign in lexicon.SARCASM_SIGNS):
+        tokens.append(Token("🙄", SARCASM))
     return Clause(
         text=text.strip(" ,"),
-        tokens=labeller.label(text.lower()),
+        tokens=tokens,
         sentence=sentence,
         after_contrast=after_contrast,
     )

@@ -27,6 +27,9 @@ POSITIVE_EXAMPLES = (
     "solid", "tidy", "convincing", "consistent", "sharp", "crisp", "well judged", "confident",
     "carefully observed", "assured", "lively", "expressive", "harmonious", "polished",
     "beautifully done", "subtle", "tasteful", "refined", "luminous", "charming",
+    # praise through a noun ("the rim light is a masterstroke")
+    "masterstroke", "stroke of genius", "pure poetry", "a gift", "a revelation", "a marvel",
+    "genius", "a joy to look at",
 )
 NEGATIVE_EXAMPLES = (
     "stiff", "muddy", "cheap", "harsh", "aggressive", "lost", "awkward", "fake", "plastic",
@@ -36,10 +39,13 @@ NEGATIVE_EXAMPLES = (
     "clumsy", "wobbly", "inconsistent", "cramped", "blotchy", "unfinished", "crude",
     "off", "wrong", "out of place", "distorted", "warped", "smudged", "sickly", "murky",
     "overworked", "stilted", "amateur", "uneven", "jarring", "bleak",
+    "a mess", "an eyesore", "a cliche", "a distraction", "a letdown", "a gimmick",
+    "an afterthought", "a mistake",
 )
 # fmt: on
 _NEIGHBOURS = 3
 _MARGIN = 0.06
+_FLOOR = 0.40  # below it, no example is close enough to read the word by
 
 
 class ValenceReader:
@@ -115,6 +121,6 @@ class ValenceReader:
     def _side(similarity: np.ndarray) -> Polarity | None:
         positive = np.sort(similarity[: len(POSITIVE_EXAMPLES)])[-_NEIGHBOURS:].mean()
         negative = np.sort(similarity[len(POSITIVE_EXAMPLES) :])[-_NEIGHBOURS:].mean()
-        if max(positive, negative) < 0.45 or abs(positive - negative) < _MARGIN:
+        if max(positive, negative) < _FLOOR or abs(positive - negative) < _MARGIN:
             return None  # not a describing word we can read, or no clear side
         return Polarity.LIKE if positive > negative else Polarity.DISLIKE
