@@ -29,12 +29,12 @@ from generation.generator import (
     Conditioning,
     GenerationResult,
     PersonalizedGenerator,
+    StageTimer,
     StepCallback,
 )
 from generation.guidance import ViPerGuidedUNet, pipeline_view
-from generation.plan import ConditioningPlan, place_style
+from generation.plan import ConditioningPlan
 from generation.settings import ConditioningMode, GenerationSettings
-from generation.style_inject import STYLE_MARKER
 from generation.style_token import StyleToken
 from preference_store.models import Profile
 
@@ -131,48 +131,20 @@ def generate_batch(
 def _prepare(generator: PersonalizedGenerator, index: int, item: BatchItem) -> _Prepared:
     """Stages 1–4 of ``PersonalizedGenerator.__call__`` for one request (same checks, same
     conditioning cache), ending in the embeddings its rows of the batch carry."""
-    timings: dict[str, float] = {}
-    clock = time.perf_counter()
-
-    def lap(stage: str) -> None:
-        nonlocal clock
-        now = time.perf_counter()
-        timings[stage] = now - clock
-        clock = now
-
-    # 1. Check inputs.
+    laps = StageTimer()
     settings = item.settings
-    prompt, negative_prompt = generator.check_inputs(
-        item.prompt, item.profile, settings, item.negative_prompt
-    )
-    embedding = generator._aesthetic_embedding(item.profile, item.aesthetic_embedding, settings)
-    style = generator.check_style(item.style, settings.style_weight, negative=False)
-    negative_style = generator.check_style(
-        item.negative_style, settings.negative_style_weight, negative=True
-    )
-    lap("check")
 
-    # 2. Plan.
-    plan = place_style(
-        generator.plan(prompt, item.profile, negative_prompt),
-        token=style.describe() if style else None,
-        negative_token=negative_style.describe() if negative_style else None,
-        marker=STYLE_MARKER,
+    # 1–3. Check, plan and encode, as for a lone request (the same checks and cache entries).
+    plan, conditioning, cached = generator.condition(
+        laps,
+        item.prompt,
+        item.profile,
+        settings,
+        negative_prompt=item.negative_prompt,
+        aesthetic_embedding=item.aesthetic_embedding,
+        style=item.style,
+        negative_style=item.negative_style,
     )
-    lap("plan")
-
-    # 3. Encode (through the generator's cache, so a batch and a lone call share entries).
-    key = (
-        *generator._cache_key(item.profile, plan, settings, embedding),
-        style.digest() if style else None,
-        negative_style.digest() if negative_style else None,
-    )
-    conditioning = generator.cache.get(key)
-    cached = conditioning is not None
-    if conditioning is None:
-        conditioning = generator.encode(plan, settings, embedding, timings, style, negative_style)
-        generator.cache.put(key, conditioning)
-    lap("encode")
 
     # 4. Mix ViPer's conditioning, exactly as ``prepare_pipeline`` does for one request.
     beta = settings.vp_degree
@@ -193,7 +165,7 @@ def _prepare(generator: PersonalizedGenerator, index: int, item: BatchItem) -> _
     else:
         text = combine(text, conditioning.liked, beta)
         negative = combine(negative, conditioning.disliked, beta)
-    lap("prepare")
+    laps.lap("prepare")
 
     seed = settings.seed if settings.seed is not None else secrets.randbelow(2**31)
     return _Prepared(
@@ -209,7 +181,7 @@ def _prepare(generator: PersonalizedGenerator, index: int, item: BatchItem) -> _
         disliked,
         a,
         b,
-        timings,
+        laps.timings,
     )
 
 

@@ -101,6 +101,19 @@ class GenerationResult:
         }
 
 
+class StageTimer:
+    """Seconds per stage of one request: ``lap(stage)`` ends ``stage`` and starts the next."""
+
+    def __init__(self) -> None:
+        self.timings: dict[str, float] = {}
+        self.started = self._clock = time.perf_counter()
+
+    def lap(self, stage: str) -> None:
+        now = time.perf_counter()
+        self.timings[stage] = now - self._clock
+        self._clock = now
+
+
 class PersonalizedGenerator:
     """Renders prompts in a person's taste with one shared SD 1.x / SDXL pipeline.
 
@@ -147,55 +160,25 @@ class PersonalizedGenerator:
         style: StyleToken | None = None,
         negative_style: StyleToken | None = None,
     ) -> GenerationResult:
-        timings: dict[str, float] = {}
-        started = clock = time.perf_counter()
-
-        def lap(stage: str) -> None:
-            nonlocal clock
-            now = time.perf_counter()
-            timings[stage] = now - clock
-            clock = now
-
-        # 1. Check inputs: nothing below runs on a request that is out of bounds.
+        laps = StageTimer()
         settings = settings or GenerationSettings()
-        prompt, negative_prompt = self.check_inputs(prompt, profile, settings, negative_prompt)
-        if output_type not in OUTPUT_TYPES:
-            raise InvalidGenerationRequest(f"output_type must be one of {', '.join(OUTPUT_TYPES)}")
-        embedding = self._aesthetic_embedding(profile, aesthetic_embedding, settings)
-        style = self.check_style(style, settings.style_weight, negative=False)
-        negative_style = self.check_style(
-            negative_style, settings.negative_style_weight, negative=True
-        )
-        lap("check")
 
-        # 2. Plan the conditioning: which attributes, in which order, and why; where the
-        #    learned tokens go.
-        plan = self.plan(prompt, profile, negative_prompt)
-        plan = place_style(
-            plan,
-            token=style.describe() if style else None,
-            negative_token=negative_style.describe() if negative_style else None,
-            marker=STYLE_MARKER,
+        # 1–3. Check inputs, plan and encode (or find the encodings in the cache).
+        plan, conditioning, cached = self.condition(
+            laps,
+            prompt,
+            profile,
+            settings,
+            negative_prompt=negative_prompt,
+            aesthetic_embedding=aesthetic_embedding,
+            style=style,
+            negative_style=negative_style,
+            output_type=output_type,
         )
-        lap("plan")
-
-        # 3. Encode prompt, negative prompt, VP+ and VP− (aesthetic steps on the prompt) and
-        #    the prompts with the learned tokens.
-        key = (
-            *self._cache_key(profile, plan, settings, embedding),
-            style.digest() if style else None,
-            negative_style.digest() if negative_style else None,
-        )
-        conditioning = self.cache.get(key)
-        cached = conditioning is not None
-        if conditioning is None:
-            conditioning = self.encode(plan, settings, embedding, timings, style, negative_style)
-            self.cache.put(key, conditioning)
-        lap("encode")
 
         # 4. Mix ViPer's conditioning into what the pipeline receives.
         pipe, call_kwargs = self.prepare_pipeline(conditioning, settings)
-        lap("prepare")
+        laps.lap("prepare")
 
         # 5. Seeds: one generator per image, seed, seed + 1, ...
         seed = settings.seed if settings.seed is not None else secrets.randbelow(2**31)
@@ -224,8 +207,8 @@ class PersonalizedGenerator:
                 callback_on_step_end=step_end,
                 **call_kwargs,
             )
-        lap("denoise")
-        timings["total"] = time.perf_counter() - started
+        laps.lap("denoise")
+        laps.timings["total"] = time.perf_counter() - laps.started
 
         # 7. Result, with everything needed to explain and reproduce it.
         return GenerationResult(
@@ -234,13 +217,68 @@ class PersonalizedGenerator:
             seed=seed,
             settings=settings.updated(seed=seed),
             aesthetic=conditioning.aesthetic,
-            timings=timings,
+            timings=laps.timings,
             conditioning_cached=cached,
             model=self.model_name,
             scheduler=type(pipe.scheduler).__name__,
         )
 
     # -- stages ------------------------------------------------------------------------------
+
+    def condition(
+        self,
+        laps: StageTimer,
+        prompt: str,
+        profile: Profile,
+        settings: GenerationSettings,
+        *,
+        negative_prompt: str = "",
+        aesthetic_embedding: Tensor | None = None,
+        style: StyleToken | None = None,
+        negative_style: StyleToken | None = None,
+        output_type: str = "pil",
+    ) -> tuple[ConditioningPlan, Conditioning, bool]:
+        """Stages 1–3 of one request: its plan, its conditioning and whether that came from
+        the cache (shared by ``__call__`` and batches, so both fill and hit the same entries).
+        Times the stages ``check``, ``plan`` and ``encode`` on ``laps``."""
+        # 1. Check inputs: nothing below runs on a request that is out of bounds.
+        prompt, negative_prompt = self.check_inputs(prompt, profile, settings, negative_prompt)
+        if output_type not in OUTPUT_TYPES:
+            raise InvalidGenerationRequest(f"output_type must be one of {', '.join(OUTPUT_TYPES)}")
+        embedding = self._aesthetic_embedding(profile, aesthetic_embedding, settings)
+        style = self.check_style(style, settings.style_weight, negative=False)
+        negative_style = self.check_style(
+            negative_style, settings.negative_style_weight, negative=True
+        )
+        laps.lap("check")
+
+        # 2. Plan the conditioning: which attributes, in which order, and why; where the
+        #    learned tokens go.
+        plan = self.plan(prompt, profile, negative_prompt)
+        plan = place_style(
+            plan,
+            token=style.describe() if style else None,
+            negative_token=negative_style.describe() if negative_style else None,
+            marker=STYLE_MARKER,
+        )
+        laps.lap("plan")
+
+        # 3. Encode prompt, negative prompt, VP+ and VP− (aesthetic steps on the prompt) and
+        #    the prompts with the learned tokens.
+        key = (
+            *self._cache_key(profile, plan, settings, embedding),
+            style.digest() if style else None,
+            negative_style.digest() if negative_style else None,
+        )
+        conditioning = self.cache.get(key)
+        cached = conditioning is not None
+        if conditioning is None:
+            conditioning = self.encode(
+                plan, settings, embedding, laps.timings, style, negative_style
+            )
+            self.cache.put(key, conditioning)
+        laps.lap("encode")
+        return plan, conditioning, cached
 
     def plan(self, prompt: str, profile: Profile, negative_prompt: str = "") -> ConditioningPlan:
         """The conditioning plan for this pipeline's tokenizer(s) (no model runs).

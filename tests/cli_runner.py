@@ -5,7 +5,9 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
+from collections.abc import Callable
 from dataclasses import dataclass
+from functools import partial
 from pathlib import Path
 
 import pytest
@@ -30,6 +32,22 @@ def run_cli(capsys: pytest.CaptureFixture[str], *args: str) -> CliResult:
         code = exit_.code if isinstance(exit_.code, int) else 1
     out, err = capsys.readouterr()
     return CliResult(code, out, err)
+
+
+Cli = Callable[..., CliResult]
+"""``run_cli`` with its ``capsys`` bound: ``cli("prefs", "show", "alice")``."""
+
+
+def wide_cli(capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch) -> Cli:
+    """``run_cli`` in a terminal 200 columns wide, so that tables print ids and texts whole."""
+    monkeypatch.setenv("COLUMNS", "200")
+    return partial(run_cli, capsys)
+
+
+def ok(result: CliResult) -> str:
+    """The output of a command that must succeed (its stderr is the failure message)."""
+    assert result.code == 0, result.stderr
+    return result.stdout
 
 
 def run_cli_process(data_dir: Path, *args: str, stdin: str | None = None) -> CliResult:

@@ -4,29 +4,17 @@ from __future__ import annotations
 
 import json
 import re
-from collections.abc import Callable
 from pathlib import Path
 
 import pytest
 
 from api.cli.ids import AmbiguousId, resolve_prefix
-from tests.cli_runner import CliResult, run_cli
-
-Cli = Callable[..., CliResult]
-
-
-def ok(result: CliResult) -> str:
-    assert result.code == 0, result.stderr
-    return result.stdout
+from tests.cli_runner import Cli, ok, wide_cli
 
 
 @pytest.fixture()
 def cli(data_dir: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch) -> Cli:
-    monkeypatch.setenv("COLUMNS", "200")
-
-    def run(*args: str) -> CliResult:
-        return run_cli(capsys, *args)
-
+    run = wide_cli(capsys, monkeypatch)
     ok(run("prefs", "add", "alice", "like", "teal palette", "--category", "color"))  # v1
     ok(run("prefs", "add", "alice", "dislike", "lens flare", "--category", "lighting"))  # v2
     ok(run("prefs", "add", "alice", "like", "teal palette", "--strength", "0.9"))  # v3

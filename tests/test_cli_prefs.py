@@ -3,28 +3,16 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Callable
 from pathlib import Path
 
 import pytest
 
-from tests.cli_runner import CliResult, run_cli, run_cli_process
-
-Cli = Callable[..., CliResult]
-
-
-def ok(result: CliResult) -> str:
-    assert result.code == 0, result.stderr
-    return result.stdout
+from tests.cli_runner import Cli, ok, run_cli_process, wide_cli
 
 
 @pytest.fixture()
 def cli(data_dir: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch) -> Cli:
-    monkeypatch.setenv("COLUMNS", "200")
-
-    def run(*args: str) -> CliResult:
-        return run_cli(capsys, *args)
-
+    run = wide_cli(capsys, monkeypatch)
     ok(run("prefs", "add", "alice", "like", "teal palette", "--category", "color"))
     ok(run("prefs", "add", "alice", "like", "gritty texture"))
     ok(run("prefs", "add", "alice", "dislike", "low camera angle"))

@@ -7,7 +7,7 @@ killed with SIGKILL mid-generation never leaves its job stuck in ``running``: an
 finishes it (or it fails with the reason), and it completes once, 20 kills in a row.
 
 The module's workers are forked from a process that imported their libraries once
-(``tests/doubles/worker_forker.py``: the real ``tastemaker worker`` command, started in ~2 s
+(``tests/doubles/forker.py``: the real ``tastemaker worker`` command, started in ~2 s
 instead of ~15 s); ``tests/test_jobs_rabbitmq.py`` starts its worker from a fresh
 interpreter, as an operator does.
 """
@@ -34,7 +34,8 @@ from tests.doubles.celery_cluster import (
     user,
     wait_for,
 )
-from tests.doubles.worker_process import ForkedWorker, WorkerForker, WorkerProcess
+from tests.doubles.forker import WORKER_IMPORTS, Forker
+from tests.doubles.worker_process import ForkedWorker, WorkerProcess
 
 pytestmark = pytest.mark.slow  # one cluster of real processes for the module
 
@@ -51,9 +52,9 @@ def redis_url() -> Iterator[str]:
 
 
 @pytest.fixture(scope="module")
-def forker(tmp_path_factory: pytest.TempPathFactory) -> Iterator[WorkerForker]:
+def forker(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Forker]:
     """Imports the worker's libraries while the API starts; workers then start in ~1 s."""
-    forking = WorkerForker(tmp_path_factory.mktemp("forker") / "forker.log")
+    forking = Forker(tmp_path_factory.mktemp("forker") / "forker.log", WORKER_IMPORTS)
     try:
         yield forking
     finally:
@@ -62,7 +63,7 @@ def forker(tmp_path_factory: pytest.TempPathFactory) -> Iterator[WorkerForker]:
 
 @pytest.fixture(scope="module")
 def cluster(
-    tmp_path_factory: pytest.TempPathFactory, redis_url: str, forker: WorkerForker
+    tmp_path_factory: pytest.TempPathFactory, redis_url: str, forker: Forker
 ) -> Iterator[Cluster]:
     running = Cluster(
         tmp_path_factory.mktemp("celery") / "data", forker=forker, broker_url=redis_url

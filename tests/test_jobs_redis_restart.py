@@ -19,7 +19,7 @@ import pytest
 from api.jobs.repository import DONE
 from tests.doubles.brokers import RedisServer
 from tests.doubles.celery_cluster import Cluster, events, expected_files, submit, user, wait_for
-from tests.doubles.worker_process import WorkerForker
+from tests.doubles.forker import WORKER_IMPORTS, Forker
 
 RESTART_TRIALS = 20
 RESTART_BUDGET_S = 60.0  # wall time the trials may take; all 20 run unless it is exceeded
@@ -41,7 +41,7 @@ def redis_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RedisServ
 def cluster(
     tmp_path_factory: pytest.TempPathFactory, redis_server: RedisServer
 ) -> Iterator[Cluster]:
-    forker = WorkerForker(tmp_path_factory.mktemp("forker") / "forker.log")
+    forker = Forker(tmp_path_factory.mktemp("forker") / "forker.log", WORKER_IMPORTS)
     running = Cluster(
         tmp_path_factory.mktemp("restart") / "data", forker=forker, broker_url=redis_server.url
     )

@@ -2,8 +2,8 @@
 broker, over one data directory (one SQLite file every process shares), plus the client calls
 those tests make (a user, a generation, its status, its server-sent events).
 
-Workers come from a ``WorkerForker`` when one is given (a start takes about a second, so a test
-can kill and replace many), else each from a fresh interpreter (``WorkerProcess``).
+Workers are forked by a :class:`Forker` when one is given (a start takes about a second, so a
+test can kill and replace many), else each starts from a fresh interpreter (``WorkerProcess``).
 """
 
 from __future__ import annotations
@@ -19,8 +19,9 @@ from api.jobs.generation import image_key
 from api.jobs.repository import Job, JobRepository
 from api.wiring.jobs import job_kinds
 from preference_store.database import make_engine
+from tests.doubles.forker import Forker
 from tests.doubles.uvicorn_server import UvicornServer
-from tests.doubles.worker_process import ForkedWorker, WorkerForker, WorkerProcess
+from tests.doubles.worker_process import ForkedWorker, WorkerProcess
 
 PNG = b"\x89PNG\r\n\x1a\n"
 # The shortest lease that held on this loaded 2-core machine. A worker renews it every lease / 5
@@ -37,7 +38,7 @@ class Cluster:
         self,
         data_dir: Path,
         *,
-        forker: WorkerForker | None = None,
+        forker: Forker | None = None,
         workers: int = 2,
         **settings: str | int | float,
     ) -> None:
@@ -60,7 +61,7 @@ class Cluster:
         name = f"w{len(self.workers)}"
         worker: WorkerProcess | ForkedWorker
         if self.forker is not None:
-            worker = self.forker.worker(self.data_dir, name, **self.settings)
+            worker = ForkedWorker(self.forker, self.data_dir, name, **self.settings)
         else:
             worker = WorkerProcess(self.data_dir, name, **self.settings)
         self.workers.append(worker)

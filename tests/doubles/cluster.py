@@ -4,7 +4,7 @@ PostgreSQL database, Redis (Celery broker and progress pub/sub) and a Chroma ser
 
 Nothing is shared through the local disk, so a node that reads from its own data dir what
 another node wrote fails in a way a user sees. Node ``a`` and the workers are forked by one
-:class:`ApiForker` (one import of the service for three processes, and ``a`` restarts in
+:class:`Forker` (one import of the service for three processes, and ``a`` restarts in
 seconds after a kill -9); node ``b`` starts as an operator starts it (``python -m uvicorn
 api.app:create_app --factory``), as the workers do in tests/test_jobs_celery.py.
 """
@@ -23,9 +23,10 @@ from typing import Protocol
 
 import psycopg
 
-from tests.doubles.api_forker import ApiForker, ForkedUvicornServer, ForkedWorker
+from tests.doubles.forker import NODE_IMPORTS, Forker
 from tests.doubles.postgres import ADMIN_DSN, URL
-from tests.doubles.uvicorn_server import UvicornServer
+from tests.doubles.uvicorn_server import ForkedUvicornServer, UvicornServer
+from tests.doubles.worker_process import ForkedWorker
 
 ROOT = Path(__file__).parents[2]
 
@@ -72,7 +73,7 @@ class Cluster:
     def __init__(self, root: Path, **shared: str | int | float) -> None:
         self.root = root
         self.settings = shared
-        self.forker = ApiForker(root / "api-forker.log")
+        self.forker = Forker(root / "api-forker.log", NODE_IMPORTS)  # imports from now on
         self.a = ForkedUvicornServer(self.forker, root / "api-a", **shared)
         self.b = UvicornServer(root / "api-b", **shared)
         self.workers = [
@@ -82,7 +83,7 @@ class Cluster:
     def start(self) -> Cluster:
         steps: list[Callable[[], object]] = [
             lambda: upgrade_schema(str(self.settings["database_url"]), self.root / "db.log"),
-            self.forker.start,
+            self.forker.wait_ready,
         ]
         self._together(steps)  # the schema exists before any node opens the database
         self._together([self.a.start, self.b.start, *(w.start for w in self.workers)])

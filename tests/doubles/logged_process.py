@@ -8,6 +8,24 @@ import subprocess
 from pathlib import Path
 from typing import IO, Any
 
+# The environment every such process gets on top of the test's: offline, one thread, no telemetry.
+QUIET = {
+    "HF_HUB_OFFLINE": "1",
+    "OMP_NUM_THREADS": "1",
+    "TOKENIZERS_PARALLELISM": "false",
+    "ANONYMIZED_TELEMETRY": "False",
+}
+
+
+def service_env(data_dir: Path, settings: dict[str, str | int | float]) -> dict[str, str]:
+    """What a service process is configured with: ``TASTEMAKER_*`` variables, as an operator
+    sets them."""
+    return {
+        **QUIET,
+        "TASTEMAKER_DATA_DIR": str(data_dir),
+        **{f"TASTEMAKER_{k.upper()}": str(v) for k, v in settings.items()},
+    }
+
 
 class LoggedProcess:
     """A subprocess whose stdout and stderr go to ``log_path``; subclasses start it."""

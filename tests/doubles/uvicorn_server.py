@@ -15,7 +15,8 @@ import urllib.request
 from pathlib import Path
 
 from tests.doubles.chroma_server import free_port, wait_for_http
-from tests.doubles.logged_process import LoggedProcess
+from tests.doubles.forker import ForkedChild, Forker
+from tests.doubles.logged_process import LoggedProcess, service_env
 
 ROOT = Path(__file__).parents[2]
 
@@ -49,15 +50,7 @@ class UvicornServer(LoggedProcess):
         return f"http://127.0.0.1:{self.port}"
 
     def start(self, *, wait_ready: bool = True, timeout_s: float = 120.0) -> UvicornServer:
-        env = {
-            **os.environ,
-            "HF_HUB_OFFLINE": "1",
-            "OMP_NUM_THREADS": "1",
-            "TOKENIZERS_PARALLELISM": "false",
-            "ANONYMIZED_TELEMETRY": "False",
-            "TASTEMAKER_DATA_DIR": str(self.data_dir),
-            **{f"TASTEMAKER_{k.upper()}": str(v) for k, v in self.settings.items()},
-        }
+        env = {**os.environ, **service_env(self.data_dir, self.settings)}
         self.port = free_port()
         self._log = self.log_path.open("ab")
         self.process = subprocess.Popen(
@@ -76,11 +69,32 @@ class UvicornServer(LoggedProcess):
         return self
 
     def wait_ready(self, timeout_s: float = 120.0) -> None:
+        self._wait_for("/readyz", timeout_s)
+
+    def _wait_for(self, path: str, timeout_s: float, poll_s: float = 0.1) -> None:
+        """Until ``path`` answers 2xx; a TimeoutError after ``timeout_s``."""
         deadline = time.monotonic() + timeout_s
         while time.monotonic() < deadline:
             try:
-                with urllib.request.urlopen(f"{self.url}/readyz", timeout=2):
+                with urllib.request.urlopen(f"{self.url}{path}", timeout=2):
                     return
             except OSError:
-                time.sleep(0.1)
-        raise TimeoutError(f"{self.url} was not ready in {timeout_s} s; see {self.log_path}")
+                time.sleep(poll_s)
+        raise TimeoutError(f"{self.url}{path} did not answer in {timeout_s} s; see {self.log_path}")
+
+
+class ForkedUvicornServer(ForkedChild, UvicornServer):
+    """A :class:`UvicornServer` whose process ``forker`` forks; it keeps its port across
+    restarts, as a node behind a load balancer keeps its address."""
+
+    def __init__(self, forker: Forker, data_dir: Path, **settings: str | int | float) -> None:
+        super().__init__(data_dir, **settings)
+        self.forker = forker
+
+    def start(self, *, wait_ready: bool = True, timeout_s: float = 120.0) -> ForkedUvicornServer:
+        self.port = self.port or free_port()
+        self._fork(service_env(self.data_dir, self.settings), port=self.port)
+        self._wait_for("/healthz", timeout_s, poll_s=0.05)
+        if wait_ready:
+            self.wait_ready(timeout_s)
+        return self
