@@ -385,7 +385,8 @@ def _run_polarity(
             if polarity is LIKE and index > 0 and tokens[index - 1].text == "less":
                 return _by(run, "3", DISLIKE)  # "I'm less into the tiny figures"
             if [t.text for t in tokens[max(0, index - 2) : index]] == ["used", "to"]:
-                return _by(run, "3", polarity.opposite)  # "I used to hate pastel palettes(, now ...)"
+                # "I used to hate pastel palettes(, now ...)"
+                return _by(run, "3", polarity.opposite)
             return _by(run, "3", polarity.opposite if negated(tokens, index) else polarity)
     # 4. A wish: what is wished for is liked, unless the wish is negated ("I wish it didn't
     #    have the watermark", "wish the highlights weren't so blown out").

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass, field
+from itertools import pairwise
 
 import pysbd
 
@@ -88,7 +89,7 @@ def clauses(text: str, labeller: Labeller) -> tuple[list[Clause], list[str]]:
         piece = sentence[position:]
         if piece.strip(" .!?"):
             found.append(_clause(piece, labeller, number, after_contrast))
-    for before, clause in zip(found, found[1:], strict=False):
+    for before, clause in pairwise(found):
         if before.sentence == clause.sentence and _simile(clause.tokens):
             clause.tokens[0] = Token(clause.tokens[0].text, STOP)
     return found, ignored
