@@ -100,6 +100,18 @@ SARCASM_MARKERS = (
     "because everybody loves", "because what", "really needed was", "what it needed was",
     "what this needed was",
 )
+# People in the person's life ("my friend says it's too dark", "my cousin's wedding photos"):
+# what they think, and what belongs to them, is not a visual feature of the image.
+PEOPLE = frozenset((
+    "friend", "friends", "partner", "wife", "husband", "mum", "mom", "mother", "dad", "father",
+    "nan", "gran", "granny", "grandma", "grandad", "grandpa", "grandmother", "grandfather",
+    "sister", "brother", "cousin", "kids", "son", "daughter", "boss", "colleague", "boyfriend",
+    "girlfriend", "niece", "nephew", "aunt", "uncle", "flatmate", "roommate", "teacher",
+))
+OPINION_VERBS = frozenset((
+    "says", "said", "thinks", "thought", "reckons", "reckoned", "wants", "wanted", "loves",
+    "loved", "hates", "hated", "likes", "liked", "finds", "found", "would", "calls", "called",
+))
 # An eye roll or "/s" marks the sentence it ends as sarcastic.
 SARCASM_SIGNS = ("🙄", "😒", "/s")
 # Idioms and fillers that are never features ("at the end of the day", "in a good way").

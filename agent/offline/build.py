@@ -11,6 +11,7 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 
+from agent import lexicon
 from agent.extraction import Extraction, ImageContext, ImageTag
 from agent.offline.category import curated_category
 from agent.offline.pairing import Run
@@ -70,7 +71,7 @@ def build(
     for clause, run, category in resolved:
         if run.polarity is None:
             continue
-        if category is None or category is Category.SUBJECT:
+        if category is None or category is Category.SUBJECT or _personal(run):
             ignored_phrases.append(run.text)
             continue
         opinion = True
@@ -158,6 +159,11 @@ def _categorised(
         resolved.append((number, run.start, clause, run, category))
     resolved.sort(key=lambda item: (item[0], item[1]))
     return [(clause, run, category) for _, _, clause, run, category in resolved]
+
+
+def _personal(run: Run) -> bool:
+    """ "my cousin's wedding photos", "the dad": the person's life, not the image."""
+    return any(t.text.removesuffix("'s") in lexicon.PEOPLE for t in run.words)
 
 
 _OWN_READINGS = frozenset("1234567")

@@ -21,6 +21,7 @@ left out rather than guessed. Strength follows the words: "okay" (0.4) < "like" 
 
 from __future__ import annotations
 
+import re
 from collections.abc import Sequence
 from itertools import groupby, pairwise
 
@@ -129,13 +130,14 @@ def _sentence(clauses: list[Clause], valence: ValenceReader, questions: list[str
         separator = _comparison(clause.tokens)
         for run in clause.runs:
             run.guessed = False
+            run.source = ""
             said = _run_polarity(clause.tokens, run, separator, valence, questions)
             if said is not None and _guessed(clause.tokens, run, separator):
                 guesses[id(run)] = said
                 said = None
             # "the pretty pastel door feels a bit twee": the praise before the name may not be
             # the verdict of its unread predicate; a cue ("I love how ...") still speaks for it
-            run.undecided = (
+            run.undecided = run.source == "conditional" or (
                 said is None
                 and bool(run.predicate)
                 and any(t.kind in EVALUATIONS for t in clause.tokens[: run.start])
@@ -193,13 +195,60 @@ def _sentence(clauses: list[Clause], valence: ValenceReader, questions: list[str
         if habitual and any(c.after_contrast for c in clauses[number + 1 :]):
             for run in clause.runs:
                 run.polarity = None
+    _reported_opinions(clauses)
     _relative_verdicts(clauses)
+    _simile_verdicts(clauses, valence, questions)
     _doubt_borrowed(clauses, valence)
     if any(t.kind == SARCASM for c in clauses for t in c.tokens) or _mock_praise(clauses):
         for clause in clauses:
             for run in clause.runs:
                 run.polarity = DISLIKE
                 run.source = "sarcasm" if run.polarity is not None else ""
+
+
+_SIMILE_OBJECT = re.compile(
+    r"(?:^|\b(?:looks?|looked|feels?|felt|seems?|seemed|is|are|was|were|almost|just)\s+)"
+    r"like\s+(?:a |an |the |some |it |its |it's |they )?(?P<object>[a-z][a-z' -]*)"
+)
+_OPEN_TO_DOUBT = frozenset({"6", "8", "guess", "fallback", "later", "clause"})
+
+
+def _simile_verdicts(
+    clauses: Sequence[Clause], valence: ValenceReader, questions: list[str] | None
+) -> None:
+    """ "The shapes are simple, it looks like clip art"; "the loch looks solid, like blue
+    plastic": what a feature is compared to judges it. A phrase with no verdict of its own takes
+    the simile's; one whose verdict the simile contradicts (read from a describing word, or
+    borrowed) is left out."""
+    for number, clause in enumerate(clauses):
+        match = _SIMILE_OBJECT.search(clause.text.lower())
+        if match is None or (match.start() == 0 and not clause.simile):
+            continue
+        words = match.group("object").split()[:4]
+        said = ValenceReader.lexical(words) or valence.asked(words, questions)
+        if said is None:
+            continue
+        judged = clause.runs
+        if clause.simile and number > 0 and clauses[number - 1].sentence == clause.sentence:
+            judged = clauses[number - 1].runs
+        for run in judged:
+            if run.polarity is None and not run.undecided:
+                run.polarity, run.source = said, "simile"
+            elif run.polarity is not said and run.source in _OPEN_TO_DOUBT:
+                run.polarity, run.source = None, ""
+
+
+def _reported_opinions(clauses: Sequence[Clause]) -> None:
+    """ "My friend says it's too depressing": someone else's opinion is not the person's."""
+    for clause in clauses:
+        texts = [t.text.removesuffix("'s") for t in clause.tokens]
+        reported = any(
+            word in lexicon.PEOPLE and lexicon.OPINION_VERBS & set(texts[index + 1 : index + 3])
+            for index, word in enumerate(texts)
+        )
+        if reported:
+            for run in clause.runs:
+                run.polarity, run.source = None, ""
 
 
 def _relative_verdicts(clauses: Sequence[Clause]) -> None:
@@ -275,6 +324,11 @@ def _verdict_sentences(clauses: Sequence[Clause]) -> None:
                     run.polarity = earlier[-1].opposite
                     run.source = "elliptic" if run.polarity is not None else ""
         sarcastic = any(t.kind == SARCASM for c in after for t in c.tokens)
+        if any(t.kind == SARCASM for c in before for t in c.tokens) and _repeats(after):
+            # "Ah yes, tiny heads, truly the art style of our time. Love the plants too."
+            for run in (r for c in after for r in c.runs):
+                if run.polarity is LIKE:
+                    run.polarity, run.source = DISLIKE, "sarcasm"
         if [t.text for c in after for t in c.tokens] == ["not"] or (
             sarcastic and not any(c.runs for c in after)
         ):
@@ -294,6 +348,12 @@ def _verdict_sentences(clauses: Sequence[Clause]) -> None:
         for run in runs:
             run.polarity = verdict
             run.source = "bare-verdict" if run.polarity is not None else ""
+
+
+def _repeats(clauses: list[Clause]) -> bool:
+    """Whether a sentence says "too"/"also" of its first feature ("Love the plants too")."""
+    first = clauses[0].tokens
+    return any(t.text in {"too", "also", "as well"} for t in first)
 
 
 def _repeated_verdict(before: list[Clause], after: list[Clause]) -> None:
@@ -384,6 +444,9 @@ def _run_polarity(
             polarity = LIKE if token.kind == CUE_LIKE else DISLIKE
             if polarity is LIKE and index > 0 and tokens[index - 1].text == "less":
                 return _by(run, "3", DISLIKE)  # "I'm less into the tiny figures"
+            if polarity is LIKE and _conditional(tokens, run):
+                run.source = "conditional"  # "I'd like the field more if it was sharper"
+                return None
             if [t.text for t in tokens[max(0, index - 2) : index]] == ["used", "to"]:
                 # "I used to hate pastel palettes(, now ...)"
                 return _by(run, "3", polarity.opposite)
@@ -393,7 +456,7 @@ def _run_polarity(
     for index in range(run.start - 1, -1, -1):
         if tokens[index].kind == WISH:
             between = tokens[index + 1 : run.start]
-            if any(t.kind == NEGATION or t.text in {"less", "fewer"} for t in between):
+            if any(t.kind == NEGATION or t.text in {"less", "fewer", "half"} for t in between):
                 return _by(run, "4", DISLIKE)
             if run.negated_predicate or any(t.kind == NEGATION for t in tokens[run.start :]):
                 return _by(run, "4", DISLIKE)
@@ -446,6 +509,12 @@ def _cleft(tokens: Sequence[Token], run: Run) -> Polarity | None:
             polarity = LIKE if token.kind in {CUE_LIKE, POS} else DISLIKE
             return polarity.opposite if negated(tokens, index) else polarity
     return None
+
+
+def _conditional(tokens: Sequence[Token], run: Run) -> bool:
+    """ "I'd like the wheat field more if it was sharper": liked only as it is not."""
+    after = [t.text for t in tokens[run.end :]]
+    return any(a in {"more", "better"} and b == "if" for a, b in pairwise(after))
 
 
 def _guessed(tokens: Sequence[Token], run: Run, separator: tuple[int, Polarity] | None) -> bool:

@@ -17,7 +17,7 @@ import pysbd
 
 from agent import lexicon
 from agent.guard import is_instruction
-from agent.offline.tokens import SARCASM, STOP, Labeller, Token
+from agent.offline.tokens import CUE_DISLIKE, CUE_LIKE, SARCASM, STOP, Labeller, Token
 from agent.vocabulary import CATEGORY_HEADS, NOUN_HEADS
 
 _EXCEPTIONS = frozenset({"apart from", "aside from", "other than", "except for"})
@@ -37,6 +37,7 @@ class Clause:
     sentence: int = 0
     after_contrast: bool = False  # opened by "but", "though", ...
     exception: bool = False  # "Apart from the harsh shadows, it's lovely": the opposite
+    simile: bool = False  # ", like blue plastic": compares what the clause before says
     runs: list = field(default_factory=list)  # list[pairing.Run], filled by the pairing stage
 
 
@@ -90,8 +91,9 @@ def clauses(text: str, labeller: Labeller) -> tuple[list[Clause], list[str]]:
         if piece.strip(" .!?"):
             found.append(_clause(piece, labeller, number, after_contrast))
     for before, clause in pairwise(found):
-        if before.sentence == clause.sentence and _simile(clause.tokens):
+        if before.sentence == clause.sentence and _simile(before.tokens, clause.tokens):
             clause.tokens[0] = Token(clause.tokens[0].text, STOP)
+            clause.simile = True
     return found, ignored
 
 
@@ -99,14 +101,22 @@ _FINITE = frozenset({"is", "are", "was", "were", "been", "got", "had", "has", "d
                      "do", "went", "came", "ran"})  # fmt: skip
 
 
-def _simile(tokens: list[Token]) -> bool:
-    """ "the tiles look wonky, like the perspective got away from the artist": a clause opened
-    by "like" with a verb of its own compares; "love the palette, like the grain too" likes."""
-    return (
-        len(tokens) > 2
-        and tokens[0].text == "like"
-        and any(t.text in _FINITE or t.text.endswith("ed") for t in tokens[2:])
-    )
+def _simile(before: list[Token], tokens: list[Token]) -> bool:
+    """A clause opened by "like" that compares rather than likes: with a verb of its own ("the
+    tiles look wonky, like the perspective got away from the artist"), or after a statement
+    ("the loch looks almost solid, like blue plastic"); after a liking ("love the palette, like
+    the grain too") it likes."""
+    if len(tokens) < 2 or tokens[0].text != "like":
+        return False
+    if any(t.text in _FINITE or t.text.endswith("ed") for t in tokens[2:]):
+        return True
+    statement = any(t.text in _STATEMENT_VERBS for t in before)
+    liking = any(t.kind in {CUE_LIKE, CUE_DISLIKE} for t in before)
+    return statement and not liking and tokens[-1].text not in {"too", "also", "as well"}
+
+
+_STATEMENT_VERBS = frozenset({"is", "are", "was", "were", "looks", "look", "looked", "feels",
+                              "feel", "felt", "seems", "seem", "seemed"})  # fmt: skip
 
 
 def _clause(text: str, labeller: Labeller, sentence: int, after_contrast: bool) -> Clause:

@@ -30,6 +30,8 @@ POSITIVE_EXAMPLES = (
     # praise through a noun ("the rim light is a masterstroke")
     "masterstroke", "stroke of genius", "pure poetry", "a gift", "a revelation", "a marvel",
     "genius", "a joy to look at",
+    # what a feature is compared to ("looks like a dream")
+    "a dream", "a fairy tale", "magic",
 )
 NEGATIVE_EXAMPLES = (
     "stiff", "muddy", "cheap", "harsh", "aggressive", "lost", "awkward", "fake", "plastic",
@@ -41,6 +43,8 @@ NEGATIVE_EXAMPLES = (
     "overworked", "stilted", "amateur", "uneven", "jarring", "bleak",
     "a mess", "an eyesore", "a cliche", "a distraction", "a letdown", "a gimmick",
     "an afterthought", "a mistake",
+    "clip art", "a stock photo", "a screensaver", "a cheap advert", "a catalogue", "wax",
+    "a sticker", "a filter", "ai generated", "a mobile game",
 )
 # fmt: on
 _NEIGHBOURS = 3
