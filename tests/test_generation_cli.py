@@ -216,7 +216,12 @@ def test_the_cli_and_a_job_worker_make_the_same_image(alice: Path) -> None:
     done = jobs.get(job.id)
     assert done is not None and done.status == "done", done
     from_job = components.settings.generations_dir / job.id / "image-0.png"
-    assert np.array_equal(np.asarray(Image.open(from_cli)), np.asarray(Image.open(from_job)))
+    cli_pixels = np.asarray(Image.open(from_cli), dtype=np.int16)
+    job_pixels = np.asarray(Image.open(from_job), dtype=np.int16)
+    # The same request, seed and weights: the same image up to float rounding (a pixel may
+    # differ by one level where the two paths' CPU kernels sum in another order); a different
+    # prompt, seed or profile changes most pixels by far more.
+    assert np.abs(cli_pixels - job_pixels).max() <= 2
     cli_meta, job_meta = read_png_metadata(from_cli), read_png_metadata(from_job)
     aesthetic = [json.loads(m.pop("tastemaker:aesthetic")) for m in (cli_meta, job_meta)]
     assert cli_meta == job_meta  # prompt, seed, settings, plan: all the same
