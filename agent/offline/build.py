@@ -134,12 +134,21 @@ def _categorised(
             if category in {None, Category.SUBJECT} and run.predicate and not run.negated_predicate:
                 # "the sky is plain": a subject with a visual quality is a visual feature
                 category = curated_category(Run(run.predicate, 0, 0)) or category
-            if category is None:
+            if category is None or (category is Category.SUBJECT and _described(run)):
                 pending.append((number, clause, run))
             else:
                 resolved.append((number, run.start, clause, run, category))
     unknown = [limit(run.text) for _, _, run in pending]
     categories = similar(unknown)
+    # "the stiff boats", "huge billowing clouds": how subject matter is drawn is a feature,
+    # in the category of the words that describe it
+    described = [
+        i for i, c in enumerate(categories) if c is Category.SUBJECT and _described(pending[i][2])
+    ]
+    if described:
+        words = [" ".join(t.text for t in pending[i][2].words[:-1]) for i in described]
+        for i, category in zip(described, similar(words, predicates=True), strict=True):
+            categories[i] = category if category is not None else Category.SUBJECT
     # "the sun is too small": the subject is not visual, its quality may be
     retry = [
         i
@@ -159,6 +168,15 @@ def _categorised(
         resolved.append((number, run.start, clause, run, category))
     resolved.sort(key=lambda item: (item[0], item[1]))
     return [(clause, run, category) for _, _, clause, run, category in resolved]
+
+
+def _described(run: Run) -> bool:
+    """Subject matter with describing words of its own before it ("stiff boats")."""
+    return (
+        not run.predicate
+        and len(run.words) > 1
+        and all(t.category is not Category.SUBJECT for t in run.words[:-1])
+    )
 
 
 def _personal(run: Run) -> bool:
