@@ -132,12 +132,13 @@ WISH_CUES = (
     "i'd love", "i'd like", "i'd prefer", "prefer it", "if it had", "if there were",
     "not enough", "i'd add", "would add", "add some", "add more", "make it", "make the",
     # a preference with no "than": "I'd rather have that cool moonlight everywhere"
-    "i'd rather", "would rather", "i'd have preferred", "would have preferred",
+    "i'd rather", "would rather", "i'd have preferred", "would have preferred", "rather see",
+    "rather have", "rather the", "rather go for", "rather be",
 )
 NEGATIONS = ("not", "no", "never", "nothing", "hardly", "neither", "nor", "without", "barely")
 HEDGES = (
     "maybe", "perhaps", "kind of", "kinda", "sort of", "somewhat", "slightly", "a bit",
-    "a touch", "a tad",
+    "a touch",
     "a little", "probably", "i think", "not sure", "a tad", "mildly", "fairly", "i suppose",
 )
 INTENSIFIERS = (

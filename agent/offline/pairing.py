@@ -27,6 +27,7 @@ from preference_store.models import Category, Polarity
 
 COPULAS = frozenset({"is", "are", "was", "were", "be", "been", "looks", "look", "looked",
                      "feels", "feel", "felt", "seems", "seem", "seemed", "gets", "got",
+                     "appears", "appear", "appeared",
                      "becomes", "remain", "remains", "stays"})  # fmt: skip
 _DETERMINERS = frozenset({"the", "this", "that", "these", "those", "its", "their", "your",
                           "his", "her", "my", "our"})  # fmt: skip

@@ -65,6 +65,7 @@ _THAN = frozenset({"than", "than that"})
 _RATHER = _PREFERENCE | {"i'd rather", "would rather", "rather"}
 _WORSE = frozenset({"worse", "weaker", "uglier", "duller", "blander", "messier", "muddier",
                     "inferior"})  # fmt: skip
+_SWAPPING = frozenset({"swap", "trade", "replace", "exchange", "switch"})
 _SKIPPABLE = frozenset({"so", "very", "really", "way", "a", "bit", "much", "the", "far", "all",
                         "that", "little", "tad"})  # fmt: skip
 
@@ -156,7 +157,9 @@ def _sentence(clauses: list[Clause], valence: ValenceReader, questions: list[str
                 run.polarity = fallback
                 run.source = "fallback" if run.polarity is not None else ""
         own = [r.polarity for r in clause.runs if r.polarity is not None]
-        if verdict is not None:
+        if separator is not None:
+            previous = None  # "I'd swap X for Y, ...": both verdicts, none to carry on
+        elif verdict is not None:
             previous = verdict
         elif own:
             previous = own[-1]
@@ -171,7 +174,7 @@ def _sentence(clauses: list[Clause], valence: ValenceReader, questions: list[str
                 run.polarity = later.opposite if clause.exception and later else later
                 run.source = "later" if run.polarity is not None else ""
         found = verdict or next((r.polarity for r in clause.runs if r.polarity), None)
-        if verdict is None and any(r.source == "4" for r in clause.runs):
+        if verdict is None and any(r.source in {"1", "4"} for r in clause.runs):
             found = None  # "the greens are a touch sickly, I'd rather the warmer yellows"
         if clause.after_contrast and not clause.runs:
             # "X is a combo I wouldn't have picked, but it works": a verdict on "it" may be
@@ -380,6 +383,8 @@ def _comparison(tokens: Sequence[Token]) -> tuple[int, Polarity] | None:
         before = set(texts[:index])
         if text in _THAN and texts[index - 1] in _WORSE:
             return index, DISLIKE
+        if text in {"for", "with"} and before & _SWAPPING:
+            return index, DISLIKE  # "I'd swap the sepia tone for plain black ink"
         if text in _THAN and (texts[index - 1] in _BETTER or before & _RATHER):
             return index, LIKE
         if text in {"over", "beat", "beats"} and before & _CHOOSING:
@@ -475,6 +480,8 @@ def _run_polarity(
         said = valence.asked(words, questions)
         if said is not None:
             return _by(run, "6", said.opposite if run.negated_predicate else said)
+        if not run.negated_predicate and _understated(tokens, run):
+            return _by(run, "6", DISLIKE)  # "the legs seem a little long": a mild complaint
         if any(t.kind in EVALUATIONS for t in tokens[: run.start]):
             # "the pretty pastel door feels a bit twee": the praise before the name and the
             # unread predicate may disagree; no verdict rather than a guess
@@ -509,6 +516,18 @@ def _cleft(tokens: Sequence[Token], run: Run) -> Polarity | None:
             polarity = LIKE if token.kind in {CUE_LIKE, POS} else DISLIKE
             return polarity.opposite if negated(tokens, index) else polarity
     return None
+
+
+_UNDERSTATEMENTS = frozenset({"a bit", "a little", "a touch", "a tad", "slightly", "bit"})
+
+
+def _understated(tokens: Sequence[Token], run: Run) -> bool:
+    """ "a bit soft", "a little long": a plain describing word toned down is a criticism (words
+    that carry a verdict of their own, "a bit lovely", are read before this)."""
+    if run.predicate_start is None:
+        return False
+    before = [t.text for t in tokens[max(0, run.predicate_start - 2) : run.predicate_start]]
+    return bool(set(before) & _UNDERSTATEMENTS)
 
 
 def _conditional(tokens: Sequence[Token], run: Run) -> bool:
