@@ -213,6 +213,7 @@ _SIMILE_OBJECT = re.compile(
     r"(?:^|\b(?:looks?|looked|feels?|felt|seems?|seemed|is|are|was|were|almost|just)\s+)"
     r"like\s+(?:a |an |the |some |it |its |it's |they )?(?P<object>[a-z][a-z' -]*)"
 )
+_REFERRING = frozenset({"it", "it's", "this", "that", "they", "everything", "which"})
 _OPEN_TO_DOUBT = frozenset({"6", "8", "guess", "fallback", "later", "clause"})
 
 
@@ -232,7 +233,10 @@ def _simile_verdicts(
         if said is None:
             continue
         judged = clause.runs
-        if clause.simile and number > 0 and clauses[number - 1].sentence == clause.sentence:
+        same_sentence = number > 0 and clauses[number - 1].sentence == clause.sentence
+        refers_back = not clause.runs and clause.text.lower().split()[0] in _REFERRING
+        if same_sentence and (clause.simile or refers_back):
+            # ", like blue plastic"; "the shapes are simple, it looks like clip art"
             judged = clauses[number - 1].runs
         for run in judged:
             if run.polarity is None and not run.undecided:
@@ -460,6 +464,9 @@ def _run_polarity(
     #    have the watermark", "wish the highlights weren't so blown out").
     for index in range(run.start - 1, -1, -1):
         if tokens[index].kind == WISH:
+            if _conditional(tokens, run):
+                run.source = "conditional"  # "I'd like the field more if it were sharper"
+                return None
             between = tokens[index + 1 : run.start]
             if any(t.kind == NEGATION or t.text in {"less", "fewer", "half"} for t in between):
                 return _by(run, "4", DISLIKE)
