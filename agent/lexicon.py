@@ -87,6 +87,8 @@ STRONG_WORDS = frozenset((
     "love", "loved", "loves", "adore", "adored", "gorgeous", "stunning", "amazing", "perfect",
     "breathtaking", "incredible", "favorite", "favourite", "hate", "hated", "detest", "loathe",
     "masterpiece", "magnificent", "exquisite", "absolutely", "obsessed", "fantastic", "unreal",
+    "love it", "masterclass", "a masterclass", "a masterpiece", "masterstroke", "triumph",
+    "a triumph", "genius", "poetry", "miracle", "a joy", "a delight", "a real treat",
 ))
 # Sarcasm: a sentence with one of these says the opposite of its praise.
 SARCASM_MARKERS = (
@@ -159,6 +161,7 @@ STOPWORDS = frozenset((
     "whose", "how", "why", "all", "any", "some", "each", "every", "both", "either", "one",
     "ones", "thing", "things", "stuff", "part", "parts", "piece", "image", "images", "picture",
     "pictures", "pic", "artwork", "work", "painting", "paintings", "drawing", "version", "bit",
+    "shot", "shots", "render", "renders", "artist", "artists", "painter", "photographer",
     "lot", "lots", "way", "kind", "sort", "type", "use", "sense", "amount", "level", "overall",
     "whole", "general", "generally", "just", "also", "too", "very", "really", "quite", "rather",
     "pretty", "so", "such", "much", "many", "more", "most", "less", "least", "own", "same",

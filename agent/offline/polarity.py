@@ -198,6 +198,7 @@ def _sentence(clauses: list[Clause], valence: ValenceReader, questions: list[str
         if habitual and any(c.after_contrast for c in clauses[number + 1 :]):
             for run in clause.runs:
                 run.polarity = None
+    _hedged_afterwards(clauses)
     _reported_opinions(clauses)
     _relative_verdicts(clauses)
     _simile_verdicts(clauses, valence, questions)
@@ -619,9 +620,24 @@ def _strength(tokens: Sequence[Token]) -> float:
         strength = FIRM
     else:
         strength = MEDIUM
+    if any(a.kind == POS and b.text == "enough" for a, b in pairwise(tokens)):
+        strength = WEAK  # "pleasant enough": lukewarm
     if HEDGE in kinds:
-        strength = max(WEAK, round(strength - 0.3, 2)) if strength > WEAK else 0.3
+        # "kinda love", "maybe the nicest": a hedged verdict is a weak one, however strong
+        strength = max(0.3, min(round(strength - 0.3, 2), _HEDGED))
     return strength
+
+
+_HEDGED = 0.5
+
+
+def _hedged_afterwards(clauses: Sequence[Clause]) -> None:
+    """ "The glow in her hair is pretty, I think.": a hedge on its own hedges what came before."""
+    for before, clause in pairwise(clauses):
+        kinds = {t.kind for t in clause.tokens}
+        if before.sentence == clause.sentence and HEDGE in kinds and kinds <= {HEDGE, STOP}:
+            for run in before.runs:
+                run.strength = max(0.3, min(round(run.strength - 0.3, 2), _HEDGED))
 
 
 __all__ = ["assign", "clause_verdict", "local_marker", "negated"]
