@@ -27,8 +27,12 @@ Which set was seen when (so the figures can be judged):
   slice and scored only as totals.
 - ``extraction_blind_short.jsonl`` / ``extraction_blind_long.jsonl``: written for the second
   issue-8 session by a writer who never saw the extractor's code, its tests or the other sets,
-  and committed before that session changed any rule; scored once at the end, never read per
-  comment while tuning. The only blind figures.
+  committed before that session changed any rule and scored once at its end; read per comment
+  and tuned on in the third session: seen.
+- ``extraction_blind3_short.jsonl`` / ``extraction_blind3_long.jsonl`` (40 + 40): written for the
+  third issue-8 session by another writer who never saw the code, the tests or the other sets,
+  from the brief in ``extraction_blind3_brief.md``; committed before that session's first rule
+  change and scored once at its end, never read per comment while tuning. The blind figures.
 
 The LLM extractor also runs when TASTEMAKER_LLM_BASE_URL and TASTEMAKER_LLM_MODEL are set.
 """
@@ -67,8 +71,10 @@ SETS = (
     ("held-out short (seen)", "extraction_heldout_short.jsonl", False),
     ("held-out long (seen)", "extraction_heldout_long.jsonl", False),
     ("tuning 2 (independent)", "extraction_tuning2.jsonl", False),
-    ("blind short", "extraction_blind_short.jsonl", True),
-    ("blind long", "extraction_blind_long.jsonl", True),
+    ("blind 2 short (seen)", "extraction_blind_short.jsonl", False),
+    ("blind 2 long (seen)", "extraction_blind_long.jsonl", False),
+    ("blind 3 short", "extraction_blind3_short.jsonl", True),
+    ("blind 3 long", "extraction_blind3_long.jsonl", True),
 )
 TARGET_F1 = 0.85
 
