@@ -100,7 +100,8 @@ SARCASM_MARKERS = (
     "how profound", "how deeply profound", "exactly what this needed", "exactly what it needed",
     "just what this needed", "just what it needed", "because everyone loves",
     "because everybody loves", "because what", "really needed was", "what it needed was",
-    "what this needed was",
+    "what this needed was", "truly subtle", "really subtle", "truly original", "said nobody",
+    "nobody ever",
 )
 # People in the person's life ("my friend says it's too dark", "my cousin's wedding photos"):
 # what they think, and what belongs to them, is not a visual feature of the image.

@@ -32,7 +32,11 @@ Which set was seen when (so the figures can be judged):
 - ``extraction_blind3_short.jsonl`` / ``extraction_blind3_long.jsonl`` (40 + 40): written for the
   third issue-8 session by another writer who never saw the code, the tests or the other sets,
   from the brief in ``extraction_blind3_brief.md``; committed before that session's first rule
-  change and scored once at its end, never read per comment while tuning. The blind figures.
+  change and scored once (README: "third blind set"), then read and tuned on: seen.
+- ``extraction_blind4_short.jsonl`` / ``extraction_blind4_long.jsonl`` (40 + 40): written from
+  the same brief by a fourth writer while the rules were tuned on the third set (the writer saw
+  neither), committed before any of those rules, scored once at the end of that session, never
+  read per comment while tuning. The blind figures.
 
 The LLM extractor also runs when TASTEMAKER_LLM_BASE_URL and TASTEMAKER_LLM_MODEL are set.
 """
@@ -73,8 +77,10 @@ SETS = (
     ("tuning 2 (independent)", "extraction_tuning2.jsonl", False),
     ("blind 2 short (seen)", "extraction_blind_short.jsonl", False),
     ("blind 2 long (seen)", "extraction_blind_long.jsonl", False),
-    ("blind 3 short", "extraction_blind3_short.jsonl", True),
-    ("blind 3 long", "extraction_blind3_long.jsonl", True),
+    ("blind 3 short (seen)", "extraction_blind3_short.jsonl", False),
+    ("blind 3 long (seen)", "extraction_blind3_long.jsonl", False),
+    ("blind 4 short", "extraction_blind4_short.jsonl", True),
+    ("blind 4 long", "extraction_blind4_long.jsonl", True),
 )
 TARGET_F1 = 0.85
 

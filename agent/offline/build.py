@@ -184,7 +184,7 @@ def _personal(run: Run) -> bool:
     return any(t.text.removesuffix("'s") in lexicon.PEOPLE for t in run.words)
 
 
-_OWN_READINGS = frozenset("1234567")
+_OWN_READINGS = frozenset({"1", "2", "3", "4", "5", "6", "7", "want"})
 
 
 def _named(run: Run) -> bool:

@@ -78,6 +78,13 @@ def find_runs(tokens: list[Token], *, join_predicates: bool = True) -> list[Run]
     current: list[Token] = []
     start = 0
     for index, token in enumerate(tokens):
+        if token.kind == WORD and _verb(tokens, index, bool(current)):
+            # "the colours melt into each other", "the blacks come out grey": a verb after a
+            # name ends it; it is never part of a feature
+            tokens[index] = Token(token.text, STOP)
+            if index + 1 < len(tokens) and tokens[index + 1].text in _PARTICLES:
+                tokens[index + 1] = Token(tokens[index + 1].text, STOP)
+            token = tokens[index]
         if token.kind == WORD:
             if not current:
                 start = index
@@ -93,6 +100,39 @@ def find_runs(tokens: list[Token], *, join_predicates: bool = True) -> list[Run]
     if join_predicates:
         runs = _join_predicates(tokens, runs)
     return runs
+
+
+_FINITE_VERBS = frozenset({"comes", "come", "came", "goes", "went", "sits", "sat", "melts",
+                           "melt", "bleeds", "bleed", "drifts", "leads", "stands", "sticks",
+                           "blows", "fades", "catches", "gets", "spills", "spill",
+                           "bends", "bend"})  # fmt: skip
+_PARTICLES = frozenset({"out", "off", "away", "up", "down", "through", "into", "over", "toward",
+                        "towards"})  # fmt: skip
+
+
+def _verb(tokens: list[Token], index: int, after_name: bool) -> bool:
+    """A finite verb of motion or state ("comes", "sits", "melt"), or an "-ing" form right
+    after a name ("the light coming through", "a winding path leading in")."""
+    text = tokens[index].text
+    if text in _FINITE_VERBS:
+        return True
+    return (
+        after_name
+        and text.endswith("ing")
+        and text[:-3] + "s"
+        in _FINITE_VERBS
+        | {
+            "leads",
+            "comes",
+            "falls",
+            "drifts",
+            "blows",
+            "fades",
+            "melts",
+            "bleeds",
+            "spills",
+        }
+    )
 
 
 def is_nominal(run: Run) -> bool:

@@ -157,7 +157,11 @@ def _sentence(clauses: list[Clause], valence: ValenceReader, questions: list[str
                 run.polarity = fallback
                 run.source = "fallback" if run.polarity is not None else ""
         own = [r.polarity for r in clause.runs if r.polarity is not None]
-        if separator is not None:
+        if any(r.source == "want" for r in clause.runs):
+            # "the colours aren't saturated enough, the basil looks greyish": what is wanted is
+            # liked, but the clause is a complaint, and so is what it goes on to say
+            previous = DISLIKE
+        elif separator is not None:
             previous = None  # "I'd swap X for Y, ...": both verdicts, none to carry on
         elif verdict is not None:
             previous = verdict
@@ -253,6 +257,11 @@ def _reported_opinions(clauses: Sequence[Clause]) -> None:
         reported = any(
             word in lexicon.PEOPLE and lexicon.OPINION_VERBS & set(texts[index + 1 : index + 3])
             for index, word in enumerate(texts)
+        ) or (
+            # "she's really into weird art": he or she is a person, never a feature
+            bool(texts)
+            and texts[0] in {"she", "he"}
+            and any(t.kind in FORWARD for t in clause.tokens[:4])
         )
         if reported:
             for run in clause.runs:
@@ -322,7 +331,7 @@ def _verdict_sentences(clauses: Sequence[Clause]) -> None:
     "The colours are nice. The light too.": "too"/"as well" repeats the verdict before.
     """
     sentences = [list(group) for _, group in groupby(clauses, key=lambda c: c.sentence)]
-    for before, after in pairwise(sentences):
+    for number, (before, after) in enumerate(pairwise(sentences)):
         _repeated_verdict(before, after)
         if len(after) == 1 and _elliptical_negation(after[0].tokens):
             # "The moody atmosphere works for me; the harsh shadows don't."
@@ -340,8 +349,13 @@ def _verdict_sentences(clauses: Sequence[Clause]) -> None:
         if [t.text for c in after for t in c.tokens] == ["not"] or (
             sarcastic and not any(c.runs for c in after)
         ):
-            # "Love how the horizon is tilted. Not.": the praise before was sarcastic
-            for run in (r for c in before for r in c.runs):
+            # "Love how the horizon is tilted. Not.": the praise before was sarcastic, and so was
+            # a short exclamation in between ("Love how it's all glossy. So realistic. Said no
+            # one.")
+            taken_back = [before]
+            while _short(taken_back[-1]) and number - len(taken_back) + 1 > 0:
+                taken_back.append(sentences[number - len(taken_back)])
+            for run in (r for sentence in taken_back for c in sentence for r in c.runs):
                 run.polarity = DISLIKE
                 run.source = "not" if run.polarity is not None else ""
             continue
@@ -356,6 +370,10 @@ def _verdict_sentences(clauses: Sequence[Clause]) -> None:
         for run in runs:
             run.polarity = verdict
             run.source = "bare-verdict" if run.polarity is not None else ""
+
+
+def _short(clauses: list[Clause]) -> bool:
+    return sum(len(c.tokens) for c in clauses) <= _BARE_VERDICT_WORDS
 
 
 def _repeats(clauses: list[Clause]) -> bool:
@@ -481,9 +499,9 @@ def _run_polarity(
     # 6. Its predicate: "not dark enough" (wants more), "could be warmer", "seems rich".
     if run.predicate:
         if run.end < len(tokens) and tokens[run.end].text == "enough":
-            return _by(run, "6", LIKE)
+            return _by(run, "want", LIKE)  # "not dark enough": dark is wanted
         if wished(list(tokens), run):
-            return _by(run, "6", LIKE)
+            return _by(run, "want", LIKE)
         words = [t.text for t in run.predicate]
         said = valence.asked(words, questions)
         if said is not None:

@@ -26,7 +26,8 @@ POSITIVE_EXAMPLES = (
     "cozy", "sumptuous", "dreamy", "nostalgic", "balanced", "inviting", "soft",
     "solid", "tidy", "convincing", "consistent", "sharp", "crisp", "well judged", "confident",
     "carefully observed", "assured", "lively", "expressive", "harmonious", "polished",
-    "beautifully done", "subtle", "tasteful", "refined", "luminous", "charming",
+    "beautifully done", "subtle", "tasteful", "refined", "luminous", "charming", "strong",
+    "interesting", "bold", "dynamic",
     # praise through a noun ("the rim light is a masterstroke")
     "masterstroke", "stroke of genius", "pure poetry", "a gift", "a revelation", "a marvel",
     "genius", "a joy to look at",
