@@ -52,11 +52,14 @@ POSITIVE_WORDS = (
     "really makes it", "what makes it", "makes the photo", "makes the image", "makes the picture",
     "sells it", "what sells it", "gives it energy", "gives it some energy", "gives it movement",
     "gives it depth",
+    # praise of the making: "real skill in the cross-hatching"
+    "skill in", "real skill in", "craft in", "real craft in", "craftsmanship in", "care in",
 )
 NEGATIVE_WORDS = (
     "ugly", "awful", "terrible", "horrible", "bad", "boring", "bored", "annoying", "distracting",
     "bothers", "bother", "bothering", "irritating", "overwhelming", "jarring", "unpleasant",
     "hideous", "weird", "off-putting", "offputting", "ruins", "ruin", "ruined", "spoils",
+    "hurting", "hurting my eyes", "hurts my eyes",
     "kills", "hurts", "clashes", "clash", "clashing", "cheap", "tacky", "overdone", "overkill",
     "confusing", "lifeless", "sloppy", "worst", "gross", "dislike it", "hate it", "not for me",
     "unappealing", "disappointing", "lazy", "amateurish", "bland", "fails", "too much",
@@ -138,7 +141,8 @@ WISH_CUES = (
     "i'd rather", "would rather", "i'd have preferred", "would have preferred", "rather see",
     "rather have", "rather the", "rather go for", "rather be",
 )
-NEGATIONS = ("not", "no", "never", "nothing", "hardly", "neither", "nor", "without", "barely")
+NEGATIONS = ("not", "no", "never", "nothing", "hardly", "neither", "nor", "without", "barely",
+             "zero")
 HEDGES = (
     "maybe", "perhaps", "kind of", "kinda", "sort of", "somewhat", "slightly", "a bit",
     "a touch",
@@ -175,6 +179,7 @@ STOPWORDS = frozenset((
     "there's", "that's", "what's", "please", "thanks", "thank", "hmm", "um", "uh", "oh", "ah",
     "wow", "yeah", "yes", "yep", "nah", "nope", "honestly", "personally", "definitely",
     "actually", "certainly", "literally", "basically", "simply", "kinda", "sorta", "lol",
+    "ngl", "tbh", "imo", "imho", "lmao", "fr", "idk",
     "haha", "enough", "together", "everywhere", "somewhere", "anywhere", "though", "apparently",
     "exactly", "usually", "normally", "always", "ever", "almost", "itself", "themselves",
     "beat", "beats", "versus", "vs", "i'd", "i'll", "take", "rather",

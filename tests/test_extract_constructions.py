@@ -95,3 +95,55 @@ def test_a_comparison_verdict_is_not_carried_into_the_next_clause(
     comment = "I'd swap the sepia tone for plain black ink though, sepia looks fake-old to me."
     pairs = _pairs(offline_extractor, comment)
     assert ("sepia", LIKE) not in pairs and ("plain black ink", LIKE) in pairs
+
+
+@pytest.mark.parametrize(
+    ("comment", "expected"),
+    [
+        # "X would suit it more than Y": a comparison
+        (
+            "Watercolour would suit this far more than the glossy render.",
+            {("watercolour", LIKE), ("glossy render", DISLIKE)},
+        ),
+        # praise of the making, with the feature after "in"
+        ("Real craft in the linework.", {("linework", LIKE)}),
+        # a filler is not part of a name
+        ("love the grain ngl", {("grain", LIKE)}),
+        # "zero X" is a "no X"
+        ("Zero lens flare please.", {("lens flare", DISLIKE)}),
+    ],
+)
+def test_construction_second_pass(
+    offline_extractor: OfflineExtractor, comment: str, expected: set[tuple[str, Polarity]]
+) -> None:
+    assert _pairs(offline_extractor, comment) == set(expected)
+
+
+def test_a_want_makes_what_follows_a_complaint(offline_extractor: OfflineExtractor) -> None:
+    # "not saturated enough" likes saturation; the next clause goes on complaining
+    comment = "The greens aren't saturated enough, the moss looks greyish."
+    pairs = _pairs(offline_extractor, comment)
+    assert ("saturated greens", LIKE) in pairs
+    assert all(p is DISLIKE for text, p in pairs if "moss" in text)
+
+
+def test_a_toned_down_word_is_a_complaint_even_when_it_sounds_like_praise(
+    offline_extractor: OfflineExtractor,
+) -> None:
+    assert _pairs(offline_extractor, "The rim light seems a touch strong.") == {
+        ("strong rim light", DISLIKE)
+    }
+    # praise outright stays praise
+    assert _pairs(offline_extractor, "The rim light is lovely.") == {("rim light", LIKE)}
+
+
+def test_a_verb_after_a_name_is_not_part_of_it(offline_extractor: OfflineExtractor) -> None:
+    texts = {text for text, _ in _pairs(offline_extractor, "I love how the warm light comes in.")}
+    assert texts == {"warm light"}
+
+
+def test_a_bare_sarcastic_remark_takes_back_the_exclamation_before_it(
+    offline_extractor: OfflineExtractor,
+) -> None:
+    comment = "Love how every surface is glossy and wet. So realistic. Said no one."
+    assert all(p is DISLIKE for _, p in _pairs(offline_extractor, comment))

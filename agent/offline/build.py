@@ -148,7 +148,9 @@ def _categorised(
     if described:
         words = [" ".join(t.text for t in pending[i][2].words[:-1]) for i in described]
         for i, category in zip(described, similar(words, predicates=True), strict=True):
-            categories[i] = category if category is not None else Category.SUBJECT
+            # "clumsy hands": a judged way of drawing it is a detail of the picture
+            judged = pending[i][2].source in _OWN_READINGS | {"guess"}
+            categories[i] = category or (Category.DETAIL if judged else Category.SUBJECT)
     # "the sun is too small": the subject is not visual, its quality may be
     retry = [
         i
@@ -184,7 +186,7 @@ def _personal(run: Run) -> bool:
     return any(t.text.removesuffix("'s") in lexicon.PEOPLE for t in run.words)
 
 
-_OWN_READINGS = frozenset({"1", "2", "3", "4", "5", "6", "7", "want"})
+_OWN_READINGS = frozenset({"1", "2", "3", "4", "5", "6", "7", "want", "sarcasm"})
 
 
 def _named(run: Run) -> bool:

@@ -65,6 +65,12 @@ _THAN = frozenset({"than", "than that"})
 _RATHER = _PREFERENCE | {"i'd rather", "would rather", "rather"}
 _WORSE = frozenset({"worse", "weaker", "uglier", "duller", "blander", "messier", "muddier",
                     "inferior"})  # fmt: skip
+
+
+def _judging(tokens: Sequence[Token]) -> bool:
+    return any(t.kind in FORWARD or t.kind == POS or t.text in {"suit", "suits"} for t in tokens)
+
+
 _SWAPPING = frozenset({"swap", "trade", "replace", "exchange", "switch"})
 _SKIPPABLE = frozenset({"so", "very", "really", "way", "a", "bit", "much", "the", "far", "all",
                         "that", "little", "tad"})  # fmt: skip
@@ -207,6 +213,10 @@ def _sentence(clauses: list[Clause], valence: ValenceReader, questions: list[str
     _relative_verdicts(clauses)
     _simile_verdicts(clauses, valence, questions)
     _doubt_borrowed(clauses, valence)
+    for clause in clauses:  # a doubted borrowing leaves the phrase its own words ("crisp")
+        for run in clause.runs:
+            if run.polarity is None and id(run) in guesses:
+                run.polarity, run.source, run.guessed = guesses[id(run)], "guess", True
     if any(t.kind == SARCASM for c in clauses for t in c.tokens) or _mock_praise(clauses):
         for clause in clauses:
             for run in clause.runs:
@@ -406,6 +416,8 @@ def _comparison(tokens: Sequence[Token]) -> tuple[int, Polarity] | None:
         before = set(texts[:index])
         if text in _THAN and texts[index - 1] in _WORSE:
             return index, DISLIKE
+        if text in _THAN and texts[index - 1] == "more" and _judging(tokens[:index]):
+            return index, LIKE  # "oil paint would suit this far more than the airbrush finish"
         if text in {"for", "with"} and before & _SWAPPING:
             return index, DISLIKE  # "I'd swap the sepia tone for plain black ink"
         if text in _THAN and (texts[index - 1] in _BETTER or before & _RATHER):
@@ -503,11 +515,14 @@ def _run_polarity(
         if wished(list(tokens), run):
             return _by(run, "want", LIKE)
         words = [t.text for t in run.predicate]
+        understated = not run.negated_predicate and _understated(tokens, run)
+        if understated and ValenceReader.lexical(words) is not LIKE:
+            # "the legs seem a little long", "the rim light seems a touch strong": a mild
+            # complaint, unless the word is praise outright ("a bit lovely")
+            return _by(run, "6", DISLIKE)
         said = valence.asked(words, questions)
         if said is not None:
             return _by(run, "6", said.opposite if run.negated_predicate else said)
-        if not run.negated_predicate and _understated(tokens, run):
-            return _by(run, "6", DISLIKE)  # "the legs seem a little long": a mild complaint
         if any(t.kind in EVALUATIONS for t in tokens[: run.start]):
             # "the pretty pastel door feels a bit twee": the praise before the name and the
             # unread predicate may disagree; no verdict rather than a guess
@@ -548,8 +563,7 @@ _UNDERSTATEMENTS = frozenset({"a bit", "a little", "a touch", "a tad", "slightly
 
 
 def _understated(tokens: Sequence[Token], run: Run) -> bool:
-    """ "a bit soft", "a little long": a plain describing word toned down is a criticism (words
-    that carry a verdict of their own, "a bit lovely", are read before this)."""
+    """ "a bit soft", "a little long": a describing word toned down is a criticism."""
     if run.predicate_start is None:
         return False
     before = [t.text for t in tokens[max(0, run.predicate_start - 2) : run.predicate_start]]
@@ -606,7 +620,7 @@ def local_marker(tokens: Sequence[Token], start: int) -> Polarity | None:
         return DISLIKE
     if token.kind == MORE:
         return DISLIKE if negated(tokens, index, 2) else LIKE
-    if token.kind == NEGATION and token.text in {"without", "no"}:
+    if token.kind == NEGATION and token.text in {"without", "no", "zero"}:
         return DISLIKE
     if token.text == "just" and index > 0 and tokens[index - 1].text in COPULAS:
         return DISLIKE  # "the rest is just murk", "it's just a flat gradient": dismissive
