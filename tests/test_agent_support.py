@@ -19,7 +19,7 @@ from pydantic import SecretStr
 
 import agent  # noqa: F401  (registers the onboarding tables)
 from agent.builtin_gallery import ensure_builtin_gallery
-from agent.extraction import Extractor
+from agent.extraction import Extractor, ImageContext
 from agent.fallback import FallbackExtractor
 from agent.gallery import Gallery
 from agent.llm_extractor import LLMExtractor
@@ -28,6 +28,7 @@ from agent.onboarding import OnboardingAgent
 from agent.sessions import SessionRepository
 from preference_store.database import create_schema, make_engine
 from preference_store.embeddings import SentenceTransformerEmbedder
+from preference_store.models import Polarity
 from preference_store.store import PreferenceStore
 from tests.doubles.llm_server import LoopbackLLMServer
 
@@ -43,6 +44,13 @@ COMMENTS = [
     "Great low angle, but the lens flare is distracting",
     "I really like the symmetry and the teal palette",
 ]
+
+
+def attribute_pairs(
+    extractor: Extractor, comment: str, image: ImageContext | None = None
+) -> set[tuple[str, Polarity]]:
+    """What a person would check in a result: each attribute's text and polarity."""
+    return {(a.text, a.polarity) for a in extractor.extract(comment, image).attributes}
 
 
 @pytest.fixture(scope="session")

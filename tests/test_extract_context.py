@@ -13,13 +13,12 @@ from agent.offline.pairing import find_runs
 from agent.offline.segment import clauses
 from agent.offline.tokens import Labeller
 from preference_store.models import Category, Polarity
-from tests.test_agent_support import offline_extractor  # noqa: F401  (fixture)
+from tests.test_agent_support import (
+    attribute_pairs,
+    offline_extractor,  # noqa: F401  (fixture)
+)
 
 LIKE, DISLIKE = Polarity.LIKE, Polarity.DISLIKE
-
-
-def _pairs(extractor: OfflineExtractor, comment: str) -> set[tuple[str, Polarity]]:
-    return {(a.text, a.polarity) for a in extractor.extract(comment).attributes}
 
 
 @pytest.mark.parametrize(
@@ -142,7 +141,7 @@ def _pairs(extractor: OfflineExtractor, comment: str) -> set[tuple[str, Polarity
 def test_context_and_scope(
     offline_extractor: OfflineExtractor, comment: str, expected: set[tuple[str, Polarity]]
 ) -> None:
-    assert _pairs(offline_extractor, comment) == expected
+    assert attribute_pairs(offline_extractor, comment) == expected
 
 
 @pytest.mark.parametrize(
@@ -237,6 +236,9 @@ def test_a_long_digression_is_not_a_bare_verdict(offline_extractor: OfflineExtra
         "The teal wash and the heavy grain. "
         "It reminds me of my grandmother's old kitchen, which I really love."
     )
-    assert ("teal wash", LIKE) not in _pairs(offline_extractor, comment)
+    assert ("teal wash", LIKE) not in attribute_pairs(offline_extractor, comment)
     short = "Stark shadows, deep blacks. Yes please."
-    assert _pairs(offline_extractor, short) == {("stark shadows", LIKE), ("deep blacks", LIKE)}
+    assert attribute_pairs(offline_extractor, short) == {
+        ("stark shadows", LIKE),
+        ("deep blacks", LIKE),
+    }

@@ -12,13 +12,12 @@ from agent.offline.pairing import find_runs
 from agent.offline.segment import clauses, sentences
 from agent.offline.tokens import Labeller
 from preference_store.models import Category, Polarity
-from tests.test_agent_support import offline_extractor  # noqa: F401  (fixture)
+from tests.test_agent_support import (
+    attribute_pairs,
+    offline_extractor,  # noqa: F401  (fixture)
+)
 
 LIKE, DISLIKE = Polarity.LIKE, Polarity.DISLIKE
-
-
-def _pairs(extractor: OfflineExtractor, comment: str) -> set[tuple[str, Polarity]]:
-    return {(a.text, a.polarity) for a in extractor.extract(comment).attributes}
 
 
 @pytest.mark.parametrize(
@@ -68,7 +67,7 @@ def _pairs(extractor: OfflineExtractor, comment: str) -> set[tuple[str, Polarity
 def test_polarity_follows_its_scope(
     offline_extractor: OfflineExtractor, comment: str, expected: set[tuple[str, Polarity]]
 ) -> None:
-    assert _pairs(offline_extractor, comment) == expected
+    assert attribute_pairs(offline_extractor, comment) == expected
 
 
 def test_flat_graphic_look_is_a_liked_name(offline_extractor: OfflineExtractor) -> None:
