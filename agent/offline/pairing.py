@@ -60,7 +60,7 @@ class Run:
     strength: float = 0.7
     guessed: bool = False  # polarity read only from the phrase's own describing words
     undecided: bool = False  # its own predicate is unread: no verdict borrowed from elsewhere
-    source: str = ""  # which reading gave the polarity (see ``polarity``), for the figures
+    source: str = ""  # which reading gave the polarity ("3", "fallback", ...: see ``polarity``)
 
     @property
     def text(self) -> str:
@@ -106,33 +106,18 @@ _FINITE_VERBS = frozenset({"comes", "come", "came", "goes", "went", "sits", "sat
                            "melt", "bleeds", "bleed", "drifts", "leads", "stands", "sticks",
                            "blows", "fades", "catches", "gets", "spills", "spill",
                            "bends", "bend"})  # fmt: skip
+_MOTION_VERBS = _FINITE_VERBS | {"falls"}  # "-ing" forms: "coming", "leading", "falling"
 _PARTICLES = frozenset({"out", "off", "away", "up", "down", "through", "into", "over", "toward",
                         "towards"})  # fmt: skip
 
 
 def _verb(tokens: list[Token], index: int, after_name: bool) -> bool:
-    """A finite verb of motion or state ("comes", "sits", "melt"), or an "-ing" form right
+    """A finite verb of motion or state ("comes", "sits", "melt"), or its "-ing" form right
     after a name ("the light coming through", "a winding path leading in")."""
     text = tokens[index].text
     if text in _FINITE_VERBS:
         return True
-    return (
-        after_name
-        and text.endswith("ing")
-        and text[:-3] + "s"
-        in _FINITE_VERBS
-        | {
-            "leads",
-            "comes",
-            "falls",
-            "drifts",
-            "blows",
-            "fades",
-            "melts",
-            "bleeds",
-            "spills",
-        }
-    )
+    return after_name and text.endswith("ing") and f"{text[:-3]}s" in _MOTION_VERBS
 
 
 def is_nominal(run: Run) -> bool:

@@ -11,12 +11,19 @@ Scopes, narrowest first:
 4. the sentence: a phrase with no verdict in its clause takes the previous clause's (the
    opposite after "but"/"though"), or the next one's when it opens the sentence; a sentence that
    is only a verdict ("Yes please.") answers for the verdict-less sentence just before it;
-5. sarcasm ("just what every picture needs, more lens flare") turns the sentence's verdicts into
-   dislikes.
+5. sarcasm ("just what every picture needs, more lens flare", an eye roll) turns the sentence's
+   verdicts into dislikes.
+
+Then a few readings across clauses: "..., which I actually like" judges the clause before; what
+a feature is compared to judges it ("looks like clip art"); someone else's opinion ("my friend
+says ...") is nobody's verdict; and a verdict borrowed from a neighbouring clause that the
+phrase's own words contradict is dropped. Each run remembers which reading gave its polarity
+(``Run.source``: the step of ``_run_polarity``, or the rule's name), because later stages trust
+a phrase's own reading more than a borrowed one.
 
 A verdict is never carried into another sentence otherwise, and a phrase still without one is
 left out rather than guessed. Strength follows the words: "okay" (0.4) < "like" (0.7) <
-"really like" (0.8) < "love"/"gorgeous" (0.9); a hedge ("kind of", "maybe") lowers it by 0.3.
+"really like" (0.8) < "love"/"gorgeous" (0.9); a hedged verdict is weak (at most 0.5).
 """
 
 from __future__ import annotations
@@ -65,11 +72,6 @@ _THAN = frozenset({"than", "than that"})
 _RATHER = _PREFERENCE | {"i'd rather", "would rather", "rather"}
 _WORSE = frozenset({"worse", "weaker", "uglier", "duller", "blander", "messier", "muddier",
                     "inferior"})  # fmt: skip
-
-
-def _judging(tokens: Sequence[Token]) -> bool:
-    return any(t.kind in FORWARD or t.kind == POS or t.text in {"suit", "suits"} for t in tokens)
-
 
 _SWAPPING = frozenset({"swap", "trade", "replace", "exchange", "switch"})
 _SKIPPABLE = frozenset({"so", "very", "really", "way", "a", "bit", "much", "the", "far", "all",
@@ -437,6 +439,11 @@ def _comparison(tokens: Sequence[Token]) -> tuple[int, Polarity] | None:
     return None
 
 
+def _judging(tokens: Sequence[Token]) -> bool:
+    """Whether the words before "more than" judge ("love X more than", "X would suit it more")."""
+    return any(t.kind in FORWARD or t.kind == POS or t.text in {"suit", "suits"} for t in tokens)
+
+
 def _between_sides(tokens: Sequence[Token], index: int) -> bool:
     """ "prefer X to Y": a phrase on both sides of "to" (not "prefer to see")."""
     return (
@@ -449,7 +456,7 @@ def _between_sides(tokens: Sequence[Token], index: int) -> bool:
 
 
 def _by(run: Run, source: str, polarity: Polarity | None) -> Polarity | None:
-    """Note which reading gave ``run`` its polarity (for the scope figures), and pass it on."""
+    """Note which reading gave ``run`` its polarity (see the module docstring), pass it on."""
     if polarity is not None:
         run.source = source
     return polarity
@@ -546,6 +553,7 @@ def _run_polarity(
 
 
 def _cleft(tokens: Sequence[Token], run: Run) -> Polarity | None:
+    """The verdict of "What I love / what spoils it ... is X", for X after the copula."""
     if not tokens or tokens[0].text != "what":
         return None
     copula = next((i for i in range(1, run.start) if tokens[i].text in {"is", "are", "was"}), None)
