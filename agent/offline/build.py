@@ -15,8 +15,8 @@ from agent import lexicon
 from agent.extraction import Extraction, ImageContext, ImageTag
 from agent.offline.category import curated_category
 from agent.offline.pairing import Run
-from agent.offline.polarity import clause_verdict, local_marker
 from agent.offline.segment import Clause
+from agent.offline.verdict import clause_verdict, local_marker
 from agent.vocabulary import CATEGORY_HEADS
 from preference_store.models import MAX_ATTRIBUTE_WORDS, AttributeDraft, Category, Polarity
 

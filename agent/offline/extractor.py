@@ -8,7 +8,9 @@ It reads a comment in stages, each in its own module and testable alone:
 3. ``pairing``: candidate phrases, joined into names ("teal and gold palette") and paired with
    their predicates ("the light feels gentle" → "gentle light").
 4. ``polarity``: a polarity and a strength per phrase, within an explicit scope (comparison,
-   clause, contrast, sentence; never carried into another sentence).
+   clause, contrast, sentence; never carried into another sentence), from what a clause's words
+   say (``verdict``), where a preference splits (``comparison``), and a few explicit links
+   across clauses and sentences (``across``: similes, "which I like", someone else's opinion).
 5. ``category`` and ``build``: the visual category of each phrase, vague phrases named from the
    image or turned into a follow-up, the ``Extraction``.
 """
@@ -22,7 +24,7 @@ import numpy as np
 
 from agent.evaluation import overlap
 from agent.extraction import Extraction, ImageContext, ImageTag, clean_comment
-from agent.offline import build, pairing, polarity, segment
+from agent.offline import build, pairing, polarity, segment, verdict
 from agent.offline.category import SimilarCategories, curated_category, embed_once
 from agent.offline.segment import Clause
 from agent.offline.tokens import Labeller
@@ -87,7 +89,7 @@ class OfflineExtractor:
         wanted = set(re.findall(r"[a-z0-9]+", feature.lower()))
         for clause in clauses:
             if wanted and wanted <= set(re.findall(r"[a-z0-9]+", clause.text.lower())):
-                return polarity.clause_verdict(clause.tokens)
+                return verdict.clause_verdict(clause.tokens)
         return None
 
     def tags_from_description(self, description: str) -> list[ImageTag]:
