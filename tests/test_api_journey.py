@@ -12,6 +12,7 @@ from typing import Any
 import httpx
 import pytest
 
+from tests.doubles.onboarding_http import comment_and_finish
 from tests.doubles.uvicorn_server import ONBOARDING_COMMENTS as COMMENTS
 from tests.doubles.uvicorn_server import UvicornServer
 
@@ -44,19 +45,7 @@ def onboard(http: httpx.Client, auth: dict[str, str]) -> tuple[str, dict[str, An
     assert started.status_code == 201, started.text
     session = started.json()
     assert session["image"] and http.get(session["image"]["url"]).content.startswith(PNG)
-    turn: dict[str, Any] = {}
-    for number, comment in enumerate(COMMENTS, start=1):
-        reply = http.post(
-            f"/v1/onboarding/{session['id']}/messages", headers=auth, json={"text": comment}
-        )
-        assert reply.status_code == 200, reply.text
-        turn = reply.json()
-        if number >= 8 and turn["can_finish"]:
-            break
-    assert turn["can_finish"], turn
-    finished = http.post(f"/v1/onboarding/{session['id']}/finish", headers=auth)
-    assert finished.status_code == 200, finished.text
-    return session["id"], finished.json()
+    return session["id"], comment_and_finish([http], session["id"], auth)
 
 
 def attributes(http: httpx.Client, auth: dict[str, str]) -> list[dict[str, Any]]:

@@ -25,6 +25,7 @@ import pytest
 from tests.doubles.brokers import fresh_redis_db
 from tests.doubles.chroma_server import chroma_server
 from tests.doubles.cluster import Cluster, fresh_postgres_database
+from tests.doubles.onboarding_http import comment_and_finish
 from tests.doubles.uvicorn_server import ONBOARDING_COMMENTS as COMMENTS
 from tests.test_api_journey import PNG, attributes, new_user, sse_events
 
@@ -89,20 +90,8 @@ def onboarded(a: httpx.Client, b: httpx.Client) -> dict[str, Any]:
     assert started.status_code == 201, started.text
     session = started.json()
     assert b.get(session["image"]["url"]).content.startswith(PNG)  # each node has the gallery
-    turn: dict[str, Any] = {}
-    for number, comment in enumerate(COMMENTS, start=1):
-        node = b if number % 2 else a
-        reply = node.post(
-            f"/v1/onboarding/{session['id']}/messages", headers=alice, json={"text": comment}
-        )
-        assert reply.status_code == 200, reply.text
-        turn = reply.json()
-        if number >= 8 and turn["can_finish"]:
-            break
-    assert turn["can_finish"], turn
-    finished = b.post(f"/v1/onboarding/{session['id']}/finish", headers=alice)
-    assert finished.status_code == 200, finished.text
-    return {"alice": alice, "session_id": session["id"], "finished": finished.json()}
+    finished = comment_and_finish([a, b], session["id"], alice)  # the nodes take turns
+    return {"alice": alice, "session_id": session["id"], "finished": finished}
 
 
 def test_onboarding_across_nodes_builds_one_profile_both_nodes_show(

@@ -117,7 +117,9 @@ def simile_verdicts(
                 run.polarity, run.source = None, ""
 
 
-def doubt_borrowed(clauses: Sequence[Clause], valence: ValenceReader) -> None:
+def doubt_borrowed(
+    clauses: Sequence[Clause], valence: ValenceReader, questions: list[str] | None
+) -> None:
     """A verdict borrowed from elsewhere in the sentence that the phrase's own words contradict
     ("the sky isn't dark enough, it comes out a washed out grey": "washed out" against the wish
     before it) is no verdict: leaving the phrase out costs a feature, storing it wrong steers
@@ -128,7 +130,7 @@ def doubt_borrowed(clauses: Sequence[Clause], valence: ValenceReader) -> None:
                 continue
             own = ValenceReader.lexical([t.text for t in run.words])
             if own is None and len(run.words) > 1:
-                own = valence.of_words([t.text for t in run.words[:-1]])
+                own = valence.asked([t.text for t in run.words[:-1]], questions)
             if own is not None and own is not run.polarity:
                 run.polarity = None
                 run.source = ""

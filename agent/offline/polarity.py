@@ -159,7 +159,7 @@ def _sentence(clauses: list[Clause], valence: ValenceReader, questions: list[str
     across.reported_opinions(clauses)
     across.relative_verdicts(clauses)
     across.simile_verdicts(clauses, valence, questions)
-    across.doubt_borrowed(clauses, valence)
+    across.doubt_borrowed(clauses, valence, questions)
     for clause in clauses:  # a doubted borrowing leaves the phrase its own words ("crisp")
         for run in clause.runs:
             if run.polarity is None and id(run) in guesses:
