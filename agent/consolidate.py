@@ -8,8 +8,9 @@ Rules:
   share; otherwise the person is ambivalent and the attribute is dropped (ViPer drops an
   attribute that lands in both lists).
 * Image reactions: an image counts as liked when its comments were positive overall and as
-  disliked when negative; the weight is the mean strength of the attributes that agree with
-  that verdict (0.7 when the comment named none). Skipped images are not recorded.
+  disliked when negative (after corrections, the verdict is read anew from the corrected and
+  answered attributes: ``verdict_of``); the weight is the mean strength of the attributes that
+  agree with that verdict (0.7 when the comment named none). Skipped images are not recorded.
 """
 
 from __future__ import annotations
@@ -68,6 +69,15 @@ class ImageVerdict:
     path: str | None
     overall: Polarity | None
     attributes: tuple[AttributeDraft, ...]
+
+
+def verdict_of(attributes: Sequence[AttributeDraft]) -> Polarity | None:
+    """An image's verdict from what was liked and disliked in it (by strength; a tie is none)."""
+    like = sum(a.strength for a in attributes if a.polarity is Polarity.LIKE)
+    dislike = sum(a.strength for a in attributes if a.polarity is Polarity.DISLIKE)
+    if like == dislike:
+        return None
+    return Polarity.LIKE if like > dislike else Polarity.DISLIKE
 
 
 def image_reactions(

@@ -8,6 +8,11 @@ through the same extractor that read the comment, and what they say is matched t
 by the evaluation's phrase overlap. What cannot be pinned to one attribute gets one short
 question back instead of a guess.
 
+The features the extractor was unsure of (``Extraction.unsure``) are numbered after its
+attributes; they are open until the person answers the agent's question about them (or clicks
+Liked / Disliked / Neither): ``like`` and ``dislike`` set a polarity, ``drop`` is "neither". An
+open one is never read back as noted and never stored.
+
 Corrections never overwrite the extractor's output: ``apply`` folds them over it, in order, each
 time the corrected attributes are needed (read-back, transcript, finish, export).
 """
@@ -20,14 +25,14 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 from agent.evaluation import MATCH_THRESHOLD, overlap
-from agent.extraction import Extractor, ImageContext
+from agent.extraction import Extraction, Extractor, ImageContext
 from agent.sessions import CorrectionDraft, StoredCorrection, StoredMessage
 from agent.vocabulary import vocabulary
 from preference_store.models import AttributeDraft, Category, Polarity
 
-FLIP, DROP, EDIT = "flip", "drop", "edit"
-ACTIONS = (FLIP, DROP, EDIT)
-CLICK, COMMAND, WORDS = "click", "command", "words"
+FLIP, DROP, EDIT, LIKE, DISLIKE = "flip", "drop", "edit", "like", "dislike"
+ACTIONS = (FLIP, DROP, EDIT, LIKE, DISLIKE)
+CLICK, COMMAND, WORDS, ANSWER = "click", "command", "words", "answer"
 CORRECTED_STRENGTH = 1.0  # the person said so themselves
 SIGN = {Polarity.LIKE: "+", Polarity.DISLIKE: "−"}
 HOW_TO = "say e.g. 'fix 1 like', 'drop 2' or 'edit 1 soft fog'"
@@ -50,14 +55,39 @@ Plan = list[Change] | Question
 # -- applying -------------------------------------------------------------------------------
 
 
-def apply(
-    attributes: Sequence[AttributeDraft], corrections: Sequence[StoredCorrection], comment: str
-) -> list[AttributeDraft | None]:
-    """The attributes after ``corrections``, position for position (``None`` where dropped).
+@dataclass(frozen=True)
+class Reading:
+    """A comment's attributes after the person's corrections and answers, position for
+    position: the extractor's attributes, then its unsure items (the numbering a person sees).
+    ``None`` where dropped; ``open`` are the unsure ones nobody has answered yet."""
 
-    A corrected attribute carries the person's words as its evidence (the correction's words
-    when they said it, else the comment itself) and full strength."""
-    current: list[AttributeDraft | None] = list(attributes)
+    items: tuple[AttributeDraft | None, ...]
+    open: frozenset[int]
+    changed: bool  # the person corrected or answered something here
+
+    def noted(self) -> list[AttributeDraft | None]:
+        """What the agent may read back (and store): open items count as not noted."""
+        return [None if i in self.open else a for i, a in enumerate(self.items)]
+
+    def stored(self) -> list[AttributeDraft]:
+        return kept(self.noted())
+
+    def unsure(self) -> list[tuple[int, AttributeDraft]]:
+        return [(i, a) for i, a in enumerate(self.items) if i in self.open and a is not None]
+
+
+def apply(extraction: Extraction, corrections: Sequence[StoredCorrection], comment: str) -> Reading:
+    """The comment's reading after ``corrections``, in order.
+
+    A flipped or edited attribute carries the person's words as its evidence (the correction's
+    words when they said it, else the comment itself) and full strength; an answered question
+    keeps the reader's strength and adds the answer to the evidence. Where the person named the
+    feature in their own words ("no, I liked the fog"), their words become its text."""
+    current: list[AttributeDraft | None] = [
+        *extraction.attributes,
+        *(u.attribute for u in extraction.unsure),
+    ]
+    open_ = set(range(len(extraction.attributes), len(current)))
     for correction in corrections:
         index = correction.attribute_index
         attribute = current[index] if 0 <= index < len(current) else None
@@ -65,6 +95,7 @@ def apply(
             continue
         if correction.action == DROP:
             current[index] = None
+            open_.discard(index)
             continue
         update: dict[str, object] = {
             "strength": CORRECTED_STRENGTH,
@@ -72,12 +103,20 @@ def apply(
         }
         if correction.action == FLIP:
             update["polarity"] = attribute.polarity.opposite
-        elif correction.action == EDIT and correction.text:
+        elif correction.action in (LIKE, DISLIKE):
+            update["polarity"] = Polarity(correction.action)
+            if index in open_:  # an answer to "did you like it?"
+                answer = correction.words or correction.action
+                update["strength"] = attribute.strength
+                update["evidence"] = [*attribute.evidence, f"asked; answered: {answer}"][-4:]
+        if correction.text:
             update["text"] = correction.text
             if correction.category is not None:
                 update["category"] = correction.category
+        if correction.action != EDIT:
+            open_.discard(index)
         current[index] = attribute.model_copy(update=update)
-    return current
+    return Reading(tuple(current), frozenset(open_), changed=bool(corrections))
 
 
 def kept(attributes: Sequence[AttributeDraft | None]) -> list[AttributeDraft]:
@@ -135,19 +174,23 @@ _DROP_WORDS = re.compile(
 )
 
 
-def parse_command(text: str, attributes: Sequence[AttributeDraft | None]) -> Plan | None:
-    """A command in the read-back's numbering, or ``None`` when ``text`` is not one."""
+def parse_command(
+    text: str, attributes: Sequence[AttributeDraft | None], open_: frozenset[int] = frozenset()
+) -> Plan | None:
+    """A command in the read-back's numbering, or ``None`` when ``text`` is not one (``open_``:
+    unsure items, which 'fix N like' answers)."""
     said = " ".join(text.strip().lower().rstrip(".!").split())
     if match := _FIX.match(said):
         index = _index(match.group(1), attributes)
         if isinstance(index, Question):
             return index
+        open_question = index in open_
         wanted = _POLARITY_WORDS[match.group(2)]
         attribute = attributes[index]
         assert attribute is not None
-        if attribute.polarity is wanted:
+        if attribute.polarity is wanted and not open_question:
             return Question(f"{index + 1} is already a {wanted.value}: {attribute.text}.")
-        return [Change(index, FLIP)]
+        return [Change(index, wanted.value)]
     for pattern, action in ((_FLIP, FLIP), (_DROP, DROP)):
         if match := pattern.match(said):
             index = _index(match.group(1), attributes)
@@ -201,7 +244,9 @@ def _flips(body: str, attributes: Sequence[AttributeDraft | None], extractor: Ex
         if attribute.polarity is statement.polarity:
             unchanged.append(f"{index + 1} {SIGN[attribute.polarity]} {attribute.text}")
         elif all(c.attribute_index != index for c in changes):
-            changes.append(Change(index, FLIP))
+            # "the fog is dull" → "no, I liked the fog": what is liked is the fog, not "dull fog"
+            own = statement.text if statement.text.casefold() != attribute.text.casefold() else None
+            changes.append(Change(index, statement.polarity.value, text=own))
     if changes:
         return changes
     return Question("That is what I noted: " + ", ".join(unchanged) + f". If not, {HOW_TO}.")
@@ -263,7 +308,7 @@ def labelled_case(
     session id; the case id is a hash of the comment and the image, so re-exports dedupe."""
     assert message.extraction is not None
     original = message.extraction.attributes
-    corrected = kept(apply(original, stored, message.text))
+    corrected = apply(message.extraction, stored, message.text).stored()
     image_json = (
         {"description": image.description, "tags": [t.model_dump(mode="json") for t in image.tags]}
         if image is not None
@@ -281,6 +326,7 @@ def labelled_case(
         "extracted": {
             "liked": [a.text for a in original if a.polarity is Polarity.LIKE],
             "disliked": [a.text for a in original if a.polarity is Polarity.DISLIKE],
+            "unsure": [u.attribute.text for u in message.extraction.unsure],
         },
         "corrections": [c.action for c in stored],
     }

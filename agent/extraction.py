@@ -38,16 +38,47 @@ class ImageContext(BaseModel):
         return [t for t in self.tags if t.category is category]
 
 
+def question_about(text: str) -> str:
+    """The one short question the agent asks about an unsure feature (it also names the
+    feature in the transcript, ``agent.asking``)."""
+    article = "" if text.split()[0].lower() in _DETERMINERS else "the "
+    return f"Quick check — {article}{text}: did you like it?"
+
+
+_DETERMINERS = frozenset({"the", "a", "an", "this", "that", "these", "those", "its", "their"})
+
+
+class UnsureItem(BaseModel):
+    """A feature whose polarity the reader cannot vouch for (docs/design.md, "Asking when
+    unsure"): the agent asks about it, and it is stored only with the person's answer."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    attribute: AttributeDraft = Field(description="Its polarity is the reader's guess.")
+    reason: str = Field(max_length=200, description="Why the reading is unsure, in words.")
+    confidence: float = Field(default=0.5, ge=0.0, le=1.0)
+    readings: list[str] = Field(
+        default_factory=list, description="How it was read (the calibration's keys)."
+    )
+
+    @property
+    def question(self) -> str:
+        return question_about(self.attribute.text)
+
+
 class Extraction(BaseModel):
     """What one comment says about a person's taste.
 
     ``attributes`` may be empty: "no preference expressed" is a valid answer, not a failure.
-    ``overall`` is the comment's verdict on the whole image when it has one (it decides whether
-    the image counts as liked or disliked); ``vague`` means the comment gave an opinion but no
-    specific feature of its own, so the agent should ask a follow-up.
+    ``unsure`` are features the reader found but whose polarity it cannot vouch for: never
+    stored unless the person answers. ``overall`` is the comment's verdict on the whole image
+    when it has one (it decides whether the image counts as liked or disliked); ``vague`` means
+    the comment gave an opinion but no specific feature of its own, so the agent should ask a
+    follow-up.
     """
 
     attributes: list[AttributeDraft] = Field(default_factory=list)
+    unsure: list[UnsureItem] = Field(default_factory=list)
     overall: Polarity | None = None
     vague: bool = False
     no_opinion: bool = False

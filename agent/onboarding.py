@@ -15,8 +15,9 @@ from typing import Protocol
 
 from pydantic import ValidationError
 
-from agent import corrections, policy
-from agent.consolidate import ImageVerdict, consolidate, image_reactions
+from agent import asking, corrections, policy
+from agent.asking import OpenQuestion
+from agent.consolidate import ImageVerdict, consolidate, image_reactions, verdict_of
 from agent.extraction import Extraction, ExtractionError, Extractor, clean_comment
 from agent.fallback import FALLBACK_NOTICE
 from agent.followup import FollowupWriter, TemplateFollowups
@@ -45,7 +46,8 @@ GREETING = (
     "Hi! I'll show you some images. For each one, tell me in your own words what you like and "
     "what you dislike about how it looks: colours, light, composition, style, texture, mood. "
     "Type 'skip' to skip an image and 'done' to finish. I'll read back what I noted, numbered; "
-    "if I got one wrong, say so (\"no, I liked the fog\") or type e.g. 'fix 2 like' or 'drop 1'."
+    "if I got one wrong, say so (\"no, I liked the fog\") or type e.g. 'fix 2 like' or 'drop 1'. "
+    "When I can't tell whether you liked something, I'll ask: answer like, dislike or neither."
 )
 CORRECTABLE = {"comment", "followup"}
 
@@ -112,6 +114,8 @@ class Turn:
     # Where each learned attribute sits in its message's extraction (what a correction names),
     # which message that is, and the person's message this turn answered.
     positions: tuple[int, ...] = ()
+    # That message's features the agent is unsure of, by the same numbering (asked, not stored).
+    unsure: tuple[tuple[int, AttributeDraft], ...] = ()
     learned_from: int | None = None
     message_id: int | None = None
 
@@ -176,7 +180,7 @@ class OnboardingAgent:
         log = self._sessions.messages(session_id)
         done = len(policy_progress(log).commented_images)
         text = f"Welcome back — {done} images commented so far. Here is where we stopped: "
-        if info.awaiting_followup and log[-1].kind == "followup":
+        if (info.awaiting_followup and log[-1].kind == "followup") or log[-1].kind == asking.ASK:
             text += f"{image.description}. {log[-1].text}"  # repeat the open question
         else:
             text += image.description
@@ -197,6 +201,16 @@ class OnboardingAgent:
             kind, stored = "done", command
         else:
             stored = clean_comment(text)  # raises InvalidComment: nothing is stored
+            asked = self._open_question(self._sessions.messages(session_id))
+            if asked is not None:
+                item = self._reading(asked.target).items[asked.index]
+                assert item is not None
+                answer = asking.read_answer(stored, item, self._extractor)
+                if answer is not None:
+                    message = self._sessions.append(
+                        session_id, USER, asking.ANSWER, stored, info.current_image_id
+                    )
+                    return self._answer_question(info, message, asked, answer)
             kind = "followup" if info.awaiting_followup else "comment"
             parsed = self._parse_correction(session_id, stored)
             if parsed is not None:  # an answer to the read-back, not a comment on the image
@@ -219,7 +233,7 @@ class OnboardingAgent:
         person's message ``message_id``. Stored beside the message; applied at the finish."""
         info = self._require_active(session_id)
         target = self._correctable(session_id, message_id)
-        current = self._corrected(target)
+        current = self._reading(target).items
         if action not in corrections.ACTIONS:
             raise InvalidCorrection(f"action must be one of {', '.join(corrections.ACTIONS)}")
         count = len(current)
@@ -234,7 +248,13 @@ class OnboardingAgent:
         change = corrections.Change(attribute_index, action)
         if action == corrections.EDIT:
             change = self._edit(attribute_index, text)
+        asked = self._open_question(self._sessions.messages(session_id))
         self._store_corrections(info, target, [change], words=None, via=corrections.CLICK)
+        answers = action != corrections.EDIT and asked is not None
+        if answers and asked and (asked.target.id, asked.index) == (target.id, attribute_index):
+            # the click answers the open question: move on, as a typed answer does
+            answer = asking.NEITHER if action == corrections.DROP else action
+            return self._after_answer(info, asked, answer, None)
         return self._read_back(info, target, prefix="Fixed. Noted now")
 
     def transcript(self, session_id: str) -> list[StoredMessage]:
@@ -251,6 +271,8 @@ class OnboardingAgent:
             return self._finish(info)
         if message.kind == "correction":
             return self._answer_correction(info, message)
+        if message.kind == asking.ANSWER:
+            return self._answer_question(info, message)
         extraction = message.extraction or self._extract(message)
         return self._after_comment(info, message, extraction)
 
@@ -273,10 +295,19 @@ class OnboardingAgent:
         parts: list[str] = []
         if extraction.fallback_reason:
             parts.append(FALLBACK_NOTICE)
-        parts.append(corrections.readback(extraction.attributes))
+        if extraction.attributes or not extraction.unsure:
+            parts.append(corrections.readback(extraction.attributes))
         image = self._current_image(info)
         asked = message.kind == "followup"
-        if image is not None and policy.needs_followup(extraction, already_asked=asked):
+        question = self._question(info, extraction)
+        if image is not None and question is not None:
+            parts.append(question)
+            self._sessions.append(info.id, AGENT, asking.ASK, question, image.id)
+            self._sessions.move(info.id, image.id, awaiting_followup=False)
+            turn = self._showing(
+                info.id, " ".join(parts), image, can_finish=self._can_finish(info.id)
+            )
+        elif image is not None and policy.needs_followup(extraction, already_asked=asked):
             progress = policy_progress(self._sessions.messages(info.id))
             tag = policy.followup_tag(image, progress.categories)
             question = self._followups.question(image, message.text, tag)
@@ -288,13 +319,82 @@ class OnboardingAgent:
             )
         else:
             turn = self._advance(info, parts)
+        offset = len(extraction.attributes)
         return replace(
             turn,
             used_fallback=bool(extraction.fallback_reason),
             learned=tuple(extraction.attributes),
-            positions=tuple(range(len(extraction.attributes))),
+            positions=tuple(range(offset)),
+            unsure=tuple((offset + i, u.attribute) for i, u in enumerate(extraction.unsure)),
             learned_from=message.id,
             message_id=message.id,
+        )
+
+    def _question(self, info: SessionInfo, extraction: Extraction) -> str | None:
+        """The question about the unsure item that matters most, within the session's budget
+        of questions per comment (``policy``); None when there is nothing to ask."""
+        index = policy.question_for(extraction.unsure)
+        if index is None:
+            return None
+        messages = self._sessions.messages(info.id)
+        asked = sum(1 for m in messages if m.role == AGENT and m.kind == asking.ASK)
+        comments = sum(1 for m in messages if m.role == USER and m.kind in CORRECTABLE)
+        if not policy.may_ask(asked, comments):
+            return None
+        return extraction.unsure[index].question
+
+    # -- questions ------------------------------------------------------------------------------
+
+    def _open_question(self, messages: Sequence[StoredMessage]) -> OpenQuestion | None:
+        return asking.open_question(messages, self._reading)
+
+    def _answer_question(
+        self,
+        info: SessionInfo,
+        message: StoredMessage,
+        asked: OpenQuestion | None = None,
+        answer: str | None = None,
+    ) -> Turn:
+        """Store the person's answer as a correction of the asked item, then move on.
+
+        Idempotent: an answer stored before a crash is not applied twice on resume."""
+        if asked is None:
+            messages = self._sessions.messages(info.id)
+            asked = self._open_question(messages[: messages.index(message)])
+        if asked is None:  # answered meanwhile (a click in another tab): nothing left to do
+            return replace(self._advance(info, ["Thanks."]), message_id=message.id)
+        said = self._sessions.corrections(info.id).get(asked.target.id, [])
+        if not any(c.said_in == message.id for c in said):
+            item = self._reading(asked.target).items[asked.index]
+            assert item is not None
+            answer = answer or asking.read_answer(message.text, item, self._extractor)
+            answer = answer or asking.NEITHER
+            action = corrections.DROP if answer == asking.NEITHER else answer
+            self._store_corrections(
+                info,
+                asked.target,
+                [corrections.Change(asked.index, action)],
+                words=message.text,
+                via=corrections.ANSWER,
+                said_in=message,
+            )
+        return self._after_answer(info, asked, answer or asking.NEITHER, message)
+
+    def _after_answer(
+        self, info: SessionInfo, asked: OpenQuestion, answer: str, message: StoredMessage | None
+    ) -> Turn:
+        """Acknowledge the answer and show the next image."""
+        reading = self._reading(asked.target)
+        asked_about = reading.items[asked.index] or _asked_item(asked)
+        turn = self._advance(info, [asking.acknowledge(answer, asked_about)])
+        noted = reading.noted()
+        return replace(
+            turn,
+            learned=tuple(a for a in noted if a is not None),
+            positions=tuple(i for i, a in enumerate(noted) if a is not None),
+            unsure=tuple(reading.unsure()),
+            learned_from=asked.target.id,
+            message_id=message.id if message else None,
         )
 
     def _advance(self, info: SessionInfo, parts: list[str]) -> Turn:
@@ -365,11 +465,11 @@ class OnboardingAgent:
         target = self._last_comment(session_id)
         if target is None:
             return None
-        current = self._corrected(target)
-        command = corrections.parse_command(text, current)
+        reading = self._reading(target)
+        command = corrections.parse_command(text, reading.items, reading.open)
         if command is not None:
             return command, corrections.COMMAND
-        words = corrections.parse_words(text, current, self._extractor)
+        words = corrections.parse_words(text, reading.noted(), self._extractor)
         info = self._sessions.get(session_id)
         if isinstance(words, corrections.Question) and info and info.awaiting_followup:
             return None  # "no, it's too busy" answers the follow-up question: not a correction
@@ -452,7 +552,8 @@ class OnboardingAgent:
         )
 
     def _read_back(self, info: SessionInfo, target: StoredMessage, *, prefix: str) -> Turn:
-        current = self._corrected(target)
+        reading = self._reading(target)
+        current = reading.noted()
         text = corrections.readback(current, prefix=prefix)
         positions = tuple(i for i, a in enumerate(current) if a is not None)
         turn = self._still_showing(info, text, None)
@@ -460,6 +561,7 @@ class OnboardingAgent:
             turn,
             learned=tuple(a for a in current if a is not None),
             positions=positions,
+            unsure=tuple(reading.unsure()),
             learned_from=target.id,
         )
 
@@ -472,12 +574,12 @@ class OnboardingAgent:
         turn = self._showing(info.id, text, image, can_finish=self._can_finish(info.id))
         return replace(turn, message_id=message_id)
 
-    def _corrected(self, message: StoredMessage) -> list[AttributeDraft | None]:
-        """The message's attributes after its corrections, position for position."""
+    def _reading(self, message: StoredMessage) -> corrections.Reading:
+        """The message's attributes and unsure items after its corrections and answers."""
         if message.extraction is None:
-            return []
+            return corrections.Reading((), frozenset(), changed=False)
         stored = self._sessions.corrections(message.session_id).get(message.id, [])
-        return corrections.apply(message.extraction.attributes, stored, message.text)
+        return corrections.apply(message.extraction, stored, message.text)
 
     def _correctable(self, session_id: str, message_id: int) -> StoredMessage:
         for message in self._sessions.messages(session_id):
@@ -503,7 +605,7 @@ class OnboardingAgent:
         return [
             (
                 m,
-                corrections.apply(m.extraction.attributes, stored[m.id], m.text)
+                corrections.apply(m.extraction, stored[m.id], m.text).noted()
                 if m.extraction is not None and m.id in stored
                 else None,
             )
@@ -572,11 +674,22 @@ def policy_progress(messages: Sequence[StoredMessage]) -> policy.Progress:
     return progress
 
 
+def _asked_item(asked: OpenQuestion) -> AttributeDraft:
+    """The asked item as the reader found it (what 'neither' leaves out)."""
+    assert asked.target.extraction is not None
+    offset = len(asked.target.extraction.attributes)
+    return asked.target.extraction.unsure[asked.index - offset].attribute
+
+
 def _corrected_message(message: StoredMessage, stored: list[StoredCorrection]) -> StoredMessage:
-    if not stored or message.extraction is None:
+    """The message as the finish stores it: its attributes after corrections and answers (open
+    unsure items left out), and, where the person changed any, the image's verdict read anew
+    from them, so a corrected comment's image is liked or disliked as the person meant it."""
+    if message.extraction is None:
         return message
-    attributes = corrections.kept(
-        corrections.apply(message.extraction.attributes, stored, message.text)
-    )
-    extraction = message.extraction.model_copy(update={"attributes": attributes})
-    return replace(message, extraction=extraction)
+    reading = corrections.apply(message.extraction, stored, message.text)
+    attributes = reading.stored()
+    update: dict[str, object] = {"attributes": attributes, "unsure": []}
+    if reading.changed:
+        update["overall"] = verdict_of(attributes)
+    return replace(message, extraction=message.extraction.model_copy(update=update))

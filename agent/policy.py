@@ -1,5 +1,9 @@
 """The onboarding policy, as plain rules a reader can check.
 
+* Ask about an unsure feature (docs/design.md, "Asking when unsure") before anything else: at
+  most one question a turn, about the one that matters most (strongest, most visual), and at
+  most ``QUESTIONS_PER_COMMENT`` questions a comment over the session; an unanswered one is
+  never stored.
 * Ask one follow-up when a comment is vague or carries no opinion (never twice for one image).
 * Next image: the unseen one whose tags cover the most categories nobody has commented on yet;
   ties go to gallery order, so the order adapts to the person instead of being fixed.
@@ -10,10 +14,11 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+import math
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 
-from agent.extraction import Extraction
+from agent.extraction import Extraction, UnsureItem
 from agent.gallery import Gallery, GalleryImage
 from preference_store.models import Category, Polarity
 
@@ -21,6 +26,19 @@ MIN_IMAGES = 8
 MIN_CATEGORIES = 4
 # Categories that say something about taste (subject matter and "other" do not count).
 TASTE_CATEGORIES = frozenset(Category) - {Category.SUBJECT, Category.OTHER}
+QUESTIONS_PER_COMMENT = 0.5
+# How much a wrong polarity in a category moves generation: palette, light and style first.
+_CATEGORY_WEIGHT = {
+    Category.COLOR: 1.0,
+    Category.LIGHTING: 1.0,
+    Category.STYLE: 1.0,
+    Category.MEDIUM: 0.9,
+    Category.TEXTURE: 0.9,
+    Category.MOOD: 0.8,
+    Category.COMPOSITION: 0.8,
+    Category.PERSPECTIVE: 0.7,
+    Category.DETAIL: 0.6,
+}
 
 
 @dataclass
@@ -55,6 +73,26 @@ class Progress:
         if self.dislikes < 1:
             gaps.append("at least one thing you dislike")
         return gaps
+
+
+def may_ask(asked: int, comments: int) -> bool:
+    """Whether one more question keeps the session within ``QUESTIONS_PER_COMMENT`` (counting
+    the comment being answered; the first comment may always ask)."""
+    return asked < math.ceil(QUESTIONS_PER_COMMENT * max(1, comments))
+
+
+def question_for(unsure: Sequence[UnsureItem]) -> int | None:
+    """The unsure item that matters most: strongest, in the most visual category, least sure;
+    ties go to reading order."""
+    if not unsure:
+        return None
+
+    def weight(item: tuple[int, UnsureItem]) -> tuple[float, float, int]:
+        index, entry = item
+        visual = _CATEGORY_WEIGHT.get(entry.attribute.category, 0.5)
+        return (entry.attribute.strength * visual, -entry.confidence, -index)
+
+    return max(enumerate(unsure), key=weight)[0]
 
 
 def can_finish(progress: Progress) -> bool:

@@ -36,7 +36,13 @@ Which set was seen when (so the figures can be judged):
 - ``extraction_blind4_short.jsonl`` / ``extraction_blind4_long.jsonl`` (40 + 40): written from
   the same brief by a fourth writer while the rules were tuned on the third set (the writer saw
   neither), committed before any of those rules, scored once at the end of that session, never
-  read per comment while tuning. The blind figures.
+  read per comment while tuning. The blind figures of round 2; still never read per comment,
+  and not read by the round-3 calibration (``bench/calibrate_asking.py``).
+- ``dialogue_blind_short.jsonl`` / ``dialogue_blind_long.jsonl`` (40 + 40): hard comments for
+  issue 21 (asking when unsure: sarcasm without markers, double negation, wishes, emoji, ...),
+  written from ``dialogue_blind_brief.md`` by a writer who never saw the code or the other sets,
+  committed before any of that issue's rules or thresholds; scored once, at the end
+  (``bench/dialogue.py``).
 
 The LLM extractor also runs when TASTEMAKER_LLM_BASE_URL and TASTEMAKER_LLM_MODEL are set.
 """
@@ -81,6 +87,8 @@ SETS = (
     ("blind 3 long (seen)", "extraction_blind3_long.jsonl", False),
     ("blind 4 short", "extraction_blind4_short.jsonl", True),
     ("blind 4 long", "extraction_blind4_long.jsonl", True),
+    ("hard short (blind 5)", "dialogue_blind_short.jsonl", True),
+    ("hard long (blind 5)", "dialogue_blind_long.jsonl", True),
 )
 TARGET_F1 = 0.85
 

@@ -24,6 +24,7 @@ from agent.fallback import FallbackExtractor
 from agent.gallery import Gallery
 from agent.llm_extractor import LLMExtractor
 from agent.offline import OfflineExtractor
+from agent.offline.doubt import Calibration
 from agent.onboarding import OnboardingAgent
 from agent.sessions import SessionRepository
 from preference_store.database import create_schema, make_engine
@@ -57,6 +58,15 @@ def attribute_pairs(
 def offline_extractor(embedder: SentenceTransformerEmbedder) -> OfflineExtractor:
     """One warmed-up offline extractor for the whole run (vocabulary embedded once)."""
     extractor = OfflineExtractor(embedder)
+    extractor.warm_up()
+    return extractor
+
+
+@pytest.fixture(scope="session")
+def trusting_extractor(embedder: SentenceTransformerEmbedder) -> OfflineExtractor:
+    """The offline reader vouching for every reading, as it did before it could ask: what the
+    tests of corrections use, so a misread is stored (and there is something to correct)."""
+    extractor = OfflineExtractor(embedder, calibration=Calibration({}, default=1.0, threshold=0.0))
     extractor.warm_up()
     return extractor
 

@@ -10,7 +10,7 @@ from collections.abc import Sequence
 
 import pytest
 
-from agent.corrections import DROP, EDIT, FLIP, Change, Question, parse_command, parse_words
+from agent.corrections import DROP, EDIT, FLIP, LIKE, Change, Question, parse_command, parse_words
 from agent.offline import OfflineExtractor
 from agent.onboarding import InvalidCorrection, Turn, UnknownMessage
 from preference_store.models import AttributeDraft, Category, Polarity
@@ -18,8 +18,15 @@ from tests.test_agent_support import (  # noqa: F401  (fixtures)
     WorldFactory,
     builtin_gallery,
     make_world,
-    offline_extractor,
+    trusting_extractor,
 )
+
+@pytest.fixture(scope="session")
+def offline_extractor(trusting_extractor: OfflineExtractor) -> OfflineExtractor:
+    """The reader storing every guess (as before it could ask), so a misread is stored and
+    these tests have something to correct; asking is tested in tests/test_asking.py."""
+    return trusting_extractor
+
 
 # The offline extractor reads "I can't fault the fog" as a dislike of the fog (a negation
 # it takes for a complaint): the wrong extraction these tests correct.
@@ -151,7 +158,7 @@ def test_comments_that_only_look_like_corrections_stay_comments(
     ]:
         assert parse_command(comment, noted) is None, comment
         assert parse_words(comment, noted, offline_extractor) is None, comment
-    assert parse_command("Fix #2 to like.", noted) == [Change(1, FLIP)]
+    assert parse_command("Fix #2 to like.", noted) == [Change(1, LIKE)]
     assert isinstance(parse_command("fix 1 dislike", noted), Question)  # it already is
 
 

@@ -2,6 +2,9 @@
 feature, a discourse "though" opens no contrast, comparisons name both sides, and a target whose
 verdict its clause does not decide is left out rather than guessed. Each case failed before."""
 # ruff: noqa: F811  (pytest fixtures imported from tests.test_agent_support)
+# These test the reading itself: the polarity the reader gives a phrase, which is its guess when
+# it is unsure (``trusting_extractor`` stores every guess). Whether the agent asks about a
+# reading instead of storing it is tested in tests/test_asking.py.
 
 from __future__ import annotations
 
@@ -15,7 +18,7 @@ from agent.offline.tokens import Labeller
 from preference_store.models import Category, Polarity
 from tests.test_agent_support import (
     attribute_pairs,
-    offline_extractor,  # noqa: F401  (fixture)
+    trusting_extractor,  # noqa: F401  (fixture)
 )
 
 LIKE, DISLIKE = Polarity.LIKE, Polarity.DISLIKE
@@ -139,9 +142,9 @@ LIKE, DISLIKE = Polarity.LIKE, Polarity.DISLIKE
     ],
 )
 def test_context_and_scope(
-    offline_extractor: OfflineExtractor, comment: str, expected: set[tuple[str, Polarity]]
+    trusting_extractor: OfflineExtractor, comment: str, expected: set[tuple[str, Polarity]]
 ) -> None:
-    assert attribute_pairs(offline_extractor, comment) == expected
+    assert attribute_pairs(trusting_extractor, comment) == expected
 
 
 @pytest.mark.parametrize(
@@ -154,19 +157,19 @@ def test_context_and_scope(
     ],
 )
 def test_undecided_polarity_is_not_a_dislike(
-    offline_extractor: OfflineExtractor, comment: str
+    trusting_extractor: OfflineExtractor, comment: str
 ) -> None:
-    assert all(a.polarity is LIKE for a in offline_extractor.extract(comment).attributes)
+    assert all(a.polarity is LIKE for a in trusting_extractor.extract(comment).attributes)
 
 
 def test_praise_in_a_name_is_not_the_verdict_of_its_unread_predicate(
-    offline_extractor: OfflineExtractor,
+    trusting_extractor: OfflineExtractor,
 ) -> None:
     # the praise "pretty" is part of the name; the verdict is the toned-down "a bit twee"
-    [door] = offline_extractor.extract("The pretty pastel door looks a bit twee.").attributes
+    [door] = trusting_extractor.extract("The pretty pastel door looks a bit twee.").attributes
     assert door.polarity is DISLIKE and "pastel door" in door.text
     # with no rule to read the predicate, no guess from the praise in the name
-    assert offline_extractor.extract("The pretty pastel door looks twee.").attributes == []
+    assert trusting_extractor.extract("The pretty pastel door looks twee.").attributes == []
 
 
 @pytest.mark.parametrize(
@@ -182,9 +185,9 @@ def test_praise_in_a_name_is_not_the_verdict_of_its_unread_predicate(
     ],
 )
 def test_verbs_and_adverbs_are_not_names(
-    offline_extractor: OfflineExtractor, comment: str, expected: str
+    trusting_extractor: OfflineExtractor, comment: str, expected: str
 ) -> None:
-    assert [a.text for a in offline_extractor.extract(comment).attributes] == [expected]
+    assert [a.text for a in trusting_extractor.extract(comment).attributes] == [expected]
 
 
 def test_of_phrase_stays_one_feature() -> None:
@@ -212,9 +215,9 @@ def test_adverbial_though_is_not_a_clause_boundary() -> None:
     ],
 )
 def test_strength_follows_emphasis_and_litotes(
-    offline_extractor: OfflineExtractor, comment: str, text: str, band: str
+    trusting_extractor: OfflineExtractor, comment: str, text: str, band: str
 ) -> None:
-    [attribute] = offline_extractor.extract(comment).attributes
+    [attribute] = trusting_extractor.extract(comment).attributes
     assert attribute.text == text
     strength = attribute.strength
     bands = {"weak": strength < 0.55, "medium": 0.55 <= strength < 0.85, "strong": strength >= 0.85}
@@ -222,23 +225,23 @@ def test_strength_follows_emphasis_and_litotes(
 
 
 def test_a_wish_for_more_of_a_category_is_not_named_from_the_image(
-    offline_extractor: OfflineExtractor,
+    trusting_extractor: OfflineExtractor,
 ) -> None:
     image = ImageContext(tags=[ImageTag(text="muted greens", category=Category.COLOR)])
-    result = offline_extractor.extract("I would want a bit more colour.", image)
+    result = trusting_extractor.extract("I would want a bit more colour.", image)
     assert result.attributes == []
     assert result.vague
 
 
-def test_a_long_digression_is_not_a_bare_verdict(offline_extractor: OfflineExtractor) -> None:
+def test_a_long_digression_is_not_a_bare_verdict(trusting_extractor: OfflineExtractor) -> None:
     # "Yes please." answers for the sentence before it; a memory that ends in "love" does not
     comment = (
         "The teal wash and the heavy grain. "
         "It reminds me of my grandmother's old kitchen, which I really love."
     )
-    assert ("teal wash", LIKE) not in attribute_pairs(offline_extractor, comment)
+    assert ("teal wash", LIKE) not in attribute_pairs(trusting_extractor, comment)
     short = "Stark shadows, deep blacks. Yes please."
-    assert attribute_pairs(offline_extractor, short) == {
+    assert attribute_pairs(trusting_extractor, short) == {
         ("stark shadows", LIKE),
         ("deep blacks", LIKE),
     }

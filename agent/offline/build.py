@@ -12,8 +12,10 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 
 from agent import lexicon
-from agent.extraction import Extraction, ImageContext, ImageTag
+from agent.extraction import Extraction, ImageContext, ImageTag, UnsureItem
+from agent.offline import doubt
 from agent.offline.category import curated_category
+from agent.offline.doubt import Calibration
 from agent.offline.pairing import Run
 from agent.offline.segment import Clause
 from agent.offline.verdict import clause_verdict, local_marker
@@ -32,17 +34,39 @@ def limit(text: str) -> str:
 
 @dataclass
 class _Drafts:
-    """Drafts by text; a text said both ways is remembered as a conflict."""
+    """Drafts by text, with how each was read; a text said both ways is a conflict."""
 
     by_text: dict[str, AttributeDraft] = field(default_factory=dict)
+    read: dict[str, list[str]] = field(default_factory=dict)
     conflicts: set[str] = field(default_factory=set)
 
-    def add(self, draft: AttributeDraft) -> None:
+    def add(self, draft: AttributeDraft, read: list[str]) -> None:
         key = draft.text.casefold()
         existing = self.by_text.get(key)
         if existing is not None and existing.polarity is not draft.polarity:
             self.conflicts.add(key)
         self.by_text.setdefault(key, draft)
+        self.read.setdefault(key, read)
+
+    def split(self, table: Calibration) -> tuple[list[AttributeDraft], list[UnsureItem]]:
+        """The drafts the reading vouches for, and the rest as unsure items (asked)."""
+        sure: list[AttributeDraft] = []
+        unsure: list[UnsureItem] = []
+        for key, draft in self.by_text.items():
+            read = self.read[key]
+            confidence = table.confidence(read)
+            if confidence >= table.threshold:
+                sure.append(draft)
+                continue
+            unsure.append(
+                UnsureItem(
+                    attribute=draft,
+                    reason=doubt.reason(read, table),
+                    confidence=round(confidence, 3),
+                    readings=read,
+                )
+            )
+        return sure, unsure
 
 
 def build(
@@ -51,6 +75,7 @@ def build(
     image: ImageContext | None,
     similar: Callable[..., list[Category | None]],
     image_tags: Callable[[ImageContext | None, Category], list[ImageTag]],
+    table: Calibration,
 ) -> Extraction:
     notes: list[str] = []
     ignored_phrases = list(ignored)
@@ -68,6 +93,7 @@ def build(
             if all(curated_category(r) in {None, Category.SUBJECT} for r in clause.runs):
                 verdicts.append(verdict)
     drafts = _Drafts()
+    read = doubt.readings(clauses)
     for clause, run, category in resolved:
         if run.polarity is None:
             continue
@@ -92,7 +118,8 @@ def build(
                         polarity=run.polarity,
                         strength=min(run.strength, FROM_IMAGE_MAX_STRENGTH),
                         evidence=[clause.text, f"image: {tag.text}"],
-                    )
+                    ),
+                    read[id(run)],
                 )
             continue
         own_attributes += 1
@@ -103,17 +130,19 @@ def build(
                 polarity=run.polarity,
                 strength=run.strength,
                 evidence=[clause.text],
-            )
+            ),
+            read[id(run)],
         )
     for key in sorted(drafts.conflicts):
         drafts.by_text.pop(key, None)
         notes.append(f"'{key}' was both liked and disliked; left out")
-    attributes = list(drafts.by_text.values())
+    attributes, unsure = drafts.split(table)
     return Extraction(
         attributes=attributes,
+        unsure=unsure,
         overall=_overall(verdicts, attributes),
         vague=opinion and (from_image or own_attributes == 0),
-        no_opinion=not opinion and not attributes,
+        no_opinion=not opinion and not attributes and not unsure,
         ignored=ignored_phrases,
         notes=notes,
         extractor="offline",

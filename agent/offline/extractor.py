@@ -11,7 +11,9 @@ It reads a comment in stages, each in its own module and testable alone:
    clause, contrast, sentence; never carried into another sentence), from what a clause's words
    say (``verdict``), where a preference splits (``comparison``), and a few explicit links
    across clauses and sentences (``across``: similes, "which I like", someone else's opinion).
-5. ``category`` and ``build``: the visual category of each phrase, vague phrases named from the
+5. ``doubt``: how sure each phrase's reading is (calibrated on the tuning sets); below the
+   threshold it is *unsure*: asked about, never stored as a guess.
+6. ``category`` and ``build``: the visual category of each phrase, vague phrases named from the
    image or turned into a follow-up, the ``Extraction``.
 """
 
@@ -24,8 +26,9 @@ import numpy as np
 
 from agent.evaluation import overlap
 from agent.extraction import Extraction, ImageContext, ImageTag, clean_comment
-from agent.offline import build, pairing, polarity, segment, verdict
+from agent.offline import build, doubt, pairing, polarity, segment, verdict
 from agent.offline.category import SimilarCategories, curated_category, embed_once
+from agent.offline.doubt import Calibration
 from agent.offline.segment import Clause
 from agent.offline.tokens import Labeller
 from agent.offline.valence import ValenceReader
@@ -43,8 +46,15 @@ class OfflineExtractor:
     outside the lexicon carry no verdict.
     """
 
-    def __init__(self, embedder: TextEmbedder | None = None, *, min_similarity: float = 0.5):
+    def __init__(
+        self,
+        embedder: TextEmbedder | None = None,
+        *,
+        min_similarity: float = 0.5,
+        calibration: Calibration | None = None,
+    ):
         self._embedder = embedder
+        self._calibration = calibration or doubt.calibration()
         self._labeller = Labeller()
         self._similar = SimilarCategories(embedder, self._labeller.vocab, min_similarity)
         self._valence = ValenceReader(embedder)
@@ -65,6 +75,7 @@ class OfflineExtractor:
             image,
             functools.partial(self._similar, known=vectors),
             self._image_tags,
+            self._calibration,
         )
 
     def clause_polarity(self, comment: str, feature: str) -> Polarity | None:

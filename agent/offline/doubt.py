@@ -1,0 +1,203 @@
+"""Stage 5b: how sure the reading of each phrase is, so the agent asks instead of guessing.
+
+Every phrase with a polarity gets its *readings*: the rule that gave its polarity
+(``Run.source``, e.g. ``source:3`` for a cue before it, ``source:fallback`` for a verdict
+borrowed from the clause before) and the hard constructions around it (``flag:sarcasm``,
+``flag:double_negation``, ...; docs/design.md, "Asking when unsure"). Each reading has a
+confidence: its accuracy on the tuning sets, smoothed towards a prior (``calibration.json``,
+written by ``bench/calibrate_asking.py``; the held-out sets are never read). The hard
+constructions carry a strong prior at chance, because the rules fail on them on unseen text
+however well they score on the text they were written from. A phrase is as sure as its least
+reliable reading; below the calibrated threshold it is *unsure*.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import unicodedata
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from functools import cache
+from pathlib import Path
+
+from agent.offline.pairing import Run
+from agent.offline.segment import Clause
+from agent.offline.tokens import CUE_DISLIKE, HEDGE, NEG, NEGATION, POS, SARCASM, WISH
+from agent.offline.valence import ValenceReader
+
+CALIBRATION = Path(__file__).with_name("calibration.json")
+
+# Why a flag makes a reading unsure, in the words the agent may show.
+REASONS = {
+    "sarcasm": "it may be sarcasm",
+    "double_negation": "a double negative",
+    "not_enough": "a wish for more of something",
+    "wish": "a wish or a condition",
+    "comparison": "a comparison with something not in this image",
+    "emoji": "an emoji verdict",
+    "mismatch": "praise and criticism words pull both ways",
+    "hedge": "a hedged verdict",
+}
+# Sarcasm no marker word gives away: praise too pointed to be meant.
+_SARCASM_HINTS = re.compile(
+    r"\b(?:very|so|real(?:ly)?|how) (?:restrained|understated|classy|tasteful|subtle|original|"
+    r"fresh|bold|brave)\b|\b(?:bold|brave|interesting) choice\b|\bwhat a choice\b|"
+    r"\bgot(?:ta| to) love\b|\bwho doesn'?t love\b|\bnothing says\b|\blove that for\b|"
+    r"\bthanks,? i hate it\b|\byeah,? no\b|\bas one does\b|\bbecause nothing\b|"
+    r"\bexactly what\b|\bapparently\b|\bof course\b",
+    re.IGNORECASE,
+)
+# A comparison whose other side is not in this image.
+_ELSEWHERE = re.compile(
+    r"\b(?:last one|previous|earlier one|the other one|the first one|usually|normally|"
+    r"before this|the one before|other images?|the rest|than (?:i|i'?m|usual|before|expected|"
+    r"the (?:last|other|first|previous|earlier))|than (?:it|this) (?:should|could|needs))\b",
+    re.IGNORECASE,
+)
+_DOUBLE_NEGATION = re.compile(
+    r"\b(?:not that i (?:do not|don'?t|dislike|hate)|can(?:no|'?)t say i(?: a|'?)m not|"
+    r"can(?:no|'?)t say i (?:do not|don'?t|dislike|hate)|would(?: not|n'?t) say i "
+    r"(?:dislike|hate|mind)|not un[a-z]+|not without|never not|hardly un[a-z]+|"
+    r"not (?:exactly )?(?:bad|terrible|awful|ugly|unpleasant))\b",
+    re.IGNORECASE,
+)
+_WISH = re.compile(
+    r"\b(?:if only|if (?:it|the|they|this)|would (?:be|look|have been)|could (?:be|use|have)|"
+    r"should (?:be|have)|wish|i'?d (?:love|like|prefer|want) (?:it )?(?:if|more|less))\b",
+    re.IGNORECASE,
+)
+_MIXED_FEELINGS = re.compile(
+    r"\b(?:in a good way|in the best way|ugly[- ]pretty|pretty[- ]ugly|good[- ]ugly|"
+    r"so bad it'?s good|beautifully (?:ugly|messy|broken)|gloriously|delightfully|"
+    r"perfectly imperfect)\b",
+    re.IGNORECASE,
+)
+_CHECKMARKS = frozenset("✔✓✅☑❌✖✗✘❎")
+# Readings from the phrase's own clause words ("love the X", "the X is gorgeous"): an emoji
+# beside them adds nothing to doubt.
+_OWN_WORDS = frozenset({"1", "2", "3", "5", "6", "7"})
+
+
+@dataclass(frozen=True)
+class Calibration:
+    """Smoothed accuracy per reading and the threshold below which a phrase is unsure."""
+
+    accuracy: dict[str, float]
+    default: float
+    threshold: float
+
+    def confidence(self, readings: Iterable[str]) -> float:
+        return min((self.accuracy.get(r, self.default) for r in readings), default=self.default)
+
+
+@cache
+def calibration() -> Calibration:
+    data = json.loads(CALIBRATION.read_text(encoding="utf-8"))
+    return Calibration(
+        accuracy={k: float(v) for k, v in data["accuracy"].items()},
+        default=float(data["default"]),
+        threshold=float(data["threshold"]),
+    )
+
+
+def readings(clauses: Sequence[Clause]) -> dict[int, list[str]]:
+    """By ``id(run)``: how each phrase with a polarity was read, and the hard constructions
+    around it (the keys of the calibration table)."""
+    by_sentence: dict[int, list[Clause]] = {}
+    for clause in clauses:
+        by_sentence.setdefault(clause.sentence, []).append(clause)
+    out: dict[int, list[str]] = {}
+    for clause in clauses:
+        sentence = by_sentence[clause.sentence]
+        neighbours = [c for c in clauses if abs(c.sentence - clause.sentence) == 1]
+        for run in clause.runs:
+            if run.polarity is None:
+                continue
+            found = [f"source:{run.source or 'none'}"]
+            found += [f"flag:{f}" for f in flags(clause, sentence, neighbours, run)]
+            out[id(run)] = found
+    return out
+
+
+def flags(
+    clause: Clause, sentence: Sequence[Clause], neighbours: Sequence[Clause], run: Run
+) -> list[str]:
+    """The hard constructions that bear on ``run``'s reading (see ``REASONS``)."""
+    text = clause.text
+    whole = " ".join(c.text for c in sentence)
+    found: list[str] = []
+    tokens = clause.tokens
+    marked = any(t.kind == SARCASM for c in sentence for t in c.tokens)
+    around = " ".join([whole, *(c.text for c in neighbours)])
+    if not marked and (_SARCASM_HINTS.search(around) or any(_bare_praise(c) for c in neighbours)):
+        found.append("sarcasm")
+    negations = sum(1 for t in tokens if t.kind == NEGATION)
+    if (
+        _DOUBLE_NEGATION.search(text)
+        or negations >= 2
+        or (negations and any(t.kind == CUE_DISLIKE for t in tokens))
+    ):
+        found.append("double_negation")
+    if any(t.text == "enough" for t in tokens) or run.source == "want":
+        found.append("not_enough")
+    if (
+        run.source in {"4", "conditional"}
+        or any(t.kind == WISH for t in tokens)
+        or _WISH.search(text)
+    ):
+        found.append("wish")
+    if _ELSEWHERE.search(text):
+        found.append("comparison")
+    if _has_emoji(whole) and run.source not in _OWN_WORDS:
+        found.append("emoji")
+    if _MIXED_FEELINGS.search(whole) or _mismatched(run):
+        found.append("mismatch")
+    if any(t.kind == HEDGE for t in tokens):
+        found.append("hedge")
+    return found
+
+
+def _mismatched(run: Run) -> bool:
+    """ "the washed out blues are gorgeous": the name's own valence word says the opposite of
+    the verdict (a flaw word about what is loved, or praise about a flaw)."""
+    own = ValenceReader.lexical([t.text for t in run.words[:-1]])
+    return own is not None and run.polarity is not None and own is not run.polarity
+
+
+def _bare_praise(clause: Clause) -> bool:
+    """A sentence that is only praise ("Very restrained.", "Subtle.", "So original."): after a
+    description it is often sarcasm, which no word marks."""
+    words = [t for t in clause.tokens if t.text not in {"very", "so", "real", "really", "how"}]
+    return (
+        0 < len(words) <= 2
+        and not clause.runs
+        and any(t.kind == POS for t in words)
+        and all(t.kind in {POS, NEG} or t.text in {"just", "truly"} for t in words)
+        and not any(t.kind == NEG for t in words)
+    )
+
+
+def _has_emoji(text: str) -> bool:
+    return any(
+        ch in _CHECKMARKS or (unicodedata.category(ch) == "So" and ord(ch) > 0x2000) for ch in text
+    )
+
+
+_SOURCE_REASONS = {"sarcasm": "sarcasm", "want": "not_enough", "4": "wish", "conditional": "wish"}
+
+
+def reason(found: Sequence[str], table: Calibration) -> str:
+    """The least reliable reading, in words (why the agent asks); a construction before a
+    rule's name when they are equally unsure."""
+
+    def weakness(reading: str) -> tuple[float, bool]:
+        return (table.accuracy.get(reading, table.default), not reading.startswith("flag:"))
+
+    kind, _, name = min(found, key=weakness).partition(":")
+    if kind == "source":
+        name = _SOURCE_REASONS.get(name, "")
+    return REASONS.get(name, "the verdict was read from another part of the comment")
+
+
+__all__ = ["REASONS", "Calibration", "calibration", "flags", "readings", "reason"]
