@@ -36,7 +36,13 @@ from langchain_core.messages import BaseMessage, HumanMessage, SystemMessage
 from pydantic import ValidationError
 
 import prompts
-from agent.extraction import Extraction, ExtractionError, ImageContext, clean_comment
+from agent.extraction import (
+    Extraction,
+    ExtractionError,
+    ImageContext,
+    UnsureItem,
+    clean_comment,
+)
 from agent.guard import (
     INSTRUCTION_NOTE,
     Stripped,
@@ -66,6 +72,9 @@ REFUSAL_STATUSES = frozenset({400, 405, 415, 422, 501})
 
 FailureReason = Literal["timeout", "refused", "invalid", "too long", "unavailable"]
 PolarityCheck = Callable[[str, str], Polarity | None]
+
+
+DISPUTED = "the model and the comment's own words disagree"
 
 
 class LLMExtractionError(ExtractionError):
@@ -209,6 +218,7 @@ class LLMExtractor:
         notes: list[str],
     ) -> Extraction:
         drafts: dict[str, AttributeDraft] = {}
+        unsure: dict[str, UnsureItem] = {}
         ignored: list[str] = []
         from_image: set[str] = set()
         candidates = [
@@ -226,7 +236,7 @@ class LLMExtractor:
         both = keys[Polarity.LIKE] & keys[Polarity.DISLIKE]
         for polarity, text, feature in candidates:
             key = normalize_attribute_text(text)
-            if key in both or key in drafts:
+            if key in both or key in drafts or key in unsure:
                 continue  # ViPer: a feature in both lists is dropped
             if feature.category is Category.SUBJECT:
                 ignored.append(text)
@@ -240,21 +250,19 @@ class LLMExtractor:
                 ignored.append(text)
                 notes.append(f"dropped {text!r}: {grounding.why_not}")
                 continue
-            if not grounding.from_image:
-                agreed = self._checked_polarity(text, polarity, grounding.evidence, notes)
-                if agreed is None:
-                    ignored.append(text)
-                    continue
-                polarity = agreed
-            else:
-                from_image.add(key)
-            drafts[key] = AttributeDraft(
+            draft = AttributeDraft(
                 text=text,
                 category=feature.category,
                 polarity=polarity,
                 strength=feature.strength if feature.strength is not None else DEFAULT_STRENGTH,
                 evidence=[grounding.evidence],
             )
+            if grounding.from_image:
+                from_image.add(key)
+            elif not self._agrees(text, polarity, grounding.evidence, notes):
+                unsure[key] = UnsureItem(attribute=draft, reason=DISPUTED, confidence=0.5)
+                continue
+            drafts[key] = draft
         for key in sorted(both):
             notes.append(f"{key!r} was both liked and disliked; left out")
         attributes = list(drafts.values())
@@ -265,9 +273,10 @@ class LLMExtractor:
             overall = Polarity.LIKE if likes > dislikes else Polarity.DISLIKE
         return Extraction(
             attributes=attributes,
+            unsure=list(unsure.values()),
             overall=overall,
             vague=bool(attributes) and len(from_image) == len(attributes),  # all named from image
-            no_opinion=not attributes,
+            no_opinion=not attributes and not unsure,
             ignored=[*comment.removed, *ignored],
             notes=notes,
             extractor="llm",
@@ -281,24 +290,22 @@ class LLMExtractor:
             notes.append(f"shortened {text!r} to {parts!r}: at most 6 words per feature")
         return parts
 
-    def _checked_polarity(
-        self, text: str, said: Polarity, clause: str, notes: list[str]
-    ) -> Polarity | None:
-        """The model's polarity when the clause agrees or says nothing readable; None (leave the
-        feature out) when they disagree. Either may be the one that is wrong, and a stored
-        feature with the wrong polarity steers generation toward what the person dislikes,
-        while a left-out one only costs a feature the person can still add. (Siding with the
-        clause turned 5 and 12 right answers wrong on the blind sets with a perfect model.)"""
+    def _agrees(self, text: str, said: Polarity, clause: str, notes: list[str]) -> bool:
+        """Whether the clause agrees with the model's polarity (or says nothing readable).
+        When they disagree, either may be wrong, and a stored wrong polarity steers generation
+        toward what the person dislikes: the feature becomes unsure and the agent asks. (Siding
+        with the clause turned 5 and 12 right answers wrong on the blind sets with a perfect
+        model; dropping it lost features the model had right.)"""
         if self._polarity is None:
-            return said
+            return True
         verdict = self._polarity(text, clause)
         if verdict is None or verdict is said:
-            return said
+            return True
         notes.append(
             f"polarity of {text!r}: the model said {said.value}, the clause {clause!r} reads "
-            f"{verdict.value}; left out rather than guessed"
+            f"{verdict.value}; asked rather than guessed"
         )
-        return None
+        return False
 
 
 def _failure(error: BaseException, mode: OutputMode) -> LLMExtractionError:

@@ -229,8 +229,9 @@ class OnboardingAgent:
         action: str,
         text: str | None = None,
     ) -> Turn:
-        """A click on a chip: flip, drop or edit attribute ``attribute_index`` (0-based) of the
-        person's message ``message_id``. Stored beside the message; applied at the finish."""
+        """A click on a chip: flip, drop, edit, like or dislike attribute ``attribute_index``
+        (0-based; unsure items follow the attributes) of the person's message ``message_id``.
+        Stored beside the message; applied at the finish."""
         info = self._require_active(session_id)
         target = self._correctable(session_id, message_id)
         current = self._reading(target).items

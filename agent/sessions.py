@@ -81,11 +81,11 @@ class OnboardingCorrectionRow(Base):
         Integer, ForeignKey("onboarding_messages.id", ondelete="CASCADE"), index=True
     )
     attribute_index: Mapped[int] = mapped_column(Integer)  # 0-based, into the extraction
-    action: Mapped[str] = mapped_column(String(8))  # flip | drop | edit
+    action: Mapped[str] = mapped_column(String(8))  # agent.corrections.ACTIONS
     text: Mapped[str | None] = mapped_column(Text, nullable=True)  # the new text of an edit
     category: Mapped[str | None] = mapped_column(String(16), nullable=True)  # an edit's category
     words: Mapped[str | None] = mapped_column(Text, nullable=True)  # what the person said
-    via: Mapped[str] = mapped_column(String(8))  # click | command | words
+    via: Mapped[str] = mapped_column(String(8))  # click | command | words | answer
     said_in: Mapped[int | None] = mapped_column(Integer, nullable=True)  # the person's message
     extractor: Mapped[str] = mapped_column(String(16))  # whose output was corrected
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utc_now)
@@ -96,7 +96,7 @@ class CorrectionDraft:
     """A correction to make: ``attribute_index`` is 0-based, into the extractor's list."""
 
     attribute_index: int
-    action: str  # flip | drop | edit
+    action: str  # agent.corrections.ACTIONS
     text: str | None = None
     category: Category | None = None
 

@@ -20,6 +20,8 @@ from prometheus_client.exposition import CONTENT_TYPE_LATEST
 from prometheus_client.registry import Collector
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from agent import corrections
+
 
 class _JobCollector(Collector):
     def __init__(self, stats: Callable[[], dict[str, int]]) -> None:
@@ -76,7 +78,7 @@ class _BatchCollector(Collector):
 
 
 CorrectionCounts = tuple[dict[str, int], dict[tuple[str, str], int]]
-CORRECTION_ACTIONS = ("flip", "drop", "edit")
+CORRECTION_ACTIONS = corrections.ACTIONS
 
 
 class _CorrectionCollector(Collector):
@@ -122,7 +124,7 @@ class _CorrectionCollector(Collector):
         )
         rate = GaugeMetricFamily(
             "tastemaker_corrections_per_extracted_attribute",
-            "Corrections per extracted attribute, by extractor and action (flip/drop/edit)",
+            "Corrections per extracted attribute, by extractor and action",
             labels=["extractor", "action"],
         )
         for extractor in sorted(set(attributes) | {e for e, _ in corrections}):

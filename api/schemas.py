@@ -300,10 +300,23 @@ class ExtractedOut(BaseModel):
     )
 
 
+class UnsureOut(BaseModel):
+    """A feature the agent could not tell whether you liked: answer with a correction on
+    `index` (`like`, `dislike`, or `drop` for neither). Never stored unanswered."""
+
+    index: int = Field(description="Continues the numbering of `extracted`.")
+    text: str
+    category: Category
+    question: str
+
+
 class OnboardingTurnOut(BaseModel):
     reply: str
     image: ImageRef | None
     extracted: list[ExtractedOut]
+    unsure: list[UnsureOut] = Field(
+        default_factory=list, description="Features the agent asks about instead of guessing."
+    )
     can_finish: bool
     done: bool
     message_id: int | None = Field(
@@ -321,12 +334,18 @@ class CorrectionIn(Request):
             "examples": [
                 {"attribute_index": 0, "action": "flip"},
                 {"attribute_index": 1, "action": "edit", "text": "soft morning fog"},
+                {"attribute_index": 2, "action": "like"},
             ]
         },
     )
 
-    attribute_index: int = Field(ge=0, description="0-based, as `index` in `extracted`.")
-    action: Literal["flip", "drop", "edit"]
+    attribute_index: int = Field(
+        ge=0, description="0-based, as `index` in `extracted` or `unsure`."
+    )
+    action: Literal["flip", "drop", "edit", "like", "dislike"] = Field(
+        description="`like`/`dislike` set the polarity (and answer a question about an unsure "
+        "feature); `drop` removes it (for an unsure one: neither)."
+    )
     text: str | None = Field(default=None, min_length=1, description="The new text of an edit.")
 
 

@@ -57,7 +57,7 @@ def _check_kind(note: str) -> str | None:
     if note.startswith("shortened"):
         return "phrases shortened"
     if note.startswith("polarity of"):
-        return "left out: the clause disputed the polarity"
+        return "asked: the clause disputed the polarity"
     if "copies the prompt's example" in note:
         return "echoed examples dropped"
     if note.startswith("dropped"):

@@ -21,6 +21,7 @@ from tests.test_agent_support import (  # noqa: F401  (fixtures)
     trusting_extractor,
 )
 
+
 @pytest.fixture(scope="session")
 def offline_extractor(trusting_extractor: OfflineExtractor) -> OfflineExtractor:
     """The reader storing every guess (as before it could ask), so a misread is stored and

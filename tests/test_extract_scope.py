@@ -108,7 +108,9 @@ def test_a_bare_category_word_is_never_stored(trusting_extractor: OfflineExtract
     ["", "   \n\t", "x" * 10_240, "\x00\x01\x02\x03"],
     ids=["empty", "blank", "10 KB", "binary"],
 )
-def test_unusable_comments_get_a_clear_error(trusting_extractor: OfflineExtractor, bad: str) -> None:
+def test_unusable_comments_get_a_clear_error(
+    trusting_extractor: OfflineExtractor, bad: str
+) -> None:
     with pytest.raises(InvalidComment, match="comment"):
         trusting_extractor.extract(bad)
 

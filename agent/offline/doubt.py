@@ -25,6 +25,7 @@ from agent.offline.pairing import Run
 from agent.offline.segment import Clause
 from agent.offline.tokens import CUE_DISLIKE, HEDGE, NEG, NEGATION, POS, SARCASM, WISH
 from agent.offline.valence import ValenceReader
+from preference_store.models import Polarity
 
 CALIBRATION = Path(__file__).with_name("calibration.json")
 
@@ -77,6 +78,9 @@ _CHECKMARKS = frozenset("✔✓✅☑❌✖✗✘❎")
 # Readings from the phrase's own clause words ("love the X", "the X is gorgeous"): an emoji
 # beside them adds nothing to doubt.
 _OWN_WORDS = frozenset({"1", "2", "3", "5", "6", "7"})
+# Readings where the person said it outright ("I love the grainy texture", "the washed out blues
+# are gorgeous", "X over Y"): a flaw word in the name is then part of what they love.
+_EXPLICIT = frozenset({"1", "3", "5", "7"})
 
 
 @dataclass(frozen=True)
@@ -151,17 +155,28 @@ def flags(
         found.append("comparison")
     if _has_emoji(whole) and run.source not in _OWN_WORDS:
         found.append("emoji")
-    if _MIXED_FEELINGS.search(whole) or _mismatched(run):
+    if _MIXED_FEELINGS.search(whole) or (run.source not in _EXPLICIT and _mismatched(run)):
         found.append("mismatch")
     if any(t.kind == HEDGE for t in tokens):
         found.append("hedge")
     return found
 
 
+# Words for what is usually a flaw in a picture, beyond the valence lexicon's.
+_FLAW_WORDS = frozenset({"crunchy", "overcooked", "over-sharpened", "oversharpened", "blown",
+                         "blown-out", "washed", "ugly", "grimy", "janky", "glitchy", "wonky",
+                         "crooked", "smudgy", "tacky", "gaudy", "kitschy", "distorted",
+                         "lo-fi", "trashy", "sloppy", "crude"})  # fmt: skip
+
+
 def _mismatched(run: Run) -> bool:
     """ "the washed out blues are gorgeous": the name's own valence word says the opposite of
     the verdict (a flaw word about what is loved, or praise about a flaw)."""
-    own = ValenceReader.lexical([t.text for t in run.words[:-1]])
+    names = [t.text for t in run.words[:-1]]
+    words = names + [n.replace(" ", "-") for n in names if " " in n]
+    own = ValenceReader.lexical(words)
+    if own is None and {w for n in words for w in n.split()} & _FLAW_WORDS:
+        own = Polarity.DISLIKE
     return own is not None and run.polarity is not None and own is not run.polarity
 
 

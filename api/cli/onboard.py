@@ -29,6 +29,15 @@ def _extraction_json(extraction: Extraction) -> dict[str, Any]:
         "attributes": [
             a.model_dump(mode="json", include=_ATTRIBUTE_FIELDS) for a in extraction.attributes
         ],
+        "unsure": [
+            {
+                "text": u.attribute.text,
+                "category": u.attribute.category.value,
+                "question": u.question,
+                "evidence": u.attribute.evidence,
+            }
+            for u in extraction.unsure
+        ],
         "overall": extraction.overall.value if extraction.overall else None,
         "vague": extraction.vague,
         "no_opinion": extraction.no_opinion,
@@ -84,7 +93,8 @@ def extract(
         typer.Option("--jsonl", help='Read {"comment": ..., "image_description": ...} lines.'),
     ] = False,
 ) -> None:
-    """Print the liked and disliked attributes in a comment, as JSON."""
+    """Print the liked and disliked attributes in a comment, as JSON; what the reader is unsure
+    of is listed apart ("unsure"), never among the attributes."""
     if comment is None and not jsonl:
         raise typer.BadParameter("give a COMMENT, or --jsonl to read comments from stdin")
     from agent.extraction import ImageContext, InvalidComment
@@ -97,6 +107,8 @@ def extract(
         image = ImageContext(description=image_description) if image_description else None
         result = extractor.extract(str(comment), image)
         sys.stdout.write(json.dumps(_extraction_json(result), ensure_ascii=False) + "\n")
+        for item in result.unsure:  # for the person reading along (stdout stays JSON)
+            sys.stderr.write(f"unsure: {item.attribute.text} — liked or disliked?\n")
         return
     for number, line in enumerate(sys.stdin, start=1):
         if not line.strip():

@@ -12,6 +12,7 @@ from typing import Annotated
 
 from fastapi import APIRouter, Path, status
 
+from agent.extraction import question_about
 from agent.onboarding import Turn
 from api.deps import CurrentUser, OnboardingDep, SettingsDep, SlowLaneDep, in_lane
 from api.errors import Unprocessable
@@ -27,6 +28,7 @@ from api.schemas import (
     Problem,
     TranscriptMessage,
     TranscriptOut,
+    UnsureOut,
 )
 from preference_store.models import AttributeDraft
 
@@ -73,6 +75,10 @@ def _turn_out(turn: Turn) -> OnboardingTurnOut:
         reply=turn.text,
         image=_image(turn),
         extracted=[_extracted(a, i) for a, i in zip(turn.learned, positions, strict=True)],
+        unsure=[
+            UnsureOut(index=i, text=a.text, category=a.category, question=question_about(a.text))
+            for i, a in turn.unsure
+        ],
         can_finish=turn.can_finish,
         done=turn.finished,
         message_id=turn.message_id,
@@ -136,9 +142,11 @@ async def correct_message(
     message_id: Annotated[int, Path(ge=1)],
     body: CorrectionIn,
 ) -> OnboardingTurnOut:
-    """Correct what was understood from one of your comments: flip an attribute's polarity,
-    drop it, or edit its text. Stored beside the comment (the extractor's answer stays in the
-    transcript) and applied when the onboarding finishes; the reply reads the comment back.
+    """Correct what was understood from one of your comments: flip an attribute's polarity, set
+    it (`like`, `dislike`: also the answer to a question about an unsure feature), drop it
+    (for an unsure feature: neither), or edit its text. Stored beside the comment (the
+    extractor's answer stays in the transcript) and applied when the onboarding finishes; the
+    reply reads the comment back (or, for the question just asked, moves on).
     (An edit asks the extractor for the new phrase's category, hence the slow lane.)"""
 
     def correct() -> OnboardingTurnOut:

@@ -184,6 +184,7 @@ async function send(text) {
   try {
     const turn = await api("POST", `/v1/onboarding/${state.session}/messages`, { text });
     say("agent", turn.reply, turn.extracted, turn.extracted_from);
+    if (turn.unsure && turn.unsure.length) $("chat-log").lastElementChild.append(askBox(turn.extracted_from, turn.unsure));
     if (turn.done) { showImage(null, true); setChatEnabled(false, false, true); notice("Profile saved. See it under “Your taste”.", true); }
     else { showImage(turn.image); setChatEnabled(true, turn.can_finish); keepImageInView(); }
   } catch (error) { notice(error.message); $("chat-send").disabled = false; }
@@ -241,6 +242,32 @@ function fixEditor(attribute, act) {
   form.addEventListener("submit", (event) => { event.preventDefault(); act("edit", input.value.trim()); });
   setTimeout(() => input.focus(), 0);
   return form;
+}
+
+// -- questions: what the agent could not tell, answered with Liked / Disliked / Neither --------
+
+// One row per unsure feature of message `messageId`; an answer is a correction on its index
+// ("drop" is neither). Answering the question just asked moves on to the next image.
+function askBox(messageId, unsure) {
+  const box = el("div", { class: "asks", "data-message": String(messageId) });
+  const render = (items) => box.replaceChildren(...items.map((item) => el("div", { class: "ask" },
+    el("span", { class: "ask-text" }, item.question),
+    ...[["like", "Liked"], ["dislike", "Disliked"], ["drop", "Neither"]].map(([action, label]) =>
+      el("button", { type: "button", class: `ask-${action}`, "aria-label": `${label}: ${item.text}`,
+        onclick: () => answer(item, action) }, label)))));
+  async function answer(item, action) {
+    try {
+      const turn = await api("POST", `/v1/onboarding/${state.session}/messages/${messageId}/corrections`,
+        { attribute_index: item.index, action });
+      onboardingChips(messageId, turn.extracted);
+      render(turn.unsure);
+      say("agent", turn.reply);
+      if (turn.done) { showImage(null, true); setChatEnabled(false, false, true); }
+      else if (turn.image) { showImage(turn.image); setChatEnabled(true, turn.can_finish); keepImageInView(); }
+    } catch (error) { notice(error.message); }
+  }
+  render(unsure);
+  return box;
 }
 
 // The chips of the person's onboarding message `messageId`: one box per message, reused when a
