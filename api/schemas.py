@@ -7,32 +7,24 @@ OpenAPI examples so ``/docs`` shows what a call looks like.
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Annotated, Any, Literal
+from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import BaseModel, ConfigDict, Field
 
 from generation.palp import MAX_RANK as PALP_MAX_RANK
 from generation.palp import MAX_STEPS as PALP_MAX_STEPS
 from generation.request import PalpRequest
 from preference_store.models import (
-    ATTRIBUTE_ID_PATTERN,
     ATTRIBUTE_TEXT_PATTERN,
     MAX_ATTRIBUTE_CHARS,
     MAX_ATTRIBUTE_WORDS,
-    MAX_VERSION,
     USER_ID_PATTERN,
     Category,
     Polarity,
     Profile,
     VisualAttribute,
 )
-from preference_store.styles import MAX_TOKENS_PER_IMPORT as MAX_STYLE_TOKENS_PER_IMPORT
-from preference_store.transfer import (
-    MAX_AESTHETIC_MODELS,
-    MAX_EMBEDDING_SIZE,
-    SCHEMA,
-    SCHEMA_VERSION,
-)
+from preference_store.text import MAX_SQL_INTEGER, Line, Paragraph
 
 
 class Request(BaseModel):
@@ -163,77 +155,6 @@ class PreferencesOut(BaseModel):
         return cls(user_id=profile.user_id, version=profile.version, groups=groups)
 
 
-class ImportedAttribute(Request):
-    """One attribute of an export document, under the same rules as the routes'."""
-
-    id: str = Field(pattern=ATTRIBUTE_ID_PATTERN, max_length=64)
-    text: str = Field(**ATTRIBUTE_TEXT)
-    category: Category = Category.OTHER
-    polarity: Polarity
-    strength: float = Field(default=0.7, ge=0.0, le=1.0, allow_inf_nan=False)
-    evidence: list[str] = Field(default_factory=list)
-    source: str | None = None
-    user_id: str | None = Field(default=None, description="Replaced by the caller's id.")
-    created_at: datetime | None = None
-    updated_at: datetime | None = None
-
-
-class ImportedImage(Request):
-    image_id: str = Field(min_length=1, max_length=200)
-    weight: float = Field(default=1.0, gt=0.0, le=1.0, allow_inf_nan=False)
-    path: str | None = Field(default=None, description="Ignored: the server keeps its own.")
-
-
-class ProfileDocument(Request):
-    """What `GET /v1/preferences/export` gives and `POST /v1/preferences/import` takes."""
-
-    model_config = ConfigDict(extra="forbid", populate_by_name=True)
-
-    schema_: Literal["tastemaker.profile"] = Field(alias="schema")
-    schema_version: Literal[1]
-    user_id: str = Field(pattern=USER_ID_PATTERN)
-    version: int = Field(
-        default=0, ge=0, le=MAX_VERSION, description="Informative: an import gets the next one."
-    )
-    attributes: list[ImportedAttribute] = Field(default_factory=list)
-    liked_images: list[ImportedImage] = Field(default_factory=list)
-    disliked_images: list[ImportedImage] = Field(default_factory=list)
-    aesthetic_embeddings: dict[
-        str, Annotated[list[float], Field(min_length=1, max_length=MAX_EMBEDDING_SIZE)]
-    ] = Field(
-        default_factory=dict,
-        max_length=MAX_AESTHETIC_MODELS,
-        description="CLIP model -> embedding; kept only for models this server computed.",
-    )
-    style_tokens: list[dict[str, Any]] = Field(
-        default_factory=list,
-        max_length=MAX_STYLE_TOKENS_PER_IMPORT,
-        description="Learned style tokens (record + base64 vectors), checked on import.",
-    )
-
-    @field_validator("schema_", mode="before")
-    @classmethod
-    def _is_an_export(cls, value: object) -> object:
-        if value != SCHEMA:
-            raise ValueError(f"not a tastemaker profile export (expected schema {SCHEMA!r})")
-        return value
-
-    @field_validator("schema_version", mode="before")
-    @classmethod
-    def _readable_version(cls, value: object) -> object:
-        if value != SCHEMA_VERSION:
-            raise ValueError(
-                f"export schema version {value!r} is not supported; this tastemaker reads "
-                f"version {SCHEMA_VERSION}"
-            )
-        return value
-
-
-class ImportResult(BaseModel):
-    version: int
-    attribute_count: int
-
-
 # -- gallery --------------------------------------------------------------------------------
 
 
@@ -340,13 +261,13 @@ class CorrectionIn(Request):
     )
 
     attribute_index: int = Field(
-        ge=0, description="0-based, as `index` in `extracted` or `unsure`."
+        ge=0, le=MAX_SQL_INTEGER, description="0-based, as `index` in `extracted` or `unsure`."
     )
     action: Literal["flip", "drop", "edit", "like", "dislike"] = Field(
         description="`like`/`dislike` set the polarity (and answer a question about an unsure "
         "feature); `drop` removes it (for an unsure one: neither)."
     )
-    text: str | None = Field(default=None, min_length=1, description="The new text of an edit.")
+    text: Line | None = Field(default=None, min_length=1, description="The new text of an edit.")
 
 
 class OnboardingFinished(BaseModel):
@@ -493,7 +414,7 @@ class FeedbackIn(Request):
     )
 
     liked: bool = Field(strict=True)
-    comment: str | None = Field(default=None, min_length=1)
+    comment: Paragraph | None = Field(default=None, min_length=1)
 
 
 class FeedbackOut(BaseModel):

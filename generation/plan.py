@@ -57,6 +57,9 @@ class ConditioningPlan(BaseModel):
     style_token: str = Field(default="", description="Which learned token, trained on what.")
     negative_style_prompt: str = ""
     negative_style_token: str = ""
+    style_skipped: list[str] = Field(
+        default_factory=list, description="Stored style tokens left out as unusable, and why."
+    )
 
     @property
     def used(self) -> list[AttributeDecision]:

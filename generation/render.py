@@ -20,7 +20,7 @@ from generation.palp_adapters import AdapterCache
 from generation.palp_run import PalpAdapter, applied, prepare_adapter
 from generation.png import png_bytes
 from generation.request import GenerationRequest
-from generation.style_library import tokens_for
+from generation.style_library import UsableTokens, tokens_for
 from generation.style_training import native_resolution
 
 if TYPE_CHECKING:
@@ -110,9 +110,8 @@ def render_request(
     except AestheticEmbeddingError as error:  # a broken liked-image file costs the aesthetic
         log.warning("no aesthetic embedding for %s: %s", user_id, error)  # steps, not the job
 
-    style, negative_style = (
-        tokens_for(styles, user_id, generator.model_name) if styles is not None else (None, None)
-    )
+    tokens = _usable(styles, user_id, generator)
+    style, negative_style = tokens.style, tokens.negative
 
     # 2. PALP: the prompt's adapter, cached or trained now (its steps come first).
     adapter = None
@@ -146,6 +145,7 @@ def render_request(
             style=style,
             negative_style=negative_style,
         )
+    _report_skipped(result, tokens)
     rendered = Rendered(result=result, plain=None, profile_version=profile.version, palp=adapter)
     _save(rendered, "image", result, sink)
     offset += request.settings.steps
@@ -198,6 +198,7 @@ def render_batch(
 
     # 1. Each person's profile and style tokens; a failure here costs only that entry.
     items: list[BatchItem] = []
+    skipped: list[UsableTokens] = []
     versions: list[int] = []
     live: list[int] = []
     for index, entry in enumerate(entries):
@@ -207,11 +208,7 @@ def render_batch(
                 profile = ensure_aesthetic_embedding(store, profile, generator.clip, blobs)
             except AestheticEmbeddingError as error:
                 log.warning("no aesthetic embedding for %s: %s", entry.user_id, error)
-            style, negative_style = (
-                tokens_for(styles, entry.user_id, generator.model_name)
-                if styles is not None
-                else (None, None)
-            )
+            tokens = _usable(styles, entry.user_id, generator)
         except Exception as error:
             outcomes[index] = error
             continue
@@ -223,22 +220,24 @@ def render_batch(
                 request.settings,
                 negative_prompt=request.negative_prompt,
                 on_step=step(index),
-                style=style,
-                negative_style=negative_style,
+                style=tokens.style,
+                negative_style=tokens.negative,
             )
         )
+        skipped.append(tokens)
         versions.append(profile.version)
         live.append(index)
 
     # 2. The personalized images, one loop for all.
     plain_items: list[BatchItem] = []
     plain_of: list[int] = []
-    for index, item, version, result in zip(
-        live, items, versions, generate_batch(generator, items), strict=True
+    for index, item, version, tokens, result in zip(
+        live, items, versions, skipped, generate_batch(generator, items), strict=True
     ):
         if isinstance(result, Exception):
             outcomes[index] = result
             continue
+        _report_skipped(result, tokens)
         rendered = Rendered(result=result, plain=None, profile_version=version)
         try:
             _save(rendered, "image", result, entries[index].sink)
@@ -272,6 +271,21 @@ def render_batch(
         except Exception as error:
             outcomes[index] = error
     return outcomes
+
+
+def _usable(
+    styles: StyleStore | None, user_id: str, generator: PersonalizedGenerator
+) -> UsableTokens:
+    if styles is None:
+        return UsableTokens()
+    return tokens_for(styles, user_id, generator.model_name, generator.pipeline)
+
+
+def _report_skipped(result: GenerationResult, tokens: UsableTokens) -> None:
+    """Stored tokens left out go into the plan (the job's answer) and the log."""
+    if tokens.skipped:
+        log.warning("%s", "; ".join(tokens.skipped))
+        result.plan = result.plan.model_copy(update={"style_skipped": tokens.skipped})
 
 
 def _save(rendered: Rendered, variant: str, result: GenerationResult, sink: ImageSink) -> None:

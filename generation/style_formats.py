@@ -23,10 +23,10 @@ from torch import Tensor
 from generation.encoding import PipelineTextEncoder, SDPipeline
 from generation.errors import GenerationError
 from generation.style_inject import encoder_keys
+from preference_store.style_blobs import MAX_TOKEN_VECTORS as MAX_VECTORS
 
 Format = Literal["diffusers", "a1111"]
 FORMATS: tuple[str, ...] = ("diffusers", "a1111")
-MAX_VECTORS = 75
 A1111_PLACEHOLDER_ID = 265  # the id A1111 records for "*" in string_to_token
 
 
@@ -118,8 +118,16 @@ def _load(data: bytes, filename: str) -> Any:
         return torch.load(io.BytesIO(data), map_location="cpu", weights_only=True)
     except Exception as error:  # safetensors/pickle raise many types on garbage
         kind = "safetensors" if filename.lower().endswith(".safetensors") else ".pt/.bin"
-        reason = str(error).splitlines()[0][:120] if str(error) else type(error).__name__
+        reason = _brief(str(error)) if str(error).strip() else type(error).__name__
         raise InvalidStyleFile(f"{filename}: not a readable {kind} token file ({reason})") from None
+
+
+def _brief(text: str, limit: int = 120) -> str:
+    """The first line of ``text``, cut at a word boundary with '…' when longer than ``limit``."""
+    line = text.strip().splitlines()[0]
+    if len(line) <= limit:
+        return line
+    return line[:limit].rsplit(" ", 1)[0].rstrip(" ,;:") + "…"
 
 
 def _interpret(content: Any, filename: str) -> tuple[dict[str, Tensor], str]:
@@ -154,11 +162,19 @@ def _as_matrix(value: Any, filename: str) -> Tensor:
         tensor = tensor.unsqueeze(0)
     if tensor.ndim != 2 or not 1 <= tensor.shape[0] <= MAX_VECTORS:
         raise InvalidStyleFile(
-            f"{filename}: vectors of shape {tuple(value.shape)}; expected [K, D], K ≤ {MAX_VECTORS}"
+            f"{filename}: vectors of shape {_shape(value)}; expected [K, D], K ≤ {MAX_VECTORS}"
         )
     if not bool(torch.isfinite(tensor).all()):
         raise InvalidStyleFile(f"{filename}: the vectors hold NaN or infinity")
     return tensor.contiguous()
+
+
+def _shape(tensor: Tensor) -> str:
+    """A shape for a message: ``(1, 768)``, or ``(1, 1, 1, …) (10000 dimensions)``."""
+    dims = tuple(tensor.shape)
+    if len(dims) <= 4:
+        return str(dims)
+    return f"({', '.join(map(str, dims[:3]))}, …) ({len(dims)} dimensions)"
 
 
 def _check(vectors: dict[str, Tensor], widths: dict[str, int], filename: str) -> None:

@@ -7,9 +7,10 @@ store (``preference_store.styles``), so the CLI, the HTTP job and tests share on
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from PIL import UnidentifiedImageError
+from pydantic import ValidationError
 
 from generation.encoding import SDPipeline
 from generation.errors import InvalidGenerationRequest
@@ -28,8 +29,9 @@ from generation.style_training import (
     train_style_token,
 )
 from preference_store.blobs import BlobStore
+from preference_store.errors import InvalidImport
 from preference_store.models import ImageReaction, Profile
-from preference_store.styles import StyleRecord, StyleStore
+from preference_store.styles import StyleRecord, StyleStore, check
 
 
 @dataclass
@@ -122,15 +124,39 @@ def as_token(record: StyleRecord, blob: bytes) -> StyleToken:
     )
 
 
-def tokens_for(
-    styles: StyleStore, user_id: str, model: str
-) -> tuple[StyleToken | None, StyleToken | None]:
-    """The newest positive and negative tokens of this user for this model (None if none)."""
-    found = []
-    for negative in (False, True):
-        latest = styles.latest(user_id, model, negative=negative)
-        found.append(as_token(*latest) if latest else None)
-    return found[0], found[1]
+@dataclass
+class UsableTokens:
+    """The style tokens a generation uses, and the stored ones it left out (with why)."""
+
+    style: StyleToken | None = None
+    negative: StyleToken | None = None
+    skipped: list[str] = field(default_factory=list)
+
+
+def tokens_for(styles: StyleStore, user_id: str, model: str, pipeline: SDPipeline) -> UsableTokens:
+    """The newest usable positive and negative tokens of this user for this model.
+
+    A stored token that fails the store's check (one kept from before every token was
+    checked) or does not fit this pipeline's encoders is skipped and named in ``skipped``:
+    one broken token must never fail a person's generations."""
+    widths = family(encoder_widths(pipeline))
+    usable = UsableTokens()
+    for record in styles.list_tokens(user_id, model=model):
+        if (usable.negative if record.negative else usable.style) is not None:
+            continue
+        _, blob = styles.get(user_id, record.id)
+        try:
+            check(record, blob)
+            if record.family != widths:
+                raise InvalidImport(f"it is for encoders {record.family}, this model has {widths}")
+        except InvalidImport as error:
+            usable.skipped.append(f"style token {record.id} skipped: {error}")
+            continue
+        if record.negative:
+            usable.negative = as_token(record, blob)
+        else:
+            usable.style = as_token(record, blob)
+    return usable
 
 
 def import_token_file(
@@ -146,13 +172,16 @@ def import_token_file(
     """Check a diffusers/A1111 file against the model, then store it (nothing on any error)."""
     widths = encoder_widths(pipeline)
     vectors, name = read_token_file(data, filename, widths)
-    record = StyleRecord(
-        user_id=user_id,
-        model=model,
-        family=family(widths),
-        name=(name or token_name(user_id, negative))[:64],
-        negative=negative,
-        source="imported",
-        vectors=int(next(iter(vectors.values())).shape[0]),
-    )
+    fields = {
+        "user_id": user_id,
+        "model": model,
+        "family": family(widths),
+        "negative": negative,
+        "source": "imported",
+        "vectors": int(next(iter(vectors.values())).shape[0]),
+    }
+    try:
+        record = StyleRecord(**fields, name=name[:64])
+    except ValidationError:  # no name, or one that text may not hold: ours
+        record = StyleRecord(**fields, name=token_name(user_id, negative))
     return styles.add(record, to_blob(vectors))

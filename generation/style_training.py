@@ -35,6 +35,7 @@ from generation.errors import InvalidGenerationRequest
 from generation.style_inject import STYLE_MARKER, encoder_keys
 from generation.tokenizing import tokenize
 from preference_store.models import Category, Profile
+from preference_store.styles import MAX_TRAINING_IMAGES, MAX_TRAINING_STEPS
 
 ProgressCallback = Callable[[int, float], None]
 """Called after each step with (step, loss)."""
@@ -42,8 +43,8 @@ StopCheck = Callable[[], bool]
 """Asked before each step; True stops training and keeps the vectors learned so far."""
 
 MIN_IMAGES = 1
-MAX_IMAGES = 100
-MAX_STEPS = 10_000
+MAX_IMAGES = MAX_TRAINING_IMAGES  # what a stored record may name
+MAX_STEPS = MAX_TRAINING_STEPS
 MAX_VECTORS = 8
 
 # Style prompts in the manner of the reference's ``imagenet_style_templates_small``.

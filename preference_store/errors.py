@@ -2,6 +2,11 @@
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from pydantic import ValidationError
+
 
 class PreferenceError(Exception):
     """Base class: something a caller asked for cannot be done as asked."""
@@ -56,3 +61,12 @@ class StoreMismatch(PreferenceError):
 class SchemaError(RuntimeError):
     """The relational database's schema is not the one this code was written for (the message
     names the command that fixes it)."""
+
+
+def problems(error: ValidationError, limit: int = 5) -> str:
+    """A validation error as one line, 'field: what is wrong; …' (first ``limit`` problems)."""
+    return "; ".join(
+        f"{'.'.join(str(p) for p in e['loc']) or 'document'}: "
+        f"{str(e['msg']).removeprefix('Value error, ')}"
+        for e in error.errors()[:limit]
+    )

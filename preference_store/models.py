@@ -8,14 +8,24 @@ aesthetic embeddings computed from the liked images. Every change makes a new pr
 from __future__ import annotations
 
 import re
+import unicodedata
 import uuid
 from datetime import UTC, datetime
 from enum import StrEnum
 from typing import Annotated
 
-from pydantic import BaseModel, ConfigDict, Field, StringConstraints, field_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    FiniteFloat,
+    StringConstraints,
+    ValidationInfo,
+    field_validator,
+)
 
 from preference_store.merge_key import merge_key
+from preference_store.text import MAX_SQL_INTEGER, Line, Paragraph, clean_text, is_stored
 
 MAX_ATTRIBUTE_WORDS = 6
 MAX_ATTRIBUTE_CHARS = 80
@@ -26,8 +36,7 @@ USER_ID_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9_.@-]{0,63}$"
 # The id pattern every route takes; what an import brings must fit it, or it could never be
 # edited or deleted again.
 ATTRIBUTE_ID_PATTERN = r"^[A-Za-z0-9_-]{1,64}$"
-# Profile versions are SQL integers (32-bit in the portable subset).
-MAX_VERSION = 2**31 - 1
+MAX_VERSION = MAX_SQL_INTEGER  # a version is an SQL integer
 DEFAULT_MAX_ATTRIBUTES = 1_000
 
 UserId = Annotated[str, StringConstraints(pattern=USER_ID_PATTERN)]
@@ -71,8 +80,8 @@ _EDGE_PUNCTUATION = " \t\n.,;:!?\"'`()[]{}"
 
 
 def clean_attribute_text(text: str) -> str:
-    """Trim and collapse whitespace; the phrase a person sees."""
-    return _SPACES.sub(" ", text).strip(_EDGE_PUNCTUATION)
+    """Trim and collapse whitespace, in NFC; the phrase a person sees."""
+    return _SPACES.sub(" ", unicodedata.normalize("NFC", text)).strip(_EDGE_PUNCTUATION)
 
 
 def normalize_attribute_text(text: str) -> str:
@@ -81,8 +90,8 @@ def normalize_attribute_text(text: str) -> str:
     return merge_key(clean_attribute_text(text)) or clean_attribute_text(text).casefold()
 
 
-def _validate_phrase(text: str) -> str:
-    cleaned = clean_attribute_text(text)
+def _validate_phrase(text: str, stored: bool = False) -> str:
+    cleaned = clean_attribute_text(text if stored else clean_text(text))
     if not cleaned:
         raise ValueError("attribute text is empty")
     if len(cleaned) > MAX_ATTRIBUTE_CHARS:
@@ -107,15 +116,15 @@ class AttributeDraft(BaseModel):
     category: Category = Category.OTHER
     polarity: Polarity
     strength: float = Field(default=0.7, ge=0.0, le=1.0, allow_inf_nan=False)
-    evidence: list[str] = Field(
+    evidence: list[Paragraph] = Field(
         default_factory=list, description="The person's own words this attribute came from."
     )
-    source: str | None = Field(default=None, description="Message or image id it came from.")
+    source: Line | None = Field(default=None, description="Message or image id it came from.")
 
     @field_validator("text")
     @classmethod
-    def _phrase(cls, value: str) -> str:
-        return _validate_phrase(value)
+    def _phrase(cls, value: str, info: ValidationInfo) -> str:
+        return _validate_phrase(value, is_stored(info))
 
     @field_validator("evidence")
     @classmethod
@@ -158,9 +167,9 @@ class ImageReaction(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
 
-    image_id: str = Field(min_length=1, max_length=200)
+    image_id: Line = Field(min_length=1, max_length=200)
     weight: float = Field(default=1.0, gt=0.0, le=1.0, allow_inf_nan=False)
-    path: str | None = Field(default=None, description="Where the image file is, if known.")
+    path: Line | None = Field(default=None, description="Where the image file is, if known.")
 
 
 class Profile(BaseModel):
@@ -171,7 +180,7 @@ class Profile(BaseModel):
     attributes: list[VisualAttribute] = Field(default_factory=list)
     liked_images: list[ImageReaction] = Field(default_factory=list)
     disliked_images: list[ImageReaction] = Field(default_factory=list)
-    aesthetic_embeddings: dict[str, list[float]] = Field(
+    aesthetic_embeddings: dict[Line, list[FiniteFloat]] = Field(
         default_factory=dict, description="CLIP model name -> aesthetic embedding."
     )
     updated_at: datetime = Field(default_factory=utc_now)

@@ -44,7 +44,7 @@ from preference_store.models import (
     VisualAttribute,
     utc_now,
 )
-from preference_store.versions import VersionLog, VersionTaken
+from preference_store.versions import Also, VersionLog, VersionTaken
 
 WRITE_ATTEMPTS = 32  # concurrent writers of one profile (API processes) that never starve
 
@@ -341,15 +341,14 @@ class PreferenceStore:
 
         self._change(user_id, f"delete {attribute_id}", apply)
 
-    def restore(self, profile: Profile, *, reason: str = "import") -> Profile:
+    def restore(
+        self, profile: Profile, *, reason: str = "import", also: Also | None = None
+    ) -> Profile:
         """Make ``profile`` the user's current state (ids and times kept) as the user's next
-        version: the number is this store's, never the document's (a huge one would leave
-        no room for the next write)."""
-        restored = self._change(
-            profile.user_id,
-            reason,
-            lambda current: profile.model_copy(update={"aesthetic_embeddings": {}}),
-        )
+        version (committed with ``also``'s writes): the number is this store's, never the
+        document's (a huge one would leave no room for the next write)."""
+        copy = profile.model_copy(update={"aesthetic_embeddings": {}})
+        restored = self._change(profile.user_id, reason, lambda _current: copy, also=also)
         for clip_model, vector in profile.aesthetic_embeddings.items():
             self.put_aesthetic_embedding(profile.user_id, restored.version, clip_model, vector)
         return self.profile(profile.user_id)
@@ -403,6 +402,7 @@ class PreferenceStore:
         change: Callable[[Profile], Profile],
         *,
         origin: str | None = None,
+        also: Also | None = None,
     ) -> Profile:
         """Apply ``change`` to the current profile and store the result as the next version.
 
@@ -425,7 +425,7 @@ class PreferenceStore:
                 after = change(before).model_copy(update={"version": before.version + 1})
                 self._check_bounds(before, after)
                 try:
-                    stored = self._versions.append(after, reason, origin=origin)
+                    stored = self._versions.append(after, reason, origin=origin, also=also)
                 except VersionTaken:
                     continue
                 self._sync_records(before.attributes, stored.attributes)

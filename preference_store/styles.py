@@ -4,7 +4,8 @@ A token belongs to a person and to the text-encoder family and model it was lear
 (vectors of one model mean nothing to another). Each row records the profile version and the
 images that trained it; retraining adds a row and never overwrites one, so earlier tokens stay
 readable. The blob is a safetensors file made by ``generation`` (this layer stays free of
-torch); rows travel with the profile export as base64.
+torch), checked by ``style_blobs`` on every way in; rows travel with the profile export as
+base64.
 
 The table is on the shared ``Base`` (``create_all`` makes it today; the Alembic migration is
 for the lead to add with the others).
@@ -17,9 +18,9 @@ import binascii
 import hashlib
 import json
 from datetime import UTC, datetime
-from typing import Any
+from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, Field, ValidationError
+from pydantic import BaseModel, Field, FiniteFloat, ValidationError
 from sqlalchemy import (
     Boolean,
     DateTime,
@@ -29,34 +30,51 @@ from sqlalchemy import (
     String,
     Text,
     delete,
+    func,
     select,
 )
 from sqlalchemy.orm import Mapped, Session, mapped_column
 
 from preference_store.database import Base
-from preference_store.errors import InvalidImport, StyleNotFound
-from preference_store.models import new_id, utc_now
+from preference_store.errors import InvalidImport, StyleNotFound, problems
+from preference_store.models import MAX_VERSION, new_id, utc_now
+from preference_store.style_blobs import FAMILY_PATTERN, MAX_TOKEN_VECTORS, check_token_blob
+from preference_store.text import STORED, Line
+from preference_store.versions import Also
 
-MAX_BLOB_BYTES = 4 * 1024 * 1024
 MAX_TOKENS_PER_IMPORT = 64
+MAX_TRAINING_STEPS = 10_000
+MAX_TRAINING_IMAGES = 100
+# The ids the routes take: ours are uuid4 hex; a dot is allowed for tokens stored before every
+# id was ours, so they can still be deleted.
+STYLE_ID_PATTERN = r"^[A-Za-z0-9._~-]{1,64}$"
 
 
 class StyleRecord(BaseModel):
-    """What is known about one token, without its vectors."""
+    """What is known about one token, without its vectors; every bound is a column's or the
+    trainer's, so a record from an import cannot hold what a trained one could not."""
 
     id: str = Field(default_factory=new_id)
     user_id: str
-    model: str = Field(max_length=200)
-    family: str = Field(max_length=64, description="Text-encoder family, e.g. 'clip_l:768'.")
-    name: str = Field(max_length=64, description="The token's word, e.g. '<alice-style>'.")
+    model: Line = Field(min_length=1, max_length=200)
+    family: str = Field(
+        pattern=FAMILY_PATTERN, description="Text-encoder family, e.g. 'clip_l:768'."
+    )
+    name: Line = Field(
+        min_length=1, max_length=64, description="The token's word, e.g. '<alice-style>'."
+    )
     negative: bool = False
-    source: str = Field(default="trained", description="'trained' or 'imported'.")
-    profile_version: int | None = None
-    image_ids: list[str] = Field(default_factory=list)
-    steps: int = 0
-    losses: list[float] = Field(default_factory=list)
-    init_word: str = ""
-    vectors: int = Field(default=1, description="K: vectors per text encoder.")
+    source: Literal["trained", "imported"] = "trained"
+    profile_version: int | None = Field(default=None, ge=0, le=MAX_VERSION)
+    image_ids: list[Annotated[Line, Field(max_length=200)]] = Field(
+        default_factory=list, max_length=MAX_TRAINING_IMAGES
+    )
+    steps: int = Field(default=0, ge=0, le=MAX_TRAINING_STEPS)
+    losses: list[FiniteFloat] = Field(default_factory=list, max_length=MAX_TRAINING_STEPS)
+    init_word: Line = Field(default="", max_length=200)
+    vectors: int = Field(
+        default=1, ge=1, le=MAX_TOKEN_VECTORS, description="K: vectors per text encoder."
+    )
     created_at: datetime = Field(default_factory=utc_now)
 
 
@@ -75,10 +93,77 @@ class StyleTokenRow(Base):
 
 
 def _record(row: StyleTokenRow) -> StyleRecord:
-    record = StyleRecord.model_validate_json(row.record)
+    """The row's record; one stored before records were checked and now unreadable becomes a
+    bare one (0 vectors, so ``check`` refuses it) that can still be listed and deleted."""
+    try:
+        record = StyleRecord.model_validate_json(row.record, context=STORED)
+    except ValidationError:
+        record = StyleRecord.model_construct(
+            id=row.id,
+            user_id=row.user_id,
+            model=row.model,
+            family=row.family,
+            name="(unreadable record)",
+            negative=row.negative,
+            source="imported",
+            vectors=0,
+            created_at=row.created_at,
+        )
     if record.created_at.tzinfo is None:
         record = record.model_copy(update={"created_at": record.created_at.replace(tzinfo=UTC)})
     return record
+
+
+def check(record: StyleRecord, blob: bytes) -> None:
+    """InvalidImport unless ``blob`` holds the ``record.vectors`` vectors its family needs."""
+    count = check_token_blob(blob, record.family)
+    if count != record.vectors:
+        raise InvalidImport(f"the token's record says {record.vectors} vectors; it holds {count}")
+
+
+def _insert(session: Session, record: StyleRecord, blob: bytes) -> None:
+    count = session.scalar(
+        select(func.count())
+        .select_from(StyleTokenRow)
+        .where(StyleTokenRow.user_id == record.user_id)
+    )
+    session.add(
+        StyleTokenRow(
+            id=record.id,
+            user_id=record.user_id,
+            model=record.model,
+            family=record.family,
+            negative=record.negative,
+            created_at=record.created_at,
+            record=record.model_dump_json(),
+            blob=blob,
+            sequence=(count or 0) + 1,
+        )
+    )
+
+
+def parse_tokens(user_id: str, documents: Any) -> list[tuple[StyleRecord, bytes]]:
+    """Validate exported tokens before anything is stored (InvalidImport otherwise); each
+    gets a new id of ours (a document's ids are not trusted)."""
+    if not isinstance(documents, list) or len(documents) > MAX_TOKENS_PER_IMPORT:
+        raise InvalidImport(f"style_tokens must be a list of at most {MAX_TOKENS_PER_IMPORT}")
+    parsed = []
+    for index, document in enumerate(documents):
+        if not isinstance(document, dict):
+            raise InvalidImport("each style token must be a JSON object")
+        try:
+            blob = base64.b64decode(str(document.get("blob", "")), validate=True)
+            body = {k: v for k, v in document.items() if k not in ("blob", "id", "user_id")}
+            record = StyleRecord.model_validate({**body, "user_id": user_id})
+            record = record.model_copy(update={"vectors": check_token_blob(blob, record.family)})
+        except ValidationError as error:
+            raise InvalidImport(f"style token {index + 1}: {problems(error, 3)}") from None
+        except (binascii.Error, ValueError) as error:
+            raise InvalidImport(f"style token {index + 1} is malformed: {error}") from None
+        except InvalidImport as error:
+            raise InvalidImport(f"style token {index + 1}: {error}") from None
+        parsed.append((record, blob))
+    return parsed
 
 
 class StyleStore:
@@ -88,23 +173,11 @@ class StyleStore:
         self.engine = engine
 
     def add(self, record: StyleRecord, blob: bytes) -> StyleRecord:
-        if not blob or len(blob) > MAX_BLOB_BYTES:
-            raise InvalidImport(f"a token file must hold 1 byte to {MAX_BLOB_BYTES} bytes")
+        """Store one token, its blob checked first (``K`` is the blob's): every way in comes
+        through here."""
+        record = record.model_copy(update={"vectors": check_token_blob(blob, record.family)})
         with Session(self.engine) as session, session.begin():
-            count = session.query(StyleTokenRow).filter_by(user_id=record.user_id).count()
-            session.add(
-                StyleTokenRow(
-                    id=record.id,
-                    user_id=record.user_id,
-                    model=record.model,
-                    family=record.family,
-                    negative=record.negative,
-                    created_at=record.created_at,
-                    record=record.model_dump_json(),
-                    blob=blob,
-                    sequence=count + 1,
-                )
-            )
+            _insert(session, record, blob)
         return record
 
     def list_tokens(self, user_id: str, *, model: str | None = None) -> list[StyleRecord]:
@@ -143,52 +216,37 @@ class StyleStore:
     # -- travel with the profile export ---------------------------------------------------------
 
     def export(self, user_id: str) -> list[dict[str, Any]]:
-        """Every token of the user, oldest first, blobs as base64 (for the profile JSON)."""
+        """Every usable token of the user, oldest first, blobs as base64 (for the profile JSON);
+        one stored before tokens were checked, which no import would take, is left out."""
         out = []
         for record in reversed(self.list_tokens(user_id)):
             _, blob = self.get(user_id, record.id)
+            try:
+                check(record, blob)
+            except InvalidImport:
+                continue
             document = json.loads(record.model_dump_json())
             document["blob"] = base64.b64encode(blob).decode("ascii")
             out.append(document)
         return out
 
-    def parse_export(self, user_id: str, documents: Any) -> list[tuple[StyleRecord, bytes]]:
-        """Validate exported tokens before anything is stored (InvalidImport otherwise)."""
-        if not isinstance(documents, list) or len(documents) > MAX_TOKENS_PER_IMPORT:
-            raise InvalidImport(f"style_tokens must be a list of at most {MAX_TOKENS_PER_IMPORT}")
-        parsed = []
-        for document in documents:
-            if not isinstance(document, dict):
-                raise InvalidImport("each style token must be a JSON object")
-            try:
-                blob = base64.b64decode(str(document.get("blob", "")), validate=True)
-                body = {k: v for k, v in document.items() if k != "blob"}
-                record = StyleRecord.model_validate({**body, "user_id": user_id})
-            except (ValidationError, binascii.Error, ValueError) as error:
-                raise InvalidImport(f"a style token in the export is malformed: {error}") from error
-            if not blob or len(blob) > MAX_BLOB_BYTES:
-                raise InvalidImport(f"style token {record.id} has no vectors or too many")
-            parsed.append((record, blob))
-        return parsed
+    def restore(self, user_id: str, tokens: list[tuple[StyleRecord, bytes]]) -> Also:
+        """The writes that store the checked ``tokens`` the user does not have yet (same model
+        and vectors), for the transaction of the import's version."""
 
-    def restore(self, user_id: str, tokens: list[tuple[StyleRecord, bytes]]) -> int:
-        """Store exported tokens the user does not have yet (same model and vectors); count."""
-        have = {
-            (
-                record.model,
-                record.negative,
-                hashlib.sha256(self.get(user_id, record.id)[1]).digest(),
-            )
-            for record in self.list_tokens(user_id)
-        }
-        added = 0
-        for record, blob in tokens:
-            key = (record.model, record.negative, hashlib.sha256(blob).digest())
-            if key in have:
-                continue
-            have.add(key)
-            with Session(self.engine) as session:
-                taken = session.get(StyleTokenRow, record.id) is not None
-            self.add(record.model_copy(update={"id": new_id()}) if taken else record, blob)
-            added += 1
-        return added
+        def write(session: Session) -> None:
+            rows = session.scalars(select(StyleTokenRow).where(StyleTokenRow.user_id == user_id))
+            have = {(r.model, r.negative, hashlib.sha256(r.blob).digest()) for r in rows}
+            for record, blob in tokens:
+                key = (record.model, record.negative, hashlib.sha256(blob).digest())
+                if key not in have:
+                    have.add(key)
+                    _insert(session, record, blob)
+                    session.flush()  # the next one's sequence counts this one
+
+        return write
+
+    def write(self, writes: Also) -> None:
+        """``writes`` (from ``restore``) in a transaction of their own."""
+        with Session(self.engine) as session, session.begin():
+            writes(session)

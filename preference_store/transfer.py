@@ -2,19 +2,22 @@
 
 export -> import -> export gives the same document: ids, times, strengths, evidence and the
 aesthetic embeddings all travel, and importing what is already there makes no new version.
+An import is checked whole before anything is written (``check_import``), then its version
+and style tokens commit in one transaction: a refused import leaves no trace.
 """
 
 from __future__ import annotations
 
 import re
+from dataclasses import dataclass
 from typing import Any
 
 from pydantic import ValidationError
 
-from preference_store.errors import InvalidImport
+from preference_store.errors import InvalidImport, problems
 from preference_store.models import ATTRIBUTE_ID_PATTERN, DEFAULT_MAX_ATTRIBUTES, Profile
 from preference_store.store import PreferenceStore
-from preference_store.styles import StyleStore
+from preference_store.styles import StyleRecord, StyleStore, parse_tokens
 
 SCHEMA = "tastemaker.profile"
 SCHEMA_VERSION = 1
@@ -61,11 +64,7 @@ def parse_export(document: Any, *, max_attributes: int = DEFAULT_MAX_ATTRIBUTES)
     try:
         profile = Profile.model_validate(body)
     except ValidationError as error:
-        problems = "; ".join(
-            f"{'.'.join(str(p) for p in e['loc']) or 'document'}: {e['msg']}"
-            for e in error.errors()[:5]
-        )
-        raise InvalidImport(f"the export is malformed: {problems}") from error
+        raise InvalidImport(f"the export is malformed: {problems(error, 3)}") from error
     if len(profile.aesthetic_embeddings) > MAX_AESTHETIC_MODELS or any(
         not 0 < len(v) <= MAX_EMBEDDING_SIZE for v in profile.aesthetic_embeddings.values()
     ):
@@ -94,23 +93,39 @@ def parse_export(document: Any, *, max_attributes: int = DEFAULT_MAX_ATTRIBUTES)
     return profile
 
 
+@dataclass(frozen=True)
+class ProfileImport:
+    """A document that passed every check: the profile and the style tokens it brings."""
+
+    profile: Profile
+    tokens: list[tuple[StyleRecord, bytes]]
+
+
+def check_import(document: Any, *, max_attributes: int = DEFAULT_MAX_ATTRIBUTES) -> ProfileImport:
+    """Everything an import would store, validated (InvalidImport otherwise); writes nothing."""
+    profile = parse_export(document, max_attributes=max_attributes)
+    return ProfileImport(profile, parse_tokens(profile.user_id, document.get(STYLE_TOKENS) or []))
+
+
 def import_profile(
     store: PreferenceStore, document: Any, styles: StyleStore | None = None
 ) -> Profile:
     """Replace the user's profile with the exported one (a new version), unless identical.
 
-    With ``styles``, the document's style tokens the user lacks are added (checked first).
+    With ``styles``, the document's style tokens the user lacks are added, in the version's
+    transaction. Nothing is written unless the whole document is valid.
     """
-    profile = parse_export(document, max_attributes=store.max_attributes)
-    if styles is not None and document.get(STYLE_TOKENS):
-        tokens = styles.parse_export(profile.user_id, document[STYLE_TOKENS])
-        styles.restore(profile.user_id, tokens)
+    checked = check_import(document, max_attributes=store.max_attributes)
+    profile = checked.profile
+    writes = styles.restore(profile.user_id, checked.tokens) if styles is not None else None
     current = export_profile(store, profile.user_id)
     incoming = {"schema": SCHEMA, "schema_version": SCHEMA_VERSION}
     incoming.update(profile.model_dump(mode="json", exclude={"updated_at"}))
     if _without_version(current) == _without_version(incoming) and current["version"] > 0:
+        if styles is not None and writes is not None:
+            styles.write(writes)
         return store.profile(profile.user_id)
-    return store.restore(profile)
+    return store.restore(profile, also=writes)
 
 
 def _without_version(document: dict[str, Any]) -> dict[str, Any]:

@@ -9,6 +9,7 @@ origin (an onboarding session, say) happen once however often it is retried.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import UTC, datetime
 
 from pydantic import BaseModel, Field
@@ -19,6 +20,10 @@ from sqlalchemy.orm import Mapped, Session, mapped_column
 from preference_store.database import Base
 from preference_store.errors import VersionNotFound
 from preference_store.models import Profile, ProfileVersionInfo, VisualAttribute, utc_now
+from preference_store.text import STORED
+
+Also = Callable[[Session], None]
+"""More writes that must commit (or not) with a new version, in its transaction."""
 
 
 def _as_utc(moment: datetime) -> datetime:
@@ -84,8 +89,11 @@ class VersionLog:
             self._parsed[key] = cached
         return cached
 
-    def append(self, profile: Profile, reason: str, *, origin: str | None = None) -> Profile:
-        """Store ``profile`` as version ``profile.version``; returns it with its time.
+    def append(
+        self, profile: Profile, reason: str, *, origin: str | None = None, also: Also | None = None
+    ) -> Profile:
+        """Store ``profile`` as version ``profile.version`` (and ``also``'s writes, in the same
+        transaction); returns it with its time.
 
         Raises ``VersionTaken`` when another writer stored that number (or that ``origin``)
         first: the caller looks again and recomputes its change on the newer version.
@@ -103,6 +111,8 @@ class VersionLog:
         try:
             with Session(self._engine) as session, session.begin():
                 session.add(row)
+                if also is not None:
+                    also(session)
         except IntegrityError as error:
             raise VersionTaken(profile.user_id, profile.version) from error
         return stamped
@@ -148,7 +158,7 @@ class VersionLog:
             )
         if snapshot is None:
             raise VersionNotFound(version)
-        return Profile.model_validate_json(snapshot)
+        return Profile.model_validate_json(snapshot, context=STORED)
 
     def delete_user(self, user_id: str) -> None:
         with Session(self._engine) as session, session.begin():

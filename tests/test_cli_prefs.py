@@ -100,3 +100,22 @@ def test_malformed_import_file_is_a_clear_error(cli: Cli, tmp_path: Path) -> Non
     wrong.write_text('{"schema": "other"}')
     result = cli("prefs", "import", str(wrong))
     assert result.code == 1 and "not a tastemaker profile export" in result.stderr
+
+
+def test_an_import_that_fails_a_check_is_one_line_and_writes_no_version(
+    cli: Cli, tmp_path: Path
+) -> None:
+    before = ok(cli("prefs", "versions", "alice", "--json"))
+    document = json.loads(ok(cli("prefs", "export", "alice")))
+    document["attributes"][0]["text"] = "gold light"  # a real change: it would make a version
+    document["aesthetic_embeddings"] = {"clip-x": [float("nan")] * 8}
+    nan = tmp_path / "nan.json"
+    nan.write_text(json.dumps(document))  # Python writes the NaN literal
+    nested = tmp_path / "nested.json"
+    nested.write_text("[" * 100_000 + "]" * 100_000)
+    for path, message in ((nan, "aesthetic_embeddings"), (nested, "nests JSON too deeply")):
+        for _ in range(2):
+            result = cli("prefs", "import", str(path))
+            assert result.code == 1 and message in result.stderr, result.stderr
+            assert result.stderr.startswith("error:") and "Traceback" not in result.stderr
+    assert ok(cli("prefs", "versions", "alice", "--json")) == before

@@ -15,7 +15,14 @@ from rich.table import Table
 from api.cli.ids import resolve_prefix
 from api.wiring.services import Components
 from preference_store.errors import AttributeNotFound
-from preference_store.models import AttributeDraft, Category, Polarity, Profile, VisualAttribute
+from preference_store.models import (
+    MAX_VERSION,
+    AttributeDraft,
+    Category,
+    Polarity,
+    Profile,
+    VisualAttribute,
+)
 
 if TYPE_CHECKING:
     from preference_store.versions import ProfileDiff
@@ -94,7 +101,10 @@ def add(
 
 
 VersionOpt = Annotated[
-    int | None, typer.Option("--version", min=1, help="A past version (see `prefs versions`).")
+    int | None,
+    typer.Option(
+        "--version", min=1, max=MAX_VERSION, help="A past version (see `prefs versions`)."
+    ),
 ]
 
 
@@ -184,14 +194,16 @@ def import_(
     file: Annotated[str, typer.Argument(help="A file from `prefs export`, or - for stdin.")],
 ) -> None:
     """Restore a profile from an export (creates the user if needed)."""
-    from preference_store.transfer import import_profile, parse_export
+    from preference_store.transfer import check_import, import_profile
 
     raw = sys.stdin.read() if file == "-" else Path(file).read_text(encoding="utf-8")
     try:
         document = json.loads(raw)
     except json.JSONDecodeError as error:
         raise ValueError(f"{file} is not JSON: {error.msg} (line {error.lineno})") from error
-    user = parse_export(document).user_id  # validate before touching anything
+    except RecursionError:
+        raise ValueError(f"{file} nests JSON too deeply to be a profile export") from None
+    user = check_import(document).profile.user_id  # everything checked before anything written
     components = Components()
     components.accounts.ensure(user)
     profile = import_profile(components.store, document, components.styles)
@@ -223,9 +235,12 @@ def versions(user: UserArg, as_json: JsonOpt = False) -> None:
 @app.command()
 def diff(
     user: UserArg,
-    old: Annotated[int, typer.Argument(min=0, help="The older version (0: empty).")],
+    old: Annotated[
+        int, typer.Argument(min=0, max=MAX_VERSION, help="The older version (0: empty).")
+    ],
     new: Annotated[
-        int | None, typer.Argument(help="The newer version; current if left out.")
+        int | None,
+        typer.Argument(min=1, max=MAX_VERSION, help="The newer version; current if left out."),
     ] = None,
     as_json: JsonOpt = False,
 ) -> None:
@@ -277,7 +292,9 @@ def _describe(attribute: VisualAttribute) -> str:
 @app.command()
 def restore(
     user: UserArg,
-    version: Annotated[int, typer.Argument(min=1, help="The version to bring back.")],
+    version: Annotated[
+        int, typer.Argument(min=1, max=MAX_VERSION, help="The version to bring back.")
+    ],
 ) -> None:
     """Make a past version current again, as a new version (history is never rewritten)."""
     components = Components()

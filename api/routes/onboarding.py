@@ -31,6 +31,7 @@ from api.schemas import (
     UnsureOut,
 )
 from preference_store.models import AttributeDraft
+from preference_store.text import MAX_SQL_INTEGER
 
 router = APIRouter(
     prefix="/v1/onboarding",
@@ -139,7 +140,7 @@ async def correct_message(
     onboarding: OnboardingDep,
     lane: SlowLaneDep,
     session_id: SessionId,
-    message_id: Annotated[int, Path(ge=1)],
+    message_id: Annotated[int, Path(ge=1, le=MAX_SQL_INTEGER)],
     body: CorrectionIn,
 ) -> OnboardingTurnOut:
     """Correct what was understood from one of your comments: flip an attribute's polarity, set

@@ -13,14 +13,13 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Path, Query, Response, status
 
 from api.deps import CurrentUser, SlowLaneDep, StoreDep, StylesDep, in_lane
+from api.profile_document import ImportResult, ProfileDocument
 from api.schemas import (
     AttributeCreate,
     AttributeOut,
     AttributePatch,
-    ImportResult,
     PreferencesOut,
     Problem,
-    ProfileDocument,
     SearchHit,
 )
 from preference_store.categories import CategoryGuesser
@@ -178,7 +177,7 @@ def get_version(
     return PreferencesOut.from_profile(store.profile_at(user, version))
 
 
-VersionNumber = Annotated[int, Path(ge=1, le=2**31, description="A version number.")]
+VersionNumber = Annotated[int, Path(ge=1, le=MAX_VERSION, description="A version number.")]
 
 
 @router.post("/versions/{version}/restore", responses=NOT_FOUND)
@@ -193,10 +192,11 @@ def diff_versions(
     user: CurrentUser,
     store: StoreDep,
     from_version: Annotated[
-        int, Query(alias="from", ge=0, le=2**31, description="The older version; 0: empty.")
+        int, Query(alias="from", ge=0, le=MAX_VERSION, description="The older version; 0: empty.")
     ],
     to_version: Annotated[
-        int | None, Query(alias="to", ge=1, le=2**31, description="The newer; current if unset.")
+        int | None,
+        Query(alias="to", ge=1, le=MAX_VERSION, description="The newer; current if unset."),
     ] = None,
 ) -> ProfileDiff:
     """What changed between two versions: attributes added, removed and changed (by id), and

@@ -18,14 +18,14 @@ from api.jobs.style import STYLE_TRAINING, StyleTrainingRequest
 from api.schemas import GenerationAccepted, Problem, StyleCreate, StyleOut
 from generation.style_formats import export_token, from_blob
 from generation.style_training import MAX_IMAGES, MIN_IMAGES
-from preference_store.styles import StyleRecord
+from preference_store.styles import STYLE_ID_PATTERN, StyleRecord
 
 router = APIRouter(
     prefix="/v1/styles",
     tags=["styles"],
     responses={401: {"model": Problem}, 422: {"model": Problem}},
 )
-StyleId = Annotated[str, Path(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9]+$")]
+StyleId = Annotated[str, Path(min_length=1, max_length=64, pattern=STYLE_ID_PATTERN)]
 NOT_FOUND: dict[int | str, dict[str, Any]] = {404: {"model": Problem}}
 
 
