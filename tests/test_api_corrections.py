@@ -19,7 +19,9 @@ from api.settings import Settings
 from api.wiring.services import Components
 from tests.doubles.uvicorn_server import UvicornServer
 
-MISREAD = "I can't fault the fog, the neon glare is too much"  # the fog read as disliked
+# A litotes the reader takes for a complaint, and stores (it is not among the constructions it
+# asks about): the wrong extraction these tests correct.
+MISREAD = "The fog is no crime, the neon glare is too much"
 
 
 @pytest.fixture()

@@ -14,7 +14,9 @@ from agent.extraction import Extraction
 from preference_store.models import AttributeDraft, Polarity
 from tests.cli_runner import CliResult, run_cli
 
-MISREAD = "I can't fault the fog, the neon glare is too much"  # the fog read as disliked
+# A litotes the reader takes for a complaint, and stores (it is not among the constructions it
+# asks about): the wrong extraction these tests correct.
+MISREAD = "The fog is no crime, the neon glare is too much"
 
 
 def ok(result: CliResult) -> str:

@@ -24,7 +24,9 @@ from tests.test_web import (  # noqa: F401  (fixtures)
     wait,
 )
 
-MISREAD = "I can't fault the fog, the neon glare is too much"  # the fog read as disliked
+# A litotes the reader takes for a complaint, and stores (it is not among the constructions it
+# asks about): the wrong extraction these tests correct.
+MISREAD = "The fog is no crime, the neon glare is too much"
 CHIPS = ".fixes .chip.fix"
 
 
@@ -132,3 +134,43 @@ def test_feedback_on_a_generation_reads_back_with_chips(
     by_id(browser, "tab-board").click()
     wait(browser).until(lambda d: "soft pastel colours" in board(d)["dislike"])
     assert board(browser) == {"like": ["fog"], "dislike": ["soft pastel colours"]}
+
+
+def test_a_question_has_three_buttons_and_an_answer_moves_on(
+    browser: WebDriver, server: UvicornServer, shots: Path
+) -> None:
+    """Issue 21: what the agent could not tell comes with Liked / Disliked / Neither buttons;
+    a click answers, the feature joins the read-back's chips, and the next image shows."""
+    for width, height, name in ((1280, 900, "desktop"), (390, 844, "phone")):
+        browser.set_window_size(width, height)
+        browser.get(server.url + "/")
+        browser.execute_script("localStorage.clear()")
+        browser.get(server.url + "/")
+        wait(browser).until(
+            lambda d: d.find_element(By.TAG_NAME, "body").get_attribute("data-ready")
+        )
+        by_id(browser, "start-btn").click()
+        wait(browser).until(lambda d: d.find_element(By.ID, "chat-input").is_enabled())
+        caption = by_id(browser, "onboard-caption").text
+        by_id(browser, "chat-input").send_keys(ASKED)
+        by_id(browser, "chat-send").click()
+        wait(browser).until(lambda d: d.find_elements(By.CSS_SELECTOR, ".ask"))
+        [ask] = browser.find_elements(By.CSS_SELECTOR, ".ask")
+        assert QUESTION in by_id(browser, "chat-log").text
+        assert ask.find_element(By.CSS_SELECTOR, ".ask-text").text == "lens flare"
+        buttons = ask.find_elements(By.TAG_NAME, "button")
+        assert [b.text for b in buttons] == ["Liked", "Disliked", "Neither"]
+        assert buttons[0].get_attribute("aria-label") == "Liked: lens flare"
+        assert no_horizontal_scroll(browser)
+        shoot(browser, shots, f"{name}-asking-1-question")
+
+        buttons[0].click()
+        wait(browser).until(lambda d: not d.find_elements(By.CSS_SELECTOR, ".ask"))
+        wait(browser).until(lambda d, shown=caption: by_id(d, "onboard-caption").text != shown)
+        assert any("lens flare" in c and "like" in c for c in chips(browser))
+        assert "Got it: + lens flare." in by_id(browser, "chat-log").text
+        shoot(browser, shots, f"{name}-asking-2-answered")
+
+
+ASKED = "Love how there's a lens flare on every window. Very understated."
+QUESTION = "Quick check — the lens flare: did you like it?"

@@ -183,8 +183,13 @@ async function send(text) {
   $("chat-send").disabled = true;
   try {
     const turn = await api("POST", `/v1/onboarding/${state.session}/messages`, { text });
-    say("agent", turn.reply, turn.extracted, turn.extracted_from);
-    if (turn.unsure && turn.unsure.length) $("chat-log").lastElementChild.append(askBox(turn.extracted_from, turn.unsure));
+    const asking = turn.unsure && turn.unsure.length;
+    // A comment that only raised questions has no chips yet: the buttons below say it all.
+    say("agent", turn.reply, turn.extracted, asking && !turn.extracted.length ? null : turn.extracted_from);
+    if (asking) {
+      $("chat-log").lastElementChild.append(askBox(turn.extracted_from, turn.unsure));
+      $("chat-log").scrollTop = $("chat-log").scrollHeight;
+    }
     if (turn.done) { showImage(null, true); setChatEnabled(false, false, true); notice("Profile saved. See it under “Your taste”.", true); }
     else { showImage(turn.image); setChatEnabled(true, turn.can_finish); keepImageInView(); }
   } catch (error) { notice(error.message); $("chat-send").disabled = false; }
@@ -251,7 +256,7 @@ function fixEditor(attribute, act) {
 function askBox(messageId, unsure) {
   const box = el("div", { class: "asks", "data-message": String(messageId) });
   const render = (items) => box.replaceChildren(...items.map((item) => el("div", { class: "ask" },
-    el("span", { class: "ask-text" }, item.question),
+    el("span", { class: "ask-text" }, item.text),
     ...[["like", "Liked"], ["dislike", "Disliked"], ["drop", "Neither"]].map(([action, label]) =>
       el("button", { type: "button", class: `ask-${action}`, "aria-label": `${label}: ${item.text}`,
         onclick: () => answer(item, action) }, label)))));
@@ -259,7 +264,8 @@ function askBox(messageId, unsure) {
     try {
       const turn = await api("POST", `/v1/onboarding/${state.session}/messages/${messageId}/corrections`,
         { attribute_index: item.index, action });
-      onboardingChips(messageId, turn.extracted);
+      const fresh = onboardingChips(messageId, turn.extracted);
+      if (fresh) box.before(fresh);
       render(turn.unsure);
       say("agent", turn.reply);
       if (turn.done) { showImage(null, true); setChatEnabled(false, false, true); }
