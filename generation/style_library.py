@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import Protocol
 
 from PIL import UnidentifiedImageError
 
@@ -30,6 +31,12 @@ from generation.style_training import (
 from preference_store.blobs import BlobStore
 from preference_store.models import ImageReaction, Profile
 from preference_store.styles import StyleRecord, StyleStore
+
+
+class TokenWriter(Protocol):
+    """Where a trained token goes: ``StyleStore``, or a job's results (stored when it is done)."""
+
+    def add(self, record: StyleRecord, blob: bytes) -> StyleRecord: ...
 
 
 @dataclass
@@ -68,7 +75,7 @@ def train_for_profile(
     *,
     model: str,
     profile: Profile,
-    styles: StyleStore,
+    styles: TokenWriter,
     negative: bool = False,
     config: TrainingConfig | None = None,
     progress: ProgressCallback | None = None,

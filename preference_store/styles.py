@@ -74,6 +74,11 @@ class StyleTokenRow(Base):
     sequence: Mapped[int] = mapped_column(Integer, default=0)
 
 
+def check_blob(blob: bytes) -> None:
+    if not blob or len(blob) > MAX_BLOB_BYTES:
+        raise InvalidImport(f"a token file must hold 1 byte to {MAX_BLOB_BYTES} bytes")
+
+
 def _record(row: StyleTokenRow) -> StyleRecord:
     record = StyleRecord.model_validate_json(row.record)
     if record.created_at.tzinfo is None:
@@ -88,23 +93,28 @@ class StyleStore:
         self.engine = engine
 
     def add(self, record: StyleRecord, blob: bytes) -> StyleRecord:
-        if not blob or len(blob) > MAX_BLOB_BYTES:
-            raise InvalidImport(f"a token file must hold 1 byte to {MAX_BLOB_BYTES} bytes")
         with Session(self.engine) as session, session.begin():
-            count = session.query(StyleTokenRow).filter_by(user_id=record.user_id).count()
-            session.add(
-                StyleTokenRow(
-                    id=record.id,
-                    user_id=record.user_id,
-                    model=record.model,
-                    family=record.family,
-                    negative=record.negative,
-                    created_at=record.created_at,
-                    record=record.model_dump_json(),
-                    blob=blob,
-                    sequence=count + 1,
-                )
+            self.add_in(session, record, blob)
+        return record
+
+    def add_in(self, session: Session, record: StyleRecord, blob: bytes) -> StyleRecord:
+        """``add`` as part of the caller's transaction (a training job stores its token in the
+        transaction that marks the job done)."""
+        check_blob(blob)
+        count = session.query(StyleTokenRow).filter_by(user_id=record.user_id).count()
+        session.add(
+            StyleTokenRow(
+                id=record.id,
+                user_id=record.user_id,
+                model=record.model,
+                family=record.family,
+                negative=record.negative,
+                created_at=record.created_at,
+                record=record.model_dump_json(),
+                blob=blob,
+                sequence=count + 1,
             )
+        )
         return record
 
     def list_tokens(self, user_id: str, *, model: str | None = None) -> list[StyleRecord]:
