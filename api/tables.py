@@ -11,10 +11,10 @@ from __future__ import annotations
 from sqlalchemy import MetaData
 
 from agent import sessions
-from api.jobs import feedback_inbox, repository
+from api.jobs import feedback_inbox, rows
 from preference_store import accounts, blobs, styles, versions
 from preference_store.database import Base
 
-TABLE_MODULES = (accounts, versions, blobs, styles, sessions, repository, feedback_inbox)
+TABLE_MODULES = (accounts, versions, blobs, styles, sessions, rows, feedback_inbox)
 
 metadata: MetaData = Base.metadata

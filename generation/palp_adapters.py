@@ -14,7 +14,7 @@ import json
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
 import torch
 from safetensors import safe_open
@@ -67,6 +67,15 @@ def adapter_key(**parts: Any) -> str:
     """A stable cache key from (profile version, token, prompt, settings, model)."""
     blob = json.dumps(parts, sort_keys=True, default=str).encode()
     return hashlib.sha256(blob).hexdigest()[:32]
+
+
+class AdapterStore(Protocol):
+    """Where a generation finds and keeps adapters (``AdapterCache``, or a job's stand-in that
+    keeps new ones back until the job is done)."""
+
+    def get(self, key: str) -> tuple[dict[str, Tensor], int] | None: ...
+
+    def put(self, key: str, adapter: dict[str, Tensor], *, rank: int) -> None: ...
 
 
 class AdapterCache:

@@ -31,7 +31,7 @@ from torch import Tensor
 from generation.encoding import PipelineTextEncoder, SDPipeline, TextEmbeddings, is_sdxl
 from generation.errors import InvalidGenerationRequest
 from generation.palp import PalpConditioning, PalpSettings, train_palp_adapter
-from generation.palp_adapters import AdapterCache, adapter_key, attached_lora
+from generation.palp_adapters import AdapterStore, adapter_key, attached_lora
 from generation.reaction_images import open_reaction_image
 from generation.style_inject import STYLE_MARKER
 from generation.style_token import StyleToken
@@ -130,7 +130,7 @@ def prepare_adapter(
     size: tuple[int, int],
     settings: PalpSettings,
     token: StyleToken | None,
-    cache: AdapterCache | None,
+    cache: AdapterStore | None,
     on_step: PalpStep | None = None,
     should_stop: Callable[[], bool] | None = None,
     blobs: BlobStore | None = None,

@@ -16,7 +16,7 @@ from generation.aesthetic import ensure_aesthetic_embedding
 from generation.batched import BatchItem, generate_batch
 from generation.errors import AestheticEmbeddingError
 from generation.generator import GenerationResult, PersonalizedGenerator, StepCallback
-from generation.palp_adapters import AdapterCache
+from generation.palp_adapters import AdapterStore
 from generation.palp_run import PalpAdapter, applied, prepare_adapter
 from generation.png import png_bytes
 from generation.request import GenerationRequest
@@ -84,7 +84,7 @@ def render_request(
     *,
     on_step: Callable[[int, int], None] | None = None,
     styles: StyleStore | None = None,
-    palp_cache: AdapterCache | None = None,
+    palp_cache: AdapterStore | None = None,
     blobs: BlobStore | None = None,
 ) -> Rendered:
     """Render ``request`` in ``user_id``'s current taste and hand each PNG to ``sink``.

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from typing import Protocol
 
 from PIL import UnidentifiedImageError
 from pydantic import ValidationError
@@ -32,6 +33,12 @@ from preference_store.blobs import BlobStore
 from preference_store.errors import InvalidImport
 from preference_store.models import ImageReaction, Profile
 from preference_store.styles import StyleRecord, StyleStore, check
+
+
+class TokenWriter(Protocol):
+    """Where a trained token goes: ``StyleStore``, or a job's results (stored when it is done)."""
+
+    def add(self, record: StyleRecord, blob: bytes) -> StyleRecord: ...
 
 
 @dataclass
@@ -70,7 +77,7 @@ def train_for_profile(
     *,
     model: str,
     profile: Profile,
-    styles: StyleStore,
+    styles: TokenWriter,
     negative: bool = False,
     config: TrainingConfig | None = None,
     progress: ProgressCallback | None = None,

@@ -41,6 +41,11 @@ class BlobStore(Protocol):
 
     def put(self, key: str, data: bytes) -> None: ...
 
+    def put_in(self, session: Session, key: str, data: bytes) -> None:
+        """``put`` as part of the caller's transaction on this database (a job's results are
+        stored by the transaction that marks it done)."""
+        ...
+
     def get(self, key: str) -> bytes | None: ...
 
     def delete(self, key: str) -> None: ...
@@ -72,6 +77,13 @@ class FileBlobStore:
         except BaseException:
             Path(temporary).unlink(missing_ok=True)
             raise
+
+    def put_in(self, session: Session, key: str, data: bytes) -> None:
+        """A file is no row: written now, whole. The caller holds the lock that fences it (a
+        job's guarded update) until its commit; a rollback after it leaves the file for the
+        job's next attempt to overwrite."""
+        del session
+        self.put(key, data)
 
     def get(self, key: str) -> bytes | None:
         try:
@@ -124,9 +136,11 @@ class SqlBlobStore:
         self._engine = engine
 
     def put(self, key: str, data: bytes) -> None:
-        row = BlobRow(key=check_key(key), data=data, size=len(data), created_at=utc_now())
         with Session(self._engine) as session, session.begin():
-            session.merge(row)
+            self.put_in(session, key, data)
+
+    def put_in(self, session: Session, key: str, data: bytes) -> None:
+        session.merge(BlobRow(key=check_key(key), data=data, size=len(data), created_at=utc_now()))
 
     def get(self, key: str) -> bytes | None:
         with self._engine.connect() as connection:

@@ -175,9 +175,14 @@ class StyleStore:
     def add(self, record: StyleRecord, blob: bytes) -> StyleRecord:
         """Store one token, its blob checked first (``K`` is the blob's): every way in comes
         through here."""
-        record = record.model_copy(update={"vectors": check_token_blob(blob, record.family)})
         with Session(self.engine) as session, session.begin():
-            _insert(session, record, blob)
+            return self.add_in(session, record, blob)
+
+    def add_in(self, session: Session, record: StyleRecord, blob: bytes) -> StyleRecord:
+        """``add`` as part of the caller's transaction (a training job stores its token in the
+        transaction that marks the job done)."""
+        record = record.model_copy(update={"vectors": check_token_blob(blob, record.family)})
+        _insert(session, record, blob)
         return record
 
     def list_tokens(self, user_id: str, *, model: str | None = None) -> list[StyleRecord]:

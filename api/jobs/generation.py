@@ -2,18 +2,20 @@
 
 The handler is a thin shell around ``generation.render.render_request`` (the same function the
 CLI's ``generate`` calls); it only decides where a job's PNGs live: in the blob store, under
-``image_key``, so any API node can serve them.
+``image_key``, so any API node can serve them. They are kept back until the job ends and stored
+by the transaction that marks it done (``api/jobs/outputs.py``), as is a new PALP adapter
+afterwards, so a worker that lost the job to another stores none of them.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import Any
 
+from api.jobs.outputs import Finished, JobOutputs
 from api.jobs.repository import Job, JobKinds
 from api.jobs.runner import StepReporter
 from generation.generator import PersonalizedGenerator
-from generation.palp_adapters import AdapterCache
+from generation.palp_adapters import AdapterStore
 from generation.render import BatchEntry, ImageSink, Rendered, render_batch, render_request
 from generation.request import GenerationRequest
 from preference_store.blobs import BlobStore
@@ -43,7 +45,7 @@ class GenerationWork:
         store: PreferenceStore,
         blobs: BlobStore,
         styles: StyleStore | None = None,
-        palp_cache: AdapterCache | None = None,
+        palp_cache: AdapterStore | None = None,
     ):
         self.generator = generator
         self.store = store
@@ -51,54 +53,48 @@ class GenerationWork:
         self.styles = styles
         self.palp_cache = palp_cache
 
-    def __call__(self, job: Job, report: StepReporter) -> dict[str, Any]:
+    def __call__(self, job: Job, report: StepReporter) -> Finished:
         request = job.request
         if not isinstance(request, GenerationRequest):
             raise TypeError(f"job {job.id} is a {job.kind} job, not a generation")
+        outputs = JobOutputs(blobs=self.blobs)
         rendered = render_request(
             self.generator,
             self.store,
             job.user_id,
             request,
-            lambda variant, index, _seed, data: self._put(image_key(job.id, variant, index), data),
+            _sink(job.id, outputs),
             on_step=lambda done, _total: report(done),
             styles=self.styles,
-            palp_cache=self.palp_cache,
+            palp_cache=outputs.adapters(self.palp_cache),
             blobs=self.blobs,
         )
-        return rendered.summary()
+        return outputs.finished(rendered.summary())
 
-    def run_batch(
-        self, jobs: list[Job], reports: list[StepReporter]
-    ) -> list[dict[str, Any] | Exception]:
+    def run_batch(self, jobs: list[Job], reports: list[StepReporter]) -> list[Finished | Exception]:
         """Several generation jobs (one ``batch_key``) in one denoising loop; per job its
         result or the exception that ended it (its cancel, its own bad input)."""
         entries = []
-        for job, report in zip(jobs, reports, strict=True):
+        outputs = [JobOutputs(blobs=self.blobs) for _ in jobs]
+        for job, report, kept in zip(jobs, reports, outputs, strict=True):
             request = job.request
             if not isinstance(request, GenerationRequest):
                 raise TypeError(f"job {job.id} is a {job.kind} job, not a generation")
             entries.append(
-                BatchEntry(
-                    job.user_id,
-                    request,
-                    self._sink(job.id),
-                    on_step=_steps_to(report),
-                )
+                BatchEntry(job.user_id, request, _sink(job.id, kept), on_step=_steps_to(report))
             )
-        outcomes = render_batch(
+        ended = render_batch(
             self.generator, self.store, entries, styles=self.styles, blobs=self.blobs
         )
-        return [o.summary() if isinstance(o, Rendered) else o for o in outcomes]
+        return [
+            kept.finished(o.summary()) if isinstance(o, Rendered) else o
+            for o, kept in zip(ended, outputs, strict=True)
+        ]
 
-    def _sink(self, job_id: str) -> ImageSink:
-        return lambda variant, index, _seed, data: self._put(
-            image_key(job_id, variant, index), data
-        )
 
-    def _put(self, key: str, data: bytes) -> str:
-        self.blobs.put(key, data)
-        return key
+def _sink(job_id: str, outputs: JobOutputs) -> ImageSink:
+    """Each PNG under its ``image_key``, kept with the job's results until it is done."""
+    return lambda variant, index, _seed, data: outputs.put(image_key(job_id, variant, index), data)
 
 
 def _steps_to(report: StepReporter) -> Callable[[int, int], None]:

@@ -15,9 +15,10 @@ The job interface (every engine keeps it; see ``api/jobs/queue.py`` for the prot
   another's. ``limit > 1`` also takes queued jobs of the same kind and ``batch_key``, oldest
   first (the hook for batched generation: a worker takes several compatible jobs at once).
 - A running job belongs to one ``worker`` and one ``attempts`` number; its worker renews
-  ``heartbeat_at``. Every end-of-run write is guarded by (status, attempt), so a worker that was
-  given up on can never complete a job a second time. ``requeue_orphans`` puts the jobs of a
-  worker that stopped renewing back in the queue, or fails them after ``max_attempts``.
+  ``heartbeat_at``. Every end-of-run write, results included, is fenced by (status, worker,
+  attempt), so a worker that was given up on can never complete a job a second time nor store
+  anything for it (``api/jobs/lease.py``). ``requeue_orphans`` puts the jobs of a worker that
+  stopped renewing back in the queue, or fails them after ``max_attempts``.
 - Cancelling a queued job ends it at once; a running job gets ``cancel_requested`` and its worker
   stops it at the next step.
 """
@@ -32,28 +33,22 @@ from datetime import UTC, datetime, timedelta
 from typing import Any, Protocol
 
 from pydantic import BaseModel, ValidationError
-from sqlalchemy import (
-    BigInteger,
-    Boolean,
-    DateTime,
-    Engine,
-    Integer,
-    String,
-    Text,
-    func,
-    select,
-    text,
-    update,
+from sqlalchemy import Engine, func, select, text, update
+from sqlalchemy.orm import Session
+
+from api.jobs.lease import JobLeases
+from api.jobs.rows import (
+    CANCEL_REASON,
+    CANCELLED,
+    DONE,
+    FAILED,
+    QUEUED,
+    RESTART_REASON,
+    RUNNING,
+    JobRow,
 )
-from sqlalchemy.orm import Mapped, Session, mapped_column
-
-from preference_store.database import Base
+from api.jobs.rows import FINISHED as FINISHED
 from preference_store.models import new_id, utc_now
-
-QUEUED, RUNNING, DONE, FAILED, CANCELLED = "queued", "running", "done", "failed", "cancelled"
-FINISHED = frozenset({DONE, FAILED, CANCELLED})
-RESTART_REASON = "the service restarted while this generation was running; submit it again"
-CANCEL_REASON = "cancelled by its owner"
 
 
 class JobRequest(Protocol):
@@ -117,27 +112,6 @@ class JobTooLarge(JobError):
     """The request's cost is over the per-job bound (a 422 that says the bound)."""
 
 
-class JobRow(Base):
-    __tablename__ = "generation_jobs"
-
-    id: Mapped[str] = mapped_column(String(32), primary_key=True)
-    kind: Mapped[str] = mapped_column(String(32), default="generation", index=True)
-    user_id: Mapped[str] = mapped_column(String(64), index=True)
-    status: Mapped[str] = mapped_column(String(16), index=True)
-    request: Mapped[str] = mapped_column(Text)
-    total_steps: Mapped[int] = mapped_column(Integer)
-    cost: Mapped[int] = mapped_column(BigInteger, default=0)
-    attempts: Mapped[int] = mapped_column(Integer, default=0)
-    cancel_requested: Mapped[bool] = mapped_column(Boolean, default=False)
-    worker: Mapped[str | None] = mapped_column(String(128), nullable=True)
-    heartbeat_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
-    result: Mapped[str | None] = mapped_column(Text, nullable=True)
-    error: Mapped[str | None] = mapped_column(Text, nullable=True)
-    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
-    started_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
-    finished_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
-
-
 def _utc(moment: datetime | None) -> datetime | None:
     if moment is None:
         return None
@@ -193,7 +167,7 @@ class FairLock:
             self._cond.notify_all()
 
 
-class JobRepository:
+class JobRepository(JobLeases):
     """Durable job state; every method is one short transaction."""
 
     def __init__(self, engine: Engine, kinds: JobKinds) -> None:
@@ -390,50 +364,6 @@ class JobRepository:
                     taken.append(claimed)
         return taken
 
-    def heartbeat(self, job_id: str, worker: str, attempt: int) -> bool:
-        """Renew the lease; True when the owner asked to cancel the job."""
-        with Session(self._engine) as session, session.begin():
-            session.execute(
-                update(JobRow)
-                .where(JobRow.id == job_id, JobRow.worker == worker, JobRow.attempts == attempt)
-                .values(heartbeat_at=utc_now())
-            )
-            return bool(session.scalar(select(JobRow.cancel_requested).where(JobRow.id == job_id)))
-
-    def _end(self, job: Job, **values: Any) -> bool:
-        """One end-of-run write, only by the attempt that holds the job."""
-        with Session(self._engine) as session, session.begin():
-            result = session.execute(
-                update(JobRow)
-                .where(
-                    JobRow.id == job.id,
-                    JobRow.status == RUNNING,
-                    JobRow.attempts == job.attempts,
-                )
-                .values(**values)
-            )
-            return bool(getattr(result, "rowcount", 0))
-
-    def mark_done(self, job: Job, result: dict[str, Any]) -> bool:
-        return self._end(job, status=DONE, result=json.dumps(result), finished_at=utc_now())
-
-    def mark_failed(self, job: Job, reason: str) -> bool:
-        return self._end(job, status=FAILED, error=reason[:2_000], finished_at=utc_now())
-
-    def mark_cancelled(self, job: Job) -> bool:
-        return self._end(job, status=CANCELLED, error=CANCEL_REASON, finished_at=utc_now())
-
-    def mark_queued(self, job: Job) -> bool:
-        """A graceful stop between steps: back in the queue, the attempt not counted."""
-        return self._end(
-            job,
-            status=QUEUED,
-            worker=None,
-            started_at=None,
-            heartbeat_at=None,
-            attempts=JobRow.attempts - 1,
-        )
-
     # -- the owner's side --------------------------------------------------------------------
 
     def cancel(self, user_id: str, job_id: str) -> Job | None:
@@ -454,8 +384,14 @@ class JobRepository:
     # -- recovery ----------------------------------------------------------------------------
 
     def recover(self) -> list[Job]:
-        """Embedded start: fail what was running (with the reason), return what is queued."""
+        """Embedded start: fail what was running (with the reason; cancelled when its owner
+        had asked), return what is queued."""
         with Session(self._engine) as session, session.begin():
+            session.execute(
+                update(JobRow)
+                .where(JobRow.status == RUNNING, JobRow.cancel_requested.is_(True))
+                .values(status=CANCELLED, error=CANCEL_REASON, finished_at=utc_now())
+            )
             session.execute(
                 update(JobRow)
                 .where(JobRow.status == RUNNING)
@@ -482,28 +418,3 @@ class JobRepository:
                     .limit(limit)
                 ).all()
             )
-
-    def requeue_orphans(self, lease_s: float, max_attempts: int) -> list[str]:
-        """Running jobs whose worker stopped renewing its lease: back to the queue (returned),
-        or failed with the reason after ``max_attempts``; cancelled when the owner asked."""
-        stale = utc_now() - timedelta(seconds=lease_s)
-        requeued: list[str] = []
-        with Session(self._engine) as session, session.begin():
-            rows = session.scalars(
-                select(JobRow).where(JobRow.status == RUNNING, JobRow.heartbeat_at < stale)
-            ).all()
-            for row in rows:
-                row.worker, row.heartbeat_at = None, None
-                row.finished_at = utc_now()
-                if row.cancel_requested:
-                    row.status, row.error = CANCELLED, CANCEL_REASON
-                elif (row.attempts or 0) >= max_attempts:
-                    row.status = FAILED
-                    row.error = (
-                        f"the worker running this job stopped {row.attempts} times; "
-                        "giving up: submit it again"
-                    )
-                else:
-                    row.status, row.started_at, row.finished_at = QUEUED, None, None
-                    requeued.append(row.id)
-        return requeued

@@ -4,8 +4,11 @@ in-process worker thread (``LocalJobQueue``, the embedded default) and by Celery
 The accelerator (or the CPU) runs one job at a time, so one thread owns the models: it loads
 them, then takes the fairest queued job, again and again. While a job runs, a heartbeat thread
 renews its lease in the job row and reads whether its owner cancelled it; the step callback then
-stops the job at the next step. HTTP handlers only write job rows and read progress, so the
-event loop never waits on model work.
+stops the job at the next step. A worker that lost the lease (it was paused past it and the job
+went to another worker) stops at its next step too, and stores nothing: a handler's results
+(``api/jobs/outputs.py``) are written only by the fenced transaction that marks the job done.
+HTTP handlers only write job rows and read progress, so the event loop never waits on model
+work.
 """
 
 from __future__ import annotations
@@ -19,6 +22,8 @@ from collections import Counter
 from collections.abc import AsyncIterator, Callable, Mapping
 from typing import Any
 
+from api.jobs.lease import LeaseKeeper, LeaseLost
+from api.jobs.outputs import Finished
 from api.jobs.progress import JobEvent, ProgressBus
 from api.jobs.queue import JobFront
 from api.jobs.repository import (
@@ -35,11 +40,16 @@ from api.jobs.repository import (
 
 log = logging.getLogger("tastemaker.jobs")
 
+LOST = "lost"
+"""How a run ended when its job was given to another worker meanwhile (not a job status)."""
+FINISHED_ELSEWHERE = "finished here after it was given to another worker; it stored nothing"
+
 StepReporter = Callable[[int], None]
 """Called by a job with the steps it has done; raises to stop the job between two steps."""
-Handler = Callable[[Job, StepReporter], dict[str, Any]]
-"""Runs one job of a kind; returns the job's result (JSON-ready)."""
-BatchRunner = Callable[[list[Job], list[StepReporter]], list[dict[str, Any] | Exception]]
+Handler = Callable[[Job, StepReporter], dict[str, Any] | Finished]
+"""Runs one job of a kind; returns the job's result (JSON-ready), with what it made to store."""
+Outcome = dict[str, Any] | Finished | Exception
+BatchRunner = Callable[[list[Job], list[StepReporter]], list[Outcome]]
 """Runs several compatible jobs of a kind together; per job its result or what ended it."""
 
 
@@ -132,7 +142,7 @@ class JobExecutor:
         """Run a claimed job and record how it ended; returns the final status."""
         report, stop = self._start(job)
         started = time.perf_counter()
-        outcome: dict[str, Any] | Exception
+        outcome: Outcome
         try:
             if job.cancel_requested:
                 raise JobCancelled
@@ -149,7 +159,7 @@ class JobExecutor:
         if runner is None:
             return [self.run(job) for job in jobs]
         starts = [self._start(job) for job in jobs]
-        outcomes: list[dict[str, Any] | Exception] = [JobCancelled()] * len(jobs)
+        outcomes: list[Outcome] = [JobCancelled()] * len(jobs)
         live = [i for i, job in enumerate(jobs) if not job.cancel_requested]
         started = time.perf_counter()
         try:
@@ -165,25 +175,30 @@ class JobExecutor:
             for job, (_report, stop), outcome in zip(jobs, starts, outcomes, strict=True)
         ]
 
-    def _record(self, outcomes: list[dict[str, Any] | Exception], seconds: float) -> None:
+    def _record(self, outcomes: list[Outcome], seconds: float) -> None:
+        results = [o.result if isinstance(o, Finished) else o for o in outcomes]
         images = sum(
-            int(o.get("images", 0)) + int(o.get("plain_images", 0))
-            for o in outcomes
-            if isinstance(o, dict)
+            int(r.get("images", 0)) + int(r.get("plain_images", 0))
+            for r in results
+            if isinstance(r, dict)
         )
         self.batches.record(len(outcomes), images, seconds)
 
     def _start(self, job: Job) -> tuple[StepReporter, Callable[[], None]]:
-        """Lease heartbeat and progress for a claimed job: its step reporter and its stop."""
+        """Lease and progress for a claimed job: its step reporter and its stop."""
         cancel = self._cancels.setdefault(job.id, threading.Event())
-        beating = threading.Event()
-        heart = threading.Thread(
-            target=self._heartbeat, args=(job, cancel, beating), daemon=True, name="job-lease"
+        lease = LeaseKeeper(
+            self.repository,
+            job,
+            every_s=self.heartbeat_s,
+            stale_s=2 * self.heartbeat_s,
+            cancel=cancel,
         )
-        heart.start()
+        lease.start()
         self.progress.publish(JobEvent(job.id, RUNNING, 0, job.total_steps))
 
         def report(step: int) -> None:
+            lease.check()  # before anything is published for a job that is not ours any more
             self.progress.publish(JobEvent(job.id, RUNNING, step, job.total_steps))
             if cancel.is_set():
                 raise JobCancelled
@@ -191,19 +206,20 @@ class JobExecutor:
                 raise Interrupted
 
         def stop() -> None:
-            beating.set()
-            heart.join(5)
+            lease.stop()
             self._cancels.pop(job.id, None)
 
         return report, stop
 
-    def _finish(
-        self, job: Job, outcome: dict[str, Any] | Exception, stop: Callable[[], None]
-    ) -> str:
-        """Record how a job ended (done, cancelled, back in the queue, failed)."""
+    def _finish(self, job: Job, outcome: Outcome, stop: Callable[[], None]) -> str:
+        """Record how a job ended (done, cancelled, back in the queue, failed), or nothing at
+        all when it was given to another worker meanwhile."""
         status = FAILED
         try:
-            if isinstance(outcome, JobCancelled):
+            if isinstance(outcome, LeaseLost):
+                status = LOST
+                log.warning("job %s: this worker lost its lease; stopped, stored nothing", job.id)
+            elif isinstance(outcome, JobCancelled):
                 status = CANCELLED
                 self.repository.mark_cancelled(job)
             elif isinstance(outcome, Interrupted):
@@ -214,26 +230,32 @@ class JobExecutor:
                     log.error("job %s failed", job.id, exc_info=outcome)
                 self.repository.mark_failed(job, str(outcome) or type(outcome).__name__)
             else:
-                status = DONE
-                if not self.repository.mark_done(job, outcome):
-                    log.warning("job %s finished here after it was given to another worker", job.id)
+                status = self._done(job, outcome)
         finally:
             stop()
         self.finished[status] += 1
-        final = self.repository.get(job.id)
-        step = job.total_steps if status == DONE else 0
-        self.progress.publish(
-            JobEvent(job.id, final.status if final else status, step, job.total_steps)
-        )
+        if status != LOST:  # the job's events are its current owner's
+            final = self.repository.get(job.id)
+            step = job.total_steps if status == DONE else 0
+            self.progress.publish(
+                JobEvent(job.id, final.status if final else status, step, job.total_steps)
+            )
         return status
 
-    def _heartbeat(self, job: Job, cancel: threading.Event, done: threading.Event) -> None:
-        while not done.wait(self.heartbeat_s):
-            try:
-                if self.repository.heartbeat(job.id, self.worker, job.attempts):
-                    cancel.set()
-            except Exception:  # a database hiccup must not kill the job; the next beat retries
-                log.warning("could not renew the lease of job %s", job.id, exc_info=True)
+    def _done(self, job: Job, outcome: dict[str, Any] | Finished) -> str:
+        """Done with its results, in one fenced transaction (LOST: another attempt holds it)."""
+        finished = outcome if isinstance(outcome, Finished) else Finished(outcome)
+        try:
+            stored = self.repository.mark_done(job, finished.result, finished.outputs.write)
+        except Exception as error:  # its results could not be written: none of them were
+            log.error("job %s: storing its results failed", job.id, exc_info=True)
+            self.repository.mark_failed(job, f"its results could not be stored: {error}")
+            return FAILED
+        if not stored:
+            log.warning("job %s %s", job.id, FINISHED_ELSEWHERE)
+            return LOST
+        finished.outputs.committed()
+        return DONE
 
 
 Loader = Callable[[], Mapping[str, Handler]]

@@ -4,14 +4,15 @@ Training runs on the worker's shared pipeline, one job at a time like every job 
 writes that pipeline's modules (``generation.style_training`` learns a private copy of the token
 rows). Its progress is one event per training step on the generations events route; a cancel
 stops it at the next step (the job system raises from the step reporter) and stores nothing.
+The token is stored by the transaction that marks the job done (``api/jobs/outputs.py``), so a
+worker that lost the job to another (it was paused past its lease) stores no second token.
 """
 
 from __future__ import annotations
 
-from typing import Any
-
 from pydantic import BaseModel, ConfigDict, model_validator
 
+from api.jobs.outputs import Finished, JobOutputs
 from api.jobs.repository import Job, JobKinds
 from api.jobs.runner import StepReporter
 from generation.generator import PersonalizedGenerator
@@ -74,16 +75,17 @@ class StyleTraining:
         self.styles = styles
         self.blobs = blobs  # liked generated images live here, not on this worker's disk
 
-    def __call__(self, job: Job, report: StepReporter) -> dict[str, Any]:
+    def __call__(self, job: Job, report: StepReporter) -> Finished:
         request = job.request
         if not isinstance(request, StyleTrainingRequest):
             raise TypeError(f"job {job.id} is a {job.kind} job, not style training")
         profile = self.store.profile(job.user_id, with_aesthetic=False)
+        outputs = JobOutputs(styles=self.styles)
         trained = train_for_profile(
             self.generator.pipeline,
             model=self.generator.model_name,
             profile=profile,
-            styles=self.styles,
+            styles=outputs,
             negative=request.negative,
             config=request.config(),
             progress=lambda step, _loss: report(step),
@@ -91,14 +93,16 @@ class StyleTraining:
             blobs=self.blobs,
         )
         result = trained.result
-        return {
-            "kind": STYLE_TRAINING,
-            "style_id": trained.record.id if trained.record else None,
-            "model": self.generator.model_name,
-            "profile_version": profile.version,
-            "steps": result.steps,
-            "stopped_early": result.stopped_early,
-            "losses": [round(v, 5) for v in result.losses],
-            "seconds": round(result.seconds, 3),
-            "init_word": result.init_word,
-        }
+        return outputs.finished(
+            {
+                "kind": STYLE_TRAINING,
+                "style_id": trained.record.id if trained.record else None,
+                "model": self.generator.model_name,
+                "profile_version": profile.version,
+                "steps": result.steps,
+                "stopped_early": result.stopped_early,
+                "losses": [round(v, 5) for v in result.losses],
+                "seconds": round(result.seconds, 3),
+                "init_word": result.init_word,
+            }
+        )
