@@ -62,6 +62,7 @@ HARD = frozenset(
         "source:simile",
         "source:sarcasm",
         "source:want",
+        "source:emoji",
     }
 )
 HARD_CONFIDENCE = 0.5  # at chance: the seen sets cannot vouch for these

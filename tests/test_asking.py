@@ -37,6 +37,8 @@ QUESTION = "Quick check — the lens flare: did you like it?"
         ("I'd love it if the sky were darker.", "darker sky"),  # a conditional wish
         ("The palette is warmer than usual, which I'm into.", "palette"),  # the other side unseen
         ("the washed out blues kill me, in a good way", "washed out blues"),  # flaw words, loved
+        ("pastel palette 😍", "pastel palette"),  # an emoji verdict: read, then asked
+        ("the halftone dots 👍 the drop shadow 👎", "drop shadow"),
     ],
 )
 def test_a_hard_construction_is_asked_about_not_stored(
@@ -61,6 +63,22 @@ def test_a_plain_comment_is_stored_without_a_question(
 ) -> None:
     extraction = offline_extractor.extract(comment)
     assert extraction.attributes and not extraction.unsure
+
+
+def test_a_checklist_is_read_mark_by_mark(offline_extractor: OfflineExtractor) -> None:
+    """A ✔️/❌ (or pros/cons) list is a verdict the person chose: stored, not asked."""
+    checklist = offline_extractor.extract("✔️ soft window light ❌ the watermark")
+    assert {(a.text, a.polarity) for a in checklist.attributes} == {
+        ("soft window light", LIKE),
+        ("watermark", DISLIKE),
+    }
+    listed = offline_extractor.extract("pros: soft light, warm tones\ncons: heavy vignette")
+    assert {(a.text, a.polarity) for a in listed.attributes} == {
+        ("soft light", LIKE),
+        ("warm tones", LIKE),
+        ("heavy vignette", DISLIKE),
+    }
+    assert not checklist.unsure and not listed.unsure
 
 
 def ask(make_world: WorldFactory, comment: str = FLARE) -> tuple[AgentWorld, Turn]:

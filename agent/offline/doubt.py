@@ -21,6 +21,7 @@ from dataclasses import dataclass
 from functools import cache
 from pathlib import Path
 
+from agent.offline.marks import CHECK_DISLIKE, CHECK_LIKE
 from agent.offline.pairing import Run
 from agent.offline.segment import Clause
 from agent.offline.tokens import CUE_DISLIKE, HEDGE, NEG, NEGATION, POS, SARCASM, WISH
@@ -74,7 +75,7 @@ _MIXED_FEELINGS = re.compile(
     r"perfectly imperfect)\b",
     re.IGNORECASE,
 )
-_CHECKMARKS = frozenset("✔✓✅☑❌✖✗✘❎")
+_CHECKMARKS = CHECK_LIKE | CHECK_DISLIKE
 # Readings from the phrase's own clause words ("love the X", "the X is gorgeous"): an emoji
 # beside them adds nothing to doubt.
 _OWN_WORDS = frozenset({"1", "2", "3", "5", "6", "7"})
@@ -153,7 +154,7 @@ def flags(
         found.append("wish")
     if _ELSEWHERE.search(text):
         found.append("comparison")
-    if _has_emoji(whole) and run.source not in _OWN_WORDS:
+    if run.source == "emoji" or (_has_emoji(whole) and run.source not in _OWN_WORDS | {"mark"}):
         found.append("emoji")
     if _MIXED_FEELINGS.search(whole) or (run.source not in _EXPLICIT and _mismatched(run)):
         found.append("mismatch")

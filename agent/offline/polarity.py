@@ -72,6 +72,25 @@ def assign(
     for _, group in groupby(clauses, key=lambda c: c.sentence):
         _sentence(list(group), valence, questions)
     across.verdict_sentences(clauses)
+    _marked(clauses)
+
+
+def _marked(clauses: Sequence[Clause]) -> None:
+    """A phrase no words judge takes the ✔️/❌ or emoji of its clause, else of its sentence
+    ("✔️ soft light, warm tones"); an emoji's reading is a guess (``marks``)."""
+    for _, group in groupby(clauses, key=lambda c: c.sentence):
+        sentence = list(group)
+        found = {c.mark for c in sentence if c.mark is not None}
+        shared = found.pop() if len(found) == 1 else None
+        for clause in sentence:
+            mark = clause.mark or shared
+            if mark is None:
+                continue
+            for run in clause.runs:
+                # a mark the person put there outranks a guess from the phrase's own words
+                if (run.polarity is None and not run.undecided) or run.source == "guess":
+                    run.polarity, run.source = mark
+                    run.guessed = False
 
 
 def _sentence(clauses: list[Clause], valence: ValenceReader, questions: list[str] | None) -> None:

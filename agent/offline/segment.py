@@ -17,8 +17,10 @@ import pysbd
 
 from agent import lexicon
 from agent.guard import is_instruction
+from agent.offline import marks
 from agent.offline.tokens import CUE_DISLIKE, CUE_LIKE, SARCASM, STOP, Labeller, Token
 from agent.vocabulary import CATEGORY_HEADS, NOUN_HEADS
+from preference_store.models import Polarity
 
 _EXCEPTIONS = frozenset({"apart from", "aside from", "other than", "except for"})
 _SCOPE_BREAK = re.compile(r"[;:\n]+|\s+[-–—]\s+|…|\.\.+")
@@ -38,6 +40,7 @@ class Clause:
     after_contrast: bool = False  # opened by "but", "though", ...
     exception: bool = False  # "Apart from the harsh shadows, it's lovely": the opposite
     simile: bool = False  # ", like blue plastic": compares what the clause before says
+    mark: tuple[Polarity, str] | None = None  # a ✔️/❌ or emoji verdict in it (``marks``)
     runs: list = field(default_factory=list)  # list[pairing.Run], filled by the pairing stage
 
 
@@ -53,8 +56,9 @@ def sentences(text: str) -> list[str]:
     """Sentence-sized scopes, in order (pySBD, then the harder breaks inside each)."""
     segmenter = pysbd.Segmenter(language="en", clean=False)  # not thread-safe: one per call
     pieces: list[str] = []
-    for sentence in segmenter.segment(text):
-        pieces.extend(p.strip() for p in _SCOPE_BREAK.split(sentence) if p.strip(" .!?"))
+    for sentence in segmenter.segment(marks.labels_as_marks(text)):
+        for scope in _SCOPE_BREAK.split(sentence):
+            pieces.extend(p.strip() for p in marks.split_marked(scope) if p.strip(" .!?"))
     return pieces
 
 
@@ -128,6 +132,7 @@ def _clause(text: str, labeller: Labeller, sentence: int, after_contrast: bool) 
         tokens=tokens,
         sentence=sentence,
         after_contrast=after_contrast,
+        mark=marks.mark_of(text),
     )
 
 
