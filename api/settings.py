@@ -12,6 +12,7 @@ from typing import Literal
 from pydantic import Field, SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from generation.reaction_images import MAX_INPUT_PIXELS
 from preference_store.quota import DEFAULT_QUOTA as QUOTA
 from preference_store.quota import Quota
 
@@ -85,6 +86,12 @@ class Settings(BaseSettings):
         default=None,
         description="A local diffusers model folder whose configs a single-file checkpoint "
         "uses (needed offline: without it diffusers would fetch them from the hub).",
+    )
+    max_input_pixels: int = Field(
+        default=MAX_INPUT_PIXELS,
+        ge=64 * 64,
+        description="Largest image (width × height, read from its header before decoding) "
+        "that style training and the aesthetic embedding take as input.",
     )
     device: str = "cpu"
     dtype: Literal["float32", "float16", "bfloat16"] = "float32"

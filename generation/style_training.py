@@ -112,10 +112,20 @@ class TrainingResult:
     notes: list[str] = field(default_factory=list)
 
 
+ImageSource = Image.Image | Callable[[int], Image.Image]
+"""An image, or what opens one at a short side of (at least) the given size."""
+
+
 @dataclass(frozen=True)
 class TrainingImage:
-    image: Image.Image
+    """One image to learn from; an opener is called once, when its latents are made, so the
+    decoded images are never all in memory at once."""
+
+    image: ImageSource
     weight: float = 1.0
+
+    def load(self, size: int) -> Image.Image:
+        return self.image(size) if callable(self.image) else self.image
 
 
 def choose_init_word(profile: Profile | None, tokenizer: object) -> str:
@@ -165,8 +175,8 @@ class _LatentBank:
         weights = [max(float(item.weight), 1e-6) for item in images]
         self.weights = [w / sum(weights) for w in weights]
         with torch.no_grad():
-            for item in images:
-                pixels = _to_pixels(item.image, size).to(vae.device, vae.dtype)
+            for item in images:  # one decoded image at a time
+                pixels = _to_pixels(item.load(size), size).to(vae.device, vae.dtype)
                 posterior = vae.encode(pixels).latent_dist
                 self.means.append(posterior.mean)
                 self.stds.append(posterior.std)
