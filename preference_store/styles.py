@@ -45,6 +45,8 @@ from preference_store.versions import Also
 
 MAX_TOKENS_PER_IMPORT = 64
 MAX_TRAINING_STEPS = 10_000
+MAX_TRAINED_VECTORS = 8  # K a training makes (an imported token may bring up to 75)
+MAX_TRAINING_LR = 1.0
 MAX_TRAINING_IMAGES = 100
 # The ids the routes take: ours are uuid4 hex; a dot is allowed for tokens stored before every
 # id was ours, so they can still be deleted.
