@@ -24,7 +24,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from agent.sessions import SessionRepository
 from api.deps import RateLimiter, TokenCache
-from api.errors import install_error_handlers, problem
+from api.errors import ServerErrorsAsProblems, install_error_handlers, problem
 from api.jobs.feedback import apply_pending_feedback
 from api.jobs.feedback_inbox import FeedbackInbox
 from api.jobs.queue import JobQueue
@@ -194,6 +194,7 @@ def create_app(settings: Settings | None = None, *, models: LoadedModels | None 
         return FileResponse(STATIC / "index.html", headers={"Cache-Control": "no-cache"})
 
     app.mount("/static", StaticFiles(directory=STATIC), name="static")
+    app.add_middleware(ServerErrorsAsProblems)  # innermost: metrics see its 500
     app.add_middleware(BodyLimit, limit=components.settings.max_body_bytes)
     app.add_middleware(SecurityHeaders)
     app.add_middleware(MetricsMiddleware, metrics=metrics)

@@ -7,11 +7,15 @@ Validation errors become one line a person can read, without pydantic's URLs.
 from __future__ import annotations
 
 import logging
+from collections.abc import Sequence
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from pydantic import ValidationError
+from starlette.exceptions import HTTPException
+from starlette.routing import BaseRoute, Match
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from agent.extraction import ExtractionError, InvalidComment
 from agent.gallery import GalleryError
@@ -35,6 +39,9 @@ from preference_store.errors import (
 )
 
 log = logging.getLogger("tastemaker.api")
+# FastAPI's 400 for a body it cannot decode (not UTF-8, say): answered as the 422 every
+# unreadable body gets, as the schema says.
+UNDECODABLE_BODY = "There was an error parsing the body"
 
 
 class ApiError(Exception):
@@ -144,3 +151,61 @@ def install_error_handlers(app: FastAPI) -> None:
     @app.exception_handler(ValidationError)
     async def _validation_error(_request: Request, error: ValidationError) -> JSONResponse:
         return problem(422, describe_validation_error(error))
+
+    install_http_error_handler(app)
+
+
+def allowed_methods(routes: Sequence[BaseRoute], scope: Scope) -> set[str]:
+    """Every method some route serves at this path (Starlette's 405 names only the first
+    route's, though GET and POST of one path are two routes); the routers are included
+    without a prefix of their own, so their routes' paths are whole."""
+    methods: set[str] = set()
+    for route in routes:
+        included = getattr(getattr(route, "original_router", None), "routes", None)
+        if included is not None:
+            methods |= allowed_methods(included, scope)
+        elif route.matches(scope)[0] is not Match.NONE:
+            methods |= getattr(route, "methods", None) or set()
+    return methods
+
+
+def install_http_error_handler(app: FastAPI) -> None:
+    @app.exception_handler(HTTPException)
+    async def _http_error(request: Request, error: HTTPException) -> JSONResponse:
+        if error.status_code == 400 and error.detail == UNDECODABLE_BODY:
+            return problem(422, "request body: is not valid JSON (UTF-8)")
+        headers = dict(error.headers or {})
+        if error.status_code == 405:
+            headers["Allow"] = ", ".join(sorted(allowed_methods(app.router.routes, request.scope)))
+        return problem(error.status_code, str(error.detail), headers)
+
+
+class ServerErrorsAsProblems:
+    """An unexpected exception answers a JSON problem (500) on a connection that stays open.
+
+    Starlette's last resort answers text/plain and raises on, and uvicorn then closes the
+    connection; this catches it first (logged with its traceback) unless the answer had begun.
+    """
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        started = False
+
+        async def tracked(message: Message) -> None:
+            nonlocal started
+            started = started or message["type"] == "http.response.start"
+            await send(message)
+
+        try:
+            await self.app(scope, receive, tracked)
+        except Exception:
+            log.exception("%s %s failed", scope.get("method"), scope.get("path"))
+            if started:
+                raise
+            detail = "the server failed to answer this request; the error is in its log"
+            await problem(500, detail)(scope, receive, send)

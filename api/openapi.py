@@ -24,7 +24,12 @@ SETTING_BOUNDS: dict[str, dict[str, tuple[str, str]]] = {
         "num_images": ("maximum", "max_images"),
     },
     "OnboardingMessageIn": {"text": ("maxLength", "max_comment_chars")},
-    "ProfileDocument": {"attributes": ("maxItems", "max_attributes")},
+    "ProfileDocument": {
+        "attributes": ("maxItems", "max_attributes"),
+        "liked_images": ("maxItems", "max_profile_images"),
+        "disliked_images": ("maxItems", "max_profile_images"),
+    },
+    "ImportedAttribute": {"evidence": ("maxItems", "max_evidence_per_attribute")},
 }
 
 

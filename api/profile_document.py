@@ -9,9 +9,9 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, FiniteFloat, field_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator
 
-from api.schemas import ATTRIBUTE_TEXT, Request
+from api.schemas import ATTRIBUTE_TEXT, FiniteNumber, Int, Number, Request
 from preference_store.models import (
     ATTRIBUTE_ID_PATTERN,
     MAX_VERSION,
@@ -35,7 +35,7 @@ class ImportedAttribute(Request):
     text: str = Field(**ATTRIBUTE_TEXT)
     category: Category = Category.OTHER
     polarity: Polarity
-    strength: float = Field(default=0.7, ge=0.0, le=1.0, allow_inf_nan=False)
+    strength: Number = Field(default=0.7, ge=0.0, le=1.0, allow_inf_nan=False)
     evidence: list[str] = Field(default_factory=list)
     source: str | None = None
     user_id: str | None = Field(default=None, description="Replaced by the caller's id.")
@@ -45,7 +45,7 @@ class ImportedAttribute(Request):
 
 class ImportedImage(Request):
     image_id: str = Field(min_length=1, max_length=200)
-    weight: float = Field(default=1.0, gt=0.0, le=1.0, allow_inf_nan=False)
+    weight: Number = Field(default=1.0, gt=0.0, le=1.0, allow_inf_nan=False)
     path: str | None = Field(default=None, description="Ignored: the server keeps its own.")
 
 
@@ -57,14 +57,14 @@ class ProfileDocument(Request):
     schema_: Literal["tastemaker.profile"] = Field(alias="schema")
     schema_version: Literal[1]
     user_id: str = Field(pattern=USER_ID_PATTERN)
-    version: int = Field(
+    version: Int = Field(
         default=0, ge=0, le=MAX_VERSION, description="Informative: an import gets the next one."
     )
     attributes: list[ImportedAttribute] = Field(default_factory=list)
     liked_images: list[ImportedImage] = Field(default_factory=list)
     disliked_images: list[ImportedImage] = Field(default_factory=list)
     aesthetic_embeddings: dict[
-        str, Annotated[list[FiniteFloat], Field(min_length=1, max_length=MAX_EMBEDDING_SIZE)]
+        str, Annotated[list[FiniteNumber], Field(min_length=1, max_length=MAX_EMBEDDING_SIZE)]
     ] = Field(
         default_factory=dict,
         max_length=MAX_AESTHETIC_MODELS,

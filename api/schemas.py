@@ -7,9 +7,9 @@ OpenAPI examples so ``/docs`` shows what a call looks like.
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import AllowInfNan, BaseModel, ConfigDict, Field, Strict
 
 from generation.palp import MAX_RANK as PALP_MAX_RANK
 from generation.palp import MAX_STEPS as PALP_MAX_STEPS
@@ -24,7 +24,14 @@ from preference_store.models import (
     Profile,
     VisualAttribute,
 )
+from preference_store.styles import MAX_TRAINED_VECTORS, MAX_TRAINING_LR, MAX_TRAINING_STEPS
 from preference_store.text import MAX_SQL_INTEGER, Line, Paragraph
+
+# Numbers in requests are JSON numbers: ``true`` is not 1 and "5" is not 5 (lax pydantic took
+# both, so ``"steps": true`` queued a job).
+Int = Annotated[int, Strict()]
+Number = Annotated[float, Strict()]
+FiniteNumber = Annotated[float, Strict(), AllowInfNan(False)]
 
 
 class Request(BaseModel):
@@ -111,7 +118,7 @@ class AttributeCreate(Request):
         default=None, description="Which aspect; guessed from the text when left out."
     )
     polarity: Polarity
-    strength: float = Field(default=0.7, ge=0.0, le=1.0, allow_inf_nan=False)
+    strength: Number = Field(default=0.7, ge=0.0, le=1.0, allow_inf_nan=False)
 
 
 class AttributePatch(Request):
@@ -122,7 +129,7 @@ class AttributePatch(Request):
     text: str | None = Field(default=None, **ATTRIBUTE_TEXT)
     category: Category | None = None
     polarity: Polarity | None = None
-    strength: float | None = Field(default=None, ge=0.0, le=1.0, allow_inf_nan=False)
+    strength: Number | None = Field(default=None, ge=0.0, le=1.0, allow_inf_nan=False)
 
 
 class SearchHit(BaseModel):
@@ -260,7 +267,7 @@ class CorrectionIn(Request):
         },
     )
 
-    attribute_index: int = Field(
+    attribute_index: Int = Field(
         ge=0, le=MAX_SQL_INTEGER, description="0-based, as `index` in `extracted` or `unsure`."
     )
     action: Literal["flip", "drop", "edit", "like", "dislike"] = Field(
@@ -324,28 +331,41 @@ class GenerationCreate(Request):
 
     prompt: str = Field(min_length=1, description="What to draw.")
     negative_prompt: str = ""
-    steps: int | None = Field(default=None, ge=1)
-    guidance_scale: float | None = Field(default=None, ge=0.0, le=30.0, allow_inf_nan=False)
-    seed: int | None = Field(default=None, ge=0, lt=2**63)
-    width: int | None = Field(default=None, ge=64, multiple_of=8)
-    height: int | None = Field(default=None, ge=64, multiple_of=8)
-    num_images: int | None = Field(default=None, ge=1)
-    vp_degree: float | None = Field(default=None, ge=0.0, le=2.0, allow_inf_nan=False)
-    aesthetic_steps: int | None = Field(default=None, ge=0, le=50)
-    aesthetic_lr: float | None = Field(default=None, gt=0.0, le=1e-2, allow_inf_nan=False)
+    steps: Int | None = Field(default=None, ge=1)
+    guidance_scale: Number | None = Field(default=None, ge=0.0, le=30.0, allow_inf_nan=False)
+    seed: Int | None = Field(default=None, ge=0, lt=2**63)
+    width: Int | None = Field(default=None, ge=64, multiple_of=8)
+    height: Int | None = Field(default=None, ge=64, multiple_of=8)
+    num_images: Int | None = Field(default=None, ge=1)
+    vp_degree: Number | None = Field(default=None, ge=0.0, le=2.0, allow_inf_nan=False)
+    aesthetic_steps: Int | None = Field(default=None, ge=0, le=50)
+    aesthetic_lr: Number | None = Field(default=None, gt=0.0, le=1e-2, allow_inf_nan=False)
     mode: Literal["embeds", "guidance", "palp"] | None = Field(
         default=None,
         description="embeds (free), guidance (an extra UNet pass, ~2×) or palp: an adapter is "
         "trained for this prompt first (PALP; ~500 steps of ~6 UNet passes each: minutes on a "
         "GPU), cached per prompt and profile version.",
     )
-    palp_steps: int | None = Field(default=None, ge=0, le=PALP_MAX_STEPS)
-    palp_rank: int | None = Field(default=None, ge=1, le=PALP_MAX_RANK)
-    palp_alpha: float | None = Field(default=None, ge=0.0, le=50.0, allow_inf_nan=False)
-    palp_beta: float | None = Field(default=None, ge=0.0, le=50.0, allow_inf_nan=False)
-    palp_lr: float | None = Field(default=None, gt=0.0, le=1e-2, allow_inf_nan=False)
-    style_weight: float | None = Field(default=None, ge=0.0, le=2.0, allow_inf_nan=False)
-    negative_style_weight: float | None = Field(default=None, ge=0.0, le=2.0, allow_inf_nan=False)
+    palp_steps: Int | None = Field(default=None, ge=0, le=PALP_MAX_STEPS)
+    palp_rank: Int | None = Field(default=None, ge=1, le=PALP_MAX_RANK)
+    palp_alpha: Number | None = Field(
+        default=None,
+        ge=0.0,
+        le=50.0,
+        allow_inf_nan=False,
+        description="Guidance towards the prompt; must be greater than palp_beta (the "
+        "defaults: 15 > 7.5).",
+    )
+    palp_beta: Number | None = Field(
+        default=None,
+        ge=0.0,
+        le=50.0,
+        allow_inf_nan=False,
+        description="Guidance towards the person's taste; must be less than palp_alpha.",
+    )
+    palp_lr: Number | None = Field(default=None, gt=0.0, le=1e-2, allow_inf_nan=False)
+    style_weight: Number | None = Field(default=None, ge=0.0, le=2.0, allow_inf_nan=False)
+    negative_style_weight: Number | None = Field(default=None, ge=0.0, le=2.0, allow_inf_nan=False)
     include_plain: bool = Field(
         default=False,
         strict=True,
@@ -437,9 +457,16 @@ class StyleCreate(Request):
 
     model_config = ConfigDict(extra="forbid", json_schema_extra={"examples": [{"steps": 300}]})
 
-    steps: int = Field(default=500, description="Most steps; training stops early on a plateau.")
-    vectors: int = Field(default=1, description="Vectors in the token (1–8).")
-    lr: float = Field(default=5e-3, allow_inf_nan=False)
+    steps: Int = Field(
+        default=500,
+        ge=1,
+        le=MAX_TRAINING_STEPS,
+        description="Most steps; training stops early on a plateau.",
+    )
+    vectors: Int = Field(
+        default=1, ge=1, le=MAX_TRAINED_VECTORS, description="Vectors in the token."
+    )
+    lr: Number = Field(default=5e-3, gt=0.0, le=MAX_TRAINING_LR, allow_inf_nan=False)
     negative: bool = False
 
 

@@ -12,6 +12,10 @@ from typing import Literal
 from pydantic import Field, SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from generation.reaction_images import MAX_INPUT_PIXELS
+from preference_store.quota import DEFAULT_QUOTA as QUOTA
+from preference_store.quota import Quota
+
 PACKAGED_MINILM = "all-MiniLM-L6-v2"
 
 
@@ -83,6 +87,12 @@ class Settings(BaseSettings):
         description="A local diffusers model folder whose configs a single-file checkpoint "
         "uses (needed offline: without it diffusers would fetch them from the hub).",
     )
+    max_input_pixels: int = Field(
+        default=MAX_INPUT_PIXELS,
+        ge=64 * 64,
+        description="Largest image (width × height, read from its header before decoding) "
+        "that style training and the aesthetic embedding take as input.",
+    )
     device: str = "cpu"
     dtype: Literal["float32", "float16", "bfloat16"] = "float32"
 
@@ -103,8 +113,53 @@ class Settings(BaseSettings):
     max_steps: int = Field(default=100, ge=1, le=200, description="Most denoising steps per job.")
     max_side: int = Field(default=1024, ge=64, le=2048, description="Largest width or height.")
     max_images: int = Field(default=4, ge=1, le=8, description="Most images per generation.")
+    # Storage quota per person (preference_store.quota): a change past a limit is a 422 naming
+    # it; history past its limits is compacted, oldest first, never the newest version.
     max_attributes: int = Field(
-        default=1_000, ge=1, le=100_000, description="Most attributes one profile may hold."
+        default=QUOTA.max_attributes,
+        ge=1,
+        le=100_000,
+        description="Most attributes a profile holds.",
+    )
+    max_evidence_per_attribute: int = Field(
+        default=QUOTA.max_evidence_per_attribute,
+        ge=1,
+        le=1_000,
+        description="Most pieces of evidence (the person's words) one attribute keeps; merging "
+        "keeps the newest.",
+    )
+    max_profile_images: int = Field(
+        default=QUOTA.max_profile_images,
+        ge=1,
+        le=100_000,
+        description="Most liked + disliked images.",
+    )
+    max_profile_bytes: int = Field(
+        default=QUOTA.max_profile_bytes,
+        ge=64 * 1024,
+        description="Largest profile version as stored (attributes, evidence, images), bytes.",
+    )
+    max_versions_kept: int = Field(
+        default=QUOTA.max_versions_kept,
+        ge=1,
+        description="Versions of a profile kept; older ones are compacted away.",
+    )
+    max_history_bytes: int = Field(
+        default=QUOTA.max_history_bytes,
+        ge=64 * 1024,
+        description="Bytes of versions kept per profile (at least the newest one, whatever its "
+        "size); older ones are compacted away.",
+    )
+    max_style_tokens: int = Field(
+        default=QUOTA.max_style_tokens,
+        ge=1,
+        le=10_000,
+        description="Most style tokens a person keeps.",
+    )
+    max_style_bytes: int = Field(
+        default=QUOTA.max_style_bytes,
+        ge=64 * 1024,
+        description="Bytes of style tokens a person keeps.",
     )
     metrics_token: SecretStr | None = Field(
         default=None,
@@ -173,6 +228,10 @@ class Settings(BaseSettings):
     torch_threads: int | None = Field(
         default=None, ge=1, le=256, description="torch CPU threads for the model worker."
     )
+
+    @property
+    def quota(self) -> Quota:
+        return Quota(**{name: getattr(self, name) for name in Quota.__dataclass_fields__})
 
     @property
     def resolved_database_url(self) -> str:

@@ -13,6 +13,7 @@ internet must not run code. Every problem is one ``InvalidStyleFile`` line.
 from __future__ import annotations
 
 import io
+import pickle
 from typing import Any, Literal
 
 import torch
@@ -117,6 +118,11 @@ def _load(data: bytes, filename: str) -> Any:
             return dict(load_safetensors(data))
         return torch.load(io.BytesIO(data), map_location="cpu", weights_only=True)
     except Exception as error:  # safetensors/pickle raise many types on garbage
+        if isinstance(error, pickle.UnpicklingError) and str(error).startswith("Weights only"):
+            raise InvalidStyleFile(  # torch's reason is a page of advice on weights_only
+                f"{filename}: not a readable .pt/.bin token file (only plain tensors are "
+                "read: loading anything else could run code)"
+            ) from None
         kind = "safetensors" if filename.lower().endswith(".safetensors") else ".pt/.bin"
         reason = _brief(str(error)) if str(error).strip() else type(error).__name__
         raise InvalidStyleFile(f"{filename}: not a readable {kind} token file ({reason})") from None

@@ -6,16 +6,17 @@ store (``preference_store.styles``), so the CLI, the HTTP job and tests share on
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Protocol
 
-from PIL import UnidentifiedImageError
+from PIL import Image, UnidentifiedImageError
 from pydantic import ValidationError
 
 from generation.encoding import SDPipeline
 from generation.errors import InvalidGenerationRequest
-from generation.reaction_images import open_reaction_image
+from generation.reaction_images import MAX_INPUT_PIXELS, open_reaction_image
 from generation.style_formats import encoder_widths, family, from_blob, read_token_file, to_blob
 from generation.style_token import StyleToken
 from generation.style_training import (
@@ -33,6 +34,8 @@ from preference_store.blobs import BlobStore
 from preference_store.errors import InvalidImport
 from preference_store.models import ImageReaction, Profile
 from preference_store.styles import StyleRecord, StyleStore, check
+
+CHECK_SIZE = 64  # the up-front read decodes this small where the format allows (JPEG)
 
 
 class TokenWriter(Protocol):
@@ -52,10 +55,15 @@ def token_name(user_id: str, negative: bool) -> str:
 
 
 def reaction_images(
-    reactions: Sequence[ImageReaction], blobs: BlobStore | None = None
+    reactions: Sequence[ImageReaction],
+    blobs: BlobStore | None = None,
+    *,
+    max_pixels: int = MAX_INPUT_PIXELS,
 ) -> list[TrainingImage]:
-    """Open each reaction's image (a file, or a generated image in ``blobs``); too many, none,
-    or an unreadable one is refused up front."""
+    """Each reaction's image (a file, or a generated image in ``blobs``) as a training image
+    that is opened again, at the training size, when its latents are made. Too many, none, one
+    over ``max_pixels`` (refused from its header) or an unreadable one is refused up front:
+    each is decoded here once, reduced, and let go, so memory holds one image at a time."""
     usable = [r for r in reactions if r.path]
     if not MIN_IMAGES <= len(usable) <= MAX_IMAGES:
         raise InvalidGenerationRequest(
@@ -63,13 +71,21 @@ def reaction_images(
         )
     images = []
     for reaction in usable:
-        try:
-            images.append(TrainingImage(open_reaction_image(reaction, blobs), reaction.weight))
-        except (OSError, UnidentifiedImageError) as error:
-            raise InvalidGenerationRequest(
-                f"{reaction.path} is not a readable image ({type(error).__name__})"
-            ) from None
+        opener = functools.partial(_open_for_training, reaction, blobs, max_pixels)
+        opener(CHECK_SIZE).close()
+        images.append(TrainingImage(opener, reaction.weight))
     return images
+
+
+def _open_for_training(
+    reaction: ImageReaction, blobs: BlobStore | None, max_pixels: int, size: int
+) -> Image.Image:
+    try:
+        return open_reaction_image(reaction, blobs, max_pixels=max_pixels, size=size)
+    except (OSError, UnidentifiedImageError) as error:
+        raise InvalidGenerationRequest(
+            f"{reaction.path} is not a readable image ({type(error).__name__})"
+        ) from None
 
 
 def train_for_profile(
@@ -84,6 +100,7 @@ def train_for_profile(
     should_stop: StopCheck | None = None,
     keep_cancelled: bool = True,
     blobs: BlobStore | None = None,
+    max_pixels: int = MAX_INPUT_PIXELS,
 ) -> TrainedStyle:
     """Train the profile's positive (liked images) or negative (disliked) token and store it
     (generated images among them are read from ``blobs``).
@@ -93,7 +110,7 @@ def train_for_profile(
     """
     config = (config or TrainingConfig()).check()
     reactions = profile.disliked_images if negative else profile.liked_images
-    images = reaction_images(reactions, blobs)
+    images = reaction_images(reactions, blobs, max_pixels=max_pixels)
     init_word = choose_init_word(None if negative else profile, pipeline.tokenizer)
     result = train_style_token(
         pipeline,

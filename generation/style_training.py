@@ -35,7 +35,12 @@ from generation.errors import InvalidGenerationRequest
 from generation.style_inject import STYLE_MARKER, encoder_keys
 from generation.tokenizing import tokenize
 from preference_store.models import Category, Profile
-from preference_store.styles import MAX_TRAINING_IMAGES, MAX_TRAINING_STEPS
+from preference_store.styles import (
+    MAX_TRAINED_VECTORS,
+    MAX_TRAINING_IMAGES,
+    MAX_TRAINING_LR,
+    MAX_TRAINING_STEPS,
+)
 
 ProgressCallback = Callable[[int, float], None]
 """Called after each step with (step, loss)."""
@@ -45,7 +50,7 @@ StopCheck = Callable[[], bool]
 MIN_IMAGES = 1
 MAX_IMAGES = MAX_TRAINING_IMAGES  # what a stored record may name
 MAX_STEPS = MAX_TRAINING_STEPS
-MAX_VECTORS = 8
+MAX_VECTORS = MAX_TRAINED_VECTORS
 
 # Style prompts in the manner of the reference's ``imagenet_style_templates_small``.
 STYLE_TEMPLATES = (
@@ -91,8 +96,8 @@ class TrainingConfig:
             raise InvalidGenerationRequest(f"steps must be between 1 and {MAX_STEPS}")
         if not 1 <= self.vectors <= MAX_VECTORS:
             raise InvalidGenerationRequest(f"vectors must be between 1 and {MAX_VECTORS}")
-        if not (0.0 < self.lr <= 1.0) or not math.isfinite(self.lr):
-            raise InvalidGenerationRequest("lr must be a number in (0, 1]")
+        if not (0.0 < self.lr <= MAX_TRAINING_LR) or not math.isfinite(self.lr):
+            raise InvalidGenerationRequest(f"lr must be a number in (0, {MAX_TRAINING_LR:g}]")
         if not 1 <= self.batch_size <= 16:
             raise InvalidGenerationRequest("batch_size must be between 1 and 16")
         return self
@@ -112,10 +117,20 @@ class TrainingResult:
     notes: list[str] = field(default_factory=list)
 
 
+ImageSource = Image.Image | Callable[[int], Image.Image]
+"""An image, or what opens one at a short side of (at least) the given size."""
+
+
 @dataclass(frozen=True)
 class TrainingImage:
-    image: Image.Image
+    """One image to learn from; an opener is called once, when its latents are made, so the
+    decoded images are never all in memory at once."""
+
+    image: ImageSource
     weight: float = 1.0
+
+    def load(self, size: int) -> Image.Image:
+        return self.image(size) if callable(self.image) else self.image
 
 
 def choose_init_word(profile: Profile | None, tokenizer: object) -> str:
@@ -165,8 +180,8 @@ class _LatentBank:
         weights = [max(float(item.weight), 1e-6) for item in images]
         self.weights = [w / sum(weights) for w in weights]
         with torch.no_grad():
-            for item in images:
-                pixels = _to_pixels(item.image, size).to(vae.device, vae.dtype)
+            for item in images:  # one decoded image at a time
+                pixels = _to_pixels(item.load(size), size).to(vae.device, vae.dtype)
                 posterior = vae.encode(pixels).latent_dist
                 self.means.append(posterior.mean)
                 self.stds.append(posterior.std)

@@ -26,13 +26,17 @@ from preference_store.models import (
     utc_now,
 )
 
-MAX_EVIDENCE_ITEMS = 20
+MAX_EVIDENCE_ITEMS = 20  # per attribute, by default (preference_store.quota)
 
 
 def merge_drafts(
-    user_id: str, attributes: Sequence[VisualAttribute], drafts: Sequence[AttributeDraft]
+    user_id: str,
+    attributes: Sequence[VisualAttribute],
+    drafts: Sequence[AttributeDraft],
+    max_evidence: int = MAX_EVIDENCE_ITEMS,
 ) -> tuple[list[VisualAttribute], list[VisualAttribute]]:
-    """Apply the merge rules: (the user's new attribute list, the stored form of each draft)."""
+    """Apply the merge rules: (the user's new attribute list, the stored form of each draft).
+    A merged attribute keeps its newest ``max_evidence`` pieces of evidence."""
     by_norm = {a.normalized_text: a for a in attributes}
     results: list[VisualAttribute] = []
     for draft in drafts:
@@ -43,7 +47,7 @@ def merge_drafts(
             merged = previous.model_copy(
                 update={
                     "strength": draft.strength,
-                    "evidence": evidence[-MAX_EVIDENCE_ITEMS:],
+                    "evidence": evidence[-max_evidence:],
                     "updated_at": utc_now(),
                 }
             )

@@ -6,13 +6,13 @@ chromadb records are keyed by owner and id.
 
 Where things live: every change writes the whole profile as a new version in the relational
 database (``versions.py``); the newest version is the current profile. chromadb holds each
-attribute's record and vector, fetched by id for search, and the aesthetic embeddings. Reads by
-id stay flat as users grow; chromadb's metadata filters do not (bench/store.py).
+attribute's record and vector, fetched by id for search, and the aesthetic embeddings
+(``aesthetic_cache.py``). Reads by id stay flat as users grow; chromadb's metadata filters do
+not (bench/store.py). What one person may store is bounded by ``quota.py``.
 """
 
 from __future__ import annotations
 
-import hashlib
 import json
 import random
 import threading
@@ -23,17 +23,11 @@ from typing import TYPE_CHECKING
 import numpy as np
 from sqlalchemy import Engine
 
+from preference_store.aesthetic_cache import AestheticCache, open_collection
 from preference_store.embeddings import TextEmbedder
-from preference_store.errors import (
-    AttributeConflict,
-    AttributeNotFound,
-    ProfileFull,
-    StoreMismatch,
-)
+from preference_store.errors import AttributeConflict, AttributeNotFound
 from preference_store.merging import merge_drafts, merge_reactions
 from preference_store.models import (
-    DEFAULT_MAX_ATTRIBUTES,
-    MAX_VERSION,
     AttributeDraft,
     AttributeUpdate,
     ImageReaction,
@@ -44,16 +38,15 @@ from preference_store.models import (
     VisualAttribute,
     utc_now,
 )
+from preference_store.quota import DEFAULT_QUOTA, Quota
 from preference_store.versions import Also, VersionLog, VersionTaken
 
 WRITE_ATTEMPTS = 32  # concurrent writers of one profile (API processes) that never starve
 
 if TYPE_CHECKING:  # the client is injected; importing chromadb here would cost every reader
     from chromadb.api import ClientAPI
-    from chromadb.api.models.Collection import Collection
 
 ATTRIBUTES_COLLECTION = "tm_attributes"
-AESTHETIC_PREFIX = "tm_aesthetic_"
 # Attributes embedded and written to chromadb per call: bounded memory per call, and under
 # chromadb's own batch limit however large a profile is.
 SYNC_BATCH = 256
@@ -101,47 +94,24 @@ class PreferenceStore:
         embedder: TextEmbedder,
         engine: Engine,
         *,
-        max_attributes: int = DEFAULT_MAX_ATTRIBUTES,
+        quota: Quota = DEFAULT_QUOTA,
     ) -> None:
         self._client = client
-        self.max_attributes = max_attributes
+        self.quota = quota
+        self.max_attributes = quota.max_attributes
+        self._evidence = quota.max_evidence_per_attribute
         self._embedder = embedder
-        self._versions = VersionLog(engine)
+        self._versions = VersionLog(engine, quota)
         self._write_lock = threading.RLock()
-        self._attributes = self._open_collection(
-            ATTRIBUTES_COLLECTION, dimension=embedder.dimension, model=embedder.name
+        self._attributes = open_collection(
+            client, ATTRIBUTES_COLLECTION, dimension=embedder.dimension, model=embedder.name
         )
+        self._aesthetic = AestheticCache(client)
 
     @property
     def embedder(self) -> TextEmbedder:
         """The text embedder the store searches with (shared, e.g. to guess categories)."""
         return self._embedder
-
-    # -- collections -----------------------------------------------------------------------
-
-    def _open_collection(self, name: str, *, dimension: int, model: str) -> Collection:
-        """Open or create a cosine collection and refuse one built with another model."""
-        collection = self._client.get_or_create_collection(
-            name,
-            embedding_function=None,
-            configuration={"hnsw": {"space": "cosine"}},
-            metadata={"model": model, "dimension": dimension},
-        )
-        stored = collection.metadata or {}
-        if stored.get("dimension") != dimension:
-            raise StoreMismatch(
-                f"collection {name!r} holds {stored.get('dimension')}-d vectors from "
-                f"{stored.get('model')!r}, but the configured model {model!r} makes "
-                f"{dimension}-d vectors; use the original model or a new data dir"
-            )
-        return collection
-
-    def _aesthetic_collections(self) -> list[Collection]:
-        return [
-            self._client.get_collection(c.name, embedding_function=None)
-            for c in self._client.list_collections()
-            if c.name.startswith(AESTHETIC_PREFIX)
-        ]
 
     # -- reads -------------------------------------------------------------------------------
 
@@ -156,9 +126,7 @@ class PreferenceStore:
         """The current profile; ``with_aesthetic`` adds the embeddings cached for its version
         (one chromadb look-up per CLIP model, which a plain listing does not need)."""
         current = self._current(user_id)
-        embeddings = (
-            self._aesthetic_embeddings_for(user_id, current.version) if with_aesthetic else {}
-        )
+        embeddings = self._aesthetic.of(user_id, current.version) if with_aesthetic else {}
         return current.model_copy(
             update={"attributes": _ranked(current.attributes), "aesthetic_embeddings": embeddings}
         )
@@ -201,7 +169,7 @@ class PreferenceStore:
         """A past (or the current) version exactly as it was."""
         profile = self._versions.get(user_id, version)
         return profile.model_copy(
-            update={"aesthetic_embeddings": self._aesthetic_embeddings_for(user_id, version)}
+            update={"aesthetic_embeddings": self._aesthetic.of(user_id, version)}
         )
 
     # -- writes: each is one new version ----------------------------------------------------
@@ -213,7 +181,7 @@ class PreferenceStore:
         results: list[VisualAttribute] = []
 
         def change(profile: Profile) -> Profile:
-            attributes, stored = merge_drafts(user_id, profile.attributes, drafts)
+            attributes, stored = merge_drafts(user_id, profile.attributes, drafts, self._evidence)
             results[:] = stored
             return profile.model_copy(update={"attributes": attributes})
 
@@ -236,7 +204,7 @@ class PreferenceStore:
         finisher, gets the version the first one stored."""
 
         def change(profile: Profile) -> Profile:
-            attributes, _ = merge_drafts(user_id, profile.attributes, drafts)
+            attributes, _ = merge_drafts(user_id, profile.attributes, drafts, self._evidence)
             liked, disliked = merge_reactions(profile, liked_images, disliked_images)
             return profile.model_copy(
                 update={
@@ -266,7 +234,7 @@ class PreferenceStore:
 
         def change(profile: Profile) -> Profile:
             kept = [a for a in profile.attributes if a.source != reaction.image_id]
-            attributes, _ = merge_drafts(user_id, kept, drafts)
+            attributes, _ = merge_drafts(user_id, kept, drafts, self._evidence)
             liked, disliked = merge_reactions(
                 profile,
                 [reaction] if polarity is Polarity.LIKE else [],
@@ -357,41 +325,21 @@ class PreferenceStore:
         """Forget a person entirely: attributes, versions and aesthetic embeddings."""
         with self._write_lock:
             self._attributes.delete(where={"user_id": user_id})
-            for collection in self._aesthetic_collections():
-                collection.delete(where={"user_id": user_id})
+            self._aesthetic.delete_user(user_id)
             self._versions.delete_user(user_id)
 
-    # -- aesthetic embeddings ----------------------------------------------------------------
+    # -- aesthetic embeddings (``aesthetic_cache``) ----------------------------------------
 
     def put_aesthetic_embedding(
         self, user_id: str, version: int, clip_model: str, vector: Sequence[float]
     ) -> None:
         """Cache the aesthetic embedding a CLIP model made for one profile version."""
-        if not vector:
-            raise ValueError("an aesthetic embedding cannot be empty")
-        digest = hashlib.sha1(clip_model.encode()).hexdigest()[:16]
-        collection = self._open_collection(
-            f"{AESTHETIC_PREFIX}{digest}_{len(vector)}", dimension=len(vector), model=clip_model
-        )
-        collection.upsert(
-            ids=[f"{user_id}@{version}"],
-            embeddings=np.asarray([vector], dtype=np.float32),
-            metadatas=[{"user_id": user_id, "version": version, "clip_model": clip_model}],
-        )
+        self._aesthetic.put(user_id, version, clip_model, vector)
 
     def get_aesthetic_embedding(
         self, user_id: str, version: int, clip_model: str
     ) -> list[float] | None:
-        return self._aesthetic_embeddings_for(user_id, version).get(clip_model)
-
-    def _aesthetic_embeddings_for(self, user_id: str, version: int) -> dict[str, list[float]]:
-        found: dict[str, list[float]] = {}
-        for collection in self._aesthetic_collections():
-            result = collection.get(ids=[f"{user_id}@{version}"], include=["embeddings"])
-            if result["ids"] and result["embeddings"] is not None:
-                clip_model = str((collection.metadata or {})["model"])
-                found[clip_model] = [float(x) for x in result["embeddings"][0]]
-        return found
+        return self._aesthetic.of(user_id, version).get(clip_model)
 
     # -- internals ---------------------------------------------------------------------------
 
@@ -423,24 +371,15 @@ class PreferenceStore:
                     return self._versions.get(user_id, done)
                 before = self._current(user_id)
                 after = change(before).model_copy(update={"version": before.version + 1})
-                self._check_bounds(before, after)
+                self.quota.check(before, after)
                 try:
                     stored = self._versions.append(after, reason, origin=origin, also=also)
                 except VersionTaken:
                     continue
                 self._sync_records(before.attributes, stored.attributes)
+                self._aesthetic.forget(user_id, self._versions.compact(user_id))
                 return stored
         raise RuntimeError(f"could not store a new version of {user_id!r}: too many writers")
-
-    def _check_bounds(self, before: Profile, after: Profile) -> None:
-        count = len(after.attributes)
-        if count > self.max_attributes and count > len(before.attributes):
-            raise ProfileFull(
-                f"a profile holds at most {self.max_attributes} attributes and this change "
-                f"would make {count}; delete some first"
-            )
-        if after.version > MAX_VERSION:
-            raise ProfileFull(f"profile {after.user_id!r} has used up its version numbers")
 
     def _sync_records(
         self, before: Sequence[VisualAttribute], after: Sequence[VisualAttribute]

@@ -38,12 +38,15 @@ from sqlalchemy.orm import Mapped, Session, mapped_column
 from preference_store.database import Base
 from preference_store.errors import InvalidImport, StyleNotFound, problems
 from preference_store.models import MAX_VERSION, new_id, utc_now
+from preference_store.quota import DEFAULT_QUOTA, Quota
 from preference_store.style_blobs import FAMILY_PATTERN, MAX_TOKEN_VECTORS, check_token_blob
 from preference_store.text import STORED, Line
 from preference_store.versions import Also
 
 MAX_TOKENS_PER_IMPORT = 64
 MAX_TRAINING_STEPS = 10_000
+MAX_TRAINED_VECTORS = 8  # K a training makes (an imported token may bring up to 75)
+MAX_TRAINING_LR = 1.0
 MAX_TRAINING_IMAGES = 100
 # The ids the routes take: ours are uuid4 hex; a dot is allowed for tokens stored before every
 # id was ours, so they can still be deleted.
@@ -121,12 +124,14 @@ def check(record: StyleRecord, blob: bytes) -> None:
         raise InvalidImport(f"the token's record says {record.vectors} vectors; it holds {count}")
 
 
-def _insert(session: Session, record: StyleRecord, blob: bytes) -> None:
-    count = session.scalar(
-        select(func.count())
-        .select_from(StyleTokenRow)
-        .where(StyleTokenRow.user_id == record.user_id)
-    )
+def _insert(session: Session, record: StyleRecord, blob: bytes, quota: Quota) -> None:
+    """Add the row, within the person's quota of tokens (ProfileFull otherwise)."""
+    count, size = session.execute(
+        select(func.count(), func.coalesce(func.sum(func.length(StyleTokenRow.blob)), 0)).where(
+            StyleTokenRow.user_id == record.user_id
+        )
+    ).one()
+    quota.check_tokens(count + 1, size + len(blob))
     session.add(
         StyleTokenRow(
             id=record.id,
@@ -137,7 +142,7 @@ def _insert(session: Session, record: StyleRecord, blob: bytes) -> None:
             created_at=record.created_at,
             record=record.model_dump_json(),
             blob=blob,
-            sequence=(count or 0) + 1,
+            sequence=count + 1,
         )
     )
 
@@ -169,8 +174,9 @@ def parse_tokens(user_id: str, documents: Any) -> list[tuple[StyleRecord, bytes]
 class StyleStore:
     """Add, list, read and delete a person's tokens; newest first."""
 
-    def __init__(self, engine: Engine) -> None:
+    def __init__(self, engine: Engine, quota: Quota = DEFAULT_QUOTA) -> None:
         self.engine = engine
+        self.quota = quota
 
     def add(self, record: StyleRecord, blob: bytes) -> StyleRecord:
         """Store one token, its blob checked first (``K`` is the blob's): every way in comes
@@ -182,7 +188,7 @@ class StyleStore:
         """``add`` as part of the caller's transaction (a training job stores its token in the
         transaction that marks the job done)."""
         record = record.model_copy(update={"vectors": check_token_blob(blob, record.family)})
-        _insert(session, record, blob)
+        _insert(session, record, blob, self.quota)
         return record
 
     def list_tokens(self, user_id: str, *, model: str | None = None) -> list[StyleRecord]:
@@ -246,7 +252,7 @@ class StyleStore:
                 key = (record.model, record.negative, hashlib.sha256(blob).digest())
                 if key not in have:
                     have.add(key)
-                    _insert(session, record, blob)
+                    _insert(session, record, blob, self.quota)
                     session.flush()  # the next one's sequence counts this one
 
         return write

@@ -4,7 +4,8 @@ The newest snapshot is the user's current profile: reading it is one indexed row
 users there are (a chromadb metadata filter slows down as the collection grows, see
 bench/store.py). A unique (user, version) constraint turns concurrent writers into a retry
 instead of a lost update, and a unique (user, origin) constraint makes a write that names its
-origin (an onboarding session, say) happen once however often it is retried.
+origin (an onboarding session, say) happen once however often it is retried. The history is
+bounded (``preference_store.quota``): the oldest versions beyond it are compacted away.
 """
 
 from __future__ import annotations
@@ -13,13 +14,27 @@ from collections.abc import Callable
 from datetime import UTC, datetime
 
 from pydantic import BaseModel, Field
-from sqlalchemy import DateTime, Engine, Integer, String, Text, UniqueConstraint, select
+from sqlalchemy import (
+    ColumnElement,
+    DateTime,
+    Engine,
+    Integer,
+    LargeBinary,
+    String,
+    Text,
+    UniqueConstraint,
+    cast,
+    delete,
+    func,
+    select,
+)
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Mapped, Session, mapped_column
 
 from preference_store.database import Base
 from preference_store.errors import VersionNotFound
 from preference_store.models import Profile, ProfileVersionInfo, VisualAttribute, utc_now
+from preference_store.quota import DEFAULT_QUOTA, Quota
 from preference_store.text import STORED
 
 Also = Callable[[Session], None]
@@ -60,10 +75,11 @@ class ProfileVersionRow(Base):
 
 
 class VersionLog:
-    """Append-only history of profile snapshots."""
+    """History of profile snapshots: versions are never changed, only the oldest compacted."""
 
-    def __init__(self, engine: Engine) -> None:
+    def __init__(self, engine: Engine, quota: Quota = DEFAULT_QUOTA) -> None:
         self._engine = engine
+        self._quota = quota
         self._parsed: dict[tuple[str, int, datetime], Profile] = {}
 
     def latest(self, user_id: str) -> Profile | None:
@@ -96,16 +112,21 @@ class VersionLog:
         transaction); returns it with its time.
 
         Raises ``VersionTaken`` when another writer stored that number (or that ``origin``)
-        first: the caller looks again and recomputes its change on the newer version.
+        first: the caller looks again and recomputes its change on the newer version; and
+        ``ProfileFull`` for a snapshot over ``max_profile_bytes`` that does not shrink it.
         """
         stamped = profile.model_copy(update={"updated_at": utc_now()})
+        snapshot = stamped.model_dump_json(exclude={"aesthetic_embeddings"})
+        size = len(snapshot.encode())
+        if size > self._quota.max_profile_bytes:  # looked up only then: a rare, slower path
+            self._quota.check_size(profile.user_id, size, self._newest_size(profile.user_id))
         row = ProfileVersionRow(
             user_id=profile.user_id,
             version=profile.version,
             reason=reason[:200],
             attribute_count=len(profile.attributes),
             created_at=stamped.updated_at,
-            snapshot=stamped.model_dump_json(exclude={"aesthetic_embeddings"}),
+            snapshot=snapshot,
             origin=origin,
         )
         try:
@@ -116,6 +137,43 @@ class VersionLog:
         except IntegrityError as error:
             raise VersionTaken(profile.user_id, profile.version) from error
         return stamped
+
+    def _size(self) -> ColumnElement[int]:
+        """A snapshot's size in bytes, read without parsing it."""
+        if self._engine.dialect.name == "postgresql":
+            return func.octet_length(ProfileVersionRow.snapshot)
+        return func.length(cast(ProfileVersionRow.snapshot, LargeBinary))
+
+    def _newest_size(self, user_id: str) -> int | None:
+        with self._engine.connect() as connection:
+            size: int | None = connection.scalar(
+                select(self._size())
+                .where(ProfileVersionRow.user_id == user_id)
+                .order_by(ProfileVersionRow.version.desc())
+                .limit(1)
+            )
+        return size
+
+    def compact(self, user_id: str) -> list[int]:
+        """Delete the versions history no longer keeps (the oldest beyond the quota's count or
+        bytes; never the newest); returns their numbers. A version an ``origin`` made goes with
+        them, so an onboarding retried after that many newer writes would apply again."""
+        with Session(self._engine) as session, session.begin():
+            rows = session.execute(
+                select(ProfileVersionRow.version, self._size())
+                .where(ProfileVersionRow.user_id == user_id)
+                .order_by(ProfileVersionRow.version.desc())
+            ).all()
+            kept = self._quota.kept([int(size or 0) for _, size in rows])
+            dropped = [int(version) for version, _ in rows[kept:]]
+            if dropped:
+                session.execute(
+                    delete(ProfileVersionRow).where(
+                        ProfileVersionRow.user_id == user_id,
+                        ProfileVersionRow.version <= dropped[0],
+                    )
+                )
+        return dropped
 
     def version_from(self, user_id: str, origin: str) -> int | None:
         """The version ``origin`` already made, if it made one."""

@@ -46,9 +46,9 @@ def test_train_list_export_generate_delete(http: httpx.Client) -> None:
 
     # bad input first: nothing queued, nothing stored
     for body, message in (
-        ({"steps": 0}, "steps must be between"),
-        ({"steps": 100_000}, "steps must be between"),
-        ({"vectors": 99}, "vectors must be between"),
+        ({"steps": 0}, "steps: Input should be greater than or equal to 1"),
+        ({"steps": 100_000}, "steps: Input should be less than or equal to 10000"),
+        ({"vectors": 99}, "vectors: Input should be less than or equal to 8"),
     ):
         refused = http.post("/v1/styles", headers=alice, json=body)
         assert refused.status_code == 422 and message in refused.text, refused.text

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import struct
+import zlib
 from pathlib import Path
 
 import numpy as np
@@ -226,3 +228,47 @@ def test_ctrl_c_stops_training_cleanly_and_keeps_the_vectors_so_far(alice: Path)
     (record,) = components.styles.list_tokens("alice")
     assert record.id == trained.record.id and record.steps == 2
     assert signal.getsignal(signal.SIGINT) is signal.default_int_handler
+
+
+def png_claiming(path: Path, width: int, height: int) -> Path:
+    """A PNG of a few hundred bytes whose header says ``width`` × ``height`` (a decompression
+    bomb: decoded, 30000² would take 2.7 GB); its data is a little compressed zero."""
+
+    def chunk(kind: bytes, data: bytes) -> bytes:
+        crc = struct.pack(">I", zlib.crc32(kind + data))
+        return struct.pack(">I", len(data)) + kind + data + crc
+
+    header = struct.pack(">IIBBBBB", width, height, 8, 2, 0, 0, 0)
+    body = chunk(b"IHDR", header) + chunk(b"IDAT", zlib.compress(bytes(4096))) + chunk(b"IEND", b"")
+    path.write_bytes(b"\x89PNG\r\n\x1a\n" + body)
+    return path
+
+
+def test_a_decompression_bomb_is_one_line_naming_its_size_and_stores_nothing(
+    alice: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    bomb = png_claiming(alice / "bomb.png", 30_000, 30_000)
+    assert bomb.stat().st_size < 1_000
+    version = Components().store.profile("alice").version
+    done = run_cli(
+        capsys, "style", "train", "--user", "alice", "--model", "tiny", "--images", str(bomb)
+    )
+    text = done.stdout + done.stderr
+    assert done.code == 1 and "bomb.png: too large: 30000×30000" in text, text
+    assert len([line for line in text.splitlines() if line.strip()]) == 1
+    assert Components().store.profile("alice").version == version
+    assert Components().styles.list_tokens("alice") == []
+
+
+def test_images_past_the_configured_pixel_count_are_refused_before_decoding(
+    alice: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("TASTEMAKER_MAX_INPUT_PIXELS", "5000")  # alice's liked images: 80×64
+    wide = alice / "wide.png"
+    Image.new("RGB", (200, 100), (1, 2, 3)).save(wide)
+    for extra in (["--images", str(wide)], []):
+        done = run_cli(capsys, "style", "train", "--user", "alice", "--model", "tiny", *extra)
+        text = done.stdout + done.stderr
+        size = "wide.png: too large: 200×100" if extra else "liked0.png: too large: 80×64"
+        assert done.code == 1 and size in text and "at most 5,000 pixels" in text, text
+    assert Components().styles.list_tokens("alice") == []

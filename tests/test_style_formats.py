@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import io
+import pickle
+from fractions import Fraction
 from pathlib import Path
 
 import chromadb
@@ -124,6 +126,12 @@ def test_a_file_made_as_a1111_writes_it_imports(tiny_sd, styles) -> None:
         ),
         (b"\x00garbage" * 10, "broken.safetensors", "not a readable safetensors"),
         (b"not a pickle at all", "broken.pt", "not a readable .pt/.bin"),
+        (  # torch's own reason was a page of advice, cut mid-sentence
+            pickle.dumps(Fraction(1, 3)),
+            "object.pt",
+            r"object.pt: not a readable .pt/.bin token file \(only plain tensors are read: "
+            r"loading anything else could run code\)$",
+        ),
         (b"", "empty.pt", "empty"),
         (
             export_token(

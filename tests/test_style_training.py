@@ -151,3 +151,21 @@ def test_init_word_comes_from_the_strongest_liked_style_attribute(tiny_tokenizer
     )
     assert choose_init_word(profile, tiny_tokenizer) == "watercolor"
     assert choose_init_word(None, tiny_tokenizer) == "style"
+
+
+def test_image_files_are_decoded_reduced_one_at_a_time_when_training(tiny_sd, tmp_path) -> None:
+    from generation.style_library import reaction_images
+    from preference_store.models import ImageReaction
+
+    reactions = []
+    for i in range(3):  # 1600×1200: 5.8 MB each decoded whole; the training size is 64
+        path = tmp_path / f"large{i}.{'jpg' if i else 'png'}"
+        Image.new("RGB", (1600, 1200), (200, 40 * i, 40)).save(path)
+        reactions.append(ImageReaction(image_id=f"large{i}", path=str(path)))
+    images = reaction_images(reactions)
+    assert not any(isinstance(item.image, Image.Image) for item in images)  # none held decoded
+    for item in images:
+        opened = item.load(64)
+        assert 64 <= min(opened.size) < 128 and opened.mode == "RGB", opened.size
+    result = train_style_token(tiny_sd, images, config=TrainingConfig(steps=2))
+    assert result.steps == 2

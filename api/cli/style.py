@@ -87,20 +87,26 @@ def train(
             ImageReaction(image_id=f"moodboard:{p.name}", path=str(p.resolve()), weight=1.0)
             for p in images or []
         ]
-        if images is not None:
-            reaction_images(supplied)  # count and readability, before anything is stored
     except GenerationError as error:
         _fail(str(error))
     from api.wiring.generation import open_models
 
     components = Components()
+    max_pixels = components.settings.max_input_pixels
+    try:  # count, size and readability, before a model loads or anything is stored
+        if supplied:
+            reaction_images(supplied, max_pixels=max_pixels)
+    except GenerationError as error:
+        _fail(str(error))
     components.accounts.require(user)
     model_name = model or components.settings.model
     profile = components.store.profile(user, with_aesthetic=False)
     try:
         if not supplied:  # the profile's own images: checked before the model loads
             reaction_images(
-                profile.disliked_images if negative else profile.liked_images, components.blobs
+                profile.disliked_images if negative else profile.liked_images,
+                components.blobs,
+                max_pixels=max_pixels,
             )
         with err.status(f"loading {model_name}"):
             models = open_models(components.settings, model=model_name)
@@ -139,6 +145,7 @@ def train(
                 ),
                 should_stop=stop,
                 blobs=components.blobs,
+                max_pixels=max_pixels,
             )
     except GenerationError as error:
         _fail(str(error))

@@ -107,7 +107,7 @@ def open_store(
         open_chroma(settings),
         embedder or open_embedder(settings),
         engine or open_engine(settings),
-        max_attributes=settings.max_attributes,
+        quota=settings.quota,
     )
 
 
@@ -178,4 +178,4 @@ class Components:
     def styles(self) -> StyleStore:
         from preference_store.styles import StyleStore
 
-        return StyleStore(self.engine)
+        return StyleStore(self.engine, self.settings.quota)
