@@ -32,7 +32,7 @@ Which set was seen when (so the figures can be judged):
 - ``extraction_blind3_short.jsonl`` / ``extraction_blind3_long.jsonl`` (40 + 40): written for the
   third issue-8 session by another writer who never saw the code, the tests or the other sets,
   from the brief in ``extraction_blind3_brief.md``; committed before that session's first rule
-  change and scored once (README: "third blind set"), then read and tuned on: seen.
+  change and scored once (docs/benchmarks.md: "third blind set"), then read and tuned on: seen.
 - ``extraction_blind4_short.jsonl`` / ``extraction_blind4_long.jsonl`` (40 + 40): written from
   the same brief by a fourth writer while the rules were tuned on the third set (the writer saw
   neither), committed before any of those rules, scored once at the end of that session, never

@@ -6,7 +6,7 @@
    backward of the baseline goes to the conditioning only, as in training (UNet frozen).
 2. Peak resident memory of the process (weights included).
 3. The steps the defaults take before the plateau stop (on the tiny pipeline: a random UNet's
-   loss curve says little about a real one's; see the README).
+   loss curve says little about a real one's; see docs/benchmarks.md).
 4. FLOPs per training step at 512² (counted on the meta device, no compute) and the lower bound
    on GPU wall time they imply at an assumed effective throughput (an estimate, said so).
 5. Generation with a token vs without: stage times (encode, denoise per step) interleaved, the

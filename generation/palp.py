@@ -2,7 +2,7 @@
 
 PALP fine-tunes a model for *one* target prompt, so the result keeps both the person's style and
 everything the prompt asks for. No public implementation exists; this module is written from the
-paper and the project's design (``shared/DESIGN.md``). Mapping from the paper to the code:
+paper and the project's design (``docs/design.md``, "PALP"). Mapping from the paper to the code:
 
 =====================================  ==========================================================
 paper                                  here

@@ -21,7 +21,7 @@ MAX_IMAGES = 8
 
 
 class ConditioningMode(StrEnum):
-    """How liked/disliked attributes reach the UNet (DESIGN.md §1, ViPer)."""
+    """How liked/disliked attributes reach the UNet (docs/design.md, "ViPer conditioning")."""
 
     EMBEDS = "embeds"  # prompt_embeds = E(p) + β·E(VP+): no extra compute
     GUIDANCE = "guidance"  # one extra UNet pass per step on [E(VP−), E(VP+)]: ~2× denoising

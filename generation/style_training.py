@@ -72,7 +72,7 @@ FALLBACK_INIT_WORD = "style"
 
 @dataclass(frozen=True)
 class TrainingConfig:
-    """Defaults chosen for a usable token fast (see DESIGN.md and the README's figures).
+    """Defaults chosen for a usable token fast (docs/design.md, "Style tokens"; docs/benchmarks.md).
 
     The reference trains ~3,000 steps at lr 5e-4 × 4 (batch 1, 4 accumulation steps). Style
     tokens converge far sooner; lr 5e-3 (the seed paper's base rate) with early stopping ends

@@ -50,7 +50,7 @@ def make_engine(url: str) -> Engine:
     else:
         # One kept connection per threadpool thread (40): a connection beyond the pool is a new
         # server process per request, which bench/db.py showed in the p99. Each API process may
-        # so hold 40-50 of the server's max_connections (see deploy/README.md).
+        # so hold 40-50 of the server's max_connections (see docs/deployment.md, "Sizing").
         engine = create_engine(url, pool_pre_ping=True, pool_size=40, max_overflow=10)
     if is_sqlite(url):
 

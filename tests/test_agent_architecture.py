@@ -1,4 +1,4 @@
-"""The dependency rules of DESIGN.md §2, checked on the source."""
+"""The dependency rules of docs/design.md, "Architecture", checked on the source."""
 
 from __future__ import annotations
 

@@ -1,8 +1,8 @@
 """Feedback on generations is written down before any model reads it.
 
 A comment may go to an LLM that hangs or fails; the person's words must survive that and a
-restart (DESIGN §6). Each feedback is a row, committed first and marked applied once the
-profile has its new version; rows still pending at start-up are applied then.
+restart (docs/design.md, "Reliability rules"). Each feedback is a row, committed first and marked
+applied once the profile has its new version; rows still pending at start-up are applied then.
 """
 
 from __future__ import annotations
