@@ -18,10 +18,10 @@ from dataclasses import dataclass
 from agent.corrections import Reading
 from agent.evaluation import MATCH_THRESHOLD, overlap
 from agent.extraction import Extractor, InvalidComment, question_about
+from agent.policy import ASK
 from agent.sessions import AGENT, USER, StoredMessage
 from preference_store.models import AttributeDraft, Polarity
 
-ASK = "ask"  # the agent's question about an unsure feature
 ANSWER = "answer"  # the person's reply to it
 LIKE, DISLIKE, NEITHER = "like", "dislike", "neither"
 ANSWER_HINT = "(like / dislike / neither)"

@@ -15,9 +15,11 @@ Rules:
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
+from agent.extraction import Extraction
+from agent.sessions import USER, StoredMessage
 from preference_store.models import (
     AttributeDraft,
     ImageReaction,
@@ -78,6 +80,23 @@ def verdict_of(attributes: Sequence[AttributeDraft]) -> Polarity | None:
     if like == dislike:
         return None
     return Polarity.LIKE if like > dislike else Polarity.DISLIKE
+
+
+def image_verdicts(
+    messages: Sequence[StoredMessage], path_of: Callable[[str], str | None]
+) -> list[ImageVerdict]:
+    """Each commented image's verdict and attributes, from the (corrected) messages;
+    ``path_of`` gives where a gallery image is kept (None: not in the gallery any more)."""
+    by_image: dict[str, list[Extraction]] = {}
+    for message in messages:
+        if message.role == USER and message.extraction and message.image_id:
+            by_image.setdefault(message.image_id, []).append(message.extraction)
+    verdicts = []
+    for image_id, extractions in by_image.items():
+        overall = next((e.overall for e in extractions if e.overall is not None), None)
+        attributes = tuple(a for e in extractions for a in e.attributes)
+        verdicts.append(ImageVerdict(image_id, path_of(image_id), overall, attributes))
+    return verdicts
 
 
 def image_reactions(

@@ -13,15 +13,22 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Protocol
 
-from pydantic import ValidationError
-
 from agent import asking, corrections, policy
 from agent.asking import OpenQuestion
-from agent.consolidate import ImageVerdict, consolidate, image_reactions, verdict_of
+from agent.consolidate import consolidate, image_reactions, image_verdicts
+from agent.correcting import Corrector, asked_item
 from agent.extraction import Extraction, ExtractionError, Extractor, clean_comment
 from agent.fallback import FALLBACK_NOTICE
 from agent.followup import FollowupWriter, TemplateFollowups
 from agent.gallery import Gallery, GalleryImage
+from agent.onboarding_errors import (
+    InvalidCorrection,
+    OnboardingError,
+    SessionFinished,
+    SessionFinishing,
+    UnknownMessage,
+    UnknownSession,
+)
 from agent.sessions import (
     AGENT,
     FINISHED,
@@ -29,16 +36,9 @@ from agent.sessions import (
     USER,
     SessionInfo,
     SessionRepository,
-    StoredCorrection,
     StoredMessage,
 )
-from preference_store.models import (
-    AttributeDraft,
-    Category,
-    ImageReaction,
-    Polarity,
-    Profile,
-)
+from preference_store.models import AttributeDraft, ImageReaction, Polarity, Profile
 
 SKIP_WORDS = {"skip", "/skip", "next", "pass"}
 DONE_WORDS = {"done", "/done", "finish", "/finish"}
@@ -49,39 +49,9 @@ GREETING = (
     "if I got one wrong, say so (\"no, I liked the fog\") or type e.g. 'fix 2 like' or 'drop 1'. "
     "When I can't tell whether you liked something, I'll ask: answer like, dislike or neither."
 )
-CORRECTABLE = {"comment", "followup"}
-
-
-class OnboardingError(ValueError):
-    """A request the agent cannot serve; the message tells the person what to do."""
-
-
-class UnknownSession(OnboardingError):
-    def __init__(self, session_id: str) -> None:
-        super().__init__(f"no onboarding session {session_id!r}; start one with 'onboard USER'")
-
-
-class SessionFinished(OnboardingError):
-    def __init__(self, session_id: str) -> None:
-        super().__init__(
-            f"onboarding session {session_id!r} is already finished; start a new one to add more"
-        )
-
-
-class SessionFinishing(SessionFinished):
-    def __init__(self, session_id: str) -> None:
-        OnboardingError.__init__(
-            self, f"onboarding session {session_id!r} is being finished right now; wait a moment"
-        )
-
-
-class UnknownMessage(OnboardingError):
-    def __init__(self, session_id: str, message_id: int) -> None:
-        super().__init__(f"onboarding session {session_id!r} has no comment {message_id}")
-
-
-class InvalidCorrection(OnboardingError):
-    """A correction that cannot apply (no such attribute, no text for an edit, bad text)."""
+# What callers catch, named where the agent is (they are declared in ``onboarding_errors``).
+__all__ = ["InvalidCorrection", "OnboardingAgent", "OnboardingError", "SessionFinished",
+           "SessionFinishing", "Turn", "UnknownMessage", "UnknownSession"]  # fmt: skip
 
 
 class ProfileWriter(Protocol):
@@ -149,6 +119,7 @@ class OnboardingAgent:
         self._gallery = gallery
         self._followups = followups or TemplateFollowups()
         self._keep_image = keep_image or _local_file
+        self._corrector = Corrector(sessions, extractor)
 
     # -- public ---------------------------------------------------------------------------------
 
@@ -178,9 +149,9 @@ class OnboardingAgent:
         if image is None:
             return self._advance(info, ["Welcome back."])
         log = self._sessions.messages(session_id)
-        done = len(policy_progress(log).commented_images)
+        done = len(policy.progress_of(log).commented_images)
         text = f"Welcome back — {done} images commented so far. Here is where we stopped: "
-        if (info.awaiting_followup and log[-1].kind == "followup") or log[-1].kind == asking.ASK:
+        if (info.awaiting_followup and log[-1].kind == "followup") or log[-1].kind == policy.ASK:
             text += f"{image.description}. {log[-1].text}"  # repeat the open question
         else:
             text += image.description
@@ -201,18 +172,16 @@ class OnboardingAgent:
             kind, stored = "done", command
         else:
             stored = clean_comment(text)  # raises InvalidComment: nothing is stored
-            asked = self._open_question(self._sessions.messages(session_id))
+            asked = self._corrector.open_question(self._sessions.messages(session_id))
             if asked is not None:
-                item = self._reading(asked.target).items[asked.index]
-                assert item is not None
-                answer = asking.read_answer(stored, item, self._extractor)
+                answer = self._corrector.read_answer(stored, asked)
                 if answer is not None:
                     message = self._sessions.append(
                         session_id, USER, asking.ANSWER, stored, info.current_image_id
                     )
                     return self._answer_question(info, message, asked, answer)
             kind = "followup" if info.awaiting_followup else "comment"
-            parsed = self._parse_correction(session_id, stored)
+            parsed = self._corrector.parse(info, stored)
             if parsed is not None:  # an answer to the read-back, not a comment on the image
                 message = self._sessions.append(
                     session_id, USER, "correction", stored, info.current_image_id
@@ -233,27 +202,11 @@ class OnboardingAgent:
         (0-based; unsure items follow the attributes) of the person's message ``message_id``.
         Stored beside the message; applied at the finish."""
         info = self._require_active(session_id)
-        target = self._correctable(session_id, message_id)
-        current = self._reading(target).items
-        if action not in corrections.ACTIONS:
-            raise InvalidCorrection(f"action must be one of {', '.join(corrections.ACTIONS)}")
-        count = len(current)
-        if not 0 <= attribute_index < count:
-            raise InvalidCorrection(
-                f"attribute_index {attribute_index} is out of range: comment {message_id} has "
-                f"{count} extracted attribute{'' if count == 1 else 's'}"
-                + (f" (0 to {count - 1})" if count else "")
-            )
-        if current[attribute_index] is None:
-            raise InvalidCorrection(f"attribute {attribute_index} was already removed")
-        change = corrections.Change(attribute_index, action)
-        if action == corrections.EDIT:
-            change = self._edit(attribute_index, text)
-        asked = self._open_question(self._sessions.messages(session_id))
-        self._store_corrections(info, target, [change], words=None, via=corrections.CLICK)
-        answers = action != corrections.EDIT and asked is not None
-        if answers and asked and (asked.target.id, asked.index) == (target.id, attribute_index):
+        target = self._corrector.correctable(session_id, message_id)
+        asked = self._corrector.open_question(self._sessions.messages(session_id))
+        if self._corrector.take_click(info, target, attribute_index, action, text, asked):
             # the click answers the open question: move on, as a typed answer does
+            assert asked is not None
             answer = asking.NEITHER if action == corrections.DROP else action
             return self._after_answer(info, asked, answer, None)
         return self._read_back(info, target, prefix="Fixed. Noted now")
@@ -300,16 +253,16 @@ class OnboardingAgent:
             parts.append(corrections.readback(extraction.attributes))
         image = self._current_image(info)
         asked = message.kind == "followup"
-        question = self._question(info, extraction)
+        question = policy.question_of(extraction, self._sessions.messages(info.id))
         if image is not None and question is not None:
             parts.append(question)
-            self._sessions.append(info.id, AGENT, asking.ASK, question, image.id)
+            self._sessions.append(info.id, AGENT, policy.ASK, question, image.id)
             self._sessions.move(info.id, image.id, awaiting_followup=False)
             turn = self._showing(
                 info.id, " ".join(parts), image, can_finish=self._can_finish(info.id)
             )
         elif image is not None and policy.needs_followup(extraction, already_asked=asked):
-            progress = policy_progress(self._sessions.messages(info.id))
+            progress = policy.progress_of(self._sessions.messages(info.id))
             tag = policy.followup_tag(image, progress.categories)
             question = self._followups.question(image, message.text, tag)
             parts.append(question)
@@ -331,23 +284,7 @@ class OnboardingAgent:
             message_id=message.id,
         )
 
-    def _question(self, info: SessionInfo, extraction: Extraction) -> str | None:
-        """The question about the unsure item that matters most, within the session's budget
-        of questions per comment (``policy``); None when there is nothing to ask."""
-        index = policy.question_for(extraction.unsure)
-        if index is None:
-            return None
-        messages = self._sessions.messages(info.id)
-        asked = sum(1 for m in messages if m.role == AGENT and m.kind == asking.ASK)
-        comments = sum(1 for m in messages if m.role == USER and m.kind in CORRECTABLE)
-        if not policy.may_ask(asked, comments):
-            return None
-        return extraction.unsure[index].question
-
     # -- questions ------------------------------------------------------------------------------
-
-    def _open_question(self, messages: Sequence[StoredMessage]) -> OpenQuestion | None:
-        return asking.open_question(messages, self._reading)
 
     def _answer_question(
         self,
@@ -356,37 +293,21 @@ class OnboardingAgent:
         asked: OpenQuestion | None = None,
         answer: str | None = None,
     ) -> Turn:
-        """Store the person's answer as a correction of the asked item, then move on.
-
-        Idempotent: an answer stored before a crash is not applied twice on resume."""
-        if asked is None:
+        """Store the person's answer as a correction of the asked item, then move on."""
+        if asked is None:  # on resume: the question open when the answer was stored
             messages = self._sessions.messages(info.id)
-            asked = self._open_question(messages[: messages.index(message)])
+            asked = self._corrector.open_question(messages[: messages.index(message)])
         if asked is None:  # answered meanwhile (a click in another tab): nothing left to do
             return replace(self._advance(info, ["Thanks."]), message_id=message.id)
-        said = self._sessions.corrections(info.id).get(asked.target.id, [])
-        if not any(c.said_in == message.id for c in said):
-            item = self._reading(asked.target).items[asked.index]
-            assert item is not None
-            answer = answer or asking.read_answer(message.text, item, self._extractor)
-            answer = answer or asking.NEITHER
-            action = corrections.DROP if answer == asking.NEITHER else answer
-            self._store_corrections(
-                info,
-                asked.target,
-                [corrections.Change(asked.index, action)],
-                words=message.text,
-                via=corrections.ANSWER,
-                said_in=message,
-            )
-        return self._after_answer(info, asked, answer or asking.NEITHER, message)
+        answer = self._corrector.take_answer(info, message, asked, answer)
+        return self._after_answer(info, asked, answer, message)
 
     def _after_answer(
         self, info: SessionInfo, asked: OpenQuestion, answer: str, message: StoredMessage | None
     ) -> Turn:
         """Acknowledge the answer and show the next image."""
-        reading = self._reading(asked.target)
-        asked_about = reading.items[asked.index] or _asked_item(asked)
+        reading = self._corrector.reading(asked.target)
+        asked_about = reading.items[asked.index] or asked_item(asked)
         turn = self._advance(info, [asking.acknowledge(answer, asked_about)])
         noted = reading.noted()
         return replace(
@@ -400,7 +321,7 @@ class OnboardingAgent:
 
     def _advance(self, info: SessionInfo, parts: list[str]) -> Turn:
         messages = self._sessions.messages(info.id)
-        progress = policy_progress(messages)
+        progress = policy.progress_of(messages)
         image = policy.next_image(self._gallery, progress.seen_images, progress.categories)
         if image is None:
             parts.append("That was the last image.")
@@ -417,8 +338,8 @@ class OnboardingAgent:
         return self._showing(info.id, " ".join(parts), image, can_finish=can_finish)
 
     def _finish(self, info: SessionInfo, prefix: Sequence[str] = ()) -> Turn:
-        messages = self._with_corrections(info.id, self._sessions.messages(info.id))
-        progress = policy_progress(messages)
+        messages = self._corrector.corrected_messages(info.id, self._sessions.messages(info.id))
+        progress = policy.progress_of(messages)
         parts = list(prefix)
         missing = progress.missing()
         if missing:
@@ -428,7 +349,7 @@ class OnboardingAgent:
             )
         drafts = [a for m in messages if m.extraction for a in m.extraction.attributes]
         merged, _notes = consolidate(drafts)
-        liked, disliked = image_reactions(self._verdicts(messages))
+        liked, disliked = image_reactions(image_verdicts(messages, self._image_path))
         # One onboarding makes one version: the store writes it once per origin, so a second
         # "done" (another tab, another process) or a retry after a crash gets the same version.
         # The claim is given back if storing fails.
@@ -451,30 +372,7 @@ class OnboardingAgent:
         self._sessions.append(info.id, AGENT, "finish", text, None)
         return Turn(session_id=info.id, text=text, finished=True, profile=profile)
 
-    # -- corrections ----------------------------------------------------------------------------
-
-    def _last_comment(self, session_id: str) -> StoredMessage | None:
-        """The comment the latest read-back was about: what a typed correction refers to."""
-        for message in reversed(self._sessions.messages(session_id)):
-            if message.role == USER and message.kind in CORRECTABLE:
-                return message if message.extraction is not None else None
-        return None
-
-    def _parse_correction(self, session_id: str, text: str) -> tuple[corrections.Plan, str] | None:
-        """What a typed correction asks for, and whether it was a command or words; ``None``
-        when the text is an ordinary comment."""
-        target = self._last_comment(session_id)
-        if target is None:
-            return None
-        reading = self._reading(target)
-        command = corrections.parse_command(text, reading.items, reading.open)
-        if command is not None:
-            return command, corrections.COMMAND
-        words = corrections.parse_words(text, reading.noted(), self._extractor)
-        info = self._sessions.get(session_id)
-        if isinstance(words, corrections.Question) and info and info.awaiting_followup:
-            return None  # "no, it's too busy" answers the follow-up question: not a correction
-        return (words, corrections.WORDS) if words is not None else None
+    # -- corrections (stored by ``agent.correcting``) -------------------------------------------
 
     def _answer_correction(
         self,
@@ -482,78 +380,24 @@ class OnboardingAgent:
         message: StoredMessage,
         parsed: tuple[corrections.Plan, str] | None = None,
     ) -> Turn:
-        """Apply what the person typed to the latest read-back, or ask one short question.
-
-        Idempotent: a correction stored before a crash is not applied twice on resume."""
-        target = self._last_comment(info.id)
-        said = self._sessions.corrections(info.id)
-        done = target is not None and any(c.said_in == message.id for c in said.get(target.id, []))
-        if target is not None and not done:
-            parsed = parsed or self._parse_correction(info.id, message.text)
-            plan, via = parsed if parsed is not None else (None, corrections.WORDS)
-            try:
-                if isinstance(plan, corrections.Question) or plan is None:
-                    raise InvalidCorrection(plan.text if plan else "Which one should I change?")
-                changes = [
-                    self._edit(c.attribute_index, c.text, c.category) if c.action == "edit" else c
-                    for c in plan
-                ]
-            except InvalidCorrection as unclear:  # one short question back; nothing changes
-                question = str(unclear)
-                if not question.endswith((".", "?")):
-                    question = f"{question[:1].upper()}{question[1:]}. {corrections.HOW_TO_LONG}"
-                self._sessions.append(info.id, AGENT, "clarify", question, info.current_image_id)
-                return self._still_showing(info, question, message)
-            self._store_corrections(
-                info,
-                target,
-                changes,
-                words=message.text if via == corrections.WORDS else None,
-                via=via,
-                said_in=message,
-            )
+        """Apply what the person typed to the latest read-back, or ask one short question."""
+        target = self._corrector.last_comment(info.id)
         if target is None:
             return self._still_showing(info, "There is nothing to correct yet.", message)
+        try:
+            self._corrector.take_typed(info, message, target, parsed)
+        except InvalidCorrection as unclear:  # one short question back; nothing changes
+            question = str(unclear)
+            if not question.endswith((".", "?")):
+                question = f"{question[:1].upper()}{question[1:]}. {corrections.HOW_TO_LONG}"
+            self._sessions.append(info.id, AGENT, "clarify", question, info.current_image_id)
+            return self._still_showing(info, question, message)
         turn = self._read_back(info, target, prefix="Fixed. Noted now")
         self._sessions.append(info.id, AGENT, "corrected", turn.text, info.current_image_id)
         return replace(turn, message_id=message.id)
 
-    def _edit(
-        self, index: int, text: str | None, category: Category | None = None
-    ) -> corrections.Change:
-        if not text or not text.strip():
-            raise InvalidCorrection("an edit needs the new text, e.g. 'soft morning fog'")
-        try:
-            cleaned = AttributeDraft(text=text, polarity=Polarity.LIKE).text
-        except ValidationError as error:
-            reason = error.errors()[0]["msg"].removeprefix("Value error, ")
-            raise InvalidCorrection(reason) from None
-        category = category or corrections.category_of(cleaned, self._extractor)
-        return corrections.Change(index, corrections.EDIT, text=cleaned, category=category)
-
-    def _store_corrections(
-        self,
-        info: SessionInfo,
-        target: StoredMessage,
-        changes: Sequence[corrections.Change],
-        *,
-        words: str | None,
-        via: str,
-        said_in: StoredMessage | None = None,
-    ) -> None:
-        assert target.extraction is not None
-        self._sessions.add_corrections(
-            info.id,
-            target.id,
-            changes,
-            words=words,
-            via=via,
-            said_in=said_in.id if said_in else None,
-            extractor=target.extraction.extractor,
-        )
-
     def _read_back(self, info: SessionInfo, target: StoredMessage, *, prefix: str) -> Turn:
-        reading = self._reading(target)
+        reading = self._corrector.reading(target)
         current = reading.noted()
         text = corrections.readback(current, prefix=prefix)
         positions = tuple(i for i, a in enumerate(current) if a is not None)
@@ -566,6 +410,14 @@ class OnboardingAgent:
             learned_from=target.id,
         )
 
+    def corrected_transcript(
+        self, session_id: str
+    ) -> list[tuple[StoredMessage, list[AttributeDraft | None] | None]]:
+        """Each message with its attributes after corrections (``None`` where it has none)."""
+        return self._corrector.transcript(session_id, self.transcript(session_id))
+
+    # -- helpers --------------------------------------------------------------------------------
+
     def _still_showing(self, info: SessionInfo, text: str, message: StoredMessage | None) -> Turn:
         """A turn that answers without moving on: the same image, the same open question."""
         image = self._current_image(info)
@@ -574,46 +426,6 @@ class OnboardingAgent:
             return Turn(session_id=info.id, text=text, message_id=message_id)
         turn = self._showing(info.id, text, image, can_finish=self._can_finish(info.id))
         return replace(turn, message_id=message_id)
-
-    def _reading(self, message: StoredMessage) -> corrections.Reading:
-        """The message's attributes and unsure items after its corrections and answers."""
-        if message.extraction is None:
-            return corrections.Reading((), frozenset(), changed=False)
-        stored = self._sessions.corrections(message.session_id).get(message.id, [])
-        return corrections.apply(message.extraction, stored, message.text)
-
-    def _correctable(self, session_id: str, message_id: int) -> StoredMessage:
-        for message in self._sessions.messages(session_id):
-            correctable = message.role == USER and message.kind in CORRECTABLE
-            if message.id == message_id and correctable and message.extraction is not None:
-                return message
-        raise UnknownMessage(session_id, message_id)
-
-    def _with_corrections(
-        self, session_id: str, messages: list[StoredMessage]
-    ) -> list[StoredMessage]:
-        """Messages whose extraction reflects the person's corrections (what the finish
-        stores); the stored extraction itself is never changed."""
-        stored = self._sessions.corrections(session_id)
-        return [_corrected_message(m, stored.get(m.id, [])) for m in messages]
-
-    def corrected_transcript(
-        self, session_id: str
-    ) -> list[tuple[StoredMessage, list[AttributeDraft | None] | None]]:
-        """Each message with its attributes after corrections (``None`` where it has none)."""
-        messages = self.transcript(session_id)
-        stored = self._sessions.corrections(session_id)
-        return [
-            (
-                m,
-                corrections.apply(m.extraction, stored[m.id], m.text).noted()
-                if m.extraction is not None and m.id in stored
-                else None,
-            )
-            for m in messages
-        ]
-
-    # -- helpers --------------------------------------------------------------------------------
 
     def _showing(
         self, session_id: str, text: str, image: GalleryImage, *, can_finish: bool
@@ -644,53 +456,10 @@ class OnboardingAgent:
         # treated as "no current image": the session moves on instead of failing for good.
         return self._gallery.find(image_id) if image_id else None
 
+    def _image_path(self, image_id: str) -> str | None:
+        """Where every process that later reads a liked gallery image finds it."""
+        image = self._gallery.find(image_id)
+        return self._keep_image(self._gallery.path(image)) if image is not None else None
+
     def _can_finish(self, session_id: str) -> bool:
-        return policy.can_finish(policy_progress(self._sessions.messages(session_id)))
-
-    def _verdicts(self, messages: Sequence[StoredMessage]) -> list[ImageVerdict]:
-        by_image: dict[str, list[Extraction]] = {}
-        for message in messages:
-            if message.role == USER and message.extraction and message.image_id:
-                by_image.setdefault(message.image_id, []).append(message.extraction)
-        verdicts = []
-        for image_id, extractions in by_image.items():
-            overall = next((e.overall for e in extractions if e.overall is not None), None)
-            attributes = tuple(a for e in extractions for a in e.attributes)
-            image = self._gallery.find(image_id)
-            path = None
-            if image is not None:
-                path = self._keep_image(self._gallery.path(image))
-            verdicts.append(ImageVerdict(image_id, path, overall, attributes))
-        return verdicts
-
-
-def policy_progress(messages: Sequence[StoredMessage]) -> policy.Progress:
-    """The conversation's progress, replayed from its stored messages."""
-    progress = policy.Progress()
-    for message in messages:
-        if message.role == AGENT and message.kind == "show" and message.image_id:
-            progress.seen_images.add(message.image_id)
-        if message.role == USER and message.extraction is not None:
-            progress.add(message.image_id, message.extraction)
-    return progress
-
-
-def _asked_item(asked: OpenQuestion) -> AttributeDraft:
-    """The asked item as the reader found it (what 'neither' leaves out)."""
-    assert asked.target.extraction is not None
-    offset = len(asked.target.extraction.attributes)
-    return asked.target.extraction.unsure[asked.index - offset].attribute
-
-
-def _corrected_message(message: StoredMessage, stored: list[StoredCorrection]) -> StoredMessage:
-    """The message as the finish stores it: its attributes after corrections and answers (open
-    unsure items left out), and, where the person changed any, the image's verdict read anew
-    from them, so a corrected comment's image is liked or disliked as the person meant it."""
-    if message.extraction is None:
-        return message
-    reading = corrections.apply(message.extraction, stored, message.text)
-    attributes = reading.stored()
-    update: dict[str, object] = {"attributes": attributes, "unsure": []}
-    if reading.changed:
-        update["overall"] = verdict_of(attributes)
-    return replace(message, extraction=message.extraction.model_copy(update=update))
+        return policy.can_finish(policy.progress_of(self._sessions.messages(session_id)))

@@ -20,6 +20,7 @@ from dataclasses import dataclass, field
 
 from agent.extraction import Extraction, UnsureItem
 from agent.gallery import Gallery, GalleryImage
+from agent.sessions import AGENT, USER, StoredMessage
 from preference_store.models import Category, Polarity
 
 MIN_IMAGES = 8
@@ -27,6 +28,8 @@ MIN_CATEGORIES = 4
 # Categories that say something about taste (subject matter and "other" do not count).
 TASTE_CATEGORIES = frozenset(Category) - {Category.SUBJECT, Category.OTHER}
 QUESTIONS_PER_COMMENT = 0.5
+ASK = "ask"  # the kind of the agent's message that asks about an unsure feature
+COMMENT_KINDS = frozenset({"comment", "followup"})  # a person's messages that are read
 # How much a wrong polarity in a category moves generation: palette, light and style first.
 _CATEGORY_WEIGHT = {
     Category.COLOR: 1.0,
@@ -93,6 +96,28 @@ def question_for(unsure: Sequence[UnsureItem]) -> int | None:
         return (entry.attribute.strength * visual, -entry.confidence, -index)
 
     return max(enumerate(unsure), key=weight)[0]
+
+
+def progress_of(messages: Sequence[StoredMessage]) -> Progress:
+    """The conversation's progress, replayed from its stored messages."""
+    progress = Progress()
+    for message in messages:
+        if message.role == AGENT and message.kind == "show" and message.image_id:
+            progress.seen_images.add(message.image_id)
+        if message.role == USER and message.extraction is not None:
+            progress.add(message.image_id, message.extraction)
+    return progress
+
+
+def question_of(extraction: Extraction, messages: Sequence[StoredMessage]) -> str | None:
+    """The question about ``extraction``'s unsure item that matters most, within the session's
+    budget (``messages``: the session so far, the comment included); None: nothing to ask."""
+    index = question_for(extraction.unsure)
+    if index is None:
+        return None
+    asked = sum(1 for m in messages if m.role == AGENT and m.kind == ASK)
+    comments = sum(1 for m in messages if m.role == USER and m.kind in COMMENT_KINDS)
+    return extraction.unsure[index].question if may_ask(asked, comments) else None
 
 
 def can_finish(progress: Progress) -> bool:

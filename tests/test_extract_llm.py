@@ -342,15 +342,16 @@ def test_the_word_bound_is_in_the_schema_sent_to_the_server(llm_server: Loopback
         ("The light is way too bright.", "bright light", "The light is way too bright"),
     ],
 )
-def test_a_polarity_the_clause_disputes_is_never_stored_the_wrong_way(
+def test_a_polarity_the_clause_disputes_is_asked_never_stored(
     llm_server: LoopbackLLMServer, comment: str, feature: str, evidence: str
 ) -> None:
     flipped = {"liked": [_feature(feature, evidence)], "disliked": []}
     llm_server.push(Reply.structured(flipped))
     result = _checked(llm_server).extract(comment, IMAGE)
     assert feature not in {a.text for a in result.attributes}  # not liked, not guessed either
-    assert feature in result.ignored
-    assert any(f"polarity of {feature!r}" in n and "left out" in n for n in result.notes)
+    [unsure] = result.unsure  # the agent asks the person instead
+    assert unsure.attribute.text == feature and "disagree" in unsure.reason
+    assert any(f"polarity of {feature!r}" in n and "asked" in n for n in result.notes)
 
 
 def test_a_polarity_the_clause_agrees_with_is_kept(llm_server: LoopbackLLMServer) -> None:
