@@ -14,6 +14,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from generation.palp import MAX_RANK as PALP_MAX_RANK
 from generation.palp import MAX_STEPS as PALP_MAX_STEPS
 from generation.request import PalpRequest
+from jobs.feedback import Feedback
 from preference_store.models import (
     ATTRIBUTE_TEXT_PATTERN,
     MAX_ATTRIBUTE_CHARS,
@@ -24,7 +25,7 @@ from preference_store.models import (
     Profile,
     VisualAttribute,
 )
-from preference_store.text import MAX_SQL_INTEGER, Line, Paragraph
+from preference_store.text import MAX_SQL_INTEGER, Line
 
 
 class Request(BaseModel):
@@ -407,14 +408,11 @@ class GenerationOut(BaseModel):
     plain_image_urls: list[str]
 
 
-class FeedbackIn(Request):
+class FeedbackIn(Feedback):
     model_config = ConfigDict(
         extra="forbid",
         json_schema_extra={"examples": [{"liked": True, "comment": "love the soft golden light"}]},
     )
-
-    liked: bool = Field(strict=True)
-    comment: Paragraph | None = Field(default=None, min_length=1)
 
 
 class FeedbackOut(BaseModel):
