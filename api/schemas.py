@@ -336,9 +336,9 @@ class GenerationCreate(Request):
     aesthetic_lr: float | None = Field(default=None, gt=0.0, le=1e-2, allow_inf_nan=False)
     mode: Literal["embeds", "guidance", "palp"] | None = Field(
         default=None,
-        description="embeds (free), guidance (an extra UNet pass, ~2×) or palp: an adapter is "
-        "trained for this prompt first (PALP; ~500 steps of ~6 UNet passes each: minutes on a "
-        "GPU), cached per prompt and profile version.",
+        description="embeds (free), guidance (an extra UNet pass, ~1.4–1.7×) or palp: an adapter "
+        "is trained for this prompt first (PALP; ~500 steps of ~6 UNet passes each: minutes on "
+        "a GPU), cached per prompt and profile version.",
     )
     palp_steps: int | None = Field(default=None, ge=0, le=PALP_MAX_STEPS)
     palp_rank: int | None = Field(default=None, ge=1, le=PALP_MAX_RANK)

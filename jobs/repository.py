@@ -2,9 +2,9 @@
 
 The job interface (every engine keeps it; see ``jobs/queue.py`` for the protocol):
 
-- A job has a ``kind`` ("generation" now; "style_training", "palp" later) and a typed request, a
-  pydantic model registered for that kind by the composition root (``JobKinds``), so adding a
-  kind never touches the queue. A request says its ``total_steps()``, its cost in
+- A job has a ``kind`` ("generation" or "style_training") and a typed request, a pydantic model
+  registered for that kind by the composition root (``JobKinds``), so adding a kind never
+  touches the queue. A request says its ``total_steps()``, its cost in
   ``pixel_steps()`` and a ``batch_key()`` (requests with equal keys may share one batch).
 - A job row moves ``queued → running → done | failed | cancelled`` (failed and cancelled carry a
   reason). It is written as ``queued`` before anyone is told it exists.
@@ -47,7 +47,6 @@ from jobs.rows import (
     RUNNING,
     JobRow,
 )
-from jobs.rows import FINISHED as FINISHED
 from preference_store.models import new_id, utc_now
 
 
@@ -138,7 +137,7 @@ class Job:
 
 @dataclass(frozen=True)
 class AdmissionRules:
-    """The limits every engine keeps (from settings)."""
+    """The limits every engine keeps (``api/wiring/jobs.py`` fills them from settings)."""
 
     per_user: int
     capacity: int

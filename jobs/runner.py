@@ -19,7 +19,7 @@ import socket
 import threading
 import time
 from collections import Counter
-from collections.abc import AsyncIterator, Callable, Mapping
+from collections.abc import Callable, Mapping
 from typing import Any
 
 from jobs.lease import LeaseKeeper, LeaseLost
@@ -326,9 +326,6 @@ class LocalJobQueue(JobFront):
             "running": self.executor.running if self.executor is not None else 0,
             **{f"finished_{k}": v for k, v in finished.items()},
         }
-
-    def follow(self, job_id: str) -> AsyncIterator[JobEvent | None]:
-        return self.progress.follow(job_id)
 
     def batch_stats(self) -> BatchStats | None:
         """Jobs per batch and images made by this process's worker (None before it starts)."""
