@@ -98,10 +98,6 @@ def is_instruction(sentence: str) -> bool:
     return words[0] in lexicon.EDIT_OPENERS and any(w in lexicon.PROFILE_WORDS for w in words[1:])
 
 
-def instruction_sentences(comment: str) -> list[str]:
-    return [s for s in _SENTENCES.split(comment) if s.strip() and is_instruction(s)]
-
-
 @dataclass(frozen=True)
 class Stripped:
     """A comment with everything addressed to the system taken out."""

@@ -25,10 +25,6 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from agent.sessions import SessionRepository
 from api.deps import RateLimiter, TokenCache
 from api.errors import ServerErrorsAsProblems, install_error_handlers, problem
-from api.jobs.feedback import apply_pending_feedback
-from api.jobs.feedback_inbox import FeedbackInbox
-from api.jobs.queue import JobQueue
-from api.jobs.runner import batch_snapshot
 from api.metrics import Metrics, MetricsMiddleware
 from api.onboarding import Onboarding
 from api.openapi import add_setting_bounds
@@ -50,6 +46,10 @@ from api.wiring.agent import build_agent, build_extractor, build_gallery
 from api.wiring.jobs import open_job_queue
 from api.wiring.services import Components
 from generation.loading import LoadedModels
+from jobs.feedback import apply_pending_feedback
+from jobs.feedback_inbox import FeedbackInbox
+from jobs.queue import JobQueue
+from jobs.runner import batch_snapshot
 
 STATIC = Path(__file__).parent / "static"
 log = logging.getLogger("tastemaker.api")

@@ -22,9 +22,9 @@ from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
 from agent.gallery import Gallery
 from api.errors import ApiError, TooManyRequests, Unavailable
-from api.jobs.queue import JobQueue
 from api.onboarding import Onboarding
 from api.settings import Settings
+from jobs.queue import JobQueue
 from preference_store.accounts import Accounts
 from preference_store.blobs import BlobStore
 from preference_store.store import PreferenceStore

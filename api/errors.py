@@ -63,10 +63,6 @@ class Conflict(ApiError):
     status = 409
 
 
-class PayloadTooLarge(ApiError):
-    status = 413
-
-
 class Unprocessable(ApiError):
     status = 422
 

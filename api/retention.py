@@ -11,7 +11,7 @@ import logging
 import threading
 from datetime import datetime, timedelta
 
-from api.jobs.generation import GENERATIONS_PREFIX
+from jobs.generation import GENERATIONS_PREFIX
 from preference_store.blobs import BlobStore
 from preference_store.models import utc_now
 

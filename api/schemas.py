@@ -14,6 +14,7 @@ from pydantic import AllowInfNan, BaseModel, ConfigDict, Field, Strict
 from generation.palp import MAX_RANK as PALP_MAX_RANK
 from generation.palp import MAX_STEPS as PALP_MAX_STEPS
 from generation.request import PalpRequest
+from jobs.feedback import Feedback
 from preference_store.models import (
     ATTRIBUTE_TEXT_PATTERN,
     MAX_ATTRIBUTE_CHARS,
@@ -25,7 +26,7 @@ from preference_store.models import (
     VisualAttribute,
 )
 from preference_store.styles import MAX_TRAINED_VECTORS, MAX_TRAINING_LR, MAX_TRAINING_STEPS
-from preference_store.text import MAX_SQL_INTEGER, Line, Paragraph
+from preference_store.text import MAX_SQL_INTEGER, Line
 
 # Numbers in requests are JSON numbers: ``true`` is not 1 and "5" is not 5 (lax pydantic took
 # both, so ``"steps": true`` queued a job).
@@ -342,9 +343,9 @@ class GenerationCreate(Request):
     aesthetic_lr: Number | None = Field(default=None, gt=0.0, le=1e-2, allow_inf_nan=False)
     mode: Literal["embeds", "guidance", "palp"] | None = Field(
         default=None,
-        description="embeds (free), guidance (an extra UNet pass, ~2×) or palp: an adapter is "
-        "trained for this prompt first (PALP; ~500 steps of ~6 UNet passes each: minutes on a "
-        "GPU), cached per prompt and profile version.",
+        description="embeds (free), guidance (an extra UNet pass, ~1.4–1.7×) or palp: an adapter "
+        "is trained for this prompt first (PALP; ~500 steps of ~6 UNet passes each: minutes on "
+        "a GPU), cached per prompt and profile version.",
     )
     palp_steps: Int | None = Field(default=None, ge=0, le=PALP_MAX_STEPS)
     palp_rank: Int | None = Field(default=None, ge=1, le=PALP_MAX_RANK)
@@ -427,14 +428,11 @@ class GenerationOut(BaseModel):
     plain_image_urls: list[str]
 
 
-class FeedbackIn(Request):
+class FeedbackIn(Feedback):
     model_config = ConfigDict(
         extra="forbid",
         json_schema_extra={"examples": [{"liked": True, "comment": "love the soft golden light"}]},
     )
-
-    liked: bool = Field(strict=True)
-    comment: Paragraph | None = Field(default=None, min_length=1)
 
 
 class FeedbackOut(BaseModel):

@@ -11,7 +11,7 @@ from __future__ import annotations
 from sqlalchemy import MetaData
 
 from agent import sessions
-from api.jobs import feedback_inbox, rows
+from jobs import feedback_inbox, rows
 from preference_store import accounts, blobs, styles, versions
 from preference_store.database import Base
 

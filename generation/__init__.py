@@ -1,14 +1,22 @@
 """Personalized generation: a person's profile steers Stable Diffusion 1.x / SDXL.
 
 Modules, one job each (nothing is loaded at import time):
-- ``settings``: bounds-checked request settings; ``errors``: typed errors.
+- ``request`` + ``settings``: the typed, bounds-checked request; ``errors``: typed errors.
+- ``render``: the one way to run a request (profile in, PNGs out); ``batched``: several
+  people's requests denoised in one UNet batch.
 - ``loading``: pipelines and CLIP models from a hub id, folder, single file or ``tiny``.
 - ``tiny``: seeded tiny random SD 1.x / SDXL / CLIP built from configs (tests, demo).
 - ``plan`` + ``conflicts``: which liked/disliked attributes condition a prompt, and why (pure).
-- ``encoding``: text encoding as the pipelines do it, with optional weight overrides.
-- ``aesthetic``: the aesthetic embedding and the A1111 ``.pt`` format.
-- ``aesthetic_gradients``: per-prompt tuning without touching the shared encoder.
+- ``encoding``: text encoding as the pipelines do it, with optional weight overrides;
+  ``tokenizing``: tokenizer calls safe from several threads.
+- ``clip``: the CLIP model matching the text encoder; ``aesthetic``: the aesthetic embedding and
+  the A1111 ``.pt`` format; ``aesthetic_gradients``: per-prompt tuning without touching the
+  shared encoder.
 - ``guidance``: ViPer's extra-UNet-pass mode; per-request pipeline views.
-- ``generator``: ``PersonalizedGenerator``, the one entry point; ``cache``: LRU caches.
+- ``palp``, ``palp_adapters``, ``palp_run``: PALP adapters, trained per prompt and cached.
+- ``style_token``, ``style_training``, ``style_inject``, ``style_library``, ``style_formats``:
+  learned style tokens (textual inversion), used per call, imported and exported.
+- ``generator``: ``PersonalizedGenerator``; ``cache``: LRU caches; ``reaction_images``: the
+  picture behind an image reaction.
 - ``scoring``: the CLIP proxy preference score; ``png``: PNGs that record their provenance.
 """

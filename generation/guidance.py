@@ -3,8 +3,8 @@
 ``ε = ε_u + w·(ε_t + a·ε_vp+ − ε_u − b·ε_vp−)``. The pipeline already computes
 ``ε_u + w·(ε_t − ε_u)`` from the two halves of its batch, so a thin UNet wrapper runs the batch of
 four (uncond, text, VP−, VP+) in one call and hands back ``[ε_u, ε_t + a·ε_vp+ − b·ε_vp−]``.
-Cost: the UNet batch doubles (2 → 4 per image), so denoising takes about 2× the compute of the
-plain or ``embeds`` modes; ``bench/generation.py`` measures it.
+Cost: the UNet batch doubles (2 → 4 per image); ``bench/generation.py`` measured denoising at
+about 1.4–1.7× the time of the plain or ``embeds`` modes.
 
 The wrapper is used through a per-request pipeline view (``from_pipe``, which shares every
 component), so the shared pipeline is never modified.

@@ -15,7 +15,7 @@ import re
 import warnings
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any
 
 import torch
 from diffusers import StableDiffusionPipeline, StableDiffusionXLPipeline
@@ -33,7 +33,6 @@ from generation.tiny import (
     build_tiny_sdxl,
 )
 
-DTypeName = Literal["float32", "float16", "bfloat16"]
 DTYPES: dict[str, torch.dtype] = {
     "float32": torch.float32,
     "float16": torch.float16,

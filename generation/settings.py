@@ -24,7 +24,7 @@ class ConditioningMode(StrEnum):
     """How liked/disliked attributes reach the UNet (docs/design.md, "ViPer conditioning")."""
 
     EMBEDS = "embeds"  # prompt_embeds = E(p) + β·E(VP+): no extra compute
-    GUIDANCE = "guidance"  # one extra UNet pass per step on [E(VP−), E(VP+)]: ~2× denoising
+    GUIDANCE = "guidance"  # one extra UNet pass per step on [E(VP−), E(VP+)]: ~1.4–1.7× time
 
 
 def _multiple_of_8(value: int) -> int:

@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import io
 import pickle
-from typing import Any, Literal
+from typing import Any
 
 import torch
 from safetensors.torch import load as load_safetensors
@@ -26,7 +26,6 @@ from generation.errors import GenerationError
 from generation.style_inject import encoder_keys
 from preference_store.style_blobs import MAX_TOKEN_VECTORS as MAX_VECTORS
 
-Format = Literal["diffusers", "a1111"]
 FORMATS: tuple[str, ...] = ("diffusers", "a1111")
 A1111_PLACEHOLDER_ID = 265  # the id A1111 records for "*" in string_to_token
 

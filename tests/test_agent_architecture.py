@@ -21,21 +21,22 @@ def _imports(package: str) -> dict[str, set[str]]:
     return found
 
 
-def test_agent_and_prompts_never_import_generation_or_api() -> None:
+def test_agent_and_prompts_never_import_generation_jobs_or_api() -> None:
+    above = {"generation", "jobs", "api"}
     for package in ("agent", "prompts"):
         for module, names in _imports(package).items():
-            assert not names & {"generation", "api"}, (
-                f"{module} imports {names & {'generation', 'api'}}"
-            )
+            assert not names & above, f"{module} imports {names & above}"
 
 
 def test_lower_layers_never_import_upwards() -> None:
-    """``api → agent, generation → preference_store, prompts``: generation never imports agent,
-    and neither imports api; the store and the prompts import none of the others."""
+    """``api → jobs → agent, generation → preference_store, prompts``: jobs never imports api,
+    generation never imports agent or jobs, and neither imports api; the store and the prompts
+    import none of the others."""
     forbidden = {
-        "generation": {"agent", "api"},
-        "preference_store": {"agent", "generation", "api"},
-        "prompts": {"agent", "generation", "api"},
+        "jobs": {"api"},
+        "generation": {"agent", "jobs", "api"},
+        "preference_store": {"agent", "generation", "jobs", "api"},
+        "prompts": {"agent", "generation", "jobs", "api"},
     }
     for package, above in forbidden.items():
         for module, names in _imports(package).items():
@@ -44,20 +45,22 @@ def test_lower_layers_never_import_upwards() -> None:
 
 def test_settings_are_read_only_in_api() -> None:
     # generation is left out only while generation/loading.py reads HF_HUB_OFFLINE itself.
-    for package in ("agent", "prompts", "preference_store"):
+    for package in ("agent", "prompts", "preference_store", "jobs"):
         for path in (ROOT / package).rglob("*.py"):
             text = path.read_text(encoding="utf-8")
             assert "BaseSettings" not in text and "pydantic_settings" not in text, path
             assert "os.environ" not in text and "getenv" not in text, path
 
 
-def test_api_keeps_jobs_and_wiring_in_their_packages() -> None:
-    """The job system lives in ``api/jobs/`` and the composition root in ``api/wiring/``; a new
-    ``api/jobs_*.py`` or ``api/*_wiring.py`` beside them would split each in two again."""
+def test_jobs_and_wiring_each_live_in_one_package() -> None:
+    """The job system is the top-level ``jobs/`` package and the composition root is
+    ``api/wiring/``; an ``api/jobs/``, ``api/jobs_*.py`` or ``api/*_wiring.py`` would split
+    each in two again."""
     top = {path.name for path in (ROOT / "api").glob("*.py")}
     strays = {name for name in top if name.startswith("jobs") or name.endswith("wiring.py")}
-    assert not strays, f"move {sorted(strays)} into api/jobs/ or api/wiring/"
-    assert (ROOT / "api" / "jobs" / "repository.py").is_file()
+    assert not strays, f"move {sorted(strays)} into jobs/ or api/wiring/"
+    assert not (ROOT / "api" / "jobs").exists(), "the job system is the top-level jobs/ package"
+    assert (ROOT / "jobs" / "repository.py").is_file()
     assert (ROOT / "api" / "wiring" / "services.py").is_file()
 
 

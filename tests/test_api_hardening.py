@@ -13,14 +13,14 @@ from fastapi.testclient import TestClient
 
 from agent.offline import OfflineExtractor
 from api.app import create_app
-from api.jobs.feedback import apply_pending_feedback
-from api.jobs.feedback_inbox import FeedbackInbox
-from api.jobs.generation import GENERATION
-from api.jobs.repository import JobRepository
 from api.settings import Settings
 from api.wiring.jobs import job_kinds
 from api.wiring.services import Components
 from generation.request import GenerationRequest
+from jobs.feedback import apply_pending_feedback
+from jobs.feedback_inbox import FeedbackInbox
+from jobs.generation import GENERATION
+from jobs.repository import JobRepository
 from preference_store.embeddings import SentenceTransformerEmbedder
 from preference_store.models import ATTRIBUTE_ID_PATTERN
 

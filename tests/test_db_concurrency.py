@@ -23,11 +23,11 @@ from sqlalchemy import Engine, text
 
 from agent.sessions import SessionRepository
 from api import migrate
-from api.jobs.generation import GENERATION
-from api.jobs.repository import JobRepository
 from api.onboarding import TurnLock
 from api.wiring.jobs import job_kinds
 from generation.request import GenerationRequest
+from jobs.generation import GENERATION
+from jobs.repository import JobRepository
 from preference_store.database import make_engine
 from preference_store.embeddings import SentenceTransformerEmbedder
 from preference_store.models import AttributeDraft, Polarity

@@ -7,14 +7,13 @@ from pathlib import Path
 import pytest
 
 from agent.offline import OfflineExtractor
-from api.jobs.feedback import apply_feedback, apply_pending_feedback
-from api.jobs.feedback_inbox import FeedbackInbox
-from api.jobs.repository import JobRepository
-from api.schemas import FeedbackIn
 from api.settings import Settings
 from api.wiring.jobs import job_kinds
 from api.wiring.services import Components
 from generation.request import GenerationRequest
+from jobs.feedback import Feedback, apply_feedback, apply_pending_feedback
+from jobs.feedback_inbox import FeedbackInbox
+from jobs.repository import JobRepository
 from preference_store.embeddings import SentenceTransformerEmbedder
 
 
@@ -39,7 +38,7 @@ def test_feedback_survives_a_crash_during_extraction_and_is_applied_on_restart(
     jobs.mark_done(running, {"images": 1})
     done = jobs.get(job.id)
     assert done is not None
-    body = FeedbackIn(liked=True, comment="love the warm golden light")
+    body = Feedback(liked=True, comment="love the warm golden light")
 
     with pytest.raises(RuntimeError):
         apply_feedback(store, CrashingExtractor(), inbox, done, body, components.blobs)  # type: ignore[arg-type]

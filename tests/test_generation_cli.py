@@ -193,12 +193,12 @@ def test_aesthetic_embedding_export_import_round_trip_in_a1111_format(
 
 def test_the_cli_and_a_job_worker_make_the_same_image(alice: Path) -> None:
     """One way to run a generation: ``generate`` and the worker's handler share render_request."""
-    from api.jobs.progress import LocalProgress
-    from api.jobs.repository import JobRepository
-    from api.jobs.runner import JobExecutor
     from api.wiring.jobs import job_kinds, load_handlers
     from generation.request import GenerationRequest
     from generation.settings import GenerationSettings
+    from jobs.progress import LocalProgress
+    from jobs.repository import JobRepository
+    from jobs.runner import JobExecutor
 
     prompt = "a lighthouse at dusk"
     result = runner.invoke(

@@ -130,7 +130,7 @@ def test_guidance_mode_runs_one_extra_unet_pass_per_step(generator) -> None:
     finally:
         hook.remove()
     assert embeds_batches == [2, 2]  # uncond + text per step
-    assert batches == [4, 4]  # + VP− and VP+ per step: about 2× the denoising compute
+    assert batches == [4, 4]  # + VP− and VP+ per step: the UNet batch doubles
 
 
 def test_aesthetic_steps_change_the_image_and_are_reported(generator) -> None:

@@ -17,16 +17,16 @@ from chromadb.config import Settings as ChromaSettings
 from PIL import Image
 from prometheus_client.parser import text_string_to_metric_families
 
-from api.jobs.generation import GenerationWork, image_key
-from api.jobs.progress import JobEvent, LocalProgress
-from api.jobs.repository import CANCELLED, DONE, QUEUED, AdmissionRules, JobRepository
-from api.jobs.runner import JobExecutor
 from api.metrics import Metrics
 from api.wiring.jobs import job_kinds
 from generation.generator import PersonalizedGenerator
 from generation.render import BatchEntry, Rendered, render_batch, render_request
 from generation.request import GenerationRequest
 from generation.settings import GenerationSettings
+from jobs.generation import GenerationWork, image_key
+from jobs.progress import JobEvent, LocalProgress
+from jobs.repository import CANCELLED, DONE, QUEUED, AdmissionRules, JobRepository
+from jobs.runner import JobExecutor
 from preference_store.blobs import FileBlobStore
 from preference_store.database import create_schema, make_engine
 from preference_store.models import AttributeDraft, Category, Polarity

@@ -20,10 +20,10 @@ from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 
 import pytest
 
-from api.jobs.celery_engine import celery_app, wake
-from api.jobs.repository import DONE, FAILED
 from generation.request import GenerationRequest
 from generation.settings import GenerationSettings
+from jobs.celery_engine import celery_app, wake
+from jobs.repository import DONE, FAILED
 from tests.doubles.brokers import fresh_redis_db
 from tests.doubles.celery_cluster import (
     PNG,

@@ -15,16 +15,16 @@ import pytest
 import torch
 from safetensors.torch import save as save_safetensors
 
-from api.jobs.lease import LeaseLost
-from api.jobs.outputs import Finished, JobOutputs
-from api.jobs.progress import LocalProgress
-from api.jobs.repository import CANCEL_REASON, CANCELLED, DONE, FAILED, Job, JobRepository
-from api.jobs.runner import LOST, JobExecutor, StepReporter
 from api.settings import Settings
 from api.wiring.jobs import job_kinds
 from api.wiring.services import open_blobs
 from generation.request import GenerationRequest
 from generation.settings import GenerationSettings
+from jobs.lease import LeaseLost
+from jobs.outputs import Finished, JobOutputs
+from jobs.progress import LocalProgress
+from jobs.repository import CANCEL_REASON, CANCELLED, DONE, FAILED, Job, JobRepository
+from jobs.runner import LOST, JobExecutor, StepReporter
 from preference_store.blobs import BlobStore
 from preference_store.database import create_schema, make_engine
 from preference_store.styles import StyleRecord, StyleStore

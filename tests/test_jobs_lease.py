@@ -15,7 +15,7 @@ from functools import partial
 import httpx
 import pytest
 
-from api.jobs.repository import DONE
+from jobs.repository import DONE
 from tests.doubles.brokers import fresh_redis_db
 from tests.doubles.celery_cluster import Cluster, submit, user
 from tests.doubles.forker import WORKER_IMPORTS, Forker

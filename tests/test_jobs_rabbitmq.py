@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from api.jobs.celery_engine import QUEUE, celery_app
+from jobs.celery_engine import QUEUE, celery_app
 from tests.doubles.brokers import RABBITMQ, fresh_redis_db
 from tests.doubles.celery_cluster import PNG, Cluster, submit, user, wait_for
 

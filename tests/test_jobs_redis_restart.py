@@ -16,7 +16,7 @@ from collections.abc import Iterator
 
 import pytest
 
-from api.jobs.repository import DONE
+from jobs.repository import DONE
 from tests.doubles.brokers import RedisServer
 from tests.doubles.celery_cluster import Cluster, events, expected_files, submit, user, wait_for
 from tests.doubles.forker import WORKER_IMPORTS, Forker

@@ -17,7 +17,10 @@ import httpx
 import pytest
 from sqlalchemy import create_engine, text
 
-from api.jobs.repository import (
+from api.wiring.jobs import job_kinds
+from generation.request import GenerationRequest
+from generation.settings import GenerationSettings
+from jobs.repository import (
     CANCELLED,
     DONE,
     QUEUED,
@@ -27,9 +30,6 @@ from api.jobs.repository import (
     QueueFull,
     UserJobLimit,
 )
-from api.wiring.jobs import job_kinds
-from generation.request import GenerationRequest
-from generation.settings import GenerationSettings
 from preference_store.database import create_schema, make_engine
 from tests.doubles.uvicorn_server import UvicornServer
 

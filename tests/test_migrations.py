@@ -17,8 +17,8 @@ from sqlalchemy.exc import IntegrityError
 
 from agent.sessions import SessionRepository
 from api import migrate
-from api.jobs.repository import JobRepository
 from api.wiring.jobs import job_kinds
+from jobs.repository import JobRepository
 from preference_store.accounts import Accounts
 from preference_store.database import make_engine
 from preference_store.versions import VersionLog

@@ -1,15 +1,15 @@
 """The offline extractor, split along its stages (see ``extractor`` for the reading order).
 
 ``clause_polarity(comment, feature)`` is the polarity stage on its own: what the comment's own
-words say about one feature. The LLM path uses it to check an LLM's polarity against the
-evidence clause.
+words say about one feature. The LLM path checks an LLM's polarity against the evidence clause
+with the extractor's method of that name (``agent/polarity_check.py``).
 """
 
 from __future__ import annotations
 
 from functools import cache
 
-from agent.offline.extractor import NOT_ENGLISH, OfflineExtractor
+from agent.offline.extractor import OfflineExtractor
 from preference_store.models import Polarity
 
 
@@ -30,4 +30,4 @@ def clause_polarity(
     return (extractor or _rules_only()).clause_polarity(comment, feature)
 
 
-__all__ = ["NOT_ENGLISH", "OfflineExtractor", "clause_polarity"]
+__all__ = ["OfflineExtractor", "clause_polarity"]

@@ -103,7 +103,7 @@ def generate(
     mode: Annotated[
         GenerateMode,
         typer.Option(
-            help="embeds: free; guidance: extra UNet pass (~2×); palp: trains an adapter for "
+            help="embeds: free; guidance: extra UNet pass (~1.4–1.7×); palp: trains an adapter for "
             "this prompt first (PALP; minutes on a GPU, tests only on a CPU)."
         ),
     ] = GenerateMode.EMBEDS,

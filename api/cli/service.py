@@ -42,9 +42,9 @@ def worker(
 ) -> None:
     """Run jobs from the broker (TASTEMAKER_BROKER_URL), one at a time: start one worker process
     per accelerator, on as many machines as needed."""
-    from api.jobs.celery_engine import celery_app, run_worker
-    from api.jobs.repository import JobRepository
     from api.wiring.jobs import job_kinds, load_handlers, open_progress
+    from jobs.celery_engine import celery_app, run_worker
+    from jobs.repository import JobRepository
 
     settings = load_settings()
     if device:

@@ -1,4 +1,4 @@
-"""Feedback on a generated image over HTTP; the work is in ``api/jobs/feedback.py``."""
+"""Feedback on a generated image over HTTP; the work is in ``jobs/feedback.py``."""
 
 from __future__ import annotations
 
@@ -14,11 +14,12 @@ from api.deps import (
     in_lane,
 )
 from api.errors import Conflict, Unavailable, Unprocessable
-from api.jobs.feedback import apply_feedback
-from api.jobs.feedback_inbox import FeedbackInbox
-from api.jobs.repository import DONE
 from api.routes.generations import NOT_FOUND, JobId, own_job
-from api.schemas import FeedbackIn, FeedbackOut, Problem
+from api.schemas import ExtractedOut, FeedbackIn, FeedbackOut, Problem
+from jobs.feedback import FeedbackApplied, apply_feedback
+from jobs.feedback_inbox import FeedbackInbox
+from jobs.repository import DONE
+from preference_store.models import normalize_attribute_text
 
 router = APIRouter(
     prefix="/v1/generations",
@@ -55,6 +56,28 @@ async def generation_feedback(
         if job.status != DONE:
             raise Conflict(f"generation {job_id!r} is {job.status}; give feedback once it is done")
         inbox: FeedbackInbox = request.app.state.feedback_inbox
-        return apply_feedback(store, extractor, inbox, job, body, blobs)
+        return _answer(apply_feedback(store, extractor, inbox, job, body, blobs))
 
     return await in_lane(lane, apply)
+
+
+def _answer(applied: FeedbackApplied) -> FeedbackOut:
+    """What was learned, each with the id of the stored attribute it became, so the person can
+    correct it at once (PATCH or DELETE /v1/preferences/{id}): feedback is applied directly."""
+    stored = {normalize_attribute_text(a.text): a.id for a in applied.profile.attributes}
+    return FeedbackOut(
+        profile_version=applied.profile.version,
+        extracted=[
+            ExtractedOut(
+                text=a.text,
+                category=a.category,
+                polarity=a.polarity,
+                strength=a.strength,
+                index=index,
+                id=stored.get(normalize_attribute_text(a.text)),
+            )
+            for index, a in enumerate(applied.drafts)
+        ],
+        readback=applied.readback,
+        note="; ".join(applied.notes) or None,
+    )

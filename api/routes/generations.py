@@ -29,19 +29,6 @@ from api.errors import (
     Unprocessable,
     describe_validation_error,
 )
-from api.jobs.generation import GENERATION, image_key
-from api.jobs.progress import JobEvent
-from api.jobs.queue import JobQueue
-from api.jobs.repository import (
-    CANCELLED,
-    DONE,
-    FAILED,
-    RUNNING,
-    Job,
-    JobTooLarge,
-    QueueFull,
-    UserJobLimit,
-)
 from api.schemas import (
     GenerationAccepted,
     GenerationCreate,
@@ -52,6 +39,19 @@ from api.schemas import (
 from api.settings import Settings
 from generation.request import GenerationRequest
 from generation.settings import GenerationSettings, check_prompt
+from jobs.generation import GENERATION, image_key
+from jobs.progress import JobEvent
+from jobs.queue import JobQueue
+from jobs.repository import (
+    CANCELLED,
+    DONE,
+    FAILED,
+    RUNNING,
+    Job,
+    JobTooLarge,
+    QueueFull,
+    UserJobLimit,
+)
 
 router = APIRouter(
     prefix="/v1/generations",

@@ -13,11 +13,11 @@ from pydantic import ValidationError
 
 from api.deps import CurrentUser, JobsDep, StoreDep, StylesDep
 from api.errors import TooManyRequests, Unavailable, Unprocessable, describe_validation_error
-from api.jobs.repository import JobTooLarge, QueueFull, UserJobLimit
-from api.jobs.style import STYLE_TRAINING, StyleTrainingRequest
 from api.schemas import GenerationAccepted, Problem, StyleCreate, StyleOut
 from generation.style_formats import export_token, from_blob
 from generation.style_training import MAX_IMAGES, MIN_IMAGES
+from jobs.repository import JobTooLarge, QueueFull, UserJobLimit
+from jobs.style import STYLE_TRAINING, StyleTrainingRequest
 from preference_store.styles import STYLE_ID_PATTERN, StyleRecord
 
 router = APIRouter(

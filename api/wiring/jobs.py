@@ -13,17 +13,17 @@ from collections.abc import Mapping
 
 import torch
 
-from api.jobs.generation import GENERATION, GenerationWork, register_generation
-from api.jobs.progress import LocalProgress, ProgressBus, RedisProgress
-from api.jobs.queue import JobQueue
-from api.jobs.repository import AdmissionRules, JobKinds, JobRepository
-from api.jobs.runner import Handler, LocalJobQueue
-from api.jobs.style import STYLE_TRAINING, StyleTraining, register_style_training
 from api.settings import Settings
 from api.wiring.generation import open_generator, open_models
 from api.wiring.services import Components
 from generation.loading import LoadedModels
 from generation.palp_adapters import AdapterCache
+from jobs.generation import GENERATION, GenerationWork, register_generation
+from jobs.progress import LocalProgress, ProgressBus, RedisProgress
+from jobs.queue import JobQueue
+from jobs.repository import AdmissionRules, JobKinds, JobRepository
+from jobs.runner import Handler, LocalJobQueue
+from jobs.style import STYLE_TRAINING, StyleTraining, register_style_training
 
 log = logging.getLogger("tastemaker.jobs")
 
@@ -86,7 +86,7 @@ def open_job_queue(components: Components, models: LoadedModels | None = None) -
     progress = open_progress(settings)
     rules = admission_rules(settings)
     if settings.broker_url:
-        from api.jobs.celery_engine import CeleryJobQueue, celery_app
+        from jobs.celery_engine import CeleryJobQueue, celery_app
 
         app = celery_app(
             settings.broker_url, visibility_timeout_s=settings.job_visibility_timeout_s

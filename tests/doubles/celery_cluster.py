@@ -15,9 +15,9 @@ from typing import Any
 
 import httpx
 
-from api.jobs.generation import image_key
-from api.jobs.repository import Job, JobRepository
 from api.wiring.jobs import job_kinds
+from jobs.generation import image_key
+from jobs.repository import Job, JobRepository
 from preference_store.database import make_engine
 from tests.doubles.forker import Forker
 from tests.doubles.uvicorn_server import UvicornServer

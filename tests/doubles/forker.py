@@ -51,7 +51,7 @@ WORKER_IMPORTS = (
     "celery.worker.consumer",
     "kombu.transport.redis",
     "api.wiring.generation",
-    "api.jobs.celery_engine",
+    "jobs.celery_engine",
     "api.wiring.jobs",
     "generation.tiny",
 )

@@ -18,7 +18,7 @@ from dataclasses import dataclass
 
 import httpx
 
-from api.jobs.repository import DONE, FINISHED
+from jobs.rows import DONE, FINISHED
 from tests.doubles.celery_cluster import FINISHED_TWICE, Cluster, expected_files, wait_for
 from tests.doubles.worker_process import ForkedWorker, WorkerProcess
 

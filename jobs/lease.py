@@ -24,11 +24,11 @@ from typing import TYPE_CHECKING, Any
 from sqlalchemy import Engine, select, update
 from sqlalchemy.orm import Session
 
-from api.jobs.rows import CANCEL_REASON, CANCELLED, DONE, FAILED, QUEUED, RUNNING, JobRow
+from jobs.rows import CANCEL_REASON, CANCELLED, DONE, FAILED, QUEUED, RUNNING, JobRow
 from preference_store.models import utc_now
 
 if TYPE_CHECKING:
-    from api.jobs.repository import Job
+    from jobs.repository import Job
 
 log = logging.getLogger("tastemaker.jobs")
 

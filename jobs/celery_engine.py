@@ -23,10 +23,10 @@ from typing import Any
 
 from celery import Celery
 
-from api.jobs.progress import JobEvent, ProgressBus
-from api.jobs.queue import JobFront
-from api.jobs.repository import AdmissionRules, Job, JobRepository, JobRequest
-from api.jobs.runner import Handler, JobExecutor
+from jobs.progress import JobEvent, ProgressBus
+from jobs.queue import JobFront
+from jobs.repository import AdmissionRules, Job, JobRepository, JobRequest
+from jobs.runner import Handler, JobExecutor
 
 log = logging.getLogger("tastemaker.jobs")
 

@@ -1,10 +1,10 @@
 """Jobs in the relational store: the one source of truth, whichever engine runs them.
 
-The job interface (every engine keeps it; see ``api/jobs/queue.py`` for the protocol):
+The job interface (every engine keeps it; see ``jobs/queue.py`` for the protocol):
 
-- A job has a ``kind`` ("generation" now; "style_training", "palp" later) and a typed request, a
-  pydantic model registered for that kind by the composition root (``JobKinds``), so adding a
-  kind never touches the queue. A request says its ``total_steps()``, its cost in
+- A job has a ``kind`` ("generation" or "style_training") and a typed request, a pydantic model
+  registered for that kind by the composition root (``JobKinds``), so adding a kind never
+  touches the queue. A request says its ``total_steps()``, its cost in
   ``pixel_steps()`` and a ``batch_key()`` (requests with equal keys may share one batch).
 - A job row moves ``queued → running → done | failed | cancelled`` (failed and cancelled carry a
   reason). It is written as ``queued`` before anyone is told it exists.
@@ -17,7 +17,7 @@ The job interface (every engine keeps it; see ``api/jobs/queue.py`` for the prot
 - A running job belongs to one ``worker`` and one ``attempts`` number; its worker renews
   ``heartbeat_at``. Every end-of-run write, results included, is fenced by (status, worker,
   attempt), so a worker that was given up on can never complete a job a second time nor store
-  anything for it (``api/jobs/lease.py``). ``requeue_orphans`` puts the jobs of a worker that
+  anything for it (``jobs/lease.py``). ``requeue_orphans`` puts the jobs of a worker that
   stopped renewing back in the queue, or fails them after ``max_attempts``.
 - Cancelling a queued job ends it at once; a running job gets ``cancel_requested`` and its worker
   stops it at the next step.
@@ -36,8 +36,8 @@ from pydantic import BaseModel, ValidationError
 from sqlalchemy import Engine, func, select, text, update
 from sqlalchemy.orm import Session
 
-from api.jobs.lease import JobLeases
-from api.jobs.rows import (
+from jobs.lease import JobLeases
+from jobs.rows import (
     CANCEL_REASON,
     CANCELLED,
     DONE,
@@ -47,7 +47,6 @@ from api.jobs.rows import (
     RUNNING,
     JobRow,
 )
-from api.jobs.rows import FINISHED as FINISHED
 from preference_store.models import new_id, utc_now
 
 
@@ -138,7 +137,7 @@ class Job:
 
 @dataclass(frozen=True)
 class AdmissionRules:
-    """The limits every engine keeps (from settings)."""
+    """The limits every engine keeps (``api/wiring/jobs.py`` fills them from settings)."""
 
     per_user: int
     capacity: int

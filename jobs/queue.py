@@ -1,8 +1,8 @@
 """The job queue as the API sees it: one protocol, two engines behind it.
 
-- ``LocalJobQueue`` (``api/jobs/runner.py``): the embedded default, a worker thread in the API
+- ``LocalJobQueue`` (``jobs/runner.py``): the embedded default, a worker thread in the API
   process (``make run``).
-- ``CeleryJobQueue`` (``api/jobs/celery_engine.py``): jobs run by ``tastemaker worker`` processes;
+- ``CeleryJobQueue`` (``jobs/celery_engine.py``): jobs run by ``tastemaker worker`` processes;
   Celery (Redis or RabbitMQ) carries the wake-ups, the job rows stay the truth.
 
 Both share ``JobFront``: the rules (cost bound, per-user cap, queue capacity, fair order in the
@@ -14,8 +14,8 @@ from __future__ import annotations
 from collections.abc import AsyncIterator
 from typing import Protocol
 
-from api.jobs.progress import JobEvent, ProgressBus
-from api.jobs.repository import (
+from jobs.progress import JobEvent, ProgressBus
+from jobs.repository import (
     CANCELLED,
     AdmissionRules,
     Job,

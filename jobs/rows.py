@@ -1,5 +1,5 @@
-"""The job table and the statuses a job row moves through (``api/jobs/repository.py`` says how;
-``api/jobs/lease.py`` says who may end a running job)."""
+"""The job table and the statuses a job row moves through (``jobs/repository.py`` says how;
+``jobs/lease.py`` says who may end a running job)."""
 
 from __future__ import annotations
 

@@ -6,7 +6,7 @@ them, then takes the fairest queued job, again and again. While a job runs, a he
 renews its lease in the job row and reads whether its owner cancelled it; the step callback then
 stops the job at the next step. A worker that lost the lease (it was paused past it and the job
 went to another worker) stops at its next step too, and stores nothing: a handler's results
-(``api/jobs/outputs.py``) are written only by the fenced transaction that marks the job done.
+(``jobs/outputs.py``) are written only by the fenced transaction that marks the job done.
 HTTP handlers only write job rows and read progress, so the event loop never waits on model
 work.
 """
@@ -19,14 +19,14 @@ import socket
 import threading
 import time
 from collections import Counter
-from collections.abc import AsyncIterator, Callable, Mapping
+from collections.abc import Callable, Mapping
 from typing import Any
 
-from api.jobs.lease import LeaseKeeper, LeaseLost
-from api.jobs.outputs import Finished
-from api.jobs.progress import JobEvent, ProgressBus
-from api.jobs.queue import JobFront
-from api.jobs.repository import (
+from jobs.lease import LeaseKeeper, LeaseLost
+from jobs.outputs import Finished
+from jobs.progress import JobEvent, ProgressBus
+from jobs.queue import JobFront
+from jobs.repository import (
     CANCELLED,
     DONE,
     FAILED,
@@ -326,9 +326,6 @@ class LocalJobQueue(JobFront):
             "running": self.executor.running if self.executor is not None else 0,
             **{f"finished_{k}": v for k, v in finished.items()},
         }
-
-    def follow(self, job_id: str) -> AsyncIterator[JobEvent | None]:
-        return self.progress.follow(job_id)
 
     def batch_stats(self) -> BatchStats | None:
         """Jobs per batch and images made by this process's worker (None before it starts)."""

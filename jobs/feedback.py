@@ -13,25 +13,41 @@ node's disk, so whichever worker later learns from it reads it from there.
 from __future__ import annotations
 
 import logging
+from dataclasses import dataclass
+
+from pydantic import BaseModel, ConfigDict, Field
 
 from agent.corrections import readback
 from agent.extraction import Extractor, ImageContext, ImageTag
-from api.jobs.feedback_inbox import FeedbackInbox
-from api.jobs.generation import image_key
-from api.jobs.repository import Job, JobRepository
-from api.schemas import ExtractedOut, FeedbackIn, FeedbackOut
 from generation.reaction_images import blob_reference
+from jobs.feedback_inbox import FeedbackInbox
+from jobs.generation import image_key
+from jobs.repository import Job, JobRepository
 from preference_store.blobs import BlobStore, FileBlobStore
-from preference_store.models import (
-    AttributeDraft,
-    ImageReaction,
-    Polarity,
-    Profile,
-    normalize_attribute_text,
-)
+from preference_store.models import AttributeDraft, ImageReaction, Polarity, Profile
 from preference_store.store import PreferenceStore
+from preference_store.text import Paragraph
 
 log = logging.getLogger("tastemaker.api")
+
+
+class Feedback(BaseModel):
+    """Whether the person liked the image, and optionally why (the HTTP body extends it)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    liked: bool = Field(strict=True)
+    comment: Paragraph | None = Field(default=None, min_length=1)
+
+
+@dataclass(frozen=True)
+class FeedbackApplied:
+    """What applying feedback stored: the new profile and the attributes read from the comment."""
+
+    profile: Profile
+    drafts: list[AttributeDraft]
+    readback: str | None
+    notes: list[str]
 
 
 def _local_file(blobs: BlobStore, key: str) -> str | None:
@@ -76,7 +92,7 @@ def apply_pending_feedback(
             job = jobs.get_for(pending.user_id, pending.job_id)
             if job is None:
                 continue
-            body = FeedbackIn(liked=pending.liked, comment=pending.comment)
+            body = Feedback(liked=pending.liked, comment=pending.comment)
             apply_feedback(store, extractor, inbox, job, body, blobs, feedback_id=pending.id)
         except Exception:
             log.exception("pending feedback %s could not be applied; kept for later", pending.id)
@@ -90,12 +106,12 @@ def apply_feedback(
     extractor: Extractor,
     inbox: FeedbackInbox,
     job: Job,
-    body: FeedbackIn,
+    body: Feedback,
     blobs: BlobStore,
     *,
     feedback_id: str | None = None,
-) -> FeedbackOut:
-    """Store what the feedback says; returns the profile version it produced.
+) -> FeedbackApplied:
+    """Store what the feedback says; returns the new profile and what the comment said.
 
     The feedback is committed to the inbox before the extractor sees the comment (pass the
     ``feedback_id`` of a pending row to finish one that a restart interrupted).
@@ -120,26 +136,9 @@ def apply_feedback(
         reason=f"feedback on {job.id}",
     )
     inbox.mark_applied(feedback_id, updated.version)
-    return FeedbackOut(
-        profile_version=updated.version,
-        extracted=_read_back(drafts, updated),
+    return FeedbackApplied(
+        profile=updated,
+        drafts=drafts,
         readback=readback(drafts) if body.comment else None,
-        note="; ".join(notes) or None,
+        notes=notes,
     )
-
-
-def _read_back(drafts: list[AttributeDraft], profile: Profile) -> list[ExtractedOut]:
-    """What was learned, each with the id of the stored attribute it became, so the person can
-    correct it at once (PATCH or DELETE /v1/preferences/{id}): feedback is applied directly."""
-    stored = {normalize_attribute_text(a.text): a.id for a in profile.attributes}
-    return [
-        ExtractedOut(
-            text=a.text,
-            category=a.category,
-            polarity=a.polarity,
-            strength=a.strength,
-            index=index,
-            id=stored.get(normalize_attribute_text(a.text)),
-        )
-        for index, a in enumerate(drafts)
-    ]

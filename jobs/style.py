@@ -4,7 +4,7 @@ Training runs on the worker's shared pipeline, one job at a time like every job 
 writes that pipeline's modules (``generation.style_training`` learns a private copy of the token
 rows). Its progress is one event per training step on the generations events route; a cancel
 stops it at the next step (the job system raises from the step reporter) and stores nothing.
-The token is stored by the transaction that marks the job done (``api/jobs/outputs.py``), so a
+The token is stored by the transaction that marks the job done (``jobs/outputs.py``), so a
 worker that lost the job to another (it was paused past its lease) stores no second token.
 """
 
@@ -12,12 +12,12 @@ from __future__ import annotations
 
 from pydantic import BaseModel, ConfigDict, model_validator
 
-from api.jobs.outputs import Finished, JobOutputs
-from api.jobs.repository import Job, JobKinds
-from api.jobs.runner import StepReporter
 from generation.generator import PersonalizedGenerator
 from generation.style_library import train_for_profile
 from generation.style_training import TrainingConfig
+from jobs.outputs import Finished, JobOutputs
+from jobs.repository import Job, JobKinds
+from jobs.runner import StepReporter
 from preference_store.blobs import BlobStore
 from preference_store.store import PreferenceStore
 from preference_store.styles import StyleStore

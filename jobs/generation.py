@@ -1,23 +1,24 @@
 """The "generation" job kind: its request type, and the handler a worker runs it with.
 
-The handler is a thin shell around ``generation.render.render_request`` (the same function the
-CLI's ``generate`` calls); it only decides where a job's PNGs live: in the blob store, under
-``image_key``, so any API node can serve them. They are kept back until the job ends and stored
-by the transaction that marks it done (``api/jobs/outputs.py``), as is a new PALP adapter
-afterwards, so a worker that lost the job to another stores none of them.
+The handler is a thin shell around ``generation.render`` (``render_request``, the function the
+CLI's ``generate`` calls, for one job; ``render_batch`` for several); it only decides where a
+job's PNGs live: in the blob store, under ``image_key``, so any API node can serve them. They
+are kept back until the job ends and stored by the transaction that marks it done
+(``jobs/outputs.py``), as is a new PALP adapter afterwards, so a worker that lost the job to
+another stores none of them.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable
 
-from api.jobs.outputs import Finished, JobOutputs
-from api.jobs.repository import Job, JobKinds
-from api.jobs.runner import StepReporter
 from generation.generator import PersonalizedGenerator
 from generation.palp_adapters import AdapterStore
 from generation.render import BatchEntry, ImageSink, Rendered, render_batch, render_request
 from generation.request import GenerationRequest
+from jobs.outputs import Finished, JobOutputs
+from jobs.repository import Job, JobKinds
+from jobs.runner import StepReporter
 from preference_store.blobs import BlobStore
 from preference_store.store import PreferenceStore
 from preference_store.styles import StyleStore
