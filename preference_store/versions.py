@@ -13,7 +13,16 @@ from collections.abc import Callable
 from datetime import UTC, datetime
 
 from pydantic import BaseModel, Field
-from sqlalchemy import DateTime, Engine, Integer, String, Text, UniqueConstraint, select
+from sqlalchemy import (
+    DateTime,
+    Engine,
+    Integer,
+    String,
+    Text,
+    UniqueConstraint,
+    bindparam,
+    select,
+)
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Mapped, Session, mapped_column
 
@@ -59,6 +68,16 @@ class ProfileVersionRow(Base):
     origin: Mapped[str | None] = mapped_column(String(100), nullable=True)
 
 
+# The hottest query (every profile read): built once, so a read does not construct and hash a
+# new statement each time.
+_NEWEST = (
+    select(ProfileVersionRow.version, ProfileVersionRow.created_at)
+    .where(ProfileVersionRow.user_id == bindparam("user_id"))
+    .order_by(ProfileVersionRow.version.desc())
+    .limit(1)
+)
+
+
 class VersionLog:
     """Append-only history of profile snapshots."""
 
@@ -72,12 +91,7 @@ class VersionLog:
         again gets new times); a read is then one indexed look-up, which also sees writes
         made by other processes."""
         with self._engine.connect() as connection:
-            newest = connection.execute(
-                select(ProfileVersionRow.version, ProfileVersionRow.created_at)
-                .where(ProfileVersionRow.user_id == user_id)
-                .order_by(ProfileVersionRow.version.desc())
-                .limit(1)
-            ).first()
+            newest = connection.execute(_NEWEST, {"user_id": user_id}).first()
         if newest is None:
             return None
         key = (user_id, newest.version, newest.created_at)
