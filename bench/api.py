@@ -19,13 +19,15 @@ Part 1 measures ``/healthz`` the same way, as the floor of what any request cost
     python bench/api.py --part list     # only part 1
     python bench/api.py --part list --against ed1dc3f --rounds 3
 
-Issue 24, item 8, on this 2-core machine shared with other work (load average 9-13, so figures
-swing by +-30 % between rounds; medians of 3 rounds, same run): GET /v1/preferences went from
-654 to 1,437 requests/s (x2.12), p99 174 -> 108 ms, server CPU 1,113 -> 517 us/request; /healthz
-147 us/request both. py-spy (--gil) before: pydantic validation of 50 AttributeOut per request and
-its JSON ~17 % of the GIL, building and hashing the newest-version SELECT ~4 %, FastAPI routing and
-dependencies ~30 %, the threadpool hop ~12 %. The JSON is now made once per profile version
-(api/bodies.py); the version is still looked up on every request.
+Issue 24, item 8, on this 2-core machine shared with other work (load average 5-13, so
+requests/s swing by +-30 % between rounds; server CPU per request much less), against ed1dc3f,
+median of 5 alternating rounds in one run: GET /v1/preferences 735 -> 1,655 requests/s (x2.25),
+p99 136 -> 86 ms (x0.58; 41 and 48 ms in the two quietest rounds, 97-109 ms in the busiest),
+server CPU 1,260 -> 510 us/request; /healthz unchanged (163 -> 160 us/request). py-spy (--gil)
+before: validating 50 AttributeOut per request and dumping them ~17 % of the GIL, building and
+hashing the newest-version SELECT ~4 %, FastAPI routing and dependencies ~30 %, the threadpool hop
+~12 %. The JSON is now made once per profile version (api/bodies.py); which version is current is
+still looked up on every request.
 """
 
 from __future__ import annotations
