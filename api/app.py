@@ -23,6 +23,7 @@ from fastapi_offline import FastAPIOffline
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from agent.sessions import SessionRepository
+from api.bodies import VersionedBodies
 from api.deps import RateLimiter, TokenCache
 from api.errors import ServerErrorsAsProblems, install_error_handlers, problem
 from api.metrics import Metrics, MetricsMiddleware
@@ -71,7 +72,10 @@ class BodyLimit:
             await self.app(scope, receive, send)
             return
         message = f"the request body is over {self.limit} bytes; send less"
-        declared = dict(scope["headers"]).get(b"content-length")
+        declared = None
+        for name, value in scope["headers"]:
+            if name == b"content-length":
+                declared = value  # the last one, as a dict of the headers would keep
         if declared is not None and (not declared.isdigit() or int(declared) > self.limit):
             await problem(413, message)(scope, receive, send)
             return
@@ -108,6 +112,7 @@ def _build(app: FastAPI, components: Components, models: LoadedModels | None) ->
     state.accounts = components.accounts
     state.tokens = TokenCache(components.accounts)
     state.limiter = RateLimiter(settings.rate_limit_per_minute, settings.rate_limit_burst)
+    state.preference_bodies = VersionedBodies()  # before the store: routes check the store
     state.store = components.store  # loads the embedder and opens chromadb once
     state.blobs = components.blobs
     if settings.image_retention_days is not None:

@@ -8,6 +8,7 @@ from __future__ import annotations
 import threading
 import time
 from collections.abc import Callable, Iterator
+from typing import Any
 
 from prometheus_client import CollectorRegistry, Counter, Histogram, generate_latest
 from prometheus_client.core import (
@@ -175,20 +176,33 @@ class MetricsMiddleware:
     def __init__(self, app: ASGIApp, metrics: Metrics) -> None:
         self.app = app
         self.metrics = metrics
+        # Each label set's child, looked up once (``labels()`` validates and locks per call).
+        self._latency: dict[str, Any] = {}
+        self._requests: dict[tuple[str, str, int], Any] = {}
+
+    def _observe(self, method: str, route: str, status: int, seconds: float) -> None:
+        latency = self._latency.get(route)
+        if latency is None:
+            latency = self._latency[route] = self.metrics.latency.labels(route)
+        latency.observe(seconds)
+        key = (method, route, status)
+        requests = self._requests.get(key)
+        if requests is None:
+            requests = self._requests[key] = self.metrics.requests.labels(
+                method, route, str(status)
+            )
+        requests.inc()
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
         started = time.perf_counter()
-        status = {"code": 500}
 
         async def send_wrapper(message: Message) -> None:
             if message["type"] == "http.response.start":
-                status["code"] = message["status"]
-                route = _route(scope)
-                self.metrics.latency.labels(route).observe(time.perf_counter() - started)
-                self.metrics.requests.labels(scope["method"], route, str(status["code"])).inc()
+                seconds = time.perf_counter() - started
+                self._observe(scope["method"], _route(scope), message["status"], seconds)
             await send(message)
 
         await self.app(scope, receive, send_wrapper)

@@ -8,7 +8,6 @@ own that still allows nothing from other origins.
 
 from __future__ import annotations
 
-from starlette.datastructures import MutableHeaders
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 PAGE_POLICY = (
@@ -29,6 +28,15 @@ ALWAYS = {
 }
 
 
+def _encoded(headers: dict[str, str]) -> tuple[tuple[bytes, bytes], ...]:
+    return tuple((k.lower().encode("latin-1"), v.encode("latin-1")) for k, v in headers.items())
+
+
+# Encoded once: every response gets these unless the route set its own.
+_PAGE_HEADERS = _encoded({**ALWAYS, "Content-Security-Policy": PAGE_POLICY})
+_DOCS_HEADERS = _encoded({**ALWAYS, "Content-Security-Policy": DOCS_POLICY})
+
+
 class SecurityHeaders:
     """Pure ASGI, so server-sent events stream through untouched."""
 
@@ -40,14 +48,14 @@ class SecurityHeaders:
             await self.app(scope, receive, send)
             return
         path: str = scope.get("path", "")
-        policy = DOCS_POLICY if path.startswith(DOCS_PATHS) else PAGE_POLICY
+        defaults = _DOCS_HEADERS if path.startswith(DOCS_PATHS) else _PAGE_HEADERS
 
         async def with_headers(message: Message) -> None:
             if message["type"] == "http.response.start":
-                headers = MutableHeaders(scope=message)
-                for name, value in ALWAYS.items():
-                    headers.setdefault(name, value)
-                headers.setdefault("Content-Security-Policy", policy)
+                # As MutableHeaders.setdefault, in one pass over the response's headers.
+                headers = message["headers"] = list(message.get("headers", ()))
+                present = {name for name, _value in headers}
+                headers.extend(pair for pair in defaults if pair[0] not in present)
             await send(message)
 
         await self.app(scope, receive, with_headers)

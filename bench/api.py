@@ -10,8 +10,24 @@ Every loop is bounded (a fixed number of requests, or until the generation ends 
 cap). The client is a minimal asyncio HTTP/1.1 client so the load generator costs little CPU
 next to the server on this 2-core machine.
 
+With ``--against REV`` part 1 also runs the server of another revision (exported with ``git
+archive``) and measures both in alternating rounds of one run, with the server's CPU time per
+request (less sensitive than requests/s to other work on a shared machine), medians and ratios.
+Part 1 measures ``/healthz`` the same way, as the floor of what any request costs.
+
     python bench/api.py                 # both parts
     python bench/api.py --part list     # only part 1
+    python bench/api.py --part list --against ed1dc3f --rounds 3
+
+Issue 24, item 8, on this 2-core machine shared with other work (load average 5-13, so
+requests/s swing by +-30 % between rounds; server CPU per request much less), against ed1dc3f,
+median of 5 alternating rounds in one run: GET /v1/preferences 735 -> 1,655 requests/s (x2.25),
+p99 136 -> 86 ms (x0.58; 41 and 48 ms in the two quietest rounds, 97-109 ms in the busiest),
+server CPU 1,260 -> 510 us/request; /healthz unchanged (163 -> 160 us/request). py-spy (--gil)
+before: validating 50 AttributeOut per request and dumping them ~17 % of the GIL, building and
+hashing the newest-version SELECT ~4 %, FastAPI routing and dependencies ~30 %, the threadpool hop
+~12 %. The JSON is now made once per profile version (api/bodies.py); which version is current is
+still looked up on every request.
 """
 
 from __future__ import annotations
@@ -20,6 +36,7 @@ import argparse
 import asyncio
 import json
 import os
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -74,7 +91,7 @@ def serve(port: int, data_dir: Path, sd15: bool) -> None:
     uvicorn.run(create_app(settings, models=models), host="127.0.0.1", port=port, log_level="error")
 
 
-def launch(script: Path, args: list[str]) -> tuple[subprocess.Popen[bytes], str]:
+def launch(script: Path, args: list[str], root: Path = ROOT) -> tuple[subprocess.Popen[bytes], str]:
     """``python SCRIPT serve --port P ARGS`` on a free loopback port, returned once /readyz
     answers (bench/db.py starts its servers through this too)."""
     import socket
@@ -83,7 +100,7 @@ def launch(script: Path, args: list[str]) -> tuple[subprocess.Popen[bytes], str]
         sock.bind(("127.0.0.1", 0))
         port = int(sock.getsockname()[1])
     command = [sys.executable, str(script), "serve", "--port", str(port), *args]
-    process = subprocess.Popen(command, cwd=ROOT, stderr=subprocess.DEVNULL)
+    process = subprocess.Popen(command, cwd=root, stderr=subprocess.DEVNULL)
     url = f"http://127.0.0.1:{port}"
     deadline = time.monotonic() + 600
     while time.monotonic() < deadline:
@@ -97,10 +114,31 @@ def launch(script: Path, args: list[str]) -> tuple[subprocess.Popen[bytes], str]
     raise TimeoutError("the server did not become ready")
 
 
-def start_server(data_dir: Path, *, sd15: bool) -> tuple[subprocess.Popen[bytes], str]:
+def start_server(
+    data_dir: Path, *, sd15: bool, root: Path = ROOT
+) -> tuple[subprocess.Popen[bytes], str]:
+    """The app of the tree at ``root`` (this checkout, or a revision exported by --against)."""
     return launch(
-        Path(__file__).resolve(), ["--data", str(data_dir)] + (["--sd15"] if sd15 else [])
+        root / "bench/api.py", ["--data", str(data_dir)] + (["--sd15"] if sd15 else []), root
     )
+
+
+def export_revision(revision: str, into: Path) -> Path:
+    """The tree of ``revision`` (e.g. the commit before a change) as files under ``into``."""
+    archive = subprocess.run(
+        ["git", "archive", "--format=tar", revision], cwd=ROOT, check=True, capture_output=True
+    )
+    subprocess.run(["tar", "-x", "-C", str(into)], input=archive.stdout, check=True)
+    return into
+
+
+def cpu_seconds(pid: int) -> float | None:
+    """User + system CPU time of a process so far (Linux), or None."""
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except OSError:
+        return None
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
 def call(url: str, method: str = "GET", body: Any = None, token: str | None = None) -> Any:
@@ -160,7 +198,9 @@ def describe(latencies: list[float]) -> str:
 # -- part 1 ------------------------------------------------------------------------------------
 
 
-async def hammer(url: str, path: str, token: str, clients: int, each: int) -> tuple[float, list]:
+async def hammer(
+    url: str, path: str, token: str | None, clients: int, each: int
+) -> tuple[float, list]:
     connections = [await Connection.open(url) for _ in range(clients)]
     latencies: list[float] = []
     failures = 0
@@ -182,25 +222,93 @@ async def hammer(url: str, path: str, token: str, clients: int, each: int) -> tu
     return wall, latencies
 
 
-def list_benchmark(clients: int, each: int) -> None:
+def seed(url: str) -> str:
+    """A user with 50 attributes (10 colours x 5 things); returns its token."""
+    token: str = call(f"{url}/v1/users", "POST", {"id": "bench"})["token"]
+    for colour in COLOURS:
+        for thing, category in zip(THINGS, CATEGORIES, strict=True):
+            attribute = {"text": f"{colour} {thing}", "category": category}
+            attribute["polarity"] = "like" if len(colour) % 2 else "dislike"
+            call(f"{url}/v1/preferences", "POST", attribute, token)
+    return token
+
+
+class Figures:
+    """Requests/s, p50, p99 and server CPU per request of one hammering."""
+
+    def __init__(self, wall: float, latencies: list[float], cpu_s: float | None) -> None:
+        ms = sorted(v * 1000 for v in latencies)
+        self.rate = len(ms) / wall
+        self.p50 = percentile(ms, 0.50)
+        self.p99 = percentile(ms, 0.99)
+        self.cpu_us = None if cpu_s is None else cpu_s / len(ms) * 1e6
+
+    def __str__(self) -> str:
+        cpu = "" if self.cpu_us is None else f", server CPU {self.cpu_us:.0f} us/request"
+        return f"{self.rate:.0f} requests/s; p50 {self.p50:.1f} ms, p99 {self.p99:.1f} ms{cpu}"
+
+
+def measure(process: subprocess.Popen[bytes], url: str, path: str, token: str | None,
+            clients: int, each: int) -> Figures:  # fmt: skip
+    asyncio.run(hammer(url, path, token, clients, 10))  # warm up
+    before = cpu_seconds(process.pid)
+    wall, latencies = asyncio.run(hammer(url, path, token, clients, each))
+    after = cpu_seconds(process.pid)
+    cpu = None if before is None or after is None else after - before
+    return Figures(wall, latencies, cpu)
+
+
+def median_of(figures: list[Figures]) -> str:
+    cpu = [f.cpu_us for f in figures if f.cpu_us is not None]
+    return (
+        f"{statistics.median(f.rate for f in figures):.0f} requests/s; "
+        f"p50 {statistics.median(f.p50 for f in figures):.1f} ms, "
+        f"p99 {statistics.median(f.p99 for f in figures):.1f} ms"
+        + (f", server CPU {statistics.median(cpu):.0f} us/request" if cpu else "")
+    )
+
+
+def list_benchmark(clients: int, each: int, against: str | None, rounds: int) -> None:
+    """GET /v1/preferences (and /healthz) from ``clients`` keep-alive clients; with
+    ``against``, that revision's server is measured too, in alternating rounds of one run."""
+    paths = ["/v1/preferences", "/healthz"]
     with tempfile.TemporaryDirectory() as tmp:
-        process, url = start_server(Path(tmp) / "data", sd15=False)
+        trees = {"this tree": ROOT}
+        if against:
+            (Path(tmp) / "against").mkdir()
+            trees = {against: export_revision(against, Path(tmp) / "against"), **trees}
+        servers = {}
         try:
-            token = call(f"{url}/v1/users", "POST", {"id": "bench"})["token"]
-            for colour in COLOURS:
-                for thing, category in zip(THINGS, CATEGORIES, strict=True):
-                    attribute = {"text": f"{colour} {thing}", "category": category}
-                    attribute["polarity"] = "like" if len(colour) % 2 else "dislike"
-                    call(f"{url}/v1/preferences", "POST", attribute, token)
+            for name, root in trees.items():
+                process, url = start_server(Path(tmp) / f"data-{len(servers)}", sd15=False,
+                                            root=root)  # fmt: skip
+                servers[name] = (process, url, seed(url))
+            process, url, token = next(iter(servers.values()))
             body = call(f"{url}/v1/preferences", token=token)
             count = sum(len(g["likes"]) + len(g["dislikes"]) for g in body["groups"])
-            asyncio.run(hammer(url, "/v1/preferences", token, clients, 10))  # warm up
-            wall, latencies = asyncio.run(hammer(url, "/v1/preferences", token, clients, each))
-            print(f"GET /v1/preferences, {count} attributes, {clients} concurrent clients:")
-            print(f"  {len(latencies) / wall:.0f} requests/s; {describe(latencies)}")
+            print(f"{count} attributes, {clients} concurrent clients, {clients * each} requests "
+                  f"a measurement, {rounds} round(s)")  # fmt: skip
+            results: dict[tuple[str, str], list[Figures]] = {}
+            for round_ in range(rounds):
+                for name, (process, url, token) in servers.items():
+                    for path in paths:
+                        figures = measure(process, url, path, token, clients, each)
+                        results.setdefault((name, path), []).append(figures)
+                        print(f"  round {round_ + 1}, {name}, GET {path}: {figures}")
+            for path in paths:
+                print(f"GET {path}, median of {rounds}:")
+                for name in servers:
+                    print(f"  {name}: {median_of(results[name, path])}")
+                if against:
+                    old, new = results[against, path], results["this tree", path]
+                    rate = statistics.median(n.rate / o.rate for o, n in zip(old, new, strict=True))
+                    p99 = statistics.median(n.p99 / o.p99 for o, n in zip(old, new, strict=True))
+                    print(f"  this tree / {against}, median of the rounds' ratios: "
+                          f"requests/s x{rate:.2f}, p99 x{p99:.2f}")  # fmt: skip
         finally:
-            process.terminate()
-            process.wait(30)
+            for process, _url, _token in servers.values():
+                process.terminate()
+                process.wait(30)
 
 
 # -- part 2 ------------------------------------------------------------------------------------
@@ -268,6 +376,10 @@ def main() -> None:
     parser.add_argument("--part", choices=["list", "health", "both"], default="both")
     parser.add_argument("--clients", type=int, default=50)
     parser.add_argument("--requests-per-client", type=int, default=60)
+    parser.add_argument("--rounds", type=int, default=1)
+    parser.add_argument(
+        "--against", metavar="REV", help="also measure the server of this git revision"
+    )
     parser.add_argument("--side", type=int, default=256)
     parser.add_argument("--steps", type=int, default=3)
     parser.add_argument("--cap-s", type=float, default=300.0)
@@ -280,7 +392,7 @@ def main() -> None:
         return
     print(f"bench/api.py on {os.cpu_count()} CPUs, server with 1 torch thread")
     if args.part in ("list", "both"):
-        list_benchmark(args.clients, args.requests_per_client)
+        list_benchmark(args.clients, args.requests_per_client, args.against, args.rounds)
     if args.part in ("health", "both"):
         health_benchmark(args.side, args.steps, args.cap_s)
 

@@ -118,6 +118,12 @@ class PreferenceStore:
     def _current(self, user_id: str) -> Profile:
         return self._versions.latest(user_id) or Profile(user_id=user_id)
 
+    def current(self, user_id: str) -> Profile:
+        """The current profile as stored (attributes in stored order, no aesthetic embeddings):
+        one indexed look-up, the parse cached per version. The object is shared with every
+        reader of that version: never change it."""
+        return self._current(user_id)
+
     def list_attributes(self, user_id: str) -> list[VisualAttribute]:
         """All of one user's attributes, strongest first."""
         return _ranked(self._current(user_id).attributes)

@@ -23,6 +23,7 @@ from sqlalchemy import (
     String,
     Text,
     UniqueConstraint,
+    bindparam,
     cast,
     delete,
     func,
@@ -74,6 +75,16 @@ class ProfileVersionRow(Base):
     origin: Mapped[str | None] = mapped_column(String(100), nullable=True)
 
 
+# The hottest query (every profile read): built once, so a read does not construct and hash a
+# new statement each time.
+_NEWEST = (
+    select(ProfileVersionRow.version, ProfileVersionRow.created_at)
+    .where(ProfileVersionRow.user_id == bindparam("user_id"))
+    .order_by(ProfileVersionRow.version.desc())
+    .limit(1)
+)
+
+
 class VersionLog:
     """History of profile snapshots: versions are never changed, only the oldest compacted."""
 
@@ -88,12 +99,7 @@ class VersionLog:
         again gets new times); a read is then one indexed look-up, which also sees writes
         made by other processes."""
         with self._engine.connect() as connection:
-            newest = connection.execute(
-                select(ProfileVersionRow.version, ProfileVersionRow.created_at)
-                .where(ProfileVersionRow.user_id == user_id)
-                .order_by(ProfileVersionRow.version.desc())
-                .limit(1)
-            ).first()
+            newest = connection.execute(_NEWEST, {"user_id": user_id}).first()
         if newest is None:
             return None
         key = (user_id, newest.version, newest.created_at)

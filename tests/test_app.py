@@ -135,3 +135,73 @@ def test_an_import_over_http_keeps_no_server_paths_or_embeddings(
     assert imported["liked_images"] == [{"image_id": "g-01", "weight": 1.0, "path": None}]
     assert imported["aesthetic_embeddings"] == {}
     assert {a["text"] for a in imported["attributes"]} == {"teal palette", "clutter"}
+
+
+# -- GET /v1/preferences is built once per version (api/bodies.py) --------------------------
+
+
+def test_the_cached_listing_is_each_users_own_and_follows_every_write(tmp_path: Path) -> None:
+    """Bodies are kept per user and version: a user never gets another's, and a write made
+    through the API, or by another process on the same database, shows on the next read."""
+    settings = Settings(data_dir=tmp_path / "data")
+    other_process = Components(settings)  # a second API node or the CLI, same database
+    for user in ("alice", "bob"):
+        other_process.accounts.create(user)
+    tokens = {u: other_process.accounts.issue_token(u) for u in ("alice", "bob")}
+    with TestClient(create_app(settings)) as http:
+
+        def listing(user: str) -> dict[str, object]:
+            answer = http.get("/v1/preferences", headers=auth(tokens[user]))
+            assert answer.status_code == 200
+            body: dict[str, object] = answer.json()
+            return body
+
+        def texts(user: str) -> list[str]:
+            groups = listing(user)["groups"]
+            assert isinstance(groups, list)
+            return sorted(a["text"] for g in groups for a in g["likes"] + g["dislikes"])
+
+        http.post(
+            "/v1/preferences",
+            json={"text": "teal palette", "category": "color", "polarity": "like"},
+            headers=auth(tokens["alice"]),
+        )
+        assert texts("alice") == ["teal palette"] and texts("bob") == []
+        assert texts("alice") == ["teal palette"] and texts("bob") == []  # now from the cache
+        assert listing("bob")["user_id"] == "bob" and listing("alice")["user_id"] == "alice"
+
+        other_process.store.add(
+            "alice", [AttributeDraft(text="fog", category="lighting", polarity=Polarity.LIKE)]
+        )
+        assert texts("alice") == ["fog", "teal palette"] and listing("alice")["version"] == 2
+        assert texts("bob") == []
+
+        http.post(
+            "/v1/preferences",
+            json={"text": "clutter", "category": "composition", "polarity": "dislike"},
+            headers=auth(tokens["bob"]),
+        )
+        assert texts("bob") == ["clutter"] and texts("alice") == ["fog", "teal palette"]
+
+        # Deleted and made again under the same name: version 1 again, but a new one.
+        other_process.store.delete_user("alice")
+        assert listing("alice")["version"] == 0 and texts("alice") == []
+        other_process.store.add(
+            "alice", [AttributeDraft(text="neon", category="color", polarity=Polarity.LIKE)]
+        )
+        assert texts("alice") == ["neon"] and listing("alice")["version"] == 1
+
+
+def test_the_cached_listing_is_the_listing_built_anew(
+    client: tuple[TestClient, dict[str, str]],
+) -> None:
+    """The same bytes as serialising the current profile on every request did."""
+    from api.schemas import PreferencesOut
+
+    http, tokens = client
+    store = http.app.state.store  # type: ignore[attr-defined]
+    first = http.get("/v1/preferences", headers=auth(tokens["alice"]))
+    again = http.get("/v1/preferences", headers=auth(tokens["alice"]))
+    fresh = PreferencesOut.from_profile(store.profile("alice", with_aesthetic=False))
+    assert first.content == again.content == fresh.model_dump_json().encode()
+    assert first.headers["content-type"] == "application/json"

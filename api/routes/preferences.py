@@ -10,8 +10,9 @@ from __future__ import annotations
 from functools import lru_cache
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Path, Query, Response, status
+from fastapi import APIRouter, Path, Query, Request, Response, status
 
+from api.bodies import VersionedBodies
 from api.deps import CurrentUser, SlowLaneDep, StoreDep, StylesDep, in_lane
 from api.profile_document import ImportResult, ProfileDocument
 from api.schemas import (
@@ -46,11 +47,17 @@ AttributeId = Annotated[str, Path(min_length=1, max_length=64, pattern=ATTRIBUTE
 NOT_FOUND: dict[int | str, dict[str, Any]] = {404: {"model": Problem}}
 
 
+def _preferences_json(profile: Profile) -> bytes:
+    return PreferencesOut.from_profile(profile).model_dump_json().encode()
+
+
 @router.get("", response_model=PreferencesOut)
-def list_preferences(user: CurrentUser, store: StoreDep) -> Response:
+def list_preferences(user: CurrentUser, store: StoreDep, request: Request) -> Response:
     """The caller's attributes grouped by category and polarity, with the profile version."""
-    # The hottest read: serialized once here rather than validated again by FastAPI.
-    body = PreferencesOut.from_profile(store.profile(user, with_aesthetic=False)).model_dump_json()
+    # The hottest read: which version is current is looked up every time; its JSON is made
+    # once per version (api/bodies.py) rather than validated again by FastAPI per request.
+    bodies: VersionedBodies = request.app.state.preference_bodies
+    body = bodies.body(store.current(user), _preferences_json)
     return Response(body, media_type="application/json")
 
 
