@@ -105,7 +105,7 @@ def apply(extraction: Extraction, corrections: Sequence[StoredCorrection], comme
             update["polarity"] = attribute.polarity.opposite
         elif correction.action in (LIKE, DISLIKE):
             update["polarity"] = Polarity(correction.action)
-            if index in open_:  # an answer to "did you like it?"
+            if index in open_:  # an answer to the question about it
                 answer = correction.words or correction.action
                 update["strength"] = attribute.strength
                 update["evidence"] = [*attribute.evidence, f"asked; answered: {answer}"][-4:]

@@ -40,9 +40,10 @@ class ImageContext(BaseModel):
 
 def question_about(text: str) -> str:
     """The one short question the agent asks about an unsure feature (it also names the
-    feature in the transcript, ``agent.asking``)."""
+    feature in the transcript, ``agent.asking``). Worded to fit a feature the image has ("the
+    lens flare") and one the person wished for ("not saturated enough": the saturated colours)."""
     article = "" if text.split()[0].lower() in _DETERMINERS else "the "
-    return f"Quick check — {article}{text}: did you like it?"
+    return f"Quick check — {article}{text}: is that something you like?"
 
 
 _DETERMINERS = frozenset({"the", "a", "an", "this", "that", "these", "those", "its", "their"})

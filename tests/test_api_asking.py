@@ -21,7 +21,7 @@ from api.wiring.services import Components
 from tests.cli_runner import CliResult, run_cli
 
 FLARE = "Love how there's a lens flare on every window. Very understated."
-QUESTION = "Quick check — the lens flare: did you like it?"
+QUESTION = "Quick check — the lens flare: is that something you like?"
 
 
 @pytest.fixture()

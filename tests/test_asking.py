@@ -24,7 +24,7 @@ from tests.test_agent_support import (  # noqa: F401  (fixtures)
 
 LIKE, DISLIKE = Polarity.LIKE, Polarity.DISLIKE
 FLARE = "Love how there's a lens flare on every window. Very understated."
-QUESTION = "Quick check — the lens flare: did you like it?"
+QUESTION = "Quick check — the lens flare: is that something you like?"
 
 
 @pytest.mark.parametrize(

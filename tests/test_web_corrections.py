@@ -173,4 +173,4 @@ def test_a_question_has_three_buttons_and_an_answer_moves_on(
 
 
 ASKED = "Love how there's a lens flare on every window. Very understated."
-QUESTION = "Quick check — the lens flare: did you like it?"
+QUESTION = "Quick check — the lens flare: is that something you like?"
