@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import io
+import json
 import os
 import subprocess
 import sys
@@ -63,3 +65,17 @@ def run_cli_process(data_dir: Path, *args: str, stdin: str | None = None) -> Cli
         timeout=180,
     )
     return CliResult(done.returncode, done.stdout, done.stderr)
+
+
+def onboard(
+    capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch, user: str, lines: list[str]
+) -> str:
+    """`tastemaker onboard USER --new` typed into, line by line; its output."""
+    monkeypatch.setattr("sys.stdin", io.StringIO("".join(f"{line}\n" for line in lines)))
+    return ok(run_cli(capsys, "onboard", user, "--new"))
+
+
+def learned(capsys: pytest.CaptureFixture[str], user: str) -> set[tuple[str, str]]:
+    """The user's profile as (text, polarity) pairs, read through `prefs show --json`."""
+    shown = json.loads(ok(run_cli(capsys, "prefs", "show", user, "--json")))
+    return {(a["text"], a["polarity"]) for a in shown}

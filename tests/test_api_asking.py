@@ -3,37 +3,22 @@ question in the reply over HTTP, `like` / `dislike` / `drop` corrections that an
 another user's session and 422 for a bad index; the terminal (`tastemaker onboard`: `like`,
 `neither`, an answer in words); `tastemaker extract` listing unsure features apart; and the
 correction log carrying answered questions as labels. Real app, real offline reader."""
+# ruff: noqa: F811  (pytest fixtures imported from tests.test_api_corrections)
 
 from __future__ import annotations
 
-import io
 import json
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
 from fastapi.testclient import TestClient
 
-from api.app import create_app
-from api.settings import Settings
-from api.wiring.services import Components
-from tests.cli_runner import CliResult, run_cli
+from tests.cli_runner import learned, onboard, run_cli
+from tests.test_api_corrections import client  # noqa: F401  (fixture)
 
 FLARE = "Love how there's a lens flare on every window. Very understated."
 QUESTION = "Quick check — the lens flare: is that something you like?"
-
-
-@pytest.fixture()
-def client(tmp_path: Path) -> Iterator[tuple[TestClient, dict[str, dict[str, str]]]]:
-    settings = Settings(data_dir=tmp_path / "data")
-    components = Components(settings)
-    tokens = {}
-    for user in ("alice", "bob"):
-        components.accounts.create(user)
-        tokens[user] = {"Authorization": f"Bearer {components.accounts.issue_token(user)}"}
-    with TestClient(create_app(settings)) as test_client:
-        yield test_client, tokens
 
 
 def asked(http: TestClient, headers: dict[str, str]) -> tuple[str, dict[str, Any]]:
@@ -90,23 +75,6 @@ def test_an_unanswered_question_over_http_stores_nothing(
     groups = http.get("/v1/preferences", headers=alice).json()["groups"]
     texts = {a["text"] for g in groups for a in [*g["likes"], *g["dislikes"]]}
     assert "lens flare" not in texts
-
-
-def ok(result: CliResult) -> str:
-    assert result.code == 0, result.stderr
-    return result.stdout
-
-
-def onboard(
-    capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch, user: str, lines: list[str]
-) -> str:
-    monkeypatch.setattr("sys.stdin", io.StringIO("".join(f"{line}\n" for line in lines)))
-    return ok(run_cli(capsys, "onboard", user, "--new"))
-
-
-def learned(capsys: pytest.CaptureFixture[str], user: str) -> set[tuple[str, str]]:
-    shown = json.loads(ok(run_cli(capsys, "prefs", "show", user, "--json")))
-    return {(a["text"], a["polarity"]) for a in shown}
 
 
 @pytest.fixture(autouse=True)

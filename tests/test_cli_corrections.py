@@ -3,7 +3,6 @@
 
 from __future__ import annotations
 
-import io
 import json
 from pathlib import Path
 
@@ -12,28 +11,11 @@ import pytest
 from agent.evaluation import load_labelled, score_all
 from agent.extraction import Extraction
 from preference_store.models import AttributeDraft, Polarity
-from tests.cli_runner import CliResult, run_cli
+from tests.cli_runner import learned, onboard, run_cli
 
 # A litotes the reader takes for a complaint, and stores (it is not among the constructions it
 # asks about): the wrong extraction these tests correct.
 MISREAD = "The fog is no crime, the neon glare is too much"
-
-
-def ok(result: CliResult) -> str:
-    assert result.code == 0, result.stderr
-    return result.stdout
-
-
-def onboard(
-    capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch, user: str, lines: list[str]
-) -> str:
-    monkeypatch.setattr("sys.stdin", io.StringIO("".join(f"{line}\n" for line in lines)))
-    return ok(run_cli(capsys, "onboard", user, "--new"))
-
-
-def learned(capsys: pytest.CaptureFixture[str], user: str) -> set[tuple[str, str]]:
-    shown = json.loads(ok(run_cli(capsys, "prefs", "show", user, "--json")))
-    return {(a["text"], a["polarity"]) for a in shown}
 
 
 @pytest.fixture(autouse=True)
