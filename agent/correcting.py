@@ -20,7 +20,8 @@ from agent.consolidate import verdict_of
 from agent.extraction import Extractor
 from agent.onboarding_errors import InvalidCorrection, UnknownMessage
 from agent.policy import COMMENT_KINDS
-from agent.sessions import USER, SessionInfo, SessionRepository, StoredCorrection, StoredMessage
+from agent.sessions import USER, SessionInfo, StoredCorrection, StoredMessage
+from agent.turn_reads import TurnReads
 from preference_store.models import AttributeDraft, Category, Polarity
 
 CORRECTABLE = COMMENT_KINDS
@@ -29,7 +30,7 @@ CORRECTABLE = COMMENT_KINDS
 class Corrector:
     """Reads, parses and stores corrections and answers for one agent's sessions."""
 
-    def __init__(self, sessions: SessionRepository, extractor: Extractor) -> None:
+    def __init__(self, sessions: TurnReads, extractor: Extractor) -> None:
         self._sessions = sessions
         self._extractor = extractor
 

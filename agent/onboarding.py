@@ -8,10 +8,8 @@ continues any session, including a message that was stored but never answered.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
-from dataclasses import dataclass, replace
-from pathlib import Path
-from typing import Protocol
+from collections.abc import Sequence
+from dataclasses import replace
 
 from agent import asking, corrections, policy
 from agent.asking import OpenQuestion
@@ -38,7 +36,9 @@ from agent.sessions import (
     SessionRepository,
     StoredMessage,
 )
-from preference_store.models import AttributeDraft, ImageReaction, Polarity, Profile
+from agent.turn import ImageKeeper, ProfileWriter, Turn, local_file
+from agent.turn_reads import TurnReads, one_turn
+from preference_store.models import AttributeDraft, Polarity
 
 SKIP_WORDS = {"skip", "/skip", "next", "pass"}
 DONE_WORDS = {"done", "/done", "finish", "/finish"}
@@ -49,55 +49,10 @@ GREETING = (
     "if I got one wrong, say so (\"no, I liked the fog\") or type e.g. 'fix 2 like' or 'drop 1'. "
     "When I can't tell whether you liked something, I'll ask: answer like, dislike or neither."
 )
-# What callers catch, named where the agent is (they are declared in ``onboarding_errors``).
-__all__ = ["InvalidCorrection", "OnboardingAgent", "OnboardingError", "SessionFinished",
-           "SessionFinishing", "Turn", "UnknownMessage", "UnknownSession"]  # fmt: skip
-
-
-class ProfileWriter(Protocol):
-    """The part of the preference store the agent needs."""
-
-    def record_onboarding(
-        self,
-        user_id: str,
-        drafts: Sequence[AttributeDraft],
-        liked_images: Sequence[ImageReaction],
-        disliked_images: Sequence[ImageReaction],
-        *,
-        origin: str | None = None,
-    ) -> Profile: ...
-
-
-@dataclass(frozen=True)
-class Turn:
-    """What the agent answers: its text, the image to show next (if any), and the state."""
-
-    session_id: str
-    text: str
-    image: GalleryImage | None = None
-    image_path: Path | None = None
-    can_finish: bool = False
-    finished: bool = False
-    profile: Profile | None = None
-    used_fallback: bool = False
-    learned: tuple[AttributeDraft, ...] = ()
-    # Where each learned attribute sits in its message's extraction (what a correction names),
-    # which message that is, and the person's message this turn answered.
-    positions: tuple[int, ...] = ()
-    # That message's features the agent is unsure of, by the same numbering (asked, not stored).
-    unsure: tuple[tuple[int, AttributeDraft], ...] = ()
-    learned_from: int | None = None
-    message_id: int | None = None
-
-
-ImageKeeper = Callable[[Path], str]
-"""A gallery image's file here -> the ``ImageReaction.path`` to record: where every process that
-later reads the liked image (aesthetic step, style training, PALP) finds it."""
-
-
-def _local_file(path: Path) -> str:
-    """Embedded: the gallery's file is on the one machine that reads it."""
-    return str(path)
+# What callers use, named where the agent is (declared in ``onboarding_errors`` and ``turn``).
+__all__ = ["ImageKeeper", "InvalidCorrection", "OnboardingAgent", "OnboardingError",
+           "SessionFinished", "SessionFinishing", "Turn", "UnknownMessage",
+           "UnknownSession"]  # fmt: skip
 
 
 class OnboardingAgent:
@@ -113,26 +68,29 @@ class OnboardingAgent:
         followups: FollowupWriter | None = None,
         keep_image: ImageKeeper | None = None,
     ) -> None:
-        self._sessions = sessions
+        self._sessions = TurnReads(sessions)  # a turn reads the session's rows once
         self._store = store
         self._extractor = extractor
         self._gallery = gallery
         self._followups = followups or TemplateFollowups()
-        self._keep_image = keep_image or _local_file
-        self._corrector = Corrector(sessions, extractor)
+        self._keep_image = keep_image or local_file
+        self._corrector = Corrector(self._sessions, extractor)
 
     # -- public ---------------------------------------------------------------------------------
 
+    @one_turn
     def start(self, user_id: str) -> Turn:
         """A new session for ``user_id``: the greeting and the first image."""
         info = self._sessions.create(user_id, self._gallery.name)
         self._sessions.append(info.id, AGENT, "say", GREETING, None)
         return self._advance(info, [GREETING])
 
+    @one_turn
     def active_session(self, user_id: str) -> str | None:
         info = self._sessions.active_for(user_id)
         return info.id if info is not None else None
 
+    @one_turn
     def resume(self, session_id: str) -> Turn:
         """Continue a session after a restart: finish pending work, then show where we were."""
         info = self._require_active(session_id)
@@ -157,6 +115,7 @@ class OnboardingAgent:
             text += image.description
         return self._showing(session_id, text, image, can_finish=self._can_finish(session_id))
 
+    @one_turn
     def reply(self, session_id: str, text: str) -> Turn:
         """Handle what the person typed: a comment, an answer to a follow-up, skip, or done."""
         info = self._require_active(session_id)
@@ -190,6 +149,7 @@ class OnboardingAgent:
         message = self._sessions.append(session_id, USER, kind, stored, info.current_image_id)
         return self._answer(info, message)
 
+    @one_turn
     def correct(
         self,
         session_id: str,
@@ -211,6 +171,7 @@ class OnboardingAgent:
             return self._after_answer(info, asked, answer, None)
         return self._read_back(info, target, prefix="Fixed. Noted now")
 
+    @one_turn
     def transcript(self, session_id: str) -> list[StoredMessage]:
         if self._sessions.get(session_id) is None:
             raise UnknownSession(session_id)
@@ -240,7 +201,7 @@ class OnboardingAgent:
         source = f"image:{message.image_id}" if message.image_id else f"message:{message.id}"
         sourced = [a.model_copy(update={"source": source}) for a in extraction.attributes]
         extraction = extraction.model_copy(update={"attributes": sourced})
-        self._sessions.set_extraction(message.id, extraction)
+        self._sessions.set_extraction(message, extraction)
         return extraction
 
     def _after_comment(
@@ -410,6 +371,7 @@ class OnboardingAgent:
             learned_from=target.id,
         )
 
+    @one_turn
     def corrected_transcript(
         self, session_id: str
     ) -> list[tuple[StoredMessage, list[AttributeDraft | None] | None]]:

@@ -1,0 +1,57 @@
+"""What the onboarding agent answers with, and what it needs from the store."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Protocol
+
+from agent.gallery import GalleryImage
+from preference_store.models import AttributeDraft, ImageReaction, Profile
+
+
+class ProfileWriter(Protocol):
+    """The part of the preference store the agent needs."""
+
+    def record_onboarding(
+        self,
+        user_id: str,
+        drafts: Sequence[AttributeDraft],
+        liked_images: Sequence[ImageReaction],
+        disliked_images: Sequence[ImageReaction],
+        *,
+        origin: str | None = None,
+    ) -> Profile: ...
+
+
+@dataclass(frozen=True)
+class Turn:
+    """What the agent answers: its text, the image to show next (if any), and the state."""
+
+    session_id: str
+    text: str
+    image: GalleryImage | None = None
+    image_path: Path | None = None
+    can_finish: bool = False
+    finished: bool = False
+    profile: Profile | None = None
+    used_fallback: bool = False
+    learned: tuple[AttributeDraft, ...] = ()
+    # Where each learned attribute sits in its message's extraction (what a correction names),
+    # which message that is, and the person's message this turn answered.
+    positions: tuple[int, ...] = ()
+    # That message's features the agent is unsure of, by the same numbering (asked, not stored).
+    unsure: tuple[tuple[int, AttributeDraft], ...] = ()
+    learned_from: int | None = None
+    message_id: int | None = None
+
+
+ImageKeeper = Callable[[Path], str]
+"""A gallery image's file here -> the ``ImageReaction.path`` to record: where every process that
+later reads the liked image (aesthetic step, style training, PALP) finds it."""
+
+
+def local_file(path: Path) -> str:
+    """Embedded: the gallery's file is on the one machine that reads it."""
+    return str(path)
