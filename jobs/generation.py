@@ -13,6 +13,7 @@ from __future__ import annotations
 from collections.abc import Callable
 
 from generation.generator import PersonalizedGenerator
+from generation.interrupt import watch
 from generation.palp_adapters import AdapterStore
 from generation.render import BatchEntry, ImageSink, Rendered, render_batch, render_request
 from generation.request import GenerationRequest
@@ -53,6 +54,7 @@ class GenerationWork:
         self.blobs = blobs
         self.styles = styles
         self.palp_cache = palp_cache
+        watch(generator.pipeline)  # a cancel lands within the step it arrives in
 
     def __call__(self, job: Job, report: StepReporter) -> Finished:
         request = job.request

@@ -3,9 +3,10 @@ in-process worker thread (``LocalJobQueue``, the embedded default) and by Celery
 
 The accelerator (or the CPU) runs one job at a time, so one thread owns the models: it loads
 them, then takes the fairest queued job, again and again. While a job runs, a heartbeat thread
-renews its lease in the job row and reads whether its owner cancelled it; the step callback then
-stops the job at the next step. A worker that lost the lease (it was paused past it and the job
-went to another worker) stops at its next step too, and stores nothing: a handler's results
+renews its lease in the job row and reads whether its owner cancelled it; the job then stops at
+the next part of the model it runs (``generation.interrupt``: within a fraction of a step), or at
+the next step. A worker that lost the lease (it was paused past it and the job went to another
+worker) stops there too, and stores nothing: a handler's results
 (``jobs/outputs.py``) are written only by the fenced transaction that marks the job done.
 HTTP handlers only write job rows and read progress, so the event loop never waits on model
 work.
@@ -22,6 +23,7 @@ from collections import Counter
 from collections.abc import Callable, Mapping
 from typing import Any
 
+from generation.interrupt import Check, checking
 from jobs.lease import LeaseKeeper, LeaseLost
 from jobs.outputs import Finished
 from jobs.progress import JobEvent, ProgressBus
@@ -140,13 +142,14 @@ class JobExecutor:
 
     def run(self, job: Job) -> str:
         """Run a claimed job and record how it ended; returns the final status."""
-        report, stop = self._start(job)
+        report, check, stop = self._start(job)
         started = time.perf_counter()
         outcome: Outcome
         try:
             if job.cancel_requested:
                 raise JobCancelled
-            outcome = self.handlers[job.kind](job, report)
+            with checking(check):
+                outcome = self.handlers[job.kind](job, report)
         except Exception as error:
             outcome = error
         self._record([outcome], time.perf_counter() - started)
@@ -163,16 +166,20 @@ class JobExecutor:
         live = [i for i, job in enumerate(jobs) if not job.cancel_requested]
         started = time.perf_counter()
         try:
-            ran = runner([jobs[i] for i in live], [starts[i][0] for i in live])
+            with checking(_all_of([starts[i][1] for i in live])):
+                ran = runner([jobs[i] for i in live], [starts[i][0] for i in live])
             for i, outcome in zip(live, ran, strict=True):
                 outcomes[i] = outcome
         except Exception as error:  # the batch as a whole failed: so did each of its jobs
             for i in live:
                 outcomes[i] = error
+        for i in live:  # stopped within a step (all at once): each job ends for its own reason
+            if isinstance(outcomes[i], (JobCancelled, Interrupted, LeaseLost)):
+                outcomes[i] = _stop_reason(starts[i][1]) or outcomes[i]
         self._record(outcomes, time.perf_counter() - started)
         return [
             self._finish(job, outcome, stop)
-            for job, (_report, stop), outcome in zip(jobs, starts, outcomes, strict=True)
+            for job, (_report, _check, stop), outcome in zip(jobs, starts, outcomes, strict=True)
         ]
 
     def _record(self, outcomes: list[Outcome], seconds: float) -> None:
@@ -184,8 +191,9 @@ class JobExecutor:
         )
         self.batches.record(len(outcomes), images, seconds)
 
-    def _start(self, job: Job) -> tuple[StepReporter, Callable[[], None]]:
-        """Lease and progress for a claimed job: its step reporter and its stop."""
+    def _start(self, job: Job) -> tuple[StepReporter, Check, Callable[[], None]]:
+        """Lease and progress for a claimed job: its step reporter, its check within a step
+        (flags only: it runs dozens of times a step) and its stop."""
         cancel = self._cancels.setdefault(job.id, threading.Event())
         lease = LeaseKeeper(
             self.repository,
@@ -197,19 +205,24 @@ class JobExecutor:
         lease.start()
         self.progress.publish(JobEvent(job.id, RUNNING, 0, job.total_steps))
 
-        def report(step: int) -> None:
-            lease.check()  # before anything is published for a job that is not ours any more
-            self.progress.publish(JobEvent(job.id, RUNNING, step, job.total_steps))
+        def check() -> None:
+            if lease.lost.is_set():
+                raise LeaseLost(f"job {job.id}: attempt {job.attempts} lost its lease")
             if cancel.is_set():
                 raise JobCancelled
             if self.stopping.is_set():
                 raise Interrupted
 
+        def report(step: int) -> None:
+            lease.check()  # before anything is published for a job that is not ours any more
+            self.progress.publish(JobEvent(job.id, RUNNING, step, job.total_steps))
+            check()
+
         def stop() -> None:
             lease.stop()
             self._cancels.pop(job.id, None)
 
-        return report, stop
+        return report, check, stop
 
     def _finish(self, job: Job, outcome: Outcome, stop: Callable[[], None]) -> str:
         """Record how a job ended (done, cancelled, back in the queue, failed), or nothing at
@@ -363,6 +376,26 @@ def batch_snapshot(queue: object) -> Callable[[], tuple[dict[int, int], int, flo
         return batches.snapshot() if batches is not None else None
 
     return snapshot
+
+
+def _all_of(checks: list[Check]) -> Check:
+    """A batch's check within a step: stops the batch only when every job in it would stop
+    (a job cancelled alone leaves it at the next step, its rows dropped from the batch)."""
+
+    def check() -> None:
+        stops = [_stop_reason(one) for one in checks]
+        if stops and all(stops):
+            raise stops[0]  # type: ignore[misc]  # not None: all are set
+
+    return check
+
+
+def _stop_reason(check: Check) -> Exception | None:
+    try:
+        check()
+    except Exception as error:
+        return error
+    return None
 
 
 def _unavailable(reason: str) -> Handler:

@@ -3,7 +3,7 @@
 Training runs on the worker's shared pipeline, one job at a time like every job there, and never
 writes that pipeline's modules (``generation.style_training`` learns a private copy of the token
 rows). Its progress is one event per training step on the generations events route; a cancel
-stops it at the next step (the job system raises from the step reporter) and stores nothing.
+stops it within the step it arrives in (``generation.interrupt``) and stores nothing.
 The token is stored by the transaction that marks the job done (``jobs/outputs.py``), so a
 worker that lost the job to another (it was paused past its lease) stores no second token.
 """
@@ -13,6 +13,7 @@ from __future__ import annotations
 from pydantic import BaseModel, ConfigDict, model_validator
 
 from generation.generator import PersonalizedGenerator
+from generation.interrupt import watch
 from generation.style_library import train_for_profile
 from generation.style_training import TrainingConfig
 from jobs.outputs import Finished, JobOutputs
@@ -74,6 +75,7 @@ class StyleTraining:
         self.store = store
         self.styles = styles
         self.blobs = blobs  # liked generated images live here, not on this worker's disk
+        watch(generator.pipeline)  # a cancel lands within the training step it arrives in
 
     def __call__(self, job: Job, report: StepReporter) -> Finished:
         request = job.request
