@@ -11,9 +11,6 @@ from typing import Annotated, Any, Literal
 
 from pydantic import AllowInfNan, BaseModel, ConfigDict, Field, Strict
 
-from generation.palp import MAX_RANK as PALP_MAX_RANK
-from generation.palp import MAX_STEPS as PALP_MAX_STEPS
-from generation.request import PalpRequest
 from jobs.feedback import Feedback
 from preference_store.models import (
     ATTRIBUTE_TEXT_PATTERN,
@@ -25,7 +22,14 @@ from preference_store.models import (
     Profile,
     VisualAttribute,
 )
-from preference_store.styles import MAX_TRAINED_VECTORS, MAX_TRAINING_LR, MAX_TRAINING_STEPS
+from preference_store.styles import (
+    DEFAULT_TRAINED_VECTORS,
+    DEFAULT_TRAINING_LR,
+    DEFAULT_TRAINING_STEPS,
+    MAX_TRAINED_VECTORS,
+    MAX_TRAINING_LR,
+    MAX_TRAINING_STEPS,
+)
 from preference_store.text import MAX_SQL_INTEGER, Line
 
 # Numbers in requests are JSON numbers: ``true`` is not 1 and "5" is not 5 (lax pydantic took
@@ -305,127 +309,7 @@ class TranscriptOut(BaseModel):
     messages: list[TranscriptMessage]
 
 
-# -- generations ----------------------------------------------------------------------------
-
-
-PALP_FIELD_NAMES = {
-    "steps": "steps",
-    "rank": "rank",
-    "alpha": "alpha",
-    "beta": "beta",
-    "learning_rate": "lr",
-}
-PALP_FIELDS = {f"palp_{short}" for short in PALP_FIELD_NAMES.values()}
-
-
-class GenerationCreate(Request):
-    """The generate CLI's flags in snake_case; every setting is optional."""
-
-    model_config = ConfigDict(
-        extra="forbid",
-        json_schema_extra={
-            "examples": [
-                {"prompt": "a lighthouse at dusk", "steps": 20, "seed": 7, "include_plain": True}
-            ]
-        },
-    )
-
-    prompt: str = Field(min_length=1, description="What to draw.")
-    negative_prompt: str = ""
-    steps: Int | None = Field(default=None, ge=1)
-    guidance_scale: Number | None = Field(default=None, ge=0.0, le=30.0, allow_inf_nan=False)
-    seed: Int | None = Field(default=None, ge=0, lt=2**63)
-    width: Int | None = Field(default=None, ge=64, multiple_of=8)
-    height: Int | None = Field(default=None, ge=64, multiple_of=8)
-    num_images: Int | None = Field(default=None, ge=1)
-    vp_degree: Number | None = Field(default=None, ge=0.0, le=2.0, allow_inf_nan=False)
-    aesthetic_steps: Int | None = Field(default=None, ge=0, le=50)
-    aesthetic_lr: Number | None = Field(default=None, gt=0.0, le=1e-2, allow_inf_nan=False)
-    mode: Literal["embeds", "guidance", "palp"] | None = Field(
-        default=None,
-        description="embeds (free), guidance (an extra UNet pass, ~1.4–1.7×) or palp: an adapter "
-        "is trained for this prompt first (PALP; ~500 steps of ~6 UNet passes each: minutes on "
-        "a GPU), cached per prompt and profile version.",
-    )
-    palp_steps: Int | None = Field(default=None, ge=0, le=PALP_MAX_STEPS)
-    palp_rank: Int | None = Field(default=None, ge=1, le=PALP_MAX_RANK)
-    palp_alpha: Number | None = Field(
-        default=None,
-        ge=0.0,
-        le=50.0,
-        allow_inf_nan=False,
-        description="Guidance towards the prompt; must be greater than palp_beta (the "
-        "defaults: 15 > 7.5).",
-    )
-    palp_beta: Number | None = Field(
-        default=None,
-        ge=0.0,
-        le=50.0,
-        allow_inf_nan=False,
-        description="Guidance towards the person's taste; must be less than palp_alpha.",
-    )
-    palp_lr: Number | None = Field(default=None, gt=0.0, le=1e-2, allow_inf_nan=False)
-    style_weight: Number | None = Field(default=None, ge=0.0, le=2.0, allow_inf_nan=False)
-    negative_style_weight: Number | None = Field(default=None, ge=0.0, le=2.0, allow_inf_nan=False)
-    include_plain: bool = Field(
-        default=False,
-        strict=True,
-        description="Also render the plain model's image (same seed, no personalization), "
-        "to compare side by side. Doubles the work.",
-    )
-
-    def settings(self) -> dict[str, Any]:
-        """The generation settings that were given (the rest keep the generator's defaults);
-        PALP conditions like ``embeds``, with its adapter on top."""
-        given = self.model_dump(
-            exclude={"prompt", "negative_prompt", "include_plain", *PALP_FIELDS},
-            exclude_none=True,
-        )
-        if given.get("mode") == "palp":
-            given["mode"] = "embeds"
-        return given
-
-    def palp(self) -> PalpRequest | None:
-        """The PALP options when ``mode`` is palp (defaults for those left out)."""
-        if self.mode != "palp":
-            return None
-        given = {
-            name: getattr(self, f"palp_{short}")
-            for name, short in PALP_FIELD_NAMES.items()
-            if getattr(self, f"palp_{short}") is not None
-        }
-        return PalpRequest(**given)
-
-
-class GenerationAccepted(BaseModel):
-    model_config = ConfigDict(json_schema_extra={"examples": [{"id": "9b1e…", "status": "queued"}]})
-
-    id: str
-    status: str
-    events_url: str
-
-
-class Progress(BaseModel):
-    step: int
-    total: int
-
-
-class GenerationOut(BaseModel):
-    id: str
-    status: Literal["queued", "running", "done", "failed", "cancelled"]
-    prompt: str
-    progress: Progress
-    error: str | None
-    created_at: datetime
-    finished_at: datetime | None
-    seed: int | None
-    model: str | None
-    profile_version: int | None
-    plan: dict[str, Any] | None = Field(description="The conditioning plan with provenance.")
-    aesthetic: dict[str, Any] | None
-    timings: dict[str, float]
-    image_urls: list[str]
-    plain_image_urls: list[str]
+# -- feedback and styles ----------------------------------------------------------------
 
 
 class FeedbackIn(Feedback):
@@ -456,15 +340,18 @@ class StyleCreate(Request):
     model_config = ConfigDict(extra="forbid", json_schema_extra={"examples": [{"steps": 300}]})
 
     steps: Int = Field(
-        default=500,
+        default=DEFAULT_TRAINING_STEPS,
         ge=1,
         le=MAX_TRAINING_STEPS,
         description="Most steps; training stops early on a plateau.",
     )
     vectors: Int = Field(
-        default=1, ge=1, le=MAX_TRAINED_VECTORS, description="Vectors in the token."
+        default=DEFAULT_TRAINED_VECTORS,
+        ge=1,
+        le=MAX_TRAINED_VECTORS,
+        description="Vectors in the token.",
     )
-    lr: Number = Field(default=5e-3, gt=0.0, le=MAX_TRAINING_LR, allow_inf_nan=False)
+    lr: Number = Field(default=DEFAULT_TRAINING_LR, gt=0.0, le=MAX_TRAINING_LR, allow_inf_nan=False)
     negative: bool = False
 
 

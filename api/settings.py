@@ -13,6 +13,13 @@ from pydantic import Field, SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from generation.reaction_images import MAX_INPUT_PIXELS
+from generation.settings import (
+    MAX_DENOISING_STEPS,
+    MAX_IMAGES,
+    MAX_PROMPT_CHARS,
+    MAX_SIDE,
+    MIN_SIDE,
+)
 from preference_store.quota import DEFAULT_QUOTA as QUOTA
 from preference_store.quota import Quota
 
@@ -109,10 +116,17 @@ class Settings(BaseSettings):
     )
     max_body_bytes: int = Field(default=1_048_576, ge=1_024, description="Largest request body.")
     max_comment_chars: int = Field(default=2_000, ge=1, le=4_000)
-    max_prompt_chars: int = Field(default=500, ge=1, le=1_000)
-    max_steps: int = Field(default=100, ge=1, le=200, description="Most denoising steps per job.")
-    max_side: int = Field(default=1024, ge=64, le=2048, description="Largest width or height.")
-    max_images: int = Field(default=4, ge=1, le=8, description="Most images per generation.")
+    # The service's generation limits: at most the generator's own (generation.settings).
+    max_prompt_chars: int = Field(default=500, ge=1, le=MAX_PROMPT_CHARS)
+    max_steps: int = Field(
+        default=100, ge=1, le=MAX_DENOISING_STEPS, description="Most denoising steps per job."
+    )
+    max_side: int = Field(
+        default=1024, ge=MIN_SIDE, le=MAX_SIDE, description="Largest width or height."
+    )
+    max_images: int = Field(
+        default=4, ge=1, le=MAX_IMAGES, description="Most images per generation."
+    )
     # Storage quota per person (preference_store.quota): a change past a limit is a 422 naming
     # it; history past its limits is compacted, oldest first, never the newest version.
     max_attributes: int = Field(

@@ -41,7 +41,6 @@ batched call). ``bench/palp.py`` measures it.
 
 from __future__ import annotations
 
-import math
 import random
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -54,53 +53,10 @@ from torch import Tensor
 from generation.encoding import TextEmbeddings
 from generation.errors import InvalidGenerationRequest
 from generation.palp_adapters import attached_lora, lora_state_dict
+from generation.palp_settings import PalpSettings
 
-MAX_STEPS = 2_000
-MAX_RANK = 128
 PalpProgress = Callable[[int, int, float, float], None]
 """Called after each step with (step, total, personalization loss, alignment loss)."""
-
-
-@dataclass(frozen=True)
-class PalpSettings:
-    """What a PALP run does; validated on construction (a clear error, never a silent fix)."""
-
-    steps: int = 500
-    rank: int = 32
-    learning_rate: float = 5e-5
-    alpha: float = 15.0
-    beta: float = 7.5
-    alignment_weight: float = 1.0
-    seed: int = 0
-
-    def __post_init__(self) -> None:
-        if not 0 <= self.steps <= MAX_STEPS:
-            raise InvalidGenerationRequest(f"palp steps must be 0..{MAX_STEPS}, got {self.steps}")
-        if not 1 <= self.rank <= MAX_RANK:
-            raise InvalidGenerationRequest(f"palp rank must be 1..{MAX_RANK}, got {self.rank}")
-        if not (math.isfinite(self.learning_rate) and 0 < self.learning_rate <= 1e-2):
-            raise InvalidGenerationRequest("palp learning rate must be in (0, 0.01]")
-        if not (math.isfinite(self.alpha) and math.isfinite(self.beta) and self.beta >= 0):
-            raise InvalidGenerationRequest("palp alpha and beta must be finite, beta >= 0")
-        if self.alpha <= self.beta:
-            raise InvalidGenerationRequest(
-                f"palp alpha ({self.alpha}) must be greater than beta ({self.beta}): the "
-                "alignment term pulls the adapted model toward the pretrained model's stronger "
-                "guidance for the prompt; with alpha <= beta it no longer aligns"
-            )
-        if not (math.isfinite(self.alignment_weight) and self.alignment_weight >= 0):
-            raise InvalidGenerationRequest("palp alignment weight must be finite and >= 0")
-
-    def cache_key(self) -> dict[str, Any]:
-        return {
-            "steps": self.steps,
-            "rank": self.rank,
-            "lr": self.learning_rate,
-            "alpha": self.alpha,
-            "beta": self.beta,
-            "lambda": self.alignment_weight,
-            "seed": self.seed,
-        }
 
 
 # -- 1. Loss terms: pure functions over tensors -------------------------------------------------

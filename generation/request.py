@@ -7,7 +7,13 @@ from __future__ import annotations
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
-from generation.palp import MAX_RANK, MAX_STEPS, PalpSettings
+from generation.palp_settings import (
+    MAX_PALP_GUIDANCE,
+    MAX_PALP_LR,
+    MAX_PALP_RANK,
+    MAX_PALP_STEPS,
+    PalpSettings,
+)
 from generation.settings import MAX_PROMPT_CHARS, GenerationSettings, check_prompt
 
 ASSUMED_NATIVE_SIDE = 1024
@@ -26,11 +32,38 @@ class PalpRequest(BaseModel):
 
     model_config = ConfigDict(extra="forbid", frozen=True)
 
-    steps: int = Field(default=PalpSettings.steps, ge=0, le=MAX_STEPS)
-    rank: int = Field(default=PalpSettings.rank, ge=1, le=MAX_RANK)
-    learning_rate: float = Field(default=PalpSettings.learning_rate, gt=0.0, le=1e-2)
-    alpha: float = Field(default=PalpSettings.alpha, ge=0.0, le=50.0, allow_inf_nan=False)
-    beta: float = Field(default=PalpSettings.beta, ge=0.0, le=50.0, allow_inf_nan=False)
+    steps: int = Field(
+        default=PalpSettings.steps,
+        ge=0,
+        le=MAX_PALP_STEPS,
+        description="PALP training steps (0: none).",
+    )
+    rank: int = Field(
+        default=PalpSettings.rank, ge=1, le=MAX_PALP_RANK, description="PALP LoRA rank."
+    )
+    learning_rate: float = Field(
+        default=PalpSettings.learning_rate,
+        gt=0.0,
+        le=MAX_PALP_LR,
+        allow_inf_nan=False,
+        description="PALP learning rate.",
+    )
+    alpha: float = Field(
+        default=PalpSettings.alpha,
+        ge=0.0,
+        le=MAX_PALP_GUIDANCE,
+        allow_inf_nan=False,
+        description="PALP: the pretrained model's guidance α, towards the prompt; must be "
+        "greater than palp_beta (the defaults: 15 > 7.5).",
+    )
+    beta: float = Field(
+        default=PalpSettings.beta,
+        ge=0.0,
+        le=MAX_PALP_GUIDANCE,
+        allow_inf_nan=False,
+        description="PALP: the adapted model's guidance β, towards the person's taste; must be "
+        "less than palp_alpha.",
+    )
 
     @model_validator(mode="after")
     def _valid(self) -> PalpRequest:
@@ -54,8 +87,10 @@ class GenerationRequest(BaseModel):
 
     model_config = ConfigDict(extra="forbid", frozen=True)
 
-    prompt: str = Field(min_length=1, max_length=MAX_PROMPT_CHARS)
-    negative_prompt: str = Field(default="", max_length=MAX_PROMPT_CHARS)
+    prompt: str = Field(min_length=1, max_length=MAX_PROMPT_CHARS, description="What to draw.")
+    negative_prompt: str = Field(
+        default="", max_length=MAX_PROMPT_CHARS, description="What to steer away from."
+    )
     settings: GenerationSettings = Field(default_factory=GenerationSettings)
     include_plain: bool = False
     palp: PalpRequest | None = None

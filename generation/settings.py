@@ -13,11 +13,24 @@ from pydantic import AfterValidator, BaseModel, ConfigDict, Field, ValidationErr
 
 from generation.errors import InvalidGenerationRequest
 
+# The generator's own limits: the service may set tighter ones (``api.settings``), never looser.
 MAX_PROMPT_CHARS = 1_000
+MIN_SIDE = 64
 MAX_SIDE = 2048
-MAX_STEPS = 200
-MAX_AESTHETIC_STEPS = 50
+SIDE_MULTIPLE = 8  # the VAE's downsampling factor
+MAX_DENOISING_STEPS = 200
 MAX_IMAGES = 8
+MAX_GUIDANCE_SCALE = 30.0
+MAX_VP_DEGREE = 2.0
+MAX_AESTHETIC_STEPS = 50
+MAX_AESTHETIC_LR = 1e-2
+MAX_AESTHETIC_LAYERS = 64
+MAX_STYLE_WEIGHT = 2.0
+SEED_LIMIT = 2**63  # exclusive: a seed fits a signed 64-bit integer
+
+NOT_OFFERED = frozenset({"aesthetic_layers"})
+"""Settings the CLI flags and the HTTP body leave out (a benchmark knob: ``bench/generation.py``).
+Every other field of ``GenerationSettings`` is offered as it is declared here."""
 
 
 class ConditioningMode(StrEnum):
@@ -28,49 +41,86 @@ class ConditioningMode(StrEnum):
 
 
 def _multiple_of_8(value: int) -> int:
-    if value % 8:
-        raise ValueError(f"must be a multiple of 8 (got {value}); try {max(8, value // 8 * 8)}")
+    if value % SIDE_MULTIPLE:
+        raise ValueError(
+            f"must be a multiple of {SIDE_MULTIPLE} (got {value}); "
+            f"try {max(SIDE_MULTIPLE, value // SIDE_MULTIPLE * SIDE_MULTIPLE)}"
+        )
     return value
 
 
-Side = Annotated[int, Field(ge=64, le=MAX_SIDE), AfterValidator(_multiple_of_8)]
+Side = Annotated[
+    int,
+    Field(ge=MIN_SIDE, le=MAX_SIDE, json_schema_extra={"multipleOf": SIDE_MULTIPLE}),
+    AfterValidator(_multiple_of_8),
+]
 
 
 class GenerationSettings(BaseModel):
-    """Everything that shapes one generation besides the prompt and the profile."""
+    """Everything that shapes one generation besides the prompt and the profile.
+
+    The one declaration of each setting's default, bounds and help: the CLI's flags and the
+    HTTP body's fields are made from these fields (``generation.options``).
+    """
 
     model_config = ConfigDict(extra="forbid", frozen=True)
 
-    steps: int = Field(default=30, ge=1, le=MAX_STEPS, description="Denoising steps.")
-    guidance_scale: float = Field(default=5.0, ge=0.0, le=30.0, allow_inf_nan=False)
-    width: Side | None = Field(default=None, description="None: the model's native width.")
-    height: Side | None = Field(default=None, description="None: the model's native height.")
-    num_images: int = Field(default=1, ge=1, le=MAX_IMAGES)
-    seed: int | None = Field(default=None, ge=0, lt=2**63)
+    steps: int = Field(default=30, ge=1, le=MAX_DENOISING_STEPS, description="Denoising steps.")
+    guidance_scale: float = Field(
+        default=5.0,
+        ge=0.0,
+        le=MAX_GUIDANCE_SCALE,
+        allow_inf_nan=False,
+        description="Classifier-free guidance scale.",
+    )
+    width: Side | None = Field(
+        default=None, description="Multiple of 8; the model's native width if left out."
+    )
+    height: Side | None = Field(
+        default=None, description="Multiple of 8; the model's native height if left out."
+    )
+    num_images: int = Field(
+        default=1, ge=1, le=MAX_IMAGES, description="Images to make (seeds seed, seed+1, ...)."
+    )
+    seed: int | None = Field(
+        default=None, ge=0, lt=SEED_LIMIT, description="Seed (random when left out)."
+    )
     mode: ConditioningMode = ConditioningMode.EMBEDS
     vp_degree: float = Field(
-        default=0.85, ge=0.0, le=2.0, allow_inf_nan=False, description="ViPer's β (a = b)."
+        default=0.85,
+        ge=0.0,
+        le=MAX_VP_DEGREE,
+        allow_inf_nan=False,
+        description="ViPer's β (a = b): weight of the attributes.",
     )
-    aesthetic_steps: int = Field(default=5, ge=0, le=MAX_AESTHETIC_STEPS)
-    aesthetic_lr: float = Field(default=1e-4, gt=0.0, le=1e-2, allow_inf_nan=False)
+    aesthetic_steps: int = Field(
+        default=5, ge=0, le=MAX_AESTHETIC_STEPS, description="Aesthetic-gradient steps (0: off)."
+    )
+    aesthetic_lr: float = Field(
+        default=1e-4,
+        gt=0.0,
+        le=MAX_AESTHETIC_LR,
+        allow_inf_nan=False,
+        description="Aesthetic-gradient learning rate.",
+    )
     aesthetic_layers: int | None = Field(
         default=None,
         ge=1,
-        le=64,
+        le=MAX_AESTHETIC_LAYERS,
         description="Tune only the last N encoder layers (None: all layers, not the embeddings).",
     )
 
     style_weight: float = Field(
         default=1.0,
         ge=0.0,
-        le=2.0,
+        le=MAX_STYLE_WEIGHT,
         allow_inf_nan=False,
         description="Weight of the person's learned style token (0: off).",
     )
     negative_style_weight: float = Field(
         default=1.0,
         ge=0.0,
-        le=2.0,
+        le=MAX_STYLE_WEIGHT,
         allow_inf_nan=False,
         description="Weight of the learned negative token in the negative conditioning (0: off).",
     )

@@ -36,6 +36,9 @@ from generation.style_inject import STYLE_MARKER, encoder_keys
 from generation.tokenizing import tokenize
 from preference_store.models import Category, Profile
 from preference_store.styles import (
+    DEFAULT_TRAINED_VECTORS,
+    DEFAULT_TRAINING_LR,
+    DEFAULT_TRAINING_STEPS,
     MAX_TRAINED_VECTORS,
     MAX_TRAINING_IMAGES,
     MAX_TRAINING_LR,
@@ -49,8 +52,6 @@ StopCheck = Callable[[], bool]
 
 MIN_IMAGES = 1
 MAX_IMAGES = MAX_TRAINING_IMAGES  # what a stored record may name
-MAX_STEPS = MAX_TRAINING_STEPS
-MAX_VECTORS = MAX_TRAINED_VECTORS
 
 # Style prompts in the manner of the reference's ``imagenet_style_templates_small``.
 STYLE_TEMPLATES = (
@@ -79,9 +80,9 @@ class TrainingConfig:
     most runs in a few hundred steps.
     """
 
-    steps: int = 500
-    vectors: int = 1
-    lr: float = 5e-3
+    steps: int = DEFAULT_TRAINING_STEPS
+    vectors: int = DEFAULT_TRAINED_VECTORS
+    lr: float = DEFAULT_TRAINING_LR
     weight_decay: float = 1e-2
     batch_size: int = 1
     seed: int = 0
@@ -92,10 +93,10 @@ class TrainingConfig:
     min_steps: int = 150
 
     def check(self) -> TrainingConfig:
-        if not 1 <= self.steps <= MAX_STEPS:
-            raise InvalidGenerationRequest(f"steps must be between 1 and {MAX_STEPS}")
-        if not 1 <= self.vectors <= MAX_VECTORS:
-            raise InvalidGenerationRequest(f"vectors must be between 1 and {MAX_VECTORS}")
+        if not 1 <= self.steps <= MAX_TRAINING_STEPS:
+            raise InvalidGenerationRequest(f"steps must be between 1 and {MAX_TRAINING_STEPS}")
+        if not 1 <= self.vectors <= MAX_TRAINED_VECTORS:
+            raise InvalidGenerationRequest(f"vectors must be between 1 and {MAX_TRAINED_VECTORS}")
         if not (0.0 < self.lr <= MAX_TRAINING_LR) or not math.isfinite(self.lr):
             raise InvalidGenerationRequest(f"lr must be a number in (0, {MAX_TRAINING_LR:g}]")
         if not 1 <= self.batch_size <= 16:

@@ -48,6 +48,11 @@ MAX_TRAINING_STEPS = 10_000
 MAX_TRAINED_VECTORS = 8  # K a training makes (an imported token may bring up to 75)
 MAX_TRAINING_LR = 1.0
 MAX_TRAINING_IMAGES = 100
+# What a person's style training does unless told otherwise (generation.style_training explains
+# the choice); the HTTP body, the CLI and the training config all start from these.
+DEFAULT_TRAINING_STEPS = 500
+DEFAULT_TRAINED_VECTORS = 1
+DEFAULT_TRAINING_LR = 5e-3
 # The ids the routes take: ours are uuid4 hex; a dot is allowed for tokens stored before every
 # id was ours, so they can still be deleted.
 STYLE_ID_PATTERN = r"^[A-Za-z0-9._~-]{1,64}$"

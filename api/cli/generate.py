@@ -7,9 +7,8 @@ import json
 import re
 import sys
 from dataclasses import asdict
-from enum import StrEnum
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated, NoReturn
+from typing import TYPE_CHECKING, Annotated, Any, NoReturn
 
 import typer
 from pydantic import ValidationError
@@ -17,13 +16,18 @@ from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
+from api.cli.generation_flags import with_setting_flags
 from api.wiring.services import Components
 from generation.errors import ClipMismatchError, GenerationError
-from generation.settings import ConditioningMode, GenerationSettings, check_prompt
+from generation.options import MODE_HELP, RequestMode, palp_from, settings_from
+from generation.request import GenerationRequest
+from generation.settings import check_prompt
 
 if TYPE_CHECKING:
     from api.settings import Settings
     from generation.generator import GenerationResult
+
+PROMPT_FIELDS = GenerationRequest.model_fields
 
 # torch, diffusers and the generation modules load inside the commands that use them, so the
 # other `tastemaker` commands start without them.
@@ -81,77 +85,28 @@ def _slug(text: str) -> str:
     return re.sub(r"[^a-z0-9]+", "-", text.casefold()).strip("-")[:40] or "image"
 
 
-class GenerateMode(StrEnum):
-    """The conditioning modes, plus PALP (embeds conditioning with a per-prompt adapter)."""
-
-    EMBEDS = "embeds"
-    GUIDANCE = "guidance"
-    PALP = "palp"
-
-
+@with_setting_flags
 def generate(
-    prompt: Annotated[str, typer.Argument(help="What to draw.")],
+    prompt: Annotated[str, typer.Argument(help=PROMPT_FIELDS["prompt"].description)],
     user: UserOpt,
     model: Annotated[
         str | None,
         typer.Option(help="Hub id, diffusers folder, .safetensors file, or 'tiny' (noise)."),
     ] = None,
     out: Annotated[Path, typer.Option(help="Folder the PNGs are written to.")] = Path("outputs"),
-    vp_degree: Annotated[float, typer.Option(help="ViPer's β: weight of the attributes.")] = 0.85,
-    aesthetic_steps: Annotated[int, typer.Option(help="Aesthetic-gradient steps (0: off).")] = 5,
-    aesthetic_lr: Annotated[float, typer.Option(help="Aesthetic-gradient learning rate.")] = 1e-4,
-    mode: Annotated[
-        GenerateMode,
-        typer.Option(
-            help="embeds: free; guidance: extra UNet pass (~1.4–1.7×); palp: trains an adapter for "
-            "this prompt first (PALP; minutes on a GPU, tests only on a CPU)."
-        ),
-    ] = GenerateMode.EMBEDS,
-    palp_steps: Annotated[int, typer.Option(help="PALP training steps (0: none).")] = 500,
-    palp_rank: Annotated[int, typer.Option(help="PALP LoRA rank.")] = 32,
-    palp_alpha: Annotated[float, typer.Option(help="PALP: pretrained guidance α (> β).")] = 15.0,
-    palp_beta: Annotated[float, typer.Option(help="PALP: adapted guidance β.")] = 7.5,
-    palp_lr: Annotated[float, typer.Option(help="PALP learning rate.")] = 5e-5,
-    steps: Annotated[int, typer.Option(help="Denoising steps.")] = 30,
-    guidance_scale: Annotated[float, typer.Option(help="Classifier-free guidance scale.")] = 5.0,
-    seed: Annotated[int | None, typer.Option(help="Seed (random when left out).")] = None,
-    width: Annotated[
-        int | None, typer.Option(help="Multiple of 8; the model's native width if left out.")
-    ] = None,
-    height: Annotated[
-        int | None, typer.Option(help="Multiple of 8; the model's native height if left out.")
-    ] = None,
-    num_images: Annotated[int, typer.Option(help="Images to make (seeds seed, seed+1, ...).")] = 1,
-    negative_prompt: Annotated[str, typer.Option(help="What to steer away from.")] = "",
-    style_weight: Annotated[
-        float, typer.Option(help="Weight of USER's learned style token (0: off).")
-    ] = 1.0,
-    negative_style_weight: Annotated[
-        float, typer.Option(help="Weight of USER's learned negative token (0: off).")
-    ] = 1.0,
+    mode: Annotated[RequestMode, typer.Option(help=MODE_HELP)] = RequestMode.EMBEDS,
+    negative_prompt: Annotated[
+        str, typer.Option(help=PROMPT_FIELDS["negative_prompt"].description)
+    ] = "",
     as_json: Annotated[bool, typer.Option("--json", help="Print the result as JSON.")] = False,
     single_file_config: SingleFileConfigOpt = None,
     clip_model: ClipModelOpt = None,
+    **options: Any,
 ) -> None:
     """Render PROMPT in USER's taste; writes PNGs that record what was applied."""
     # 1. Check every input before loading anything.
     try:
-        settings = GenerationSettings.checked(
-            steps=steps,
-            guidance_scale=guidance_scale,
-            width=width,
-            height=height,
-            num_images=num_images,
-            seed=seed,
-            mode=ConditioningMode.GUIDANCE
-            if mode is GenerateMode.GUIDANCE
-            else ConditioningMode.EMBEDS,
-            vp_degree=vp_degree,
-            aesthetic_steps=aesthetic_steps,
-            aesthetic_lr=aesthetic_lr,
-            style_weight=style_weight,
-            negative_style_weight=negative_style_weight,
-        )
+        settings = settings_from(options, mode)
         prompt = check_prompt(prompt)
         negative_prompt = check_prompt(negative_prompt, what="negative prompt", allow_empty=True)
     except GenerationError as error:
@@ -159,21 +114,10 @@ def generate(
     from api.wiring.generation import open_generator, open_models
     from generation.palp_adapters import AdapterCache
     from generation.render import file_sink, render_request
-    from generation.request import GenerationRequest, PalpRequest
     from generation.tiny import TINY_NOTICE
 
     try:
-        palp = (
-            PalpRequest(
-                steps=palp_steps,
-                rank=palp_rank,
-                learning_rate=palp_lr,
-                alpha=palp_alpha,
-                beta=palp_beta,
-            )
-            if mode is GenerateMode.PALP
-            else None
-        )
+        palp = palp_from(options, mode)
     except ValidationError as error:
         from api.errors import describe_validation_error
 

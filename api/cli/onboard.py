@@ -12,6 +12,7 @@ from rich.console import Console
 
 from api.cli.generate import SingleFileConfigOpt, explain_model_error, model_settings
 from api.wiring.services import Components
+from generation.settings import MAX_DENOISING_STEPS, MAX_SIDE, MIN_SIDE, GenerationSettings
 
 if TYPE_CHECKING:
     from agent.extraction import Extraction
@@ -20,6 +21,7 @@ if TYPE_CHECKING:
 # other commands start without it (bench/cli.py).
 
 console = Console(highlight=False, soft_wrap=True)  # paths stay whole, copyable
+STEPS = GenerationSettings.model_fields["steps"]  # the gallery renders with the default
 _ATTRIBUTE_FIELDS = {"text", "category", "polarity", "strength", "evidence"}
 gallery_app = typer.Typer(help="Onboarding galleries.", no_args_is_help=True)
 
@@ -135,10 +137,12 @@ def gallery_build(
         str, typer.Option("--model", help="Hub id, diffusers folder, .safetensors file or tiny.")
     ],
     out: Annotated[Path, typer.Option("--out", help="Folder to write images and manifest.")],
-    steps: Annotated[int, typer.Option(min=1, max=200)] = 30,
+    steps: Annotated[int, typer.Option(min=1, max=MAX_DENOISING_STEPS)] = STEPS.default,
     size: Annotated[
         int | None,
-        typer.Option(min=64, max=2048, help="Square side; the model's native size if left out."),
+        typer.Option(
+            min=MIN_SIDE, max=MAX_SIDE, help="Square side; the model's native size if left out."
+        ),
     ] = None,
     limit: Annotated[int | None, typer.Option(min=1, help="Only the first N prompts.")] = None,
     single_file_config: SingleFileConfigOpt = None,

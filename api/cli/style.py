@@ -13,6 +13,12 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 
 from api.wiring.services import Components
 from generation.errors import GenerationError
+from preference_store.styles import (
+    DEFAULT_TRAINED_VECTORS,
+    DEFAULT_TRAINING_LR,
+    DEFAULT_TRAINING_STEPS,
+    MAX_TRAINED_VECTORS,
+)
 
 app = typer.Typer(
     help="Learned style tokens (textual inversion) of a person.", no_args_is_help=True
@@ -61,9 +67,11 @@ def train(
     model: ModelOpt = None,
     steps: Annotated[
         int, typer.Option(help="Most training steps (stops early on a plateau).")
-    ] = 500,
-    vectors: Annotated[int, typer.Option(help="Vectors in the token (1–8).")] = 1,
-    lr: Annotated[float, typer.Option(help="AdamW learning rate.")] = 5e-3,
+    ] = DEFAULT_TRAINING_STEPS,
+    vectors: Annotated[
+        int, typer.Option(help=f"Vectors in the token (1–{MAX_TRAINED_VECTORS}).")
+    ] = DEFAULT_TRAINED_VECTORS,
+    lr: Annotated[float, typer.Option(help="AdamW learning rate.")] = DEFAULT_TRAINING_LR,
     negative: Annotated[
         bool, typer.Option("--negative", help="Learn from the disliked images instead.")
     ] = False,

@@ -29,14 +29,15 @@ from api.errors import (
     Unprocessable,
     describe_validation_error,
 )
-from api.schemas import (
+from api.generation_schemas import (
     GenerationAccepted,
     GenerationCreate,
     GenerationOut,
-    Problem,
     Progress,
 )
+from api.schemas import Problem
 from api.settings import Settings
+from generation.options import palp_from, settings_from
 from generation.request import GenerationRequest
 from generation.settings import GenerationSettings, check_prompt
 from jobs.generation import GENERATION, image_key
@@ -73,15 +74,15 @@ def check_limits(body: GenerationCreate, settings: Settings) -> GenerationSettin
         raise Unprocessable(f"the negative prompt is over {settings.max_prompt_chars} characters")
     check_prompt(body.prompt)
     check_prompt(body.negative_prompt, what="negative prompt", allow_empty=True)
-    if body.steps is not None and body.steps > settings.max_steps:
+    given = body.options()
+    if given.get("steps", 0) > settings.max_steps:
         raise Unprocessable(f"steps: at most {settings.max_steps} per generation here")
     for side in ("width", "height"):
-        value = getattr(body, side)
-        if value is not None and value > settings.max_side:
+        if given.get(side, 0) > settings.max_side:
             raise Unprocessable(f"{side}: at most {settings.max_side} pixels here")
-    if body.num_images is not None and body.num_images > settings.max_images:
+    if given.get("num_images", 0) > settings.max_images:
         raise Unprocessable(f"num_images: at most {settings.max_images} per generation here")
-    return GenerationSettings.checked(**body.settings())
+    return settings_from(given, body.request_mode)
 
 
 def image_urls(job: Job, variant: str) -> list[str]:
@@ -151,7 +152,7 @@ def create_generation(
             f"generation is unavailable: the model failed to load: {runner.load_error}"
         )
     try:
-        palp = body.palp()
+        palp = palp_from(body.options(), body.request_mode)
     except ValidationError as error:
         raise Unprocessable(describe_validation_error(error)) from None
     request = GenerationRequest(

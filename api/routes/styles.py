@@ -13,7 +13,8 @@ from pydantic import ValidationError
 
 from api.deps import CurrentUser, JobsDep, StoreDep, StylesDep
 from api.errors import TooManyRequests, Unavailable, Unprocessable, describe_validation_error
-from api.schemas import GenerationAccepted, Problem, StyleCreate, StyleOut
+from api.generation_schemas import GenerationAccepted
+from api.schemas import Problem, StyleCreate, StyleOut
 from generation.style_formats import export_token, from_blob
 from generation.style_training import MAX_IMAGES, MIN_IMAGES
 from jobs.repository import JobTooLarge, QueueFull, UserJobLimit

@@ -1,0 +1,101 @@
+"""Request and response schemas of ``/v1/generations``.
+
+The body's settings are not declared here: each is made from its one declaration
+(``generation.options``), as optional and with JSON numbers only (``"steps": true`` is a 422,
+not 1). The service's own, tighter limits (``max_steps``, ...) apply on top, in the route.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import TYPE_CHECKING, Annotated, Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, Strict, create_model
+
+from api.schemas import Request
+from generation.options import MODE_HELP, OPTIONS, Option, RequestMode
+from generation.request import GenerationRequest
+
+_REQUEST_FIELDS = GenerationRequest.model_fields
+
+
+class GenerationBody(Request):
+    """What a body holds besides the settings; ``GenerationCreate`` adds one field per
+    option."""
+
+    model_config = ConfigDict(
+        extra="forbid",
+        json_schema_extra={
+            "examples": [
+                {"prompt": "a lighthouse at dusk", "steps": 20, "seed": 7, "include_plain": True}
+            ]
+        },
+    )
+
+    prompt: str = Field(min_length=1, description=_REQUEST_FIELDS["prompt"].description)
+    negative_prompt: str = Field(
+        default="", description=_REQUEST_FIELDS["negative_prompt"].description
+    )
+    mode: RequestMode | None = Field(default=None, description=MODE_HELP)
+    include_plain: bool = Field(
+        default=False,
+        strict=True,
+        description="Also render the plain model's image (same seed, no personalization), "
+        "to compare side by side. Doubles the work.",
+    )
+
+    @property
+    def request_mode(self) -> RequestMode:
+        return self.mode or RequestMode.EMBEDS
+
+    def options(self) -> dict[str, Any]:
+        """The settings given; the rest keep their declared defaults."""
+        return self.model_dump(exclude=set(GenerationBody.model_fields), exclude_none=True)
+
+
+def _body_field(option: Option) -> tuple[Any, Any]:
+    """The option as an optional, strictly typed body field with the declaration's bounds."""
+    strict: Any = Annotated[(option.value_type, Strict(), *option.info.metadata)]
+    return strict | None, Field(default=None, description=option.info.description)
+
+
+if TYPE_CHECKING:
+    GenerationCreate = GenerationBody
+else:
+    GenerationCreate = create_model(
+        "GenerationCreate",
+        __base__=GenerationBody,
+        __doc__="The generate CLI's flags in snake_case; every setting is optional.",
+        **{option.name: _body_field(option) for option in OPTIONS},
+    )
+
+
+class GenerationAccepted(BaseModel):
+    model_config = ConfigDict(json_schema_extra={"examples": [{"id": "9b1e…", "status": "queued"}]})
+
+    id: str
+    status: str
+    events_url: str
+
+
+class Progress(BaseModel):
+    step: int
+    total: int
+
+
+class GenerationOut(BaseModel):
+    id: str
+    status: Literal["queued", "running", "done", "failed", "cancelled"]
+    prompt: str
+    progress: Progress
+    error: str | None
+    created_at: datetime
+    finished_at: datetime | None
+    seed: int | None
+    model: str | None
+    profile_version: int | None
+    plan: dict[str, Any] | None = Field(description="The conditioning plan with provenance.")
+    aesthetic: dict[str, Any] | None
+    timings: dict[str, float]
+    image_urls: list[str]
+    plain_image_urls: list[str]
