@@ -20,6 +20,9 @@ if TYPE_CHECKING:
 # other commands start without it (bench/cli.py).
 
 console = Console(highlight=False, soft_wrap=True)  # paths stay whole, copyable
+# Spinners for waits that may pass a second (the text model's first load, a cold vocabulary
+# cache): on stderr, so stdout stays the chat or the JSON; shown only on a terminal.
+waiting = Console(stderr=True)
 _ATTRIBUTE_FIELDS = {"text", "category", "polarity", "strength", "evidence"}
 gallery_app = typer.Typer(help="Onboarding galleries.", no_args_is_help=True)
 
@@ -61,9 +64,10 @@ def onboard(
     components = Components()
     components.accounts.ensure(user)
 
-    agent = build_agent(components, gallery)
-    session_id = None if new else agent.active_session(user)
-    turn = agent.resume(session_id) if session_id else agent.start(user)
+    with waiting.status("getting the first image ready…"):
+        agent = build_agent(components, gallery)
+        session_id = None if new else agent.active_session(user)
+        turn = agent.resume(session_id) if session_id else agent.start(user)
     while True:
         console.print(f"[bold cyan]tastemaker:[/] {turn.text}")
         if turn.image_path is not None:
@@ -78,7 +82,8 @@ def onboard(
         if not line.strip():
             continue
         try:
-            turn = agent.reply(turn.session_id, line.rstrip("\n"))
+            with waiting.status("reading…"):
+                turn = agent.reply(turn.session_id, line.rstrip("\n"))
         except InvalidComment as error:
             console.print(f"[yellow]{error}[/]")
 
@@ -102,10 +107,12 @@ def extract(
 
     components = Components()
 
-    extractor = build_extractor(components.settings, components.embedder)
+    with waiting.status("loading the vocabulary…"):
+        extractor = build_extractor(components.settings, components.embedder)
     if not jsonl:
         image = ImageContext(description=image_description) if image_description else None
-        result = extractor.extract(str(comment), image)
+        with waiting.status("reading…"):
+            result = extractor.extract(str(comment), image)
         sys.stdout.write(json.dumps(_extraction_json(result), ensure_ascii=False) + "\n")
         for item in result.unsure:  # for the person reading along (stdout stays JSON)
             sys.stderr.write(f"unsure: {item.attribute.text} — liked or disliked?\n")
