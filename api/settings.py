@@ -231,7 +231,11 @@ class Settings(BaseSettings):
         default=16, ge=1, le=256, description="Threads for requests that may wait on the LLM."
     )
     torch_threads: int | None = Field(
-        default=None, ge=1, le=256, description="torch CPU threads for the model worker."
+        default=None,
+        ge=1,
+        le=256,
+        description="torch CPU threads of the CLI and the model worker; the physical cores, at "
+        "most 8, when unset (an OMP_NUM_THREADS of your own is kept then).",
     )
 
     @property
