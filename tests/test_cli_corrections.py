@@ -28,7 +28,7 @@ def onboard(
     capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch, user: str, lines: list[str]
 ) -> str:
     monkeypatch.setattr("sys.stdin", io.StringIO("".join(f"{line}\n" for line in lines)))
-    return ok(run_cli(capsys, "onboard", user, "--new"))
+    return ok(run_cli(capsys, "onboard", user, "--new", "--create"))
 
 
 def learned(capsys: pytest.CaptureFixture[str], user: str) -> set[tuple[str, str]]:

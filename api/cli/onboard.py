@@ -11,6 +11,7 @@ import typer
 from rich.console import Console
 
 from api.cli.generate import SingleFileConfigOpt, explain_model_error, model_settings
+from api.cli.users import CreateOpt, user_for_writing
 from api.wiring.services import Components
 
 if TYPE_CHECKING:
@@ -56,13 +57,14 @@ def onboard(
         Path | None, typer.Option("--gallery", help="A gallery folder with manifest.json.")
     ] = None,
     new: Annotated[bool, typer.Option("--new", help="Start over instead of resuming.")] = False,
+    create: CreateOpt = False,
 ) -> None:
     """Chat about sample images until tastemaker knows your taste (type 'done' to finish)."""
     from agent.extraction import InvalidComment
     from api.wiring.agent import build_agent  # langchain loads only for the commands using it
 
     components = Components()
-    components.accounts.ensure(user)
+    user_for_writing(components.accounts, user, create=create)
 
     with waiting.status("getting the first image ready…"):
         agent = build_agent(components, gallery)

@@ -13,6 +13,7 @@ from rich.console import Console
 from rich.table import Table
 
 from api.cli.ids import resolve_prefix
+from api.cli.users import CreateOpt, user_for_writing
 from api.wiring.services import Components
 from preference_store.errors import AttributeNotFound
 from preference_store.models import (
@@ -76,8 +77,9 @@ def add(
         Category | None, typer.Option(help="Which aspect; guessed from the text when left out.")
     ] = None,
     strength: Annotated[float, typer.Option(min=0.0, max=1.0, help="0 to 1.")] = 0.7,
+    create: CreateOpt = False,
 ) -> None:
-    """Add a liked or disliked attribute (creates the user on first use)."""
+    """Add a liked or disliked attribute (a new user needs --create, except the very first)."""
     components = Components()
     draft = AttributeDraft(
         text=text,
@@ -86,12 +88,12 @@ def add(
         strength=strength,
         source="cli",
     )
+    user_for_writing(components.accounts, user, create=create)
     if category is None:
         from preference_store.categories import CategoryGuesser
 
         guessed = CategoryGuesser(components.embedder).guess(draft.text)
         draft = draft.model_copy(update={"category": guessed})
-    components.accounts.ensure(user)
     (stored,) = components.store.add(user, [draft], reason="prefs add")
     console.print(
         f"{stored.polarity.value} [bold]{stored.text}[/] ({stored.category.value}, "
