@@ -12,6 +12,7 @@ from rich.console import Console
 
 from api.cli.generate import SingleFileConfigOpt, explain_model_error, model_settings
 from api.cli.users import CreateOpt, user_for_writing
+from api.cli.words import count
 from api.wiring.services import Components
 
 if TYPE_CHECKING:
@@ -187,7 +188,7 @@ def gallery_build(
     gallery = build_gallery(
         render, out, items, name=f"{model} gallery", progress=progress, describe=describe
     )
-    console.print(f"wrote {len(gallery)} images and {out / 'manifest.json'}")
+    console.print(f"wrote {count(len(gallery), 'image')} and {out / 'manifest.json'}")
 
 
 def register(app: typer.Typer) -> None:

@@ -14,6 +14,7 @@ from rich.table import Table
 
 from api.cli.ids import resolve_prefix
 from api.cli.users import CreateOpt, user_for_writing
+from api.cli.words import count
 from api.wiring.services import Components
 from preference_store.errors import AttributeNotFound
 from preference_store.models import (
@@ -94,7 +95,8 @@ def add(
 
         guessed = CategoryGuesser(components.embedder).guess(draft.text)
         draft = draft.model_copy(update={"category": guessed})
-    (stored,) = components.store.add(user, [draft], reason="prefs add")
+    change = f"prefs add: {polarity.value} {draft.text}"  # `prefs versions` shows words, not ids
+    (stored,) = components.store.add(user, [draft], reason=change)
     console.print(
         f"{stored.polarity.value} [bold]{stored.text}[/] ({stored.category.value}, "
         f"strength {stored.strength:.2f}) id {stored.id}",
@@ -210,7 +212,8 @@ def import_(
     components.accounts.ensure(user)
     profile = import_profile(components.store, document, components.styles)
     console.print(
-        f"imported {len(profile.attributes)} attributes for {user} (version {profile.version})"
+        f"imported {count(len(profile.attributes), 'attribute')} for {user} "
+        f"(version {profile.version})"
     )
 
 
@@ -305,5 +308,5 @@ def restore(
     restored = store.restore(store.profile_at(user, version), reason=f"restore version {version}")
     console.print(
         f"restored version {version} of {user} as version {restored.version} "
-        f"({len(restored.attributes)} attributes)"
+        f"({count(len(restored.attributes), 'attribute')})"
     )
