@@ -4,19 +4,20 @@ Either way the question names something visible in the image (one of its tags); 
 that does not is replaced by the template, and so is any LLM failure. The LLM shares the
 message's deadline with the extraction: when the extraction already fell back (or used the
 time up), the template answers at once instead of waiting on the same broken server again.
+langchain (~0.8 s of imports) loads with the first LLM question: the template needs none of it.
 """
 
 from __future__ import annotations
 
 import json
-from typing import Protocol
-
-from langchain_core.language_models import BaseChatModel
-from langchain_core.messages import HumanMessage, SystemMessage
+from typing import TYPE_CHECKING, Protocol
 
 import prompts
 from agent.gallery import GalleryImage
 from agent.llm_deadline import MessageDeadline
+
+if TYPE_CHECKING:
+    from langchain_core.language_models import BaseChatModel
 
 MAX_QUESTION_CHARS = 300
 
@@ -50,6 +51,8 @@ class LLMFollowups:
         self._deadline = deadline
 
     def question(self, image: GalleryImage, comment: str, tag: str) -> str:
+        from langchain_core.messages import HumanMessage, SystemMessage
+
         messages = [
             SystemMessage(prompts.load("followup_system")),
             HumanMessage(

@@ -50,6 +50,11 @@ class Settings(BaseSettings):
     image_retention_days: float | None = Field(
         default=None, gt=0, description="Delete generated images older than this; kept if unset."
     )
+    cache_dir: Path | None = Field(
+        default=None,
+        description="Derived files rebuilt when missing or stale (the offline extractor's "
+        "vocabulary vectors); <data_dir>/cache when unset.",
+    )
     embedding_model: str = Field(
         default=PACKAGED_MINILM,
         description="sentence-transformers id or path for store embeddings; the default is the "
@@ -240,7 +245,11 @@ class Settings(BaseSettings):
         default=16, ge=1, le=256, description="Threads for requests that may wait on the LLM."
     )
     torch_threads: int | None = Field(
-        default=None, ge=1, le=256, description="torch CPU threads for the model worker."
+        default=None,
+        ge=1,
+        le=256,
+        description="torch CPU threads of the CLI and the model worker; the physical cores, at "
+        "most 8, when unset (an OMP_NUM_THREADS of your own is kept then).",
     )
 
     @property
@@ -273,6 +282,10 @@ class Settings(BaseSettings):
     @property
     def gallery_cache_dir(self) -> Path:
         return self.data_dir / "gallery_cache"
+
+    @property
+    def resolved_cache_dir(self) -> Path:
+        return self.cache_dir or self.data_dir / "cache"
 
     @property
     def chroma_path(self) -> Path:

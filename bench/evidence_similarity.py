@@ -2,18 +2,20 @@
 *about* the feature — measured on labelled pairs, not guessed.
 
     python bench/evidence_similarity.py
+    python bench/evidence_similarity.py --limit 40   # a quick run (the test suite's)
 
-Pairs come from the labelled comments in tests/data/ (every set): each labelled attribute with
-the sentence of its own comment that shares most words with it is a *related* pair; the same
-attribute with every sentence of a different comment (shifted by one, so deterministic) is an
-*unrelated* pair, as is each of the prompt's example phrases with each comment's first sentence
+Pairs come from the labelled comments in tests/data/ (every extraction set): each labelled
+attribute with the sentence of its own comment that shares most words with it is a *related* pair;
+the same attribute with every sentence of a different comment (shifted by one, so deterministic) is
+an *unrelated* pair, as is each of the prompt's example phrases with each comment's first sentence
 (what a small model echoing the examples produces). The script prints both distributions and the
-lowest threshold that accepts no more than 1 % of unrelated pairs, with the share of related
-pairs it accepts. Pairs that share a word are left out: the word check decides those already.
+lowest threshold that accepts no more than 1 % of unrelated pairs, with the share of related pairs
+it accepts. Pairs that share a word are left out: the word check decides those already.
 """
 
 from __future__ import annotations
 
+import argparse
 import os
 import sys
 from pathlib import Path
@@ -31,7 +33,9 @@ from agent.llm_extractor import example_phrases  # noqa: E402
 
 
 def pairs() -> tuple[list[tuple[str, str]], list[tuple[str, str]]]:
-    rows = [r for p in sorted((ROOT / "tests" / "data").glob("*.jsonl")) for r in load_labelled(p)]
+    # extraction sets only: tests/data also holds dialogue and conflict cases in other shapes
+    sets = sorted((ROOT / "tests" / "data").glob("extraction_*.jsonl"))
+    rows = [r for p in sets for r in load_labelled(p)]
     related: list[tuple[str, str]] = []
     unrelated: list[tuple[str, str]] = []
     for index, row in enumerate(rows):
@@ -48,6 +52,11 @@ def pairs() -> tuple[list[tuple[str, str]], list[tuple[str, str]]]:
 
 
 def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument(
+        "--limit", type=int, help="only the first N pairs of each kind the word check leaves"
+    )
+    args = parser.parse_args()
     import torch
 
     from preference_store.embeddings import SentenceTransformerEmbedder, packaged_minilm_path
@@ -60,6 +69,9 @@ def main() -> None:
     def cosines(items: list[tuple[str, str]]) -> np.ndarray:
         # only pairs the word check cannot decide
         kept = [(a, b) for a, b in items if not shared_stems(content_stems(a), content_stems(b))]
+        kept = kept[: args.limit] if args.limit else kept
+        if not kept:
+            return np.zeros(0, dtype=np.float32)
         left = np.asarray(embedder.embed([a for a, _ in kept]))
         right = np.asarray(embedder.embed([b for _, b in kept]))
         return np.sum(left * right, axis=1)

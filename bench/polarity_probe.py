@@ -14,6 +14,7 @@ says whether the only text model available offline can give one.
 
 from __future__ import annotations
 
+import argparse
 import os
 import sys
 from dataclasses import dataclass
@@ -85,6 +86,7 @@ def fit(features: np.ndarray, labels: np.ndarray) -> tuple[np.ndarray, float]:
 
 
 def main() -> int:
+    argparse.ArgumentParser(description=__doc__.splitlines()[0]).parse_args()
     torch.set_num_threads(2)
     from api.wiring.agent import build_offline_extractor
     from api.wiring.services import load_settings, open_embedder

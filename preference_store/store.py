@@ -313,7 +313,8 @@ class PreferenceStore:
             remaining = [a for a in profile.attributes if a.id != attribute_id]
             return profile.model_copy(update={"attributes": remaining})
 
-        self._change(user_id, f"delete {attribute_id}", apply)
+        gone = _find(self._current(user_id), attribute_id)  # the history says it in words
+        self._change(user_id, f"delete: {gone.polarity.value} {gone.text}", apply)
 
     def restore(
         self, profile: Profile, *, reason: str = "import", also: Also | None = None

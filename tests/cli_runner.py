@@ -70,9 +70,9 @@ def run_cli_process(data_dir: Path, *args: str, stdin: str | None = None) -> Cli
 def onboard(
     capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch, user: str, lines: list[str]
 ) -> str:
-    """`tastemaker onboard USER --new` typed into, line by line; its output."""
+    """`tastemaker onboard USER --new --create` typed into, line by line; its output."""
     monkeypatch.setattr("sys.stdin", io.StringIO("".join(f"{line}\n" for line in lines)))
-    return ok(run_cli(capsys, "onboard", user, "--new"))
+    return ok(run_cli(capsys, "onboard", user, "--new", "--create"))
 
 
 def learned(capsys: pytest.CaptureFixture[str], user: str) -> set[tuple[str, str]]:

@@ -68,7 +68,17 @@ def test_versions_lists_each_change(cli: Cli) -> None:
     versions = json.loads(ok(cli("prefs", "versions", "alice", "--json")))
     assert [(v["version"], v["attribute_count"]) for v in versions] == [(1, 1), (2, 2), (3, 2)]
     table = ok(cli("prefs", "versions", "alice"))
-    assert "prefs add" in table and "3" in table
+    assert "prefs add: like teal palette" in table and "prefs add: dislike lens flare" in table
+    flare = next(
+        a
+        for a in json.loads(ok(cli("prefs", "show", "alice", "--json")))
+        if a["text"] == "lens flare"
+    )
+    ok(cli("prefs", "delete", "alice", flare["id"][:12]))
+    table = ok(cli("prefs", "versions", "alice"))
+    assert "delete: dislike lens flare" in table and flare["id"][:12] not in table
+    restored = ok(cli("prefs", "restore", "alice", "1"))
+    assert "(1 attribute)" in restored  # not "1 attributes"
 
 
 def test_show_a_past_version_and_diff_two(cli: Cli) -> None:

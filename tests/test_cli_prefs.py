@@ -16,7 +16,7 @@ def cli(data_dir: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.
     ok(run("prefs", "add", "alice", "like", "teal palette", "--category", "color"))
     ok(run("prefs", "add", "alice", "like", "gritty texture"))
     ok(run("prefs", "add", "alice", "dislike", "low camera angle"))
-    ok(run("prefs", "add", "bob", "like", "neon glow"))
+    ok(run("prefs", "add", "bob", "like", "neon glow", "--create"))
     return run
 
 

@@ -16,16 +16,23 @@ import sys
 os.environ.setdefault("TRANSFORMERS_VERBOSITY", "error")
 os.environ.setdefault("HF_HUB_DISABLE_PROGRESS_BARS", "1")
 
+import contextlib
+
 import typer
 from pydantic import ValidationError
 from rich.console import Console
 
 from api.cli import corrections, db, generate, onboard, prefs, service, style
+from api.wiring.services import load_settings
+from api.wiring.threads import MAX_DEFAULT_THREADS, use_torch_threads
 from preference_store.errors import PreferenceError, SchemaError
 
 app = typer.Typer(
     name="tastemaker",
     help="Learn a person's visual taste in a short chat and make Stable Diffusion follow it.",
+    epilog=f"torch uses TASTEMAKER_TORCH_THREADS CPU threads (default: the physical cores, at "
+    f"most {MAX_DEFAULT_THREADS}); fewer is faster on a busy machine. Settings: "
+    "TASTEMAKER_* variables, listed in docs/configuration.md.",
     no_args_is_help=True,
     pretty_exceptions_enable=False,
     add_completion=False,
@@ -43,6 +50,7 @@ def main(argv: list[str] | None = None) -> None:
     """Console-script entry point: domain errors become one readable line and exit code 1."""
     err = Console(stderr=True)
     try:
+        _limit_torch_threads()
         app(args=argv)
     except ValidationError as error:
         from api.errors import describe_validation_error  # imports every layer's errors
@@ -58,6 +66,13 @@ def main(argv: list[str] | None = None) -> None:
         reason = str(getattr(error, "orig", None) or error).strip().splitlines()[0]
         err.print(f"[red]error:[/red] cannot use the database: {reason}", highlight=False)
         sys.exit(1)
+
+
+def _limit_torch_threads() -> None:
+    """Before any command loads torch; a setting that does not parse is reported by the
+    command that reads it (``--help`` still works)."""
+    with contextlib.suppress(ValidationError):
+        use_torch_threads(load_settings())
 
 
 def _is_database_error(error: Exception) -> bool:

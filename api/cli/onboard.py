@@ -11,6 +11,8 @@ import typer
 from rich.console import Console
 
 from api.cli.generate import SingleFileConfigOpt, explain_model_error, model_settings
+from api.cli.users import CreateOpt, user_for_writing
+from api.cli.words import count
 from api.wiring.services import Components
 from generation.settings import MAX_DENOISING_STEPS, MAX_SIDE, MIN_SIDE, GenerationSettings
 
@@ -22,6 +24,9 @@ if TYPE_CHECKING:
 
 console = Console(highlight=False, soft_wrap=True)  # paths stay whole, copyable
 STEPS = GenerationSettings.model_fields["steps"]  # the gallery renders with the default
+# Spinners for waits that may pass a second (the text model's first load, a cold vocabulary
+# cache): on stderr, so stdout stays the chat or the JSON; shown only on a terminal.
+waiting = Console(stderr=True)
 _ATTRIBUTE_FIELDS = {"text", "category", "polarity", "strength", "evidence"}
 gallery_app = typer.Typer(help="Onboarding galleries.", no_args_is_help=True)
 
@@ -55,17 +60,19 @@ def onboard(
         Path | None, typer.Option("--gallery", help="A gallery folder with manifest.json.")
     ] = None,
     new: Annotated[bool, typer.Option("--new", help="Start over instead of resuming.")] = False,
+    create: CreateOpt = False,
 ) -> None:
     """Chat about sample images until tastemaker knows your taste (type 'done' to finish)."""
     from agent.extraction import InvalidComment
     from api.wiring.agent import build_agent  # langchain loads only for the commands using it
 
     components = Components()
-    components.accounts.ensure(user)
+    user_for_writing(components.accounts, user, create=create)
 
-    agent = build_agent(components, gallery)
-    session_id = None if new else agent.active_session(user)
-    turn = agent.resume(session_id) if session_id else agent.start(user)
+    with waiting.status("getting the first image ready…"):
+        agent = build_agent(components, gallery)
+        session_id = None if new else agent.active_session(user)
+        turn = agent.resume(session_id) if session_id else agent.start(user)
     while True:
         console.print(f"[bold cyan]tastemaker:[/] {turn.text}")
         if turn.image_path is not None:
@@ -80,7 +87,8 @@ def onboard(
         if not line.strip():
             continue
         try:
-            turn = agent.reply(turn.session_id, line.rstrip("\n"))
+            with waiting.status("reading…"):
+                turn = agent.reply(turn.session_id, line.rstrip("\n"))
         except InvalidComment as error:
             console.print(f"[yellow]{error}[/]")
 
@@ -104,10 +112,12 @@ def extract(
 
     components = Components()
 
-    extractor = build_extractor(components.settings, components.embedder)
+    with waiting.status("loading the vocabulary…"):
+        extractor = build_extractor(components.settings, components.embedder)
     if not jsonl:
         image = ImageContext(description=image_description) if image_description else None
-        result = extractor.extract(str(comment), image)
+        with waiting.status("reading…"):
+            result = extractor.extract(str(comment), image)
         sys.stdout.write(json.dumps(_extraction_json(result), ensure_ascii=False) + "\n")
         for item in result.unsure:  # for the person reading along (stdout stays JSON)
             sys.stderr.write(f"unsure: {item.attribute.text} — liked or disliked?\n")
@@ -182,7 +192,7 @@ def gallery_build(
     gallery = build_gallery(
         render, out, items, name=f"{model} gallery", progress=progress, describe=describe
     )
-    console.print(f"wrote {len(gallery)} images and {out / 'manifest.json'}")
+    console.print(f"wrote {count(len(gallery), 'image')} and {out / 'manifest.json'}")
 
 
 def register(app: typer.Typer) -> None:

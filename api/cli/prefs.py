@@ -13,6 +13,8 @@ from rich.console import Console
 from rich.table import Table
 
 from api.cli.ids import resolve_prefix
+from api.cli.users import CreateOpt, user_for_writing
+from api.cli.words import count
 from api.wiring.services import Components
 from preference_store.errors import AttributeNotFound
 from preference_store.models import (
@@ -76,8 +78,9 @@ def add(
         Category | None, typer.Option(help="Which aspect; guessed from the text when left out.")
     ] = None,
     strength: Annotated[float, typer.Option(min=0.0, max=1.0, help="0 to 1.")] = 0.7,
+    create: CreateOpt = False,
 ) -> None:
-    """Add a liked or disliked attribute (creates the user on first use)."""
+    """Add a liked or disliked attribute (a new user needs --create, except the very first)."""
     components = Components()
     draft = AttributeDraft(
         text=text,
@@ -86,13 +89,14 @@ def add(
         strength=strength,
         source="cli",
     )
+    user_for_writing(components.accounts, user, create=create)
     if category is None:
         from preference_store.categories import CategoryGuesser
 
         guessed = CategoryGuesser(components.embedder).guess(draft.text)
         draft = draft.model_copy(update={"category": guessed})
-    components.accounts.ensure(user)
-    (stored,) = components.store.add(user, [draft], reason="prefs add")
+    change = f"prefs add: {polarity.value} {draft.text}"  # `prefs versions` shows words, not ids
+    (stored,) = components.store.add(user, [draft], reason=change)
     console.print(
         f"{stored.polarity.value} [bold]{stored.text}[/] ({stored.category.value}, "
         f"strength {stored.strength:.2f}) id {stored.id}",
@@ -208,7 +212,8 @@ def import_(
     components.accounts.ensure(user)
     profile = import_profile(components.store, document, components.styles)
     console.print(
-        f"imported {len(profile.attributes)} attributes for {user} (version {profile.version})"
+        f"imported {count(len(profile.attributes), 'attribute')} for {user} "
+        f"(version {profile.version})"
     )
 
 
@@ -303,5 +308,5 @@ def restore(
     restored = store.restore(store.profile_at(user, version), reason=f"restore version {version}")
     console.print(
         f"restored version {version} of {user} as version {restored.version} "
-        f"({len(restored.attributes)} attributes)"
+        f"({count(len(restored.attributes), 'attribute')})"
     )

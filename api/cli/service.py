@@ -3,6 +3,8 @@ run jobs from a broker, and manage users."""
 
 from __future__ import annotations
 
+import errno
+import socket
 from typing import Annotated
 
 import typer
@@ -25,6 +27,10 @@ def serve(
     port: Annotated[int, typer.Option(min=0, max=65535)] = 8000,
 ) -> None:
     """Start the HTTP service (embedded chromadb and SQLite unless configured otherwise)."""
+    problem = _cannot_listen(host, port)  # before the models load, not a minute after
+    if problem:
+        console.print(f"[red]error:[/red] cannot listen on {host}:{port}: {problem}")
+        raise typer.Exit(1)
     import uvicorn
 
     from api.app import create_app
@@ -33,6 +39,30 @@ def serve(
     open_engine(settings).dispose()  # a schema that is behind stops here, with the command to run
     console.print(f"tastemaker on http://{host}:{port}  (data in {settings.data_dir.resolve()})")
     uvicorn.run(create_app(settings), host=host, port=port, log_level="info")
+
+
+def _cannot_listen(host: str, port: int) -> str | None:
+    """Why ``host:port`` cannot be bound now, in words; None when it can. Bound as uvicorn
+    binds (SO_REUSEADDR: a port in TIME_WAIT is free) and released at once."""
+    if port == 0:
+        return None
+    try:
+        family, kind, proto, _, address = socket.getaddrinfo(
+            host, port, type=socket.SOCK_STREAM, flags=socket.AI_PASSIVE
+        )[0]
+    except socket.gaierror as error:
+        return f"unknown host ({error.strerror})"
+    with socket.socket(family, kind, proto) as probe:
+        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            probe.bind(address)
+        except OSError as error:
+            if error.errno == errno.EADDRINUSE:
+                return "the port is in use (another `tastemaker serve`?); choose one with --port"
+            if error.errno == errno.EACCES:
+                return "permission denied (ports below 1024 need privileges); use --port"
+            return error.strerror or str(error)
+    return None
 
 
 def worker(

@@ -11,6 +11,7 @@ import typer
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
+from api.cli.words import count
 from api.wiring.services import Components
 from generation.errors import GenerationError
 from preference_store.styles import (
@@ -166,7 +167,7 @@ def train(
     console.print(
         f"{record.name} {record.id}: {result.steps} steps ({how}), {result.seconds:.1f}s, "
         f"loss {_mean(result.losses[:20]):.4f} → {_mean(result.losses[-20:]):.4f}, "
-        f"init '{result.init_word}', {len(record.image_ids)} images, "
+        f"init '{result.init_word}', {count(len(record.image_ids), 'image')}, "
         f"profile v{record.profile_version}, model {record.model}"
     )
 
@@ -189,7 +190,7 @@ def list_(user: UserOpt) -> None:
         trained = f"profile v{r.profile_version}" if r.profile_version is not None else "-"
         console.print(
             f"{r.id}  {r.name}  {r.model}  {kind}  {trained}  {r.steps} steps  "
-            f"{len(r.image_ids)} images  {r.created_at:%Y-%m-%d %H:%M}",
+            f"{count(len(r.image_ids), 'image')}  {r.created_at:%Y-%m-%d %H:%M}",
             soft_wrap=True,
         )
 

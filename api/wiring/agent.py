@@ -1,43 +1,54 @@
 """Builders for the onboarding side: extractors, gallery, follow-ups and the agent itself.
 
 Settings are read here (the composition root) and nowhere below; the agent package receives
-ready objects.
+ready objects. The LLM side (langchain, openai: ~1.8 s of imports) loads only when an LLM is
+configured, so `tastemaker extract` on the offline extractor starts without it.
 """
 
 from __future__ import annotations
 
 import hashlib
 from pathlib import Path
-
-from langchain_openai import ChatOpenAI
-from pydantic import SecretStr
+from typing import TYPE_CHECKING
 
 from agent.builtin_gallery import ensure_builtin_gallery
 from agent.extraction import Extractor
 from agent.fallback import FallbackExtractor
-from agent.followup import FollowupWriter, LLMFollowups, TemplateFollowups
 from agent.gallery import Gallery, load_gallery
 from agent.llm_deadline import MessageDeadline
-from agent.llm_extractor import LLMExtractor
 from agent.offline import OfflineExtractor
-from agent.onboarding import ImageKeeper, OnboardingAgent
-from agent.polarity_check import ClausePolarity
-from agent.sessions import SessionRepository
 from api.settings import Settings
-from api.wiring.services import Components
+from api.wiring.services import Components, vocabulary_cache
 from generation.reaction_images import blob_reference
 from preference_store.blobs import BlobStore, FileBlobStore
 from preference_store.embeddings import TextEmbedder
+from preference_store.vector_cache import VocabularyCache
+
+if TYPE_CHECKING:
+    from langchain_openai import ChatOpenAI
+
+    from agent.followup import FollowupWriter
+    from agent.llm_extractor import LLMExtractor
+    from agent.onboarding import ImageKeeper, OnboardingAgent
 
 
 def build_offline_extractor(embedder: TextEmbedder | None) -> OfflineExtractor:
+    """The offline extractor, its vocabularies embedded now; read from disk when ``embedder``
+    is a ``VocabularyCache`` that has them (the same vectors, without loading the model)."""
     extractor = OfflineExtractor(embedder)
-    extractor.warm_up()
+    if isinstance(embedder, VocabularyCache):
+        with embedder.persisting():
+            extractor.warm_up()
+    else:
+        extractor.warm_up()
     return extractor
 
 
 def build_chat_model(settings: Settings) -> ChatOpenAI:
     """The configured OpenAI-compatible chat model (transport retries bounded by settings)."""
+    from langchain_openai import ChatOpenAI
+    from pydantic import SecretStr
+
     if not settings.llm_configured:
         raise ValueError("no LLM configured: set TASTEMAKER_LLM_BASE_URL and TASTEMAKER_LLM_MODEL")
     key = settings.resolved_llm_api_key or "not-needed"  # local servers accept any key
@@ -63,6 +74,9 @@ def build_llm_extractor(
     deadline: MessageDeadline | None = None,
 ) -> LLMExtractor:
     """The LLM extractor; ``offline`` checks its polarities (a bare one is built if not given)."""
+    from agent.llm_extractor import LLMExtractor
+    from agent.polarity_check import ClausePolarity
+
     offline = offline or OfflineExtractor()
     return LLMExtractor(
         build_chat_model(settings),
@@ -78,13 +92,16 @@ def build_extractor(
     settings: Settings, embedder: TextEmbedder | None, deadline: MessageDeadline | None = None
 ) -> Extractor:
     """Offline when no LLM is configured; otherwise the LLM with the offline one behind it."""
-    offline = build_offline_extractor(embedder)
+    cached = vocabulary_cache(settings, embedder) if embedder is not None else None
+    offline = build_offline_extractor(cached)
     if not settings.llm_configured:
         return offline
     return FallbackExtractor(build_llm_extractor(settings, offline, deadline), offline)
 
 
 def build_followups(settings: Settings, deadline: MessageDeadline | None = None) -> FollowupWriter:
+    from agent.followup import LLMFollowups, TemplateFollowups
+
     if settings.llm_configured:
         return LLMFollowups(build_chat_model(settings), deadline=deadline)
     return TemplateFollowups()
@@ -106,6 +123,9 @@ def build_agent(
     gallery: Gallery | None = None,
 ) -> OnboardingAgent:
     """The onboarding agent; pass an extractor or gallery to share one the caller already has."""
+    from agent.onboarding import OnboardingAgent
+    from agent.sessions import SessionRepository
+
     settings = components.settings
     deadline = _shared_deadline(extractor, settings)
     return OnboardingAgent(
@@ -146,6 +166,10 @@ def gallery_image_keeper(blobs: BlobStore) -> ImageKeeper | None:
 
 def _shared_deadline(extractor: Extractor | None, settings: Settings) -> MessageDeadline:
     """The deadline of a given LLM extractor (so the follow-up shares its turns), else new."""
+    if extractor is None:
+        return build_deadline(settings)
+    from agent.llm_extractor import LLMExtractor
+
     primary = extractor.primary if isinstance(extractor, FallbackExtractor) else extractor
     if isinstance(primary, LLMExtractor) and primary.deadline is not None:
         return primary.deadline

@@ -11,11 +11,10 @@ import gc
 import logging
 from collections.abc import Mapping
 
-import torch
-
 from api.settings import Settings
 from api.wiring.generation import open_generator, open_models
 from api.wiring.services import Components
+from api.wiring.threads import use_torch_threads
 from generation.loading import LoadedModels
 from generation.palp_adapters import AdapterCache
 from jobs.generation import GENERATION, GenerationWork, register_generation
@@ -56,8 +55,7 @@ def open_progress(settings: Settings) -> ProgressBus:
 def load_handlers(components: Components, models: LoadedModels | None = None) -> dict[str, Handler]:
     """Load the models once (in the thread or process that runs jobs); a handler per kind."""
     settings = components.settings
-    if settings.torch_threads:
-        torch.set_num_threads(settings.torch_threads)
+    use_torch_threads(settings)
     models = models or open_models(settings)
     log.info("generation model %s loaded", models.name)
     # The loaded libraries and models are millions of long-lived objects: left to the cyclic

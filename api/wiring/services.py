@@ -5,6 +5,8 @@ Each builder loads what it needs once; callers keep the result for the life of t
 
 from __future__ import annotations
 
+from importlib import metadata
+from pathlib import Path
 from typing import TYPE_CHECKING
 
 from api.settings import PACKAGED_MINILM, Settings
@@ -24,6 +26,7 @@ if TYPE_CHECKING:
     from preference_store.blobs import BlobStore
     from preference_store.store import PreferenceStore
     from preference_store.styles import StyleStore
+    from preference_store.vector_cache import VocabularyCache
     from preference_store.versions import VersionLog
 
 # Every CLI command module imports this one, so it imports nothing heavy at the top: SQLAlchemy
@@ -72,6 +75,34 @@ def lazy_embedder(settings: Settings) -> LazyEmbedder:
         PACKAGED_MINILM if packaged else name,
         lambda: open_embedder(settings),
         dimension=declared_dimension(packaged_minilm_path() if packaged else name),
+    )
+
+
+def embedding_fingerprint(settings: Settings) -> str:
+    """What the configured embedder's vectors depend on, read without loading it: its name, the
+    files of a local model folder (path, size, modification time) and the library versions."""
+    name = settings.embedding_model
+    packaged = name in _PACKAGED_ALIASES
+    parts = [PACKAGED_MINILM if packaged else name]
+    folder = Path(packaged_minilm_path() if packaged else name)
+    if folder.is_dir():
+        for file in sorted(p for p in folder.rglob("*") if p.is_file()):
+            stat = file.stat()
+            parts.append(f"{file.relative_to(folder)} {stat.st_size} {stat.st_mtime_ns}")
+    for package in ("sentence-transformers", "transformers", "torch"):
+        try:
+            parts.append(f"{package} {metadata.version(package)}")
+        except metadata.PackageNotFoundError:
+            parts.append(f"{package} missing")
+    return "\n".join(parts)
+
+
+def vocabulary_cache(settings: Settings, embedder: TextEmbedder) -> VocabularyCache:
+    """``embedder`` with the vocabularies it embeds at warm-up kept under the cache dir."""
+    from preference_store.vector_cache import VocabularyCache
+
+    return VocabularyCache(
+        embedder, settings.resolved_cache_dir / "vectors", embedding_fingerprint(settings)
     )
 
 
