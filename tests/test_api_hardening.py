@@ -23,34 +23,18 @@ from jobs.generation import GENERATION
 from jobs.repository import JobRepository
 from preference_store.embeddings import SentenceTransformerEmbedder
 from preference_store.models import ATTRIBUTE_ID_PATTERN
+from tests.doubles.admin_client import admin_app, new_user
 
 
 @pytest.fixture(scope="module")
 def service(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[TestClient, Settings]]:
-    settings = Settings(
-        data_dir=tmp_path_factory.mktemp("hardening") / "data",
-        admin_token="admin-secret",
-        max_attributes=20,
-    )
-    with TestClient(create_app(settings)) as client:
-        yield client, settings
+    with admin_app(tmp_path_factory.mktemp("hardening") / "data", max_attributes=20) as service:
+        yield service
 
 
 @pytest.fixture()
 def client(service: tuple[TestClient, Settings]) -> TestClient:
     return service[0]
-
-
-_counter = iter(range(10_000))
-
-
-def new_user(client: TestClient) -> tuple[str, dict[str, str]]:
-    name = f"user{next(_counter)}"
-    made = client.post(
-        "/v1/users", json={"id": name}, headers={"Authorization": "Bearer admin-secret"}
-    )
-    assert made.status_code == 201, made.text
-    return name, {"Authorization": f"Bearer {made.json()['token']}"}
 
 
 # -- 4: secrets ----------------------------------------------------------------------------

@@ -9,7 +9,6 @@ bounded by their columns, text holds no NUL, control or bidi-override character 
 from __future__ import annotations
 
 import base64
-import contextlib
 import json
 import pickle
 import re
@@ -25,11 +24,9 @@ from fastapi.testclient import TestClient
 from safetensors.torch import save as save_safetensors
 from sqlalchemy.orm import Session
 
-from api.app import create_app
-from api.settings import Settings
 from preference_store.models import utc_now
 from preference_store.styles import StyleTokenRow
-from tests.doubles.cluster import fresh_postgres_database
+from tests.doubles.admin_client import admin_app, new_user
 
 BIG = 2**31  # one past PostgreSQL's INTEGER
 
@@ -38,30 +35,9 @@ BIG = 2**31  # one past PostgreSQL's INTEGER
 def client(
     request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
 ) -> Iterator[TestClient]:
-    with contextlib.ExitStack() as stack:
-        url = None
-        if request.param == "postgresql":
-            url = stack.enter_context(fresh_postgres_database())
-        settings = Settings(
-            data_dir=tmp_path_factory.mktemp("imports") / "data",
-            admin_token="admin-secret",
-            database_url=url,
-            auto_migrate=True,
-        )
-        app = create_app(settings)
-        yield stack.enter_context(TestClient(app, raise_server_exceptions=False))
-
-
-_counter = iter(range(10_000))
-
-
-def new_user(client: TestClient) -> tuple[str, dict[str, str]]:
-    name = f"user{next(_counter)}"
-    made = client.post(
-        "/v1/users", json={"id": name}, headers={"Authorization": "Bearer admin-secret"}
-    )
-    assert made.status_code == 201, made.text
-    return name, {"Authorization": f"Bearer {made.json()['token']}"}
+    data = tmp_path_factory.mktemp("imports") / "data"
+    with admin_app(data, request.param, raise_server_exceptions=False) as (client, _):
+        yield client
 
 
 def post_json(client: TestClient, url: str, headers: dict[str, str], body: Any) -> Any:
@@ -182,6 +158,9 @@ def test_imported_tokens_get_our_ids_and_can_be_deleted(client: TestClient) -> N
     assert client.get("/v1/styles", headers=headers).json() == []
 
 
+_sequence = iter(range(10_000))
+
+
 def store_raw_token(client: TestClient, user: str, token_id: str, data: bytes) -> None:
     """A token as an import stored it before tokens were checked (straight into the table)."""
     engine = client.app.state.styles.engine  # type: ignore[attr-defined]
@@ -198,7 +177,7 @@ def store_raw_token(client: TestClient, user: str, token_id: str, data: bytes) -
                 created_at=utc_now(),
                 record=json.dumps(record),
                 blob=data,
-                sequence=next(_counter),
+                sequence=next(_sequence),
             )
         )
 

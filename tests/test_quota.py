@@ -10,7 +10,6 @@ versions are checked on the store itself (real SQLite and chromadb).
 from __future__ import annotations
 
 import base64
-import contextlib
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -23,7 +22,6 @@ from fastapi.testclient import TestClient
 from safetensors.torch import save as save_safetensors
 from sqlalchemy import create_engine, func, select
 
-from api.app import create_app
 from api.settings import Settings
 from preference_store.database import create_schema, make_engine
 from preference_store.embeddings import SentenceTransformerEmbedder
@@ -31,7 +29,7 @@ from preference_store.models import AttributeDraft, Polarity
 from preference_store.quota import Quota
 from preference_store.store import PreferenceStore
 from preference_store.versions import ProfileVersionRow
-from tests.doubles.cluster import fresh_postgres_database
+from tests.doubles.admin_client import admin_app, new_user
 
 KIB = 1024
 QUOTA = {
@@ -48,35 +46,13 @@ QUOTA = {
 def service(
     request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
 ) -> Iterator[tuple[TestClient, Settings]]:
-    with contextlib.ExitStack() as stack:
-        url = None
-        if request.param == "postgresql":
-            url = stack.enter_context(fresh_postgres_database())
-        settings = Settings(
-            data_dir=tmp_path_factory.mktemp("quota") / "data",
-            admin_token="admin-secret",
-            database_url=url,
-            auto_migrate=True,
-            **QUOTA,
-        )
-        yield stack.enter_context(TestClient(create_app(settings))), settings
+    with admin_app(tmp_path_factory.mktemp("quota") / "data", request.param, **QUOTA) as service:
+        yield service
 
 
 @pytest.fixture()
 def client(service: tuple[TestClient, Settings]) -> TestClient:
     return service[0]
-
-
-_counter = iter(range(10_000))
-
-
-def new_user(client: TestClient) -> tuple[str, dict[str, str]]:
-    name = f"user{next(_counter)}"
-    made = client.post(
-        "/v1/users", json={"id": name}, headers={"Authorization": "Bearer admin-secret"}
-    )
-    assert made.status_code == 201, made.text
-    return name, {"Authorization": f"Bearer {made.json()['token']}"}
 
 
 def document(user: str, attributes: list[dict[str, Any]], **extra: Any) -> dict[str, Any]:
