@@ -367,3 +367,5 @@ class StyleOut(BaseModel):
     losses: list[float]
     image_count: int
     created_at: datetime
+    cancelled: bool = False  # training was stopped at ``steps``; never the default unless chosen
+    default: bool = False  # the token generation uses for this model and polarity

@@ -37,15 +37,30 @@ ImageSink = Callable[[str, int, int, bytes], str]
 
 
 def file_sink(path_for: PathFor) -> ImageSink:
-    """Writes each PNG to the file ``path_for`` names (the CLI's sink)."""
+    """Writes each PNG to the file ``path_for`` names (the CLI's sink); a file already there is
+    kept and the new one numbered ``name-2.png``, ``name-3.png``… as A1111 does, so the same
+    seed twice never overwrites an image silently."""
 
     def write(variant: str, index: int, seed: int, data: bytes) -> str:
         path = path_for(variant, index, seed)
         path.parent.mkdir(parents=True, exist_ok=True)
-        path.write_bytes(data)
-        return str(path)
+        return str(write_new(path, data))
 
     return write
+
+
+def write_new(path: Path, data: bytes) -> Path:
+    """Write ``data`` to ``path``, or to the first free ``stem-N`` beside it (N from 2); the
+    exclusive create makes two writers racing for one name both keep their image."""
+    candidate, number = path, 1
+    while True:
+        try:
+            with candidate.open("xb") as file:
+                file.write(data)
+            return candidate
+        except FileExistsError:
+            number += 1
+            candidate = path.with_name(f"{path.stem}-{number}{path.suffix}")
 
 
 @dataclass

@@ -33,7 +33,7 @@ from generation.style_training import (
 from preference_store.blobs import BlobStore
 from preference_store.errors import InvalidImport
 from preference_store.models import ImageReaction, Profile
-from preference_store.styles import StyleRecord, StyleStore, check
+from preference_store.styles import StyleRecord, StyleStore, by_preference, check
 
 CHECK_SIZE = 64  # the up-front read decodes this small where the format allows (JPEG)
 
@@ -42,6 +42,12 @@ class TokenWriter(Protocol):
     """Where a trained token goes: ``StyleStore``, or a job's results (stored when it is done)."""
 
     def add(self, record: StyleRecord, blob: bytes) -> StyleRecord: ...
+
+
+@dataclass
+class ImportedStyle:
+    record: StyleRecord
+    added: bool  # False: the same token was already there, nothing stored
 
 
 @dataclass
@@ -134,6 +140,7 @@ def train_for_profile(
         losses=[round(v, 6) for v in result.losses],
         init_word=init_word,
         vectors=config.vectors,
+        cancelled=result.cancelled,
     )
     return TrainedStyle(styles.add(record, to_blob(result.vectors)), result)
 
@@ -158,14 +165,15 @@ class UsableTokens:
 
 
 def tokens_for(styles: StyleStore, user_id: str, model: str, pipeline: SDPipeline) -> UsableTokens:
-    """The newest usable positive and negative tokens of this user for this model.
+    """The default usable positive and negative tokens of this user for this model (see
+    ``by_preference``: a cancelled training only when chosen).
 
     A stored token that fails the store's check (one kept from before every token was
     checked) or does not fit this pipeline's encoders is skipped and named in ``skipped``:
     one broken token must never fail a person's generations."""
     widths = family(encoder_widths(pipeline))
     usable = UsableTokens()
-    for record in styles.list_tokens(user_id, model=model):
+    for record in by_preference(styles.list_tokens(user_id, model=model)):
         if (usable.negative if record.negative else usable.style) is not None:
             continue
         _, blob = styles.get(user_id, record.id)
@@ -192,8 +200,9 @@ def import_token_file(
     filename: str,
     styles: StyleStore,
     negative: bool = False,
-) -> StyleRecord:
-    """Check a diffusers/A1111 file against the model, then store it (nothing on any error)."""
+) -> ImportedStyle:
+    """Check a diffusers/A1111 file against the model, then store it (nothing on any error,
+    nothing when the user has this token, by name and vectors, for this model already)."""
     widths = encoder_widths(pipeline)
     vectors, name = read_token_file(data, filename, widths)
     fields = {
@@ -208,4 +217,8 @@ def import_token_file(
         record = StyleRecord(**fields, name=name[:64])
     except ValidationError:  # no name, or one that text may not hold: ours
         record = StyleRecord(**fields, name=token_name(user_id, negative))
-    return styles.add(record, to_blob(vectors))
+    blob = to_blob(vectors)
+    existing = styles.same_as(record, blob)
+    if existing is not None:
+        return ImportedStyle(existing, added=False)
+    return ImportedStyle(styles.add(record, blob), added=True)

@@ -84,6 +84,33 @@ class StyleRecord(BaseModel):
         default=1, ge=1, le=MAX_TOKEN_VECTORS, description="K: vectors per text encoder."
     )
     created_at: datetime = Field(default_factory=utc_now)
+    cancelled: bool = Field(
+        default=False, description="Training was stopped before it finished, at ``steps``."
+    )
+    chosen_at: datetime | None = Field(
+        default=None, description="When `tastemaker style use` made it the default."
+    )
+
+    def status(self) -> str:
+        """How its training ended, in words (an imported token counts as finished)."""
+        return f"cancelled at step {self.steps}" if self.cancelled else f"{self.steps} steps"
+
+
+def by_preference(records: list[StyleRecord]) -> list[StyleRecord]:
+    """The tokens that may be the default, best first: the latest one chosen with `style use`
+    or finished training, whichever happened last (a later training beats an earlier choice,
+    a later choice beats a training); a cancelled training only when chosen, since a person
+    who stopped it did not ask for it."""
+    eligible = [r for r in records if r.chosen_at is not None or not r.cancelled]
+    return sorted(eligible, key=lambda r: r.chosen_at or r.created_at, reverse=True)
+
+
+def default_ids(records: list[StyleRecord]) -> set[str]:
+    """The id of the default token of each (model, positive/negative) among ``records``."""
+    chosen: dict[tuple[str, bool], str] = {}
+    for record in by_preference(records):
+        chosen.setdefault((record.model, record.negative), record.id)
+    return set(chosen.values())
 
 
 class StyleTokenRow(Base):
@@ -117,8 +144,10 @@ def _record(row: StyleTokenRow) -> StyleRecord:
             vectors=0,
             created_at=row.created_at,
         )
-    if record.created_at.tzinfo is None:
-        record = record.model_copy(update={"created_at": record.created_at.replace(tzinfo=UTC)})
+    for moment in ("created_at", "chosen_at"):
+        value = getattr(record, moment)
+        if value is not None and value.tzinfo is None:
+            record = record.model_copy(update={moment: value.replace(tzinfo=UTC)})
     return record
 
 
@@ -212,12 +241,39 @@ class StyleStore:
             return _record(row), bytes(row.blob)
 
     def latest(
-        self, user_id: str, model: str, *, negative: bool = False
+        self, user_id: str, model: str | None, *, negative: bool = False
     ) -> tuple[StyleRecord, bytes] | None:
-        """The newest token for this model (the one generation uses by default)."""
-        for record in self.list_tokens(user_id, model=model):
+        """The default token for this model (any model when None), the one generation uses:
+        see ``by_preference``."""
+        for record in by_preference(self.list_tokens(user_id, model=model)):
             if record.negative == negative:
                 return self.get(user_id, record.id)
+        return None
+
+    def choose(self, user_id: str, token_id: str) -> StyleRecord:
+        """Make the token the default for its model and polarity (persisted in its record)."""
+        with Session(self.engine) as session, session.begin():
+            row = session.get(StyleTokenRow, token_id)
+            if row is None or row.user_id != user_id:
+                raise StyleNotFound(token_id)
+            record = _record(row).model_copy(update={"chosen_at": utc_now()})
+            row.record = record.model_dump_json()
+            return record
+
+    def same_as(self, record: StyleRecord, blob: bytes) -> StyleRecord | None:
+        """The user's stored token with this model, polarity, name and vectors, if any (so a
+        file imported twice is stored once)."""
+        digest = hashlib.sha256(blob).digest()
+        query = select(StyleTokenRow).where(
+            StyleTokenRow.user_id == record.user_id,
+            StyleTokenRow.model == record.model,
+            StyleTokenRow.negative == record.negative,
+        )
+        with Session(self.engine) as session:
+            for row in session.scalars(query):
+                found = _record(row)
+                if found.name == record.name and hashlib.sha256(row.blob).digest() == digest:
+                    return found
         return None
 
     def delete(self, user_id: str, token_id: str) -> None:

@@ -226,3 +226,20 @@ def test_the_cli_and_a_job_worker_make_the_same_image(alice: Path) -> None:
     aesthetic = [json.loads(m.pop("tastemaker:aesthetic")) for m in (cli_meta, job_meta)]
     assert cli_meta == job_meta  # prompt, seed, settings, plan: all the same
     assert aesthetic[0]["note"] == aesthetic[1]["note"] and aesthetic[1]["applied"]
+
+
+def test_the_same_seed_twice_numbers_the_new_file_and_keeps_the_old(alice: Path) -> None:
+    """As A1111 does: name.png, then name-2.png, name-3.png; no image is overwritten."""
+    args = ["generate", "--user", "alice", "--model", "tiny", "--out", str(alice), *FAST]
+    first = runner.invoke(app, [*args, "a lighthouse"])
+    assert first.exit_code == 0, first.output
+    original = (alice / "a-lighthouse-5.png").read_bytes()
+    (alice / "a-lighthouse-5-2.png").write_bytes(b"someone else's file")
+    second = runner.invoke(app, [*args, "--negative-prompt", "fog", "a lighthouse"])
+    assert second.exit_code == 0, second.output
+    assert f"wrote {alice / 'a-lighthouse-5-3.png'}" in second.output
+    assert (alice / "a-lighthouse-5.png").read_bytes() == original
+    assert (alice / "a-lighthouse-5-2.png").read_bytes() == b"someone else's file"
+    assert read_png_metadata(alice / "a-lighthouse-5-3.png")["tastemaker:negative_prompt"] == "fog"
+    help_text = runner.invoke(app, ["generate", "--help"], terminal_width=200).output
+    assert "PROMPT-SEED-2.png" in " ".join(help_text.split())

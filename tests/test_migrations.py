@@ -7,11 +7,13 @@ migrations) with one user, token, profile version, onboarding message, job and f
 
 from __future__ import annotations
 
+import io
 import sqlite3
 from pathlib import Path
 
 import psycopg
 import pytest
+import torch
 from sqlalchemy import Engine, inspect, text
 from sqlalchemy.exc import IntegrityError
 
@@ -225,3 +227,77 @@ def test_an_unreachable_database_is_one_clear_line(
     assert failed.code == 1
     assert one_line(failed.stderr).startswith("error: cannot use the database:")
     assert "Traceback" not in failed.stderr
+
+
+def add_style_token(user: str) -> None:
+    from api.wiring.services import Components
+    from generation.style_formats import to_blob
+    from preference_store.styles import StyleRecord
+
+    components = Components()
+    components.accounts.ensure(user)
+    record = StyleRecord(user_id=user, model="tiny", family="clip_l:32", name="<a>")
+    components.styles.add(record, to_blob({"clip_l": torch.zeros(1, 32)}))
+
+
+def test_db_downgrade_says_what_it_drops_and_asks_before_deleting_data(
+    data_dir: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    assert run_cli(capsys, "db", "upgrade").code == 0
+    add_style_token("ada")
+    add_style_token("ada")
+    head = f"schema at {migrate.head()}"
+
+    refused = run_cli(capsys, "db", "downgrade")  # stdin is not a terminal here
+    assert refused.code == 1 and "this drops table style_tokens (2 rows)" in refused.stdout
+    assert len(refused.stderr.strip().splitlines()) == 1, refused.stderr
+    assert "refusing to delete 2 rows" in refused.stderr and "--yes" in refused.stderr
+    assert run_cli(capsys, "db", "current").stdout.startswith(f"{migrate.head()} (head)")
+
+    monkeypatch.setattr("api.cli.db._can_ask", lambda: True)
+    monkeypatch.setattr("sys.stdin", io.StringIO("n\n"))
+    declined = run_cli(capsys, "db", "downgrade")
+    assert declined.code == 1 and "delete 2 rows for good?" in declined.stdout
+    assert "nothing changed" in declined.stdout and head not in declined.stdout
+    assert run_cli(capsys, "db", "current").stdout.startswith(f"{migrate.head()} (head)")
+
+    monkeypatch.setattr("sys.stdin", io.StringIO("y\n"))
+    agreed = run_cli(capsys, "db", "downgrade")
+    assert agreed.code == 0, agreed.stderr
+    assert f"schema at {migrate.parent(migrate.head())}" in agreed.stdout
+
+    assert run_cli(capsys, "db", "upgrade").code == 0
+    add_style_token("ada")
+    monkeypatch.setattr("api.cli.db._can_ask", lambda: False)
+    forced = run_cli(capsys, "db", "downgrade", "--yes")
+    assert forced.code == 0 and "this drops table style_tokens (1 row)" in forced.stdout
+
+
+def test_drops_counts_the_rows_a_downgrade_deletes(database_url: str) -> None:
+    engine = make_engine(database_url)
+    migrate.upgrade(engine)
+    assert migrate.drops(engine, "-1") == [migrate.Drop("style_tokens", None, 0)]
+    with engine.begin() as connection:
+        connection.execute(
+            text(
+                "INSERT INTO style_tokens (id, user_id, model, family, negative, created_at, "
+                "record, blob, sequence) VALUES ('t1', 'ada', 'tiny', 'clip_l:32', false, "
+                "CURRENT_TIMESTAMP, '{}', :blob, 1)"
+            ),
+            {"blob": b"x"},
+        )
+    two_steps = migrate.drops(engine, "-2")
+    assert migrate.Drop("style_tokens", None, 1) in two_steps
+    assert {d.table for d in two_steps} > {"style_tokens"}  # 0003's tables too
+    assert migrate.state(engine).up_to_date  # a rehearsal: nothing here changed
+    engine.dispose()
+
+
+def test_db_revision_with_no_model_changes_writes_nothing_and_says_so(
+    data_dir: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    versions = migrate.MIGRATIONS / "versions"
+    before = sorted(versions.glob("*.py"))
+    done = run_cli(capsys, "db", "revision", "-m", "nothing new")
+    assert done.code == 0 and "no revision written" in done.stdout, done
+    assert sorted(versions.glob("*.py")) == before

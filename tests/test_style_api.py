@@ -65,6 +65,7 @@ def test_train_list_export_generate_delete(http: httpx.Client) -> None:
     assert events[-1][0] == "done", events
     assert any(name == "progress" and data["total"] == 6 for name, data in events)
     (token,) = http.get("/v1/styles", headers=alice).json()
+    assert token["default"] is True and token["cancelled"] is False
     assert token["steps"] == 6 and len(token["losses"]) == 6 and token["image_count"] >= 1
     assert token["model"] == "tiny" and token["name"] == "<alice-style>"
     assert http.get("/v1/styles", headers=bob).json() == []

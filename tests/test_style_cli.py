@@ -16,8 +16,10 @@ from api.cli import app
 from api.wiring.services import Components
 from generation.png import read_png_metadata
 from generation.style_formats import export_token, from_blob
+from generation.style_training import TrainingConfig
 from generation.tiny import build_tiny_sd
 from preference_store.models import AttributeDraft, Category, ImageReaction, Polarity
+from preference_store.styles import StyleRecord
 from tests.cli_runner import run_cli
 
 runner = CliRunner()
@@ -157,8 +159,91 @@ def test_export_loads_in_diffusers_and_imports_for_another_user(alice: Path) -> 
     assert code == 0, text
     (copy,) = styles.list_tokens("bob")
     assert copy.name == "<alice-style>" and copy.source == "imported"
-    code, text = invoke("style", "delete", "--user", "bob", copy.id)
-    assert code == 0 and styles.list_tokens("bob") == []
+    # The same file again is a no-op that says so.
+    code, text = invoke(
+        "style", "import", "--user", "bob", "--model", "tiny", str(alice / "a1111" / "alice.pt")
+    )
+    assert code == 0 and f"already there: <alice-style> {copy.id}" in text, text
+    assert [r.id for r in styles.list_tokens("bob")] == [copy.id]
+    code, text = invoke("style", "delete", "--user", "bob", copy.id[:6])
+    assert code == 0 and f"deleted {copy.id}" in text, text
+    assert styles.list_tokens("bob") == []
+
+
+def test_delete_takes_a_unique_id_prefix_and_an_ambiguous_one_is_one_line(
+    alice: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from generation.style_formats import to_blob
+
+    styles = Components().styles
+    vector = {"clip_l": torch.zeros(1, 32)}
+    for token_id in ("abc123", "abc456", "def789"):
+        record = StyleRecord(
+            id=token_id, user_id="alice", model="tiny", family="clip_l:32", name="<a>"
+        )
+        styles.add(record, to_blob(vector))
+    done = run_cli(capsys, "style", "delete", "--user", "alice", "abc")
+    assert done.code == 1 and len(done.stderr.strip().splitlines()) == 1, done
+    assert "ambiguous" in done.stderr and "abc123, abc456" in done.stderr
+    done = run_cli(capsys, "style", "delete", "--user", "alice", "zzz")
+    assert done.code == 1 and "'zzz' does not exist" in done.stderr, done
+    done = run_cli(capsys, "style", "delete", "--user", "alice", "abc4")
+    assert done.code == 0 and done.stdout == "deleted abc456\n", done
+    assert sorted(r.id for r in styles.list_tokens("alice")) == ["abc123", "def789"]
+
+
+def test_a_cancelled_training_is_marked_and_never_the_default_unless_chosen(alice: Path) -> None:
+    from generation.style_library import tokens_for, train_for_profile
+
+    def used() -> str | None:  # the token a generation picks, from a fresh store
+        token = tokens_for(Components().styles, "alice", "tiny", pipe).style
+        return token.token_id if token else None
+
+    pipe, done = build_tiny_sd(), []
+    assert invoke("style", "train", "--user", "alice", "--model", "tiny", "--steps", "3")[0] == 0
+    components = Components()
+    (finished,) = components.styles.list_tokens("alice")
+    stopped = train_for_profile(
+        pipe,
+        model="tiny",
+        profile=components.store.profile("alice"),
+        styles=components.styles,
+        config=TrainingConfig(steps=6),
+        progress=lambda step, _loss: done.append(step),
+        should_stop=lambda: bool(done),  # as Ctrl-C during the first step
+    ).record
+    assert stopped is not None and stopped.cancelled and stopped.steps == 1
+
+    code, text = invoke("style", "list", "--user", "alice")
+    lines = {line.split()[0]: line for line in text.splitlines()}
+    assert "cancelled at step 1" in lines[stopped.id] and "default" not in lines[stopped.id]
+    assert "3 steps" in lines[finished.id] and lines[finished.id].endswith("default")
+    assert used() == finished.id
+
+    code, text = invoke("style", "use", "--user", "alice", stopped.id[:7])
+    assert code == 0 and f"{stopped.id} (cancelled at step 1) is now the positive default" in text
+    assert used() == stopped.id  # persisted: a new store reads the choice
+    assert invoke("style", "list", "--user", "alice")[1].count("default") == 1
+
+    # A newer finished training beats an earlier choice, as the newest finished token is used.
+    assert invoke("style", "train", "--user", "alice", "--model", "tiny", "--steps", "2")[0] == 0
+    newest = Components().styles.list_tokens("alice")[0]
+    assert used() == newest.id and not newest.cancelled
+
+
+def test_train_stopped_in_the_terminal_says_cancelled_and_how_to_use_it(
+    alice: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from api.cli.style import _StopOnInterrupt
+
+    asked: list[bool] = []  # Ctrl-C during the first step: the check before the second stops
+    monkeypatch.setattr(
+        _StopOnInterrupt, "__call__", lambda _self: asked.append(True) or len(asked) > 1
+    )
+    code, text = invoke("style", "train", "--user", "alice", "--model", "tiny", "--steps", "5")
+    (record,) = Components().styles.list_tokens("alice")
+    assert code == 0 and f"{record.id}: cancelled at step 1," in text, text
+    assert f"`tastemaker style use {record.id[:8]} --user alice`" in text
 
 
 @pytest.mark.parametrize(

@@ -105,7 +105,7 @@ def test_a_file_made_as_a1111_writes_it_imports(tiny_sd, styles) -> None:
         data=buffer.getvalue(),
         filename="moody-ink.pt",
         styles=styles,
-    )
+    ).record
     assert record.name == "moody-ink" and record.source == "imported" and record.vectors == 2
     stored, blob = styles.get("alice", record.id)
     assert torch.equal(as_token(stored, blob).vectors["clip_l"], vec.detach())

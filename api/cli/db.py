@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import sys
 from typing import TYPE_CHECKING, Annotated
 
 import typer
 from rich.console import Console
 
+from api.cli.words import count
 from api.wiring.services import load_settings
 
 if TYPE_CHECKING:  # Alembic loads in the commands, not for every `tastemaker` call
@@ -15,6 +17,7 @@ if TYPE_CHECKING:  # Alembic loads in the commands, not for every `tastemaker` c
     from api import migrate
 
 console = Console(highlight=False, soft_wrap=True)  # paths stay whole, copyable
+err = Console(stderr=True, highlight=False, soft_wrap=True)
 app = typer.Typer(help="Migrate the relational database's schema.", no_args_is_help=True)
 
 
@@ -48,15 +51,41 @@ def upgrade(
 @app.command()
 def downgrade(
     revision: Annotated[str, typer.Argument(help="Target revision, or -N for N steps.")] = "-1",
+    yes: Annotated[
+        bool, typer.Option("--yes", help="Drop tables and columns that hold data without asking.")
+    ] = False,
 ) -> None:
-    """Undo migrations down to REVISION (default: one step). Data in dropped tables is lost."""
+    """Undo migrations down to REVISION (default: one step). Says what it drops first and,
+    where that holds data (style tokens, say), asks: the data is lost."""
     from api import migrate
 
     engine = _engine()
     try:
+        drops = migrate.drops(engine, revision)
+        if drops:
+            console.print("this drops " + ", ".join(str(d) for d in drops))
+        rows = sum(d.rows for d in drops)
+        if rows and not yes:
+            if not _can_ask():
+                err.print(
+                    f"[red]error:[/red] refusing to delete {count(rows, 'row')} without asking "
+                    "and there is no terminal to ask in: pass --yes to drop them"
+                )
+                raise typer.Exit(1)
+            if not typer.confirm(f"delete {count(rows, 'row')} for good?", default=False):
+                console.print("nothing changed")
+                raise typer.Exit(1)
         console.print(f"schema at {_describe(migrate.downgrade(engine, revision))}")
     finally:
         engine.dispose()
+
+
+def _can_ask() -> bool:
+    """Whether a person can answer on stdin (not a pipe, a file or a CI job)."""
+    try:
+        return sys.stdin is not None and sys.stdin.isatty()
+    except (OSError, ValueError):
+        return False
 
 
 @app.command()
@@ -79,4 +108,8 @@ def revision(
     against a scratch SQLite database; review it, then commit it)."""
     from api import migrate
 
-    console.print(f"wrote {migrate.new_revision(message)}")
+    written = migrate.new_revision(message)
+    if written is None:
+        console.print("the models match the migrations: no revision written")
+        return
+    console.print(f"wrote {written}")

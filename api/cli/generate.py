@@ -93,7 +93,13 @@ def generate(
         str | None,
         typer.Option(help="Hub id, diffusers folder, .safetensors file, or 'tiny' (noise)."),
     ] = None,
-    out: Annotated[Path, typer.Option(help="Folder the PNGs are written to.")] = Path("outputs"),
+    out: Annotated[
+        Path,
+        typer.Option(
+            help="Folder the PNGs are written to, as PROMPT-SEED.png; a file already there is "
+            "kept and the new one numbered PROMPT-SEED-2.png, -3…"
+        ),
+    ] = Path("outputs"),
     mode: Annotated[RequestMode, typer.Option(help=MODE_HELP)] = RequestMode.EMBEDS,
     negative_prompt: Annotated[
         str, typer.Option(help=PROMPT_FIELDS["negative_prompt"].description)

@@ -11,14 +11,17 @@ import typer
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
+from api.cli.ids import resolve_prefix
 from api.cli.words import count
 from api.wiring.services import Components
 from generation.errors import GenerationError
+from preference_store.errors import StyleNotFound
 from preference_store.styles import (
     DEFAULT_TRAINED_VECTORS,
     DEFAULT_TRAINING_LR,
     DEFAULT_TRAINING_STEPS,
     MAX_TRAINED_VECTORS,
+    default_ids,
 )
 
 app = typer.Typer(
@@ -33,9 +36,21 @@ ModelOpt = Annotated[
 ]
 
 
+TokenIdArg = Annotated[str, typer.Argument(help="A token id, or any unique start of one.")]
+
+
 def _fail(message: str) -> NoReturn:
     err.print(f"[red]error:[/red] {message}", soft_wrap=True)
     raise typer.Exit(1)
+
+
+def _resolve(components: Components, user: str, prefix: str) -> str:
+    """The full id of the user's token that ``prefix`` starts (AmbiguousId lists the matches)."""
+    ids = (r.id for r in components.styles.list_tokens(user))
+    found = resolve_prefix(prefix, ids, what="style token id")
+    if found is None:
+        raise StyleNotFound(prefix)
+    return found
 
 
 class _StopOnInterrupt:
@@ -163,13 +178,19 @@ def train(
     result, record = trained.result, trained.record
     if record is None:
         _fail("stopped before the first step: nothing stored")
-    how = "cancelled" if result.cancelled else "early stop" if result.stopped_early else "done"
+    how = "early stop" if result.stopped_early else "done"
+    ended = record.status() if record.cancelled else f"{result.steps} steps ({how})"
     console.print(
-        f"{record.name} {record.id}: {result.steps} steps ({how}), {result.seconds:.1f}s, "
+        f"{record.name} {record.id}: {ended}, {result.seconds:.1f}s, "
         f"loss {_mean(result.losses[:20]):.4f} → {_mean(result.losses[-20:]):.4f}, "
         f"init '{result.init_word}', {count(len(record.image_ids), 'image')}, "
         f"profile v{record.profile_version}, model {record.model}"
     )
+    if record.cancelled:
+        console.print(
+            "kept, but not the default (a cancelled training never is): "
+            f"`tastemaker style use {record.id[:8]} --user {user}` to use it"
+        )
 
 
 def _mean(values: list[float]) -> float:
@@ -178,21 +199,37 @@ def _mean(values: list[float]) -> float:
 
 @app.command("list")
 def list_(user: UserOpt) -> None:
-    """The person's tokens, newest first."""
+    """The person's tokens, newest first; "default" marks the one generation uses for each
+    model (the newest finished training, or the one chosen with `style use`)."""
     components = Components()
     components.accounts.require(user)
     records = components.styles.list_tokens(user)
     if not records:
         console.print(f"{user} has no style tokens yet: `tastemaker style train --user {user}`")
         return
+    defaults = default_ids(records)
     for r in records:  # one line per token: readable, and greppable in scripts
         kind = ("negative" if r.negative else "positive") + f" ({r.source})"
         trained = f"profile v{r.profile_version}" if r.profile_version is not None else "-"
+        mark = "  default" if r.id in defaults else ""
         console.print(
-            f"{r.id}  {r.name}  {r.model}  {kind}  {trained}  {r.steps} steps  "
-            f"{count(len(r.image_ids), 'image')}  {r.created_at:%Y-%m-%d %H:%M}",
+            f"{r.id}  {r.name}  {r.model}  {kind}  {trained}  {r.status()}  "
+            f"{count(len(r.image_ids), 'image')}  {r.created_at:%Y-%m-%d %H:%M}{mark}",
             soft_wrap=True,
         )
+
+
+@app.command("use")
+def use(user: UserOpt, token_id: TokenIdArg) -> None:
+    """Make a token the default for its model (until another `use` or a newer training)."""
+    components = Components()
+    components.accounts.require(user)
+    record = components.styles.choose(user, _resolve(components, user, token_id))
+    kind = "negative" if record.negative else "positive"
+    console.print(
+        f"{record.name} {record.id} ({record.status()}) is now the {kind} default "
+        f"for {record.model}"
+    )
 
 
 @app.command("export")
@@ -201,9 +238,10 @@ def export(
     out: Annotated[Path, typer.Option(help="File to write (.safetensors, or .pt for A1111).")],
     fmt: Annotated[str, typer.Option("--format", help="diffusers or a1111.")] = "diffusers",
     token_id: Annotated[
-        str | None, typer.Option("--id", help="Token id (default: newest).")
+        str | None,
+        typer.Option("--id", help="Token id or a unique start of one (default: the default)."),
     ] = None,
-    model: Annotated[str | None, typer.Option(help="Newest token for this model.")] = None,
+    model: Annotated[str | None, typer.Option(help="The default token for this model.")] = None,
     negative: Annotated[bool, typer.Option("--negative", help="The negative token.")] = False,
 ) -> None:
     """Write a token as diffusers' learned_embeds.safetensors or an A1111 embedding."""
@@ -219,11 +257,11 @@ def export(
     components.accounts.require(user)
     styles = components.styles
     if token_id is None:
-        candidates = [r for r in styles.list_tokens(user, model=model) if r.negative == negative]
-        if not candidates:
-            _fail(f"{user} has no {'negative ' if negative else ''}style token to export")
-        token_id = candidates[0].id
-    record, blob = styles.get(user, token_id)
+        found = styles.latest(user, model, negative=negative)
+        if found is None:
+            _fail(f"{user} has no default {'negative ' if negative else ''}style token to export")
+        token_id = found[0].id
+    record, blob = styles.get(user, _resolve(components, user, token_id))
     data = export_token(
         from_blob(blob), name=record.name, fmt=fmt, suffix=out.suffix, step=record.steps
     )
@@ -250,7 +288,7 @@ def import_(
     components.accounts.require(user)
     try:
         models = open_models(components.settings, model=model or components.settings.model)
-        record = import_token_file(
+        imported = import_token_file(
             models.pipeline,
             model=models.name,
             user_id=user,
@@ -261,13 +299,18 @@ def import_(
         )
     except GenerationError as error:
         _fail(str(error))
+    record = imported.record
+    if not imported.added:
+        console.print(f"already there: {record.name} {record.id} for {record.model}")
+        return
     console.print(f"imported {record.name} as {record.id} for {record.model}")
 
 
 @app.command("delete")
-def delete(user: UserOpt, token_id: Annotated[str, typer.Argument(help="Token id.")]) -> None:
+def delete(user: UserOpt, token_id: TokenIdArg) -> None:
     """Forget one token."""
     components = Components()
     components.accounts.require(user)
-    components.styles.delete(user, token_id)
-    console.print(f"deleted {token_id}")
+    full_id = _resolve(components, user, token_id)
+    components.styles.delete(user, full_id)
+    console.print(f"deleted {full_id}")

@@ -19,7 +19,7 @@ from generation.style_formats import export_token, from_blob
 from generation.style_training import MAX_IMAGES, MIN_IMAGES
 from jobs.repository import JobTooLarge, QueueFull, UserJobLimit
 from jobs.style import STYLE_TRAINING, StyleTrainingRequest
-from preference_store.styles import STYLE_ID_PATTERN, StyleRecord
+from preference_store.styles import STYLE_ID_PATTERN, StyleRecord, default_ids
 
 router = APIRouter(
     prefix="/v1/styles",
@@ -30,7 +30,7 @@ StyleId = Annotated[str, Path(min_length=1, max_length=64, pattern=STYLE_ID_PATT
 NOT_FOUND: dict[int | str, dict[str, Any]] = {404: {"model": Problem}}
 
 
-def _out(record: StyleRecord) -> StyleOut:
+def _out(record: StyleRecord, defaults: set[str]) -> StyleOut:
     return StyleOut(
         id=record.id,
         name=record.name,
@@ -43,6 +43,8 @@ def _out(record: StyleRecord) -> StyleOut:
         losses=record.losses,
         image_count=len(record.image_ids),
         created_at=record.created_at,
+        cancelled=record.cancelled,
+        default=record.id in defaults,
     )
 
 
@@ -86,8 +88,11 @@ def train_style(
 
 @router.get("")
 def list_styles(user: CurrentUser, styles: StylesDep) -> list[StyleOut]:
-    """The caller's tokens, newest first: model, profile version, steps, loss curve, images."""
-    return [_out(record) for record in styles.list_tokens(user)]
+    """The caller's tokens, newest first: model, profile version, steps, loss curve, images,
+    whether training was cancelled, and which one generation uses."""
+    records = styles.list_tokens(user)
+    defaults = default_ids(records)
+    return [_out(record, defaults) for record in records]
 
 
 @router.get(
