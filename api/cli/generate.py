@@ -65,8 +65,7 @@ def model_settings(
 def explain_model_error(error: GenerationError, model: str, settings: Settings) -> str:
     """The error, plus which setting and flag fix it (the generation layer knows neither)."""
     message = str(error)
-    is_single_file = Path(model).suffix in (".safetensors", ".ckpt") or Path(model).is_file()
-    if is_single_file and settings.single_file_config is None:
+    if Path(model).expanduser().is_file() and settings.single_file_config is None:
         message += (
             "; set TASTEMAKER_SINGLE_FILE_CONFIG or pass --single-file-config DIR (the diffusers "
             "config folder of the same model family)"
@@ -101,6 +100,9 @@ def generate(
     as_json: Annotated[bool, typer.Option("--json", help="Print the result as JSON.")] = False,
     single_file_config: SingleFileConfigOpt = None,
     clip_model: ClipModelOpt = None,
+    pull: Annotated[
+        bool, typer.Option("--pull", help="Download a hub --model that is not cached yet.")
+    ] = False,
     **options: Any,
 ) -> None:
     """Render PROMPT in USER's taste; writes PNGs that record what was applied."""
@@ -111,11 +113,6 @@ def generate(
         negative_prompt = check_prompt(negative_prompt, what="negative prompt", allow_empty=True)
     except GenerationError as error:
         _fail(str(error))
-    from api.wiring.generation import open_generator, open_models
-    from generation.palp_adapters import AdapterCache
-    from generation.render import file_sink, render_request
-    from generation.tiny import TINY_NOTICE
-
     try:
         palp = palp_from(options, mode)
     except ValidationError as error:
@@ -129,6 +126,12 @@ def generate(
     components.accounts.require(user)
     loading = model_settings(components, single_file_config, clip_model)
     model_name = model or loading.model
+    _ensure_downloaded(model_name, pull)  # before torch loads: a missing model is said at once
+    from api.wiring.generation import open_generator, open_models
+    from generation.palp_adapters import AdapterCache
+    from generation.render import file_sink, render_request
+    from generation.tiny import TINY_NOTICE
+
     if model_name.startswith("tiny"):
         err.print(f"[yellow]note:[/yellow] {TINY_NOTICE}")
 
@@ -194,6 +197,21 @@ def generate(
             f"final losses {summary['final_losses'] or '-'}",
             soft_wrap=True,
         )
+
+
+def _ensure_downloaded(model: str, pull: bool) -> None:
+    """A hub id not in the cache is downloaded only when asked (``--pull``)."""
+    from api.cli.models import download
+    from generation.hub import cached_snapshot, is_hub_id, pull_command
+
+    if not is_hub_id(model) or cached_snapshot(model) is not None:
+        return
+    if not pull:
+        _fail(
+            f"{model} is not downloaded: run `{pull_command(model)}` first, or add --pull to "
+            "download it now (several GB)"
+        )
+    download(model)
 
 
 def _result_json(result: GenerationResult, paths: list[Path]) -> dict[str, object]:
