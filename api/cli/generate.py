@@ -276,7 +276,9 @@ def describe_timings(timings: dict[str, float]) -> str:
 
 
 def score(
-    images: Annotated[list[Path], typer.Argument(help="Image files to score.")],
+    images: Annotated[
+        list[Path], typer.Argument(help="Image files, folders or glob patterns to score.")
+    ],
     user: UserOpt,
     model: Annotated[
         str | None, typer.Option(help="Pipeline whose CLIP to use ('tiny' uses the tiny CLIP).")
@@ -284,21 +286,18 @@ def score(
     as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
     clip_model: ClipModelOpt = None,
 ) -> None:
-    """Print a preference score in [0, 1] per image for USER (0.5: indifferent)."""
-    from PIL import Image, UnidentifiedImageError
-
+    """Print a preference score in [0, 1] per image for USER (0.5: indifferent); files that
+    cannot be read are listed after the scores, and the exit status is then 1."""
+    from api.cli.image_files import expand_images, open_images
     from api.wiring.generation import open_clip
     from generation.aesthetic import ensure_aesthetic_embedding
     from generation.scoring import PreferenceScorer
 
-    opened = []
-    for path in images:
-        try:
-            with Image.open(path) as image:
-                opened.append(image.convert("RGB"))
-        except (OSError, UnidentifiedImageError) as error:
-            _fail(f"cannot read image {path}: {error}")
     components = Components()
+    max_pixels = components.settings.max_input_pixels
+    opened, unread = open_images(expand_images(images), max_pixels=max_pixels)
+    if not opened:
+        _fail("no image could be read: " + "; ".join(unread))
     components.accounts.require(user)
     loading = model_settings(components, None, clip_model)
     try:
@@ -309,15 +308,23 @@ def score(
         profile = ensure_aesthetic_embedding(
             components.store, components.store.profile(user), clip, components.blobs
         )
-        scores = PreferenceScorer(clip).score(opened, profile)
+        scores = PreferenceScorer(clip).score([image for _, image in opened], profile)
     except GenerationError as error:
         _fail(str(error))
+    paths = [path for path, _ in opened]
     if as_json:
-        rows = [{"image": str(p), **s.model_dump()} for p, s in zip(images, scores, strict=True)]
+        rows: list[dict[str, object]] = [
+            {"image": str(p), **s.model_dump()} for p, s in zip(paths, scores, strict=True)
+        ]
+        rows += [{"not_scored": problem} for problem in unread]
         sys.stdout.write(json.dumps(rows, indent=2) + "\n")
-        return
-    for path, result in zip(images, scores, strict=True):
-        console.print(f"{result.score:.3f}  {path}")
+    else:
+        for path, result in zip(paths, scores, strict=True):
+            console.print(f"{result.score:.3f}  {path}")
+    for problem in unread:
+        err.print(f"[yellow]not scored:[/yellow] {problem}", soft_wrap=True)
+    if unread:
+        raise typer.Exit(1)
 
 
 def _clip_name(model: str | None, clip: str | None) -> str:
