@@ -45,8 +45,9 @@ def test_pull_offline_is_one_line_naming_the_command(
     monkeypatch.setattr(constants, "HF_HUB_OFFLINE", True)
     result = run_cli(capsys, "models", "pull", SD15, "--variant", "fp16")
     assert result.code == 1
-    (line,) = [line for line in result.stderr.splitlines() if line.startswith("error:")]
-    assert "HF_HUB_OFFLINE=1" in line and f"`{PULL_SD15}`" in line
+    (line,) = [line for line in result.stderr.splitlines() if line.strip()]  # one line
+    assert line.startswith("error: cannot download") and "HF_HUB_OFFLINE=1" in line
+    assert f"`{PULL_SD15}`" in line
     assert "Error" not in result.stderr and "Traceback" not in result.stderr
 
 
@@ -57,7 +58,7 @@ def test_pull_without_a_network_says_the_hub_is_unreachable(
     monkeypatch.setattr(constants, "ENDPOINT", "http://127.0.0.1:9")  # discard port: refused
     result = run_cli(capsys, "models", "pull", "owner/model")
     assert result.code == 1
-    assert "cannot reach 127.0.0.1" in result.stderr
+    assert "cannot reach 127.0.0.1" in result.stderr and len(result.stderr.splitlines()) == 1
     assert "`tastemaker models pull owner/model`" in result.stderr
 
 
@@ -84,6 +85,16 @@ def test_a_clip_id_not_downloaded_names_the_command(
     Image.new("RGB", (8, 8)).save(picture)
     args = ["--model", "some/model", "--clip-model", "openai/clip-vit-large-patch14"]
     result = run_cli(capsys, "score", "-u", "alice", *args, str(picture))
+    assert result.code == 1
+    assert "`tastemaker models pull openai/clip-vit-large-patch14`" in result.stderr
+
+
+def test_aesthetic_import_reads_a_clip_id_from_the_cache_only(
+    data_dir: Path, hub_cache: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    Components().accounts.ensure("alice")
+    clip = ["--clip", "openai/clip-vit-large-patch14"]
+    result = run_cli(capsys, "aesthetic-import", "-u", "alice", *clip, str(tmp_path / "a.pt"))
     assert result.code == 1
     assert "`tastemaker models pull openai/clip-vit-large-patch14`" in result.stderr
 

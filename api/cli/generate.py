@@ -383,8 +383,13 @@ def _clip_width(name: str) -> int:
         return TINY_PROJECTION
     from transformers import CLIPConfig
 
+    from generation.hub import is_hub_id, require_cached
+
     try:
-        width = CLIPConfig.from_pretrained(name).projection_dim
+        where = require_cached(name) if is_hub_id(name) else Path(name)  # never downloads
+        width = CLIPConfig.from_pretrained(where).projection_dim
+    except GenerationError as error:
+        _fail(str(error))
     except (OSError, ValueError) as error:
         _fail(
             f"cannot read the config of CLIP model {name!r} (a local folder or cached hub id): "

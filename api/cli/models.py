@@ -33,7 +33,6 @@ def download(repo_id: str, variant: str | None = None) -> None:
     from generation.errors import GenerationError
     from generation.hub import pull
 
-    err.print(f"downloading {repo_id}{f' ({variant} weights)' if variant else ''}")
     try:
         pulled = pull(repo_id, variant=variant, progress=tqdm)
     except GenerationError as error:
