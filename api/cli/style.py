@@ -111,7 +111,7 @@ def train(
     from api.wiring.generation import open_models
 
     components = Components()
-    max_pixels = components.settings.max_input_pixels
+    max_pixels, blobs = components.settings.max_input_pixels, components.blobs
     try:  # count, size and readability, before a model loads or anything is stored
         if supplied:
             reaction_images(supplied, max_pixels=max_pixels)
@@ -129,7 +129,16 @@ def train(
             )
         with err.status(f"loading {model_name}"):
             models = open_models(components.settings, model=model_name)
-        if supplied:
+        if supplied:  # kept by content: the profile still opens them if the files move
+            from api.wiring.kept_images import MOODBOARD_PREFIX, keep_by_content
+
+            supplied = [
+                r.model_copy(
+                    update={"path": keep_by_content(blobs, Path(r.path), MOODBOARD_PREFIX)}
+                )
+                for r in supplied
+                if r.path
+            ]
             known = {r.image_id for r in profile.liked_images}
             liked = profile.liked_images + [r for r in supplied if r.image_id not in known]
             disliked = profile.disliked_images
