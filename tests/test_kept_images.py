@@ -61,3 +61,24 @@ def test_prefs_images_lists_where_each_is_kept_and_removes_one(
     assert [r.image_id for r in profile.disliked_images] == ["clutter"]
     unknown = run_cli(capsys, "prefs", "images", "alice", "--remove", "nothing")
     assert unknown.code == 1 and "alice has no image 'nothing'" in unknown.stderr
+
+
+def test_prefs_images_keep_moves_file_images_into_the_blob_store(
+    data_dir: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    components = Components()
+    components.accounts.ensure("alice")
+    old = tmp_path / "old.png"
+    Image.new("RGB", (16, 16), (200, 10, 10)).save(old)
+    gone = str(tmp_path / "gone.png")
+    liked = [
+        ImageReaction(image_id="old", path=str(old)),
+        ImageReaction(image_id="gone", path=gone),
+    ]
+    components.store.set_images("alice", liked, [])
+    result = run_cli(capsys, "prefs", "images", "alice", "--keep")
+    assert result.code == 0 and "kept 1 image of alice's by content" in result.stdout
+    old.unlink()
+    first, second = Components().store.profile("alice").liked_images
+    assert second.path == gone  # a missing file is left for `prefs images` to show
+    assert open_reaction_image(first, Components().blobs).getpixel((0, 0)) == (200, 10, 10)

@@ -45,8 +45,12 @@ def images(
         str | None, typer.Option("--remove", help="Forget this image (an id or its start).")
     ] = None,
     as_json: Annotated[bool, typer.Option("--json", help="Print a JSON array.")] = False,
+    keep: Annotated[
+        bool,
+        typer.Option("--keep", help="Keep images recorded as file paths by content (migrate)."),
+    ] = False,
 ) -> None:
-    """List the images USER liked and disliked (or --remove one)."""
+    """List the images USER liked and disliked (or --remove one, or --keep them by content)."""
     components = Components()
     components.accounts.require(user)
     profile = components.store.profile(user, with_aesthetic=False)
@@ -64,6 +68,15 @@ def images(
             reason=f"removed image {chosen}",
         )
         console.print(f"removed {chosen} from {user}'s images")
+        return
+    if keep:
+        from api.wiring.kept_images import keep_files_by_content
+
+        liked, moved = keep_files_by_content(profile.liked_images, components.blobs)
+        disliked, more = keep_files_by_content(profile.disliked_images, components.blobs)
+        if moved + more:
+            components.store.set_images(user, liked, disliked, reason="images kept by content")
+        console.print(f"kept {count(moved + more, 'image')} of {user}'s by content")
         return
     if as_json:
         listed = [
