@@ -5,6 +5,7 @@ Modules, one job each (nothing is loaded at import time):
 - ``render``: the one way to run a request (profile in, PNGs out); ``batched``: several
   people's requests denoised in one UNet batch.
 - ``loading``: pipelines and CLIP models from a hub id, folder, single file or ``tiny``.
+- ``hub``: hub ids and the local cache; a download only when asked (``models pull``).
 - ``tiny``: seeded tiny random SD 1.x / SDXL / CLIP built from configs (tests, demo).
 - ``plan`` + ``conflicts``: which liked/disliked attributes condition a prompt, and why (pure).
 - ``encoding``: text encoding as the pipelines do it, with optional weight overrides;

@@ -15,6 +15,10 @@ class ModelNotFoundError(GenerationError):
     """The model name is neither a readable path, a cached hub id, nor ``tiny``."""
 
 
+class HubUnreachableError(ModelNotFoundError):
+    """A download was asked for but the hub cannot be reached (offline, or no network)."""
+
+
 class ModelLoadError(GenerationError):
     """The model exists but could not be read as a Stable Diffusion 1.x / SDXL pipeline."""
 

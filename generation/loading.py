@@ -2,17 +2,17 @@
 
 A name is ``tiny`` / ``tiny-sdxl`` (random tiny weights built in code), a local diffusers
 folder (``model_index.json``), a single-file checkpoint (``.safetensors``/``.ckpt``, through
-``from_single_file``), or a hub id (``owner/name``). Device and dtype are arguments (the caller
-reads them from settings). Every failure is a ``ModelNotFoundError`` or ``ModelLoadError`` that
-says what was tried; with ``HF_HUB_OFFLINE=1`` a hub id that is not cached fails at once.
+``from_single_file``), or a hub id (``owner/name``) already in the local cache
+(``generation.hub``: loading never downloads; ``tastemaker models pull`` does). Device and dtype
+are arguments (the caller reads them from settings). Every failure is a ``ModelNotFoundError``
+or ``ModelLoadError`` that says what was tried; a hub id that is not cached fails at once,
+naming the command to run.
 Callers load once per process and share the result.
 """
 
 from __future__ import annotations
 
 import json
-import re
-import warnings
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -23,6 +23,7 @@ from diffusers import StableDiffusionPipeline, StableDiffusionXLPipeline
 from generation.clip import ClipBundle
 from generation.encoding import SDPipeline
 from generation.errors import ModelLoadError, ModelNotFoundError
+from generation.hub import HUB_ID, cached_variant, require_cached
 from generation.tiny import (
     TINY_CLIP_NAME,
     TINY_MODEL_NAME,
@@ -38,7 +39,6 @@ DTYPES: dict[str, torch.dtype] = {
     "float16": torch.float16,
     "bfloat16": torch.bfloat16,
 }
-HUB_ID = re.compile(r"^[A-Za-z0-9][\w.-]{0,95}/[A-Za-z0-9][\w.-]{0,95}$")
 SINGLE_FILE_SUFFIXES = (".safetensors", ".ckpt")
 PIPELINE_CLASSES: dict[str, Any] = {
     "StableDiffusionPipeline": StableDiffusionPipeline,
@@ -116,20 +116,22 @@ def load_pipeline(
         return _from_folder(path, torch_dtype)
     if path.suffix in SINGLE_FILE_SUFFIXES or path.is_file():
         if not path.is_file():
-            raise ModelNotFoundError(f"no checkpoint file at {path}")
+            raise ModelNotFoundError(f"file not found: {path}")
         return _from_single_file(path, torch_dtype, single_file_config)
     if not HUB_ID.match(name):
         raise ModelNotFoundError(
-            f"unknown model {name!r}: not 'tiny', not an existing folder or .safetensors file, "
+            f"unknown model {name!r}: not 'tiny', not an existing folder or checkpoint file, "
             "and not a hub id of the form owner/name"
         )
     return _from_hub(name, torch_dtype)
 
 
-def _from_folder(path: Path, torch_dtype: torch.dtype) -> SDPipeline:
+def _from_folder(path: Path, torch_dtype: torch.dtype, what: str | None = None) -> SDPipeline:
+    """A diffusers folder (or a cached hub snapshot, then ``what`` is its hub id)."""
+    what = what or str(path)
     index = path / "model_index.json"
     if not index.is_file():
-        raise ModelLoadError(f"{path} is not a diffusers pipeline folder (no model_index.json)")
+        raise ModelLoadError(f"{what} is not a diffusers pipeline (no model_index.json)")
     try:
         class_name = json.loads(index.read_text()).get("_class_name", "")
     except (OSError, json.JSONDecodeError, AttributeError) as exc:
@@ -137,13 +139,15 @@ def _from_folder(path: Path, torch_dtype: torch.dtype) -> SDPipeline:
     cls = PIPELINE_CLASSES.get(class_name)
     if cls is None:
         raise ModelLoadError(
-            f"{path} holds a {class_name or 'unknown'} pipeline; tastemaker supports "
+            f"{what} holds a {class_name or 'unknown'} pipeline; tastemaker supports "
             "Stable Diffusion 1.x and SDXL text-to-image pipelines"
         )
     try:
-        return cls.from_pretrained(path, dtype=torch_dtype, local_files_only=True)
+        return cls.from_pretrained(
+            path, dtype=torch_dtype, local_files_only=True, variant=cached_variant(path)
+        )
     except Exception as exc:  # diffusers raises many types for a broken folder
-        raise ModelLoadError(f"cannot load the pipeline in {path}: {exc}") from exc
+        raise ModelLoadError(f"cannot load the pipeline {what}: {exc}") from exc
 
 
 def _single_file_class(path: Path) -> Any:
@@ -191,29 +195,8 @@ def _offline() -> bool:
 
 
 def _from_hub(repo_id: str, torch_dtype: torch.dtype) -> SDPipeline:
-    """Read the pipeline class from the repo's model_index.json, then let diffusers fetch
-    only the files that class needs (not every checkpoint variant in the repo)."""
-    from diffusers import DiffusionPipeline
-
-    offline = _offline()
-    where = "the local Hugging Face cache (HF_HUB_OFFLINE=1)" if offline else "the hub"
-    try:
-        with warnings.catch_warnings():  # diffusers passes a deprecated hub argument
-            warnings.simplefilter("ignore", UserWarning)
-            index = DiffusionPipeline.load_config(repo_id, local_files_only=offline)
-    except Exception as exc:  # hub, network and cache errors come in many types
-        raise ModelNotFoundError(f"model {repo_id!r} not found in {where}: {exc}") from exc
-    class_name = str(index.get("_class_name", ""))
-    cls = PIPELINE_CLASSES.get(class_name)
-    if cls is None:
-        raise ModelLoadError(
-            f"{repo_id} is a {class_name or 'unknown'} pipeline; tastemaker supports "
-            "Stable Diffusion 1.x and SDXL text-to-image pipelines"
-        )
-    try:
-        return cls.from_pretrained(repo_id, dtype=torch_dtype, local_files_only=offline)
-    except Exception as exc:
-        raise ModelLoadError(f"cannot load {repo_id!r} from {where}: {exc}") from exc
+    """A hub id from the local cache only (a download is asked for with ``models pull``)."""
+    return _from_folder(require_cached(repo_id), torch_dtype, what=repo_id)
 
 
 def load_clip(
@@ -224,10 +207,14 @@ def load_clip(
 
     if name == TINY_CLIP_NAME:
         return _bundle_tiny(build_tiny_clip())
-    kwargs: dict[str, Any] = {"local_files_only": _offline()}
+    folder = Path(name).expanduser()
+    if not folder.is_dir():
+        if not HUB_ID.match(name):
+            raise ModelNotFoundError(f"CLIP model {name!r}: not a folder nor a hub id owner/name")
+        folder = require_cached(name)
     try:
-        model = CLIPModel.from_pretrained(name, dtype=torch_dtype, **kwargs).eval()
-        tokenizer = CLIPTokenizer.from_pretrained(name, **kwargs)
+        model = CLIPModel.from_pretrained(folder, dtype=torch_dtype, local_files_only=True).eval()
+        tokenizer = CLIPTokenizer.from_pretrained(folder, local_files_only=True)
     except Exception as exc:
         raise ModelNotFoundError(f"cannot load CLIP model {name!r}: {exc}") from exc
     if len(tokenizer) != model.config.text_config.vocab_size:  # offline from_pretrained pitfall

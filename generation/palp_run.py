@@ -25,14 +25,14 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import torch
-from PIL import Image, ImageOps, UnidentifiedImageError
+from PIL import Image, ImageOps
 from torch import Tensor
 
 from generation.encoding import PipelineTextEncoder, SDPipeline, TextEmbeddings, is_sdxl
 from generation.errors import InvalidGenerationRequest
 from generation.palp import PalpConditioning, PalpSettings, train_palp_adapter
 from generation.palp_adapters import AdapterStore, adapter_key, attached_lora
-from generation.reaction_images import open_reaction_image
+from generation.reaction_images import describe_unreadable, open_reaction_image
 from generation.style_inject import STYLE_MARKER
 from generation.style_token import StyleToken
 from generation.style_training import choose_init_word
@@ -90,9 +90,9 @@ def liked_latents(
         try:
             image = open_reaction_image(reaction, blobs)
             square = ImageOps.fit(image, (size, size), Image.Resampling.BICUBIC)
-        except (OSError, UnidentifiedImageError) as error:
+        except OSError as error:  # PIL's UnidentifiedImageError is one
             raise InvalidGenerationRequest(
-                f"{reaction.path} is not a readable image ({type(error).__name__})"
+                f"{reaction.path}: {describe_unreadable(error)}"
             ) from None
         array = np.asarray(square, dtype=np.float32) / 127.5 - 1.0
         pixels.append(torch.from_numpy(array).permute(2, 0, 1))

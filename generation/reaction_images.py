@@ -89,6 +89,27 @@ def _decoded(image: Image.Image, size: int | None) -> Image.Image:
         return image.convert("RGB")
 
 
+def open_image_file(path: str, *, max_pixels: int = MAX_INPUT_PIXELS) -> Image.Image:
+    """A file the person named, as RGB; raises as ``open_reaction_image`` does."""
+    with open(path, "rb") as file:
+        return _decoded(_open(file, path, max_pixels), None)
+
+
+def describe_unreadable(error: OSError) -> str:
+    """Why a file could not be read, in words (never an exception class name)."""
+    from PIL import UnidentifiedImageError
+
+    if isinstance(error, UnidentifiedImageError):
+        return "not an image"
+    if isinstance(error, FileNotFoundError):
+        return "file not found"
+    if isinstance(error, IsADirectoryError):
+        return "a folder with no images in it"
+    if isinstance(error, PermissionError):
+        return "not allowed to read it"
+    return f"cannot read it ({error.strerror or 'damaged or truncated'})"
+
+
 def open_reaction_image(
     reaction: ImageReaction,
     blobs: BlobStore | None,

@@ -11,12 +11,16 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Protocol
 
-from PIL import Image, UnidentifiedImageError
+from PIL import Image
 from pydantic import ValidationError
 
 from generation.encoding import SDPipeline
 from generation.errors import InvalidGenerationRequest
-from generation.reaction_images import MAX_INPUT_PIXELS, open_reaction_image
+from generation.reaction_images import (
+    MAX_INPUT_PIXELS,
+    describe_unreadable,
+    open_reaction_image,
+)
 from generation.style_formats import encoder_widths, family, from_blob, read_token_file, to_blob
 from generation.style_token import StyleToken
 from generation.style_training import (
@@ -88,10 +92,8 @@ def _open_for_training(
 ) -> Image.Image:
     try:
         return open_reaction_image(reaction, blobs, max_pixels=max_pixels, size=size)
-    except (OSError, UnidentifiedImageError) as error:
-        raise InvalidGenerationRequest(
-            f"{reaction.path} is not a readable image ({type(error).__name__})"
-        ) from None
+    except OSError as error:  # PIL's UnidentifiedImageError is one
+        raise InvalidGenerationRequest(f"{reaction.path}: {describe_unreadable(error)}") from None
 
 
 def train_for_profile(

@@ -252,8 +252,9 @@ def test_train_stopped_in_the_terminal_says_cancelled_and_how_to_use_it(
         (["--steps", "0"], "steps must be between 1 and 10000"),
         (["--steps", "100000"], "steps must be between 1 and 10000"),
         (["--vectors", "9"], "vectors must be between"),
-        (["--images", "{not_image}"], "is not a readable image"),
-        (["--images", "{missing}"], "is not a readable image"),
+        (["--images", "{not_image}"], "notes.txt: not an image"),
+        (["--images", "{missing}"], "gone.png: file not found"),
+        (["--images", "{liked}", "{not_image}"], "notes.txt: not an image"),  # one flag, two
         (["--negative"], "got 0"),  # alice has no disliked images
     ],
 )
@@ -261,7 +262,8 @@ def test_bad_training_input_is_one_line_and_stores_nothing(
     alice: Path, capsys: pytest.CaptureFixture[str], args, message
 ) -> None:
     (alice / "notes.txt").write_text("not an image")
-    args = [a.format(not_image=alice / "notes.txt", missing=alice / "gone.png") for a in args]
+    names = {"not_image": alice / "notes.txt", "missing": alice / "gone.png"}
+    args = [a.format(liked=alice / "liked0.png", **names) for a in args]
     version = Components().store.profile("alice").version
     done = run_cli(capsys, "style", "train", "--user", "alice", "--model", "tiny", *args)
     code, text = done.code, done.stdout + done.stderr

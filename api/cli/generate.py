@@ -65,8 +65,7 @@ def model_settings(
 def explain_model_error(error: GenerationError, model: str, settings: Settings) -> str:
     """The error, plus which setting and flag fix it (the generation layer knows neither)."""
     message = str(error)
-    is_single_file = Path(model).suffix in (".safetensors", ".ckpt") or Path(model).is_file()
-    if is_single_file and settings.single_file_config is None:
+    if Path(model).expanduser().is_file() and settings.single_file_config is None:
         message += (
             "; set TASTEMAKER_SINGLE_FILE_CONFIG or pass --single-file-config DIR (the diffusers "
             "config folder of the same model family)"
@@ -107,6 +106,9 @@ def generate(
     as_json: Annotated[bool, typer.Option("--json", help="Print the result as JSON.")] = False,
     single_file_config: SingleFileConfigOpt = None,
     clip_model: ClipModelOpt = None,
+    pull: Annotated[
+        bool, typer.Option("--pull", help="Download a hub --model that is not cached yet.")
+    ] = False,
     **options: Any,
 ) -> None:
     """Render PROMPT in USER's taste; writes PNGs that record what was applied."""
@@ -117,11 +119,6 @@ def generate(
         negative_prompt = check_prompt(negative_prompt, what="negative prompt", allow_empty=True)
     except GenerationError as error:
         _fail(str(error))
-    from api.wiring.generation import open_generator, open_models
-    from generation.palp_adapters import AdapterCache
-    from generation.render import file_sink, render_request
-    from generation.tiny import TINY_NOTICE
-
     try:
         palp = palp_from(options, mode)
     except ValidationError as error:
@@ -135,6 +132,12 @@ def generate(
     components.accounts.require(user)
     loading = model_settings(components, single_file_config, clip_model)
     model_name = model or loading.model
+    _ensure_downloaded(model_name, pull)  # before torch loads: a missing model is said at once
+    from api.wiring.generation import open_generator, open_models
+    from generation.palp_adapters import AdapterCache
+    from generation.render import file_sink, render_request
+    from generation.tiny import TINY_NOTICE
+
     if model_name.startswith("tiny"):
         err.print(f"[yellow]note:[/yellow] {TINY_NOTICE}")
 
@@ -202,6 +205,21 @@ def generate(
         )
 
 
+def _ensure_downloaded(model: str, pull: bool) -> None:
+    """A hub id not in the cache is downloaded only when asked (``--pull``)."""
+    from api.cli.models import download
+    from generation.hub import cached_snapshot, is_hub_id, pull_command
+
+    if not is_hub_id(model) or cached_snapshot(model) is not None:
+        return
+    if not pull:
+        _fail(
+            f"{model} is not downloaded: run `{pull_command(model)}` first, or add --pull to "
+            "download it now (several GB)"
+        )
+    download(model)
+
+
 def _result_json(result: GenerationResult, paths: list[Path]) -> dict[str, object]:
     return {
         "files": [str(p) for p in paths],
@@ -264,7 +282,9 @@ def describe_timings(timings: dict[str, float]) -> str:
 
 
 def score(
-    images: Annotated[list[Path], typer.Argument(help="Image files to score.")],
+    images: Annotated[
+        list[Path], typer.Argument(help="Image files, folders or glob patterns to score.")
+    ],
     user: UserOpt,
     model: Annotated[
         str | None, typer.Option(help="Pipeline whose CLIP to use ('tiny' uses the tiny CLIP).")
@@ -272,21 +292,18 @@ def score(
     as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
     clip_model: ClipModelOpt = None,
 ) -> None:
-    """Print a preference score in [0, 1] per image for USER (0.5: indifferent)."""
-    from PIL import Image, UnidentifiedImageError
-
+    """Print a preference score in [0, 1] per image for USER (0.5: indifferent); files that
+    cannot be read are listed after the scores, and the exit status is then 1."""
+    from api.cli.image_files import expand_images, open_images
     from api.wiring.generation import open_clip
     from generation.aesthetic import ensure_aesthetic_embedding
     from generation.scoring import PreferenceScorer
 
-    opened = []
-    for path in images:
-        try:
-            with Image.open(path) as image:
-                opened.append(image.convert("RGB"))
-        except (OSError, UnidentifiedImageError) as error:
-            _fail(f"cannot read image {path}: {error}")
     components = Components()
+    max_pixels = components.settings.max_input_pixels
+    opened, unread = open_images(expand_images(images), max_pixels=max_pixels)
+    if not opened:
+        _fail("no image could be read: " + "; ".join(unread))
     components.accounts.require(user)
     loading = model_settings(components, None, clip_model)
     try:
@@ -297,15 +314,23 @@ def score(
         profile = ensure_aesthetic_embedding(
             components.store, components.store.profile(user), clip, components.blobs
         )
-        scores = PreferenceScorer(clip).score(opened, profile)
+        scores = PreferenceScorer(clip).score([image for _, image in opened], profile)
     except GenerationError as error:
         _fail(str(error))
+    paths = [path for path, _ in opened]
     if as_json:
-        rows = [{"image": str(p), **s.model_dump()} for p, s in zip(images, scores, strict=True)]
+        rows: list[dict[str, object]] = [
+            {"image": str(p), **s.model_dump()} for p, s in zip(paths, scores, strict=True)
+        ]
+        rows += [{"not_scored": problem} for problem in unread]
         sys.stdout.write(json.dumps(rows, indent=2) + "\n")
-        return
-    for path, result in zip(images, scores, strict=True):
-        console.print(f"{result.score:.3f}  {path}")
+    else:
+        for path, result in zip(paths, scores, strict=True):
+            console.print(f"{result.score:.3f}  {path}")
+    for problem in unread:
+        err.print(f"[yellow]not scored:[/yellow] {problem}", soft_wrap=True)
+    if unread:
+        raise typer.Exit(1)
 
 
 def _clip_name(model: str | None, clip: str | None) -> str:
@@ -364,8 +389,13 @@ def _clip_width(name: str) -> int:
         return TINY_PROJECTION
     from transformers import CLIPConfig
 
+    from generation.hub import is_hub_id, require_cached
+
     try:
-        width = CLIPConfig.from_pretrained(name).projection_dim
+        where = require_cached(name) if is_hub_id(name) else Path(name)  # never downloads
+        width = CLIPConfig.from_pretrained(where).projection_dim
+    except GenerationError as error:
+        _fail(str(error))
     except (OSError, ValueError) as error:
         _fail(
             f"cannot read the config of CLIP model {name!r} (a local folder or cached hub id): "

@@ -12,6 +12,7 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
+from api.cli import prefs_images
 from api.cli.ids import resolve_prefix
 from api.cli.users import CreateOpt, user_for_writing
 from api.cli.words import count
@@ -310,3 +311,6 @@ def restore(
         f"restored version {version} of {user} as version {restored.version} "
         f"({count(len(restored.attributes), 'attribute')})"
     )
+
+
+app.command("images")(prefs_images.images)

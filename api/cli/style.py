@@ -12,6 +12,7 @@ from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
 from api.cli.ids import resolve_prefix
+from api.cli.image_files import expand_images
 from api.cli.words import count
 from api.wiring.services import Components
 from generation.errors import GenerationError
@@ -93,9 +94,17 @@ def train(
     ] = False,
     images: Annotated[
         list[Path] | None,
-        typer.Option("--images", help="Train on these files (a moodboard); kept as liked images."),
+        typer.Option(
+            "--images",
+            help="Train on these files, folders or globs (a moodboard; several may follow one "
+            "--images); kept as liked images.",
+        ),
     ] = None,
     seed: Annotated[int, typer.Option(help="Seed of the noise, timesteps and crops.")] = 0,
+    more_images: Annotated[
+        list[Path] | None,
+        typer.Argument(metavar="[IMAGES]...", help="More moodboard files (as after --images)."),
+    ] = None,
 ) -> None:
     """Learn USER's style token from the images they liked (or disliked, with --negative)."""
     from generation.style_library import reaction_images, train_for_profile
@@ -103,20 +112,21 @@ def train(
     from preference_store.models import ImageReaction
 
     # 1. Check everything a person typed before loading a model or storing anything.
-    if negative and images is not None:
+    typed = [*(images or []), *(more_images or [])]
+    if negative and typed:
         _fail("--images are recorded as liked images; --negative learns from the disliked ones")
     try:
         config = TrainingConfig(steps=steps, vectors=vectors, lr=lr, seed=seed).check()
         supplied = [
             ImageReaction(image_id=f"moodboard:{p.name}", path=str(p.resolve()), weight=1.0)
-            for p in images or []
+            for p in expand_images(typed)
         ]
     except GenerationError as error:
         _fail(str(error))
     from api.wiring.generation import open_models
 
     components = Components()
-    max_pixels = components.settings.max_input_pixels
+    max_pixels, blobs = components.settings.max_input_pixels, components.blobs
     try:  # count, size and readability, before a model loads or anything is stored
         if supplied:
             reaction_images(supplied, max_pixels=max_pixels)
@@ -134,7 +144,16 @@ def train(
             )
         with err.status(f"loading {model_name}"):
             models = open_models(components.settings, model=model_name)
-        if supplied:
+        if supplied:  # kept by content: the profile still opens them if the files move
+            from api.wiring.kept_images import MOODBOARD_PREFIX, keep_by_content
+
+            supplied = [
+                r.model_copy(
+                    update={"path": keep_by_content(blobs, Path(r.path), MOODBOARD_PREFIX)}
+                )
+                for r in supplied
+                if r.path
+            ]
             known = {r.image_id for r in profile.liked_images}
             liked = profile.liked_images + [r for r in supplied if r.image_id not in known]
             disliked = profile.disliked_images

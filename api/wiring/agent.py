@@ -7,7 +7,6 @@ configured, so `tastemaker extract` on the offline extractor starts without it.
 
 from __future__ import annotations
 
-import hashlib
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -18,9 +17,9 @@ from agent.gallery import Gallery, load_gallery
 from agent.llm_deadline import MessageDeadline
 from agent.offline import OfflineExtractor
 from api.settings import Settings
+from api.wiring.kept_images import GALLERY_PREFIX, keep_by_content
 from api.wiring.services import Components, vocabulary_cache
-from generation.reaction_images import blob_reference
-from preference_store.blobs import BlobStore, FileBlobStore
+from preference_store.blobs import BlobStore
 from preference_store.embeddings import TextEmbedder
 from preference_store.vector_cache import VocabularyCache
 
@@ -138,28 +137,12 @@ def build_agent(
     )
 
 
-GALLERY_PREFIX = "gallery/"
-
-
-def gallery_image_keeper(blobs: BlobStore) -> ImageKeeper | None:
-    """Where a liked gallery image is recorded. Embedded (file blobs): its file, as before. In
-    distributed mode the gallery copy on this API node is no file a worker on another machine
-    can open, so the image goes into the shared blob store (once: its name is stable) and the
-    reaction names the blob. The key is the image's content hash: safe whatever the gallery's
-    names, stored once however many people like it, and a changed gallery file gets a new key."""
-    if isinstance(blobs, FileBlobStore):
-        return None
+def gallery_image_keeper(blobs: BlobStore) -> ImageKeeper:
+    """A liked gallery image is recorded by content (``kept_images``), so the reaction still
+    opens after the gallery copy moves, and on another machine in distributed mode."""
 
     def keep(path: Path) -> str:
-        data = path.read_bytes()
-        key = f"{GALLERY_PREFIX}{hashlib.sha256(data).hexdigest()}{path.suffix.lower()}"
-        if not blobs.list(key):
-            try:
-                blobs.put(key, data)
-            except Exception:
-                if not blobs.list(key):  # another node's put of the same bytes won the race
-                    raise
-        return blob_reference(key)
+        return keep_by_content(blobs, path, GALLERY_PREFIX)
 
     return keep
 
