@@ -28,7 +28,7 @@ import torch  # noqa: E402
 from extraction import DATA_DIR, SETS  # noqa: E402
 
 from agent.dialogue_eval import DialogueScore, simulate  # noqa: E402
-from agent.evaluation import load_labelled  # noqa: E402
+from agent.evaluation import Labelled, load_labelled  # noqa: E402
 from agent.extraction import Extraction, ExtractionError, Extractor  # noqa: E402
 
 HEADER = (
@@ -37,7 +37,7 @@ HEADER = (
 )
 
 
-def extract_all(extractor: Extractor, rows: list) -> list[Extraction]:  # type: ignore[type-arg]
+def extract_all(extractor: Extractor, rows: list[Labelled]) -> list[Extraction]:
     out = []
     for row in rows:
         try:
