@@ -200,7 +200,11 @@ class OnboardingAgent:
             extraction = Extraction(no_opinion=True, fallback_reason=str(error))
         source = f"image:{message.image_id}" if message.image_id else f"message:{message.id}"
         sourced = [a.model_copy(update={"source": source}) for a in extraction.attributes]
-        extraction = extraction.model_copy(update={"attributes": sourced})
+        unsure = [  # an answered one is stored like the others, with where it came from
+            u.model_copy(update={"attribute": u.attribute.model_copy(update={"source": source})})
+            for u in extraction.unsure
+        ]
+        extraction = extraction.model_copy(update={"attributes": sourced, "unsure": unsure})
         self._sessions.set_extraction(message, extraction)
         return extraction
 

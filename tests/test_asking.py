@@ -121,6 +121,7 @@ def test_an_answer_is_stored_as_the_person_said_it(
     else:
         assert found["lens flare"].polarity is stored
         assert any(answer in e for e in found["lens flare"].evidence)
+        assert found["lens flare"].source == f"image:{asked.image.id}"  # type: ignore[union-attr]
 
 
 def test_an_unanswered_question_stores_nothing(make_world: WorldFactory) -> None:
