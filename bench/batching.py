@@ -33,8 +33,9 @@ sys.path.insert(0, str(_HERE.parent))
 
 import torch  # noqa: E402
 
-from generation.batched import BatchItem, GenerationResult, generate_batch  # noqa: E402
+from generation.batched import BatchItem, generate_batch  # noqa: E402
 from generation.generator import PersonalizedGenerator  # noqa: E402
+from generation.result import GenerationResult  # noqa: E402
 from generation.settings import GenerationSettings  # noqa: E402
 from preference_store.models import Category, Polarity, Profile, VisualAttribute  # noqa: E402
 

@@ -1,4 +1,6 @@
-"""Several people's generations denoised in one UNet batch (issue 15).
+"""The one denoising path: several people's generations in one UNet batch, and a lone request
+as a batch of one (``PersonalizedGenerator.__call__`` calls ``generate_batch``), so the CLI and
+every worker run the same stages (docs/design.md, "One denoising path").
 
 ViPer's conditioning, aesthetic gradients and style tokens change only text embeddings, never
 weights, so requests on one model with the same size, steps, scheduler, guidance scale and mode
@@ -6,7 +8,7 @@ can share the denoising loop: each row of the batch carries its own embeddings a
 ``torch.Generator`` for the initial noise, so an image does not depend on who else was in the
 batch (up to float reduction order in batched kernels: well under 1/255 per pixel).
 
-``generate_batch`` reads as numbered stages like ``PersonalizedGenerator.__call__``. Stages 1–4
+``generate_batch`` reads as numbered stages, like a diffusers pipeline. Stages 1–4
 run per request and a failure there (bad prompt, a style token for another model, ...) fails only
 that request. A request whose step callback raises (its job was cancelled) is dropped from the
 batch at that step: its rows leave the latents, the embeddings and the scheduler's state.
@@ -17,26 +19,28 @@ from __future__ import annotations
 import secrets
 import time
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import torch
 from torch import Tensor
 
 from generation.encoding import TextEmbeddings, blend, combine
 from generation.errors import InvalidGenerationRequest
-from generation.generator import (
+from generation.guidance import ViPerGuidedUNet, pipeline_view
+from generation.plan import ConditioningPlan
+from generation.result import (
     OUTPUT_TYPES,
     Conditioning,
     GenerationResult,
-    PersonalizedGenerator,
     StageTimer,
     StepCallback,
 )
-from generation.guidance import ViPerGuidedUNet, pipeline_view
-from generation.plan import ConditioningPlan
 from generation.settings import ConditioningMode, GenerationSettings
 from generation.style_token import StyleToken
 from preference_store.models import Profile
+
+if TYPE_CHECKING:  # the generator calls this module: a lone request is a batch of one
+    from generation.generator import PersonalizedGenerator
 
 BatchOutcome = GenerationResult | Exception
 """Per request: its result, or the exception that ended it (its own input, or its cancel)."""
@@ -54,11 +58,6 @@ class BatchItem:
     on_step: StepCallback | None = None
     style: StyleToken | None = None
     negative_style: StyleToken | None = None
-
-
-def shared_settings(settings: GenerationSettings) -> tuple[object, ...]:
-    """What every request of one batch must share (one loop, one scheduler, one CFG scale)."""
-    return (settings.width, settings.height, settings.steps, settings.guidance_scale, settings.mode)
 
 
 @dataclass
@@ -103,8 +102,10 @@ def generate_batch(
         return []
     if output_type not in OUTPUT_TYPES:
         raise InvalidGenerationRequest(f"output_type must be one of {', '.join(OUTPUT_TYPES)}")
-    first = shared_settings(items[0].settings)
-    if any(shared_settings(item.settings) != first for item in items):
+    if any(not isinstance(item.settings, GenerationSettings) for item in items):
+        raise InvalidGenerationRequest("settings must be a GenerationSettings")
+    first = items[0].settings.loop_key()
+    if any(item.settings.loop_key() != first for item in items):
         raise InvalidGenerationRequest(
             "a batch needs one size, step count, guidance scale and mode for all its requests"
         )
@@ -129,12 +130,12 @@ def generate_batch(
 
 
 def _prepare(generator: PersonalizedGenerator, index: int, item: BatchItem) -> _Prepared:
-    """Stages 1–4 of ``PersonalizedGenerator.__call__`` for one request (same checks, same
-    conditioning cache), ending in the embeddings its rows of the batch carry."""
+    """Stages 1–4 of one request (the generator's checks and conditioning cache), ending in the
+    embeddings its rows of the batch carry."""
     laps = StageTimer()
     settings = item.settings
 
-    # 1–3. Check, plan and encode, as for a lone request (the same checks and cache entries).
+    # 1–3. Check, plan and encode (the generator's checks and cache entries).
     plan, conditioning, cached = generator.condition(
         laps,
         item.prompt,
@@ -146,7 +147,8 @@ def _prepare(generator: PersonalizedGenerator, index: int, item: BatchItem) -> _
         negative_style=item.negative_style,
     )
 
-    # 4. Mix ViPer's conditioning, exactly as ``prepare_pipeline`` does for one request.
+    # 4. Mix ViPer's conditioning: into the embeddings (embeds mode), or kept apart for the
+    #    guided UNet's extra pass (guidance mode; docs/design.md, "ViPer conditioning").
     beta = settings.vp_degree
     text = blend(conditioning.prompt, conditioning.styled, settings.style_weight)
     negative = blend(
@@ -217,6 +219,7 @@ def _denoise(
         kwargs["negative_pooled_prompt_embeds"] = stack(lambda p: p.negative.pooled)
         tensor_inputs += ["add_text_embeds", "add_time_ids"]
     replace: dict[str, Any] = {
+        # Schedulers keep per-run state: each loop gets its own (a few µs).
         "scheduler": type(generator.pipeline.scheduler).from_config(
             generator.pipeline.scheduler.config
         )

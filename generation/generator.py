@@ -1,32 +1,36 @@
 """``PersonalizedGenerator``: a prompt and a profile in, images in that person's taste out.
 
 One shared pipeline (and CLIP model) serves every user; per request only a conditioning plan,
-a few text embeddings and (with aesthetic gradients) transient weight deltas are made. The body
-of ``__call__`` reads as numbered stages, like a diffusers pipeline.
+a few text embeddings and (with aesthetic gradients) transient weight deltas are made. Stages
+1–3 (check, plan, encode) are here; a call runs them and the denoising through
+``generation.batched`` as a batch of one, so one request alone and one among others go the same
+way (docs/design.md, "One denoising path").
 """
 
 from __future__ import annotations
 
 import hashlib
-import json
-import secrets
 import threading
 import time
-from collections.abc import Callable
-from dataclasses import asdict, dataclass, field
-from typing import Any
 
 import torch
-from PIL import Image
 from torch import Tensor
 
 from generation.aesthetic_gradients import AestheticTuner
+from generation.batched import BatchItem, generate_batch
 from generation.cache import LRUCache
 from generation.clip import ClipBundle
-from generation.encoding import PipelineTextEncoder, SDPipeline, TextEmbeddings, blend, combine
+from generation.encoding import PipelineTextEncoder, SDPipeline, TextEmbeddings
 from generation.errors import InvalidGenerationRequest
-from generation.guidance import ViPerGuidedUNet, pipeline_view
 from generation.plan import ConditioningPlan, place_style, plan_conditioning, token_counter
+from generation.result import (
+    OUTPUT_TYPES,
+    AestheticReport,
+    Conditioning,
+    GenerationResult,
+    StageTimer,
+    StepCallback,
+)
 from generation.settings import (
     ConditioningMode,
     GenerationSettings,
@@ -35,83 +39,6 @@ from generation.settings import (
 from generation.style_inject import STYLE_MARKER, encoder_keys
 from generation.style_token import StyleToken
 from preference_store.models import Profile
-
-OUTPUT_TYPES = ("pil", "np", "latent")
-StepCallback = Callable[[int, int], None]
-"""Called after each denoising step with (steps done, total steps)."""
-
-
-@dataclass(frozen=True)
-class AestheticReport:
-    """What the aesthetic gradients did for this prompt (or why they did not run)."""
-
-    applied: bool
-    note: str
-    steps: int = 0
-    similarity_before: float | None = None
-    similarity_after: float | None = None
-
-
-@dataclass(frozen=True)
-class Conditioning:
-    """Everything text-side the UNet sees, before ViPer's mixing; cached per request key."""
-
-    prompt: TextEmbeddings
-    negative: TextEmbeddings
-    liked: TextEmbeddings | None
-    disliked: TextEmbeddings | None
-    aesthetic: AestheticReport
-    styled: TextEmbeddings | None = None
-    negative_styled: TextEmbeddings | None = None
-
-
-@dataclass
-class GenerationResult:
-    """Images and everything needed to explain and reproduce them.
-
-    ``timings`` holds seconds per stage (check, plan, encode, prepare, denoise, total);
-    ``aesthetic``, when present, is the part of ``encode`` spent on aesthetic steps.
-    """
-
-    images: list[Image.Image]
-    plan: ConditioningPlan
-    seed: int
-    settings: GenerationSettings
-    aesthetic: AestheticReport
-    timings: dict[str, float] = field(default_factory=dict)
-    conditioning_cached: bool = False
-    model: str = ""
-    scheduler: str = ""  # the diffusers scheduler class, e.g. EulerDiscreteScheduler
-
-    def metadata(self, index: int = 0) -> dict[str, str]:
-        """PNG text chunks: prompt, seed, settings and the attributes applied and dropped."""
-        return {
-            "tastemaker:prompt": self.plan.prompt,
-            "tastemaker:negative_prompt": self.plan.negative_prompt,
-            "tastemaker:seed": str(self.seed + index),
-            "tastemaker:model": self.model,
-            "tastemaker:settings": self.settings.model_dump_json(exclude={"seed"}),
-            "tastemaker:liked_applied": self.plan.positive_text,
-            "tastemaker:disliked_applied": self.plan.negative_text,
-            "tastemaker:plan": self.plan.model_dump_json(),
-            "tastemaker:aesthetic": json.dumps(asdict(self.aesthetic)),
-            "tastemaker:scheduler": self.scheduler,
-            "tastemaker:style": self.plan.style_token,
-            "tastemaker:negative_style": self.plan.negative_style_token,
-        }
-
-
-class StageTimer:
-    """Seconds per stage of one request: ``lap(stage)`` ends ``stage`` and starts the next."""
-
-    def __init__(self) -> None:
-        self.timings: dict[str, float] = {}
-        self.started = self._clock = time.perf_counter()
-
-    def lap(self, stage: str) -> None:
-        now = time.perf_counter()
-        self.timings[stage] = now - self._clock
-        self._clock = now
 
 
 class PersonalizedGenerator:
@@ -160,68 +87,21 @@ class PersonalizedGenerator:
         style: StyleToken | None = None,
         negative_style: StyleToken | None = None,
     ) -> GenerationResult:
-        laps = StageTimer()
-        settings = settings or GenerationSettings()
-
-        # 1–3. Check inputs, plan and encode (or find the encodings in the cache).
-        plan, conditioning, cached = self.condition(
-            laps,
+        item = BatchItem(
             prompt,
             profile,
-            settings,
+            settings or GenerationSettings(),
             negative_prompt=negative_prompt,
             aesthetic_embedding=aesthetic_embedding,
+            on_step=on_step,
             style=style,
             negative_style=negative_style,
-            output_type=output_type,
         )
-
-        # 4. Mix ViPer's conditioning into what the pipeline receives.
-        pipe, call_kwargs = self.prepare_pipeline(conditioning, settings)
-        laps.lap("prepare")
-
-        # 5. Seeds: one generator per image, seed, seed + 1, ...
-        seed = settings.seed if settings.seed is not None else secrets.randbelow(2**31)
-        device = self.text.device
-        generators = [
-            torch.Generator(device=device).manual_seed(seed + i) for i in range(settings.num_images)
-        ]
-
-        # 6. Denoise and decode.
-        def step_end(
-            _pipe: Any, step: int, _timestep: Any, callback_kwargs: dict[str, Any]
-        ) -> dict[str, Any]:
-            if on_step is not None:
-                on_step(step + 1, settings.steps)
-            return callback_kwargs
-
-        with torch.no_grad():
-            output = pipe(
-                num_inference_steps=settings.steps,
-                guidance_scale=settings.guidance_scale,
-                height=settings.height,
-                width=settings.width,
-                num_images_per_prompt=settings.num_images,
-                generator=generators,
-                output_type=output_type,
-                callback_on_step_end=step_end,
-                **call_kwargs,
-            )
-        laps.lap("denoise")
-        laps.timings["total"] = time.perf_counter() - laps.started
-
-        # 7. Result, with everything needed to explain and reproduce it.
-        return GenerationResult(
-            images=list(output.images),
-            plan=plan,
-            seed=seed,
-            settings=settings.updated(seed=seed),
-            aesthetic=conditioning.aesthetic,
-            timings=laps.timings,
-            conditioning_cached=cached,
-            model=self.model_name,
-            scheduler=type(pipe.scheduler).__name__,
-        )
+        # A lone request is a batch of one: the CLI and every worker run the same stages.
+        (outcome,) = generate_batch(self, [item], output_type=output_type)
+        if isinstance(outcome, Exception):
+            raise outcome
+        return outcome
 
     # -- stages ------------------------------------------------------------------------------
 
@@ -435,45 +315,6 @@ class PersonalizedGenerator:
                 applied=False, note="skipped: no aesthetic embedding for this CLIP model yet"
             )
         return None
-
-    def prepare_pipeline(
-        self, conditioning: Conditioning, settings: GenerationSettings
-    ) -> tuple[Any, dict[str, Any]]:
-        """A per-request view of the shared pipeline and the embeddings to call it with."""
-        beta = settings.vp_degree
-        prompt = blend(conditioning.prompt, conditioning.styled, settings.style_weight)
-        negative = blend(
-            conditioning.negative, conditioning.negative_styled, settings.negative_style_weight
-        )
-        replace: dict[str, Any] = {
-            # Schedulers keep per-run state: each request gets its own (a few µs).
-            "scheduler": type(self.pipeline.scheduler).from_config(self.pipeline.scheduler.config)
-        }
-        guided = settings.mode == ConditioningMode.GUIDANCE and (
-            conditioning.liked is not None or conditioning.disliked is not None
-        )
-        if guided:
-            zeros = torch.zeros_like(prompt.hidden)
-            liked = conditioning.liked.hidden if conditioning.liked is not None else zeros
-            disliked = conditioning.disliked.hidden if conditioning.disliked is not None else zeros
-            replace["unet"] = ViPerGuidedUNet(
-                self.pipeline.unet,
-                vp_negative=disliked,
-                vp_positive=liked,
-                a=beta if conditioning.liked is not None else 0.0,
-                b=beta if conditioning.disliked is not None else 0.0,
-            )
-        else:
-            prompt = combine(prompt, conditioning.liked, beta)
-            negative = combine(negative, conditioning.disliked, beta)
-        kwargs: dict[str, Any] = {
-            "prompt_embeds": prompt.hidden,
-            "negative_prompt_embeds": negative.hidden,
-        }
-        if self.text.sdxl:
-            kwargs["pooled_prompt_embeds"] = prompt.pooled
-            kwargs["negative_pooled_prompt_embeds"] = negative.pooled
-        return pipeline_view(self.pipeline, **replace), kwargs
 
     def _cache_key(
         self,

@@ -1,7 +1,8 @@
 """The one way to run a generation: a typed request and a profile in, stored PNGs out.
 
 The CLI's ``generate``, the in-process job worker and the Celery worker all call
-``render_request``, so what a person gets does not depend on how they asked.
+``render_batch`` (``render_request`` is a batch of one), so what a person gets does not depend on
+how they asked or who else was in the batch.
 """
 
 from __future__ import annotations
@@ -15,11 +16,12 @@ from typing import TYPE_CHECKING, Any
 from generation.aesthetic import ensure_aesthetic_embedding
 from generation.batched import BatchItem, generate_batch
 from generation.errors import AestheticEmbeddingError
-from generation.generator import GenerationResult, PersonalizedGenerator, StepCallback
+from generation.generator import PersonalizedGenerator
 from generation.palp_adapters import AdapterStore
 from generation.palp_run import PalpAdapter, applied, prepare_adapter
 from generation.png import png_bytes
 from generation.request import GenerationRequest
+from generation.result import GenerationResult, StepCallback
 from generation.style_library import UsableTokens, tokens_for
 from generation.style_training import native_resolution
 
@@ -102,81 +104,19 @@ def render_request(
     palp_cache: AdapterStore | None = None,
     blobs: BlobStore | None = None,
 ) -> Rendered:
-    """Render ``request`` in ``user_id``'s current taste and hand each PNG to ``sink``.
+    """Render ``request`` in ``user_id``'s current taste and hand each PNG to ``sink``: a batch
+    of one through ``render_batch``; what ended it (bad input, a cancel) is raised.
 
-    ``on_step(done, total)`` counts over the whole request (both images when the plain one is
-    made); raising from it stops the generation between two steps. With ``styles``, the
-    person's newest style tokens for this model are applied (at the request's style weights).
-    With ``request.palp``, the prompt's PALP adapter is trained first (or found in
-    ``palp_cache``) and the personalized image is made with it; the plain image never is.
-    Liked images the profile names by blob key (generated ones) are read from ``blobs``.
+    ``on_step(done, total)`` counts over the whole request (PALP's training, then both images
+    when the plain one is made); raising from it stops the generation between two steps.
     """
-    total = request.total_steps()
-    offset = 0
-
-    def step(done: int, _steps: int) -> None:
-        if on_step is not None:
-            on_step(offset + done, total)
-
-    # 1. The profile as it is now, with its aesthetic embedding for this CLIP model.
-    profile = store.profile(user_id)
-    try:
-        profile = ensure_aesthetic_embedding(store, profile, generator.clip, blobs)
-    except AestheticEmbeddingError as error:  # a broken liked-image file costs the aesthetic
-        log.warning("no aesthetic embedding for %s: %s", user_id, error)  # steps, not the job
-
-    tokens = _usable(styles, user_id, generator)
-    style, negative_style = tokens.style, tokens.negative
-
-    # 2. PALP: the prompt's adapter, cached or trained now (its steps come first).
-    adapter = None
-    if request.palp is not None:
-        pipeline = generator.pipeline
-        native = native_resolution(pipeline)
-        size = (request.settings.height or native, request.settings.width or native)
-        adapter = prepare_adapter(
-            pipeline,
-            model=generator.model_name,
-            profile=profile,
-            prompt=request.prompt,
-            size=size,
-            settings=request.palp.settings(seed=request.settings.seed or 0),
-            token=style,
-            cache=palp_cache,
-            on_step=step,
-            blobs=blobs,
-        )
-        offset = request.palp.steps
-
-    # 3. The personalized image(s), with the adapter when there is one.
-    callback: StepCallback = step
-    with applied(generator.pipeline, adapter):
-        result = generator(
-            request.prompt,
-            profile,
-            settings=request.settings,
-            negative_prompt=request.negative_prompt,
-            on_step=callback,
-            style=style,
-            negative_style=negative_style,
-        )
-    _report_skipped(result, tokens)
-    rendered = Rendered(result=result, plain=None, profile_version=profile.version, palp=adapter)
-    _save(rendered, "image", result, sink)
-    offset += request.settings.steps
-
-    # 4. The plain model's image(s) for the same seed, to compare side by side.
-    if request.include_plain:
-        plain = generator(
-            request.prompt,
-            profile,
-            settings=result.settings.updated(vp_degree=0.0, aesthetic_steps=0),
-            negative_prompt=request.negative_prompt,
-            on_step=callback,
-        )
-        rendered.plain = plain
-        _save(rendered, "plain", plain, sink)
-    return rendered
+    entry = BatchEntry(user_id, request, sink, on_step)
+    (outcome,) = render_batch(
+        generator, store, [entry], styles=styles, palp_cache=palp_cache, blobs=blobs
+    )
+    if isinstance(outcome, Exception):
+        raise outcome
+    return outcome
 
 
 @dataclass
@@ -195,10 +135,20 @@ def render_batch(
     entries: list[BatchEntry],
     *,
     styles: StyleStore | None = None,
+    palp_cache: AdapterStore | None = None,
     blobs: BlobStore | None = None,
 ) -> list[Rendered | Exception]:
-    """``render_request`` for several people in one denoising loop (requests with one
-    ``batch_key``); per entry its ``Rendered`` or the exception that ended it alone."""
+    """Render several people's requests (one ``batch_key``) in one denoising loop; per entry
+    its ``Rendered`` or the exception that ended it alone.
+
+    With ``styles``, each person's newest style tokens for this model are applied (at the
+    request's style weights). A request with ``palp`` comes alone (its ``batch_key`` equals no
+    other): its PALP adapter is trained first (or found in ``palp_cache``) and the personalized
+    image is made with it; the plain image never is. Liked images the profile names by blob key
+    (generated ones) are read from ``blobs``.
+    """
+    if len(entries) > 1 and any(entry.request.palp is not None for entry in entries):
+        raise ValueError("a PALP request carries its own adapter and is rendered alone")
     outcomes: list[Rendered | Exception] = [RuntimeError("not run")] * len(entries)
     offsets = [0] * len(entries)
 
@@ -211,7 +161,8 @@ def render_batch(
 
         return report
 
-    # 1. Each person's profile and style tokens; a failure here costs only that entry.
+    # 1. Each person's profile (with its aesthetic embedding for this CLIP model) and style
+    #    tokens; a failure here costs only that entry.
     items: list[BatchItem] = []
     skipped: list[UsableTokens] = []
     versions: list[int] = []
@@ -221,8 +172,8 @@ def render_batch(
             profile = store.profile(entry.user_id)
             try:
                 profile = ensure_aesthetic_embedding(store, profile, generator.clip, blobs)
-            except AestheticEmbeddingError as error:
-                log.warning("no aesthetic embedding for %s: %s", entry.user_id, error)
+            except AestheticEmbeddingError as error:  # a broken liked-image file costs the
+                log.warning("no aesthetic embedding for %s: %s", entry.user_id, error)  # steps
             tokens = _usable(styles, entry.user_id, generator)
         except Exception as error:
             outcomes[index] = error
@@ -243,17 +194,32 @@ def render_batch(
         versions.append(profile.version)
         live.append(index)
 
-    # 2. The personalized images, one loop for all.
+    # 2. PALP (a lone request): the prompt's adapter, cached or trained now; its steps come first.
+    adapter = None
+    palp = entries[live[0]].request.palp if len(live) == 1 else None
+    if palp is not None:
+        try:
+            adapter = _palp_adapter(
+                generator, items[0], entries[live[0]].request, palp_cache, blobs
+            )
+        except Exception as error:
+            outcomes[live[0]] = error
+            return outcomes
+        offsets[live[0]] = palp.steps
+
+    # 3. The personalized images, one loop for all (with the adapter when there is one).
+    with applied(generator.pipeline, adapter):
+        personalized = generate_batch(generator, items)
     plain_items: list[BatchItem] = []
     plain_of: list[int] = []
     for index, item, version, tokens, result in zip(
-        live, items, versions, skipped, generate_batch(generator, items), strict=True
+        live, items, versions, skipped, personalized, strict=True
     ):
         if isinstance(result, Exception):
             outcomes[index] = result
             continue
         _report_skipped(result, tokens)
-        rendered = Rendered(result=result, plain=None, profile_version=version)
+        rendered = Rendered(result=result, plain=None, profile_version=version, palp=adapter)
         try:
             _save(rendered, "image", result, entries[index].sink)
         except Exception as error:
@@ -261,7 +227,7 @@ def render_batch(
             continue
         outcomes[index] = rendered
         if entries[index].request.include_plain:
-            offsets[index] = item.settings.steps
+            offsets[index] += item.settings.steps
             plain_items.append(
                 BatchItem(
                     item.prompt,
@@ -273,7 +239,7 @@ def render_batch(
             )
             plain_of.append(index)
 
-    # 3. The plain model's images for the same seeds, again in one loop.
+    # 4. The plain model's images for the same seeds, again in one loop, to compare side by side.
     for index, plain in zip(plain_of, generate_batch(generator, plain_items), strict=True):
         rendered_or_error = outcomes[index]
         assert isinstance(rendered_or_error, Rendered)
@@ -286,6 +252,32 @@ def render_batch(
         except Exception as error:
             outcomes[index] = error
     return outcomes
+
+
+def _palp_adapter(
+    generator: PersonalizedGenerator,
+    item: BatchItem,
+    request: GenerationRequest,
+    cache: AdapterStore | None,
+    blobs: BlobStore | None,
+) -> PalpAdapter:
+    """The PALP adapter for ``request``'s prompt (docs/design.md, "PALP"), reporting its
+    training steps through the item's step callback."""
+    assert request.palp is not None
+    native = native_resolution(generator.pipeline)
+    size = (request.settings.height or native, request.settings.width or native)
+    return prepare_adapter(
+        generator.pipeline,
+        model=generator.model_name,
+        profile=item.profile,
+        prompt=request.prompt,
+        size=size,
+        settings=request.palp.settings(seed=request.settings.seed or 0),
+        token=item.style,
+        cache=cache,
+        on_step=item.on_step,
+        blobs=blobs,
+    )
 
 
 def _usable(

@@ -128,4 +128,4 @@ class GenerationRequest(BaseModel):
         s = self.settings
         if self.palp is not None:
             return ("palp", object())  # a per-request adapter: never batched with anyone
-        return (s.width, s.height, s.steps, s.guidance_scale, str(s.mode), self.include_plain)
+        return (*s.loop_key(), self.include_plain)

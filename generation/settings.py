@@ -135,6 +135,11 @@ class GenerationSettings(BaseModel):
             self.aesthetic_layers,
         )
 
+    def loop_key(self) -> tuple[object, ...]:
+        """What requests sharing one denoising loop must share: one latent size, one step
+        count and scheduler, one CFG scale and mode (``generation.batched``)."""
+        return (self.width, self.height, self.steps, self.guidance_scale, str(self.mode))
+
     def updated(self, **changes: object) -> GenerationSettings:
         """A validated copy with some fields changed (``model_copy`` would skip validation)."""
         return type(self).checked(**{**self.model_dump(), **changes})

@@ -13,8 +13,9 @@ from diffusers import (
 
 from generation.batched import BatchItem, generate_batch
 from generation.errors import InvalidGenerationRequest
-from generation.generator import GenerationResult, PersonalizedGenerator
+from generation.generator import PersonalizedGenerator
 from generation.guidance import pipeline_view
+from generation.result import GenerationResult
 from generation.settings import ConditioningMode, GenerationSettings
 from preference_store.models import Category, Polarity, Profile, VisualAttribute
 

@@ -25,7 +25,7 @@ from generation.settings import check_prompt
 
 if TYPE_CHECKING:
     from api.settings import Settings
-    from generation.generator import GenerationResult
+    from generation.result import GenerationResult
 
 PROMPT_FIELDS = GenerationRequest.model_fields
 
