@@ -299,8 +299,8 @@ def _denoise(
     for p in group:
         if p.index in outcomes:
             continue
-        timings = {**p.timings, "denoise": denoise, "batch": float(len(rows))}
-        timings["total"] = sum(v for k, v in timings.items() if k not in ("aesthetic", "batch"))
+        timings = {**p.timings, "denoise": denoise}
+        timings["total"] = sum(v for k, v in timings.items() if k != "aesthetic")
         outcomes[p.index] = GenerationResult(
             images=images[p.index],
             plan=p.plan,
