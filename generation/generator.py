@@ -281,11 +281,11 @@ class PersonalizedGenerator:
                 self.text.empty_chunk(),
                 prompt=self.text.encode(plan.prompt, overrides=overrides),
                 negative=self._encode_cached(plan.negative_prompt, negative=True),
-                liked=self._encode_cached(plan.positive_text)
-                if vp_needed and plan.positive_text
+                liked=self._encode_cached(plan.positive_weighted)
+                if vp_needed and plan.positive_weighted
                 else None,
-                disliked=self._encode_cached(plan.negative_text)
-                if vp_needed and plan.negative_text
+                disliked=self._encode_cached(plan.negative_weighted)
+                if vp_needed and plan.negative_weighted
                 else None,
                 aesthetic=report,
                 styled=styled,
@@ -334,8 +334,8 @@ class PersonalizedGenerator:
             profile.version,
             plan.prompt,
             plan.negative_prompt,
-            plan.positive_text,
-            plan.negative_text,
+            plan.positive_weighted,
+            plan.negative_weighted,
             settings.cache_key(),
             digest,
         )

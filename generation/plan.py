@@ -60,10 +60,12 @@ class ConditioningPlan(BaseModel):
 
     prompt: str
     negative_prompt: str
-    positive_text: str = Field(
-        description="VP+: the liked attributes used, weighted by strength, joined by ', '."
+    positive_text: str = Field(description="VP+: the liked attributes used, joined by ', '.")
+    negative_text: str = Field(description="VP−: the disliked attributes used, joined by ', '.")
+    positive_weighted: str = Field(
+        default="", description="VP+ as encoded: each attribute (strength as its A1111 weight)."
     )
-    negative_text: str = Field(description="VP−: the disliked attributes used, likewise.")
+    negative_weighted: str = Field(default="", description="VP− as encoded, likewise.")
     token_window: int
     positive_tokens: int
     negative_tokens: int
@@ -168,17 +170,20 @@ def plan_conditioning(
             candidates[attribute.polarity].append(decision)
 
     texts: dict[Polarity, str] = {}
+    weighted_texts: dict[Polarity, str] = {}
     totals: dict[Polarity, int] = {}
     chunks: dict[str, int] = {}
     for polarity, pool in candidates.items():
         pool.sort(key=lambda d: (-d.priority, -d.strength, d.text.casefold()))
         chosen: list[str] = []
+        plain: list[str] = []
         used_chunks = 0
         for rank, decision in enumerate(pool, start=1):
             trial = SEPARATOR.join([*chosen, weighted(decision.text, decision.weight)])
             needed = chunks_of(trial)
             if needed <= max_chunks:
                 chosen.append(weighted(decision.text, decision.weight))
+                plain.append(decision.text)
                 used_chunks = needed
                 reason = f"used: rank {rank} by strength and relevance, weight {decision.weight:g}"
                 decisions.append(decision.model_copy(update={"used": True, "reason": reason}))
@@ -188,8 +193,9 @@ def plan_conditioning(
                     f"tokens) was full ({used_chunks} used, this would make {needed})"
                 )
                 decisions.append(decision.model_copy(update={"reason": reason}))
-        texts[polarity] = SEPARATOR.join(chosen)
-        totals[polarity] = count_tokens(plain_text(texts[polarity])) if chosen else 0
+        texts[polarity] = SEPARATOR.join(plain)
+        weighted_texts[polarity] = SEPARATOR.join(chosen)
+        totals[polarity] = count_tokens(plain_text(weighted_texts[polarity])) if chosen else 0
         chunks["positive" if polarity is Polarity.LIKE else "negative"] = used_chunks
 
     cut: list[str] = []
@@ -208,6 +214,8 @@ def plan_conditioning(
         negative_prompt=negative_prompt,
         positive_text=texts[Polarity.LIKE],
         negative_text=texts[Polarity.DISLIKE],
+        positive_weighted=weighted_texts[Polarity.LIKE],
+        negative_weighted=weighted_texts[Polarity.DISLIKE],
         token_window=token_window,
         positive_tokens=totals[Polarity.LIKE],
         negative_tokens=totals[Polarity.DISLIKE],
