@@ -171,7 +171,9 @@ class WeightedTextEncoder:
                     )
                     parts.append(z)
                     first_ids = ids[:, : self.window] if first_ids is None else first_ids
-            states = torch.cat(parts, dim=1)[:, : MAX_CHUNKS * self.window]
+            states = _within_budget(
+                torch.cat(parts, dim=1), self.window, keep_last=marker is not None
+            )
             hidden.append(states)
             if self.sdxl and index == len(self.encoders) - 1:
                 assert first_ids is not None
@@ -248,6 +250,17 @@ def _fresh(injection: Injection | None) -> Injection | None:
     if injection is None:
         return None
     return Injection(mask=None, vectors=injection.vectors, placeholder=injection.placeholder)
+
+
+def _within_budget(states: Tensor, window: int, *, keep_last: bool) -> Tensor:
+    """The first ``MAX_CHUNKS`` chunks; with a style token (always at the end of the text) the
+    chunk holding it replaces the last one kept, so the token is never cut away."""
+    budget = MAX_CHUNKS * window
+    if states.shape[1] <= budget:
+        return states
+    if keep_last:
+        return torch.cat([states[:, : budget - window], states[:, -window:]], dim=1)
+    return states[:, :budget]
 
 
 def _pad(states: Tensor, width: int, empty: Tensor) -> Tensor:
