@@ -12,6 +12,7 @@ from __future__ import annotations
 import hashlib
 import threading
 import time
+from typing import Any
 
 import torch
 from torch import Tensor
