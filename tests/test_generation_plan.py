@@ -92,7 +92,7 @@ def test_a_profile_of_two_hundred_tokens_keeps_every_attribute(tiny_sd) -> None:
     """About 200 tokens of liked attributes: nothing is dropped for room, and VP+ is encoded
     in three chunks exactly as compel's chunked encoding of the same text."""
     text = PipelineTextEncoder(tiny_sd)
-    attributes = [attr(f"{WORDS[i % 12]} {NOUNS[i % 10]} {i}", strength=0.5) for i in range(27)]
+    attributes = [attr(f"{WORDS[i % 12]} {NOUNS[i % 10]} {i}", strength=0.02) for i in range(27)]
     plan = plan_conditioning(
         "a lighthouse",
         attributes,
@@ -101,7 +101,7 @@ def test_a_profile_of_two_hundred_tokens_keeps_every_attribute(tiny_sd) -> None:
     )
     assert 190 < plan.positive_tokens <= 225 and plan.chunks["positive"] == 3
     assert len(plan.used) == 27 and not plan.dropped and not plan.cut
-    assert plan.positive_weighted == plan.positive_text  # strength 0.5 is weight 1
+    assert plan.positive_weighted == plan.positive_text  # strength 0.02 is weight 1.0
     assert "(" not in plan.positive_weighted
 
 
@@ -127,9 +127,9 @@ def test_strength_becomes_the_attribute_weight(count) -> None:
     strong, weak = attr("teal palette", strength=1.0), attr("soft light", strength=0.0)
     neutral = attr("grainy texture", strength=0.5)
     plan = plan_conditioning("a harbour", [strong, weak, neutral], count_tokens=count)
-    assert plan.positive_weighted == "(teal palette:1.2), grainy texture"
+    assert plan.positive_weighted == "(teal palette:1.2), (grainy texture:1.1)"
     assert [d.reason for d in plan.dropped] == ["strength 0"]
-    assert attribute_weight(0.7) == 1.08
+    assert attribute_weight(0.7) == 1.14 and attribute_weight(0.0) == 1.0
 
 
 def test_prompt_wins_over_a_contradicting_liked_attribute(count) -> None:
