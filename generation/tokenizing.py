@@ -37,6 +37,11 @@ class LockedTokenizer:
 
     def __init__(self, tokenizer: Any) -> None:
         self.tokenizer = tokenizer
+        # compel tokenizes a long prompt whole on purpose and then chunks it: transformers'
+        # one-time "sequence length is longer than the maximum" warning is wrong for it.
+        warned = getattr(tokenizer, "deprecation_warnings", None)
+        if isinstance(warned, dict):
+            warned["sequence-length-is-longer-than-the-specified-maximum"] = True
 
     def __getattr__(self, name: str) -> Any:
         if name == "tokenizer":
