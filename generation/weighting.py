@@ -33,9 +33,9 @@ from compel.embeddings_provider import (
 from torch import Tensor
 from torch.func import functional_call
 
-from generation.prompt_syntax import MAX_CHUNKS, Fragment, parse
+from generation.prompt_syntax import MAX_CHUNKS, Fragment, parse, plain_text
 from generation.style_inject import STYLE_MARKER, Injection, encoder_keys, injected, install
-from generation.tokenizing import LockedTokenizer, tokenize
+from generation.tokenizing import LockedTokenizer
 
 Overrides = dict[str, Tensor]
 _PLACEHOLDER_CANDIDATES = ("*", "~", "^", "|", "#", "$", "%", "&", "@", "+", "=", "<", ">")
@@ -192,10 +192,12 @@ class WeightedTextEncoder:
     ) -> tuple[_StyleMarker | None, Injection | None]:
         if vectors is None:
             return None, None
-        tokenizer = self.tokenizers[index]
-        marker_ids = tokenize(tokenizer, STYLE_MARKER, add_special_tokens=False).input_ids
-        used = set(tokenize(tokenizer, text, add_special_tokens=False).input_ids)
-        placeholder = _free_placeholder(tokenizer, used - set(marker_ids))
+        tokenizer = self.tokenizers[index]  # already locked: called directly
+        marker_ids = tokenizer(STYLE_MARKER, add_special_tokens=False).input_ids
+        rest = plain_text(text.replace(STYLE_MARKER, " "))
+        placeholder = _free_placeholder(
+            tokenizer, set(tokenizer(rest, add_special_tokens=False).input_ids)
+        )
         count = int(vectors.shape[0])
         injection = Injection(mask=None, vectors=vectors, placeholder=placeholder)
         return _StyleMarker(list(marker_ids), placeholder, count), injection
@@ -234,7 +236,7 @@ def _free_placeholder(tokenizer: Any, used: set[int]) -> int:
     """A single-token id the text does not use, below the end id (SD 1.x finds it by argmax)."""
     eos = tokenizer.eos_token_id
     for candidate in _PLACEHOLDER_CANDIDATES:
-        ids = tokenize(tokenizer, candidate, add_special_tokens=False).input_ids
+        ids = tokenizer(candidate, add_special_tokens=False).input_ids
         if len(ids) == 1 and ids[0] not in used and (eos is None or ids[0] < eos):
             return int(ids[0])
     raise ValueError("the prompt uses every placeholder symbol; remove some of * ~ ^ | # $")

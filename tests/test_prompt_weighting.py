@@ -185,6 +185,10 @@ def test_the_style_token_and_weights_work_together(tiny_pipeline) -> None:
     assert over.hidden.shape[1] == MAX_CHUNKS * 77
     assert differing(over.hidden[:, -77:], text.encode(f"{LONG}, {LONG}").hidden[:, -77:])
     assert tail.hidden.shape[1] == 77
+    # The prompt's own "*" stays a word: the placeholder is a symbol the text does not use.
+    starred = text.encode_with_style("a * lighthouse, in the style of <style>", token.vectors)
+    plain_star = text.encode("a * lighthouse, in the style of <style>")
+    assert differing(starred.hidden, plain_star.hidden)[0] > 2
     generator = PersonalizedGenerator(tiny_pipeline, model_name="tiny")
     result = generator(
         "a (lighthouse:1.3)", profile(), settings=FAST, style=token, output_type="np"
