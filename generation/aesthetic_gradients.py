@@ -10,6 +10,9 @@ at zero makes exactly the updates Adam on the weights would make, so this is the
 Costs kept small on purpose:
 - the steps run on the prompt's tokens only (up to the end marker, no padding): CLIP's text model
   is causal, so the pooled feature does not depend on the padding positions;
+- the steps read the prompt's words without A1111 weights or BREAKs, its first 77 tokens (the
+  pooled feature is one chunk's); the tuned weights then encode the whole prompt, weighted and
+  chunked, like the shared ones (docs/design.md, "Prompt weighting and long prompts");
 - the embeddings (token, position) are not tuned: the token table alone is 38M parameters and a
   prompt only touches a handful of its rows; the transformer layers and final norm are tuned,
   or only the last ``layers`` of them.
@@ -29,6 +32,7 @@ from torch.func import functional_call
 
 from generation.encoding import Overrides
 from generation.errors import AestheticEmbeddingError, ClipMismatchError
+from generation.prompt_syntax import plain_text
 
 StepCallback = Callable[[int, float], None]
 """Called after each step with (step index from 0, cosine similarity before the step)."""
@@ -107,6 +111,7 @@ class AestheticTuner:
         target = self.check_embedding(embedding)
         if steps <= 0:
             return {}, []
+        prompt = plain_text(prompt)  # the words, not their A1111 weights or BREAKs
         encoder = self.text_encoder
         device = next(encoder.parameters()).device
         ids = self.tokenizer(  # type: ignore[operator]
@@ -147,7 +152,7 @@ class AestheticTuner:
         """cos(text_features(prompt), e) with the shared or the tuned weights."""
         target = self.check_embedding(embedding)
         device = next(self.text_encoder.parameters()).device
-        ids = self.tokenizer(prompt, truncation=True, max_length=77).input_ids  # type: ignore[operator]
+        ids = self.tokenizer(plain_text(prompt), truncation=True, max_length=77).input_ids  # type: ignore[operator]
         ids_tensor = torch.tensor([ids], device=device)
         with torch.no_grad():
             if overrides:

@@ -1,9 +1,10 @@
-"""Text encoding exactly as the diffusers pipelines do it, with an optional parameter override.
+"""Text encoding as the diffusers pipelines do it, plus A1111 weights and long prompts.
 
-Re-implemented (rather than calling ``pipeline.encode_prompt``) for one reason: the aesthetic
-gradients encode the prompt with *tuned* weights of the first text encoder, passed as a
-``torch.func.functional_call`` override, while the shared encoder stays untouched. A test checks
-that, without an override, this gives bit-for-bit what ``encode_prompt`` gives.
+Not ``pipeline.encode_prompt``: the aesthetic gradients encode the prompt with *tuned* weights
+of the first text encoder (a ``torch.func.functional_call`` override) while the shared encoder
+stays untouched, and prompts carry A1111 weights and run past 77 tokens (compel, through
+``generation/weighting.py``; docs/design.md, "Prompt weighting and long prompts"). A test checks
+that an unweighted prompt of at most 75 tokens gives what ``encode_prompt`` gives.
 """
 
 from __future__ import annotations
@@ -18,19 +19,38 @@ from torch.func import functional_call
 
 from generation.errors import ModelLoadError
 from generation.style_inject import Injection, encoder_keys, injected, install, tokenize_with_token
-from generation.tokenizing import tokenize
+from generation.weighting import Overrides, WeightedTextEncoder
 
 SDPipeline: TypeAlias = Any
 """A ``StableDiffusionPipeline`` or ``StableDiffusionXLPipeline`` (diffusers is untyped)."""
-Overrides = dict[str, Tensor]
 
 
 @dataclass(frozen=True)
 class TextEmbeddings:
-    """Hidden states the UNet reads ([1, 77, D]) and, for SDXL, the pooled embedding ([1, P])."""
+    """Hidden states the UNet reads ([1, 77·n, D], n chunks) and, for SDXL, the pooled
+    embedding ([1, P])."""
 
     hidden: Tensor
     pooled: Tensor | None = None
+
+    @property
+    def tokens(self) -> int:
+        return int(self.hidden.shape[1])
+
+
+def pad_to(embeddings: TextEmbeddings, tokens: int, empty: TextEmbeddings) -> TextEmbeddings:
+    """``embeddings`` followed by chunks of ``empty`` up to ``tokens`` positions, so encodings of
+    different lengths can be added and batched (compel's padding; an all-zero encoding, SDXL's
+    empty negative prompt, is padded with zeros)."""
+    missing = tokens - embeddings.tokens
+    if missing <= 0:
+        return embeddings
+    filler = empty.hidden.to(embeddings.hidden)
+    if not bool(embeddings.hidden.any()):
+        filler = torch.zeros_like(filler)
+    repeats = -(-missing // filler.shape[1])
+    extra = filler.expand(embeddings.hidden.shape[0], -1, -1).repeat(1, repeats, 1)[:, :missing]
+    return TextEmbeddings(torch.cat([embeddings.hidden, extra], dim=1), embeddings.pooled)
 
 
 def is_sdxl(pipeline: object) -> bool:
@@ -49,6 +69,8 @@ class PipelineTextEncoder:
         self.sdxl = is_sdxl(pipeline)
         if self.sdxl and (pipeline.text_encoder_2 is None or pipeline.tokenizer_2 is None):
             raise ModelLoadError("the SDXL pipeline lacks its second text encoder or tokenizer")
+        self._weighted: WeightedTextEncoder | None = None
+        self._empty: TextEmbeddings | None = None
 
     @property
     def text_encoder(self) -> torch.nn.Module:
@@ -70,46 +92,34 @@ class PipelineTextEncoder:
     def device(self) -> torch.device:
         return self.pipeline._execution_device
 
-    def _ids(self, tokenizer: Any, text: str) -> Any:
-        return tokenize(
-            tokenizer,
-            text,
-            padding="max_length",
-            max_length=tokenizer.model_max_length,
-            truncation=True,
-            return_tensors="pt",
-        )
+    @property
+    def weighted(self) -> WeightedTextEncoder:
+        """compel's weighted, chunked encoding for this pipeline (built on first use)."""
+        if self._weighted is None:
+            self._weighted = WeightedTextEncoder(self.tokenizers, self.encoders, sdxl=self.sdxl)
+        return self._weighted
+
+    def count_chunks(self, text: str) -> int:
+        """77-token chunks ``text`` (A1111 syntax) takes, before the ``MAX_CHUNKS`` budget."""
+        return self.weighted.count_chunks(text)
 
     def encode(self, text: str, *, overrides: Overrides | None = None) -> TextEmbeddings:
-        """``E(text)``; ``overrides`` replace some parameters of the first encoder for this call."""
-        if self.sdxl:
-            return self._encode_sdxl(text, overrides)
-        encoder = self.pipeline.text_encoder
-        inputs = self._ids(self.pipeline.tokenizer, text)
-        mask = None
-        if getattr(encoder.config, "use_attention_mask", False):
-            mask = inputs.attention_mask.to(encoder.device)
-        ids = inputs.input_ids.to(encoder.device)
-        out = _run(encoder, overrides, ids, attention_mask=mask)
-        return TextEmbeddings(out[0].to(dtype=self.dtype, device=self.device))
+        """``E(text)`` with A1111 weights, in 77-token chunks ([1, 77·n, D], n ≤ ``MAX_CHUNKS``);
+        ``overrides`` replace some parameters of the first encoder for this call."""
+        hidden, pooled = self.weighted.encode(text, overrides=overrides)
+        return self._embeddings(hidden, pooled)
 
-    def _encode_sdxl(self, text: str, overrides: Overrides | None) -> TextEmbeddings:
-        pipe = self.pipeline
-        hidden: list[Tensor] = []
-        pooled: Tensor | None = None
-        for index, (tokenizer, encoder) in enumerate(
-            ((pipe.tokenizer, pipe.text_encoder), (pipe.tokenizer_2, pipe.text_encoder_2))
-        ):
-            ids = self._ids(tokenizer, text).input_ids.to(encoder.device)
-            out = _run(encoder, overrides if index == 0 else None, ids, output_hidden_states=True)
-            if pooled is None and out[0].ndim == 2:
-                pooled = out[0]
-            hidden.append(out.hidden_states[-2])
-        assert pooled is not None, "SDXL's second encoder gives the pooled embedding"
+    def _embeddings(self, hidden: Tensor, pooled: Tensor | None) -> TextEmbeddings:
         return TextEmbeddings(
-            torch.concat(hidden, dim=-1).to(dtype=self.dtype, device=self.device),
-            pooled.to(dtype=self.dtype, device=self.device),
+            hidden.to(dtype=self.dtype, device=self.device),
+            pooled.to(dtype=self.dtype, device=self.device) if pooled is not None else None,
         )
+
+    def empty_chunk(self) -> TextEmbeddings:
+        """``E("")``, one chunk: what shorter encodings are padded with (compel's padding)."""
+        if self._empty is None:
+            self._empty = self.encode("")
+        return self._empty
 
     @property
     def encoders(self) -> list[Any]:
@@ -132,9 +142,14 @@ class PipelineTextEncoder:
     ) -> TextEmbeddings:
         """``E(text)`` with learned vectors at the style marker, for this call only.
 
-        ``vectors`` maps ``clip_l`` (and for SDXL ``clip_g``) to [K, D]. With ``grad`` the result
-        is differentiable in the vectors (training); the encoders' own weights never are.
+        ``vectors`` maps ``clip_l`` (and for SDXL ``clip_g``) to [K, D]. Without ``grad`` the
+        text is weighted and chunked like ``encode``; with it (training, one 77-token window
+        that always keeps the marker) the result is differentiable in the vectors. The
+        encoders' own weights never are.
         """
+        if not grad:
+            hidden, pooled = self.weighted.encode(text, overrides=overrides, style=vectors)
+            return self._embeddings(hidden, pooled)
         count = int(next(iter(vectors.values())).shape[0])
         inputs = self.style_inputs(text, count)
         return self.encode_ids(inputs, vectors, overrides=overrides, grad=grad)
@@ -183,13 +198,6 @@ class PipelineTextEncoder:
             assert like.pooled is not None
             return TextEmbeddings(torch.zeros_like(like.hidden), torch.zeros_like(like.pooled))
         return self.encode(text)
-
-
-def _run(module: torch.nn.Module, overrides: Overrides | None, ids: Tensor, **kwargs: Any) -> Any:
-    with torch.no_grad():
-        if overrides:
-            return functional_call(module, overrides, (ids,), kwargs)
-        return module(ids, **kwargs)
 
 
 def _call(module: torch.nn.Module, overrides: Overrides | None, ids: Tensor, **kwargs: Any) -> Any:

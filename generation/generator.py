@@ -12,6 +12,7 @@ from __future__ import annotations
 import hashlib
 import threading
 import time
+from typing import Any
 
 import torch
 from torch import Tensor
@@ -20,7 +21,7 @@ from generation.aesthetic_gradients import AestheticTuner
 from generation.batched import BatchItem, generate_batch
 from generation.cache import LRUCache
 from generation.clip import ClipBundle
-from generation.encoding import PipelineTextEncoder, SDPipeline, TextEmbeddings
+from generation.encoding import PipelineTextEncoder, SDPipeline, TextEmbeddings, pad_to
 from generation.errors import InvalidGenerationRequest
 from generation.plan import ConditioningPlan, place_style, plan_conditioning, token_counter
 from generation.result import (
@@ -171,6 +172,7 @@ class PersonalizedGenerator:
                 prompt,
                 profile.attributes,
                 count_tokens=self.count_tokens,
+                count_chunks=self.text.count_chunks,
                 negative_prompt=negative_prompt,
                 token_window=self.token_window,
             )
@@ -276,14 +278,15 @@ class PersonalizedGenerator:
                 negative_styled = self.text.encode_with_style(
                     plan.negative_style_prompt, negative_style.vectors
                 )
-            return Conditioning(
+            return _same_length(
+                self.text.empty_chunk(),
                 prompt=self.text.encode(plan.prompt, overrides=overrides),
                 negative=self._encode_cached(plan.negative_prompt, negative=True),
-                liked=self._encode_cached(plan.positive_text)
-                if vp_needed and plan.positive_text
+                liked=self._encode_cached(plan.positive_weighted)
+                if vp_needed and plan.positive_weighted
                 else None,
-                disliked=self._encode_cached(plan.negative_text)
-                if vp_needed and plan.negative_text
+                disliked=self._encode_cached(plan.negative_weighted)
+                if vp_needed and plan.negative_weighted
                 else None,
                 aesthetic=report,
                 styled=styled,
@@ -332,8 +335,20 @@ class PersonalizedGenerator:
             profile.version,
             plan.prompt,
             plan.negative_prompt,
-            plan.positive_text,
-            plan.negative_text,
+            plan.positive_weighted,
+            plan.negative_weighted,
             settings.cache_key(),
             digest,
         )
+
+
+def _same_length(empty: TextEmbeddings, **parts: Any) -> Conditioning:
+    """A ``Conditioning`` whose encodings all have as many chunks as the longest, padded with
+    the empty prompt's: ViPer adds them, CFG stacks prompt and negative, and batches group
+    requests by this length (docs/design.md, "Prompt weighting and long prompts")."""
+    tokens = max(p.tokens for p in parts.values() if isinstance(p, TextEmbeddings))
+    padded: dict[str, Any] = {
+        name: pad_to(part, tokens, empty) if isinstance(part, TextEmbeddings) else part
+        for name, part in parts.items()
+    }
+    return Conditioning(**padded)

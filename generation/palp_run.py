@@ -28,7 +28,13 @@ import torch
 from PIL import Image, ImageOps
 from torch import Tensor
 
-from generation.encoding import PipelineTextEncoder, SDPipeline, TextEmbeddings, is_sdxl
+from generation.encoding import (
+    PipelineTextEncoder,
+    SDPipeline,
+    TextEmbeddings,
+    is_sdxl,
+    pad_to,
+)
 from generation.errors import InvalidGenerationRequest
 from generation.palp import PalpConditioning, PalpSettings, train_palp_adapter
 from generation.palp_adapters import AdapterStore, adapter_key, attached_lora
@@ -113,12 +119,16 @@ def palp_conditioning(
             return encoder.encode(text.replace(STYLE_MARKER, plain_word))
         return encoder.encode_with_style(text, token.vectors)
 
-    return PalpConditioning(
-        personalization=with_token(f"an image in the style of {STYLE_MARKER}"),
-        target=encoder.encode(f"{prompt}, in the style of {plain_word}"),
-        unconditional=encoder.encode_negative(""),
-        adapted=with_token(f"{prompt}, in the style of {STYLE_MARKER}"),
-    )
+    parts = {
+        "personalization": with_token(f"an image in the style of {STYLE_MARKER}"),
+        "target": encoder.encode(f"{prompt}, in the style of {plain_word}"),
+        "unconditional": encoder.encode_negative(""),
+        "adapted": with_token(f"{prompt}, in the style of {STYLE_MARKER}"),
+    }
+    # A long prompt takes more 77-token chunks than the others; the pairs are stacked for CFG.
+    tokens = max(part.tokens for part in parts.values())
+    empty = encoder.empty_chunk()
+    return PalpConditioning(**{k: pad_to(v, tokens, empty) for k, v in parts.items()})
 
 
 def prepare_adapter(

@@ -1,26 +1,38 @@
 """The conditioning plan: which liked (VP+) and disliked (VP−) attributes go into the prompt.
 
-Pure (no model): the caller passes a token counter for the pipeline's tokenizer(s). The plan
-chooses and orders attributes by strength and relevance to the prompt, drops those that
-contradict the prompt (the prompt wins), fits each list into CLIP's 77-token window (75 tokens
-between the start and end markers) and records why every attribute was used or dropped.
+Pure (no model): the caller passes token and chunk counters for the pipeline's tokenizer(s).
+The plan chooses and orders attributes by strength and relevance to the prompt, drops those that
+contradict the prompt (the prompt wins), writes each attribute with its strength as an A1111
+weight, fits each list into ``MAX_CHUNKS`` 75-token chunks (encoded one after another, see
+docs/design.md, "Prompt weighting and long prompts") and records why every attribute was used or
+dropped, and what of the prompts the budget cuts.
 
-ViPer shuffles attributes per prompt; with a window this small we rank instead, so the
-attributes that matter most for this prompt are the ones that fit.
+ViPer shuffles attributes per prompt; with a budget we rank instead, so the attributes that
+matter most for this prompt are the ones that fit.
 """
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable, Iterable, Mapping
 
 from pydantic import BaseModel, Field
 
 from generation.conflicts import contradiction, stems
+from generation.prompt_syntax import (
+    CHUNK_TOKENS,
+    MAX_CHUNKS,
+    attribute_weight,
+    plain_text,
+    weighted,
+)
 from generation.tokenizing import tokenize
 from preference_store.models import Category, Polarity, VisualAttribute
 
 TokenCounter = Callable[[str], int]
 """Tokens a text takes between the start and end markers, with the pipeline's tokenizer(s)."""
+ChunkCounter = Callable[[str], int]
+"""77-token chunks a text in A1111 syntax takes when encoded (``PipelineTextEncoder``)."""
 
 CLIP_WINDOW = 77
 SEPARATOR = ", "
@@ -38,6 +50,7 @@ class AttributeDecision(BaseModel):
     relevance: float = Field(description="0..1, how much the attribute bears on this prompt.")
     priority: float = Field(description="strength × (1 + relevance); higher goes first.")
     tokens: int
+    weight: float = Field(default=1.0, description="Its A1111 weight in VP+/VP−, from strength.")
     used: bool
     reason: str
 
@@ -49,10 +62,22 @@ class ConditioningPlan(BaseModel):
     negative_prompt: str
     positive_text: str = Field(description="VP+: the liked attributes used, joined by ', '.")
     negative_text: str = Field(description="VP−: the disliked attributes used, joined by ', '.")
+    positive_weighted: str = Field(
+        default="", description="VP+ as encoded: each attribute (strength as its A1111 weight)."
+    )
+    negative_weighted: str = Field(default="", description="VP− as encoded, likewise.")
     token_window: int
     positive_tokens: int
     negative_tokens: int
     decisions: list[AttributeDecision]
+    chunk_budget: int = Field(default=MAX_CHUNKS, description="75-token chunks read per text.")
+    chunks: dict[str, int] = Field(
+        default_factory=dict,
+        description="Chunks each text takes (prompt, negative_prompt, positive, negative).",
+    )
+    cut: list[str] = Field(
+        default_factory=list, description="What of the prompts the chunk budget leaves out."
+    )
     style_prompt: str = Field(default="", description="The prompt with the learned token placed.")
     style_token: str = Field(default="", description="Which learned token, trained on what.")
     negative_style_prompt: str = ""
@@ -83,19 +108,22 @@ def plan_conditioning(
     attributes: Iterable[VisualAttribute],
     *,
     count_tokens: TokenCounter,
+    count_chunks: ChunkCounter | None = None,
     negative_prompt: str = "",
     token_window: int = CLIP_WINDOW,
+    max_chunks: int = MAX_CHUNKS,
     relevance: Mapping[str, float] | None = None,
     include_subject: bool = False,
 ) -> ConditioningPlan:
     """Choose, order and fit the attributes; every attribute ends up used or dropped with a reason.
 
-    ``relevance`` (attribute id -> 0..1), e.g. from an embedding model, replaces the lexical
-    estimate. Subject-matter attributes are left out unless ``include_subject``: ViPer conditions
-    on artistic aspects, and a liked "cats" would put cats into every picture.
+    ``count_chunks`` is the encoder's own count (it splits at commas); without it chunks are
+    estimated from tokens. ``relevance`` (attribute id -> 0..1), e.g. from an embedding model,
+    replaces the lexical estimate. Subject-matter attributes are left out unless
+    ``include_subject``: ViPer conditions on artistic aspects, and a liked "cats" would put cats
+    into every picture.
     """
-    budget = token_window - 2  # start and end markers
-    separator_tokens = count_tokens(SEPARATOR.strip())
+    chunks_of = count_chunks or _estimate_chunks(count_tokens)
     decisions: list[AttributeDecision] = []
     candidates: dict[Polarity, list[AttributeDecision]] = {Polarity.LIKE: [], Polarity.DISLIKE: []}
 
@@ -117,6 +145,7 @@ def plan_conditioning(
             relevance=round(rel, 4),
             priority=round(attribute.strength * (1.0 + rel), 6),
             tokens=count_tokens(attribute.text),
+            weight=attribute_weight(attribute.strength),
             used=False,
             reason="",
         )
@@ -141,28 +170,42 @@ def plan_conditioning(
             candidates[attribute.polarity].append(decision)
 
     texts: dict[Polarity, str] = {}
+    weighted_texts: dict[Polarity, str] = {}
     totals: dict[Polarity, int] = {}
+    chunks: dict[str, int] = {}
     for polarity, pool in candidates.items():
         pool.sort(key=lambda d: (-d.priority, -d.strength, d.text.casefold()))
         chosen: list[str] = []
-        total = 0
+        plain: list[str] = []
+        used_chunks = 0
         for rank, decision in enumerate(pool, start=1):
-            cost = decision.tokens + (separator_tokens if chosen else 0)
-            if total + cost <= budget:
-                chosen.append(decision.text)
-                total += cost
-                reason = f"used: rank {rank} by strength and relevance"
+            trial = SEPARATOR.join([*chosen, weighted(decision.text, decision.weight)])
+            needed = chunks_of(trial)
+            if needed <= max_chunks:
+                chosen.append(weighted(decision.text, decision.weight))
+                plain.append(decision.text)
+                used_chunks = needed
+                reason = f"used: rank {rank} by strength and relevance, weight {decision.weight:g}"
                 decisions.append(decision.model_copy(update={"used": True, "reason": reason}))
             else:
                 reason = (
-                    f"no room: the {token_window}-token window was full "
-                    f"({total} of {budget} tokens used, this needs {cost})"
+                    f"no room: the {max_chunks}-chunk budget ({max_chunks} × {CHUNK_TOKENS} "
+                    f"tokens) was full ({used_chunks} used, this would make {needed})"
                 )
                 decisions.append(decision.model_copy(update={"reason": reason}))
-        texts[polarity] = SEPARATOR.join(chosen)
-        totals[polarity] = count_tokens(texts[polarity]) if chosen else 0
-        if totals[polarity] > budget:  # counts are additive for CLIP's BPE; guard the assumption
-            raise AssertionError(f"plan overflowed the token window: {totals[polarity]} > {budget}")
+        texts[polarity] = SEPARATOR.join(plain)
+        weighted_texts[polarity] = SEPARATOR.join(chosen)
+        totals[polarity] = count_tokens(plain_text(weighted_texts[polarity])) if chosen else 0
+        chunks["positive" if polarity is Polarity.LIKE else "negative"] = used_chunks
+
+    cut: list[str] = []
+    for name, text in (("prompt", prompt), ("negative_prompt", negative_prompt)):
+        chunks[name] = chunks_of(text) if text else 0
+        if chunks[name] > max_chunks:
+            cut.append(
+                f"{name.replace('_', ' ')}: {chunks[name]} chunks, only the first {max_chunks} "
+                f"({max_chunks} × {CHUNK_TOKENS} tokens) are read"
+            )
 
     order = {id(d): i for i, d in enumerate(decisions)}
     decisions.sort(key=lambda d: (not d.used, d.polarity.value, -d.priority, order[id(d)]))
@@ -171,10 +214,15 @@ def plan_conditioning(
         negative_prompt=negative_prompt,
         positive_text=texts[Polarity.LIKE],
         negative_text=texts[Polarity.DISLIKE],
+        positive_weighted=weighted_texts[Polarity.LIKE],
+        negative_weighted=weighted_texts[Polarity.DISLIKE],
         token_window=token_window,
         positive_tokens=totals[Polarity.LIKE],
         negative_tokens=totals[Polarity.DISLIKE],
         decisions=decisions,
+        chunk_budget=max_chunks,
+        chunks=chunks,
+        cut=cut,
     )
 
 
@@ -187,8 +235,8 @@ def place_style(
 ) -> ConditioningPlan:
     """Where the learned tokens go: "<prompt>, in the style of <style>" and "<negative>, <neg>".
 
-    The encoder keeps the marker inside the 77-token window, shortening the text before it if
-    the prompt is long; ``token``/``negative_token`` describe the tokens (None: not used).
+    A long prompt pushes the marker into a later chunk (it is read as long as the prompt fits
+    the chunk budget); ``token``/``negative_token`` describe the tokens (None: not used).
     """
     update: dict[str, str] = {}
     if token:
@@ -223,3 +271,12 @@ def token_counter(*tokenizers: object) -> TokenCounter:
         return max(len(tokenize(t, text, add_special_tokens=False).input_ids) for t in usable)
 
     return count
+
+
+def _estimate_chunks(count_tokens: TokenCounter) -> ChunkCounter:
+    """Chunks from tokens alone (no comma-aware split): for callers without an encoder."""
+
+    def estimate(text: str) -> int:
+        return max(1, math.ceil(count_tokens(plain_text(text)) / CHUNK_TOKENS))
+
+    return estimate

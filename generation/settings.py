@@ -12,6 +12,7 @@ from typing import Annotated
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, ValidationError
 
 from generation.errors import InvalidGenerationRequest
+from generation.prompt_syntax import CHUNK_TOKENS, MAX_CHUNKS
 
 # The generator's own limits: the service may set tighter ones (``api.settings``), never looser.
 MAX_PROMPT_CHARS = 1_000
@@ -172,7 +173,7 @@ def check_prompt(prompt: object, *, what: str = "prompt", allow_empty: bool = Fa
     if len(text) > MAX_PROMPT_CHARS:
         raise InvalidGenerationRequest(
             f"{what} has {len(text)} characters; at most {MAX_PROMPT_CHARS} are accepted "
-            "(CLIP reads only about 75 tokens anyway)"
+            f"(the encoder reads at most {MAX_CHUNKS} chunks of {CHUNK_TOKENS} tokens anyway)"
         )
     if "\x00" in text:
         raise InvalidGenerationRequest(f"{what} contains a NUL character")

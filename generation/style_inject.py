@@ -16,7 +16,7 @@ import contextlib
 import threading
 from collections.abc import Iterator, Mapping, Sequence
 from contextvars import ContextVar
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 import torch
@@ -33,10 +33,18 @@ ENCODER_KEYS = ("clip_l", "clip_g")
 
 @dataclass(frozen=True)
 class Injection:
-    """Replace the embeddings where ``mask`` is true ([B, L]) by ``vectors`` ([K, D]) per row."""
+    """Replace the embeddings where ``mask`` is true ([B, L]) by ``vectors`` ([K, D]) per row.
 
-    mask: Tensor
+    Without a mask, the positions are those whose input id is ``placeholder`` (the weighted,
+    chunked path of ``generation/weighting.py``, where compel tokenizes): they take the vectors
+    in order, carried over from one chunk's call to the next, so a token split by a chunk
+    boundary still gets each of its K vectors once.
+    """
+
+    mask: Tensor | None
     vectors: Tensor
+    placeholder: int | None = None
+    cursor: list[int] = field(default_factory=lambda: [0])
 
 
 _ACTIVE: ContextVar[Mapping[int, Injection] | None] = ContextVar("style_injection", default=None)
@@ -44,16 +52,33 @@ _INSTALL_LOCK = threading.Lock()
 _HOOK_FLAG = "_tastemaker_style_hook"
 
 
-def _hook(module: torch.nn.Module, _args: Any, output: Tensor) -> Tensor | None:
+def _hook(module: torch.nn.Module, args: Any, output: Tensor) -> Tensor | None:
     active = _ACTIVE.get()
     if not active:
         return None
     injection = active.get(id(module))
-    if injection is None or injection.mask.shape != output.shape[:2]:
+    if injection is None:
+        return None
+    if injection.mask is None:
+        return _by_placeholder(injection, args[0], output)
+    if injection.mask.shape != output.shape[:2]:
         return None
     rows = int(injection.mask.shape[0])
     replaced = output.clone()
     replaced[injection.mask] = injection.vectors.to(output.dtype).repeat(rows, 1)
+    return replaced
+
+
+def _by_placeholder(injection: Injection, ids: Tensor, output: Tensor) -> Tensor | None:
+    where = torch.eq(ids, int(injection.placeholder or 0))
+    found = int(where.sum())
+    if not found:
+        return None
+    count = int(injection.vectors.shape[0])
+    order = (injection.cursor[0] + torch.arange(found, device=output.device)) % count
+    injection.cursor[0] += found
+    replaced = output.clone()
+    replaced[where] = injection.vectors.to(device=output.device, dtype=output.dtype)[order]
     return replaced
 
 

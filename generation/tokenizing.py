@@ -29,3 +29,24 @@ def tokenize(tokenizer: Any, *args: Any, **kwargs: Any) -> Any:
     """``tokenizer(*args, **kwargs)``, one call at a time per tokenizer."""
     with _lock_for(tokenizer):
         return tokenizer(*args, **kwargs)
+
+
+class LockedTokenizer:
+    """A tokenizer whose calls go through ``tokenize`` (for libraries that call it directly,
+    such as compel); every attribute is the tokenizer's own."""
+
+    def __init__(self, tokenizer: Any) -> None:
+        self.tokenizer = tokenizer
+        # compel tokenizes a long prompt whole on purpose and then chunks it: transformers'
+        # one-time "sequence length is longer than the maximum" warning is wrong for it.
+        warned = getattr(tokenizer, "deprecation_warnings", None)
+        if isinstance(warned, dict):
+            warned["sequence-length-is-longer-than-the-specified-maximum"] = True
+
+    def __getattr__(self, name: str) -> Any:
+        if name == "tokenizer":
+            raise AttributeError(name)
+        return getattr(self.tokenizer, name)
+
+    def __call__(self, *args: Any, **kwargs: Any) -> Any:
+        return tokenize(self.tokenizer, *args, **kwargs)

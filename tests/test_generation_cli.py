@@ -243,3 +243,33 @@ def test_the_same_seed_twice_numbers_the_new_file_and_keeps_the_old(alice: Path)
     assert read_png_metadata(alice / "a-lighthouse-5-3.png")["tastemaker:negative_prompt"] == "fog"
     help_text = runner.invoke(app, ["generate", "--help"], terminal_width=200).output
     assert "PROMPT-SEED-2.png" in " ".join(help_text.split())
+
+
+def test_weighted_long_prompts_generate_and_the_cut_is_shown(alice: Path) -> None:
+    long = ", ".join(f"quiet (harbour:1.2) {i} at dusk" for i in range(20))
+    result = runner.invoke(
+        app,
+        [
+            "generate",
+            "--user",
+            "alice",
+            "--model",
+            "tiny",
+            "--out",
+            str(alice),
+            *FAST,
+            "--negative-prompt",
+            "(blurry:1.4) BREAK [grain]",
+            long,
+        ],
+    )
+    assert result.exit_code == 0, result.output
+    assert "cut:            prompt: 4 chunks, only the first 3" in result.output
+    assert "weight 1.14" in result.output  # an attribute's strength (0.7) as its weight
+    (path,) = alice.glob("*.png")
+    meta = read_png_metadata(path)
+    assert meta["tastemaker:prompt"] == long
+    assert meta["tastemaker:negative_prompt"] == "(blurry:1.4) BREAK [grain]"
+    plan = json.loads(meta["tastemaker:plan"])
+    assert plan["chunks"]["prompt"] == 4 and plan["chunks"]["negative_prompt"] == 2
+    assert plan["positive_weighted"] == "(flowing lines:1.14), (teal palette:1.14)"

@@ -1,10 +1,12 @@
-"""The conditioning plan: selection, order, conflicts, the 77-token window and provenance."""
+"""The conditioning plan: selection, order, conflicts, the chunk budget and provenance."""
 
 from __future__ import annotations
 
 import pytest
 
+from generation.encoding import PipelineTextEncoder
 from generation.plan import ConditioningPlan, plan_conditioning, token_counter
+from generation.prompt_syntax import MAX_CHUNKS, attribute_weight, weighted
 from preference_store.models import Category, Polarity, VisualAttribute
 
 WORDS = [
@@ -50,7 +52,8 @@ def count(tiny_tokenizer):
     return token_counter(tiny_tokenizer)
 
 
-def test_two_hundred_attributes_fit_the_window_and_all_are_accounted_for(count, tiny_tokenizer):
+def test_two_hundred_attributes_fill_the_chunk_budget_and_all_are_accounted_for(tiny_sd) -> None:
+    text = PipelineTextEncoder(tiny_sd)
     attributes = [
         attr(
             f"{WORDS[i % 12]} {NOUNS[i // 12 % 10]} {i}",
@@ -59,26 +62,74 @@ def test_two_hundred_attributes_fit_the_window_and_all_are_accounted_for(count, 
         )
         for i in range(200)
     ]
-    plan = plan_conditioning("a lighthouse at dusk", attributes, count_tokens=count)
-    for text, tokens in (
-        (plan.positive_text, plan.positive_tokens),
-        (plan.negative_text, plan.negative_tokens),
+    plan = plan_conditioning(
+        "a lighthouse at dusk",
+        attributes,
+        count_tokens=token_counter(tiny_sd.tokenizer),
+        count_chunks=text.count_chunks,
+    )
+    for key, weighted_list in (
+        ("positive", plan.positive_weighted),
+        ("negative", plan.negative_weighted),
     ):
-        ids = tiny_tokenizer(text, truncation=False).input_ids
-        assert len(ids) <= 77, "the joined list must fit CLIP's window with its markers"
-        assert tokens == len(ids) - 2
-        assert tokens > 60, "the window is used, not left mostly empty"
+        assert plan.chunks[key] == MAX_CHUNKS == text.count_chunks(weighted_list)
+        assert text.encode(weighted_list).hidden.shape[1] == 77 * MAX_CHUNKS
+    assert plan.positive_tokens > (MAX_CHUNKS - 1) * 75, "the budget is used, not left empty"
     # Provenance: every attribute appears exactly once, used or dropped with a reason.
     assert sorted(d.attribute_id for d in plan.decisions) == sorted(a.id for a in attributes)
     assert all(d.reason for d in plan.decisions)
-    assert {d.text for d in plan.used if d.polarity is Polarity.LIKE} == set(
-        plan.positive_text.split(", ")
-    )
-    assert any("no room" in d.reason for d in plan.dropped)
+    liked = [d for d in plan.used if d.polarity is Polarity.LIKE]
+    assert {d.text for d in liked} == set(plan.positive_text.split(", "))
+    assert {weighted(d.text, d.weight) for d in liked} == set(plan.positive_weighted.split(", "))
+    dropped = [d for d in plan.dropped if "no room" in d.reason]
+    assert dropped and all(f"{MAX_CHUNKS}-chunk budget" in d.reason for d in dropped)
     # The strongest attributes are the ones that got in.
-    used = [d.strength for d in plan.used if d.polarity is Polarity.LIKE]
-    dropped = [d.strength for d in plan.dropped if d.polarity is Polarity.LIKE]
-    assert min(used) >= max(dropped) - 0.2
+    used = [d.strength for d in liked]
+    assert min(used) >= max(d.strength for d in dropped if d.polarity is Polarity.LIKE) - 0.2
+
+
+def test_a_profile_of_two_hundred_tokens_keeps_every_attribute(tiny_sd) -> None:
+    """About 200 tokens of liked attributes: nothing is dropped for room, and VP+ is encoded
+    in three chunks exactly as compel's chunked encoding of the same text."""
+    text = PipelineTextEncoder(tiny_sd)
+    attributes = [attr(f"{WORDS[i % 12]} {NOUNS[i % 10]} {i}", strength=0.02) for i in range(27)]
+    plan = plan_conditioning(
+        "a lighthouse",
+        attributes,
+        count_tokens=token_counter(tiny_sd.tokenizer),
+        count_chunks=text.count_chunks,
+    )
+    assert 190 < plan.positive_tokens <= 225 and plan.chunks["positive"] == 3
+    assert len(plan.used) == 27 and not plan.dropped and not plan.cut
+    assert plan.positive_weighted == plan.positive_text  # strength 0.02 is weight 1.0
+    assert "(" not in plan.positive_weighted
+
+
+def test_a_prompt_over_the_budget_is_cut_and_the_plan_says_so(tiny_sd) -> None:
+    text = PipelineTextEncoder(tiny_sd)
+    long = ", ".join(f"{WORDS[i % 12]} {NOUNS[i % 10]}" for i in range(120))
+    plan = plan_conditioning(
+        long,
+        [],
+        count_tokens=token_counter(tiny_sd.tokenizer),
+        count_chunks=text.count_chunks,
+        negative_prompt="blurry",
+    )
+    assert plan.chunks["prompt"] > MAX_CHUNKS and plan.chunks["negative_prompt"] == 1
+    assert plan.cut == [
+        f"prompt: {plan.chunks['prompt']} chunks, only the first {MAX_CHUNKS} "
+        f"({MAX_CHUNKS} × 75 tokens) are read"
+    ]
+    assert text.encode(long).hidden.shape[1] == 77 * MAX_CHUNKS
+
+
+def test_strength_becomes_the_attribute_weight(count) -> None:
+    strong, weak = attr("teal palette", strength=1.0), attr("soft light", strength=0.0)
+    neutral = attr("grainy texture", strength=0.5)
+    plan = plan_conditioning("a harbour", [strong, weak, neutral], count_tokens=count)
+    assert plan.positive_weighted == "(teal palette:1.2), (grainy texture:1.1)"
+    assert [d.reason for d in plan.dropped] == ["strength 0"]
+    assert attribute_weight(0.7) == 1.14 and attribute_weight(0.0) == 1.0
 
 
 def test_prompt_wins_over_a_contradicting_liked_attribute(count) -> None:

@@ -247,6 +247,8 @@ def _print_result(result: GenerationResult, paths: list[Path]) -> None:
         console.print("no attributes in this profile yet: the image follows the prompt only")
     console.print(f"liked (VP+):    {plan.positive_text or '-'}  [{plan.positive_tokens} tokens]")
     console.print(f"disliked (VP−): {plan.negative_text or '-'}  [{plan.negative_tokens} tokens]")
+    for note in plan.cut:
+        console.print(f"cut:            {note}")
     console.print(f"aesthetic:      {result.aesthetic.note}")
     weights = result.settings
     console.print(
