@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import math
 import threading
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 
 import numpy as np
 from PIL import Image
@@ -34,11 +34,28 @@ def described(description: str, tags: Sequence[str]) -> str:
 class TasteFeatures:
     """Rows of the taste model's feature space for images, texts and phrases."""
 
-    def __init__(self, embedder: TextEmbedder, clip: ClipBundle | None = None) -> None:
+    def __init__(
+        self,
+        embedder: TextEmbedder,
+        clip: ClipBundle | None = None,
+        *,
+        load_clip: Callable[[], ClipBundle | None] | None = None,
+    ) -> None:
+        """``load_clip`` instead of ``clip``: loaded at the first use (a service that never
+        shows a pair never loads it); returning None means the text half alone."""
         self.embedder = embedder
-        self.clip = clip
+        self._clip = clip
+        self._load_clip = load_clip
         self._cache: dict[tuple[str, ...], Matrix] = {}
         self._lock = threading.Lock()
+
+    @property
+    def clip(self) -> ClipBundle | None:
+        if self._load_clip is not None:
+            with self._lock:
+                if self._load_clip is not None:
+                    self._clip, self._load_clip = self._load_clip(), None
+        return self._clip
 
     @property
     def name(self) -> str:
