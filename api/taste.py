@@ -19,13 +19,16 @@ from agent.gallery import Gallery, GalleryImage
 from agent.pair_choice import next_pair, unordered
 from generation.taste_features import TasteFeatures, described
 from preference_store.choices import Answer, Choice, ChoiceStore
-from preference_store.models import Profile
+from preference_store.models import Profile, utc_now
 from preference_store.taste import (
     DEFAULT_STRENGTH,
     Matrix,
     TasteModel,
+    Vector,
     comparisons_from,
+    pack,
     train,
+    unpack,
 )
 
 
@@ -62,6 +65,7 @@ class TasteService:
         return self.features.gallery_rows(self.gallery.name, opened, texts)
 
     def _answers(self, history: Sequence[Choice]) -> list[tuple[int, int, int | None]]:
+        """The answered pairs of this gallery, as gallery rows (left, right, winner)."""
         answers: list[tuple[int, int, int | None]] = []
         for choice in history:
             left = self._index.get(choice.left)
@@ -71,6 +75,24 @@ class TasteService:
             winner = {"left": left, "right": right}.get(choice.answer or "")
             answers.append((left, right, winner))
         return answers
+
+    def _reactions(self, history: Sequence[Choice]) -> list[tuple[Vector, bool]]:
+        """Likes and dislikes of generated images, as feature rows of this space."""
+        found = []
+        for choice in history:
+            if choice.answer not in ("like", "dislike") or choice.features is None:
+                continue
+            if choice.feature_space != self.features.name:
+                continue  # seen with another CLIP: its row means nothing here
+            try:
+                row = unpack(choice.features, self.features.width, allow_nan=True)
+            except ValueError:
+                continue
+            found.append((row, choice.answer == "like"))
+        return found
+
+    def _count(self, history: Sequence[Choice]) -> int:
+        return len(self._answers(history)) + len(self._reactions(history))
 
     def _shown(self, history: Sequence[Choice]) -> list[tuple[int, int]]:
         pairs = []
@@ -87,13 +109,19 @@ class TasteService:
         prior = self.features.prior(
             self.profile_of(user_id), rows, [i.id for i in self.gallery.images]
         )
-        return train(rows, self._answers(history), prior, feature_space=self.features.name)
+        return train(
+            rows,
+            self._answers(history),
+            prior,
+            feature_space=self.features.name,
+            reactions=self._reactions(history),
+        )
 
     def model(self, user_id: str) -> TasteModel:
         """The stored model when it is up to date with the answers, else a retrained one."""
         history = self.choices.history(user_id)
         stored = self.choices.model(user_id, self.features.name)
-        if stored is not None and stored.choices == len(self._answers(history)):
+        if stored is not None and stored.choices == self._count(history):
             return stored
         return self.train(user_id, history)
 
@@ -147,7 +175,32 @@ class TasteService:
         return [Ranked(images[i], round(float(matches[i]), 4)) for i in order]
 
     def counted(self, user_id: str) -> int:
-        return len(self._answers(self.choices.history(user_id)))
+        """Answered pairs and reactions the model learns from."""
+        return self._count(self.choices.history(user_id))
+
+    def react(
+        self, user_id: str, image_id: str, image: Image.Image, text: str | None, liked: bool
+    ) -> Choice:
+        """A like or dislike of an image outside the gallery (a generated one): a choice of it
+        against an average gallery image, recorded with the taste match predicted before it
+        (for the running agreement), and the model retrained. A second reaction to the same
+        image replaces the first (a change of mind)."""
+        row = self.features.rows([image], [text])
+        predicted = float(self.model(user_id).match(row)[0])
+        self.choices.forget_reaction(user_id, image_id)
+        choice = self.choices.add(
+            Choice(
+                user_id=user_id,
+                left=image_id,
+                answer="like" if liked else "dislike",
+                predicted=round(predicted, 6),
+                answered_at=utc_now(),
+                feature_space=self.features.name,
+                features=pack(row[0]),
+            )
+        )
+        self.refresh(user_id)
+        return choice
 
     def agreement(self, user_id: str) -> tuple[float | None, int]:
         """How often the person's answers went the way the model predicted, and of how many."""

@@ -50,6 +50,13 @@ class Choice(BaseModel):
     )
     created_at: datetime = Field(default_factory=utc_now)
     answered_at: datetime | None = None
+    feature_space: Line | None = Field(default=None, max_length=400)
+    features: str | None = Field(
+        default=None,
+        max_length=20_000,
+        description="A reacted-to image's feature row (float16, base64): it is no gallery "
+        "image, so training reads it from here.",
+    )
 
     def agreed(self) -> bool | None:
         """Whether the answer went the way the model predicted (None: nothing to compare)."""
@@ -75,6 +82,8 @@ class TastePairRow(Base):
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
     answered_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
     sequence: Mapped[int] = mapped_column(Integer, default=0)
+    feature_space: Mapped[str | None] = mapped_column(String(400), nullable=True)
+    features: Mapped[str | None] = mapped_column(Text, nullable=True)
 
 
 class TasteModelRow(Base):
@@ -102,6 +111,8 @@ def _choice(row: TastePairRow) -> Choice:
         predicted=row.predicted,
         created_at=_utc(row.created_at),
         answered_at=None if row.answered_at is None else _utc(row.answered_at),
+        feature_space=row.feature_space,
+        features=row.features,
     )
 
 
@@ -117,6 +128,8 @@ def _row(choice: Choice, sequence: int) -> TastePairRow:
         created_at=choice.created_at,
         answered_at=choice.answered_at,
         sequence=sequence,
+        feature_space=choice.feature_space,
+        features=choice.features,
     )
 
 
@@ -188,6 +201,17 @@ class ChoiceStore:
             row.answer = answer
             row.answered_at = utc_now()
             return _choice(row)
+
+    def forget_reaction(self, user_id: str, image_id: str) -> None:
+        """Drop the person's like/dislike of ``image_id`` (a later one replaces it)."""
+        with Session(self.engine) as session, session.begin():
+            session.execute(
+                delete(TastePairRow).where(
+                    TastePairRow.user_id == user_id,
+                    TastePairRow.left_id == image_id,
+                    TastePairRow.right_id.is_(None),
+                )
+            )
 
     def write(self, writes: Also) -> None:
         """``writes`` (from ``restore_taste``) in a transaction of their own."""

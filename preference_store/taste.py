@@ -76,8 +76,8 @@ class TasteModel:
             "choices": self.choices,
             "version": self.version,
             "dimension": int(self.weights.size),
-            "weights": _pack(self.weights),
-            "center": _pack(self.center),
+            "weights": pack(self.weights),
+            "center": pack(self.center),
         }
 
     @classmethod
@@ -85,8 +85,8 @@ class TasteModel:
         """The model a record describes; ValueError when it is malformed."""
         try:
             dimension = int(str(record["dimension"]))
-            weights = _unpack(str(record["weights"]), dimension)
-            center = _unpack(str(record["center"]), dimension)
+            weights = unpack(str(record["weights"]), dimension)
+            center = unpack(str(record["center"]), dimension)
             return cls(
                 weights=weights,
                 center=center,
@@ -98,11 +98,11 @@ class TasteModel:
             raise ValueError(f"a taste model record lacks {error}") from error
 
 
-def _pack(vector: Vector) -> str:
+def pack(vector: Vector) -> str:
     return base64.b64encode(np.asarray(vector, dtype="<f2").tobytes()).decode("ascii")
 
 
-def _unpack(text: str, dimension: int) -> Vector:
+def unpack(text: str, dimension: int, *, allow_nan: bool = False) -> Vector:
     try:
         raw = base64.b64decode(text.encode("ascii"), validate=True)
     except ValueError as error:
@@ -110,7 +110,7 @@ def _unpack(text: str, dimension: int) -> Vector:
     if len(raw) != 2 * dimension or not 0 < dimension <= 8192:
         raise ValueError(f"a taste model vector must hold {dimension} float16 numbers")
     vector = np.frombuffer(raw, dtype="<f2").astype(np.float64)
-    if not np.isfinite(vector).all():
+    if np.isinf(vector).any() or (not allow_nan and np.isnan(vector).any()):
         raise ValueError("taste model vectors must be finite")
     return vector
 
@@ -197,7 +197,9 @@ def train(
     """
     center = features.mean(axis=0)
     comparisons = comparisons_from(features, answers, center)
-    comparisons += [Comparison(x - center if liked else center - x) for x, liked in reactions]
+    for row, liked in reactions:
+        x = np.where(np.isnan(row), center, row)  # an unknown part counts as average
+        comparisons.append(Comparison(x - center if liked else center - x))
     weights = fit(comparisons, prior, strength=strength)
     counted = len(answers) + len(reactions)
     return TasteModel(weights, center, feature_space, choices=counted, version=version)

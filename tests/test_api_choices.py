@@ -5,6 +5,7 @@ it all. Real app (tiny CLIP, real MiniLM, SQLite, built-in gallery)."""
 
 from __future__ import annotations
 
+import time
 from typing import Any
 
 from fastapi.testclient import TestClient
@@ -95,3 +96,39 @@ def test_a_malformed_taste_import_is_a_422_and_changes_nothing(client: Client) -
     assert refused.status_code == 422 and "taste.choices" in refused.json()["detail"]
     assert http.get("/v1/preferences/taste", headers=alice).json()["choices"] == 0
     assert http.get("/v1/preferences/versions", headers=alice).json() == []
+
+
+def _generated(http: TestClient, headers: dict[str, str], seed: int) -> str:
+    job = http.post(
+        "/v1/generations",
+        headers=headers,
+        json={"prompt": "a warm orange sunset", "steps": 2, "width": 64, "height": 64,
+              "seed": seed},
+    )  # fmt: skip
+    assert job.status_code == 202, job.text
+    job_id: str = job.json()["id"]
+    for _ in range(600):
+        if http.get(f"/v1/generations/{job_id}", headers=headers).json()["status"] == "done":
+            return job_id
+        time.sleep(0.1)
+    raise AssertionError(f"generation {job_id} never finished")
+
+
+def test_feedback_on_a_generated_image_is_a_choice_against_the_prediction(client: Client) -> None:
+    http, tokens = client
+    alice, bob = tokens["alice"], tokens["bob"]
+    job_id = _generated(http, alice, seed=3)
+    liked = http.post(f"/v1/generations/{job_id}/feedback", headers=alice, json={"liked": True})
+    assert liked.status_code == 200, liked.text
+    taste = http.get("/v1/preferences/taste", headers=alice).json()
+    # An empty model predicts 0.5, which agrees with nothing: the reaction teaches, but the
+    # agreement counts only reactions the model had an opinion on.
+    assert taste["choices"] == 1 and taste["agreement_of"] == 0
+    again = http.post(f"/v1/generations/{job_id}/feedback", headers=alice, json={"liked": False})
+    assert again.status_code == 200
+    taste = http.get("/v1/preferences/taste", headers=alice).json()
+    assert taste["choices"] == 1  # a change of mind replaces the reaction
+    assert taste["agreement_of"] == 1 and taste["agreement"] == 0.0  # it predicted a like
+    exported = http.get("/v1/preferences/export", headers=alice).json()["taste"]["choices"]
+    assert [c["answer"] for c in exported] == ["dislike"] and exported[0]["features"]
+    assert http.get("/v1/preferences/taste", headers=bob).json()["choices"] == 0

@@ -31,6 +31,8 @@ def upgrade() -> None:
         sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
         sa.Column("answered_at", sa.DateTime(timezone=True), nullable=True),
         sa.Column("sequence", sa.Integer(), nullable=False),
+        sa.Column("feature_space", sa.String(length=400), nullable=True),
+        sa.Column("features", sa.Text(), nullable=True),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_taste_pairs")),
     )
     with op.batch_alter_table("taste_pairs", schema=None) as batch_op:
