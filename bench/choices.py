@@ -140,7 +140,7 @@ def main() -> None:
     parser.add_argument("--prior-scale", type=float, default=PRIOR_SCALE, help="w₀ per comment")
     args = parser.parse_args()
 
-    embedder = SentenceTransformerEmbedder(packaged_minilm_path())
+    embedder = SentenceTransformerEmbedder(packaged_minilm_path(), name="all-MiniLM-L6-v2")
     features = TasteFeatures(embedder, load_clip(args.clip))
     with tempfile.TemporaryDirectory() as folder:
         built = ensure_builtin_gallery(Path(folder))
