@@ -56,13 +56,17 @@ class TasteService:
         self._lock = threading.Lock()  # one retrain per person at a time is plenty: ms each
 
     def rows(self) -> Matrix:
+        """The gallery's feature rows (computed once per process)."""
+        return self.features.gallery_rows(str(self.gallery.root), self._load)
+
+    def _load(self) -> tuple[list[Image.Image], list[str]]:
         images = self.gallery.images
         opened = []
         for image in images:
             with Image.open(self.gallery.path(image)) as picture:
                 opened.append(picture.convert("RGB"))
         texts = [described(i.description, [t.text for t in i.tags]) for i in images]
-        return self.features.gallery_rows(self.gallery.name, opened, texts)
+        return opened, texts
 
     def _answers(self, history: Sequence[Choice]) -> list[tuple[int, int, int | None]]:
         """The answered pairs of this gallery, as gallery rows (left, right, winner)."""

@@ -89,13 +89,17 @@ class TasteFeatures:
             out[written, split:] = HALF * read
         return out
 
-    def gallery_rows(self, key: str, images: Sequence[Image.Image], texts: Sequence[str]) -> Matrix:
-        """``rows`` for a gallery, computed once per process and gallery ``key``."""
+    def gallery_rows(
+        self, key: str, load: Callable[[], tuple[list[Image.Image], list[str]]]
+    ) -> Matrix:
+        """``rows`` for a gallery (``load`` gives its images and texts), computed once per
+        process and gallery ``key``."""
         cache_key = (key, self.name)
         with self._lock:
             found = self._cache.get(cache_key)
         if found is None:
-            found = self.rows(list(images), list(texts))
+            images, texts = load()
+            found = self.rows(images, list(texts))
             with self._lock:
                 self._cache[cache_key] = found
         return found

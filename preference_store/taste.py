@@ -28,6 +28,8 @@ Matrix = NDArray[np.float64]
 DEFAULT_STRENGTH = 1.0  # λ: how firmly w stays at the prior (the prior's σ is 1/√λ)
 NEWTON_STEPS = 30
 TOLERANCE = 1e-8
+MAX_SPACE_NAME = 400  # the column's width (preference_store.choices)
+MAX_COUNT = 2**31 - 1  # an SQL integer
 NEITHER_WEIGHT = 0.5  # "neither": both images lose to the average image, at half a choice each
 
 
@@ -87,7 +89,7 @@ class TasteModel:
             dimension = int(str(record["dimension"]))
             weights = unpack(str(record["weights"]), dimension)
             center = unpack(str(record["center"]), dimension)
-            return cls(
+            model = cls(
                 weights=weights,
                 center=center,
                 feature_space=str(record["feature_space"]),
@@ -96,6 +98,11 @@ class TasteModel:
             )
         except (KeyError, TypeError) as error:
             raise ValueError(f"a taste model record lacks {error}") from error
+        if not 0 < len(model.feature_space) <= MAX_SPACE_NAME:
+            raise ValueError(f"a feature space is named in 1 to {MAX_SPACE_NAME} characters")
+        if not 0 <= model.choices <= MAX_COUNT or not 0 <= model.version <= MAX_COUNT:
+            raise ValueError(f"choices and version are whole numbers from 0 to {MAX_COUNT}")
+        return model
 
 
 def pack(vector: Vector) -> str:

@@ -142,6 +142,10 @@ def test_the_stored_model_is_small_and_reads_back(
     assert again.choices == 2
     with pytest.raises(ValueError, match="float16"):
         TasteModel.from_record({**record, "dimension": 7})
+    with pytest.raises(ValueError, match="feature space"):
+        TasteModel.from_record({**record, "feature_space": "x" * 401})
+    with pytest.raises(ValueError, match="whole numbers"):
+        TasteModel.from_record({**record, "version": -1})
 
 
 def test_retraining_is_deterministic(
