@@ -31,6 +31,7 @@ from api.onboarding import Onboarding
 from api.openapi import add_setting_bounds
 from api.retention import RetentionSweeper
 from api.routes import (
+    choices,
     feedback,
     gallery,
     generations,
@@ -46,6 +47,7 @@ from api.web_security import SecurityHeaders
 from api.wiring.agent import build_agent, build_extractor, build_gallery
 from api.wiring.jobs import open_job_queue
 from api.wiring.services import Components
+from api.wiring.taste import build_taste
 from generation.loading import LoadedModels
 from jobs.feedback import apply_pending_feedback
 from jobs.feedback_inbox import FeedbackInbox
@@ -127,6 +129,9 @@ def _build(app: FastAPI, components: Components, models: LoadedModels | None) ->
         agent, SessionRepository(components.engine), state.gallery, components.engine
     )
     state.metrics.watch_corrections(state.onboarding.sessions.correction_counts)
+    state.taste = build_taste(
+        components, state.gallery, clip=models.clip if models is not None else None
+    )
     runner = open_job_queue(components, models)
     state.metrics.watch_jobs(runner.stats)
     state.metrics.watch_batches(batch_snapshot(runner))
@@ -185,6 +190,7 @@ def create_app(settings: Settings | None = None, *, models: LoadedModels | None 
         health,
         metrics_route,
         users,
+        choices,  # before preferences: /v1/preferences/taste is not an attribute id
         preferences,
         gallery,
         onboarding,

@@ -24,6 +24,7 @@ from agent.gallery import Gallery
 from api.errors import ApiError, TooManyRequests, Unavailable
 from api.onboarding import Onboarding
 from api.settings import Settings
+from api.taste import TasteService
 from jobs.queue import JobQueue
 from preference_store.accounts import Accounts
 from preference_store.blobs import BlobStore
@@ -160,6 +161,11 @@ async def get_onboarding(request: Request) -> Onboarding:
     return onboarding
 
 
+async def get_taste(request: Request) -> TasteService:
+    taste: TasteService = _state(request, "taste")
+    return taste
+
+
 T = TypeVar("T")
 
 
@@ -178,6 +184,7 @@ JobsDep = Annotated[JobQueue, Depends(get_jobs)]
 BlobsDep = Annotated[BlobStore, Depends(get_blobs)]
 GalleryDep = Annotated[Gallery, Depends(get_gallery)]
 OnboardingDep = Annotated[Onboarding, Depends(get_onboarding)]
+TasteDep = Annotated[TasteService, Depends(get_taste)]
 Credentials = Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)]
 
 

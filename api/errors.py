@@ -29,6 +29,8 @@ from preference_store.errors import (
     AttributeConflict,
     AttributeNotFound,
     InvalidImport,
+    PairAnswered,
+    PairNotFound,
     PreferenceError,
     ProfileFull,
     StoreMismatch,
@@ -81,6 +83,8 @@ class Unavailable(ApiError):
 STATUS_BY_ERROR: dict[type[Exception], int] = {
     UserNotFound: 404,
     StyleNotFound: 404,
+    PairNotFound: 422,  # the contract of issue 22: a pair not shown to you is bad input
+    PairAnswered: 409,
     AttributeNotFound: 404,
     VersionNotFound: 404,
     UserExists: 409,

@@ -76,6 +76,11 @@ class ProfileDocument(Request):
         description="Learned style tokens (record + base64 vectors), checked on import.",
     )
 
+    taste: dict[str, Any] = Field(
+        default_factory=dict,
+        description="Choices between images and taste models (checked on import).",
+    )
+
     @field_validator("schema_", mode="before")
     @classmethod
     def _is_an_export(cls, value: object) -> object:

@@ -186,6 +186,37 @@ class ImageRef(BaseModel):
     url: str
 
 
+class PairOut(BaseModel):
+    """Two gallery images to choose between."""
+
+    pair_id: str
+    left: ImageRef
+    right: ImageRef
+
+
+class ChoiceIn(Request):
+    pair_id: str = Field(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9_-]+$")
+    choice: Literal["left", "right", "neither", "skip"] = Field(
+        description="Which one you prefer; `neither` likes neither, `skip` says nothing."
+    )
+
+
+class RankedImageOut(BaseModel):
+    image_id: str
+    description: str
+    url: str
+    taste_match: float = Field(description="0-1: how well it fits your taste; 0.5 no opinion.")
+
+
+class TasteOut(BaseModel):
+    choices: int = Field(description="Answered pairs (and reactions) the model learned from.")
+    ranking: list[RankedImageOut] = Field(description="The gallery, best taste match first.")
+    agreement: float | None = Field(
+        description="Share of your answers that went the way the model predicted (null: none yet)."
+    )
+    agreement_of: int = Field(description="How many answers the agreement counts.")
+
+
 class OnboardingStarted(BaseModel):
     model_config = ConfigDict(
         json_schema_extra={

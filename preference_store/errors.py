@@ -42,6 +42,20 @@ class StyleNotFound(PreferenceError):
         self.token_id = token_id
 
 
+class PairNotFound(PreferenceError):
+    """A pair id that was never shown to this person (in this session)."""
+
+    def __init__(self, pair_id: str) -> None:
+        super().__init__(f"pair {pair_id!r} was not shown to you here")
+        self.pair_id = pair_id
+
+
+class PairAnswered(PreferenceError):
+    def __init__(self, pair_id: str, answer: str) -> None:
+        super().__init__(f"pair {pair_id!r} was already answered ({answer})")
+        self.pair_id = pair_id
+
+
 class AttributeConflict(PreferenceError):
     """An edit would give two attributes of one user the same text."""
 

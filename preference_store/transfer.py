@@ -14,28 +14,39 @@ from typing import Any
 
 from pydantic import ValidationError
 
+from preference_store.choices import Choice, ChoiceStore, parse_taste, restore_taste
 from preference_store.errors import InvalidImport, problems
 from preference_store.models import ATTRIBUTE_ID_PATTERN, DEFAULT_MAX_ATTRIBUTES, Profile
 from preference_store.store import PreferenceStore
 from preference_store.styles import StyleRecord, StyleStore, parse_tokens
+from preference_store.taste import TasteModel
+from preference_store.versions import Also
 
 SCHEMA = "tastemaker.profile"
 SCHEMA_VERSION = 1
 MAX_AESTHETIC_MODELS = 8
 MAX_EMBEDDING_SIZE = 4096
 STYLE_TOKENS = "style_tokens"
+TASTE = "taste"  # choices between images and the taste model (preference_store.choices)
 
 
 def export_profile(
-    store: PreferenceStore, user_id: str, styles: StyleStore | None = None
+    store: PreferenceStore,
+    user_id: str,
+    styles: StyleStore | None = None,
+    taste: ChoiceStore | None = None,
 ) -> dict[str, Any]:
-    """The profile document; with ``styles``, the learned style tokens travel in it too."""
+    """The profile document; with ``styles``, the learned style tokens travel in it too, and
+    with ``taste`` the choices and taste models."""
     profile = store.profile(user_id)
     body = profile.model_dump(mode="json", exclude={"updated_at"})
     document = {"schema": SCHEMA, "schema_version": SCHEMA_VERSION, **body}
     tokens = styles.export(user_id) if styles is not None else []
     if tokens:
         document[STYLE_TOKENS] = tokens
+    choices = taste.export(user_id) if taste is not None else {}
+    if choices:
+        document[TASTE] = choices
     return document
 
 
@@ -54,7 +65,9 @@ def parse_export(document: Any, *, max_attributes: int = DEFAULT_MAX_ATTRIBUTES)
             f"this tastemaker reads version {SCHEMA_VERSION}"
         )
     body = {
-        k: v for k, v in document.items() if k not in ("schema", "schema_version", STYLE_TOKENS)
+        k: v
+        for k, v in document.items()
+        if k not in ("schema", "schema_version", STYLE_TOKENS, TASTE)
     }
     attributes = body.get("attributes")
     if isinstance(attributes, list) and len(attributes) > max_attributes:
@@ -95,35 +108,65 @@ def parse_export(document: Any, *, max_attributes: int = DEFAULT_MAX_ATTRIBUTES)
 
 @dataclass(frozen=True)
 class ProfileImport:
-    """A document that passed every check: the profile and the style tokens it brings."""
+    """A document that passed every check: the profile and the style tokens, choices and taste
+    models it brings."""
 
     profile: Profile
     tokens: list[tuple[StyleRecord, bytes]]
+    choices: list[Choice]
+    models: list[TasteModel]
 
 
 def check_import(document: Any, *, max_attributes: int = DEFAULT_MAX_ATTRIBUTES) -> ProfileImport:
     """Everything an import would store, validated (InvalidImport otherwise); writes nothing."""
     profile = parse_export(document, max_attributes=max_attributes)
-    return ProfileImport(profile, parse_tokens(profile.user_id, document.get(STYLE_TOKENS) or []))
+    tokens = parse_tokens(profile.user_id, document.get(STYLE_TOKENS) or [])
+    choices, models = parse_taste(profile.user_id, document.get(TASTE))
+    return ProfileImport(profile, tokens, choices, models)
+
+
+def _together(writes: list[Also | None]) -> Also | None:
+    present = [w for w in writes if w is not None]
+    if not present:
+        return None
+
+    def write(session: Any) -> None:
+        for each in present:
+            each(session)
+
+    return write
 
 
 def import_profile(
-    store: PreferenceStore, document: Any, styles: StyleStore | None = None
+    store: PreferenceStore,
+    document: Any,
+    styles: StyleStore | None = None,
+    taste: ChoiceStore | None = None,
 ) -> Profile:
     """Replace the user's profile with the exported one (a new version), unless identical.
 
-    With ``styles``, the document's style tokens the user lacks are added, in the version's
-    transaction. Nothing is written unless the whole document is valid.
+    With ``styles``, the document's style tokens the user lacks are added, and with ``taste``
+    its choices and taste models, in the version's transaction. Nothing is written unless the
+    whole document is valid.
     """
     checked = check_import(document, max_attributes=store.max_attributes)
     profile = checked.profile
-    writes = styles.restore(profile.user_id, checked.tokens) if styles is not None else None
+    writes = _together(
+        [
+            styles.restore(profile.user_id, checked.tokens) if styles is not None else None,
+            restore_taste(profile.user_id, checked.choices, checked.models)
+            if taste is not None
+            else None,
+        ]
+    )
     current = export_profile(store, profile.user_id)
     incoming = {"schema": SCHEMA, "schema_version": SCHEMA_VERSION}
     incoming.update(profile.model_dump(mode="json", exclude={"updated_at"}))
     if _without_version(current) == _without_version(incoming) and current["version"] > 0:
         if styles is not None and writes is not None:
             styles.write(writes)
+        elif taste is not None and writes is not None:
+            taste.write(writes)
         return store.profile(profile.user_id)
     return store.restore(profile, also=writes)
 

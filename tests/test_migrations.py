@@ -13,7 +13,6 @@ from pathlib import Path
 
 import psycopg
 import pytest
-import torch
 from sqlalchemy import Engine, inspect, text
 from sqlalchemy.exc import IntegrityError
 
@@ -77,7 +76,7 @@ def test_an_empty_database_upgrades_to_the_models_schema_and_one_step_back(
 
     stepped_back = migrate.downgrade(engine, "-1")
     assert stepped_back.current == migrate.parent(migrate.head()) and not stepped_back.up_to_date
-    assert "style_tokens" not in tables(engine) and tables(engine) >= ROUND1_TABLES
+    assert "taste_pairs" not in tables(engine) and tables(engine) >= ROUND1_TABLES
     with pytest.raises(migrate.SchemaError, match="is behind"):
         migrate.check(engine)
 
@@ -229,27 +228,26 @@ def test_an_unreachable_database_is_one_clear_line(
     assert "Traceback" not in failed.stderr
 
 
-def add_style_token(user: str) -> None:
+def add_choice(user: str) -> None:
+    """A row of the newest migration's table (0005: pairs shown to a person)."""
     from api.wiring.services import Components
-    from generation.style_formats import to_blob
-    from preference_store.styles import StyleRecord
+    from preference_store.choices import Choice, ChoiceStore
 
     components = Components()
     components.accounts.ensure(user)
-    record = StyleRecord(user_id=user, model="tiny", family="clip_l:32", name="<a>")
-    components.styles.add(record, to_blob({"clip_l": torch.zeros(1, 32)}))
+    ChoiceStore(components.engine).add(Choice(user_id=user, left="a", right="b"))
 
 
 def test_db_downgrade_says_what_it_drops_and_asks_before_deleting_data(
     data_dir: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
 ) -> None:
     assert run_cli(capsys, "db", "upgrade").code == 0
-    add_style_token("ada")
-    add_style_token("ada")
+    add_choice("ada")
+    add_choice("ada")
     head = f"schema at {migrate.head()}"
 
     refused = run_cli(capsys, "db", "downgrade")  # stdin is not a terminal here
-    assert refused.code == 1 and "this drops table style_tokens (2 rows)" in refused.stdout
+    assert refused.code == 1 and "table taste_pairs (2 rows)" in refused.stdout
     assert len(refused.stderr.strip().splitlines()) == 1, refused.stderr
     assert "refusing to delete 2 rows" in refused.stderr and "--yes" in refused.stderr
     assert run_cli(capsys, "db", "current").stdout.startswith(f"{migrate.head()} (head)")
@@ -267,16 +265,19 @@ def test_db_downgrade_says_what_it_drops_and_asks_before_deleting_data(
     assert f"schema at {migrate.parent(migrate.head())}" in agreed.stdout
 
     assert run_cli(capsys, "db", "upgrade").code == 0
-    add_style_token("ada")
+    add_choice("ada")
     monkeypatch.setattr("api.cli.db._can_ask", lambda: False)
     forced = run_cli(capsys, "db", "downgrade", "--yes")
-    assert forced.code == 0 and "this drops table style_tokens (1 row)" in forced.stdout
+    assert forced.code == 0 and "table taste_pairs (1 row)" in forced.stdout
 
 
 def test_drops_counts_the_rows_a_downgrade_deletes(database_url: str) -> None:
     engine = make_engine(database_url)
     migrate.upgrade(engine)
-    assert migrate.drops(engine, "-1") == [migrate.Drop("style_tokens", None, 0)]
+    assert migrate.drops(engine, "-1") == [
+        migrate.Drop("taste_models", None, 0),
+        migrate.Drop("taste_pairs", None, 0),
+    ]
     with engine.begin() as connection:
         connection.execute(
             text(
@@ -286,9 +287,9 @@ def test_drops_counts_the_rows_a_downgrade_deletes(database_url: str) -> None:
             ),
             {"blob": b"x"},
         )
-    two_steps = migrate.drops(engine, "-2")
-    assert migrate.Drop("style_tokens", None, 1) in two_steps
-    assert {d.table for d in two_steps} > {"style_tokens"}  # 0003's tables too
+    three_steps = migrate.drops(engine, "-3")
+    assert migrate.Drop("style_tokens", None, 1) in three_steps
+    assert {d.table for d in three_steps} > {"style_tokens"}  # 0003's tables too
     assert migrate.state(engine).up_to_date  # a rehearsal: nothing here changed
     engine.dispose()
 

@@ -22,7 +22,7 @@ import typer
 from pydantic import ValidationError
 from rich.console import Console
 
-from api.cli import corrections, db, generate, models, onboard, prefs, service, style
+from api.cli import corrections, db, generate, models, onboard, pick, prefs, service, style
 from api.wiring.services import load_settings
 from api.wiring.threads import MAX_DEFAULT_THREADS, use_torch_threads
 from preference_store.errors import PreferenceError, SchemaError
@@ -44,6 +44,7 @@ app.add_typer(style.app, name="style")
 app.add_typer(models.app, name="models")
 service.register(app)
 onboard.register(app)
+pick.register(app)
 generate.register(app)
 
 

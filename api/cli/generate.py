@@ -294,9 +294,11 @@ def score(
     as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
     clip_model: ClipModelOpt = None,
 ) -> None:
-    """Print a preference score in [0, 1] per image for USER (0.5: indifferent); files that
-    cannot be read are listed after the scores, and the exit status is then 1."""
+    """Print a preference score in [0, 1] per image for USER (0.5: indifferent), and the taste
+    match once USER has chosen between images (`tastemaker pick`); files that cannot be read
+    are listed after the scores, and the exit status is then 1."""
     from api.cli.image_files import expand_images, open_images
+    from api.cli.pick import taste_matches
     from api.wiring.generation import open_clip
     from generation.aesthetic import ensure_aesthetic_embedding
     from generation.scoring import PreferenceScorer
@@ -317,18 +319,22 @@ def score(
             components.store, components.store.profile(user), clip, components.blobs
         )
         scores = PreferenceScorer(clip).score([image for _, image in opened], profile)
+        matches = taste_matches(components, user, clip, [image for _, image in opened])
     except GenerationError as error:
         _fail(str(error))
     paths = [path for path, _ in opened]
+    per_image: list[float | None] = list(matches) if matches else [None] * len(paths)
     if as_json:
         rows: list[dict[str, object]] = [
-            {"image": str(p), **s.model_dump()} for p, s in zip(paths, scores, strict=True)
+            {"image": str(p), **s.model_dump(), **({"taste_match": m} if matches else {})}
+            for p, s, m in zip(paths, scores, per_image, strict=True)
         ]
         rows += [{"not_scored": problem} for problem in unread]
         sys.stdout.write(json.dumps(rows, indent=2) + "\n")
     else:
-        for path, result in zip(paths, scores, strict=True):
-            console.print(f"{result.score:.3f}  {path}")
+        for path, result, match in zip(paths, scores, per_image, strict=True):
+            taste = "" if match is None else f"taste {match:.3f}  "
+            console.print(f"{result.score:.3f}  {taste}{path}")
     for problem in unread:
         err.print(f"[yellow]not scored:[/yellow] {problem}", soft_wrap=True)
     if unread:

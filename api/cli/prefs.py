@@ -187,11 +187,13 @@ def delete(
 @app.command("export")
 def export_(user: UserArg) -> None:
     """Print a person's profile as JSON (for `prefs import`)."""
+    from preference_store.choices import ChoiceStore
     from preference_store.transfer import export_profile
 
     components = Components()
     components.accounts.require(user)
-    _print_json(export_profile(components.store, user, components.styles))
+    taste = ChoiceStore(components.engine)
+    _print_json(export_profile(components.store, user, components.styles, taste))
 
 
 @app.command("import")
@@ -199,6 +201,7 @@ def import_(
     file: Annotated[str, typer.Argument(help="A file from `prefs export`, or - for stdin.")],
 ) -> None:
     """Restore a profile from an export (creates the user if needed)."""
+    from preference_store.choices import ChoiceStore
     from preference_store.transfer import check_import, import_profile
 
     raw = sys.stdin.read() if file == "-" else Path(file).read_text(encoding="utf-8")
@@ -211,7 +214,8 @@ def import_(
     user = check_import(document).profile.user_id  # everything checked before anything written
     components = Components()
     components.accounts.ensure(user)
-    profile = import_profile(components.store, document, components.styles)
+    taste = ChoiceStore(components.engine)
+    profile = import_profile(components.store, document, components.styles, taste)
     console.print(
         f"imported {count(len(profile.attributes), 'attribute')} for {user} "
         f"(version {profile.version})"

@@ -13,7 +13,7 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Path, Query, Request, Response, status
 
 from api.bodies import VersionedBodies
-from api.deps import CurrentUser, SlowLaneDep, StoreDep, StylesDep, in_lane
+from api.deps import CurrentUser, SlowLaneDep, StoreDep, StylesDep, TasteDep, in_lane
 from api.profile_document import ImportResult, ProfileDocument
 from api.schemas import (
     AttributeCreate,
@@ -109,14 +109,21 @@ def delete_preference(user: CurrentUser, store: StoreDep, attribute_id: Attribut
 
 
 @router.get("/export", response_model=ProfileDocument)
-def export_preferences(user: CurrentUser, store: StoreDep, styles: StylesDep) -> dict[str, Any]:
+def export_preferences(
+    user: CurrentUser, store: StoreDep, styles: StylesDep, taste: TasteDep
+) -> dict[str, Any]:
     """The caller's profile as a versioned JSON document (the CLI's `prefs export`)."""
-    return export_profile(store, user, styles)
+    return export_profile(store, user, styles, taste.choices)
 
 
 @router.post("/import", responses={422: {"model": Problem}})
 async def import_preferences(
-    user: CurrentUser, store: StoreDep, styles: StylesDep, lane: SlowLaneDep, body: ProfileDocument
+    user: CurrentUser,
+    store: StoreDep,
+    styles: StylesDep,
+    taste: TasteDep,
+    lane: SlowLaneDep,
+    body: ProfileDocument,
 ) -> ImportResult:
     """Replace the caller's profile with an exported one (a new version unless identical).
 
@@ -127,7 +134,8 @@ async def import_preferences(
     document = body.model_dump(mode="json", by_alias=True, exclude_none=True)
 
     def restore() -> ImportResult:
-        profile = import_profile(store, _owned_by(user, document, store.profile(user)), styles)
+        owned = _owned_by(user, document, store.profile(user))
+        profile = import_profile(store, owned, styles, taste.choices)
         return ImportResult(version=profile.version, attribute_count=len(profile.attributes))
 
     return await in_lane(lane, restore)

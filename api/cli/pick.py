@@ -1,0 +1,103 @@
+"""``tastemaker pick``: "which of these two do you prefer?" in the terminal (issue 22; design.md,
+"Taste from choices"). Each round prints both images' paths and descriptions and reads
+1 (the first), 2 (the second), 0 (neither), s (skip) or q (stop); the taste model retrains after
+every answer, and the end shows what it now thinks the person likes and dislikes.
+"""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+from typing import TYPE_CHECKING, Annotated
+
+import typer
+from rich.console import Console
+
+from api.cli.users import CreateOpt, user_for_writing
+from api.cli.words import count
+from api.wiring.services import Components
+
+if TYPE_CHECKING:
+    from PIL import Image
+
+    from generation.clip import ClipBundle
+    from preference_store.choices import Answer
+
+console = Console(highlight=False, soft_wrap=True)  # paths stay whole, copyable
+waiting = Console(stderr=True)
+ANSWERS: dict[str, Answer] = {"1": "left", "2": "right", "0": "neither", "s": "skip"}
+SHOWN_AT_THE_END = 3
+
+
+def pick(
+    user: Annotated[str, typer.Argument(help="The person's user id.")],
+    rounds: Annotated[int, typer.Option("--rounds", min=1, max=200, help="Pairs to show.")] = 10,
+    gallery: Annotated[
+        Path | None, typer.Option("--gallery", help="A gallery folder with manifest.json.")
+    ] = None,
+    create: CreateOpt = False,
+) -> None:
+    """Choose between two images, ROUNDS times: 1 or 2 picks one, 0 neither, s skips, q stops."""
+    from api.wiring.agent import build_gallery
+    from api.wiring.taste import build_taste
+
+    components = Components()
+    user_for_writing(components.accounts, user, create=create)
+    with waiting.status("getting the images ready…"):
+        taste = build_taste(components, build_gallery(components.settings, gallery))
+        pair = taste.next_pair(user, None)
+    answered = 0
+    for number in range(1, rounds + 1):
+        if pair is None or pair.right is None:
+            console.print("That was every pair of this gallery.")
+            break
+        left, right = taste.gallery.get(pair.left), taste.gallery.get(pair.right)
+        console.print(f"[bold cyan]Pair {number} of {rounds}[/]: which do you prefer?")
+        console.print(f"  1: {left.description}\n     {taste.gallery.path(left)}")
+        console.print(f"  2: {right.description}\n     {taste.gallery.path(right)}")
+        answer = _read_answer()
+        if answer is None:
+            break
+        pair = taste.answer(user, None, pair.id, answer)
+        answered += answer != "skip"
+    ranking = taste.ranking(user)
+    console.print(
+        f"Learned from {count(taste.counted(user), 'choice')} ({count(answered, 'new one')} now)."
+    )
+    if taste.counted(user):
+        liked = ", ".join(r.image.id for r in ranking[:SHOWN_AT_THE_END])
+        disliked = ", ".join(r.image.id for r in ranking[-SHOWN_AT_THE_END:])
+        console.print(f"What I think you like: {liked}\nand don't like: {disliked}")
+
+
+def _read_answer() -> Answer | None:
+    """1/2/0/s from stdin, asking again after anything else; None at q or the end of input."""
+    while True:
+        console.print("> ", end="")
+        line = sys.stdin.readline()
+        if not line or line.strip().lower() in ("q", "quit", "done"):
+            return None
+        answer = ANSWERS.get(line.strip().lower())
+        if answer is not None:
+            return answer
+        console.print(
+            "[yellow]Type 1 or 2 for the one you prefer, 0 for neither, s to skip, q to stop.[/]"
+        )
+
+
+def taste_matches(
+    components: Components, user: str, clip: ClipBundle, images: list[Image.Image]
+) -> list[float] | None:
+    """The taste match of each image for ``user`` (with ``clip``'s features), or None when the
+    person has not chosen between images yet (the model would say 0.5 of everything)."""
+    from api.wiring.agent import build_gallery
+    from api.wiring.taste import build_taste
+
+    taste = build_taste(components, build_gallery(components.settings), clip=clip)
+    if not taste.counted(user):
+        return None
+    return taste.score(user, images)
+
+
+def register(app: typer.Typer) -> None:
+    app.command("pick")(pick)

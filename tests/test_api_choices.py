@@ -1,0 +1,134 @@
+"""Taste from choices over HTTP (issue 22): pairs in an onboarding session, answers, the
+ranking with its running agreement, isolation and bad input, and the profile export carrying
+it all. Real app (tiny CLIP, real MiniLM, SQLite, built-in gallery)."""
+# ruff: noqa: F811  (pytest fixtures imported from tests.test_api_corrections)
+
+from __future__ import annotations
+
+import time
+from typing import Any
+
+from fastapi.testclient import TestClient
+
+from tests.test_api_corrections import client  # noqa: F401  (fixture)
+
+WARM = {"sunset-hills", "golden-sea", "desert-noon", "spotlit-figure", "earth-stripes"}
+Client = tuple[TestClient, dict[str, dict[str, str]]]
+
+
+def _warm_answer(pair: dict[str, Any]) -> str:
+    if pair["left"]["id"] in WARM:
+        return "left"
+    return "right" if pair["right"]["id"] in WARM else "neither"
+
+
+def test_choices_teach_the_ranking_and_each_pair_is_answered_once(client: Client) -> None:
+    http, tokens = client
+    alice, bob = tokens["alice"], tokens["bob"]
+    session = http.post("/v1/onboarding", headers=alice).json()["id"]
+    url = f"/v1/onboarding/{session}"
+
+    pair = http.get(f"{url}/pair", headers=alice).json()
+    assert set(pair) == {"pair_id", "left", "right"}
+    assert (
+        pair["left"]["url"] == f"/v1/gallery/{pair['left']['id']}" and pair["right"]["description"]
+    )
+    assert http.get(f"{url}/pair", headers=alice).json() == pair  # the same until answered
+
+    # Another user's session is not there; bad input is refused and changes nothing.
+    assert http.get(f"{url}/pair", headers=bob).status_code == 404
+    answer = {"pair_id": pair["pair_id"], "choice": "left"}
+    assert http.post(f"{url}/choices", headers=bob, json=answer).status_code == 404
+    bob_session = http.post("/v1/onboarding", headers=bob).json()["id"]
+    stolen = http.post(f"/v1/onboarding/{bob_session}/choices", headers=bob, json=answer)
+    assert stolen.status_code == 422 and "not shown" in stolen.json()["detail"]
+    unknown = http.post(f"{url}/choices", headers=alice, json={**answer, "pair_id": "nope"})
+    assert unknown.status_code == 422
+    maybe = http.post(f"{url}/choices", headers=alice, json={**answer, "choice": "both"})
+    assert maybe.status_code == 422
+    assert http.get("/v1/preferences/taste", headers=alice).json()["choices"] == 0
+
+    seen = set()
+    for _ in range(15):
+        seen.add(frozenset((pair["left"]["id"], pair["right"]["id"])))
+        reply = http.post(
+            f"{url}/choices",
+            headers=alice,
+            json={"pair_id": pair["pair_id"], "choice": _warm_answer(pair)},
+        )
+        assert reply.status_code == 200, reply.text
+        previous, pair = pair, reply.json()
+    assert len(seen) == 15 and frozenset((pair["left"]["id"], pair["right"]["id"])) not in seen
+
+    again = http.post(
+        f"{url}/choices", headers=alice, json={"pair_id": previous["pair_id"], "choice": "right"}
+    )
+    assert again.status_code == 409 and "already answered" in again.json()["detail"]
+
+    taste = http.get("/v1/preferences/taste", headers=alice).json()
+    assert taste["choices"] == 15
+    ranking = taste["ranking"]
+    assert len(ranking) == 24 and {r["image_id"] for r in ranking[:5]} == WARM
+    assert [r["taste_match"] for r in ranking] == sorted(
+        (r["taste_match"] for r in ranking), reverse=True
+    )
+    assert taste["agreement_of"] > 0 and 0.0 <= taste["agreement"] <= 1.0
+
+    # bob's taste knows nothing of alice's choices
+    bobs = http.get("/v1/preferences/taste", headers=bob).json()
+    assert bobs["choices"] == 0 and {r["taste_match"] for r in bobs["ranking"]} == {0.5}
+
+    # the export carries the choices and the model; bob importing it gets alice's ranking
+    document = http.get("/v1/preferences/export", headers=alice).json()
+    assert len(document["taste"]["choices"]) == 15 and document["taste"]["models"]
+    imported = http.post("/v1/preferences/import", headers=bob, json=document)
+    assert imported.status_code == 200, imported.text
+    moved = http.get("/v1/preferences/taste", headers=bob).json()
+    assert [r["image_id"] for r in moved["ranking"][:5]] == [r["image_id"] for r in ranking[:5]]
+
+
+def test_a_malformed_taste_import_is_a_422_and_changes_nothing(client: Client) -> None:
+    http, tokens = client
+    alice = tokens["alice"]
+    document = http.get("/v1/preferences/export", headers=alice).json()
+    bad = {**document, "taste": {"choices": [{"left": "a", "right": "b", "answer": "maybe"}]}}
+    refused = http.post("/v1/preferences/import", headers=alice, json=bad)
+    assert refused.status_code == 422 and "taste.choices" in refused.json()["detail"]
+    assert http.get("/v1/preferences/taste", headers=alice).json()["choices"] == 0
+    assert http.get("/v1/preferences/versions", headers=alice).json() == []
+
+
+def _generated(http: TestClient, headers: dict[str, str], seed: int) -> str:
+    job = http.post(
+        "/v1/generations",
+        headers=headers,
+        json={"prompt": "a warm orange sunset", "steps": 2, "width": 64, "height": 64,
+              "seed": seed},
+    )  # fmt: skip
+    assert job.status_code == 202, job.text
+    job_id: str = job.json()["id"]
+    for _ in range(600):
+        if http.get(f"/v1/generations/{job_id}", headers=headers).json()["status"] == "done":
+            return job_id
+        time.sleep(0.1)
+    raise AssertionError(f"generation {job_id} never finished")
+
+
+def test_feedback_on_a_generated_image_is_a_choice_against_the_prediction(client: Client) -> None:
+    http, tokens = client
+    alice, bob = tokens["alice"], tokens["bob"]
+    job_id = _generated(http, alice, seed=3)
+    liked = http.post(f"/v1/generations/{job_id}/feedback", headers=alice, json={"liked": True})
+    assert liked.status_code == 200, liked.text
+    taste = http.get("/v1/preferences/taste", headers=alice).json()
+    # An empty model predicts 0.5, which agrees with nothing: the reaction teaches, but the
+    # agreement counts only reactions the model had an opinion on.
+    assert taste["choices"] == 1 and taste["agreement_of"] == 0
+    again = http.post(f"/v1/generations/{job_id}/feedback", headers=alice, json={"liked": False})
+    assert again.status_code == 200
+    taste = http.get("/v1/preferences/taste", headers=alice).json()
+    assert taste["choices"] == 1  # a change of mind replaces the reaction
+    assert taste["agreement_of"] == 1 and taste["agreement"] == 0.0  # it predicted a like
+    exported = http.get("/v1/preferences/export", headers=alice).json()["taste"]["choices"]
+    assert [c["answer"] for c in exported] == ["dislike"] and exported[0]["features"]
+    assert http.get("/v1/preferences/taste", headers=bob).json()["choices"] == 0

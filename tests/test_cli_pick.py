@@ -1,0 +1,55 @@
+"""`tastemaker pick` and the taste match in `tastemaker score` (issue 22): both images' paths
+and descriptions, 1 / 2 / 0 / s read from the terminal, a line that is none of them asked
+again, and the choices persisted for score (real CLI, tiny CLIP, MiniLM, SQLite)."""
+
+from __future__ import annotations
+
+import io
+import json
+import re
+from pathlib import Path
+
+import pytest
+
+from tests.cli_runner import ok, run_cli
+
+
+def test_pick_reads_choices_and_score_uses_them(
+    data_dir: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr("sys.stdin", io.StringIO("maybe\n1\n0\ns\n2\n"))
+    out = ok(run_cli(capsys, "pick", "alice", "--rounds", "4", "--create"))
+    assert out.count("which do you prefer?") == 4
+    shown = re.findall(r"^\s+([12]): (.+)\n\s+(\S+\.png)$", out, flags=re.M)
+    assert len(shown) == 8 and all(Path(path).is_file() for _, _, path in shown)
+    assert "Type 1 or 2 for the one you prefer" in out  # 'maybe' was asked again
+    assert "Learned from 3 choices (3 new ones now)." in out  # 1, 0, 2 count; s does not
+    assert "What I think you like:" in out
+
+    # The second run shows none of the first run's pairs again.
+    monkeypatch.setattr("sys.stdin", io.StringIO("1\n1\n"))
+    again = ok(run_cli(capsys, "pick", "alice", "--rounds", "2"))
+    first_pairs = {frozenset((shown[i][2], shown[i + 1][2])) for i in range(0, 8, 2)}
+    later = re.findall(r"^\s+[12]: .+\n\s+(\S+\.png)$", again, flags=re.M)
+    assert not {frozenset(later[i : i + 2]) for i in range(0, len(later), 2)} & first_pairs
+    assert "Learned from 5 choices (2 new ones now)." in again
+
+    picture = shown[0][2]
+    scored = json.loads(ok(run_cli(capsys, "score", "--user", "alice", "--model", "tiny",
+                                   "--json", picture)))  # fmt: skip
+    assert 0.0 <= scored[0]["taste_match"] <= 1.0
+    plain = ok(run_cli(capsys, "score", "--user", "alice", "--model", "tiny", picture))
+    assert re.match(r"^\d\.\d{3}  taste \d\.\d{3}  \S+\.png$", plain.strip())
+
+
+def test_pick_stops_at_q_and_refuses_an_unknown_user(
+    data_dir: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr("sys.stdin", io.StringIO("q\n"))
+    out = ok(run_cli(capsys, "pick", "alice", "--rounds", "3", "--create"))
+    assert out.count("which do you prefer?") == 1 and "Learned from 0 choices" in out
+    monkeypatch.setattr("sys.stdin", io.StringIO("1\n"))
+    monkeypatch.setenv("COLUMNS", "200")  # one line, however narrow the terminal
+    refused = run_cli(capsys, "pick", "alcie", "--rounds", "1")
+    assert refused.code == 1 and "did you mean alice?" in refused.stderr
+    assert len(refused.stderr.strip().splitlines()) == 1
