@@ -54,9 +54,7 @@ def test_each_sampler_runs_reproducibly_and_differs_from_ddim(generator) -> None
 
 
 @pytest.mark.parametrize("sampler", [Sampler.DPMPP_SDE_KARRAS, Sampler.EULER_A, Sampler.DPMPP_2M])
-def test_a_batched_image_equals_its_request_alone_and_survives_a_cancel(
-    generator, sampler
-) -> None:
+def test_a_batched_image_equals_its_request_alone_and_survives_a_cancel(generator, sampler) -> None:
     """Noise per row (SDE: a Brownian tree per image seed; ancestral: per-row generators) and
     state per row: neither the others in a batch nor a cancelled neighbour change an image."""
     settings = FAST.updated(sampler=sampler, steps=4)
@@ -104,7 +102,7 @@ def test_requests_with_different_samplers_never_share_a_loop(generator) -> None:
 
 
 def test_an_unknown_sampler_is_refused_with_the_names() -> None:
-    with pytest.raises(InvalidGenerationRequest, match="'DPM\\+\\+ 2M Karras'.*'Euler a'"):
+    with pytest.raises(InvalidGenerationRequest, match=r"'DPM\+\+ 2M Karras'.*'Euler a'"):
         GenerationSettings.checked(sampler="Heun")
     with pytest.raises(InvalidGenerationRequest, match="cfg_rescale"):
         GenerationSettings.checked(cfg_rescale=1.5)

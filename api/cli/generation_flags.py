@@ -8,8 +8,8 @@ repeated as click ranges: the settings check them, with their own messages.
 from __future__ import annotations
 
 import inspect
-from enum import Enum
 from collections.abc import Callable
+from enum import Enum
 from typing import Annotated, Any, TypeVar, get_args, get_origin
 
 import typer
