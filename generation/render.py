@@ -17,9 +17,9 @@ from generation.aesthetic import ensure_aesthetic_embedding
 from generation.batched import BatchItem, generate_batch
 from generation.errors import AestheticEmbeddingError
 from generation.generator import PersonalizedGenerator
+from generation.model_identity import provenance
 from generation.palp_adapters import AdapterStore
 from generation.palp_run import PalpAdapter, applied, prepare_adapter
-from generation.model_identity import provenance
 from generation.png import png_bytes
 from generation.request import GenerationRequest
 from generation.result import GenerationResult, StepCallback
