@@ -46,6 +46,7 @@ class PngRecipe:
     model: str | None = None  # a name tastemaker can load (its own PNGs only)
     model_hash: str = ""
     profile_version: int | None = None
+    image_index: int | None = None  # which of the request's images the PNG is
     unknown_sampler: str = ""  # A1111's sampler when tastemaker has no such sampler
     notes: list[str] = field(default_factory=list)
 
@@ -84,14 +85,19 @@ def _tastemaker(chunks: dict[str, str], path: Path) -> PngRecipe:
         settings = json.loads(chunks.get("tastemaker:settings") or "{}")
         if not isinstance(settings, dict):
             raise ValueError("settings are not an object")
-        seed = int(chunks["tastemaker:seed"])
+        index = int(chunks.get("tastemaker:image_index") or 0)
+        seed = int(chunks["tastemaker:seed"]) - index
         version = chunks.get("tastemaker:profile_version")
         profile_version = int(version) if version else None
     except (ValueError, KeyError) as error:
         raise UnreadablePng(f"{path}: tastemaker's chunks are damaged ({error})") from None
     mode = settings.pop("mode", None)
     settings.pop("seed", None)
-    options = {**settings, "seed": seed, "num_images": 1}  # image i was made with seed + i
+    # Image i of a request was made with seed + i in one batch of the request's images: the
+    # whole request is made again (a batch of another size may differ in the last bit).
+    if "tastemaker:image_index" not in chunks:
+        settings["num_images"] = 1
+    options = {**settings, "seed": seed}
     _check(options, mode, path)
     return PngRecipe(
         made_by="tastemaker",
@@ -102,6 +108,7 @@ def _tastemaker(chunks: dict[str, str], path: Path) -> PngRecipe:
         model=chunks.get("tastemaker:model") or None,
         model_hash=chunks.get("tastemaker:model_hash", ""),
         profile_version=profile_version,
+        image_index=index,
     )
 
 

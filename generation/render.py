@@ -315,7 +315,9 @@ def _save(
     sink: ImageSink,
     chunks: dict[str, str],
 ) -> None:
-    """Each image as a PNG with its metadata and the ``provenance`` chunks."""
+    """Each image as a PNG with its metadata, the ``provenance`` chunks and its place among
+    the request's images (``--from-png`` makes the whole request again, for the same pixels)."""
     for index, image in enumerate(result.images):
-        data = png_bytes(image, {**result.metadata(index), **chunks})
+        own = {**result.metadata(index), **chunks, "tastemaker:image_index": str(index)}
+        data = png_bytes(image, own)
         rendered.files.append(sink(variant, index, result.seed + index, data))

@@ -124,20 +124,21 @@ def generate(
             "win over the file's values.",
         ),
     ] = None,
+    context: typer.Context,
     **options: Any,
 ) -> None:
     """Render PROMPT in USER's taste; writes PNGs that record what was applied."""
     # 1. Check every input before loading anything.
-    pinned = None
+    pinned, keep = None, lambda sink: sink
     if png is not None:
-        recipe = _from_png(png, prompt, negative_prompt, mode, model, options)
+        recipe = _from_png(png, prompt, negative_prompt, mode, model, options, context)
         prompt, negative_prompt, mode, model = (
             recipe.prompt,
             recipe.negative_prompt,
             recipe.mode,
             recipe.model,
         )
-        options, pinned = recipe.options, recipe.profile_version
+        options, pinned, keep = recipe.options, recipe.profile_version, recipe.sink
     if prompt is None:
         _fail("say what to draw: a PROMPT, or --from-png FILE")
     try:
@@ -205,8 +206,10 @@ def generate(
                 store,
                 user,
                 request,
-                file_sink(
-                    lambda _variant, _i, image_seed: out / f"{_slug(prompt)}-{image_seed}.png"
+                keep(
+                    file_sink(
+                        lambda _variant, _i, image_seed: out / f"{_slug(prompt)}-{image_seed}.png"
+                    )
                 ),
                 on_step=advance,
                 styles=components.styles,
@@ -220,7 +223,7 @@ def generate(
         _fail(str(error))
 
     # 4. Tell the person what was applied.
-    result, paths = rendered.result, [Path(file) for file in rendered.files]
+    result, paths = rendered.result, [Path(file) for file in rendered.files if file]
     if as_json:
         sys.stdout.write(json.dumps(_result_json(result, paths), indent=2) + "\n")
         return
@@ -243,13 +246,20 @@ def _from_png(
     mode: RequestMode,
     model: str | None,
     options: dict[str, Any],
+    context: typer.Context,
 ) -> FromPng:
     """The PNG's request with the typed flags over it; a one-line error when unreadable."""
-    from api.cli.from_png import from_png
+    from api.cli.from_png import from_png, typed_flags
 
     try:
         recipe = from_png(
-            png, prompt=prompt, negative_prompt=negative, mode=mode, model=model, options=options
+            png,
+            prompt=prompt,
+            negative_prompt=negative,
+            mode=mode,
+            model=model,
+            options=options,
+            typed_flag=typed_flags(context),
         )
     except GenerationError as error:
         _fail(str(error))
