@@ -2,8 +2,12 @@
 
 from __future__ import annotations
 
+import io
+import time
+
 import numpy as np
 import pytest
+from PIL import Image
 
 from generation.batched import BatchItem, generate_batch
 from generation.errors import InvalidGenerationRequest
@@ -12,6 +16,7 @@ from generation.request import GenerationRequest
 from generation.samplers import Sampler, build_scheduler, find_sampler
 from generation.settings import GenerationSettings
 from preference_store.models import Category, Polarity, Profile, VisualAttribute
+from tests.doubles.admin_client import admin_app, new_user
 
 FAST = GenerationSettings(steps=3, width=64, height=64, aesthetic_steps=0, seed=5)
 TOLERANCE = 2 / 255
@@ -129,3 +134,28 @@ def test_a1111_names_and_schedule_types_are_read() -> None:
     assert find_sampler("DPM++ 2M", "Automatic") is Sampler.DPMPP_2M
     assert find_sampler("DPM++ 2M", "Exponential") is None
     assert find_sampler("Heun") is None
+
+
+def test_over_http_a_sampler_is_chosen_by_name_and_an_unknown_one_is_a_422(tmp_path) -> None:
+    with admin_app(tmp_path / "data") as (client, _settings):
+        _user, headers = new_user(client)
+        body = {"prompt": "a cat", "steps": 2, "width": 64, "height": 64, "aesthetic_steps": 0}
+        for bad, field in (({"sampler": "Heun"}, "DPM++ 2M Karras"), ({"cfg_rescale": 2}, "")):
+            refused = client.post("/v1/generations", headers=headers, json={**body, **bad})
+            assert refused.status_code == 422 and field in refused.json()["detail"], refused.text
+        accepted = client.post(
+            "/v1/generations", headers=headers, json={**body, "sampler": "Euler a"}
+        )
+        assert accepted.status_code == 202, accepted.text
+        job = accepted.json()["id"]
+        deadline = time.monotonic() + 120
+        while (state := client.get(f"/v1/generations/{job}", headers=headers).json())["status"] in (
+            "queued",
+            "running",
+        ):
+            assert time.monotonic() < deadline, state
+            time.sleep(0.2)
+        assert state["status"] == "done", state
+        image = client.get(state["image_urls"][0], headers=headers)
+        parameters = Image.open(io.BytesIO(image.content)).text["parameters"]
+        assert "Steps: 2, Sampler: Euler a, CFG scale: 5.0" in parameters
