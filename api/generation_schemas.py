@@ -8,6 +8,7 @@ not 1). The service's own, tighter limits (``max_steps``, ...) apply on top, in 
 from __future__ import annotations
 
 from datetime import datetime
+from enum import Enum
 from typing import TYPE_CHECKING, Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, Strict, create_model
@@ -54,8 +55,12 @@ class GenerationBody(Request):
 
 
 def _body_field(option: Option) -> tuple[Any, Any]:
-    """The option as an optional, strictly typed body field with the declaration's bounds."""
-    strict: Any = Annotated[(option.value_type, Strict(), *option.info.metadata)]
+    """The option as an optional, strictly typed body field with the declaration's bounds
+    (a name from a list, as ``sampler``, is matched by value: JSON has no enums)."""
+    value_type = option.value_type
+    exact = () if isinstance(value_type, type) and issubclass(value_type, Enum) else (Strict(),)
+    extra = (*exact, *option.info.metadata)
+    strict: Any = Annotated[(value_type, *extra)] if extra else value_type
     return strict | None, Field(default=None, description=option.info.description)
 
 

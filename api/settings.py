@@ -213,7 +213,7 @@ class Settings(BaseSettings):
         default=1,
         ge=1,
         le=64,
-        description="Compatible generation jobs (same model, size, steps, scheduler, guidance, "
+        description="Compatible generation jobs (same model, size, steps, sampler, guidance, "
         "mode) a worker denoises in one batch. 1 on CPU; 4–8 on a GPU.",
     )
     batch_window_ms: float = Field(

@@ -19,5 +19,8 @@ Modules, one job each (nothing is loaded at import time):
   learned style tokens (textual inversion), used per call, imported and exported.
 - ``generator``: ``PersonalizedGenerator``; ``cache``: LRU caches; ``reaction_images``: the
   picture behind an image reaction.
-- ``scoring``: the CLIP proxy preference score; ``png``: PNGs that record their provenance.
+- ``samplers``: A1111's sampler names as diffusers schedulers.
+- ``scoring``: the CLIP proxy preference score; ``png``: PNGs that record their provenance;
+  ``model_identity``: the model's hash or revision and the style tokens' hashes for them;
+  ``infotext``: a request read back from a tastemaker or A1111 PNG.
 """

@@ -35,6 +35,7 @@ from generation.result import (
     StageTimer,
     StepCallback,
 )
+from generation.samplers import build_scheduler, keep_rows, steps_done
 from generation.settings import ConditioningMode, GenerationSettings
 from generation.style_token import StyleToken
 from preference_store.models import Profile
@@ -107,7 +108,8 @@ def generate_batch(
     first = items[0].settings.loop_key()
     if any(item.settings.loop_key() != first for item in items):
         raise InvalidGenerationRequest(
-            "a batch needs one size, step count, guidance scale and mode for all its requests"
+            "a batch needs one size, step count, guidance scale, mode and sampler for all its "
+            "requests"
         )
     outcomes: list[BatchOutcome | None] = [None] * len(items)
 
@@ -220,8 +222,10 @@ def _denoise(
         tensor_inputs += ["add_text_embeds", "add_time_ids"]
     replace: dict[str, Any] = {
         # Schedulers keep per-run state: each loop gets its own (a few µs).
-        "scheduler": type(generator.pipeline.scheduler).from_config(
-            generator.pipeline.scheduler.config
+        "scheduler": build_scheduler(
+            generator.pipeline.scheduler.config,
+            settings.sampler,
+            seeds=[r.owner.seed + r.image for r in rows],  # per-row SDE noise (design: Samplers)
         )
     }
     guided: ViPerGuidedUNet | None = None
@@ -254,7 +258,7 @@ def _denoise(
             if owner.item.on_step is None:
                 continue
             try:
-                owner.item.on_step(step + 1, settings.steps)
+                owner.item.on_step(steps_done(_pipe, step, settings.steps), settings.steps)
             except Exception as error:
                 outcomes[owner.index] = error
                 dropped.add(owner.index)
@@ -274,6 +278,7 @@ def _denoise(
             output = pipe(
                 num_inference_steps=settings.steps,
                 guidance_scale=settings.guidance_scale,
+                guidance_rescale=settings.cfg_rescale,
                 height=settings.height,
                 width=settings.width,
                 num_images_per_prompt=1,
@@ -337,6 +342,7 @@ def _shrink(
             setattr(scheduler, name, value[index])
         elif isinstance(value, list) and any(isinstance(v, Tensor) for v in value):
             setattr(scheduler, name, [_rows(v, index, alive) for v in value])
+    keep_rows(scheduler, index)
     if guided is not None:
         guided.vp_negative = guided.vp_negative[index]
         guided.vp_positive = guided.vp_positive[index]

@@ -40,21 +40,36 @@ def _a1111_value(value: str) -> str:
 def a1111_parameters(metadata: dict[str, str], size: tuple[int, int]) -> str | None:
     """A1111's ``parameters`` text from tastemaker's chunks; None when they are not there.
 
-    The prompt is the person's prompt: the attributes applied act through the embeddings, not
-    the text, so they are recorded as ``tastemaker liked/disliked`` entries after the others.
+    The prompt is the person's prompt with the style token named where the plan put it, as
+    A1111 writes an embedding; the attributes applied act through the embeddings, not the
+    text, so they are recorded as ``tastemaker liked/disliked`` entries after the others.
     """
+    from generation.style_inject import STYLE_MARKER
+
     prompt = metadata.get("tastemaker:prompt")
     if prompt is None:
         return None
     settings = json.loads(metadata.get("tastemaker:settings") or "{}")
     scheduler = metadata.get("tastemaker:scheduler", "")
+    tokens = _ti_tokens(metadata)
+    plan = json.loads(metadata.get("tastemaker:plan") or "{}")
+    if "style" in tokens and plan.get("style_prompt"):
+        prompt = plan["style_prompt"].replace(STYLE_MARKER, tokens["style"][0])
+    negative = metadata.get("tastemaker:negative_prompt")
+    if "negative" in tokens and plan.get("negative_style_prompt"):
+        negative = plan["negative_style_prompt"].replace(STYLE_MARKER, tokens["negative"][0])
+    rescale = settings.get("cfg_rescale") or None
     fields = {
         "Steps": settings.get("steps"),
-        "Sampler": A1111_SAMPLERS.get(scheduler, scheduler) or None,
+        "Sampler": settings.get("sampler") or A1111_SAMPLERS.get(scheduler, scheduler) or None,
         "CFG scale": settings.get("guidance_scale"),
+        "CFG Rescale φ": rescale,  # the name A1111's CFG-rescale extension writes
         "Seed": metadata.get("tastemaker:seed"),
         "Size": f"{size[0]}x{size[1]}",
-        "Model": metadata.get("tastemaker:model") or None,
+        "Model hash": metadata.get("tastemaker:model_hash") or None,
+        "Model": metadata.get("tastemaker:model_name") or metadata.get("tastemaker:model") or None,
+        "Model revision": metadata.get("tastemaker:model_revision") or None,
+        "TI hashes": ", ".join(f"{name}: {digest}" for name, digest in tokens.values()) or None,
         "tastemaker liked": metadata.get("tastemaker:liked_applied") or None,
         "tastemaker disliked": metadata.get("tastemaker:disliked_applied") or None,
     }
@@ -62,11 +77,19 @@ def a1111_parameters(metadata: dict[str, str], size: tuple[int, int]) -> str | N
         f"{key}: {_a1111_value(str(value))}" for key, value in fields.items() if value is not None
     )
     lines = [prompt]
-    negative = metadata.get("tastemaker:negative_prompt")
     if negative:
         lines.append(f"Negative prompt: {negative}")
     lines.append(line)
     return "\n".join(lines)
+
+
+def _ti_tokens(metadata: dict[str, str]) -> dict[str, tuple[str, str]]:
+    """``{"style" | "negative": (name, hash)}`` from the ``tastemaker:ti_hashes`` chunk."""
+    try:
+        found = json.loads(metadata.get("tastemaker:ti_hashes") or "{}")
+        return {role: (str(pair[0]), str(pair[1])) for role, pair in found.items()}
+    except (ValueError, TypeError, IndexError, AttributeError):
+        return {}
 
 
 def _info(metadata: dict[str, str], size: tuple[int, int]) -> PngInfo:

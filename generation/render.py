@@ -17,6 +17,7 @@ from generation.aesthetic import ensure_aesthetic_embedding
 from generation.batched import BatchItem, generate_batch
 from generation.errors import AestheticEmbeddingError
 from generation.generator import PersonalizedGenerator
+from generation.model_identity import provenance
 from generation.palp_adapters import AdapterStore
 from generation.palp_run import PalpAdapter, applied, prepare_adapter
 from generation.png import png_bytes
@@ -27,6 +28,7 @@ from generation.style_training import native_resolution
 
 if TYPE_CHECKING:
     from preference_store.blobs import BlobStore
+    from preference_store.models import Profile
     from preference_store.store import PreferenceStore
     from preference_store.styles import StyleStore
 
@@ -169,7 +171,7 @@ def render_batch(
     live: list[int] = []
     for index, entry in enumerate(entries):
         try:
-            profile = store.profile(entry.user_id)
+            profile = profile_for(store, entry.user_id, entry.request)
             try:
                 profile = ensure_aesthetic_embedding(store, profile, generator.clip, blobs)
             except AestheticEmbeddingError as error:  # a broken liked-image file costs the
@@ -221,7 +223,8 @@ def render_batch(
         _report_skipped(result, tokens)
         rendered = Rendered(result=result, plain=None, profile_version=version, palp=adapter)
         try:
-            _save(rendered, "image", result, entries[index].sink)
+            chunks = provenance(generator, result, tokens, version)
+            _save(rendered, "image", result, entries[index].sink, chunks)
         except Exception as error:
             outcomes[index] = error
             continue
@@ -248,7 +251,8 @@ def render_batch(
             continue
         rendered_or_error.plain = plain
         try:
-            _save(rendered_or_error, "plain", plain, entries[index].sink)
+            chunks = provenance(generator, plain, None, rendered_or_error.profile_version)
+            _save(rendered_or_error, "plain", plain, entries[index].sink, chunks)
         except Exception as error:
             outcomes[index] = error
     return outcomes
@@ -280,6 +284,15 @@ def _palp_adapter(
     )
 
 
+def profile_for(store: PreferenceStore, user_id: str, request: GenerationRequest) -> Profile:
+    """The current profile, or the version the request pins (``VersionNotFound`` if none)."""
+    profile = store.profile(user_id)
+    pinned = request.profile_version
+    if pinned is None or pinned == profile.version:
+        return profile
+    return store.profile_at(user_id, pinned)
+
+
 def _usable(
     styles: StyleStore | None, user_id: str, generator: PersonalizedGenerator
 ) -> UsableTokens:
@@ -295,7 +308,16 @@ def _report_skipped(result: GenerationResult, tokens: UsableTokens) -> None:
         result.plan = result.plan.model_copy(update={"style_skipped": tokens.skipped})
 
 
-def _save(rendered: Rendered, variant: str, result: GenerationResult, sink: ImageSink) -> None:
+def _save(
+    rendered: Rendered,
+    variant: str,
+    result: GenerationResult,
+    sink: ImageSink,
+    chunks: dict[str, str],
+) -> None:
+    """Each image as a PNG with its metadata, the ``provenance`` chunks and its place among
+    the request's images (``--from-png`` makes the whole request again, for the same pixels)."""
     for index, image in enumerate(result.images):
-        data = png_bytes(image, result.metadata(index))
+        own = {**result.metadata(index), **chunks, "tastemaker:image_index": str(index)}
+        data = png_bytes(image, own)
         rendered.files.append(sink(variant, index, result.seed + index, data))

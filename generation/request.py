@@ -94,6 +94,12 @@ class GenerationRequest(BaseModel):
     settings: GenerationSettings = Field(default_factory=GenerationSettings)
     include_plain: bool = False
     palp: PalpRequest | None = None
+    profile_version: int | None = Field(
+        default=None,
+        ge=0,
+        description="Render with the person's profile as it was at this version (to make an "
+        "image again: ``generate --from-png``); the current profile when left out.",
+    )
 
     @field_validator("prompt")
     @classmethod

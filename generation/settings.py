@@ -13,6 +13,7 @@ from pydantic import AfterValidator, BaseModel, ConfigDict, Field, ValidationErr
 
 from generation.errors import InvalidGenerationRequest
 from generation.prompt_syntax import CHUNK_TOKENS, MAX_CHUNKS
+from generation.samplers import DEFAULT_SAMPLER, Sampler
 
 # The generator's own limits: the service may set tighter ones (``api.settings``), never looser.
 MAX_PROMPT_CHARS = 1_000
@@ -27,6 +28,7 @@ MAX_AESTHETIC_STEPS = 50
 MAX_AESTHETIC_LR = 1e-2
 MAX_AESTHETIC_LAYERS = 64
 MAX_STYLE_WEIGHT = 2.0
+MAX_CFG_RESCALE = 1.0
 SEED_LIMIT = 2**63  # exclusive: a seed fits a signed 64-bit integer
 
 NOT_OFFERED = frozenset({"aesthetic_layers"})
@@ -79,6 +81,18 @@ class GenerationSettings(BaseModel):
     )
     height: Side | None = Field(
         default=None, description="Multiple of 8; the model's native height if left out."
+    )
+    sampler: Sampler = Field(
+        default=DEFAULT_SAMPLER,
+        description="Sampler, by its AUTOMATIC1111 name: " + ", ".join(s.value for s in Sampler),
+    )
+    cfg_rescale: float = Field(
+        default=0.0,
+        ge=0.0,
+        le=MAX_CFG_RESCALE,
+        allow_inf_nan=False,
+        description="Guidance rescale φ (0: off; 0.7 for v-prediction models, which "
+        "otherwise come out washed out or over-exposed).",
     )
     num_images: int = Field(
         default=1, ge=1, le=MAX_IMAGES, description="Images to make (seeds seed, seed+1, ...)."
@@ -138,8 +152,16 @@ class GenerationSettings(BaseModel):
 
     def loop_key(self) -> tuple[object, ...]:
         """What requests sharing one denoising loop must share: one latent size, one step
-        count and scheduler, one CFG scale and mode (``generation.batched``)."""
-        return (self.width, self.height, self.steps, self.guidance_scale, str(self.mode))
+        count and sampler, one CFG scale, rescale and mode (``generation.batched``)."""
+        return (
+            self.width,
+            self.height,
+            self.steps,
+            str(self.sampler),
+            self.guidance_scale,
+            self.cfg_rescale,
+            str(self.mode),
+        )
 
     def updated(self, **changes: object) -> GenerationSettings:
         """A validated copy with some fields changed (``model_copy`` would skip validation)."""

@@ -21,6 +21,7 @@ SCRIPTS = sorted(p.name for p in (ROOT / "bench").glob("*.py"))
 QUICK = {
     "conflicts.py": [],
     "evidence_similarity.py": ["--limit", "20"],
+    "samplers.py": ["--tiny", "--rounds", "1", "--side", "64", "--steps", "2", "--hash-mb", "1"],
 }
 
 _RUNNER = """

@@ -22,6 +22,7 @@ from api.wiring.jobs import job_kinds
 from generation.generator import PersonalizedGenerator
 from generation.render import BatchEntry, Rendered, render_batch, render_request
 from generation.request import GenerationRequest
+from generation.samplers import Sampler
 from generation.settings import GenerationSettings
 from jobs.generation import GenerationWork, image_key
 from jobs.progress import JobEvent, LocalProgress
@@ -136,6 +137,24 @@ def test_a_mixed_queue_batches_the_compatible_jobs_and_runs_the_other_alone(worl
     assert samples[("tastemaker_batch_size_sum", None)] == 3
     assert samples[("tastemaker_batch_size_bucket", "1")] == 1
     assert families["tastemaker_images_per_second"].samples[0].value > 0
+
+
+def test_jobs_are_batched_by_sampler_as_by_steps(world) -> None:
+    euler = GenerationRequest(
+        prompt="a fox in the snow",
+        settings=request("x", 2).settings.updated(sampler=Sampler.EULER_A),
+    )
+    a = world.jobs.create("ann", "generation", request("a lighthouse at dusk", 1), RULES)
+    b = world.jobs.create("bob", "generation", euler, RULES)
+    c = world.jobs.create("cid", "generation", request("a quiet harbour", 3), RULES)
+
+    world.executor.run_next()
+    assert {world.jobs.get(j.id).status for j in (a, c)} == {DONE}  # type: ignore[union-attr]
+    assert world.jobs.get(b.id).status == QUEUED  # type: ignore[union-attr]
+    world.executor.run_next()
+    assert world.jobs.get(b.id).status == DONE  # type: ignore[union-attr]
+    parameters = Image.open(io.BytesIO(world.blobs.get(image_key(b.id, "image", 0)))).text
+    assert "Sampler: Euler a" in parameters["parameters"]  # type: ignore[attr-defined]
 
 
 def test_cancelling_one_job_of_a_batch_leaves_the_others_to_finish(world) -> None:

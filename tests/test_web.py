@@ -15,7 +15,7 @@ from selenium.webdriver.common.by import By
 from selenium.webdriver.remote.webdriver import WebDriver
 from selenium.webdriver.remote.webelement import WebElement
 from selenium.webdriver.support import expected_conditions as ec
-from selenium.webdriver.support.ui import WebDriverWait
+from selenium.webdriver.support.ui import Select, WebDriverWait
 
 from tests.doubles.uvicorn_server import ONBOARDING_COMMENTS as COMMENTS
 from tests.doubles.uvicorn_server import UvicornServer
@@ -158,8 +158,18 @@ def test_onboard_edit_and_generate_in_the_browser(
     steps.send_keys("6")
     browser.execute_script("document.getElementById('gen-size').value = '64'")
     by_id(browser, "gen-seed").send_keys("3")
+    # The samplers come from the service's schema, by their A1111 names.
+    sampler = (By.CSS_SELECTOR, "#gen-sampler option[value='Euler a']")
+    wait(browser).until(ec.presence_of_element_located(sampler))
+    Select(by_id(browser, "gen-sampler")).select_by_value("Euler a")
     by_id(browser, "gen-submit").click()
     wait(browser, 120).until(ec.text_to_be_present_in_element((By.ID, "gen-status"), "Done."))
+    png = browser.execute_async_script(
+        "const done = arguments[0];"
+        "fetch(`/v1/generations/${state.job}/images/0`).then((r) => r.arrayBuffer())"
+        ".then((b) => done(new TextDecoder('latin1').decode(b)));"
+    )
+    assert "Sampler: Euler a" in png  # the PNG's A1111 parameters name the sampler chosen
     for image in ("img-personal", "img-plain"):
         script = f"return document.getElementById('{image}').naturalWidth"
         wait(browser).until(lambda d, s=script: d.execute_script(s))

@@ -24,6 +24,7 @@ from generation.request import GenerationRequest
 from generation.settings import check_prompt
 
 if TYPE_CHECKING:
+    from api.cli.from_png import FromPng
     from api.settings import Settings
     from generation.result import GenerationResult
 
@@ -86,7 +87,11 @@ def _slug(text: str) -> str:
 
 @with_setting_flags
 def generate(
-    prompt: Annotated[str, typer.Argument(help=PROMPT_FIELDS["prompt"].description)],
+    prompt: Annotated[
+        str | None,
+        typer.Argument(help=PROMPT_FIELDS["prompt"].description + " (or --from-png)"),
+    ] = None,
+    *,
     user: UserOpt,
     model: Annotated[
         str | None,
@@ -109,10 +114,33 @@ def generate(
     pull: Annotated[
         bool, typer.Option("--pull", help="Download a hub --model that is not cached yet.")
     ] = False,
+    png: Annotated[
+        Path | None,
+        typer.Option(
+            "--from-png",
+            metavar="FILE",
+            help="Make a PNG again: tastemaker's own (the same pixels on the same machine) or "
+            "an A1111 one (prompt, negative, steps, sampler, CFG, seed, size); flags given "
+            "win over the file's values.",
+        ),
+    ] = None,
+    context: typer.Context,
     **options: Any,
 ) -> None:
     """Render PROMPT in USER's taste; writes PNGs that record what was applied."""
     # 1. Check every input before loading anything.
+    pinned, keep = None, lambda sink: sink
+    if png is not None:
+        recipe = _from_png(png, prompt, negative_prompt, mode, model, options, context)
+        prompt, negative_prompt, mode, model = (
+            recipe.prompt,
+            recipe.negative_prompt,
+            recipe.mode,
+            recipe.model,
+        )
+        options, pinned, keep = recipe.options, recipe.profile_version, recipe.sink
+    if prompt is None:
+        _fail("say what to draw: a PROMPT, or --from-png FILE")
     try:
         settings = settings_from(options, mode)
         prompt = check_prompt(prompt)
@@ -126,7 +154,11 @@ def generate(
 
         _fail(describe_validation_error(error))
     request = GenerationRequest(
-        prompt=prompt, negative_prompt=negative_prompt, settings=settings, palp=palp
+        prompt=prompt,
+        negative_prompt=negative_prompt,
+        settings=settings,
+        palp=palp,
+        profile_version=pinned,
     )
     components = Components()
     components.accounts.require(user)
@@ -174,8 +206,10 @@ def generate(
                 store,
                 user,
                 request,
-                file_sink(
-                    lambda _variant, _i, image_seed: out / f"{_slug(prompt)}-{image_seed}.png"
+                keep(
+                    file_sink(
+                        lambda _variant, _i, image_seed: out / f"{_slug(prompt)}-{image_seed}.png"
+                    )
                 ),
                 on_step=advance,
                 styles=components.styles,
@@ -189,7 +223,7 @@ def generate(
         _fail(str(error))
 
     # 4. Tell the person what was applied.
-    result, paths = rendered.result, [Path(file) for file in rendered.files]
+    result, paths = rendered.result, [Path(file) for file in rendered.files if file]
     if as_json:
         sys.stdout.write(json.dumps(_result_json(result, paths), indent=2) + "\n")
         return
@@ -203,6 +237,35 @@ def generate(
             f"final losses {summary['final_losses'] or '-'}",
             soft_wrap=True,
         )
+
+
+def _from_png(
+    png: Path,
+    prompt: str | None,
+    negative: str,
+    mode: RequestMode,
+    model: str | None,
+    options: dict[str, Any],
+    context: typer.Context,
+) -> FromPng:
+    """The PNG's request with the typed flags over it; a one-line error when unreadable."""
+    from api.cli.from_png import from_png, typed_flags
+
+    try:
+        recipe = from_png(
+            png,
+            prompt=prompt,
+            negative_prompt=negative,
+            mode=mode,
+            model=model,
+            options=options,
+            typed_flag=typed_flags(context),
+        )
+    except GenerationError as error:
+        _fail(str(error))
+    for note in recipe.notes:
+        err.print(f"[yellow]note:[/yellow] {note}", soft_wrap=True)
+    return recipe
 
 
 def _ensure_downloaded(model: str, pull: bool) -> None:
@@ -341,106 +404,9 @@ def score(
         raise typer.Exit(1)
 
 
-def _clip_name(model: str | None, clip: str | None) -> str:
-    from generation.tiny import TINY_CLIP_NAME
-
-    settings = Components().settings
-    name = clip or settings.clip_model
-    if name is None and (model or settings.model).startswith("tiny"):
-        name = TINY_CLIP_NAME
-    if name is None:
-        _fail("say which CLIP model the embedding belongs to: --clip or TASTEMAKER_CLIP_MODEL")
-    return name
-
-
-ClipOpt = Annotated[
-    str | None, typer.Option(help="CLIP model the embedding belongs to (default: the setting).")
-]
-
-
-def aesthetic_export(
-    user: UserOpt,
-    path: Annotated[
-        Path | None, typer.Argument(help="Where to write the .pt file (or --out).")
-    ] = None,
-    out: Annotated[Path | None, typer.Option("--out", help="Where to write the .pt file.")] = None,
-    clip: ClipOpt = None,
-    model: Annotated[str | None, typer.Option(help="'tiny' selects the tiny CLIP.")] = None,
-) -> None:
-    """Write USER's aesthetic embedding in the A1111 aesthetic-gradients .pt format."""
-    target = out or path
-    if target is None or (out is not None and path is not None and out != path):
-        _fail("say where to write the embedding once: --out FILE (or FILE)")
-    import torch
-
-    from generation.aesthetic import save_a1111_embedding
-
-    name = _clip_name(model, clip)
-    components = Components()
-    components.accounts.require(user)
-    profile = components.store.profile(user)
-    vector = profile.aesthetic_embeddings.get(name)
-    if vector is None:
-        _fail(
-            f"{user} has no aesthetic embedding for {name} at profile version {profile.version} "
-            "yet (it is made at the first generation or score)"
-        )
-    save_a1111_embedding(torch.tensor(vector), target)
-    console.print(f"wrote {target} ({len(vector)}-d, {name}, profile version {profile.version})")
-
-
-def _clip_width(name: str) -> int:
-    """The embedding width of a CLIP model, from its config alone (no weights loaded)."""
-    from generation.tiny import TINY_CLIP_NAME, TINY_PROJECTION
-
-    if name == TINY_CLIP_NAME:
-        return TINY_PROJECTION
-    from transformers import CLIPConfig
-
-    from generation.hub import is_hub_id, require_cached
-
-    try:
-        where = require_cached(name) if is_hub_id(name) else Path(name)  # never downloads
-        width = CLIPConfig.from_pretrained(where).projection_dim
-    except GenerationError as error:
-        _fail(str(error))
-    except (OSError, ValueError) as error:
-        _fail(
-            f"cannot read the config of CLIP model {name!r} (a local folder or cached hub id): "
-            f"{str(error).splitlines()[0]}"
-        )
-    if width is None:
-        _fail(f"CLIP model {name!r} declares no projection width")
-    return int(width)
-
-
-def aesthetic_import(
-    user: UserOpt,
-    path: Annotated[Path, typer.Argument(help="An A1111 aesthetic embedding .pt file.")],
-    clip: ClipOpt = None,
-    model: Annotated[str | None, typer.Option(help="'tiny' selects the tiny CLIP.")] = None,
-) -> None:
-    """Use an A1111 aesthetic embedding as USER's, for their current profile version."""
-    from generation.aesthetic import load_a1111_embedding
-
-    name = _clip_name(model, clip)
-    try:
-        # A vector of another width would be stored and break every later generation.
-        vector = load_a1111_embedding(path, expected_dim=_clip_width(name))
-    except GenerationError as error:
-        _fail(str(error))
-    components = Components()
-    components.accounts.require(user)
-    profile = components.store.profile(user)
-    values = [float(x) for x in vector]
-    components.store.put_aesthetic_embedding(user, profile.version, name, values)
-    console.print(
-        f"imported a {len(values)}-d aesthetic embedding for {user} ({name}, "
-        f"profile version {profile.version})"
-    )
-
-
 def register(app: typer.Typer) -> None:
+    from api.cli.aesthetic import aesthetic_export, aesthetic_import
+
     """Add ``generate``, ``score`` and the aesthetic-embedding import/export to the main app."""
     app.command("generate")(generate)
     app.command("score")(score)

@@ -469,6 +469,8 @@ $("gen-form").addEventListener("submit", async (event) => {
   const body = { prompt: $("gen-prompt").value, negative_prompt: $("gen-negative").value, steps: Number($("gen-steps").value),
     vp_degree: Number($("gen-vp").value), aesthetic_steps: Number($("gen-aesthetic").value),
     style_weight: Number($("gen-style").value), mode: $("gen-mode").value, include_plain: $("gen-plain").checked };
+  if ($("gen-sampler").value !== "") body.sampler = $("gen-sampler").value;
+  if (Number($("gen-rescale").value) > 0) body.cfg_rescale = Number($("gen-rescale").value);
   if ($("gen-seed").value !== "") body.seed = Number($("gen-seed").value);
   if ($("gen-size").value !== "") body.width = body.height = Number($("gen-size").value);
   $("gen-submit").disabled = true;
@@ -591,8 +593,19 @@ async function restoreVersion(version) {
 
 // -- start ----------------------------------------------------------------------------------
 
+// The samplers the service offers, from its own schema: the names are declared once, there.
+async function loadSamplers() {
+  const response = await fetch("/openapi.json");
+  if (!response.ok) return;
+  const names = (await response.json()).components.schemas.Sampler?.enum || [];
+  const select = $("gen-sampler");
+  const [first] = select.options;
+  select.replaceChildren(first, ...names.map((name) => el("option", { value: name }, name)));
+}
+
 (async () => {
   try {
+    loadSamplers().catch(() => {});
     if (await ensureUser()) await loadOnboarding();
     document.body.dataset.ready = "true";
   } catch (error) { notice(`Cannot reach the service: ${error.message}`); }
