@@ -11,6 +11,7 @@ few image tokens (docs/design.md, "Style references (IP-Adapter, InstantStyle)")
 from __future__ import annotations
 
 import hashlib
+import logging
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
@@ -22,14 +23,18 @@ from torch import Tensor
 from generation.errors import InvalidGenerationRequest
 from generation.ip_adapter import StyleAdapter
 from generation.reaction_images import MAX_INPUT_PIXELS, decode_image_bytes, reaction_bytes
+from generation.settings import GenerationSettings
 from preference_store.models import Profile
 
 if TYPE_CHECKING:
     from preference_store.blobs import BlobStore
     from preference_store.reference_cache import ReferenceCache
 
+log = logging.getLogger("tastemaker.generation")
+
 MAX_PROFILE_REFERENCES = 4
 MAX_REQUEST_REFERENCES = 16
+MAX_REFERENCE_BYTES = 10 * 1024 * 1024  # an uploaded or --ref image file
 
 
 @dataclass(frozen=True)
@@ -134,3 +139,30 @@ def _decode(name: str, data: bytes, max_pixels: int) -> Image.Image:
             "not an image" if isinstance(error, UnidentifiedImageError) else "damaged or truncated"
         )
         raise InvalidGenerationRequest(f"reference {name}: {reason}") from None
+
+
+def choose_references(
+    adapter: StyleAdapter | None,
+    cache: ReferenceCache | None,
+    profile: Profile,
+    settings: GenerationSettings,
+    images: Sequence[tuple[str, bytes]] = (),
+    blobs: BlobStore | None = None,
+) -> StyleReferences | None:
+    """The request's references: its own ``images`` when given, else (with an adapter and a
+    scale above 0) the profile's liked images; None for none. A broken liked-image file costs
+    the references, not the request (as for the aesthetic embedding)."""
+    if images:
+        if adapter is None:
+            raise InvalidGenerationRequest(
+                "style references need an IP-Adapter: set TASTEMAKER_IP_ADAPTER (and "
+                "TASTEMAKER_IP_ADAPTER_IMAGE_ENCODER) for this model"
+            )
+        return ReferenceEmbedder(adapter, cache).request_set(images)
+    if adapter is None or settings.style_ref_scale == 0.0:
+        return None
+    try:
+        return ReferenceEmbedder(adapter, cache).profile_set(profile, blobs)
+    except (OSError, InvalidGenerationRequest) as error:
+        log.warning("no style references for %s: %s", profile.user_id, error)
+        return None

@@ -109,10 +109,26 @@ def generate(
     pull: Annotated[
         bool, typer.Option("--pull", help="Download a hub --model that is not cached yet.")
     ] = False,
+    ref: Annotated[
+        list[Path] | None,
+        typer.Option(
+            "--ref",
+            help="Style reference image(s) for this request only: files, folders or globs "
+            "(instead of the liked images).",
+        ),
+    ] = None,
+    no_style_ref: Annotated[
+        bool, typer.Option("--no-style-ref", help="No style references (the same as scale 0).")
+    ] = False,
     **options: Any,
 ) -> None:
     """Render PROMPT in USER's taste; writes PNGs that record what was applied."""
     # 1. Check every input before loading anything.
+    if no_style_ref:
+        if ref:
+            _fail("--ref and --no-style-ref contradict each other: give one")
+        options["style_ref_scale"] = 0.0
+    references = _read_references(ref or [])
     try:
         settings = settings_from(options, mode)
         prompt = check_prompt(prompt)
@@ -184,6 +200,7 @@ def generate(
                     max_bytes=components.settings.palp_cache_mb * 1024 * 1024,
                 ),
                 blobs=components.blobs,
+                references=references,
             )
     except GenerationError as error:
         _fail(str(error))
@@ -203,6 +220,28 @@ def generate(
             f"final losses {summary['final_losses'] or '-'}",
             soft_wrap=True,
         )
+
+
+def _read_references(typed: list[Path]) -> list[tuple[str, bytes]]:
+    """The --ref files as (name, bytes), refused in one line before any model loads."""
+    from api.cli.image_files import expand_images
+    from generation.style_refs import MAX_REFERENCE_BYTES, MAX_REQUEST_REFERENCES
+
+    files = expand_images(typed)
+    if len(files) > MAX_REQUEST_REFERENCES:
+        _fail(f"--ref names {len(files)} images; at most {MAX_REQUEST_REFERENCES} per request")
+    found = []
+    for path in files:
+        try:
+            size = path.stat().st_size
+            if size > MAX_REFERENCE_BYTES:
+                _fail(f"{path}: {size:,} bytes; a reference is at most {MAX_REFERENCE_BYTES:,}")
+            found.append((path.name, path.read_bytes()))
+        except OSError as error:
+            from generation.reaction_images import describe_unreadable
+
+            _fail(f"{path}: {describe_unreadable(error)}")
+    return found
 
 
 def _ensure_downloaded(model: str, pull: bool) -> None:
@@ -228,6 +267,7 @@ def _result_json(result: GenerationResult, paths: list[Path]) -> dict[str, objec
         "settings": result.settings.model_dump(mode="json"),
         "plan": result.plan.model_dump(mode="json"),
         "aesthetic": asdict(result.aesthetic),
+        "style_refs": result.style_refs,
         "timings": result.timings,
     }
 
@@ -259,9 +299,23 @@ def _print_result(result: GenerationResult, paths: list[Path]) -> None:
         f"negative token: {plan.negative_style_token or '-'}"
         + (f"  [weight {weights.negative_style_weight:g}]" if plan.negative_style_token else "")
     )
+    console.print(f"style refs:     {describe_references(result.style_refs)}", soft_wrap=True)
     console.print(f"seed {result.seed}; {describe_timings(result.timings)}", soft_wrap=True)
     for path in paths:
         console.print(f"wrote {path}")
+
+
+def describe_references(refs: dict[str, Any] | None) -> str:
+    """Which references steered the image, at which scale and mode (or why none did)."""
+    if not refs:
+        return "-"
+    images = ", ".join(refs["images"])
+    if not refs["applied"]:
+        return f"off (scale 0); would use {refs['origin']} images {images}"
+    return (
+        f"{refs['origin']} images {images}  [{refs['adapter']}, scale {refs['scale']:g}, "
+        f"mode {refs['mode']}]"
+    )
 
 
 def describe_timings(timings: dict[str, float]) -> str:
