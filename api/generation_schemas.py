@@ -8,12 +8,14 @@ not 1). The service's own, tighter limits (``max_steps``, ...) apply on top, in 
 from __future__ import annotations
 
 from datetime import datetime
+from enum import Enum
 from typing import TYPE_CHECKING, Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, Strict, create_model
+from pydantic import BaseModel, ConfigDict, Field, Strict, StringConstraints, create_model
 
 from api.schemas import Request
 from generation.options import MODE_HELP, OPTIONS, Option, RequestMode
+from generation.reference_ids import MAX_REQUEST_REFERENCES, REFERENCE_ID_PATTERN
 from generation.request import GenerationRequest
 
 _REQUEST_FIELDS = GenerationRequest.model_fields
@@ -44,6 +46,12 @@ class GenerationBody(Request):
         "to compare side by side. Doubles the work.",
     )
 
+    style_ref_ids: list[Annotated[str, StringConstraints(pattern=REFERENCE_ID_PATTERN)]] = Field(
+        default_factory=list,
+        max_length=MAX_REQUEST_REFERENCES,
+        description=_REQUEST_FIELDS["style_ref_ids"].description,
+    )
+
     @property
     def request_mode(self) -> RequestMode:
         return self.mode or RequestMode.EMBEDS
@@ -55,6 +63,9 @@ class GenerationBody(Request):
 
 def _body_field(option: Option) -> tuple[Any, Any]:
     """The option as an optional, strictly typed body field with the declaration's bounds."""
+    if isinstance(option.value_type, type) and issubclass(option.value_type, Enum):
+        # A strict enum takes only enum instances; JSON brings its value (a string).
+        return option.value_type | None, Field(default=None, description=option.info.description)
     strict: Any = Annotated[(option.value_type, Strict(), *option.info.metadata)]
     return strict | None, Field(default=None, description=option.info.description)
 
@@ -96,6 +107,9 @@ class GenerationOut(BaseModel):
     profile_version: int | None
     plan: dict[str, Any] | None = Field(description="The conditioning plan with provenance.")
     aesthetic: dict[str, Any] | None
+    style_refs: dict[str, Any] | None = Field(
+        default=None, description="The style references used: adapter, scale, mode, images."
+    )
     timings: dict[str, float]
     image_urls: list[str]
     plain_image_urls: list[str]

@@ -15,11 +15,12 @@ from typing import TYPE_CHECKING, Any
 
 from generation.aesthetic import ensure_aesthetic_embedding
 from generation.batched import BatchItem, generate_batch
-from generation.errors import AestheticEmbeddingError
+from generation.errors import AestheticEmbeddingError, InvalidGenerationRequest
 from generation.generator import PersonalizedGenerator
 from generation.palp_adapters import AdapterStore
 from generation.palp_run import PalpAdapter, applied, prepare_adapter
 from generation.png import png_bytes
+from generation.reference_files import ReferenceFiles
 from generation.request import GenerationRequest
 from generation.result import GenerationResult, StepCallback
 from generation.style_library import UsableTokens, tokens_for
@@ -179,12 +180,17 @@ def render_batch(
             except AestheticEmbeddingError as error:  # a broken liked-image file costs the
                 log.warning("no aesthetic embedding for %s: %s", entry.user_id, error)  # steps
             tokens = _usable(styles, entry.user_id, generator)
+            own = list(entry.references)
+            if entry.request.style_ref_ids:
+                if blobs is None:
+                    raise InvalidGenerationRequest("uploaded references need the blob store")
+                own += ReferenceFiles(blobs).images(entry.user_id, entry.request.style_ref_ids)
             references = choose_references(
                 generator.style_adapter,
                 store.references,
                 profile,
                 entry.request.settings,
-                entry.references,
+                own,
                 blobs,
             )
         except Exception as error:

@@ -23,6 +23,7 @@ from torch import Tensor
 from generation.errors import InvalidGenerationRequest
 from generation.ip_adapter import StyleAdapter
 from generation.reaction_images import MAX_INPUT_PIXELS, decode_image_bytes, reaction_bytes
+from generation.reference_ids import MAX_REQUEST_REFERENCES
 from generation.settings import GenerationSettings
 from preference_store.models import Profile
 
@@ -33,8 +34,6 @@ if TYPE_CHECKING:
 log = logging.getLogger("tastemaker.generation")
 
 MAX_PROFILE_REFERENCES = 4
-MAX_REQUEST_REFERENCES = 16
-MAX_REFERENCE_BYTES = 10 * 1024 * 1024  # an uploaded or --ref image file
 
 
 @dataclass(frozen=True)

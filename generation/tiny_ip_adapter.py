@@ -43,8 +43,11 @@ def build_tiny_image_encoder(seed: int = 0) -> tuple[CLIPVisionModelWithProjecti
     return encoder, processor
 
 
-def tiny_ip_adapter_state_dict(unet: Any, seed: int = 0) -> dict[str, dict[str, torch.Tensor]]:
-    """The ``{"image_proj": ..., "ip_adapter": ...}`` dict ``load_ip_adapter`` takes."""
+def tiny_ip_adapter_state_dict(
+    unet: Any, seed: int = 0, *, image_embed_dim: int = TINY_PROJECTION
+) -> dict[str, dict[str, torch.Tensor]]:
+    """The ``{"image_proj": ..., "ip_adapter": ...}`` dict ``load_ip_adapter`` takes, random
+    and seeded, for any UNet (``bench/style_refs.py`` builds SD 1.5's shapes with it)."""
     torch.manual_seed(seed)
     config = unet.config
     cross_attention: dict[str, torch.Tensor] = {}
@@ -68,7 +71,7 @@ def tiny_ip_adapter_state_dict(unet: Any, seed: int = 0) -> dict[str, dict[str, 
         key_id += 2
     projection = ImageProjection(
         cross_attention_dim=config.cross_attention_dim,
-        image_embed_dim=TINY_PROJECTION,
+        image_embed_dim=image_embed_dim,
         num_image_text_embeds=TINY_IMAGE_TOKENS,
     ).state_dict()
     image_proj = {

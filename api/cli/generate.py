@@ -225,7 +225,7 @@ def generate(
 def _read_references(typed: list[Path]) -> list[tuple[str, bytes]]:
     """The --ref files as (name, bytes), refused in one line before any model loads."""
     from api.cli.image_files import expand_images
-    from generation.style_refs import MAX_REFERENCE_BYTES, MAX_REQUEST_REFERENCES
+    from generation.reference_ids import MAX_REFERENCE_BYTES, MAX_REQUEST_REFERENCES
 
     files = expand_images(typed)
     if len(files) > MAX_REQUEST_REFERENCES:
