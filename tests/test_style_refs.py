@@ -262,3 +262,40 @@ def test_embeddings_are_cached_by_content_and_the_profile_set_per_version(
         models.adapter.embed = original  # type: ignore[method-assign]
     assert calls == []  # the same bytes under another name: no encoder pass
     assert torch.allclose(cached, direct, atol=1e-5)
+
+
+def test_references_combine_with_vipers_guidance_a_style_token_and_aesthetic_gradients(
+    models: LoadedModels, refs: tuple[StyleReferences, ...]
+) -> None:
+    """Every personalization at once, batched with a request that has none of them."""
+    from generation.encoding import PipelineTextEncoder
+    from generation.style_inject import encoder_keys
+    from generation.style_token import StyleToken
+
+    generator = PersonalizedGenerator(
+        models.pipeline, clip=models.clip, model_name=models.name, style_adapter=models.adapter
+    )
+    keys = encoder_keys(PipelineTextEncoder(models.pipeline).encoders)
+    noise = torch.Generator().manual_seed(4)
+    token = StyleToken("t", "<alice>", {k: torch.randn(1, 32, generator=noise) for k in keys})
+    embedding = torch.nn.functional.normalize(torch.randn(32, generator=noise), dim=0)
+    everything = settings(mode="guidance", aesthetic_steps=2)
+
+    def alice(references: StyleReferences | None) -> BatchItem:
+        return BatchItem(
+            "a fox",
+            person("alice"),
+            everything,
+            aesthetic_embedding=embedding,
+            style=token,
+            references=references,
+        )
+
+    without = image(generator, alice(None))[0]
+    bob = BatchItem("a harbour", person("bob"), settings(seed=9, mode="guidance"))
+    plain = image(generator, bob)[0]
+    together = image(generator, alice(refs[0]), bob)
+    alone = image(generator, alice(refs[0]))[0]
+    assert np.abs(together[0] - alone).max() <= TOLERANCE
+    assert np.abs(together[1] - plain).max() <= TOLERANCE
+    assert np.abs(alone - without).max() > 0.01
