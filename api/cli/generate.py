@@ -17,6 +17,7 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from rich.table import Table
 
 from api.cli.generation_flags import with_setting_flags
+from api.cli.references import describe_references, read_references
 from api.wiring.services import Components
 from generation.errors import ClipMismatchError, GenerationError
 from generation.options import MODE_HELP, RequestMode, palp_from, settings_from
@@ -128,7 +129,10 @@ def generate(
         if ref:
             _fail("--ref and --no-style-ref contradict each other: give one")
         options["style_ref_scale"] = 0.0
-    references = _read_references(ref or [])
+    try:
+        references = read_references(ref or [])
+    except ValueError as error:  # a --ref file: said before any model loads
+        _fail(str(error))
     try:
         settings = settings_from(options, mode)
         prompt = check_prompt(prompt)
@@ -222,28 +226,6 @@ def generate(
         )
 
 
-def _read_references(typed: list[Path]) -> list[tuple[str, bytes]]:
-    """The --ref files as (name, bytes), refused in one line before any model loads."""
-    from api.cli.image_files import expand_images
-    from generation.reference_ids import MAX_REFERENCE_BYTES, MAX_REQUEST_REFERENCES
-
-    files = expand_images(typed)
-    if len(files) > MAX_REQUEST_REFERENCES:
-        _fail(f"--ref names {len(files)} images; at most {MAX_REQUEST_REFERENCES} per request")
-    found = []
-    for path in files:
-        try:
-            size = path.stat().st_size
-            if size > MAX_REFERENCE_BYTES:
-                _fail(f"{path}: {size:,} bytes; a reference is at most {MAX_REFERENCE_BYTES:,}")
-            found.append((path.name, path.read_bytes()))
-        except OSError as error:
-            from generation.reaction_images import describe_unreadable
-
-            _fail(f"{path}: {describe_unreadable(error)}")
-    return found
-
-
 def _ensure_downloaded(model: str, pull: bool) -> None:
     """A hub id not in the cache is downloaded only when asked (``--pull``)."""
     from api.cli.models import download
@@ -303,19 +285,6 @@ def _print_result(result: GenerationResult, paths: list[Path]) -> None:
     console.print(f"seed {result.seed}; {describe_timings(result.timings)}", soft_wrap=True)
     for path in paths:
         console.print(f"wrote {path}")
-
-
-def describe_references(refs: dict[str, Any] | None) -> str:
-    """Which references steered the image, at which scale and mode (or why none did)."""
-    if not refs:
-        return "-"
-    images = ", ".join(refs["images"])
-    if not refs["applied"]:
-        return f"off (scale 0); would use {refs['origin']} images {images}"
-    return (
-        f"{refs['origin']} images {images}  [{refs['adapter']}, scale {refs['scale']:g}, "
-        f"mode {refs['mode']}]"
-    )
 
 
 def describe_timings(timings: dict[str, float]) -> str:
