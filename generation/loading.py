@@ -103,7 +103,11 @@ def load_models(
         pipeline.to(device)
         clip_model: Any = tiny_clip.model
         clip_model.to(device)
-        adapter = load_style_adapter(pipeline, ip_adapter) if ip_adapter else None
+        adapter = (
+            load_style_adapter(pipeline, ip_adapter, ip_adapter_image_encoder)
+            if ip_adapter
+            else None
+        )
         return LoadedModels(pipeline, name, _bundle_tiny(tiny_clip), adapter)
     torch_dtype = resolve_dtype(dtype, device)
     pipeline = load_pipeline(name, torch_dtype=torch_dtype, single_file_config=single_file_config)

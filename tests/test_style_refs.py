@@ -299,3 +299,48 @@ def test_references_combine_with_vipers_guidance_a_style_token_and_aesthetic_gra
     assert np.abs(together[0] - alone).max() <= TOLERANCE
     assert np.abs(together[1] - plain).max() <= TOLERANCE
     assert np.abs(alone - without).max() > 0.01
+
+
+def test_an_adapter_file_and_encoder_folder_from_the_settings_load_like_the_built_in_one(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """TASTEMAKER_IP_ADAPTER as a local .safetensors file (the hub layout: image_proj.* and
+    ip_adapter.* keys) with TASTEMAKER_IP_ADAPTER_IMAGE_ENCODER as a folder."""
+    from safetensors.torch import save_file
+
+    from api.settings import Settings
+    from api.wiring.generation import open_generator, open_models
+    from generation.errors import ModelNotFoundError
+    from generation.tiny import build_tiny_sd
+    from generation.tiny_ip_adapter import build_tiny_image_encoder, tiny_ip_adapter_state_dict
+
+    state = tiny_ip_adapter_state_dict(build_tiny_sd().unet)
+    flat = {f"{part}.{k}": v.contiguous() for part, d in state.items() for k, v in d.items()}
+    save_file(flat, str(tmp_path / "ip-adapter_tiny.safetensors"))
+    encoder, _ = build_tiny_image_encoder()
+    encoder.save_pretrained(tmp_path / "image_encoder")
+    monkeypatch.setenv("TASTEMAKER_DATA_DIR", str(tmp_path / "data"))
+    monkeypatch.setenv("TASTEMAKER_IP_ADAPTER", str(tmp_path / "ip-adapter_tiny.safetensors"))
+    monkeypatch.setenv("TASTEMAKER_IP_ADAPTER_IMAGE_ENCODER", str(tmp_path / "image_encoder"))
+    models = open_models(Settings(), model="tiny")
+    assert models.adapter is not None and models.adapter.name.endswith(
+        "ip-adapter_tiny.safetensors"
+    )
+    built_in = load_models("tiny")
+    assert built_in.adapter is not None
+    data = [("x.png", png((200, 100, 0)))]
+    from_file = ReferenceEmbedder(models.adapter).request_set(data)
+    from_code = ReferenceEmbedder(built_in.adapter).request_set(data)
+    assert torch.allclose(from_file.embedding, from_code.embedding)
+    mine = image(
+        open_generator(models), BatchItem("a cat", person("a"), settings(), references=from_file)
+    )
+    theirs = image(
+        PersonalizedGenerator(built_in.pipeline, style_adapter=built_in.adapter),
+        BatchItem("a cat", person("a"), settings(), references=from_code),
+    )
+    assert np.abs(mine[0] - theirs[0]).max() <= TOLERANCE
+
+    monkeypatch.setenv("TASTEMAKER_IP_ADAPTER", "nobody/nothing")
+    with pytest.raises(ModelNotFoundError, match="weight file"):
+        open_models(Settings(), model="tiny")
