@@ -108,20 +108,22 @@ def test_scale_and_mode_change_the_image(
 def test_a_batch_keeps_each_request_its_own_references(
     generator: PersonalizedGenerator, refs: tuple[StyleReferences, ...]
 ) -> None:
+    """Different references, scales and modes in one batch: no grouping by scale or mode."""
     warm, cold = refs
+    strong_full = settings(seed=2, style_ref_mode="full", style_ref_scale=1.2)
     alone_plain = image(generator, BatchItem("a harbour", person("p"), settings(seed=1)))[0]
     alone_warm = image(
         generator, BatchItem("a fox", person("w"), settings(seed=2), references=warm)
     )[0]
     alone_cold = image(
         generator,
-        BatchItem("a fox", person("c"), settings(seed=2, style_ref_mode="full"), references=cold),
+        BatchItem("a fox", person("c"), strong_full, references=cold),
     )[0]
     batch = image(
         generator,
         BatchItem("a harbour", person("p"), settings(seed=1)),
         BatchItem("a fox", person("w"), settings(seed=2), references=warm),
-        BatchItem("a fox", person("c"), settings(seed=2, style_ref_mode="full"), references=cold),
+        BatchItem("a fox", person("c"), strong_full, references=cold),
     )
     assert np.abs(batch[0] - alone_plain).max() <= TOLERANCE
     assert np.abs(batch[1] - alone_warm).max() <= TOLERANCE
