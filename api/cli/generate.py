@@ -17,7 +17,7 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from rich.table import Table
 
 from api.cli.generation_flags import with_setting_flags
-from api.cli.references import describe_references, read_references
+from api.cli.references import NoStyleRefOpt, RefOpt, describe_references, style_ref_options
 from api.wiring.services import Components
 from generation.errors import ClipMismatchError, GenerationError
 from generation.options import MODE_HELP, RequestMode, palp_from, settings_from
@@ -110,27 +110,14 @@ def generate(
     pull: Annotated[
         bool, typer.Option("--pull", help="Download a hub --model that is not cached yet.")
     ] = False,
-    ref: Annotated[
-        list[Path] | None,
-        typer.Option(
-            "--ref",
-            help="Style reference image(s) for this request only: files, folders or globs "
-            "(instead of the liked images).",
-        ),
-    ] = None,
-    no_style_ref: Annotated[
-        bool, typer.Option("--no-style-ref", help="No style references (the same as scale 0).")
-    ] = False,
+    ref: RefOpt = None,
+    no_style_ref: NoStyleRefOpt = False,
     **options: Any,
 ) -> None:
     """Render PROMPT in USER's taste; writes PNGs that record what was applied."""
     # 1. Check every input before loading anything.
-    if no_style_ref:
-        if ref:
-            _fail("--ref and --no-style-ref contradict each other: give one")
-        options["style_ref_scale"] = 0.0
     try:
-        references = read_references(ref or [])
+        references = style_ref_options(ref, no_style_ref, options)
     except ValueError as error:  # a --ref file: said before any model loads
         _fail(str(error))
     try:

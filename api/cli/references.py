@@ -4,7 +4,32 @@ before any model loads), and what the output says about the references used."""
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
+from typing import Annotated, Any
+
+import typer
+
+RefOpt = Annotated[
+    list[Path] | None,
+    typer.Option(
+        "--ref",
+        help="Style reference image(s) for this request only: files, folders or globs "
+        "(instead of the liked images).",
+    ),
+]
+NoStyleRefOpt = Annotated[
+    bool, typer.Option("--no-style-ref", help="No style references (the same as scale 0).")
+]
+
+
+def style_ref_options(
+    ref: list[Path] | None, no_style_ref: bool, options: dict[str, Any]
+) -> list[tuple[str, bytes]]:
+    """The --ref files read; --no-style-ref sets the scale option to 0."""
+    if no_style_ref:
+        if ref:
+            raise ValueError("--ref and --no-style-ref contradict each other: give one")
+        options["style_ref_scale"] = 0.0
+    return read_references(ref or [])
 
 
 def read_references(typed: list[Path]) -> list[tuple[str, bytes]]:
