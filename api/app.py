@@ -38,6 +38,7 @@ from api.routes import (
     health,
     onboarding,
     preferences,
+    references,
     styles,
     users,
 )
@@ -49,6 +50,7 @@ from api.wiring.jobs import open_job_queue
 from api.wiring.services import Components
 from api.wiring.taste import build_taste
 from generation.loading import LoadedModels
+from generation.reference_ids import MAX_REFERENCE_BYTES
 from jobs.feedback import apply_pending_feedback
 from jobs.feedback_inbox import FeedbackInbox
 from jobs.queue import JobQueue
@@ -65,20 +67,22 @@ class BodyLimit:
     sent from here and the app is told the client left, so nothing downstream (FastAPI turns
     any error while reading a body into a 400) can answer in its place."""
 
-    def __init__(self, app: ASGIApp, limit: int) -> None:
+    def __init__(self, app: ASGIApp, limit: int, paths: dict[str, int] | None = None) -> None:
         self.app = app
         self.limit = limit
+        self.paths = paths or {}  # a larger limit for these exact paths (image uploads)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
-        message = f"the request body is over {self.limit} bytes; send less"
+        limit = self.paths.get(scope["path"], self.limit)
+        message = f"the request body is over {limit} bytes; send less"
         declared = None
         for name, value in scope["headers"]:
             if name == b"content-length":
                 declared = value  # the last one, as a dict of the headers would keep
-        if declared is not None and (not declared.isdigit() or int(declared) > self.limit):
+        if declared is not None and (not declared.isdigit() or int(declared) > limit):
             await problem(413, message)(scope, receive, send)
             return
         seen = 0
@@ -90,7 +94,7 @@ class BodyLimit:
                 return {"type": "http.disconnect"}
             incoming = await receive()
             seen += len(incoming.get("body", b""))
-            if seen > self.limit:
+            if seen > limit:
                 state["refused"] = True
                 if not state["started"]:
                     await problem(413, message)(scope, receive, send)
@@ -197,6 +201,7 @@ def create_app(settings: Settings | None = None, *, models: LoadedModels | None 
         generations,
         feedback,
         styles,
+        references,
     ):
         app.include_router(router.router)
 
@@ -206,7 +211,11 @@ def create_app(settings: Settings | None = None, *, models: LoadedModels | None 
 
     app.mount("/static", StaticFiles(directory=STATIC), name="static")
     app.add_middleware(ServerErrorsAsProblems)  # innermost: metrics see its 500
-    app.add_middleware(BodyLimit, limit=components.settings.max_body_bytes)
+    app.add_middleware(
+        BodyLimit,
+        limit=components.settings.max_body_bytes,
+        paths={references.UPLOAD_PATH: MAX_REFERENCE_BYTES},
+    )
     app.add_middleware(SecurityHeaders)
     app.add_middleware(MetricsMiddleware, metrics=metrics)
     return app

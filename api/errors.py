@@ -69,6 +69,10 @@ class Unprocessable(ApiError):
     status = 422
 
 
+class PayloadTooLarge(ApiError):
+    status = 413
+
+
 class TooManyRequests(ApiError):
     status = 429
 

@@ -11,10 +11,11 @@ from datetime import datetime
 from enum import Enum
 from typing import TYPE_CHECKING, Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, Strict, create_model
+from pydantic import BaseModel, ConfigDict, Field, Strict, StringConstraints, create_model
 
 from api.schemas import Request
 from generation.options import MODE_HELP, OPTIONS, Option, RequestMode
+from generation.reference_ids import MAX_REQUEST_REFERENCES, REFERENCE_ID_PATTERN
 from generation.request import GenerationRequest
 
 _REQUEST_FIELDS = GenerationRequest.model_fields
@@ -43,6 +44,12 @@ class GenerationBody(Request):
         strict=True,
         description="Also render the plain model's image (same seed, no personalization), "
         "to compare side by side. Doubles the work.",
+    )
+
+    style_ref_ids: list[Annotated[str, StringConstraints(pattern=REFERENCE_ID_PATTERN)]] = Field(
+        default_factory=list,
+        max_length=MAX_REQUEST_REFERENCES,
+        description=_REQUEST_FIELDS["style_ref_ids"].description,
     )
 
     @property
@@ -101,6 +108,9 @@ class GenerationOut(BaseModel):
     profile_version: int | None
     plan: dict[str, Any] | None = Field(description="The conditioning plan with provenance.")
     aesthetic: dict[str, Any] | None
+    style_refs: dict[str, Any] | None = Field(
+        default=None, description="The style references used: adapter, scale, mode, images."
+    )
     timings: dict[str, float]
     image_urls: list[str]
     plain_image_urls: list[str]

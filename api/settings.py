@@ -94,6 +94,17 @@ class Settings(BaseSettings):
     clip_model: str | None = Field(
         default=None, description="CLIP model matching the pipeline's text encoder."
     )
+    ip_adapter: str | None = Field(
+        default=None,
+        description="IP-Adapter for style references: a hub id with its weight file "
+        "(h94/IP-Adapter:models/ip-adapter_sd15.safetensors), a local file, 'tiny' (the tiny "
+        "models use it when unset) or 'none'.",
+    )
+    ip_adapter_image_encoder: str | None = Field(
+        default=None,
+        description="The IP-Adapter's CLIP image encoder: a hub id with its subfolder "
+        "(h94/IP-Adapter:models/image_encoder) or a local folder.",
+    )
     single_file_config: str | None = Field(
         default=None,
         description="A local diffusers model folder whose configs a single-file checkpoint "

@@ -35,8 +35,10 @@ from generation.result import (
     StageTimer,
     StepCallback,
 )
+from generation.row_references import RowReferences, row_references, stack_references
 from generation.samplers import build_scheduler, keep_rows, steps_done
 from generation.settings import ConditioningMode, GenerationSettings
+from generation.style_refs import StyleReferences
 from generation.style_token import StyleToken
 from preference_store.models import Profile
 
@@ -59,6 +61,7 @@ class BatchItem:
     on_step: StepCallback | None = None
     style: StyleToken | None = None
     negative_style: StyleToken | None = None
+    references: StyleReferences | None = None  # style references (IP-Adapter), if any
 
 
 @dataclass
@@ -78,6 +81,7 @@ class _Prepared:
     a: float = 0.0
     b: float = 0.0
     timings: dict[str, float] = field(default_factory=dict)
+    refs: RowReferences | None = None  # its image tokens and per-layer factors
 
     def shape_key(self) -> tuple[object, ...]:
         pooled = self.prompt.pooled
@@ -169,6 +173,7 @@ def _prepare(generator: PersonalizedGenerator, index: int, item: BatchItem) -> _
     else:
         text = combine(text, conditioning.liked, beta)
         negative = combine(negative, conditioning.disliked, beta)
+    refs = row_references(generator.style_adapter, item.references, settings)
     laps.lap("prepare")
 
     seed = settings.seed if settings.seed is not None else secrets.randbelow(2**31)
@@ -186,6 +191,7 @@ def _prepare(generator: PersonalizedGenerator, index: int, item: BatchItem) -> _
         a,
         b,
         laps.timings,
+        refs,
     )
 
 
@@ -228,9 +234,12 @@ def _denoise(
             seeds=[r.owner.seed + r.image for r in rows],  # per-row SDE noise (design: Samplers)
         )
     }
+    unet: Any = generator.pipeline.unet
+    referenced = stack_references(generator.style_adapter, unet, [r.owner.refs for r in rows])
+    if referenced is not None:  # style references: each row its image tokens and scale
+        unet = replace["unet"] = referenced
     guided: ViPerGuidedUNet | None = None
     if any(p.liked is not None for p in group):
-        unet = generator.pipeline.unet
         zeros = torch.zeros_like(group[0].prompt.hidden)
 
         def weights(pick: Any) -> Tensor:
@@ -268,6 +277,8 @@ def _denoise(
         if not keep:
             raise _AllDropped
         _shrink(callback_kwargs, pipe.scheduler, guided, keep, len(alive))
+        if referenced is not None:
+            referenced.keep(torch.tensor(keep))
         generators[:] = [generators[i] for i in keep]  # the list ancestral schedulers sample with
         alive[:] = [alive[i] for i in keep]
         return callback_kwargs
@@ -316,6 +327,7 @@ def _denoise(
             conditioning_cached=p.cached,
             model=generator.model_name,
             scheduler=scheduler,
+            style_refs=p.refs.report if p.refs is not None else None,
         )
     return outcomes
 

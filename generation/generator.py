@@ -23,6 +23,7 @@ from generation.cache import LRUCache
 from generation.clip import ClipBundle
 from generation.encoding import PipelineTextEncoder, SDPipeline, TextEmbeddings, pad_to
 from generation.errors import InvalidGenerationRequest
+from generation.ip_adapter import StyleAdapter
 from generation.plan import ConditioningPlan, place_style, plan_conditioning, token_counter
 from generation.result import (
     OUTPUT_TYPES,
@@ -38,6 +39,7 @@ from generation.settings import (
     check_prompt,
 )
 from generation.style_inject import STYLE_MARKER, encoder_keys
+from generation.style_refs import StyleReferences
 from generation.style_token import StyleToken
 from preference_store.models import Profile
 
@@ -58,8 +60,10 @@ class PersonalizedGenerator:
         clip: ClipBundle | None = None,
         model_name: str = "",
         cache: LRUCache[Conditioning] | None = None,
+        style_adapter: StyleAdapter | None = None,
     ) -> None:
         self.pipeline = pipeline
+        self.style_adapter = style_adapter  # IP-Adapter for style references (batched.py)
         self.text = PipelineTextEncoder(pipeline)
         self.clip = clip
         self.model_name = model_name or type(pipeline).__name__
@@ -87,6 +91,7 @@ class PersonalizedGenerator:
         output_type: str = "pil",
         style: StyleToken | None = None,
         negative_style: StyleToken | None = None,
+        references: StyleReferences | None = None,
     ) -> GenerationResult:
         item = BatchItem(
             prompt,
@@ -97,6 +102,7 @@ class PersonalizedGenerator:
             on_step=on_step,
             style=style,
             negative_style=negative_style,
+            references=references,
         )
         # A lone request is a batch of one: the CLI and every worker run the same stages.
         (outcome,) = generate_batch(self, [item], output_type=output_type)

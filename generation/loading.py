@@ -24,6 +24,7 @@ from generation.clip import ClipBundle
 from generation.encoding import SDPipeline
 from generation.errors import ModelLoadError, ModelNotFoundError
 from generation.hub import HUB_ID, cached_variant, require_cached
+from generation.ip_adapter import StyleAdapter, load_style_adapter
 from generation.tiny import (
     TINY_CLIP_NAME,
     TINY_MODEL_NAME,
@@ -33,6 +34,7 @@ from generation.tiny import (
     build_tiny_sd,
     build_tiny_sdxl,
 )
+from generation.tiny_ip_adapter import TINY_IP_ADAPTER_NAME
 
 DTYPES: dict[str, torch.dtype] = {
     "float32": torch.float32,
@@ -53,6 +55,7 @@ class LoadedModels:
     pipeline: SDPipeline
     name: str
     clip: ClipBundle | None = None
+    adapter: StyleAdapter | None = None  # the IP-Adapter for style references, if configured
 
     @property
     def is_tiny(self) -> bool:
@@ -82,16 +85,30 @@ def load_models(
     dtype: str | torch.dtype = "float32",
     clip_name: str | None = None,
     single_file_config: str | None = None,
+    ip_adapter: str | None = None,
+    ip_adapter_image_encoder: str | None = None,
 ) -> LoadedModels:
-    """Load the pipeline ``name`` and, when given (or for ``tiny``), the matching CLIP model."""
-    if name in (TINY_MODEL_NAME, TINY_SDXL_MODEL_NAME):
+    """Load the pipeline ``name`` and, when given (or for ``tiny``), the matching CLIP model
+    and IP-Adapter (``ip_adapter``: see ``generation.ip_adapter``; the tiny models take the
+    tiny one unless it is ``none``)."""
+    tiny = name in (TINY_MODEL_NAME, TINY_SDXL_MODEL_NAME)
+    if ip_adapter is None and tiny:
+        ip_adapter = TINY_IP_ADAPTER_NAME
+    if ip_adapter == "none":
+        ip_adapter = None
+    if tiny:
         tiny_clip = build_tiny_clip()
         builder = build_tiny_sdxl if name == TINY_SDXL_MODEL_NAME else build_tiny_sd
         pipeline: Any = builder(clip=tiny_clip)
         pipeline.to(device)
         clip_model: Any = tiny_clip.model
         clip_model.to(device)
-        return LoadedModels(pipeline, name, _bundle_tiny(tiny_clip))
+        adapter = (
+            load_style_adapter(pipeline, ip_adapter, ip_adapter_image_encoder)
+            if ip_adapter
+            else None
+        )
+        return LoadedModels(pipeline, name, _bundle_tiny(tiny_clip), adapter)
     torch_dtype = resolve_dtype(dtype, device)
     pipeline = load_pipeline(name, torch_dtype=torch_dtype, single_file_config=single_file_config)
     pipeline.to(device)
@@ -100,7 +117,10 @@ def load_models(
         if isinstance(component, torch.nn.Module):
             component.requires_grad_(False).eval()
     clip = load_clip(clip_name, device=device, torch_dtype=torch_dtype) if clip_name else None
-    return LoadedModels(pipeline, name, clip)
+    adapter = (
+        load_style_adapter(pipeline, ip_adapter, ip_adapter_image_encoder) if ip_adapter else None
+    )
+    return LoadedModels(pipeline, name, clip, adapter)
 
 
 def _bundle_tiny(tiny: TinyClip) -> ClipBundle:

@@ -37,6 +37,18 @@ def _a1111_value(value: str) -> str:
     return json.dumps(value) if any(c in value for c in ',:"\n') else value
 
 
+def _ip_adapter(refs: str | None) -> str | None:
+    """The style references' adapter, weight, mode and image count (issue 23), when applied."""
+    found = json.loads(refs) if refs else None
+    if not found or not found.get("applied"):
+        return None
+    count = len(found["images"])
+    return (
+        f"{found['adapter']} (weight {found['scale']:g}, {found['mode']}, {count} reference"
+        f"{'s' if count != 1 else ''})"
+    )
+
+
 def a1111_parameters(metadata: dict[str, str], size: tuple[int, int]) -> str | None:
     """A1111's ``parameters`` text from tastemaker's chunks; None when they are not there.
 
@@ -72,6 +84,7 @@ def a1111_parameters(metadata: dict[str, str], size: tuple[int, int]) -> str | N
         "TI hashes": ", ".join(f"{name}: {digest}" for name, digest in tokens.values()) or None,
         "tastemaker liked": metadata.get("tastemaker:liked_applied") or None,
         "tastemaker disliked": metadata.get("tastemaker:disliked_applied") or None,
+        "IP-Adapter": _ip_adapter(metadata.get("tastemaker:style_refs")),
     }
     line = ", ".join(
         f"{key}: {_a1111_value(str(value))}" for key, value in fields.items() if value is not None

@@ -135,3 +135,24 @@ def open_reaction_image(
     if data is None:
         raise FileNotFoundError(f"{reaction.path} is no longer in the blob store")
     return _decoded(_open(io.BytesIO(data), reaction.path, max_pixels), size)
+
+
+def decode_image_bytes(data: bytes, where: str, max_pixels: int = MAX_INPUT_PIXELS) -> Image.Image:
+    """Bytes the person gave, as RGB, fully read; its header's size checked first."""
+    image = _decoded(_open(io.BytesIO(data), where, max_pixels), None)
+    image.load()
+    return image
+
+
+def reaction_bytes(reaction: ImageReaction, blobs: BlobStore | None) -> bytes:
+    """The bytes of the reaction's image (a file or a blob), for hashing and decoding."""
+    if not reaction.path:
+        raise FileNotFoundError(f"image {reaction.image_id!r} has no file")
+    key = blob_key(reaction.path)
+    if key is None:
+        with open(reaction.path, "rb") as file:
+            return file.read()
+    data = blobs.get(key) if blobs is not None else None
+    if data is None:
+        raise FileNotFoundError(f"{reaction.path} is not in the blob store")
+    return data

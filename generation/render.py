@@ -8,22 +8,24 @@ how they asked or who else was in the batch.
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from generation.aesthetic import ensure_aesthetic_embedding
 from generation.batched import BatchItem, generate_batch
-from generation.errors import AestheticEmbeddingError
+from generation.errors import AestheticEmbeddingError, InvalidGenerationRequest
 from generation.generator import PersonalizedGenerator
 from generation.model_identity import provenance
 from generation.palp_adapters import AdapterStore
 from generation.palp_run import PalpAdapter, applied, prepare_adapter
 from generation.png import png_bytes
+from generation.reference_files import ReferenceFiles
 from generation.request import GenerationRequest
 from generation.result import GenerationResult, StepCallback
 from generation.style_library import UsableTokens, tokens_for
+from generation.style_refs import choose_references
 from generation.style_training import native_resolution
 
 if TYPE_CHECKING:
@@ -90,6 +92,7 @@ class Rendered:
             "images": len(result.images),
             "plain_images": len(self.plain.images) if self.plain is not None else 0,
             "settings": result.settings.model_dump(mode="json"),
+            "style_refs": result.style_refs,
             **({"palp": self.palp.summary()} if self.palp is not None else {}),
         }
 
@@ -105,6 +108,7 @@ def render_request(
     styles: StyleStore | None = None,
     palp_cache: AdapterStore | None = None,
     blobs: BlobStore | None = None,
+    references: Sequence[tuple[str, bytes]] = (),
 ) -> Rendered:
     """Render ``request`` in ``user_id``'s current taste and hand each PNG to ``sink``: a batch
     of one through ``render_batch``; what ended it (bad input, a cancel) is raised.
@@ -112,7 +116,7 @@ def render_request(
     ``on_step(done, total)`` counts over the whole request (PALP's training, then both images
     when the plain one is made); raising from it stops the generation between two steps.
     """
-    entry = BatchEntry(user_id, request, sink, on_step)
+    entry = BatchEntry(user_id, request, sink, on_step, references)
     (outcome,) = render_batch(
         generator, store, [entry], styles=styles, palp_cache=palp_cache, blobs=blobs
     )
@@ -129,6 +133,7 @@ class BatchEntry:
     request: GenerationRequest
     sink: ImageSink
     on_step: Callable[[int, int], None] | None = None
+    references: Sequence[tuple[str, bytes]] = ()  # this request's own style references
 
 
 def render_batch(
@@ -177,6 +182,19 @@ def render_batch(
             except AestheticEmbeddingError as error:  # a broken liked-image file costs the
                 log.warning("no aesthetic embedding for %s: %s", entry.user_id, error)  # steps
             tokens = _usable(styles, entry.user_id, generator)
+            own = list(entry.references)
+            if entry.request.style_ref_ids:
+                if blobs is None:
+                    raise InvalidGenerationRequest("uploaded references need the blob store")
+                own += ReferenceFiles(blobs).images(entry.user_id, entry.request.style_ref_ids)
+            references = choose_references(
+                generator.style_adapter,
+                store.references,
+                profile,
+                entry.request.settings,
+                own,
+                blobs,
+            )
         except Exception as error:
             outcomes[index] = error
             continue
@@ -190,6 +208,7 @@ def render_batch(
                 on_step=step(index),
                 style=tokens.style,
                 negative_style=tokens.negative,
+                references=references,
             )
         )
         skipped.append(tokens)

@@ -5,7 +5,16 @@ set tighter ones, but no caller re-declares these.
 
 from __future__ import annotations
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+from typing import Annotated
+
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    StringConstraints,
+    field_validator,
+    model_validator,
+)
 
 from generation.palp_settings import (
     MAX_PALP_GUIDANCE,
@@ -14,6 +23,7 @@ from generation.palp_settings import (
     MAX_PALP_STEPS,
     PalpSettings,
 )
+from generation.reference_ids import MAX_REQUEST_REFERENCES, REFERENCE_ID_PATTERN
 from generation.settings import MAX_PROMPT_CHARS, GenerationSettings, check_prompt
 
 ASSUMED_NATIVE_SIDE = 1024
@@ -99,6 +109,12 @@ class GenerationRequest(BaseModel):
         ge=0,
         description="Render with the person's profile as it was at this version (to make an "
         "image again: ``generate --from-png``); the current profile when left out.",
+    )
+    style_ref_ids: list[Annotated[str, StringConstraints(pattern=REFERENCE_ID_PATTERN)]] = Field(
+        default_factory=list,
+        max_length=MAX_REQUEST_REFERENCES,
+        description="Uploaded references (POST /v1/references) to use instead of the liked "
+        "images, for this request only.",
     )
 
     @field_validator("prompt")

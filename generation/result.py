@@ -10,6 +10,7 @@ import json
 import time
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
+from typing import Any
 
 from PIL import Image
 
@@ -63,6 +64,7 @@ class GenerationResult:
     conditioning_cached: bool = False
     model: str = ""
     scheduler: str = ""  # the diffusers scheduler class, e.g. EulerDiscreteScheduler
+    style_refs: dict[str, Any] | None = None  # the references used: adapter, scale, mode, images
 
     def metadata(self, index: int = 0) -> dict[str, str]:
         """PNG text chunks: prompt, seed, settings and the attributes applied and dropped."""
@@ -79,6 +81,7 @@ class GenerationResult:
             "tastemaker:scheduler": self.scheduler,
             "tastemaker:style": self.plan.style_token,
             "tastemaker:negative_style": self.plan.negative_style_token,
+            "tastemaker:style_refs": json.dumps(self.style_refs) if self.style_refs else "",
         }
 
 

@@ -29,6 +29,7 @@ MAX_AESTHETIC_LR = 1e-2
 MAX_AESTHETIC_LAYERS = 64
 MAX_STYLE_WEIGHT = 2.0
 MAX_CFG_RESCALE = 1.0
+MAX_STYLE_REF_SCALE = 1.5
 SEED_LIMIT = 2**63  # exclusive: a seed fits a signed 64-bit integer
 
 NOT_OFFERED = frozenset({"aesthetic_layers"})
@@ -41,6 +42,15 @@ class ConditioningMode(StrEnum):
 
     EMBEDS = "embeds"  # prompt_embeds = E(p) + β·E(VP+): no extra compute
     GUIDANCE = "guidance"  # one extra UNet pass per step on [E(VP−), E(VP+)]: ~1.4–1.7× time
+
+
+class StyleRefMode(StrEnum):
+    """Which UNet blocks see the style references (InstantStyle; docs/design.md, "Style
+    references (IP-Adapter, InstantStyle)")."""
+
+    STYLE = "style"  # the style block only: colour, texture, light; not the subject
+    STYLE_LAYOUT = "style+layout"  # and the layout block: composition too
+    FULL = "full"  # every cross-attention layer: plain IP-Adapter, content leaks in
 
 
 def _multiple_of_8(value: int) -> int:
@@ -138,6 +148,18 @@ class GenerationSettings(BaseModel):
         le=MAX_STYLE_WEIGHT,
         allow_inf_nan=False,
         description="Weight of the learned negative token in the negative conditioning (0: off).",
+    )
+
+    style_ref_scale: float = Field(
+        default=0.6,
+        ge=0.0,
+        le=MAX_STYLE_REF_SCALE,
+        allow_inf_nan=False,
+        description="Weight of the style references (IP-Adapter; 0: the image without them).",
+    )
+    style_ref_mode: StyleRefMode = Field(
+        default=StyleRefMode.STYLE,
+        description="Blocks the references reach: style (InstantStyle), style+layout, full.",
     )
 
     def cache_key(self) -> tuple[object, ...]:

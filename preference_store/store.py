@@ -39,6 +39,7 @@ from preference_store.models import (
     utc_now,
 )
 from preference_store.quota import DEFAULT_QUOTA, Quota
+from preference_store.reference_cache import ReferenceCache
 from preference_store.versions import Also, VersionLog, VersionTaken
 
 WRITE_ATTEMPTS = 32  # concurrent writers of one profile (API processes) that never starve
@@ -107,6 +108,7 @@ class PreferenceStore:
             client, ATTRIBUTES_COLLECTION, dimension=embedder.dimension, model=embedder.name
         )
         self._aesthetic = AestheticCache(client)
+        self.references = ReferenceCache(client)  # style-reference embeddings (IP-Adapter)
 
     @property
     def embedder(self) -> TextEmbedder:
@@ -333,6 +335,7 @@ class PreferenceStore:
         with self._write_lock:
             self._attributes.delete(where={"user_id": user_id})
             self._aesthetic.delete_user(user_id)
+            self.references.delete_user(user_id)
             self._versions.delete_user(user_id)
 
     # -- aesthetic embeddings (``aesthetic_cache``) ----------------------------------------

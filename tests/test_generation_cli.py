@@ -98,6 +98,8 @@ def test_zero_degree_and_zero_steps_give_the_plain_model_image(alice: Path) -> N
             "0",
             "--aesthetic-steps",
             "0",
+            "--style-ref-scale",  # the liked images are style references too (issue 23)
+            "0",
             "a lighthouse at dusk",
         ],
     )

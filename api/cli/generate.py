@@ -17,6 +17,7 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from rich.table import Table
 
 from api.cli.generation_flags import with_setting_flags
+from api.cli.references import NoStyleRefOpt, RefOpt, describe_references, style_ref_options
 from api.wiring.services import Components
 from generation.errors import ClipMismatchError, GenerationError
 from generation.options import MODE_HELP, RequestMode, palp_from, settings_from
@@ -125,6 +126,8 @@ def generate(
         ),
     ] = None,
     context: typer.Context,
+    ref: RefOpt = None,
+    no_style_ref: NoStyleRefOpt = False,
     **options: Any,
 ) -> None:
     """Render PROMPT in USER's taste; writes PNGs that record what was applied."""
@@ -141,6 +144,10 @@ def generate(
         options, pinned, keep = recipe.options, recipe.profile_version, recipe.sink
     if prompt is None:
         _fail("say what to draw: a PROMPT, or --from-png FILE")
+    try:
+        references = style_ref_options(ref, no_style_ref, options)
+    except ValueError as error:  # a --ref file: said before any model loads
+        _fail(str(error))
     try:
         settings = settings_from(options, mode)
         prompt = check_prompt(prompt)
@@ -218,6 +225,7 @@ def generate(
                     max_bytes=components.settings.palp_cache_mb * 1024 * 1024,
                 ),
                 blobs=components.blobs,
+                references=references,
             )
     except GenerationError as error:
         _fail(str(error))
@@ -291,6 +299,7 @@ def _result_json(result: GenerationResult, paths: list[Path]) -> dict[str, objec
         "settings": result.settings.model_dump(mode="json"),
         "plan": result.plan.model_dump(mode="json"),
         "aesthetic": asdict(result.aesthetic),
+        "style_refs": result.style_refs,
         "timings": result.timings,
     }
 
@@ -322,6 +331,7 @@ def _print_result(result: GenerationResult, paths: list[Path]) -> None:
         f"negative token: {plan.negative_style_token or '-'}"
         + (f"  [weight {weights.negative_style_weight:g}]" if plan.negative_style_token else "")
     )
+    console.print(f"style refs:     {describe_references(result.style_refs)}", soft_wrap=True)
     console.print(f"seed {result.seed}; {describe_timings(result.timings)}", soft_wrap=True)
     for path in paths:
         console.print(f"wrote {path}")

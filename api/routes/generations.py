@@ -38,6 +38,7 @@ from api.generation_schemas import (
 from api.schemas import Problem
 from api.settings import Settings
 from generation.options import palp_from, settings_from
+from generation.reference_files import ReferenceFiles
 from generation.request import GenerationRequest
 from generation.settings import GenerationSettings, check_prompt
 from jobs.generation import GENERATION, image_key
@@ -115,6 +116,7 @@ def describe(job: Job, runner: JobQueue, event: JobEvent | None = None) -> Gener
         profile_version=result.get("profile_version"),
         plan=result.get("plan"),
         aesthetic=result.get("aesthetic"),
+        style_refs=result.get("style_refs"),
         timings=result.get("timings", {}),
         image_urls=image_urls(job, "image"),
         plain_image_urls=image_urls(job, "plain"),
@@ -141,6 +143,7 @@ def create_generation(
     runner: JobsDep,
     body: GenerationCreate,
     response: Response,
+    blobs: BlobsDep,
 ) -> GenerationAccepted:
     """Queue a generation of `prompt` in the caller's taste. Follow it with `GET .../{id}` or
     the server-sent events at `.../{id}/events`. A full queue, or more than the per-person
@@ -161,7 +164,12 @@ def create_generation(
         settings=checked,
         include_plain=body.include_plain,
         palp=palp,
+        style_ref_ids=body.style_ref_ids,
     )
+    files = ReferenceFiles(blobs)
+    for reference in body.style_ref_ids:  # yours, or not found (whoever owns it)
+        if files.find(user, reference) is None:
+            raise NotFound(f"no reference {reference} (upload it with POST /v1/references)")
     try:
         job = runner.submit(user, GENERATION, request)
     except (QueueFull, UserJobLimit) as full:

@@ -5,7 +5,7 @@ const CATEGORIES = ["color", "lighting", "composition", "style", "medium", "text
   "detail", "perspective", "subject", "other"];
 const $ = (id) => document.getElementById(id);
 // The token lives in an HttpOnly cookie (never in page storage); changes echo the CSRF cookie.
-const state = { session: localStorage.getItem("tm_session"), job: null };
+const state = { session: localStorage.getItem("tm_session"), job: null, refs: new Set() };
 
 // -- plumbing -------------------------------------------------------------------------------
 
@@ -393,6 +393,58 @@ async function loadBoard() {
   }));
   await refreshSearch();
   await loadHistory();
+  await loadReferences();
+}
+
+// -- style references: images dropped on the board, ticked ones sent as style_ref_ids ---------
+
+async function uploadReference(file) {
+  const response = await fetch("/v1/references", { method: "POST", body: file, headers: {
+    Accept: "application/json", "X-CSRF-Token": csrfToken(), "Content-Type": file.type || "application/octet-stream" } });
+  const data = await response.json().catch(() => ({}));
+  if (!response.ok) throw new Error(data.detail || `${response.status} ${response.statusText}`);
+  return data;
+}
+
+async function addReferences(files) {
+  for (const file of files) {
+    try { state.refs.add((await uploadReference(file)).id); }
+    catch (error) { notice(`${file.name}: ${error.message}`); }
+  }
+  await loadReferences();
+}
+
+async function loadReferences() {
+  const refs = await api("GET", "/v1/references");
+  $("refs").replaceChildren(...refs.map((ref) => {
+    const image = el("img", { alt: `style reference ${ref.id}` });
+    authorizedImage(image, ref.url).catch((error) => notice(error.message));
+    const use = el("input", { type: "checkbox", class: "ref-use", "data-id": ref.id });
+    use.checked = state.refs.has(ref.id);
+    use.addEventListener("change", () => { if (use.checked) state.refs.add(ref.id); else state.refs.delete(ref.id); });
+    const remove = async () => {
+      try { await api("DELETE", `/v1/references/${ref.id}`); state.refs.delete(ref.id); await loadReferences(); }
+      catch (error) { notice(error.message); }
+    };
+    return el("figure", { class: "ref", "data-id": ref.id }, image,
+      el("figcaption", {}, el("label", {}, use, " use"), el("button", { type: "button", onclick: remove }, "remove")));
+  }));
+}
+
+$("refs-input").addEventListener("change", (event) => addReferences([...event.target.files]));
+$("refs-drop").addEventListener("dragover", (event) => { event.preventDefault(); $("refs-drop").classList.add("over"); });
+$("refs-drop").addEventListener("dragleave", () => $("refs-drop").classList.remove("over"));
+$("refs-drop").addEventListener("drop", (event) => {
+  event.preventDefault();
+  $("refs-drop").classList.remove("over");
+  addReferences([...event.dataTransfer.files]);
+});
+
+function describeReferences(refs) {
+  if (!refs) return "none";
+  const which = refs.origin === "request" ? "your dropped images" : "your liked images";
+  if (!refs.applied) return `off (scale 0): ${which} were not used`;
+  return `${refs.images.length} of ${which} (${refs.images.join(", ")}) · scale ${refs.scale} · ${refs.mode}`;
 }
 
 $("add-category").append(el("option", { value: "" }, "category: guess"), ...CATEGORIES.map((c) => el("option", { value: c }, c)));
@@ -461,6 +513,7 @@ function renderApplied(generation) {
       el("ul", {}, dropped.map((d) => el("li", {}, `${d.text} — ${d.reason}`)))),
     ...(generation.model && generation.model.startsWith("tiny") ? [el("p", { class: "model-note" },
       "This service runs the tiny demo model: random weights, so its images are noise. Set TASTEMAKER_MODEL to a real Stable Diffusion model.")] : []),
+    el("p", { class: "refs-used", id: "refs-used" }, `Style references: ${describeReferences(generation.style_refs)}`),
     el("p", { class: "muted" }, `seed ${generation.seed} · ${generation.aesthetic ? generation.aesthetic.note : ""} · ${(generation.timings.total || 0).toFixed(2)} s`));
 }
 
@@ -468,7 +521,9 @@ $("gen-form").addEventListener("submit", async (event) => {
   event.preventDefault();
   const body = { prompt: $("gen-prompt").value, negative_prompt: $("gen-negative").value, steps: Number($("gen-steps").value),
     vp_degree: Number($("gen-vp").value), aesthetic_steps: Number($("gen-aesthetic").value),
-    style_weight: Number($("gen-style").value), mode: $("gen-mode").value, include_plain: $("gen-plain").checked };
+    style_weight: Number($("gen-style").value), mode: $("gen-mode").value, include_plain: $("gen-plain").checked,
+    style_ref_scale: Number($("gen-ref-scale").value), style_ref_mode: $("gen-ref-mode").value };
+  if (state.refs.size) body.style_ref_ids = [...state.refs];
   if ($("gen-sampler").value !== "") body.sampler = $("gen-sampler").value;
   if (Number($("gen-rescale").value) > 0) body.cfg_rescale = Number($("gen-rescale").value);
   if ($("gen-seed").value !== "") body.seed = Number($("gen-seed").value);

@@ -22,11 +22,15 @@ def open_models(settings: Settings, *, model: str | None = None) -> LoadedModels
         dtype=settings.dtype,
         clip_name=settings.clip_model,
         single_file_config=settings.single_file_config,
+        ip_adapter=settings.ip_adapter,
+        ip_adapter_image_encoder=settings.ip_adapter_image_encoder,
     )
 
 
 def open_generator(models: LoadedModels) -> PersonalizedGenerator:
-    return PersonalizedGenerator(models.pipeline, clip=models.clip, model_name=models.name)
+    return PersonalizedGenerator(
+        models.pipeline, clip=models.clip, model_name=models.name, style_adapter=models.adapter
+    )
 
 
 def open_clip(settings: Settings, *, model: str | None = None) -> ClipBundle:
