@@ -1,5 +1,6 @@
-"""Every `tastemaker ...` line in README.md is a command the CLI accepts, and the everyday
-ones do what the README says when run (the README is read, not copied, so it cannot drift)."""
+"""Every `tastemaker ...` line in README.md and docs/cli.md is a command the CLI accepts, and the
+everyday ones do what the docs say when run (the docs are read, not copied, so they cannot
+drift)."""
 
 from __future__ import annotations
 
@@ -16,13 +17,15 @@ from typer._click.exceptions import UsageError  # typer vendors its own click
 from api.cli import app
 from tests.cli_runner import run_cli
 
-README = Path(__file__).resolve().parents[1] / "README.md"
+ROOT = Path(__file__).resolve().parents[1]
+DOCS = (ROOT / "docs" / "cli.md", ROOT / "README.md")  # the reference first: it adds users
 
 
 def readme_commands() -> list[str]:
-    """The `tastemaker` lines of the README's shell blocks, comments and redirections cut."""
+    """The `tastemaker` lines of the docs' shell blocks, comments and redirections cut."""
     commands = []
-    for block in re.findall(r"```sh\n(.*?)```", README.read_text(encoding="utf-8"), re.S):
+    text = "\n".join(doc.read_text(encoding="utf-8") for doc in DOCS)
+    for block in re.findall(r"```sh\n(.*?)```", text, re.S):
         for line in block.splitlines():
             line = line.split("  #")[0].strip()
             if line.startswith("tastemaker "):
@@ -52,7 +55,7 @@ def test_each_readme_command_parses(line: str) -> None:
     try:
         _parse(argv)
     except UsageError as error:
-        pytest.fail(f"README line {line!r} is refused: {error.format_message()}")
+        pytest.fail(f"documented line {line!r} is refused: {error.format_message()}")
 
 
 def test_the_everyday_prefs_commands_run_as_written(
