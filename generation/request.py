@@ -143,6 +143,35 @@ class GenerationRequest(BaseModel):
         training = PALP_STEP_COST * self.palp.steps if self.palp is not None else 0
         return width * height * (denoising + training)
 
+    def too_large(self, limit: int) -> str:
+        """Why this request is over a ``limit`` of pixel-steps, part by part, and what fits;
+        PALP's training is named, as it is most of a PALP request's cost."""
+        width = self.settings.width or ASSUMED_NATIVE_SIDE
+        height = self.settings.height or ASSUMED_NATIVE_SIDE
+        area = width * height
+        size = f"{width}×{height}" + (
+            "" if self.settings.width else " (the model's own size counts as that)"
+        )
+        plain = 2 if self.include_plain else 1
+        denoising = area * self.settings.steps * plain * self.settings.num_images
+        said = (
+            f"this job costs {self.pixel_steps():,} pixel-steps: denoising {denoising:,} "
+            f"({size} × {self.settings.steps} steps × {self.settings.num_images} image(s)"
+            f"{', doubled for the plain image' if plain == 2 else ''})"
+        )
+        if self.palp is None:
+            return (
+                f"{said}; the limit here is {limit:,}: use a smaller size, fewer steps or fewer "
+                "images"
+            )
+        training = area * PALP_STEP_COST * self.palp.steps
+        room = max(0, (limit - denoising) // (area * PALP_STEP_COST))
+        return (
+            f"{said} + PALP training {training:,} ({self.palp.steps} steps × {PALP_STEP_COST} "
+            f"UNet passes at {width}×{height}); the limit here is {limit:,}: at this size at most "
+            f"{room} PALP steps fit — use fewer PALP steps or a smaller size"
+        )
+
     def batch_key(self) -> tuple[object, ...]:
         """Requests with equal keys could share one denoising batch (issue 15): same size,
         steps, guidance scale and mode; the prompt, seed and profile may differ. PALP requests

@@ -65,11 +65,7 @@ class JobFront:
     def admit(self, user_id: str, kind: str, request: JobRequest) -> Job:
         cost = request.pixel_steps()
         if cost > self.rules.max_pixel_steps:
-            raise JobTooLarge(
-                f"this job costs {cost:,} pixel-steps (width × height × steps × images, "
-                f"doubled for the plain image); the limit here is "
-                f"{self.rules.max_pixel_steps:,}: use a smaller size, fewer steps or fewer images"
-            )
+            raise JobTooLarge(request.too_large(self.rules.max_pixel_steps))
         job = self.repository.create(user_id, kind, request, self.rules)
         self.progress.publish(JobEvent(job.id, job.status, 0, job.total_steps))
         return job

@@ -53,6 +53,13 @@ class StyleTrainingRequest(BaseModel):
     def pixel_steps(self) -> int:
         return TRAINING_SIDE * TRAINING_SIDE * self.steps
 
+    def too_large(self, limit: int) -> str:
+        fits = limit // (TRAINING_SIDE * TRAINING_SIDE)
+        return (
+            f"this style training costs {self.pixel_steps():,} pixel-steps ({self.steps} steps at "
+            f"{TRAINING_SIDE}²); the limit here is {limit:,}: at most {fits} steps fit"
+        )
+
     def batch_key(self) -> tuple[object, ...]:
         return (STYLE_TRAINING, id(self))  # never batched with another job
 

@@ -241,6 +241,14 @@ def test_over_http_a_job_over_the_cost_bound_is_refused_with_the_bound(
                   "include_plain": True, "num_images": 2},
         )  # fmt: skip
         assert plain.status_code == 422 and "3,276,800" in plain.json()["detail"]
+        palp = cid.post(  # PALP's training is most of the cost: the message names it
+            "/v1/generations",
+            json={"prompt": "trained", "steps": 10, "width": 64, "height": 64, "mode": "palp",
+                  "palp_steps": 500},
+        )  # fmt: skip
+        detail = palp.json()["detail"]
+        assert palp.status_code == 422 and "PALP training 6,144,000" in detail, detail
+        assert "at most 130 PALP steps fit" in detail  # (1,638,400 / 4,096 − 10) / 3
 
 
 def test_queued_jobs_waiting_while_nothing_runs_are_found_for_a_new_wake_up(

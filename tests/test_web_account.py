@@ -1,7 +1,8 @@
 """The page's account (issue 27, item 12) in a real headless Chromium: a new browser's profile
 shows its token once; a person with a profile made elsewhere (an operator's `users create`, or
 another browser) opens it with "Use a token"; signing out does not make a new profile unasked;
-a wrong token is said so. Desktop and phone width."""
+a wrong token is said so. Desktop and phone width. And PALP on the page (item 13): its steps,
+its cost, and a refusal that names it."""
 # ruff: noqa: F811  (pytest fixtures imported from tests.test_web)
 
 from __future__ import annotations
@@ -13,6 +14,7 @@ from pathlib import Path
 import pytest
 from selenium.webdriver.common.by import By
 from selenium.webdriver.remote.webdriver import WebDriver
+from selenium.webdriver.support.ui import Select
 
 from tests.doubles.uvicorn_server import UvicornServer
 from tests.test_web import browser, by_id, no_horizontal_scroll, server, shoot, shots, wait  # noqa: F401
@@ -120,3 +122,35 @@ def test_token_shown_once_sign_in_elsewhere_and_sign_out(
     ready(browser)
     assert no_horizontal_scroll(browser)
     shoot(browser, shots, "account-4-back-phone")
+
+
+@pytest.mark.slow
+def test_palp_on_the_page_shows_its_steps_and_cost_and_a_refusal_names_it(
+    browser: WebDriver, server: UvicornServer
+) -> None:
+    """Issue 27, item 13: PALP as shipped on the page fits the job limit, shows what it will
+    cost, and a request over the limit is refused in words that name PALP."""
+    browser.set_window_size(1280, 900)
+    browser.get(server.url + "/")
+    ready(browser)
+    if gate_open(browser):  # signed out by the test above: start a new profile
+        by_id(browser, "gate-new").click()
+        wait(browser).until(lambda d: not gate_open(d))
+    by_id(browser, "tab-generate").click()
+    assert not by_id(browser, "gen-palp-row").is_displayed()
+    Select(by_id(browser, "gen-mode")).select_by_value("palp")
+    assert by_id(browser, "gen-palp-row").is_displayed()
+    assert (
+        by_id(browser, "gen-size").get_attribute("value") == "512"
+    )  # the model's own counts 1024²
+    cost = by_id(browser, "gen-palp-cost").text
+    assert "trains 100 steps" in cost and "M pixel-steps" in cost
+
+    Select(by_id(browser, "gen-size")).select_by_value("1024")
+    steps = by_id(browser, "gen-palp-steps")
+    steps.clear()
+    steps.send_keys("2000")
+    by_id(browser, "gen-prompt").send_keys("a sketch of a lighthouse")
+    by_id(browser, "gen-submit").click()
+    wait(browser).until(lambda d: "PALP steps fit" in text_of(d, "notice"))
+    assert "PALP training" in text_of(browser, "notice")

@@ -564,6 +564,28 @@ function renderApplied(generation) {
     el("p", { class: "muted" }, `seed ${generation.seed} · ${generation.aesthetic ? generation.aesthetic.note : ""} · ${(generation.timings.total || 0).toFixed(2)} s`));
 }
 
+// PALP: its training steps and what they cost, before anything is sent. A size left to the
+// model is counted as 1024² by the service's job limit, so PALP starts at 512 px.
+const PALP_PASSES_PER_STEP = 3;
+function palpCost() {
+  const palp = $("gen-mode").value === "palp";
+  $("gen-palp-row").classList.toggle("hidden", !palp);
+  $("gen-palp-cost").classList.toggle("hidden", !palp);
+  if (!palp) return;
+  const side = Number($("gen-size").value) || 1024;
+  const steps = Number($("gen-steps").value) * ($("gen-plain").checked ? 2 : 1);
+  const training = Number($("gen-palp-steps").value);
+  const cost = side * side * (steps + PALP_PASSES_PER_STEP * training);
+  $("gen-palp-cost").textContent = `PALP first trains ${training} steps (about ${PALP_PASSES_PER_STEP} UNet passes each at ${side} px), ` +
+    `then makes the image; the adapter is kept for this prompt. Cost: ${(cost / 1e6).toFixed(0)} M pixel-steps ` +
+    "(the service refuses a job over its limit and says how many PALP steps fit).";
+}
+$("gen-mode").addEventListener("change", () => {
+  if ($("gen-mode").value === "palp" && $("gen-size").value === "") $("gen-size").value = "512";
+  palpCost();
+});
+for (const id of ["gen-size", "gen-steps", "gen-plain", "gen-palp-steps"]) $(id).addEventListener("input", palpCost);
+
 $("gen-form").addEventListener("submit", async (event) => {
   event.preventDefault();
   const body = { prompt: $("gen-prompt").value, negative_prompt: $("gen-negative").value, steps: Number($("gen-steps").value),
@@ -573,6 +595,7 @@ $("gen-form").addEventListener("submit", async (event) => {
   if (state.refs.size) body.style_ref_ids = [...state.refs];
   if ($("gen-sampler").value !== "") body.sampler = $("gen-sampler").value;
   if (Number($("gen-rescale").value) > 0) body.cfg_rescale = Number($("gen-rescale").value);
+  if (body.mode === "palp") body.palp_steps = Number($("gen-palp-steps").value);
   if ($("gen-seed").value !== "") body.seed = Number($("gen-seed").value);
   if ($("gen-size").value !== "") body.width = body.height = Number($("gen-size").value);
   $("gen-submit").disabled = true;
