@@ -16,9 +16,12 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from PIL import Image, UnidentifiedImageError
+from pydantic import ValidationError
 
 from generation.errors import GenerationError
+from generation.options import OPTIONS
 from generation.png import PARAMETERS_KEY
+from generation.request import PalpRequest
 from generation.samplers import find_sampler, sampler_names
 from generation.settings import GenerationSettings
 
@@ -93,6 +96,7 @@ def _tastemaker(chunks: dict[str, str], path: Path) -> PngRecipe:
         raise UnreadablePng(f"{path}: tastemaker's chunks are damaged ({error})") from None
     mode = settings.pop("mode", None)
     settings.pop("seed", None)
+    palp = _palp_options(chunks.get("tastemaker:palp"), path)
     # Image i of a request was made with seed + i in one batch of the request's images: the
     # whole request is made again (a batch of another size may differ in the last bit).
     if "tastemaker:image_index" not in chunks:
@@ -103,8 +107,8 @@ def _tastemaker(chunks: dict[str, str], path: Path) -> PngRecipe:
         made_by="tastemaker",
         prompt=chunks["tastemaker:prompt"],
         negative_prompt=chunks.get("tastemaker:negative_prompt", ""),
-        options=options,
-        mode=str(mode) if mode is not None else None,
+        options={**options, **palp},
+        mode="palp" if palp else str(mode) if mode is not None else None,
         model=chunks.get("tastemaker:model") or None,
         model_hash=chunks.get("tastemaker:model_hash", ""),
         profile_version=profile_version,
@@ -168,6 +172,19 @@ def a1111_recipe(text: str, path: Path) -> PngRecipe:
         )
     recipe.options = options
     return recipe
+
+
+def _palp_options(chunk: str | None, path: Path) -> dict[str, object]:
+    """A PALP image's training options (``tastemaker:palp``) as the ``palp_*`` options that
+    ``generate`` takes; checked like every other value read from the file."""
+    if chunk is None:
+        return {}
+    try:
+        palp = PalpRequest.model_validate_json(chunk)
+    except ValidationError as error:
+        reason = error.errors()[0]["msg"] if error.errors() else "not valid"
+        raise UnreadablePng(f"{path}: its PALP options are damaged ({reason})") from None
+    return {o.name: getattr(palp, o.field) for o in OPTIONS if o.palp}
 
 
 def _check(options: dict[str, object], mode: object, path: Path) -> None:

@@ -85,6 +85,7 @@ def a1111_parameters(metadata: dict[str, str], size: tuple[int, int]) -> str | N
         "tastemaker liked": metadata.get("tastemaker:liked_applied") or None,
         "tastemaker disliked": metadata.get("tastemaker:disliked_applied") or None,
         "IP-Adapter": _ip_adapter(metadata.get("tastemaker:style_refs")),
+        "tastemaker PALP": _palp(metadata.get("tastemaker:palp")),
     }
     line = ", ".join(
         f"{key}: {_a1111_value(str(value))}" for key, value in fields.items() if value is not None
@@ -94,6 +95,18 @@ def a1111_parameters(metadata: dict[str, str], size: tuple[int, int]) -> str | N
         lines.append(f"Negative prompt: {negative}")
     lines.append(line)
     return "\n".join(lines)
+
+
+def _palp(chunk: str | None) -> str | None:
+    """The PALP adapter's training, for people reading the parameters (A1111 cannot make it)."""
+    try:
+        palp = json.loads(chunk) if chunk else None
+        return (
+            f"{palp['steps']} steps, rank {palp['rank']}, lr {palp['learning_rate']}, "
+            f"alpha {palp['alpha']}, beta {palp['beta']}"
+        )
+    except (ValueError, TypeError, KeyError):
+        return None
 
 
 def _ti_tokens(metadata: dict[str, str]) -> dict[str, tuple[str, str]]:

@@ -67,6 +67,30 @@ def test_palp_trains_once_per_prompt_then_reuses_the_adapter(bea: Path) -> None:
     assert not np.array_equal(trained, plain_embeds), "the adapter changes the image"
 
 
+def test_a_palp_image_records_its_training_and_from_png_makes_it_again(bea: Path) -> None:
+    """Issue 27, item 8: the PNG says PALP and its options; ``--from-png`` trains (or finds)
+    the same adapter and makes the same pixels."""
+    result = runner.invoke(
+        app,
+        ["generate", "--user", "bea", "--model", "tiny", "--out", str(bea), *FAST, *PALP,
+         "--palp-alpha", "9", "x"],
+    )  # fmt: skip
+    assert result.exit_code == 0, result.output
+    [png] = sorted(bea.glob("*.png"))
+    chunks = Image.open(png).text  # type: ignore[attr-defined]
+    assert '"steps":3' in chunks["tastemaker:palp"] and '"rank":4' in chunks["tastemaker:palp"]
+    assert 'tastemaker PALP: "3 steps, rank 4' in chunks["parameters"]
+    assert "alpha 9.0" in chunks["parameters"]
+    again_dir = bea / "again"
+    again = runner.invoke(
+        app, ["generate", "--user", "bea", "--out", str(again_dir), "--from-png", str(png)]
+    )
+    assert again.exit_code == 0, again.output
+    [made] = sorted(again_dir.glob("*.png"))
+    assert np.array_equal(np.asarray(Image.open(png)), np.asarray(Image.open(made)))
+    assert Image.open(made).text["tastemaker:palp"] == chunks["tastemaker:palp"]  # type: ignore[attr-defined]
+
+
 def test_zero_palp_steps_is_the_embeds_image(bea: Path) -> None:
     _, embeds = generate(bea)
     _, palp = generate(bea, "--mode", "palp", "--palp-steps", "0")
