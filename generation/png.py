@@ -99,8 +99,10 @@ def a1111_parameters(metadata: dict[str, str], size: tuple[int, int]) -> str | N
 
 def _palp(chunk: str | None) -> str | None:
     """The PALP adapter's training, for people reading the parameters (A1111 cannot make it)."""
+    if not chunk:
+        return None
     try:
-        palp = json.loads(chunk) if chunk else None
+        palp = json.loads(chunk)
         return (
             f"{palp['steps']} steps, rank {palp['rank']}, lr {palp['learning_rate']}, "
             f"alpha {palp['alpha']}, beta {palp['beta']}"

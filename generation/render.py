@@ -243,8 +243,9 @@ def render_batch(
         rendered = Rendered(result=result, plain=None, profile_version=version, palp=adapter)
         try:
             chunks = provenance(generator, result, tokens, version)
-            if entries[index].request.palp is not None:  # made with PALP: its training options
-                chunks["tastemaker:palp"] = entries[index].request.palp.model_dump_json()
+            palp_request = entries[index].request.palp
+            if palp_request is not None:  # made with PALP: its training options
+                chunks["tastemaker:palp"] = palp_request.model_dump_json()
             _save(rendered, "image", result, entries[index].sink, chunks)
         except Exception as error:
             outcomes[index] = error
