@@ -76,6 +76,9 @@ def test_token_shown_once_sign_in_elsewhere_and_sign_out(
     mine = by_id(browser, "who").text
     assert mine.startswith("user-")
     assert by_id(browser, "token-once").is_displayed()
+    icon = browser.find_element(By.CSS_SELECTOR, "link[rel=icon]").get_attribute("href")
+    with urllib.request.urlopen(str(icon), timeout=30) as response:  # the tab's icon (item 17)
+        assert response.headers["content-type"].startswith("image/svg+xml")
     token = by_id(browser, "token-once-value").text
     assert token.startswith("tm_") and len(token) > 20
     shoot(browser, shots, "account-1-token-once")
