@@ -320,9 +320,14 @@ class OnboardingAgent:
         # The claim is given back if storing fails.
         if not self._sessions.claim_finish(info.id):
             raise SessionFinished(info.id)
+        learned = bool(merged or liked or disliked)  # nothing learned: no new version
         try:
-            profile = self._store.record_onboarding(
-                info.user_id, merged, liked, disliked, origin=f"onboarding:{info.id}"
+            profile = (
+                self._store.record_onboarding(
+                    info.user_id, merged, liked, disliked, origin=f"onboarding:{info.id}"
+                )
+                if learned
+                else self._store.profile(info.user_id)
             )
         except BaseException:
             self._sessions.release_finish(info.id)
@@ -330,8 +335,10 @@ class OnboardingAgent:
         self._sessions.finish(info.id, profile.version)
         likes = sum(1 for a in merged if a.polarity is Polarity.LIKE)
         parts.append(
-            f"Done! I saved {likes} things you like and {len(merged) - likes} you dislike "
-            f"(profile version {profile.version})."
+            f"Done! I saved {likes} {'thing' if likes == 1 else 'things'} you like and "
+            f"{len(merged) - likes} you dislike (profile version {profile.version})."
+            if learned
+            else f"Nothing new to save: your profile stays at version {profile.version}."
         )
         text = " ".join(parts)
         self._sessions.append(info.id, AGENT, "finish", text, None)

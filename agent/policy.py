@@ -65,7 +65,8 @@ class Progress:
         """What stands between this conversation and a good profile, in words."""
         gaps = []
         if len(self.commented_images) < MIN_IMAGES:
-            gaps.append(f"{MIN_IMAGES - len(self.commented_images)} more commented images")
+            more = MIN_IMAGES - len(self.commented_images)
+            gaps.append(f"{more} more commented {'image' if more == 1 else 'images'}")
         if len(self.categories) < MIN_CATEGORIES:
             gaps.append(
                 f"opinions on {MIN_CATEGORIES - len(self.categories)} more kinds of feature "

@@ -240,7 +240,22 @@ def test_finishing_early_warns_and_still_saves(make_world: WorldFactory) -> None
     final = world.agent.reply(turn.session_id, "done")
     assert final.finished and "Finishing early" in final.text
     assert "7 more commented images" in final.text and "dislike" in final.text
+    assert "I saved 1 thing you like and 0 you dislike" in final.text  # never "1 things"
     assert [a.text for a in world.store.profile("gina").attributes] == ["teal palette"]
+
+
+def test_finishing_without_a_comment_writes_no_version(make_world: WorldFactory) -> None:
+    """Issue 27, item 17: "done" before any comment keeps the profile as it was."""
+    world = make_world()
+    first = world.agent.start("hal")  # an onboarding that learned something: version 1
+    world.agent.reply(first.session_id, "I love the teal palette")
+    world.agent.reply(first.session_id, "done")
+    before = world.store.versions("hal")
+    again = world.agent.start("hal")
+    final = world.agent.reply(again.session_id, "done")
+    assert final.finished and "Nothing new to save" in final.text
+    assert "version 1" in final.text
+    assert world.store.versions("hal") == before
 
 
 def test_restart_repeats_an_open_followup_question(make_world: WorldFactory) -> None:
