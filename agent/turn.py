@@ -24,6 +24,10 @@ class ProfileWriter(Protocol):
         origin: str | None = None,
     ) -> Profile: ...
 
+    def profile(self, user_id: str) -> Profile:
+        """The current profile (an onboarding that learned nothing writes no version)."""
+        ...
+
 
 @dataclass(frozen=True)
 class Turn:
