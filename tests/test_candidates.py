@@ -51,13 +51,15 @@ def test_generate_candidates_writes_them_best_first_and_each_seed_makes_its_imag
     assert len(set(matches)) > 1, "the taste model ranks the noise images alike: no test"
     assert "taste_note" not in reply
     seeds = [int(c["tastemaker:seed"]) for c in chunks]
-    assert sorted(seeds) == [5, 6, 7] and all(f.name.endswith(f"-{s}.png") for f, s in zip(files, seeds, strict=True))  # fmt: skip
+    assert sorted(seeds) == [5, 6, 7]
+    assert all(f.name.endswith(f"-{s}.png") for f, s in zip(files, seeds, strict=True))
     assert [int(c["tastemaker:image_index"]) for c in chunks] == [s - 5 for s in seeds]
 
     # Each PNG's chunks make that same image again, whatever its place in the ranking.
     for number, (path, seed) in enumerate(zip(files, seeds, strict=True)):
         again = tmp_path / f"again-{number}"
-        ok(run_cli(capsys, "generate", "--user", "alice", "--from-png", str(path), "--out", str(again)))  # fmt: skip
+        remake = ["generate", "--user", "alice", "--from-png", str(path), "--out", str(again)]
+        ok(run_cli(capsys, *remake))
         (made,) = again.glob("*.png")
         assert made.name.endswith(f"-{seed}.png")
         assert np.array_equal(_pixels(made), _pixels(path))

@@ -10,6 +10,7 @@ from PIL import Image
 
 from agent.gallery import Gallery
 from api.taste import TasteService
+from api.wiring.agent import build_gallery
 from api.wiring.generation import open_clip
 from api.wiring.services import Components
 from generation.clip import ClipBundle
@@ -54,8 +55,7 @@ def taste_ranker(taste: TasteService) -> Ranker:
     return rank
 
 
-def open_ranker(components: Components, clip: ClipBundle) -> Ranker:
-    """The ranker over the configured gallery's feature space, with the generator's CLIP."""
-    from api.wiring.agent import build_gallery
-
+def open_ranker(components: Components, clip: ClipBundle | None) -> Ranker:
+    """The ranker over the configured gallery's feature space, with the generator's CLIP (else
+    the configured one, as ``build_taste``)."""
     return taste_ranker(build_taste(components, build_gallery(components.settings), clip=clip))
