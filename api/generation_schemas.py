@@ -125,5 +125,5 @@ class GenerationOut(BaseModel):
     )
     taste_note: str | None = Field(
         default=None,
-        description="Set when the candidates could not be ranked (no taste signal yet).",
+        description="Set when the taste model could not tell the candidates apart (seed order).",
     )

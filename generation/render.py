@@ -48,8 +48,8 @@ taste model has no signal yet (flat at 0.5). Injected by the wiring: generation/
 service of its own (docs/design.md, "Taste from choices")."""
 FLAT_TASTE = 0.5
 FLAT_TASTE_NOTE = (
-    "no taste signal yet (no choices, attributes or liked images): every candidate matches "
-    "0.5, so they are in seed order; `tastemaker pick` or a few likes teach it"
+    "no taste signal yet that tells these images apart (it learns from pictures: choices in "
+    "`tastemaker pick`, likes of images), so they are in seed order"
 )
 
 
@@ -91,7 +91,7 @@ class Rendered:
     palp: PalpAdapter | None = None
     order: list[int] | None = None  # candidates: seed-order indices, best taste match first
     taste_matches: list[float] | None = None  # in ``order``; None: not ranked
-    taste_flat: bool = False  # ranked with no taste signal: seed order kept
+    taste_flat: bool = False  # ranked, but every match equal: seed order kept
 
     def summary(self) -> dict[str, Any]:
         """What a job keeps about its result (JSON-ready)."""
@@ -357,8 +357,11 @@ def _rank(rendered: Rendered, ranker: Ranker | None, entry: BatchEntry) -> None:
         return
     images = rendered.result.images
     matches = ranker(entry.user_id, images, entry.request.prompt)
+    unknown = matches is None
     if matches is None:
-        matches, rendered.taste_flat = [FLAT_TASTE] * len(images), True
+        matches = [FLAT_TASTE] * len(images)
+    # Words alone (no picture chosen or liked) weigh only the text half: equal for one prompt.
+    rendered.taste_flat = unknown or (len(images) > 1 and len(set(matches)) == 1)
     order = sorted(range(len(images)), key=lambda i: -matches[i])  # stable: seed order on ties
     rendered.order = order
     rendered.taste_matches = [matches[i] for i in order]
