@@ -19,6 +19,7 @@ from generation.reference_ids import MAX_REQUEST_REFERENCES, REFERENCE_ID_PATTER
 from generation.request import GenerationRequest
 
 _REQUEST_FIELDS = GenerationRequest.model_fields
+_CANDIDATES = _REQUEST_FIELDS["candidates"]
 
 
 class GenerationBody(Request):
@@ -44,6 +45,9 @@ class GenerationBody(Request):
         strict=True,
         description="Also render the plain model's image (same seed, no personalization), "
         "to compare side by side. Doubles the work.",
+    )
+    candidates: Annotated[int, Strict(), *_CANDIDATES.metadata] | None = Field(
+        default=None, description=_CANDIDATES.description
     )
 
     style_ref_ids: list[Annotated[str, StringConstraints(pattern=REFERENCE_ID_PATTERN)]] = Field(
@@ -114,3 +118,12 @@ class GenerationOut(BaseModel):
     timings: dict[str, float]
     image_urls: list[str]
     plain_image_urls: list[str]
+    taste_matches: list[float] | None = Field(
+        default=None,
+        description="With candidates: each image's taste match (0-1), in image_urls' order, "
+        "best first.",
+    )
+    taste_note: str | None = Field(
+        default=None,
+        description="Set when the taste model could not tell the candidates apart (seed order).",
+    )

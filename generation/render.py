@@ -29,6 +29,8 @@ from generation.style_refs import choose_references
 from generation.style_training import native_resolution
 
 if TYPE_CHECKING:
+    from PIL import Image
+
     from preference_store.blobs import BlobStore
     from preference_store.models import Profile
     from preference_store.store import PreferenceStore
@@ -40,6 +42,15 @@ PathFor = Callable[[str, int, int], Path]
 """(variant "image" or "plain", index, seed of that image) -> where its PNG goes."""
 ImageSink = Callable[[str, int, int, bytes], str]
 """(variant, index, seed of that image, PNG bytes) -> where it was stored (a path or blob key)."""
+Ranker = Callable[[str, "list[Image.Image]", str], "list[float] | None"]
+"""(user id, images, prompt) -> each image's taste match for that person, or None when their
+taste model has no signal yet (flat at 0.5). Injected by the wiring: generation/ has no taste
+service of its own (docs/design.md, "Taste from choices")."""
+FLAT_TASTE = 0.5
+FLAT_TASTE_NOTE = (
+    "no taste signal yet that tells these images apart (it learns from pictures: choices in "
+    "`tastemaker pick`, likes of images), so they are in seed order"
+)
 
 
 def file_sink(path_for: PathFor) -> ImageSink:
@@ -78,6 +89,9 @@ class Rendered:
     profile_version: int
     files: list[str] = field(default_factory=list)
     palp: PalpAdapter | None = None
+    order: list[int] | None = None  # candidates: seed-order indices, best taste match first
+    taste_matches: list[float] | None = None  # in ``order``; None: not ranked
+    taste_flat: bool = False  # ranked, but every match equal: seed order kept
 
     def summary(self) -> dict[str, Any]:
         """What a job keeps about its result (JSON-ready)."""
@@ -94,6 +108,8 @@ class Rendered:
             "settings": result.settings.model_dump(mode="json"),
             "style_refs": result.style_refs,
             **({"palp": self.palp.summary()} if self.palp is not None else {}),
+            **({"taste_matches": self.taste_matches} if self.taste_matches is not None else {}),
+            **({"taste_flat": True} if self.taste_flat else {}),
         }
 
 
@@ -109,6 +125,7 @@ def render_request(
     palp_cache: AdapterStore | None = None,
     blobs: BlobStore | None = None,
     references: Sequence[tuple[str, bytes]] = (),
+    ranker: Ranker | None = None,
 ) -> Rendered:
     """Render ``request`` in ``user_id``'s current taste and hand each PNG to ``sink``: a batch
     of one through ``render_batch``; what ended it (bad input, a cancel) is raised.
@@ -118,7 +135,7 @@ def render_request(
     """
     entry = BatchEntry(user_id, request, sink, on_step, references)
     (outcome,) = render_batch(
-        generator, store, [entry], styles=styles, palp_cache=palp_cache, blobs=blobs
+        generator, store, [entry], styles=styles, palp_cache=palp_cache, blobs=blobs, ranker=ranker
     )
     if isinstance(outcome, Exception):
         raise outcome
@@ -144,6 +161,7 @@ def render_batch(
     styles: StyleStore | None = None,
     palp_cache: AdapterStore | None = None,
     blobs: BlobStore | None = None,
+    ranker: Ranker | None = None,
 ) -> list[Rendered | Exception]:
     """Render several people's requests (one ``batch_key``) in one denoising loop; per entry
     its ``Rendered`` or the exception that ended it alone.
@@ -152,7 +170,8 @@ def render_batch(
     request's style weights). A request with ``palp`` comes alone (its ``batch_key`` equals no
     other): its PALP adapter is trained first (or found in ``palp_cache``) and the personalized
     image is made with it; the plain image never is. Liked images the profile names by blob key
-    (generated ones) are read from ``blobs``.
+    (generated ones) are read from ``blobs``. A request with ``candidates`` has its images
+    ranked by ``ranker`` and handed to its sink best first (``_rank``).
     """
     if len(entries) > 1 and any(entry.request.palp is not None for entry in entries):
         raise ValueError("a PALP request carries its own adapter and is rendered alone")
@@ -203,7 +222,7 @@ def render_batch(
             BatchItem(
                 request.prompt,
                 profile,
-                request.settings,
+                request.image_settings(),
                 negative_prompt=request.negative_prompt,
                 on_step=step(index),
                 style=tokens.style,
@@ -242,6 +261,7 @@ def render_batch(
         _report_skipped(result, tokens)
         rendered = Rendered(result=result, plain=None, profile_version=version, palp=adapter)
         try:
+            _rank(rendered, ranker, entries[index])
             chunks = provenance(generator, result, tokens, version)
             palp_request = entries[index].request.palp
             if palp_request is not None:  # made with PALP: its training options
@@ -330,6 +350,23 @@ def _report_skipped(result: GenerationResult, tokens: UsableTokens) -> None:
         result.plan = result.plan.model_copy(update={"style_skipped": tokens.skipped})
 
 
+def _rank(rendered: Rendered, ranker: Ranker | None, entry: BatchEntry) -> None:
+    """Best-of-N (docs/design.md, "Taste from choices"): order the candidates by taste match,
+    best first, ties in seed order; a person with no taste signal keeps the seed order."""
+    if entry.request.candidates is None or ranker is None:
+        return
+    images = rendered.result.images
+    matches = ranker(entry.user_id, images, entry.request.prompt)
+    unknown = matches is None
+    if matches is None:
+        matches = [FLAT_TASTE] * len(images)
+    # Words alone (no picture chosen or liked) weigh only the text half: equal for one prompt.
+    rendered.taste_flat = unknown or (len(images) > 1 and len(set(matches)) == 1)
+    order = sorted(range(len(images)), key=lambda i: -matches[i])  # stable: seed order on ties
+    rendered.order = order
+    rendered.taste_matches = [matches[i] for i in order]
+
+
 def _save(
     rendered: Rendered,
     variant: str,
@@ -338,8 +375,12 @@ def _save(
     chunks: dict[str, str],
 ) -> None:
     """Each image as a PNG with its metadata, the ``provenance`` chunks and its place among
-    the request's images (``--from-png`` makes the whole request again, for the same pixels)."""
-    for index, image in enumerate(result.images):
+    the request's images (``--from-png`` makes the whole request again, for the same pixels).
+    Ranked candidates reach the sink best first; each keeps its own seed and image index."""
+    order = rendered.order or list(range(len(result.images)))
+    for rank, index in enumerate(order):
         own = {**result.metadata(index), **chunks, "tastemaker:image_index": str(index)}
-        data = png_bytes(image, own)
-        rendered.files.append(sink(variant, index, result.seed + index, data))
+        if rendered.taste_matches is not None and variant == "image":
+            own["tastemaker:taste_match"] = f"{rendered.taste_matches[rank]:.4f}"
+        data = png_bytes(result.images[index], own)
+        rendered.files.append(sink(variant, rank, result.seed + index, data))

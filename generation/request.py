@@ -24,7 +24,7 @@ from generation.palp_settings import (
     PalpSettings,
 )
 from generation.reference_ids import MAX_REQUEST_REFERENCES, REFERENCE_ID_PATTERN
-from generation.settings import MAX_PROMPT_CHARS, GenerationSettings, check_prompt
+from generation.settings import MAX_IMAGES, MAX_PROMPT_CHARS, GenerationSettings, check_prompt
 
 ASSUMED_NATIVE_SIDE = 1024
 """A size left to the model counts as this many pixels a side when costing a request: the
@@ -93,7 +93,10 @@ class PalpRequest(BaseModel):
 
 class GenerationRequest(BaseModel):
     """A prompt in a person's taste, with its settings; ``include_plain`` adds the plain model's
-    image of the same seed (the same work again)."""
+    image of the same seed (the same work again); ``candidates`` renders that many seeds and
+    hands them back best first by the person's taste match (docs/design.md, "Taste from
+    choices"). Both are request-level: they decide what is done with the pixels, not how they
+    are made, so neither is in a PNG's settings chunk and ``--from-png`` makes one image again."""
 
     model_config = ConfigDict(extra="forbid", frozen=True)
 
@@ -104,6 +107,13 @@ class GenerationRequest(BaseModel):
     settings: GenerationSettings = Field(default_factory=GenerationSettings)
     include_plain: bool = False
     palp: PalpRequest | None = None
+    candidates: int | None = Field(
+        default=None,
+        ge=1,
+        le=MAX_IMAGES,
+        description="Render this many seeds (seed, seed+1, ...) and return them best first by "
+        "your taste match; each PNG records its taste_match.",
+    )
     profile_version: int | None = Field(
         default=None,
         ge=0,
@@ -127,6 +137,22 @@ class GenerationRequest(BaseModel):
     def _negative_prompt(cls, value: str) -> str:
         return check_prompt(value, what="negative prompt", allow_empty=True)
 
+    @model_validator(mode="after")
+    def _one_image_count(self) -> GenerationRequest:
+        images = self.settings.num_images
+        if self.candidates is not None and images not in (1, self.candidates):
+            raise ValueError(
+                f"candidates ({self.candidates}) already says how many images to make: leave "
+                f"num_images ({images}) out"
+            )
+        return self
+
+    def image_settings(self) -> GenerationSettings:
+        """The settings the images are made with: ``candidates`` seeds when asked for."""
+        if self.candidates is None or self.candidates == self.settings.num_images:
+            return self.settings
+        return self.settings.updated(num_images=self.candidates)
+
     def total_steps(self) -> int:
         """Steps the whole request takes: PALP training first (when asked for), then the
         denoising (both images when the plain one is made)."""
@@ -139,7 +165,7 @@ class GenerationRequest(BaseModel):
         width = self.settings.width or ASSUMED_NATIVE_SIDE
         height = self.settings.height or ASSUMED_NATIVE_SIDE
         plain = 2 if self.include_plain else 1
-        denoising = self.settings.steps * plain * self.settings.num_images
+        denoising = self.settings.steps * plain * self.image_settings().num_images
         training = PALP_STEP_COST * self.palp.steps if self.palp is not None else 0
         return width * height * (denoising + training)
 

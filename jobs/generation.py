@@ -15,7 +15,14 @@ from collections.abc import Callable
 from generation.generator import PersonalizedGenerator
 from generation.interrupt import watch
 from generation.palp_adapters import AdapterStore
-from generation.render import BatchEntry, ImageSink, Rendered, render_batch, render_request
+from generation.render import (
+    BatchEntry,
+    ImageSink,
+    Ranker,
+    Rendered,
+    render_batch,
+    render_request,
+)
 from generation.request import GenerationRequest
 from jobs.outputs import Finished, JobOutputs
 from jobs.repository import Job, JobKinds
@@ -48,12 +55,14 @@ class GenerationWork:
         blobs: BlobStore,
         styles: StyleStore | None = None,
         palp_cache: AdapterStore | None = None,
+        ranker: Ranker | None = None,
     ):
         self.generator = generator
         self.store = store
         self.blobs = blobs
         self.styles = styles
         self.palp_cache = palp_cache
+        self.ranker = ranker  # best-of-N's taste match, from the wiring (jobs never import api)
         watch(generator.pipeline)  # a cancel lands within the step it arrives in
 
     def __call__(self, job: Job, report: StepReporter) -> Finished:
@@ -71,6 +80,7 @@ class GenerationWork:
             styles=self.styles,
             palp_cache=outputs.adapters(self.palp_cache),
             blobs=self.blobs,
+            ranker=self.ranker,
         )
         return outputs.finished(rendered.summary())
 
@@ -87,7 +97,12 @@ class GenerationWork:
                 BatchEntry(job.user_id, request, _sink(job.id, kept), on_step=_steps_to(report))
             )
         ended = render_batch(
-            self.generator, self.store, entries, styles=self.styles, blobs=self.blobs
+            self.generator,
+            self.store,
+            entries,
+            styles=self.styles,
+            blobs=self.blobs,
+            ranker=self.ranker,
         )
         return [
             kept.finished(o.summary()) if isinstance(o, Rendered) else o

@@ -125,6 +125,9 @@ def generate(
             "win over the file's values.",
         ),
     ] = None,
+    candidates: Annotated[
+        int | None, typer.Option(help=PROMPT_FIELDS["candidates"].description)
+    ] = None,
     context: typer.Context,
     ref: RefOpt = None,
     no_style_ref: NoStyleRefOpt = False,
@@ -133,6 +136,8 @@ def generate(
     """Render PROMPT in USER's taste; writes PNGs that record what was applied."""
     # 1. Check every input before loading anything.
     pinned, keep = None, lambda sink: sink
+    if png is not None and candidates is not None:
+        _fail("--from-png makes one image again: leave --candidates out")
     if png is not None:
         recipe = _from_png(png, prompt, negative_prompt, mode, model, options, context)
         prompt, negative_prompt, mode, model = (
@@ -160,21 +165,28 @@ def generate(
         from api.errors import describe_validation_error
 
         _fail(describe_validation_error(error))
-    request = GenerationRequest(
-        prompt=prompt,
-        negative_prompt=negative_prompt,
-        settings=settings,
-        palp=palp,
-        profile_version=pinned,
-    )
+    try:
+        request = GenerationRequest(
+            prompt=prompt,
+            negative_prompt=negative_prompt,
+            settings=settings,
+            palp=palp,
+            profile_version=pinned,
+            candidates=candidates,
+        )
+    except ValidationError as error:
+        from api.errors import describe_validation_error
+
+        _fail(describe_validation_error(error))
     components = Components()
     components.accounts.require(user)
     loading = model_settings(components, single_file_config, clip_model)
     model_name = model or loading.model
     _ensure_downloaded(model_name, pull)  # before torch loads: a missing model is said at once
     from api.wiring.generation import open_generator, open_models
+    from api.wiring.taste import open_ranker
     from generation.palp_adapters import AdapterCache
-    from generation.render import file_sink, render_request
+    from generation.render import FLAT_TASTE_NOTE, file_sink, render_request
     from generation.tiny import TINY_NOTICE
 
     if model_name.startswith("tiny"):
@@ -226,6 +238,7 @@ def generate(
                 ),
                 blobs=components.blobs,
                 references=references,
+                ranker=open_ranker(components, generator.clip) if candidates else None,
             )
     except GenerationError as error:
         _fail(str(error))
@@ -233,9 +246,13 @@ def generate(
     # 4. Tell the person what was applied.
     result, paths = rendered.result, [Path(file) for file in rendered.files if file]
     if as_json:
-        sys.stdout.write(json.dumps(_result_json(result, paths), indent=2) + "\n")
+        ranked = {"taste_matches": rendered.taste_matches} if candidates else {}
+        flat = {"taste_note": FLAT_TASTE_NOTE} if rendered.taste_flat else {}
+        sys.stdout.write(json.dumps(_result_json(result, paths) | ranked | flat, indent=2) + "\n")
         return
-    _print_result(result, paths)
+    _print_result(result, paths, rendered.taste_matches)
+    if rendered.taste_flat:
+        console.print(f"[yellow]note:[/yellow] {FLAT_TASTE_NOTE}")
     if rendered.palp is not None:
         summary = rendered.palp.summary()
         how = "reused from the cache" if summary["cached"] else f"trained in {summary['seconds']}s"
@@ -304,7 +321,9 @@ def _result_json(result: GenerationResult, paths: list[Path]) -> dict[str, objec
     }
 
 
-def _print_result(result: GenerationResult, paths: list[Path]) -> None:
+def _print_result(
+    result: GenerationResult, paths: list[Path], matches: list[float] | None = None
+) -> None:
     plan = result.plan
     table = Table(title="what tastemaker applied", title_justify="left")
     for column in ("", "attribute", "strength", "why"):
@@ -333,8 +352,9 @@ def _print_result(result: GenerationResult, paths: list[Path]) -> None:
     )
     console.print(f"style refs:     {describe_references(result.style_refs)}", soft_wrap=True)
     console.print(f"seed {result.seed}; {describe_timings(result.timings)}", soft_wrap=True)
-    for path in paths:
-        console.print(f"wrote {path}")
+    for rank, path in enumerate(paths):
+        taste = f"  (taste match {matches[rank]:.3f})" if matches else ""
+        console.print(f"wrote {path}{taste}")
 
 
 def describe_timings(timings: dict[str, float]) -> str:

@@ -39,6 +39,7 @@ from api.schemas import Problem
 from api.settings import Settings
 from generation.options import palp_from, settings_from
 from generation.reference_files import ReferenceFiles
+from generation.render import FLAT_TASTE_NOTE
 from generation.request import GenerationRequest
 from generation.settings import GenerationSettings, check_prompt
 from jobs.generation import GENERATION, image_key
@@ -83,6 +84,8 @@ def check_limits(body: GenerationCreate, settings: Settings) -> GenerationSettin
             raise Unprocessable(f"{side}: at most {settings.max_side} pixels here")
     if given.get("num_images", 0) > settings.max_images:
         raise Unprocessable(f"num_images: at most {settings.max_images} per generation here")
+    if (body.candidates or 0) > settings.max_images:
+        raise Unprocessable(f"candidates: at most {settings.max_images} per generation here")
     return settings_from(given, body.request_mode)
 
 
@@ -120,6 +123,8 @@ def describe(job: Job, runner: JobQueue, event: JobEvent | None = None) -> Gener
         timings=result.get("timings", {}),
         image_urls=image_urls(job, "image"),
         plain_image_urls=image_urls(job, "plain"),
+        taste_matches=result.get("taste_matches"),
+        taste_note=FLAT_TASTE_NOTE if result.get("taste_flat") else None,
     )
 
 
@@ -158,14 +163,18 @@ def create_generation(
         palp = palp_from(body.options(), body.request_mode)
     except ValidationError as error:
         raise Unprocessable(describe_validation_error(error)) from None
-    request = GenerationRequest(
-        prompt=body.prompt,
-        negative_prompt=body.negative_prompt,
-        settings=checked,
-        include_plain=body.include_plain,
-        palp=palp,
-        style_ref_ids=body.style_ref_ids,
-    )
+    try:
+        request = GenerationRequest(
+            prompt=body.prompt,
+            negative_prompt=body.negative_prompt,
+            settings=checked,
+            include_plain=body.include_plain,
+            palp=palp,
+            style_ref_ids=body.style_ref_ids,
+            candidates=body.candidates,
+        )
+    except ValidationError as error:
+        raise Unprocessable(describe_validation_error(error)) from None
     files = ReferenceFiles(blobs)
     for reference in body.style_ref_ids:  # yours, or not found (whoever owns it)
         if files.find(user, reference) is None:

@@ -14,6 +14,7 @@ from collections.abc import Mapping
 from api.settings import Settings
 from api.wiring.generation import open_generator, open_models
 from api.wiring.services import Components
+from api.wiring.taste import open_ranker
 from api.wiring.threads import use_torch_threads
 from generation.loading import LoadedModels
 from generation.palp_adapters import AdapterCache
@@ -70,6 +71,7 @@ def load_handlers(components: Components, models: LoadedModels | None = None) ->
             components.blobs,
             styles,
             AdapterCache(settings.palp_cache_dir, max_bytes=settings.palp_cache_mb * 1024 * 1024),
+            open_ranker(components, generator.clip),
         ),
         STYLE_TRAINING: StyleTraining(generator, components.store, styles, components.blobs),
     }

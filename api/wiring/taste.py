@@ -3,13 +3,19 @@
 from __future__ import annotations
 
 import logging
+from collections.abc import Sequence
+
+import numpy as np
+from PIL import Image
 
 from agent.gallery import Gallery
 from api.taste import TasteService
+from api.wiring.agent import build_gallery
 from api.wiring.generation import open_clip
 from api.wiring.services import Components
 from generation.clip import ClipBundle
 from generation.errors import GenerationError
+from generation.render import Ranker
 from generation.taste_features import TasteFeatures
 from preference_store.choices import ChoiceStore
 from preference_store.errors import PreferenceError
@@ -34,3 +40,22 @@ def build_taste(
 
     features = TasteFeatures(components.embedder, load_clip=load)
     return TasteService(gallery, features, ChoiceStore(components.engine), components.store.current)
+
+
+def taste_ranker(taste: TasteService) -> Ranker:
+    """Best-of-N's ranker (``generation.render.Ranker``): each image's taste match with the
+    prompt as its description, as a reaction to it is recorded; None while the person's model
+    has no signal (no choices, attributes or liked images: every weight 0, every match 0.5)."""
+
+    def rank(user_id: str, images: Sequence[Image.Image], prompt: str) -> list[float] | None:
+        if not np.any(taste.model(user_id).weights):
+            return None
+        return taste.score(user_id, images, [prompt] * len(images))
+
+    return rank
+
+
+def open_ranker(components: Components, clip: ClipBundle | None) -> Ranker:
+    """The ranker over the configured gallery's feature space, with the generator's CLIP (else
+    the configured one, as ``build_taste``)."""
+    return taste_ranker(build_taste(components, build_gallery(components.settings), clip=clip))
