@@ -13,6 +13,7 @@ Callers load once per process and share the result.
 from __future__ import annotations
 
 import json
+import threading
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -78,7 +79,14 @@ def resolve_dtype(dtype: str | torch.dtype, device: str) -> torch.dtype:
     return resolved
 
 
-def load_models(
+# Loading patches torch process-wide for a moment (diffusers and transformers make weights on the
+# meta device inside a global context), so a model built or loaded in another thread meanwhile
+# gets meta tensors (seen: the service's taste features loading CLIP while the worker loaded the
+# pipeline). One load at a time per process; re-entrant, as load_models loads CLIP too.
+_LOADING = threading.RLock()
+
+
+def _load_models(
     name: str,
     *,
     device: str = "cpu",
@@ -88,9 +96,6 @@ def load_models(
     ip_adapter: str | None = None,
     ip_adapter_image_encoder: str | None = None,
 ) -> LoadedModels:
-    """Load the pipeline ``name`` and, when given (or for ``tiny``), the matching CLIP model
-    and IP-Adapter (``ip_adapter``: see ``generation.ip_adapter``; the tiny models take the
-    tiny one unless it is ``none``)."""
     tiny = name in (TINY_MODEL_NAME, TINY_SDXL_MODEL_NAME)
     if ip_adapter is None and tiny:
         ip_adapter = TINY_IP_ADAPTER_NAME
@@ -116,7 +121,7 @@ def load_models(
     for component in pipeline.components.values():
         if isinstance(component, torch.nn.Module):
             component.requires_grad_(False).eval()
-    clip = load_clip(clip_name, device=device, torch_dtype=torch_dtype) if clip_name else None
+    clip = _load_clip(clip_name, device=device, torch_dtype=torch_dtype) if clip_name else None
     adapter = (
         load_style_adapter(pipeline, ip_adapter, ip_adapter_image_encoder) if ip_adapter else None
     )
@@ -219,10 +224,9 @@ def _from_hub(repo_id: str, torch_dtype: torch.dtype) -> SDPipeline:
     return _from_folder(require_cached(repo_id), torch_dtype, what=repo_id)
 
 
-def load_clip(
+def _load_clip(
     name: str, *, device: str = "cpu", torch_dtype: torch.dtype = torch.float32
 ) -> ClipBundle:
-    """A CLIP model (hub id or folder) with its tokenizer, checked to have a real vocabulary."""
     from transformers import CLIPModel, CLIPTokenizer
 
     if name == TINY_CLIP_NAME:
@@ -245,3 +249,37 @@ def load_clip(
     model.requires_grad_(False)
     model.to(device)
     return ClipBundle(model=model, tokenizer=tokenizer, name=name)
+
+
+def load_models(
+    name: str,
+    *,
+    device: str = "cpu",
+    dtype: str | torch.dtype = "float32",
+    clip_name: str | None = None,
+    single_file_config: str | None = None,
+    ip_adapter: str | None = None,
+    ip_adapter_image_encoder: str | None = None,
+) -> LoadedModels:
+    """Load the pipeline ``name`` and, when given (or for ``tiny``), the matching CLIP model
+    and IP-Adapter (``ip_adapter``: see ``generation.ip_adapter``; the tiny models take the
+    tiny one unless it is ``none``); one load at a time per process."""
+    with _LOADING:
+        return _load_models(
+            name,
+            device=device,
+            dtype=dtype,
+            clip_name=clip_name,
+            single_file_config=single_file_config,
+            ip_adapter=ip_adapter,
+            ip_adapter_image_encoder=ip_adapter_image_encoder,
+        )
+
+
+def load_clip(
+    name: str, *, device: str = "cpu", torch_dtype: torch.dtype = torch.float32
+) -> ClipBundle:
+    """A CLIP model (hub id or folder) with its tokenizer, checked to have a real vocabulary;
+    one load at a time per process."""
+    with _LOADING:
+        return _load_clip(name, device=device, torch_dtype=torch_dtype)

@@ -60,3 +60,31 @@ def test_builders_are_seeded() -> None:
     for a, b in zip(first.unet.parameters(), second.unet.parameters(), strict=True):
         assert torch.equal(a, b)
     assert not any(p.requires_grad for p in first.unet.parameters())
+
+
+def test_loading_in_two_threads_at_once_gives_real_weights() -> None:
+    """The service loads CLIP for taste features while its worker loads the pipeline: loading
+    patches torch process-wide for a moment, so without one load at a time the CLIP model came
+    back with weights on the meta device (seen in 2 of 5 runs; 2 of 12 loads here)."""
+    import threading
+
+    from generation.loading import load_clip, load_models
+
+    problems: list[str] = []
+
+    def pipelines() -> None:
+        for _ in range(3):
+            load_models("tiny")
+
+    def clips() -> None:
+        for _ in range(10):
+            bundle = load_clip("tiny-clip")
+            if any(p.is_meta for p in bundle.model.parameters()):
+                problems.append("a CLIP model with meta weights")
+
+    threads = [threading.Thread(target=pipelines), threading.Thread(target=clips)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=300)
+    assert not problems
