@@ -22,11 +22,23 @@ import typer
 from pydantic import ValidationError
 from rich.console import Console
 
-from api.cli import corrections, db, generate, models, onboard, pick, prefs, service, style
+from api.cli import (
+    corrections,
+    db,
+    generate,
+    help_style,
+    models,
+    onboard,
+    pick,
+    prefs,
+    service,
+    style,
+)
 from api.wiring.services import load_settings
 from api.wiring.threads import MAX_DEFAULT_THREADS, use_torch_threads
 from preference_store.errors import PreferenceError, SchemaError
 
+help_style.apply()
 app = typer.Typer(
     name="tastemaker",
     help="Learn a person's visual taste in a short chat and make Stable Diffusion follow it.",
