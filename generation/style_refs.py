@@ -79,10 +79,14 @@ class ReferenceEmbedder:
             images = [_decode(name, data, max_pixels) for _, name, data in new]
             vectors = self.adapter.embed(images)
             fresh = {h: vectors[i] for i, (h, _, _) in enumerate(new)}
-            if self.cache is not None:
+            if self.cache is not None:  # used as read back, so a later cache hit is identical
                 self.cache.put_images(
                     self.adapter.name, {h: [float(x) for x in v] for h, v in fresh.items()}
                 )
+                for h, vector in self.cache.images(
+                    self.adapter.name, self.dimension, [*fresh]
+                ).items():
+                    fresh[h] = torch.tensor(vector, dtype=torch.float32)
             known.update(fresh)
         self.memory.update(known)
         return torch.stack([known[h] for h in hashes])
@@ -119,14 +123,12 @@ class ReferenceEmbedder:
         weights = torch.tensor([r.weight for r in liked], dtype=torch.float32)
         mean = (embeds * weights[:, None]).sum(0) / weights.sum()
         sources = [r.image_id for r in liked]
-        if self.cache is not None:
-            self.cache.put_profile_set(
-                self.adapter.name,
-                profile.user_id,
-                profile.version,
-                [float(x) for x in mean],
-                sources,
-            )
+        if self.cache is not None:  # used as read back, so a later cache hit is identical
+            key = (self.adapter.name, profile.user_id, profile.version)
+            self.cache.put_profile_set(*key, [float(x) for x in mean], sources)
+            stored = self.cache.profile_set(self.adapter.name, self.dimension, *key[1:])
+            if stored is not None:
+                mean = torch.tensor(stored[0])
         return StyleReferences(mean, tuple(sources), "profile")
 
 

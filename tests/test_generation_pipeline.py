@@ -8,6 +8,8 @@ import torch
 
 from generation.encoding import PipelineTextEncoder
 from generation.generator import PersonalizedGenerator
+from generation.guidance import pipeline_view
+from generation.samplers import build_scheduler
 from generation.settings import ConditioningMode, GenerationSettings
 from preference_store.models import Category, Polarity, Profile, VisualAttribute
 
@@ -33,6 +35,9 @@ def make_profile(version: int = 1, embedding: list[float] | None = None) -> Prof
 
 
 def plain_image(pipe, prompt: str, settings: GenerationSettings) -> np.ndarray:
+    """diffusers' own pipeline with the settings' sampler (DDIM unless named; the tiny SDXL
+    pipeline's own scheduler is Euler)."""
+    pipe = pipeline_view(pipe, scheduler=build_scheduler(pipe.scheduler.config, settings.sampler))
     return pipe(
         prompt,
         num_inference_steps=settings.steps,
