@@ -68,13 +68,14 @@ def test_pick_between_two_images_in_the_browser(
 
     while choices(browser) < 15:  # a person who likes warm palettes
         left, right = before = shown(browser)
+        count = choices(browser)  # before the click: the answer may land before a later read
         if left in WARM:
             by_id(browser, "pair-left").click()
         elif right in WARM:
             browser.find_element(By.TAG_NAME, "body").send_keys(Keys.ARROW_RIGHT)
         else:
             by_id(browser, "pair-neither").click()
-        answered(browser, before, choices(browser) + 1)
+        answered(browser, before, count + 1)
         assert frozenset(shown(browser)) not in seen
         seen.add(frozenset(shown(browser)))
 
