@@ -17,7 +17,8 @@ from fastapi.testclient import TestClient
 from api.app import create_app
 from api.settings import Settings
 from api.wiring.services import Components
-from tests.doubles.uvicorn_server import UvicornServer
+from tests.doubles.forker import Forker
+from tests.doubles.uvicorn_server import ForkedUvicornServer, UvicornServer
 
 # A litotes the reader takes for a complaint, and stores (it is not among the constructions it
 # asks about): the wrong extraction these tests correct.
@@ -158,8 +159,10 @@ def test_wrong_corrections_are_404_or_422_with_a_reason(
 
 
 @pytest.fixture(scope="module")
-def service(tmp_path_factory: pytest.TempPathFactory) -> Iterator[UvicornServer]:
-    server = UvicornServer(tmp_path_factory.mktemp("corrections") / "data")
+def service(
+    tmp_path_factory: pytest.TempPathFactory, service_forker: Forker
+) -> Iterator[UvicornServer]:
+    server = ForkedUvicornServer(service_forker, tmp_path_factory.mktemp("corrections") / "data")
     server.start()
     yield server
     server.stop()

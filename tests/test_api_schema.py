@@ -18,14 +18,18 @@ from pathlib import Path
 import httpx
 import pytest
 
-from tests.doubles.uvicorn_server import UvicornServer
+from tests.doubles.forker import Forker
+from tests.doubles.uvicorn_server import ForkedUvicornServer, UvicornServer
 
 EXAMPLES = 6
 
 
 @pytest.fixture(scope="module")
-def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[UvicornServer]:
-    service = UvicornServer(
+def server(
+    tmp_path_factory: pytest.TempPathFactory, service_forker: Forker
+) -> Iterator[UvicornServer]:
+    service = ForkedUvicornServer(
+        service_forker,
         tmp_path_factory.mktemp("schema") / "data",
         max_steps=2,
         max_side=64,

@@ -34,7 +34,7 @@ from tests.doubles.celery_cluster import (
     user,
     wait_for,
 )
-from tests.doubles.forker import WORKER_IMPORTS, Forker
+from tests.doubles.forker import Forker
 from tests.doubles.worker_process import ForkedWorker, WorkerProcess
 
 pytestmark = pytest.mark.slow  # one cluster of real processes for the module
@@ -52,21 +52,11 @@ def redis_url() -> Iterator[str]:
 
 
 @pytest.fixture(scope="module")
-def forker(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Forker]:
-    """Imports the worker's libraries while the API starts; workers then start in ~1 s."""
-    forking = Forker(tmp_path_factory.mktemp("forker") / "forker.log", WORKER_IMPORTS)
-    try:
-        yield forking
-    finally:
-        forking.close()
-
-
-@pytest.fixture(scope="module")
 def cluster(
-    tmp_path_factory: pytest.TempPathFactory, redis_url: str, forker: Forker
+    tmp_path_factory: pytest.TempPathFactory, redis_url: str, service_forker: Forker
 ) -> Iterator[Cluster]:
     running = Cluster(
-        tmp_path_factory.mktemp("celery") / "data", forker=forker, broker_url=redis_url
+        tmp_path_factory.mktemp("celery") / "data", forker=service_forker, broker_url=redis_url
     )
     try:
         yield running.start()

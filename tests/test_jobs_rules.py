@@ -31,7 +31,8 @@ from jobs.repository import (
     UserJobLimit,
 )
 from preference_store.database import create_schema, make_engine
-from tests.doubles.uvicorn_server import UvicornServer
+from tests.doubles.forker import Forker
+from tests.doubles.uvicorn_server import ForkedUvicornServer, UvicornServer
 
 RULES = AdmissionRules(per_user=3, capacity=6, max_pixel_steps=10**9)
 
@@ -156,8 +157,11 @@ def test_compatible_jobs_can_be_claimed_together(jobs: JobRepository) -> None:
 
 
 @pytest.fixture(scope="module")
-def service(tmp_path_factory: pytest.TempPathFactory) -> Iterator[UvicornServer]:
-    server = UvicornServer(
+def service(
+    tmp_path_factory: pytest.TempPathFactory, service_forker: Forker
+) -> Iterator[UvicornServer]:
+    server = ForkedUvicornServer(
+        service_forker,
         tmp_path_factory.mktemp("rules") / "data",
         max_jobs_per_user=3,
         max_steps=200,
