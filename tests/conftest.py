@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import shutil
 
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
@@ -15,6 +16,8 @@ from pathlib import Path
 import pytest
 import torch
 
+from api.settings import Settings
+from api.wiring.agent import build_extractor
 from preference_store.embeddings import SentenceTransformerEmbedder, packaged_minilm_path
 from tests.doubles.forker import SERVICE_IMPORTS, Forker
 
@@ -42,10 +45,32 @@ def service_forker(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Forker]
         forker.close()
 
 
+@pytest.fixture(scope="session")
+def vocabulary_vectors(
+    tmp_path_factory: pytest.TempPathFactory, embedder: SentenceTransformerEmbedder
+) -> Path:
+    """The offline extractor's vocabulary vectors as a first start writes them under the cache
+    dir (preference_store/vector_cache.py), made once per test process: every command or app
+    that builds the extractor over a fresh data dir would otherwise spend seconds embedding the
+    same 500+ phrases with the same model. Keyed by the model's fingerprint, so a test that
+    configures another model misses and embeds; tests/test_vector_cache.py checks that the
+    vectors read back are the model's own and that cold, warm and damaged caches read alike."""
+    root = tmp_path_factory.mktemp("vocabulary")
+    settings = Settings(data_dir=root / "data", cache_dir=root / "cache")
+    build_extractor(settings, embedder)
+    return root / "cache" / "vectors"
+
+
 @pytest.fixture()
-def data_dir(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Path]:
-    """A fresh TASTEMAKER_DATA_DIR for tests that go through settings (CLI, app)."""
+def data_dir(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, vocabulary_vectors: Path
+) -> Iterator[Path]:
+    """A fresh TASTEMAKER_DATA_DIR for tests that go through settings (CLI, app), and beside it
+    a TASTEMAKER_CACHE_DIR with the vocabulary vectors already cached (as after a first start);
+    the data dir itself starts empty."""
     directory = tmp_path / "data"
+    shutil.copytree(vocabulary_vectors, tmp_path / "cache" / "vectors")
+    monkeypatch.setenv("TASTEMAKER_CACHE_DIR", str(tmp_path / "cache"))
     monkeypatch.setenv("TASTEMAKER_DATA_DIR", str(directory))
     yield directory
 
