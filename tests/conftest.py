@@ -62,15 +62,20 @@ def vocabulary_vectors(
 
 
 @pytest.fixture()
-def data_dir(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, vocabulary_vectors: Path
-) -> Iterator[Path]:
+def warm_cache(tmp_path: Path, vocabulary_vectors: Path) -> Path:
+    """A cache dir (``Settings(cache_dir=...)``) holding the vocabulary vectors, for tests that
+    build an app or components over a fresh data dir of their own."""
+    shutil.copytree(vocabulary_vectors, tmp_path / "cache" / "vectors")
+    return tmp_path / "cache"
+
+
+@pytest.fixture()
+def data_dir(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, warm_cache: Path) -> Iterator[Path]:
     """A fresh TASTEMAKER_DATA_DIR for tests that go through settings (CLI, app), and beside it
     a TASTEMAKER_CACHE_DIR with the vocabulary vectors already cached (as after a first start);
     the data dir itself starts empty."""
     directory = tmp_path / "data"
-    shutil.copytree(vocabulary_vectors, tmp_path / "cache" / "vectors")
-    monkeypatch.setenv("TASTEMAKER_CACHE_DIR", str(tmp_path / "cache"))
+    monkeypatch.setenv("TASTEMAKER_CACHE_DIR", str(warm_cache))
     monkeypatch.setenv("TASTEMAKER_DATA_DIR", str(directory))
     yield directory
 

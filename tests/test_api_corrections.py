@@ -26,8 +26,10 @@ MISREAD = "The fog is no crime, the neon glare is too much"
 
 
 @pytest.fixture()
-def client(tmp_path: Path) -> Iterator[tuple[TestClient, dict[str, dict[str, str]]]]:
-    settings = Settings(data_dir=tmp_path / "data")
+def client(
+    tmp_path: Path, warm_cache: Path
+) -> Iterator[tuple[TestClient, dict[str, dict[str, str]]]]:
+    settings = Settings(data_dir=tmp_path / "data", cache_dir=warm_cache)
     components = Components(settings)
     tokens = {}
     for user in ("alice", "bob"):
