@@ -61,6 +61,13 @@ def vocabulary_vectors(
     return root / "cache" / "vectors"
 
 
+@pytest.fixture(scope="session")
+def shared_cache_dir(vocabulary_vectors: Path) -> str:
+    """The session's cache dir itself, as the services on one machine share theirs
+    (``cache_dir=`` of the API nodes and workers that the uvicorn and Celery tests start)."""
+    return str(vocabulary_vectors.parent)
+
+
 @pytest.fixture()
 def warm_cache(tmp_path: Path, vocabulary_vectors: Path) -> Path:
     """A cache dir (``Settings(cache_dir=...)``) holding the vocabulary vectors, for tests that

@@ -162,9 +162,13 @@ def test_wrong_corrections_are_404_or_422_with_a_reason(
 
 @pytest.fixture(scope="module")
 def service(
-    tmp_path_factory: pytest.TempPathFactory, service_forker: Forker
+    tmp_path_factory: pytest.TempPathFactory, service_forker: Forker, shared_cache_dir: str
 ) -> Iterator[UvicornServer]:
-    server = ForkedUvicornServer(service_forker, tmp_path_factory.mktemp("corrections") / "data")
+    server = ForkedUvicornServer(
+        service_forker,
+        cache_dir=shared_cache_dir,
+        data_dir=tmp_path_factory.mktemp("corrections") / "data",
+    )
     server.start()
     yield server
     server.stop()

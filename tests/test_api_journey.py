@@ -22,10 +22,13 @@ PNG = b"\x89PNG\r\n\x1a\n"
 
 @pytest.fixture(scope="module")
 def server(
-    tmp_path_factory: pytest.TempPathFactory, service_forker: Forker
+    tmp_path_factory: pytest.TempPathFactory, service_forker: Forker, shared_cache_dir: str
 ) -> Iterator[UvicornServer]:
     service = ForkedUvicornServer(
-        service_forker, tmp_path_factory.mktemp("journey") / "data", max_body_bytes=65_536
+        service_forker,
+        cache_dir=shared_cache_dir,
+        data_dir=tmp_path_factory.mktemp("journey") / "data",
+        max_body_bytes=65_536,
     )
     service.start()
     yield service

@@ -31,10 +31,12 @@ def service(
     tmp_path_factory: pytest.TempPathFactory,
     failing_llm: LoopbackLLMServer,
     service_forker: Forker,
+    shared_cache_dir: str,
 ) -> Iterator[UvicornServer]:
     server = ForkedUvicornServer(
         service_forker,
-        tmp_path_factory.mktemp("restart") / "data",
+        cache_dir=shared_cache_dir,
+        data_dir=tmp_path_factory.mktemp("restart") / "data",
         llm_base_url=failing_llm.base_url,
         llm_model=failing_llm.model,
         llm_api_key="loopback",

@@ -26,11 +26,12 @@ EXAMPLES = 6
 
 @pytest.fixture(scope="module")
 def server(
-    tmp_path_factory: pytest.TempPathFactory, service_forker: Forker
+    tmp_path_factory: pytest.TempPathFactory, service_forker: Forker, shared_cache_dir: str
 ) -> Iterator[UvicornServer]:
     service = ForkedUvicornServer(
         service_forker,
-        tmp_path_factory.mktemp("schema") / "data",
+        cache_dir=shared_cache_dir,
+        data_dir=tmp_path_factory.mktemp("schema") / "data",
         max_steps=2,
         max_side=64,
         max_images=1,

@@ -181,11 +181,17 @@ def test_a_request_the_generator_refuses_fails_alone_in_a_batch(world) -> None:
 
 
 @pytest.mark.slow
-def test_over_http_two_peoples_jobs_share_one_batch(tmp_path: Path, service_forker: Forker) -> None:
+def test_over_http_two_peoples_jobs_share_one_batch(
+    tmp_path: Path, service_forker: Forker, shared_cache_dir: str
+) -> None:
     """With TASTEMAKER_MAX_BATCH=2 and a long gathering window, the worker waits for the second
     person's job and denoises both together; /metrics shows one batch of two."""
     server = ForkedUvicornServer(
-        service_forker, tmp_path / "data", max_batch=2, batch_window_ms=5_000
+        service_forker,
+        cache_dir=shared_cache_dir,
+        data_dir=tmp_path / "data",
+        max_batch=2,
+        batch_window_ms=5_000,
     )
     server.start()
     try:

@@ -53,10 +53,16 @@ def redis_url() -> Iterator[str]:
 
 @pytest.fixture(scope="module")
 def cluster(
-    tmp_path_factory: pytest.TempPathFactory, redis_url: str, service_forker: Forker
+    tmp_path_factory: pytest.TempPathFactory,
+    redis_url: str,
+    service_forker: Forker,
+    shared_cache_dir: str,
 ) -> Iterator[Cluster]:
     running = Cluster(
-        tmp_path_factory.mktemp("celery") / "data", forker=service_forker, broker_url=redis_url
+        tmp_path_factory.mktemp("celery") / "data",
+        cache_dir=shared_cache_dir,
+        forker=service_forker,
+        broker_url=redis_url,
     )
     try:
         yield running.start()

@@ -29,10 +29,14 @@ RESUME_AFTER_DONE = [True, False, True]  # when the paused worker gets SIGCONT, 
 
 
 @pytest.fixture(scope="module")
-def cluster(tmp_path_factory: pytest.TempPathFactory, service_forker: Forker) -> Iterator[Cluster]:
+def cluster(
+    tmp_path_factory: pytest.TempPathFactory, service_forker: Forker, shared_cache_dir: str
+) -> Iterator[Cluster]:
     root = tmp_path_factory.mktemp("lease")
     with fresh_redis_db() as redis_url:
-        running = Cluster(root / "data", forker=service_forker, broker_url=redis_url)
+        running = Cluster(
+            root / "data", cache_dir=shared_cache_dir, forker=service_forker, broker_url=redis_url
+        )
         try:
             yield running.start()
         finally:

@@ -39,10 +39,14 @@ def redis_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RedisServ
 
 @pytest.fixture(scope="module")
 def cluster(
-    tmp_path_factory: pytest.TempPathFactory, redis_server: RedisServer, service_forker: Forker
+    tmp_path_factory: pytest.TempPathFactory,
+    redis_server: RedisServer,
+    service_forker: Forker,
+    shared_cache_dir: str,
 ) -> Iterator[Cluster]:
     running = Cluster(
         tmp_path_factory.mktemp("restart") / "data",
+        cache_dir=shared_cache_dir,
         forker=service_forker,
         broker_url=redis_server.url,
     )

@@ -158,11 +158,12 @@ def test_compatible_jobs_can_be_claimed_together(jobs: JobRepository) -> None:
 
 @pytest.fixture(scope="module")
 def service(
-    tmp_path_factory: pytest.TempPathFactory, service_forker: Forker
+    tmp_path_factory: pytest.TempPathFactory, service_forker: Forker, shared_cache_dir: str
 ) -> Iterator[UvicornServer]:
     server = ForkedUvicornServer(
         service_forker,
-        tmp_path_factory.mktemp("rules") / "data",
+        cache_dir=shared_cache_dir,
+        data_dir=tmp_path_factory.mktemp("rules") / "data",
         max_jobs_per_user=3,
         max_steps=200,
         max_job_pixel_steps=64 * 64 * 200 * 2,

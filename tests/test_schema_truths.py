@@ -89,9 +89,13 @@ def test_the_schema_states_style_and_palp_limits(client: TestClient) -> None:
 
 @pytest.fixture(scope="module")
 def server(
-    tmp_path_factory: pytest.TempPathFactory, service_forker: Forker
+    tmp_path_factory: pytest.TempPathFactory, service_forker: Forker, shared_cache_dir: str
 ) -> Iterator[UvicornServer]:
-    service = ForkedUvicornServer(service_forker, tmp_path_factory.mktemp("errors") / "data")
+    service = ForkedUvicornServer(
+        service_forker,
+        cache_dir=shared_cache_dir,
+        data_dir=tmp_path_factory.mktemp("errors") / "data",
+    )
     service.start()
     yield service
     service.stop()

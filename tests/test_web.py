@@ -37,9 +37,11 @@ FLAGS = [
 
 @pytest.fixture(scope="module")
 def server(
-    tmp_path_factory: pytest.TempPathFactory, service_forker: Forker
+    tmp_path_factory: pytest.TempPathFactory, service_forker: Forker, shared_cache_dir: str
 ) -> Iterator[UvicornServer]:
-    service = ForkedUvicornServer(service_forker, tmp_path_factory.mktemp("web") / "data")
+    service = ForkedUvicornServer(
+        service_forker, cache_dir=shared_cache_dir, data_dir=tmp_path_factory.mktemp("web") / "data"
+    )
     service.start()
     yield service
     service.stop()

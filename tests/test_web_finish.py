@@ -33,9 +33,13 @@ return [...document.querySelectorAll('button, label, select, .tab')]
 
 @pytest.fixture(scope="module")
 def server(
-    tmp_path_factory: pytest.TempPathFactory, service_forker: Forker
+    tmp_path_factory: pytest.TempPathFactory, service_forker: Forker, shared_cache_dir: str
 ) -> Iterator[UvicornServer]:
-    service = ForkedUvicornServer(service_forker, tmp_path_factory.mktemp("web-finish") / "data")
+    service = ForkedUvicornServer(
+        service_forker,
+        cache_dir=shared_cache_dir,
+        data_dir=tmp_path_factory.mktemp("web-finish") / "data",
+    )
     service.start()
     yield service
     service.stop()

@@ -20,10 +20,14 @@ from tests.test_web import CHROMEDRIVER, CHROMIUM, FLAGS, by_id, wait
 
 @pytest.fixture(scope="module")
 def server(
-    tmp_path_factory: pytest.TempPathFactory, service_forker: Forker
+    tmp_path_factory: pytest.TempPathFactory, service_forker: Forker, shared_cache_dir: str
 ) -> Iterator[UvicornServer]:
     service = ForkedUvicornServer(
-        service_forker, tmp_path_factory.mktemp("csp") / "data", max_steps=2, max_side=64
+        service_forker,
+        cache_dir=shared_cache_dir,
+        data_dir=tmp_path_factory.mktemp("csp") / "data",
+        max_steps=2,
+        max_side=64,
     )
     service.start()
     yield service

@@ -57,8 +57,9 @@ WORKER_IMPORTS = (
 )
 # What an API node's start imports, lazily or not (and a worker's, for a forker of both).
 NODE_IMPORTS = (
-    "uvicorn", "api.app", "api.cli", "chromadb", "sentence_transformers", "alembic", "celery",
-    "celery.apps.worker", "psycopg", "redis", "sqlalchemy.dialects.postgresql.psycopg",
+    "uvicorn", "api.app", "api.cli", "chromadb", "chromadb.api.rust", "sentence_transformers",
+    "alembic", "celery", "celery.apps.worker", "psycopg", "redis",
+    "sqlalchemy.dialects.postgresql.psycopg",
 )  # fmt: skip
 # Both: what the session's shared forker imports (the ``service_forker`` fixture in conftest.py).
 SERVICE_IMPORTS = tuple(dict.fromkeys(NODE_IMPORTS + WORKER_IMPORTS))
