@@ -6,10 +6,10 @@ cancelling crosses processes, a redelivered message of a finished job runs nothi
 killed with SIGKILL mid-generation never leaves its job stuck in ``running``: another worker
 finishes it (or it fails with the reason), and it completes once, 20 kills in a row.
 
-The module's workers are forked from a process that imported their libraries once
-(``tests/doubles/forker.py``: the real ``tastemaker worker`` command, started in ~2 s
-instead of ~15 s); ``tests/test_jobs_rabbitmq.py`` starts its worker from a fresh
-interpreter, as an operator does.
+The module's API node and workers are forked from a process that imported their libraries once
+(``tests/doubles/forker.py``, conftest's ``service_forker``: the real uvicorn app and
+``tastemaker worker`` command, started in ~2 s instead of ~15 s); ``tests/test_jobs_rabbitmq.py``
+starts its API and worker from a fresh interpreter, as an operator does.
 """
 
 from __future__ import annotations
