@@ -45,7 +45,7 @@ typecheck: install
 PYTEST_WORKERS ?= 3
 
 pytest: install browser services
-	$(BIN)/python -m pytest -q -n $(PYTEST_WORKERS) --dist loadfile
+	$(BIN)/python -m pytest -q -n $(PYTEST_WORKERS) --dist loadfile --durations=25
 
 # Debian's headless Chromium + chromedriver for the web page tests (idempotent; apt, no downloads
 # of browser builds).

@@ -17,7 +17,8 @@ from fastapi.testclient import TestClient
 from api.app import create_app
 from api.settings import Settings
 from api.wiring.services import Components
-from tests.doubles.uvicorn_server import UvicornServer
+from tests.doubles.forker import Forker
+from tests.doubles.uvicorn_server import ForkedUvicornServer, UvicornServer
 
 # A litotes the reader takes for a complaint, and stores (it is not among the constructions it
 # asks about): the wrong extraction these tests correct.
@@ -25,8 +26,10 @@ MISREAD = "The fog is no crime, the neon glare is too much"
 
 
 @pytest.fixture()
-def client(tmp_path: Path) -> Iterator[tuple[TestClient, dict[str, dict[str, str]]]]:
-    settings = Settings(data_dir=tmp_path / "data")
+def client(
+    tmp_path: Path, warm_cache: Path
+) -> Iterator[tuple[TestClient, dict[str, dict[str, str]]]]:
+    settings = Settings(data_dir=tmp_path / "data", cache_dir=warm_cache)
     components = Components(settings)
     tokens = {}
     for user in ("alice", "bob"):
@@ -158,8 +161,14 @@ def test_wrong_corrections_are_404_or_422_with_a_reason(
 
 
 @pytest.fixture(scope="module")
-def service(tmp_path_factory: pytest.TempPathFactory) -> Iterator[UvicornServer]:
-    server = UvicornServer(tmp_path_factory.mktemp("corrections") / "data")
+def service(
+    tmp_path_factory: pytest.TempPathFactory, service_forker: Forker, shared_cache_dir: str
+) -> Iterator[UvicornServer]:
+    server = ForkedUvicornServer(
+        service_forker,
+        cache_dir=shared_cache_dir,
+        data_dir=tmp_path_factory.mktemp("corrections") / "data",
+    )
     server.start()
     yield server
     server.stop()

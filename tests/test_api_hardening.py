@@ -151,11 +151,11 @@ def test_a_profile_holds_at_most_the_configured_number_of_attributes(client: Tes
 
 
 def test_one_bad_pending_feedback_does_not_stop_the_others(
-    tmp_path: Path, embedder: SentenceTransformerEmbedder
+    tmp_path: Path, warm_cache: Path, embedder: SentenceTransformerEmbedder
 ) -> None:
     import api.app  # noqa: F401  (registers the service's tables before the schema is made)
 
-    components = Components(Settings(data_dir=tmp_path / "data"))
+    components = Components(Settings(data_dir=tmp_path / "data", cache_dir=warm_cache))
     jobs = JobRepository(components.engine, job_kinds())
     inbox = FeedbackInbox(components.engine)
     for user in ("amy", "ben"):
@@ -255,15 +255,17 @@ def test_the_api_docs_are_served_without_a_cdn(client: TestClient) -> None:
     assert bundle.status_code == 200 and len(bundle.content) > 500_000
 
 
-def test_metrics_can_be_limited_to_a_token_or_to_this_machine(tmp_path: Path) -> None:
-    locked = Settings(data_dir=tmp_path / "a", metrics_token="scrape-\u00e9")
+def test_metrics_can_be_limited_to_a_token_or_to_this_machine(
+    tmp_path: Path, warm_cache: Path
+) -> None:
+    locked = Settings(data_dir=tmp_path / "a", cache_dir=warm_cache, metrics_token="scrape-\u00e9")
     with TestClient(create_app(locked)) as client:
         assert client.get("/metrics").status_code == 401
         wrong = {"Authorization": b"Bearer scrape-\xc3\xa8"}
         assert client.get("/metrics", headers=wrong).status_code == 401
         right = {"Authorization": "Bearer scrape-\u00e9".encode()}
         assert "tastemaker_http_requests" in client.get("/metrics", headers=right).text
-    local = Settings(data_dir=tmp_path / "b", metrics_loopback_only=True)
+    local = Settings(data_dir=tmp_path / "b", cache_dir=warm_cache, metrics_loopback_only=True)
     with TestClient(create_app(local)) as client:  # the test client's address is "testclient"
         assert client.get("/metrics").status_code == 403
     with TestClient(create_app(local), client=("127.0.0.1", 50_000)) as client:

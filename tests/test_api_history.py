@@ -14,8 +14,10 @@ from api.wiring.services import Components
 
 
 @pytest.fixture()
-def http(tmp_path: Path) -> Iterator[tuple[TestClient, dict[str, str], dict[str, str]]]:
-    settings = Settings(data_dir=tmp_path / "data")
+def http(
+    tmp_path: Path, warm_cache: Path
+) -> Iterator[tuple[TestClient, dict[str, str], dict[str, str]]]:
+    settings = Settings(data_dir=tmp_path / "data", cache_dir=warm_cache)
     components = Components(settings)
     for user in ("alice", "bob"):
         components.accounts.create(user)

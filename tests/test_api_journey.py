@@ -12,16 +12,24 @@ from typing import Any
 import httpx
 import pytest
 
+from tests.doubles.forker import Forker
 from tests.doubles.onboarding_http import comment_and_finish
 from tests.doubles.uvicorn_server import ONBOARDING_COMMENTS as COMMENTS
-from tests.doubles.uvicorn_server import UvicornServer
+from tests.doubles.uvicorn_server import ForkedUvicornServer, UvicornServer
 
 PNG = b"\x89PNG\r\n\x1a\n"
 
 
 @pytest.fixture(scope="module")
-def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[UvicornServer]:
-    service = UvicornServer(tmp_path_factory.mktemp("journey") / "data", max_body_bytes=65_536)
+def server(
+    tmp_path_factory: pytest.TempPathFactory, service_forker: Forker, shared_cache_dir: str
+) -> Iterator[UvicornServer]:
+    service = ForkedUvicornServer(
+        service_forker,
+        cache_dir=shared_cache_dir,
+        data_dir=tmp_path_factory.mktemp("journey") / "data",
+        max_body_bytes=65_536,
+    )
     service.start()
     yield service
     service.stop()

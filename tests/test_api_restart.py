@@ -12,8 +12,9 @@ from typing import Any
 import httpx
 import pytest
 
+from tests.doubles.forker import Forker
 from tests.doubles.llm_server import LoopbackLLMServer
-from tests.doubles.uvicorn_server import UvicornServer
+from tests.doubles.uvicorn_server import ForkedUvicornServer, UvicornServer
 
 PNG = b"\x89PNG\r\n\x1a\n"
 
@@ -27,10 +28,15 @@ def failing_llm() -> Iterator[LoopbackLLMServer]:
 
 @pytest.fixture(scope="module")
 def service(
-    tmp_path_factory: pytest.TempPathFactory, failing_llm: LoopbackLLMServer
+    tmp_path_factory: pytest.TempPathFactory,
+    failing_llm: LoopbackLLMServer,
+    service_forker: Forker,
+    shared_cache_dir: str,
 ) -> Iterator[UvicornServer]:
-    server = UvicornServer(
-        tmp_path_factory.mktemp("restart") / "data",
+    server = ForkedUvicornServer(
+        service_forker,
+        cache_dir=shared_cache_dir,
+        data_dir=tmp_path_factory.mktemp("restart") / "data",
         llm_base_url=failing_llm.base_url,
         llm_model=failing_llm.model,
         llm_api_key="loopback",

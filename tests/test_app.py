@@ -16,8 +16,8 @@ from preference_store.models import AttributeDraft, Polarity
 
 
 @pytest.fixture()
-def client(tmp_path: Path) -> Iterator[tuple[TestClient, dict[str, str]]]:
-    settings = Settings(data_dir=tmp_path / "data")
+def client(tmp_path: Path, warm_cache: Path) -> Iterator[tuple[TestClient, dict[str, str]]]:
+    settings = Settings(data_dir=tmp_path / "data", cache_dir=warm_cache)
     components = Components(settings)
     components.accounts.create("alice")
     components.accounts.create("bob")
@@ -86,8 +86,14 @@ def test_missing_or_wrong_token_is_401_and_unknown_version_404(
 
 def test_a_flooding_token_gets_429_with_retry_after_and_others_are_unaffected(
     tmp_path: Path,
+    warm_cache: Path,
 ) -> None:
-    settings = Settings(data_dir=tmp_path / "data", rate_limit_burst=3, rate_limit_per_minute=1)
+    settings = Settings(
+        data_dir=tmp_path / "data",
+        cache_dir=warm_cache,
+        rate_limit_burst=3,
+        rate_limit_per_minute=1,
+    )
     with TestClient(create_app(settings)) as http:
         tokens = [http.post("/v1/users", json={"id": name}).json()["token"] for name in "ab"]
         answers = [http.get("/v1/me", headers=auth(tokens[0])) for _ in range(4)]
@@ -97,8 +103,10 @@ def test_a_flooding_token_gets_429_with_retry_after_and_others_are_unaffected(
         assert http.get("/v1/me", headers=auth(tokens[1])).status_code == 200
 
 
-def test_with_an_admin_token_only_the_admin_creates_users(tmp_path: Path) -> None:
-    settings = Settings(data_dir=tmp_path / "data", admin_token="s3cret-admin")
+def test_with_an_admin_token_only_the_admin_creates_users(tmp_path: Path, warm_cache: Path) -> None:
+    settings = Settings(
+        data_dir=tmp_path / "data", cache_dir=warm_cache, admin_token="s3cret-admin"
+    )
     with TestClient(create_app(settings)) as http:
         refused = http.post("/v1/users", json={"id": "eve"})
         assert refused.status_code == 403 and "admin token" in refused.json()["detail"]
@@ -107,8 +115,12 @@ def test_with_an_admin_token_only_the_admin_creates_users(tmp_path: Path) -> Non
         assert http.get("/v1/me", headers=auth(created.json()["token"])).json()["id"] == "eve"
 
 
-def test_a_model_that_cannot_load_is_reported_and_the_rest_keeps_working(tmp_path: Path) -> None:
-    settings = Settings(data_dir=tmp_path / "data", model="no-such-owner/no-such-model")
+def test_a_model_that_cannot_load_is_reported_and_the_rest_keeps_working(
+    tmp_path: Path, warm_cache: Path
+) -> None:
+    settings = Settings(
+        data_dir=tmp_path / "data", cache_dir=warm_cache, model="no-such-owner/no-such-model"
+    )
     with TestClient(create_app(settings)) as http:
         deadline = time.monotonic() + 60
         while http.get("/readyz").json()["status"] == "loading models":
@@ -140,10 +152,12 @@ def test_an_import_over_http_keeps_no_server_paths_or_embeddings(
 # -- GET /v1/preferences is built once per version (api/bodies.py) --------------------------
 
 
-def test_the_cached_listing_is_each_users_own_and_follows_every_write(tmp_path: Path) -> None:
+def test_the_cached_listing_is_each_users_own_and_follows_every_write(
+    tmp_path: Path, warm_cache: Path
+) -> None:
     """Bodies are kept per user and version: a user never gets another's, and a write made
     through the API, or by another process on the same database, shows on the next read."""
-    settings = Settings(data_dir=tmp_path / "data")
+    settings = Settings(data_dir=tmp_path / "data", cache_dir=warm_cache)
     other_process = Components(settings)  # a second API node or the CLI, same database
     for user in ("alice", "bob"):
         other_process.accounts.create(user)

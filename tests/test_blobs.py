@@ -90,11 +90,13 @@ def _wait_done(http: TestClient, job_url: str, headers: dict[str, str]) -> dict[
 
 
 def test_an_image_made_behind_one_api_node_is_served_by_another(
-    tmp_path: Path, postgres_url: str
+    tmp_path: Path, warm_cache: Path, postgres_url: str
 ) -> None:
     """Distributed mode: two nodes with their own data dirs and one PostgreSQL."""
-    node_a = Settings(data_dir=tmp_path / "a", database_url=postgres_url, auto_migrate=True)
-    node_b = Settings(data_dir=tmp_path / "b", database_url=postgres_url)
+    node_a = Settings(
+        data_dir=tmp_path / "a", cache_dir=warm_cache, database_url=postgres_url, auto_migrate=True
+    )
+    node_b = Settings(data_dir=tmp_path / "b", cache_dir=warm_cache, database_url=postgres_url)
     accounts = Components(node_a).accounts
     accounts.create("ada")
     ada = {"Authorization": f"Bearer {accounts.issue_token('ada')}"}

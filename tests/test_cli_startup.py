@@ -9,11 +9,12 @@ import json
 import os
 import subprocess
 import sys
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import pytest
 
-from tests.cli_runner import run_cli_process
+from tests.cli_runner import run_cli
 
 # Runs the real entry point, then reports which heavy modules it pulled in.
 _PROBE = """
@@ -54,19 +55,22 @@ def test_help_does_not_import_torch(tmp_path: Path) -> None:
 
 
 @pytest.mark.slow
-def test_reading_a_profile_does_not_import_torch(tmp_path: Path) -> None:
-    data_dir = tmp_path / "data"
-    added = run_cli_process(
-        data_dir, "prefs", "add", "alice", "like", "teal palette", "--category", "color"
-    )
+def test_reading_a_profile_does_not_import_torch(
+    data_dir: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # The profile is written in this process (torch is loaded here anyway); only the reads run
+    # in fresh interpreters, four at once (each one's imports are its own).
+    added = run_cli(capsys, "prefs", "add", "alice", "like", "teal palette", "--category", "color")
     assert added.code == 0, added.stderr
-    for args, expected in (
+    reads = (
         (("prefs", "show", "alice"), "teal palette"),
         (("prefs", "show", "alice", "--version", "1"), "teal palette"),
         (("prefs", "versions", "alice"), "prefs add"),
         (("prefs", "diff", "alice", "0", "1"), "teal palette"),
-    ):
-        result = _probe(data_dir, *args)
+    )
+    with ThreadPoolExecutor(len(reads)) as pool:
+        results = list(pool.map(lambda read: _probe(data_dir, *read[0]), reads))
+    for (args, expected), result in zip(reads, results, strict=True):
         assert result["code"] == 0, result
         assert expected in str(result["stdout"]), args
         assert result["heavy"] == [], args

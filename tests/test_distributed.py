@@ -25,6 +25,7 @@ import pytest
 from tests.doubles.brokers import fresh_redis_db
 from tests.doubles.chroma_server import chroma_server
 from tests.doubles.cluster import Cluster, fresh_postgres_database
+from tests.doubles.forker import Forker
 from tests.doubles.onboarding_http import comment_and_finish
 from tests.doubles.uvicorn_server import ONBOARDING_COMMENTS as COMMENTS
 from tests.test_api_journey import PNG, attributes, new_user, sse_events
@@ -38,7 +39,7 @@ REQUESTS_PER_TRIAL = 16  # per client: fewer messages than a session has images 
 
 
 @pytest.fixture(scope="module")
-def cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Cluster]:
+def cluster(tmp_path_factory: pytest.TempPathFactory, service_forker: Forker) -> Iterator[Cluster]:
     root = tmp_path_factory.mktemp("distributed")
     with (
         chroma_server(root / "chroma") as chroma_url,
@@ -47,6 +48,7 @@ def cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Cluster]:
     ):
         running = Cluster(
             root,
+            service_forker,
             database_url=database_url,
             broker_url=redis_url,
             chroma_url=chroma_url,

@@ -44,11 +44,13 @@ def _generate(http: TestClient, headers: dict[str, str], seed: int) -> dict[str,
 
 
 def test_liked_generated_images_are_learned_from_the_database_blob_store(
-    tmp_path: Path, postgres_url: str
+    tmp_path: Path, warm_cache: Path, postgres_url: str
 ) -> None:
     # Two API nodes, each with its own in-process worker and data dir, one PostgreSQL.
-    node_a = Settings(data_dir=tmp_path / "a", database_url=postgres_url, auto_migrate=True)
-    node_b = Settings(data_dir=tmp_path / "b", database_url=postgres_url)
+    node_a = Settings(
+        data_dir=tmp_path / "a", cache_dir=warm_cache, database_url=postgres_url, auto_migrate=True
+    )
+    node_b = Settings(data_dir=tmp_path / "b", cache_dir=warm_cache, database_url=postgres_url)
     components = Components(node_a)
     assert isinstance(components.blobs, SqlBlobStore)  # what distributed mode picks
     components.accounts.create("ada")

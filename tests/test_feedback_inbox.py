@@ -25,9 +25,9 @@ class CrashingExtractor:
 
 
 def test_feedback_survives_a_crash_during_extraction_and_is_applied_on_restart(
-    tmp_path: Path, embedder: SentenceTransformerEmbedder
+    tmp_path: Path, warm_cache: Path, embedder: SentenceTransformerEmbedder
 ) -> None:
-    components = Components(Settings(data_dir=tmp_path / "data"))
+    components = Components(Settings(data_dir=tmp_path / "data", cache_dir=warm_cache))
     import api.app  # noqa: F401  (registers the service's tables before the schema is made)
 
     store = components.store

@@ -32,7 +32,8 @@ from preference_store.blobs import FileBlobStore
 from preference_store.database import create_schema, make_engine
 from preference_store.models import AttributeDraft, Category, Polarity
 from preference_store.store import PreferenceStore
-from tests.doubles.uvicorn_server import UvicornServer
+from tests.doubles.forker import Forker
+from tests.doubles.uvicorn_server import ForkedUvicornServer
 
 RULES = AdmissionRules(per_user=3, capacity=10, max_pixel_steps=10**9)
 TOLERANCE = 2 / 255
@@ -199,10 +200,18 @@ def test_a_request_the_generator_refuses_fails_alone_in_a_batch(world) -> None:
 
 
 @pytest.mark.slow
-def test_over_http_two_peoples_jobs_share_one_batch(tmp_path: Path) -> None:
+def test_over_http_two_peoples_jobs_share_one_batch(
+    tmp_path: Path, service_forker: Forker, shared_cache_dir: str
+) -> None:
     """With TASTEMAKER_MAX_BATCH=2 and a long gathering window, the worker waits for the second
     person's job and denoises both together; /metrics shows one batch of two."""
-    server = UvicornServer(tmp_path / "data", max_batch=2, batch_window_ms=5_000)
+    server = ForkedUvicornServer(
+        service_forker,
+        cache_dir=shared_cache_dir,
+        data_dir=tmp_path / "data",
+        max_batch=2,
+        batch_window_ms=5_000,
+    )
     server.start()
     try:
         ids = []

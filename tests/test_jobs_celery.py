@@ -6,10 +6,10 @@ cancelling crosses processes, a redelivered message of a finished job runs nothi
 killed with SIGKILL mid-generation never leaves its job stuck in ``running``: another worker
 finishes it (or it fails with the reason), and it completes once, 20 kills in a row.
 
-The module's workers are forked from a process that imported their libraries once
-(``tests/doubles/forker.py``: the real ``tastemaker worker`` command, started in ~2 s
-instead of ~15 s); ``tests/test_jobs_rabbitmq.py`` starts its worker from a fresh
-interpreter, as an operator does.
+The module's API node and workers are forked from a process that imported their libraries once
+(``tests/doubles/forker.py``, conftest's ``service_forker``: the real uvicorn app and
+``tastemaker worker`` command, started in ~2 s instead of ~15 s); ``tests/test_jobs_rabbitmq.py``
+starts its API and worker from a fresh interpreter, as an operator does.
 """
 
 from __future__ import annotations
@@ -34,7 +34,7 @@ from tests.doubles.celery_cluster import (
     user,
     wait_for,
 )
-from tests.doubles.forker import WORKER_IMPORTS, Forker
+from tests.doubles.forker import Forker
 from tests.doubles.worker_process import ForkedWorker, WorkerProcess
 
 pytestmark = pytest.mark.slow  # one cluster of real processes for the module
@@ -52,21 +52,17 @@ def redis_url() -> Iterator[str]:
 
 
 @pytest.fixture(scope="module")
-def forker(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Forker]:
-    """Imports the worker's libraries while the API starts; workers then start in ~1 s."""
-    forking = Forker(tmp_path_factory.mktemp("forker") / "forker.log", WORKER_IMPORTS)
-    try:
-        yield forking
-    finally:
-        forking.close()
-
-
-@pytest.fixture(scope="module")
 def cluster(
-    tmp_path_factory: pytest.TempPathFactory, redis_url: str, forker: Forker
+    tmp_path_factory: pytest.TempPathFactory,
+    redis_url: str,
+    service_forker: Forker,
+    shared_cache_dir: str,
 ) -> Iterator[Cluster]:
     running = Cluster(
-        tmp_path_factory.mktemp("celery") / "data", forker=forker, broker_url=redis_url
+        tmp_path_factory.mktemp("celery") / "data",
+        cache_dir=shared_cache_dir,
+        forker=service_forker,
+        broker_url=redis_url,
     )
     try:
         yield running.start()

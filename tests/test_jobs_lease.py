@@ -18,7 +18,7 @@ import pytest
 from jobs.repository import DONE
 from tests.doubles.brokers import fresh_redis_db
 from tests.doubles.celery_cluster import Cluster, submit, user
-from tests.doubles.forker import WORKER_IMPORTS, Forker
+from tests.doubles.forker import Forker
 from tests.doubles.paused_worker import Trial, like_one_image, pause_past_lease
 
 pytestmark = pytest.mark.slow  # one cluster of real processes for the module
@@ -29,16 +29,18 @@ RESUME_AFTER_DONE = [True, False, True]  # when the paused worker gets SIGCONT, 
 
 
 @pytest.fixture(scope="module")
-def cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Cluster]:
+def cluster(
+    tmp_path_factory: pytest.TempPathFactory, service_forker: Forker, shared_cache_dir: str
+) -> Iterator[Cluster]:
     root = tmp_path_factory.mktemp("lease")
     with fresh_redis_db() as redis_url:
-        forker = Forker(root / "forker.log", WORKER_IMPORTS)
-        running = Cluster(root / "data", forker=forker, broker_url=redis_url)
+        running = Cluster(
+            root / "data", cache_dir=shared_cache_dir, forker=service_forker, broker_url=redis_url
+        )
         try:
             yield running.start()
         finally:
             running.stop()
-            forker.close()
 
 
 @pytest.fixture(scope="module")

@@ -19,7 +19,7 @@ import pytest
 from jobs.repository import DONE
 from tests.doubles.brokers import RedisServer
 from tests.doubles.celery_cluster import Cluster, events, expected_files, submit, user, wait_for
-from tests.doubles.forker import WORKER_IMPORTS, Forker
+from tests.doubles.forker import Forker
 
 RESTART_TRIALS = 20
 RESTART_BUDGET_S = 60.0  # wall time the trials may take; all 20 run unless it is exceeded
@@ -39,17 +39,21 @@ def redis_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RedisServ
 
 @pytest.fixture(scope="module")
 def cluster(
-    tmp_path_factory: pytest.TempPathFactory, redis_server: RedisServer
+    tmp_path_factory: pytest.TempPathFactory,
+    redis_server: RedisServer,
+    service_forker: Forker,
+    shared_cache_dir: str,
 ) -> Iterator[Cluster]:
-    forker = Forker(tmp_path_factory.mktemp("forker") / "forker.log", WORKER_IMPORTS)
     running = Cluster(
-        tmp_path_factory.mktemp("restart") / "data", forker=forker, broker_url=redis_server.url
+        tmp_path_factory.mktemp("restart") / "data",
+        cache_dir=shared_cache_dir,
+        forker=service_forker,
+        broker_url=redis_server.url,
     )
     try:
         yield running.start()
     finally:
         running.stop()
-        forker.close()
 
 
 @pytest.mark.slow

@@ -31,7 +31,8 @@ from jobs.repository import (
     UserJobLimit,
 )
 from preference_store.database import create_schema, make_engine
-from tests.doubles.uvicorn_server import UvicornServer
+from tests.doubles.forker import Forker
+from tests.doubles.uvicorn_server import ForkedUvicornServer, UvicornServer
 
 RULES = AdmissionRules(per_user=3, capacity=6, max_pixel_steps=10**9)
 
@@ -156,9 +157,13 @@ def test_compatible_jobs_can_be_claimed_together(jobs: JobRepository) -> None:
 
 
 @pytest.fixture(scope="module")
-def service(tmp_path_factory: pytest.TempPathFactory) -> Iterator[UvicornServer]:
-    server = UvicornServer(
-        tmp_path_factory.mktemp("rules") / "data",
+def service(
+    tmp_path_factory: pytest.TempPathFactory, service_forker: Forker, shared_cache_dir: str
+) -> Iterator[UvicornServer]:
+    server = ForkedUvicornServer(
+        service_forker,
+        cache_dir=shared_cache_dir,
+        data_dir=tmp_path_factory.mktemp("rules") / "data",
         max_jobs_per_user=3,
         max_steps=200,
         max_job_pixel_steps=64 * 64 * 200 * 2,

@@ -17,7 +17,8 @@ from fastapi.testclient import TestClient
 from api.app import create_app
 from api.settings import Settings
 from preference_store.styles import MAX_TRAINING_STEPS
-from tests.doubles.uvicorn_server import UvicornServer
+from tests.doubles.forker import Forker
+from tests.doubles.uvicorn_server import ForkedUvicornServer, UvicornServer
 
 
 @pytest.fixture(scope="module")
@@ -87,8 +88,14 @@ def test_the_schema_states_style_and_palp_limits(client: TestClient) -> None:
 
 
 @pytest.fixture(scope="module")
-def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[UvicornServer]:
-    service = UvicornServer(tmp_path_factory.mktemp("errors") / "data")
+def server(
+    tmp_path_factory: pytest.TempPathFactory, service_forker: Forker, shared_cache_dir: str
+) -> Iterator[UvicornServer]:
+    service = ForkedUvicornServer(
+        service_forker,
+        cache_dir=shared_cache_dir,
+        data_dir=tmp_path_factory.mktemp("errors") / "data",
+    )
     service.start()
     yield service
     service.stop()

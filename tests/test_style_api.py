@@ -11,13 +11,20 @@ import torch
 from safetensors.torch import load as load_safetensors
 
 from generation.tiny import build_tiny_sd
-from tests.doubles.uvicorn_server import UvicornServer
+from tests.doubles.forker import Forker
+from tests.doubles.uvicorn_server import ForkedUvicornServer, UvicornServer
 from tests.test_api_journey import new_user, onboard, sse_events
 
 
 @pytest.fixture(scope="module")
-def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[UvicornServer]:
-    service = UvicornServer(tmp_path_factory.mktemp("styles") / "data")
+def server(
+    tmp_path_factory: pytest.TempPathFactory, service_forker: Forker, shared_cache_dir: str
+) -> Iterator[UvicornServer]:
+    service = ForkedUvicornServer(
+        service_forker,
+        cache_dir=shared_cache_dir,
+        data_dir=tmp_path_factory.mktemp("styles") / "data",
+    )
     service.start()
     yield service
     service.stop()

@@ -3,6 +3,7 @@ of running the model, reads exactly what the model gave, and never trusts a dama
 
 from __future__ import annotations
 
+import shutil
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -50,8 +51,26 @@ def _readings(extractor: object) -> list[str]:
     return [extractor.extract(comment).model_dump_json() for comment in [*COMMENTS, *_UNUSUAL]]
 
 
+@pytest.fixture(scope="module")
+def uncached_readings(embedder: SentenceTransformerEmbedder) -> list[str]:
+    """What the extractor reads with no cache at all (the same model, so the same every time):
+    computed once for the module rather than once per test."""
+    return _readings(build_offline_extractor(embedder))
+
+
+@pytest.fixture(scope="module")
+def intact_vectors(
+    tmp_path_factory: pytest.TempPathFactory, embedder: SentenceTransformerEmbedder
+) -> Path:
+    """The vector files a first start writes, made once; each damage test starts from a copy."""
+    settings = Settings(data_dir=tmp_path_factory.mktemp("intact") / "data")
+    build_extractor(settings, embedder)
+    assert len(_files(settings)) == 2
+    return settings.resolved_cache_dir / "vectors"
+
+
 def test_a_second_start_reads_the_vectors_and_reads_the_same(
-    tmp_path: Path, embedder: SentenceTransformerEmbedder
+    tmp_path: Path, embedder: SentenceTransformerEmbedder, uncached_readings: list[str]
 ) -> None:
     settings = Settings(data_dir=tmp_path / "data")
     first = CountingEmbedder(embedder)
@@ -63,8 +82,7 @@ def test_a_second_start_reads_the_vectors_and_reads_the_same(
     warm = build_extractor(settings, second)
     assert second.texts == 0  # nothing embedded to start
 
-    uncached = build_offline_extractor(embedder)
-    assert _readings(warm) == _readings(uncached) == _readings(cold)
+    assert _readings(warm) == uncached_readings == _readings(cold)
     assert second.texts > 0  # comments' own phrases still go to the model, not the disk
     assert len(_files(settings)) == 2
 
@@ -79,10 +97,14 @@ def test_a_second_start_reads_the_vectors_and_reads_the_same(
     ids=["truncated", "garbage", "another-batch"],
 )
 def test_a_damaged_file_is_rebuilt_not_trusted(
-    tmp_path: Path, embedder: SentenceTransformerEmbedder, damage: object
+    tmp_path: Path,
+    embedder: SentenceTransformerEmbedder,
+    damage: object,
+    intact_vectors: Path,
+    uncached_readings: list[str],
 ) -> None:
     settings = Settings(data_dir=tmp_path / "data")
-    build_extractor(settings, embedder)
+    shutil.copytree(intact_vectors, settings.resolved_cache_dir / "vectors")
     vocabulary, examples = sorted(_files(settings), key=lambda p: p.stat().st_size, reverse=True)
     assert callable(damage)
     damage(vocabulary, examples)
@@ -91,7 +113,7 @@ def test_a_damaged_file_is_rebuilt_not_trusted(
     rebuilt = build_extractor(settings, counting)
     with np.load(vocabulary) as stored:  # whole again, from the model
         assert stored["vectors"].shape[0] == counting.texts > 500
-    assert _readings(rebuilt) == _readings(build_offline_extractor(embedder))
+    assert _readings(rebuilt) == uncached_readings
 
 
 def test_another_model_or_vocabulary_is_a_miss(

@@ -17,8 +17,9 @@ from selenium.webdriver.remote.webelement import WebElement
 from selenium.webdriver.support import expected_conditions as ec
 from selenium.webdriver.support.ui import Select, WebDriverWait
 
+from tests.doubles.forker import Forker
 from tests.doubles.uvicorn_server import ONBOARDING_COMMENTS as COMMENTS
-from tests.doubles.uvicorn_server import UvicornServer
+from tests.doubles.uvicorn_server import ForkedUvicornServer, UvicornServer
 
 CHROMIUM = "/usr/bin/chromium"
 CHROMEDRIVER = "/usr/bin/chromedriver"
@@ -35,8 +36,12 @@ FLAGS = [
 
 
 @pytest.fixture(scope="module")
-def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[UvicornServer]:
-    service = UvicornServer(tmp_path_factory.mktemp("web") / "data")
+def server(
+    tmp_path_factory: pytest.TempPathFactory, service_forker: Forker, shared_cache_dir: str
+) -> Iterator[UvicornServer]:
+    service = ForkedUvicornServer(
+        service_forker, cache_dir=shared_cache_dir, data_dir=tmp_path_factory.mktemp("web") / "data"
+    )
     service.start()
     yield service
     service.stop()

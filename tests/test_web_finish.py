@@ -14,7 +14,8 @@ from selenium.webdriver.common.by import By
 from selenium.webdriver.remote.webdriver import WebDriver
 from selenium.webdriver.support import expected_conditions as ec
 
-from tests.doubles.uvicorn_server import UvicornServer
+from tests.doubles.forker import Forker
+from tests.doubles.uvicorn_server import ForkedUvicornServer, UvicornServer
 from tests.test_web import browser, by_id, no_horizontal_scroll, shoot, shots, wait
 
 __all__ = ["browser", "shots"]  # fixtures shared with test_web.py
@@ -31,8 +32,14 @@ return [...document.querySelectorAll('button, label, select, .tab')]
 
 
 @pytest.fixture(scope="module")
-def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[UvicornServer]:
-    service = UvicornServer(tmp_path_factory.mktemp("web-finish") / "data")
+def server(
+    tmp_path_factory: pytest.TempPathFactory, service_forker: Forker, shared_cache_dir: str
+) -> Iterator[UvicornServer]:
+    service = ForkedUvicornServer(
+        service_forker,
+        cache_dir=shared_cache_dir,
+        data_dir=tmp_path_factory.mktemp("web-finish") / "data",
+    )
     service.start()
     yield service
     service.stop()

@@ -13,13 +13,22 @@ from selenium.webdriver.common.by import By
 from selenium.webdriver.remote.webdriver import WebDriver
 from selenium.webdriver.support import expected_conditions as ec
 
-from tests.doubles.uvicorn_server import ONBOARDING_COMMENTS, UvicornServer
+from tests.doubles.forker import Forker
+from tests.doubles.uvicorn_server import ONBOARDING_COMMENTS, ForkedUvicornServer, UvicornServer
 from tests.test_web import CHROMEDRIVER, CHROMIUM, FLAGS, by_id, wait
 
 
 @pytest.fixture(scope="module")
-def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[UvicornServer]:
-    service = UvicornServer(tmp_path_factory.mktemp("csp") / "data", max_steps=2, max_side=64)
+def server(
+    tmp_path_factory: pytest.TempPathFactory, service_forker: Forker, shared_cache_dir: str
+) -> Iterator[UvicornServer]:
+    service = ForkedUvicornServer(
+        service_forker,
+        cache_dir=shared_cache_dir,
+        data_dir=tmp_path_factory.mktemp("csp") / "data",
+        max_steps=2,
+        max_side=64,
+    )
     service.start()
     yield service
     service.stop()

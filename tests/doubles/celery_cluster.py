@@ -2,8 +2,9 @@
 broker, over one data directory (one SQLite file every process shares), plus the client calls
 those tests make (a user, a generation, its status, its server-sent events).
 
-Workers are forked by a :class:`Forker` when one is given (a start takes about a second, so a
-test can kill and replace many), else each starts from a fresh interpreter (``WorkerProcess``).
+The API and the workers are forked by a :class:`Forker` when one is given (a start takes about a
+second, so a test can kill and replace many), else each starts from a fresh interpreter
+(``UvicornServer``, ``WorkerProcess``).
 """
 
 from __future__ import annotations
@@ -20,7 +21,7 @@ from jobs.generation import image_key
 from jobs.repository import Job, JobRepository
 from preference_store.database import make_engine
 from tests.doubles.forker import Forker
-from tests.doubles.uvicorn_server import UvicornServer
+from tests.doubles.uvicorn_server import ForkedUvicornServer, UvicornServer
 from tests.doubles.worker_process import ForkedWorker, WorkerProcess
 
 PNG = b"\x89PNG\r\n\x1a\n"
@@ -50,7 +51,11 @@ class Cluster:
             "max_steps": 200,
             **settings,
         }
-        self.api = UvicornServer(data_dir, **self.settings)
+        self.api = (
+            UvicornServer(data_dir, **self.settings)
+            if forker is None
+            else ForkedUvicornServer(forker, data_dir, **self.settings)
+        )
         self.workers: list[WorkerProcess | ForkedWorker] = []
         for _ in range(workers):
             self.add_worker()

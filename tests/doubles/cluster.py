@@ -70,10 +70,15 @@ def upgrade_schema(database_url: str, log_path: Path) -> None:
 class Cluster:
     """API nodes ``a`` and ``b`` and two workers, started together; ``stop()`` ends them all."""
 
-    def __init__(self, root: Path, **shared: str | int | float) -> None:
+    def __init__(
+        self, root: Path, forker: Forker | None = None, **shared: str | int | float
+    ) -> None:
+        """``forker``: one shared with other modules (left running by ``stop()``); else one of
+        its own, importing from now on."""
         self.root = root
         self.settings = shared
-        self.forker = Forker(root / "api-forker.log", NODE_IMPORTS)  # imports from now on
+        self.own_forker = forker is None
+        self.forker = forker or Forker(root / "api-forker.log", NODE_IMPORTS)
         self.a = ForkedUvicornServer(self.forker, root / "api-a", **shared)
         self.b = UvicornServer(root / "api-b", **shared)
         self.workers = [
@@ -94,7 +99,8 @@ class Cluster:
         try:
             self._together([p.stop for p in processes])
         finally:
-            self.forker.close()
+            if self.own_forker:
+                self.forker.close()
 
     def logs(self) -> str:
         """The tail of every process's log, for a failure message."""

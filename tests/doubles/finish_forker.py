@@ -18,6 +18,7 @@ finish, and the server writes ``exit N`` when it ends (``-9`` when killed).
 from __future__ import annotations
 
 import contextlib
+import importlib
 import os
 import sys
 from pathlib import Path
@@ -37,8 +38,15 @@ def say(line: str) -> None:
     sys.stdout.flush()
 
 
+# What opening the engine and the store import lazily (alembic for the schema check, chromadb):
+# imported here, once, rather than by every forked trial (seconds each; importing opens nothing).
+PRELOADED = ("api.migrate", "chromadb", "chromadb.api.rust")
+
+
 class Forker:
     def __init__(self, data_dir: Path) -> None:
+        for name in PRELOADED:
+            importlib.import_module(name)
         self.settings = Settings(data_dir=data_dir, torch_threads=1)
         self.embedder = open_embedder(self.settings)
         self.extractor = build_offline_extractor(self.embedder)

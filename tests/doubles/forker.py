@@ -32,7 +32,7 @@ import sys
 import threading
 import time
 import traceback
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import IO
 
@@ -57,9 +57,12 @@ WORKER_IMPORTS = (
 )
 # What an API node's start imports, lazily or not (and a worker's, for a forker of both).
 NODE_IMPORTS = (
-    "uvicorn", "api.app", "api.cli", "chromadb", "sentence_transformers", "alembic", "celery",
-    "celery.apps.worker", "psycopg", "redis", "sqlalchemy.dialects.postgresql.psycopg",
+    "uvicorn", "api.app", "api.cli", "chromadb", "chromadb.api.rust", "sentence_transformers",
+    "alembic", "celery", "celery.apps.worker", "psycopg", "redis",
+    "sqlalchemy.dialects.postgresql.psycopg",
 )  # fmt: skip
+# Both: what the session's shared forker imports (the ``service_forker`` fixture in conftest.py).
+SERVICE_IMPORTS = tuple(dict.fromkeys(NODE_IMPORTS + WORKER_IMPORTS))
 
 # -- the forking process --------------------------------------------------------------------------
 
@@ -158,6 +161,10 @@ def serve(modules: Sequence[str]) -> None:
 # -- the test's side ------------------------------------------------------------------------------
 
 
+def without_settings(env: Mapping[str, str]) -> dict[str, str]:
+    return {k: v for k, v in env.items() if not k.startswith("TASTEMAKER_")}
+
+
 class Forker:
     """The forking process, importing ``modules`` from the start (the first fork waits for
     them), and what it reports: which pid each start got, which pids ended."""
@@ -168,7 +175,8 @@ class Forker:
         self.process = subprocess.Popen(
             [sys.executable, "-m", "tests.doubles.forker", *modules],
             cwd=ROOT,
-            env={**os.environ, **QUIET},
+            # no TASTEMAKER_* of the test that happened to start it: each fork sets its own
+            env={**without_settings(os.environ), **QUIET},
             stdin=subprocess.PIPE,
             stdout=subprocess.PIPE,
             stderr=self._log,
@@ -258,7 +266,9 @@ class ForkedChild(LoggedProcess):
         return self._pid is not None and not self.forker.exited(self._pid)
 
     def _fork(self, env: dict[str, str], port: int = 0) -> int:
-        self._pid = self.forker.fork(self.log_path, env, port)
+        """With this process's environment under ``env``, as a subprocess started here gets it
+        (the forker may have been started by another test, long before)."""
+        self._pid = self.forker.fork(self.log_path, {**os.environ, **env}, port)
         return self._pid
 
     def _end(self, how: signal.Signals) -> None:
