@@ -13,7 +13,6 @@ Callers load once per process and share the result.
 from __future__ import annotations
 
 import json
-import threading
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -36,6 +35,7 @@ from generation.tiny import (
     build_tiny_sdxl,
 )
 from generation.tiny_ip_adapter import TINY_IP_ADAPTER_NAME
+from preference_store.model_loading import LOADING
 
 DTYPES: dict[str, torch.dtype] = {
     "float32": torch.float32,
@@ -79,11 +79,8 @@ def resolve_dtype(dtype: str | torch.dtype, device: str) -> torch.dtype:
     return resolved
 
 
-# Loading patches torch process-wide for a moment (diffusers and transformers make weights on the
-# meta device inside a global context), so a model built or loaded in another thread meanwhile
-# gets meta tensors (seen: the service's taste features loading CLIP while the worker loaded the
-# pipeline). One load at a time per process; re-entrant, as load_models loads CLIP too.
-_LOADING = threading.RLock()
+# One load at a time per process (preference_store/model_loading.py): a load patches torch
+# process-wide, so a model loaded in another thread meanwhile would get meta tensors.
 
 
 def _load_models(
@@ -264,7 +261,7 @@ def load_models(
     """Load the pipeline ``name`` and, when given (or for ``tiny``), the matching CLIP model
     and IP-Adapter (``ip_adapter``: see ``generation.ip_adapter``; the tiny models take the
     tiny one unless it is ``none``); one load at a time per process."""
-    with _LOADING:
+    with LOADING:
         return _load_models(
             name,
             device=device,
@@ -281,5 +278,5 @@ def load_clip(
 ) -> ClipBundle:
     """A CLIP model (hub id or folder) with its tokenizer, checked to have a real vocabulary;
     one load at a time per process."""
-    with _LOADING:
+    with LOADING:
         return _load_clip(name, device=device, torch_dtype=torch_dtype)

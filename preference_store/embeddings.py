@@ -12,6 +12,8 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Protocol
 
+from preference_store.model_loading import LOADING
+
 # sentence-transformers (and with it torch) loads inside SentenceTransformerEmbedder: a command
 # that only reads a profile never pays for it.
 
@@ -48,7 +50,8 @@ class SentenceTransformerEmbedder:
     ) -> None:
         from sentence_transformers import SentenceTransformer
 
-        self._model = SentenceTransformer(model_name_or_path, device=device)
+        with LOADING:  # preference_store/model_loading.py: loads patch torch process-wide
+            self._model = SentenceTransformer(model_name_or_path, device=device)
         self._name = name or model_name_or_path
         self._batch_size = batch_size
         dimension = self._model.get_embedding_dimension()
