@@ -35,7 +35,7 @@ from generation.tiny import (
     build_tiny_sdxl,
 )
 from generation.tiny_ip_adapter import TINY_IP_ADAPTER_NAME
-from preference_store.model_loading import LOADING
+from preference_store.model_loading import one_load_at_a_time
 
 DTYPES: dict[str, torch.dtype] = {
     "float32": torch.float32,
@@ -79,11 +79,8 @@ def resolve_dtype(dtype: str | torch.dtype, device: str) -> torch.dtype:
     return resolved
 
 
-# One load at a time per process (preference_store/model_loading.py): a load patches torch
-# process-wide, so a model loaded in another thread meanwhile would get meta tensors.
-
-
-def _load_models(
+@one_load_at_a_time  # a load patches torch process-wide (preference_store/model_loading.py)
+def load_models(
     name: str,
     *,
     device: str = "cpu",
@@ -93,6 +90,9 @@ def _load_models(
     ip_adapter: str | None = None,
     ip_adapter_image_encoder: str | None = None,
 ) -> LoadedModels:
+    """Load the pipeline ``name`` and, when given (or for ``tiny``), the matching CLIP model
+    and IP-Adapter (``ip_adapter``: see ``generation.ip_adapter``; the tiny models take the
+    tiny one unless it is ``none``)."""
     tiny = name in (TINY_MODEL_NAME, TINY_SDXL_MODEL_NAME)
     if ip_adapter is None and tiny:
         ip_adapter = TINY_IP_ADAPTER_NAME
@@ -118,7 +118,7 @@ def _load_models(
     for component in pipeline.components.values():
         if isinstance(component, torch.nn.Module):
             component.requires_grad_(False).eval()
-    clip = _load_clip(clip_name, device=device, torch_dtype=torch_dtype) if clip_name else None
+    clip = load_clip(clip_name, device=device, torch_dtype=torch_dtype) if clip_name else None
     adapter = (
         load_style_adapter(pipeline, ip_adapter, ip_adapter_image_encoder) if ip_adapter else None
     )
@@ -221,9 +221,11 @@ def _from_hub(repo_id: str, torch_dtype: torch.dtype) -> SDPipeline:
     return _from_folder(require_cached(repo_id), torch_dtype, what=repo_id)
 
 
-def _load_clip(
+@one_load_at_a_time
+def load_clip(
     name: str, *, device: str = "cpu", torch_dtype: torch.dtype = torch.float32
 ) -> ClipBundle:
+    """A CLIP model (hub id or folder) with its tokenizer, checked to have a real vocabulary."""
     from transformers import CLIPModel, CLIPTokenizer
 
     if name == TINY_CLIP_NAME:
@@ -246,37 +248,3 @@ def _load_clip(
     model.requires_grad_(False)
     model.to(device)
     return ClipBundle(model=model, tokenizer=tokenizer, name=name)
-
-
-def load_models(
-    name: str,
-    *,
-    device: str = "cpu",
-    dtype: str | torch.dtype = "float32",
-    clip_name: str | None = None,
-    single_file_config: str | None = None,
-    ip_adapter: str | None = None,
-    ip_adapter_image_encoder: str | None = None,
-) -> LoadedModels:
-    """Load the pipeline ``name`` and, when given (or for ``tiny``), the matching CLIP model
-    and IP-Adapter (``ip_adapter``: see ``generation.ip_adapter``; the tiny models take the
-    tiny one unless it is ``none``); one load at a time per process."""
-    with LOADING:
-        return _load_models(
-            name,
-            device=device,
-            dtype=dtype,
-            clip_name=clip_name,
-            single_file_config=single_file_config,
-            ip_adapter=ip_adapter,
-            ip_adapter_image_encoder=ip_adapter_image_encoder,
-        )
-
-
-def load_clip(
-    name: str, *, device: str = "cpu", torch_dtype: torch.dtype = torch.float32
-) -> ClipBundle:
-    """A CLIP model (hub id or folder) with its tokenizer, checked to have a real vocabulary;
-    one load at a time per process."""
-    with LOADING:
-        return _load_clip(name, device=device, torch_dtype=torch_dtype)

@@ -9,7 +9,24 @@ takes this lock; it lives here, at the bottom of the layers, so all of them can.
 
 from __future__ import annotations
 
+import functools
 import threading
+from collections.abc import Callable
+from typing import ParamSpec, TypeVar
 
 LOADING = threading.RLock()
 """Held while a model loads; re-entrant (loading a pipeline loads its CLIP too)."""
+
+P = ParamSpec("P")
+R = TypeVar("R")
+
+
+def one_load_at_a_time(load: Callable[P, R]) -> Callable[P, R]:
+    """``load`` under ``LOADING``, with its own signature."""
+
+    @functools.wraps(load)
+    def locked(*args: P.args, **kwargs: P.kwargs) -> R:
+        with LOADING:
+            return load(*args, **kwargs)
+
+    return locked
