@@ -13,7 +13,16 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Path, Query, Request, Response, status
 
 from api.bodies import VersionedBodies
-from api.deps import CurrentUser, SlowLaneDep, StoreDep, StylesDep, TasteDep, in_lane
+from api.deps import (
+    BlobsDep,
+    CurrentUser,
+    SlowLaneDep,
+    StoreDep,
+    StylesDep,
+    TasteDep,
+    in_lane,
+)
+from api.presets import EXPORT_FORMAT_HELP, PRESET_DOWNLOADS, preset_file
 from api.profile_document import ImportResult, ProfileDocument
 from api.schemas import (
     AttributeCreate,
@@ -23,6 +32,7 @@ from api.schemas import (
     Problem,
     SearchHit,
 )
+from generation.presets import ExportFormat
 from preference_store.categories import CategoryGuesser
 from preference_store.errors import InvalidImport
 from preference_store.models import (
@@ -108,11 +118,25 @@ def delete_preference(user: CurrentUser, store: StoreDep, attribute_id: Attribut
     return Response(status_code=status.HTTP_204_NO_CONTENT)
 
 
-@router.get("/export", response_model=ProfileDocument)
+@router.get("/export", response_model=ProfileDocument, responses=PRESET_DOWNLOADS)
 def export_preferences(
-    user: CurrentUser, store: StoreDep, styles: StylesDep, taste: TasteDep
-) -> dict[str, Any]:
-    """The caller's profile as a versioned JSON document (the CLI's `prefs export`)."""
+    user: CurrentUser,
+    store: StoreDep,
+    styles: StylesDep,
+    taste: TasteDep,
+    blobs: BlobsDep,
+    format: Annotated[
+        ExportFormat, Query(description=EXPORT_FORMAT_HELP)
+    ] = ExportFormat.TASTEMAKER,
+) -> Any:
+    """The caller's profile as a versioned JSON document (the CLI's `prefs export`), or as a
+    preset file for A1111, Fooocus or InvokeAI, or a zip bundle, to download."""
+    if format is not ExportFormat.TASTEMAKER:
+        made = preset_file(store, styles, blobs, user, format)
+        disposition = f'attachment; filename="{made.filename}"'
+        return Response(
+            made.data(), media_type=made.media_type, headers={"Content-Disposition": disposition}
+        )
     return export_profile(store, user, styles, taste.choices)
 
 
