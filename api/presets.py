@@ -1,5 +1,5 @@
 """A person's taste as a preset file or bundle, from the stores: what `prefs export --format` and
-`GET /v1/preferences/export?format=` both give (docs/design.md, "Presets out")."""
+`GET /v1/preferences/presets/{format}` both give (docs/design.md, "Presets out")."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ import zipfile
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
-from generation.presets import ExportFormat, InvalidPreset, make_preset, render, safe_name
+from generation.presets import InvalidPreset, PresetFormat, make_preset, render, safe_name
 
 if TYPE_CHECKING:
     from preference_store.blobs import BlobStore
@@ -16,19 +16,32 @@ if TYPE_CHECKING:
     from preference_store.styles import StyleStore
 
 MEDIA_TYPES = {
-    ExportFormat.A1111_STYLES: "text/csv; charset=utf-8",
-    ExportFormat.FOOOCUS: "application/json",
-    ExportFormat.INVOKE: "application/json",
-    ExportFormat.BUNDLE: "application/zip",
+    PresetFormat.A1111_STYLES: "text/csv; charset=utf-8",
+    PresetFormat.FOOOCUS: "application/json",
+    PresetFormat.INVOKE: "application/json",
+    PresetFormat.BUNDLE: "application/zip",
 }
 
-EXPORT_FORMAT_HELP = (
-    "tastemaker: the profile document (for import); a1111-styles: a styles.csv row; fooocus: "
-    "Fooocus style JSON; invoke: an InvokeAI style preset; bundle: a zip of all of them with "
-    "the style tokens, the liked images and a README"
-)
+_STRING = {"type": "string"}
+_PRESET_LIST = {  # Fooocus's styles ("prompt") and InvokeAI's import ("positive_prompt") alike
+    "type": "array",
+    "items": {
+        "type": "object",
+        "required": ["name", "negative_prompt"],
+        "properties": {
+            key: _STRING for key in ("name", "prompt", "positive_prompt", "negative_prompt")
+        },
+    },
+}
 PRESET_DOWNLOADS: dict[int | str, dict[str, Any]] = {
-    200: {"content": {media: {} for media in sorted(set(MEDIA_TYPES.values()))}}
+    200: {
+        "description": "The preset file (a zip for the bundle), as an attachment.",
+        "content": {
+            "text/csv": {"schema": _STRING},
+            "application/json": {"schema": _PRESET_LIST},
+            "application/zip": {"schema": {"type": "string", "format": "binary"}},
+        },
+    }
 }
 
 
@@ -52,7 +65,7 @@ def preset_file(
     styles: StyleStore,
     blobs: BlobStore | None,
     user: str,
-    fmt: ExportFormat,
+    fmt: PresetFormat,
     existing: bytes | None = None,
 ) -> PresetFile:
     """The preset in ``fmt`` (``existing``: a styles.csv to add the row to); a bundle comes
@@ -62,11 +75,11 @@ def preset_file(
     profile = store.profile(user, with_aesthetic=False)
     preset = make_preset(profile)
     name = safe_name(preset.name)
-    if fmt is not ExportFormat.BUNDLE:
+    if fmt is not PresetFormat.BUNDLE:
         filenames = {
-            ExportFormat.A1111_STYLES: "styles.csv",
-            ExportFormat.FOOOCUS: f"sdxl_styles_{name}.json",
-            ExportFormat.INVOKE: f"{name}.json",
+            PresetFormat.A1111_STYLES: "styles.csv",
+            PresetFormat.FOOOCUS: f"sdxl_styles_{name}.json",
+            PresetFormat.INVOKE: f"{name}.json",
         }
         return PresetFile(MEDIA_TYPES[fmt], filenames[fmt], render(preset, fmt, existing))
     from generation.preset_bundle import build_bundle, default_tokens  # torch, for the tokens

@@ -31,21 +31,20 @@ from preference_store.models import Profile
 
 PLACEHOLDER = "{prompt}"
 A1111_COLUMNS = ("name", "prompt", "negative_prompt")
-PRESET_FORMATS: tuple[str, ...] = ("a1111-styles", "fooocus", "invoke")
 
 
-class ExportFormat(StrEnum):
-    """What `prefs export` / `GET /v1/preferences/export` give: the profile document (for
-    import), one of the three presets, or the bundle of everything (``preset_bundle``)."""
+class PresetFormat(StrEnum):
+    """The presets `prefs export --format` and `GET /v1/preferences/presets/{format}` make: one
+    tool's file, or the bundle of all of them (``preset_bundle``)."""
 
-    TASTEMAKER = "tastemaker"
     A1111_STYLES = "a1111-styles"
     FOOOCUS = "fooocus"
     INVOKE = "invoke"
     BUNDLE = "bundle"
 
 
-EXPORT_FORMATS: tuple[str, ...] = tuple(f.value for f in ExportFormat)
+PRESET_FORMATS: tuple[str, ...] = tuple(f.value for f in PresetFormat if f != PresetFormat.BUNDLE)
+"""The one-file presets ``render`` writes."""
 MAX_STYLES_BYTES = 16 * 1024 * 1024  # a styles.csv of thousands of rows is a few MB
 
 # CLIP's own pre-tokenizer pieces (a letter run, one digit, a run of other marks): each is at
@@ -216,10 +215,10 @@ def _csv_line(cells: tuple[str, ...] | list[str], newline: str) -> bytes:
 
 def render(preset: Preset, fmt: str, existing: bytes | None = None) -> bytes:
     """The preset file in ``fmt`` (one of ``PRESET_FORMATS``)."""
-    if fmt == "a1111-styles":
+    if fmt == PresetFormat.A1111_STYLES:
         return a1111_styles(preset, existing)
-    if fmt == "fooocus":
+    if fmt == PresetFormat.FOOOCUS:
         return fooocus_json(preset).encode("utf-8")
-    if fmt == "invoke":
+    if fmt == PresetFormat.INVOKE:
         return invoke_json(preset).encode("utf-8")
     raise InvalidPreset(f"format must be one of {', '.join(PRESET_FORMATS)}, not {fmt!r}")

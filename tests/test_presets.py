@@ -34,7 +34,6 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from generation.generator import PersonalizedGenerator
 from generation.presets import (
-    A1111_COLUMNS,
     InvalidPreset,
     Preset,
     a1111_styles,
@@ -240,4 +239,3 @@ def test_an_empty_profile_or_an_unknown_format_is_refused(profile: Profile) -> N
         make_preset(only_subject)
     with pytest.raises(InvalidPreset, match="format must be one of"):
         render(make_preset(profile), "midjourney")
-

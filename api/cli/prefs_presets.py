@@ -14,9 +14,10 @@ import tempfile
 from pathlib import Path
 
 from api.wiring.services import Components
-from generation.presets import EXPORT_FORMATS, ExportFormat, InvalidPreset
+from generation.presets import InvalidPreset, PresetFormat
 
-PROFILE_FORMAT = ExportFormat.TASTEMAKER.value
+PROFILE_FORMAT = "tastemaker"  # the profile document, for `prefs import`
+EXPORT_FORMATS: tuple[str, ...] = (PROFILE_FORMAT, *(f.value for f in PresetFormat))
 
 
 def check_format(fmt: str, out: Path | None) -> None:
@@ -34,10 +35,10 @@ def export_presets(components: Components, user: str, fmt: str, out: Path | None
     from api.presets import preset_file
 
     components.accounts.require(user)
-    kind = ExportFormat(fmt)
-    existing = _read_existing(out) if kind is ExportFormat.A1111_STYLES and out else None
+    kind = PresetFormat(fmt)
+    existing = _read_existing(out) if kind is PresetFormat.A1111_STYLES and out else None
     made = preset_file(components.store, components.styles, components.blobs, user, kind, existing)
-    if kind is ExportFormat.BUNDLE:
+    if kind is PresetFormat.BUNDLE:
         assert out is not None  # check_format
         write_folder(made.files, out)
         left_out = f"; left out: {'; '.join(made.skipped)}" if made.skipped else ""
