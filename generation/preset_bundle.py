@@ -136,7 +136,7 @@ def _readme(preset: Preset, words: list[tuple[str, StyleRecord]], bundle: Bundle
         "",
         "## What the tools cannot carry",
         "",
-        "- **The aesthetic embedding** (your liked and disliked images as one CLIP direction, "
+        "- **The aesthetic embedding** (the pictures you liked as one CLIP direction, "
         "applied to the prompt's encoding): no style file or preset has a place for it, so "
         "none of these tools gets it.",
         "- **ViPer mixing**: tastemaker encodes the liked and disliked attributes apart and "
