@@ -12,7 +12,7 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
-from api.cli import prefs_images
+from api.cli import prefs_images, prefs_presets
 from api.cli.ids import resolve_prefix
 from api.cli.users import CreateOpt, user_for_writing
 from api.cli.words import count
@@ -185,15 +185,36 @@ def delete(
 
 
 @app.command("export")
-def export_(user: UserArg) -> None:
-    """Print a person's profile as JSON (for `prefs import`)."""
+def export_(
+    user: UserArg,
+    fmt: Annotated[
+        str, typer.Option("--format", help=f"One of {', '.join(prefs_presets.EXPORT_FORMATS)}.")
+    ] = prefs_presets.PROFILE_FORMAT,
+    out: Annotated[Path | None, typer.Option(help="Write here (bundle: a folder).")] = None,
+) -> None:
+    """Print a person's profile as JSON (for `prefs import`), or as a preset for A1111
+    (appended to --out styles.csv), Fooocus or InvokeAI, or a folder bundle."""
     from preference_store.choices import ChoiceStore
     from preference_store.transfer import export_profile
 
+    prefs_presets.check_format(fmt, out)
     components = Components()
+    if fmt != prefs_presets.PROFILE_FORMAT:
+        done = prefs_presets.export_presets(components, user, fmt, out)
+        if isinstance(done, bytes):
+            sys.stdout.write(done.decode("utf-8"))
+        else:
+            console.print(done)
+        return
     components.accounts.require(user)
     taste = ChoiceStore(components.engine)
-    _print_json(export_profile(components.store, user, components.styles, taste))
+    document = export_profile(components.store, user, components.styles, taste)
+    if out is None:
+        _print_json(document)
+        return
+    text = json.dumps(document, ensure_ascii=False, indent=2) + "\n"
+    prefs_presets.write_file(text.encode("utf-8"), out)
+    console.print(f"wrote {out}")
 
 
 @app.command("import")

@@ -1,5 +1,5 @@
-"""The caller's preferences: list, search, add, edit, delete, export/import, versions (list,
-read, diff, restore).
+"""The caller's preferences: list, search, add, edit, delete, export/import, presets for other
+tools, versions (list, read, diff, restore).
 
 Every call acts on the token's user only; another user's attribute id answers 404 exactly like
 an id that never existed.
@@ -13,7 +13,8 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Path, Query, Request, Response, status
 
 from api.bodies import VersionedBodies
-from api.deps import CurrentUser, SlowLaneDep, StoreDep, StylesDep, TasteDep, in_lane
+from api.deps import BlobsDep, CurrentUser, SlowLaneDep, StoreDep, StylesDep, TasteDep, in_lane
+from api.presets import PRESET_DOWNLOADS, preset_file
 from api.profile_document import ImportResult, ProfileDocument
 from api.schemas import (
     AttributeCreate,
@@ -23,6 +24,7 @@ from api.schemas import (
     Problem,
     SearchHit,
 )
+from generation.presets import PresetFormat
 from preference_store.categories import CategoryGuesser
 from preference_store.errors import InvalidImport
 from preference_store.models import (
@@ -114,6 +116,24 @@ def export_preferences(
 ) -> dict[str, Any]:
     """The caller's profile as a versioned JSON document (the CLI's `prefs export`)."""
     return export_profile(store, user, styles, taste.choices)
+
+
+@router.get("/presets/{format}", response_class=Response, responses=PRESET_DOWNLOADS)
+def export_preset(
+    user: CurrentUser,
+    store: StoreDep,
+    styles: StylesDep,
+    blobs: BlobsDep,
+    format: Annotated[PresetFormat, Path(description="The tool, or bundle for all (a zip).")],
+) -> Response:
+    """The caller's taste as a style preset to download: an A1111 styles.csv row, Fooocus style
+    JSON, an InvokeAI style preset, or a zip of them with the style tokens, the liked images
+    and a README (the CLI's `prefs export --format`)."""
+    made = preset_file(store, styles, blobs, user, format)
+    disposition = f'attachment; filename="{made.filename}"'
+    return Response(
+        made.data(), media_type=made.media_type, headers={"Content-Disposition": disposition}
+    )
 
 
 @router.post("/import", responses={422: {"model": Problem}})
