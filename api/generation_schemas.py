@@ -55,6 +55,9 @@ class GenerationBody(Request):
         max_length=MAX_REQUEST_REFERENCES,
         description=_REQUEST_FIELDS["style_ref_ids"].description,
     )
+    init_image: Annotated[str, StringConstraints(pattern=REFERENCE_ID_PATTERN)] | None = Field(
+        default=None, description=_REQUEST_FIELDS["init_image"].description
+    )
 
     @property
     def request_mode(self) -> RequestMode:

@@ -172,11 +172,13 @@ def create_generation(
             palp=palp,
             style_ref_ids=body.style_ref_ids,
             candidates=body.candidates,
+            init_image=body.init_image,
         )
     except ValidationError as error:
         raise Unprocessable(describe_validation_error(error)) from None
     files = ReferenceFiles(blobs)
-    for reference in body.style_ref_ids:  # yours, or not found (whoever owns it)
+    init = [body.init_image] if body.init_image else []
+    for reference in [*body.style_ref_ids, *init]:  # yours, or not found (whoever owns it)
         if files.find(user, reference) is None:
             raise NotFound(f"no reference {reference} (upload it with POST /v1/references)")
     try:
