@@ -130,3 +130,7 @@ class GenerationOut(BaseModel):
         default=None,
         description="Set when the taste model could not tell the candidates apart (seed order).",
     )
+    request: dict[str, Any] | None = Field(
+        default=None,
+        description="The body that makes this generation again (POST it; drop seed to re-roll).",
+    )

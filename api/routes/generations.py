@@ -29,6 +29,7 @@ from api.errors import (
     Unprocessable,
     describe_validation_error,
 )
+from api.generation_body import body_of
 from api.generation_schemas import (
     GenerationAccepted,
     GenerationCreate,
@@ -63,6 +64,7 @@ router = APIRouter(
 )
 JobId = Annotated[str, Path(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9]+$")]
 NOT_FOUND: dict[int | str, dict[str, Any]] = {404: {"model": Problem}}
+MAX_LISTED = 100
 
 
 def check_limits(body: GenerationCreate, settings: Settings) -> GenerationSettings:
@@ -125,6 +127,7 @@ def describe(job: Job, runner: JobQueue, event: JobEvent | None = None) -> Gener
         plain_image_urls=image_urls(job, "plain"),
         taste_matches=result.get("taste_matches"),
         taste_note=FLAT_TASTE_NOTE if result.get("taste_flat") else None,
+        request=body_of(request) if isinstance(request, GenerationRequest) else None,
     )
 
 
@@ -190,6 +193,17 @@ def create_generation(
     response.headers["Location"] = f"/v1/generations/{job.id}"
     events = f"/v1/generations/{job.id}/events"
     return GenerationAccepted(id=job.id, status=job.status, events_url=events)
+
+
+@router.get("")
+def list_generations(
+    user: CurrentUser,
+    runner: JobsDep,
+    limit: Annotated[int, Query(ge=1, le=MAX_LISTED)] = 20,
+) -> list[GenerationOut]:
+    """Your generations, newest first (any status), each with the body that makes it again."""
+    jobs = runner.repository.recent_for(user, GENERATION, limit)
+    return [describe(job, runner) for job in jobs]
 
 
 @router.get("/{job_id}", responses=NOT_FOUND)
