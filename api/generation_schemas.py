@@ -55,6 +55,9 @@ class GenerationBody(Request):
         max_length=MAX_REQUEST_REFERENCES,
         description=_REQUEST_FIELDS["style_ref_ids"].description,
     )
+    init_image: Annotated[str, StringConstraints(pattern=REFERENCE_ID_PATTERN)] | None = Field(
+        default=None, description=_REQUEST_FIELDS["init_image"].description
+    )
 
     @property
     def request_mode(self) -> RequestMode:
@@ -126,4 +129,8 @@ class GenerationOut(BaseModel):
     taste_note: str | None = Field(
         default=None,
         description="Set when the taste model could not tell the candidates apart (seed order).",
+    )
+    request: dict[str, Any] | None = Field(
+        default=None,
+        description="The body that makes this generation again (POST it; drop seed to re-roll).",
     )

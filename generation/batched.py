@@ -24,6 +24,7 @@ from typing import TYPE_CHECKING, Any
 import torch
 from torch import Tensor
 
+from generation import img2img
 from generation.encoding import TextEmbeddings, blend, combine
 from generation.errors import InvalidGenerationRequest
 from generation.guidance import ViPerGuidedUNet, pipeline_view
@@ -43,6 +44,8 @@ from generation.style_token import StyleToken
 from preference_store.models import Profile
 
 if TYPE_CHECKING:  # the generator calls this module: a lone request is a batch of one
+    from PIL import Image
+
     from generation.generator import PersonalizedGenerator
 
 BatchOutcome = GenerationResult | Exception
@@ -62,6 +65,7 @@ class BatchItem:
     style: StyleToken | None = None
     negative_style: StyleToken | None = None
     references: StyleReferences | None = None  # style references (IP-Adapter), if any
+    init_image: Image.Image | None = None  # img2img: start from it (generation/img2img.py)
 
 
 @dataclass
@@ -286,12 +290,13 @@ def _denoise(
     started = time.perf_counter()
     try:
         with torch.no_grad():
-            output = pipe(
+            output = img2img.denoise(  # text to image, or image to image from each row's init image
+                pipe,
+                [r.owner.item.init_image for r in rows],
+                settings,
                 num_inference_steps=settings.steps,
                 guidance_scale=settings.guidance_scale,
                 guidance_rescale=settings.cfg_rescale,
-                height=settings.height,
-                width=settings.width,
                 num_images_per_prompt=1,
                 generator=generators,
                 output_type=output_type,

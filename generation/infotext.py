@@ -20,7 +20,7 @@ from pydantic import ValidationError
 
 from generation.errors import GenerationError
 from generation.options import OPTIONS
-from generation.png import PARAMETERS_KEY
+from generation.png import INIT_IMAGE_CHUNK, PARAMETERS_KEY
 from generation.request import PalpRequest
 from generation.samplers import find_sampler, sampler_names
 from generation.settings import GenerationSettings
@@ -51,6 +51,7 @@ class PngRecipe:
     profile_version: int | None = None
     image_index: int | None = None  # which of the request's images the PNG is
     unknown_sampler: str = ""  # A1111's sampler when tastemaker has no such sampler
+    init_image: str | None = None  # img2img: the reference id of its init image (tastemaker's)
     notes: list[str] = field(default_factory=list)
 
 
@@ -113,6 +114,7 @@ def _tastemaker(chunks: dict[str, str], path: Path) -> PngRecipe:
         model_hash=chunks.get("tastemaker:model_hash", ""),
         profile_version=profile_version,
         image_index=index,
+        init_image=chunks.get(INIT_IMAGE_CHUNK) or None,
     )
 
 
@@ -152,6 +154,8 @@ def a1111_recipe(text: str, path: Path) -> PngRecipe:
             options["cfg_rescale"] = float(fields["CFG Rescale φ"])
         if "Seed" in fields:
             options["seed"] = int(fields["Seed"])
+        if "Denoising strength" in fields and "Hires upscale" not in fields:  # img2img
+            options["strength"] = float(fields["Denoising strength"])
         size = _SIZE.match(fields.get("Size", ""))
         if size:
             options["width"], options["height"] = int(size.group(1)), int(size.group(2))

@@ -15,6 +15,7 @@ from PIL import Image
 from PIL.PngImagePlugin import PngInfo
 
 PARAMETERS_KEY = "parameters"
+INIT_IMAGE_CHUNK = "tastemaker:init_image"  # img2img: its init image's reference id
 
 # diffusers scheduler classes by the names A1111 gives the same samplers.
 A1111_SAMPLERS = {
@@ -81,6 +82,7 @@ def a1111_parameters(metadata: dict[str, str], size: tuple[int, int]) -> str | N
         "Model hash": metadata.get("tastemaker:model_hash") or None,
         "Model": metadata.get("tastemaker:model_name") or metadata.get("tastemaker:model") or None,
         "Model revision": metadata.get("tastemaker:model_revision") or None,
+        "Denoising strength": settings.get("strength"),  # img2img, as A1111 writes it
         "TI hashes": ", ".join(f"{name}: {digest}" for name, digest in tokens.values()) or None,
         "tastemaker liked": metadata.get("tastemaker:liked_applied") or None,
         "tastemaker disliked": metadata.get("tastemaker:disliked_applied") or None,

@@ -21,7 +21,7 @@ from PIL import Image, UnidentifiedImageError
 
 from generation.errors import InvalidGenerationRequest
 from generation.reaction_images import ImageTooLarge, decode_image_bytes
-from generation.reference_ids import MAX_REFERENCE_BYTES, REFERENCE_ID_PATTERN
+from generation.reference_ids import MAX_REFERENCE_BYTES, REFERENCE_ID_PATTERN, content_id
 
 if TYPE_CHECKING:
     from preference_store.blobs import BlobStore
@@ -61,7 +61,7 @@ class ReferenceFiles:
                 f"{MAX_REFERENCE_BYTES:,} bytes"
             )
         kind = check_reference_image(data)
-        reference = hashlib.sha256(data).hexdigest()[:24]
+        reference = content_id(data)
         if self.find(user_id, reference) is None:
             if len(self.all(user_id)) >= MAX_REFERENCES_PER_USER:
                 raise InvalidGenerationRequest(

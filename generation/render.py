@@ -17,10 +17,11 @@ from generation.aesthetic import ensure_aesthetic_embedding
 from generation.batched import BatchItem, generate_batch
 from generation.errors import AestheticEmbeddingError, InvalidGenerationRequest
 from generation.generator import PersonalizedGenerator
+from generation.img2img import init_image_for
 from generation.model_identity import provenance
 from generation.palp_adapters import AdapterStore
 from generation.palp_run import PalpAdapter, applied, prepare_adapter
-from generation.png import png_bytes
+from generation.png import INIT_IMAGE_CHUNK, png_bytes
 from generation.reference_files import ReferenceFiles
 from generation.request import GenerationRequest
 from generation.result import GenerationResult, StepCallback
@@ -126,6 +127,7 @@ def render_request(
     blobs: BlobStore | None = None,
     references: Sequence[tuple[str, bytes]] = (),
     ranker: Ranker | None = None,
+    init_image: bytes | None = None,
 ) -> Rendered:
     """Render ``request`` in ``user_id``'s current taste and hand each PNG to ``sink``: a batch
     of one through ``render_batch``; what ended it (bad input, a cancel) is raised.
@@ -133,7 +135,7 @@ def render_request(
     ``on_step(done, total)`` counts over the whole request (PALP's training, then both images
     when the plain one is made); raising from it stops the generation between two steps.
     """
-    entry = BatchEntry(user_id, request, sink, on_step, references)
+    entry = BatchEntry(user_id, request, sink, on_step, references, init_image)
     (outcome,) = render_batch(
         generator, store, [entry], styles=styles, palp_cache=palp_cache, blobs=blobs, ranker=ranker
     )
@@ -151,6 +153,7 @@ class BatchEntry:
     sink: ImageSink
     on_step: Callable[[int, int], None] | None = None
     references: Sequence[tuple[str, bytes]] = ()  # this request's own style references
+    init_image: bytes | None = None  # img2img: the file's bytes (else read by request id)
 
 
 def render_batch(
@@ -214,6 +217,7 @@ def render_batch(
                 own,
                 blobs,
             )
+            init = init_image_for(entry.user_id, entry.request.init_image, entry.init_image, blobs)
         except Exception as error:
             outcomes[index] = error
             continue
@@ -228,6 +232,7 @@ def render_batch(
                 style=tokens.style,
                 negative_style=tokens.negative,
                 references=references,
+                init_image=init,
             )
         )
         skipped.append(tokens)
@@ -266,6 +271,9 @@ def render_batch(
             palp_request = entries[index].request.palp
             if palp_request is not None:  # made with PALP: its training options
                 chunks["tastemaker:palp"] = palp_request.model_dump_json()
+            init_image = entries[index].request.init_image
+            if init_image is not None:  # img2img: which image it started from
+                chunks[INIT_IMAGE_CHUNK] = init_image
             _save(rendered, "image", result, entries[index].sink, chunks)
         except Exception as error:
             outcomes[index] = error
@@ -280,6 +288,7 @@ def render_batch(
                     result.settings.updated(vp_degree=0.0, aesthetic_steps=0),
                     negative_prompt=item.negative_prompt,
                     on_step=item.on_step,
+                    init_image=item.init_image,
                 )
             )
             plain_of.append(index)

@@ -24,7 +24,13 @@ from generation.palp_settings import (
     PalpSettings,
 )
 from generation.reference_ids import MAX_REQUEST_REFERENCES, REFERENCE_ID_PATTERN
-from generation.settings import MAX_IMAGES, MAX_PROMPT_CHARS, GenerationSettings, check_prompt
+from generation.settings import (
+    DEFAULT_STRENGTH,
+    MAX_IMAGES,
+    MAX_PROMPT_CHARS,
+    GenerationSettings,
+    check_prompt,
+)
 
 ASSUMED_NATIVE_SIDE = 1024
 """A size left to the model counts as this many pixels a side when costing a request: the
@@ -127,6 +133,13 @@ class GenerationRequest(BaseModel):
         "images, for this request only.",
     )
 
+    init_image: str | None = Field(
+        default=None,
+        pattern=REFERENCE_ID_PATTERN,
+        description="img2img: an uploaded reference (POST /v1/references) to start from, "
+        "resized to the generation size; strength says how much of it is redrawn.",
+    )
+
     @field_validator("prompt")
     @classmethod
     def _prompt(cls, value: str) -> str:
@@ -145,13 +158,19 @@ class GenerationRequest(BaseModel):
                 f"candidates ({self.candidates}) already says how many images to make: leave "
                 f"num_images ({images}) out"
             )
+        if self.settings.strength is not None and self.init_image is None:
+            raise ValueError("strength is how much of an init image is redrawn: give init_image")
         return self
 
     def image_settings(self) -> GenerationSettings:
-        """The settings the images are made with: ``candidates`` seeds when asked for."""
-        if self.candidates is None or self.candidates == self.settings.num_images:
-            return self.settings
-        return self.settings.updated(num_images=self.candidates)
+        """The settings the images are made with: ``candidates`` seeds when asked for, and an
+        init image's strength (``DEFAULT_STRENGTH`` when left out)."""
+        changes: dict[str, object] = {}
+        if self.candidates is not None and self.candidates != self.settings.num_images:
+            changes["num_images"] = self.candidates
+        if self.init_image is not None and self.settings.strength is None:
+            changes["strength"] = DEFAULT_STRENGTH
+        return self.settings.updated(**changes) if changes else self.settings
 
     def total_steps(self) -> int:
         """Steps the whole request takes: PALP training first (when asked for), then the
@@ -202,7 +221,7 @@ class GenerationRequest(BaseModel):
         """Requests with equal keys could share one denoising batch (issue 15): same size,
         steps, guidance scale and mode; the prompt, seed and profile may differ. PALP requests
         carry their own adapter weights: their key equals no other."""
-        s = self.settings
+        s = self.image_settings()
         if self.palp is not None:
             return ("palp", object())  # a per-request adapter: never batched with anyone
         return (*s.loop_key(), self.include_plain)

@@ -31,6 +31,7 @@ MAX_STYLE_WEIGHT = 2.0
 MAX_CFG_RESCALE = 1.0
 MAX_STYLE_REF_SCALE = 1.5
 SEED_LIMIT = 2**63  # exclusive: a seed fits a signed 64-bit integer
+DEFAULT_STRENGTH = 0.6  # img2img with no strength given (A1111's 0.75 redraws more)
 
 NOT_OFFERED = frozenset({"aesthetic_layers"})
 """Settings the CLI flags and the HTTP body leave out (a benchmark knob: ``bench/generation.py``).
@@ -162,6 +163,15 @@ class GenerationSettings(BaseModel):
         description="Blocks the references reach: style (InstantStyle), style+layout, full.",
     )
 
+    strength: float | None = Field(
+        default=None,
+        ge=0.0,
+        le=1.0,
+        allow_inf_nan=False,
+        description="img2img: how much of the init image is redrawn (0: kept, 1: a new image); "
+        f"{DEFAULT_STRENGTH} when an init image is given without it.",
+    )
+
     def cache_key(self) -> tuple[object, ...]:
         """The settings that change the conditioning (not the seed, size or step count)."""
         return (
@@ -174,7 +184,8 @@ class GenerationSettings(BaseModel):
 
     def loop_key(self) -> tuple[object, ...]:
         """What requests sharing one denoising loop must share: one latent size, one step
-        count and sampler, one CFG scale, rescale and mode (``generation.batched``)."""
+        count and sampler, one CFG scale, rescale and mode, one img2img strength
+        (``generation.batched``)."""
         return (
             self.width,
             self.height,
@@ -183,6 +194,7 @@ class GenerationSettings(BaseModel):
             self.guidance_scale,
             self.cfg_rescale,
             str(self.mode),
+            self.strength,  # img2img: a strength is a start timestep (generation/img2img.py)
         )
 
     def updated(self, **changes: object) -> GenerationSettings:

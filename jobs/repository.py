@@ -274,6 +274,17 @@ class JobRepository(JobLeases):
         job = self.get(job_id)
         return job if job is not None and job.user_id == user_id else None
 
+    def recent_for(self, user_id: str, kind: str, limit: int) -> list[Job]:
+        """This user's jobs of ``kind``, newest first (a page's history)."""
+        with Session(self._engine) as session:
+            rows = session.scalars(
+                select(JobRow)
+                .where(JobRow.user_id == user_id, JobRow.kind == kind)
+                .order_by(JobRow.created_at.desc(), JobRow.id.desc())
+                .limit(limit)
+            ).all()
+            return [self._job(row) for row in rows]
+
     def count(self, status: str) -> int:
         with Session(self._engine) as session:
             return int(session.scalar(select(func.count()).where(JobRow.status == status)) or 0)

@@ -30,6 +30,7 @@ class FromPng:
     model_hash: str
     notes: list[str]
     keep_image: int | None = None  # only this image of the request is written
+    init_image: str | None = None  # img2img: the reference id of the image it started from
 
     def sink(self, sink: ImageSink) -> ImageSink:
         """``sink`` for the image the PNG is; the request's other images are not written."""
@@ -86,4 +87,5 @@ def from_png(
         model_hash=recipe.model_hash,
         notes=recipe.notes,
         keep_image=None if "num_images" in typed else recipe.image_index,
+        init_image=recipe.init_image,
     )

@@ -17,6 +17,7 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from rich.table import Table
 
 from api.cli.generation_flags import with_setting_flags
+from api.cli.init_image import InitImageOpt, init_image_option
 from api.cli.references import NoStyleRefOpt, RefOpt, describe_references, style_ref_options
 from api.wiring.services import Components
 from generation.errors import ClipMismatchError, GenerationError
@@ -131,28 +132,29 @@ def generate(
     context: typer.Context,
     ref: RefOpt = None,
     no_style_ref: NoStyleRefOpt = False,
+    init_image: InitImageOpt = None,
     **options: Any,
 ) -> None:
     """Render PROMPT in USER's taste; writes PNGs that record what was applied."""
     # 1. Check every input before loading anything.
-    pinned, keep = None, lambda sink: sink
+    pinned, keep, made_from = None, lambda sink: sink, None
     if png is not None and candidates is not None:
         _fail("--from-png makes one image again: leave --candidates out")
     if png is not None:
         recipe = _from_png(png, prompt, negative_prompt, mode, model, options, context)
-        prompt, negative_prompt, mode, model = (
-            recipe.prompt,
-            recipe.negative_prompt,
-            recipe.mode,
-            recipe.model,
-        )
+        prompt, negative_prompt = recipe.prompt, recipe.negative_prompt
+        mode, model = recipe.mode, recipe.model
         options, pinned, keep = recipe.options, recipe.profile_version, recipe.sink
+        made_from = recipe.init_image
     if prompt is None:
         _fail("say what to draw: a PROMPT, or --from-png FILE")
     try:
         references = style_ref_options(ref, no_style_ref, options)
-    except ValueError as error:  # a --ref file: said before any model loads
+        init, notes = init_image_option(init_image, options.get("strength"), png, made_from)
+    except ValueError as error:  # a --ref or --init-image file: said before any model loads
         _fail(str(error))
+    for note in notes:
+        err.print(f"[yellow]note:[/yellow] {note}", soft_wrap=True)
     try:
         settings = settings_from(options, mode)
         prompt = check_prompt(prompt)
@@ -173,6 +175,7 @@ def generate(
             palp=palp,
             profile_version=pinned,
             candidates=candidates,
+            init_image=init.id if init else None,
         )
     except ValidationError as error:
         from api.errors import describe_validation_error
@@ -238,6 +241,7 @@ def generate(
                 ),
                 blobs=components.blobs,
                 references=references,
+                init_image=init.data if init else None,
                 ranker=open_ranker(components, generator.clip) if candidates else None,
             )
     except GenerationError as error:

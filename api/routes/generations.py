@@ -29,6 +29,7 @@ from api.errors import (
     Unprocessable,
     describe_validation_error,
 )
+from api.generation_body import body_of
 from api.generation_schemas import (
     GenerationAccepted,
     GenerationCreate,
@@ -63,6 +64,7 @@ router = APIRouter(
 )
 JobId = Annotated[str, Path(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9]+$")]
 NOT_FOUND: dict[int | str, dict[str, Any]] = {404: {"model": Problem}}
+MAX_LISTED = 100
 
 
 def check_limits(body: GenerationCreate, settings: Settings) -> GenerationSettings:
@@ -125,6 +127,7 @@ def describe(job: Job, runner: JobQueue, event: JobEvent | None = None) -> Gener
         plain_image_urls=image_urls(job, "plain"),
         taste_matches=result.get("taste_matches"),
         taste_note=FLAT_TASTE_NOTE if result.get("taste_flat") else None,
+        request=body_of(request) if isinstance(request, GenerationRequest) else None,
     )
 
 
@@ -172,11 +175,13 @@ def create_generation(
             palp=palp,
             style_ref_ids=body.style_ref_ids,
             candidates=body.candidates,
+            init_image=body.init_image,
         )
     except ValidationError as error:
         raise Unprocessable(describe_validation_error(error)) from None
     files = ReferenceFiles(blobs)
-    for reference in body.style_ref_ids:  # yours, or not found (whoever owns it)
+    init = [body.init_image] if body.init_image else []
+    for reference in [*body.style_ref_ids, *init]:  # yours, or not found (whoever owns it)
         if files.find(user, reference) is None:
             raise NotFound(f"no reference {reference} (upload it with POST /v1/references)")
     try:
@@ -188,6 +193,17 @@ def create_generation(
     response.headers["Location"] = f"/v1/generations/{job.id}"
     events = f"/v1/generations/{job.id}/events"
     return GenerationAccepted(id=job.id, status=job.status, events_url=events)
+
+
+@router.get("")
+def list_generations(
+    user: CurrentUser,
+    runner: JobsDep,
+    limit: Annotated[int, Query(ge=1, le=MAX_LISTED)] = 20,
+) -> list[GenerationOut]:
+    """Your generations, newest first (any status), each with the body that makes it again."""
+    jobs = runner.repository.recent_for(user, GENERATION, limit)
+    return [describe(job, runner) for job in jobs]
 
 
 @router.get("/{job_id}", responses=NOT_FOUND)

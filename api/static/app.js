@@ -617,6 +617,7 @@ $("gen-form").addEventListener("submit", async (event) => {
         if (data.plain_image_urls.length) await authorizedImage($("img-plain"), data.plain_image_urls[0]);
         else $("img-plain").hidden = true;
         $("feedback").classList.remove("hidden");
+        loadGenerations().catch(() => {}); // generations.js: the history shows it first
       }
     });
   } catch (error) { setProgress(0, 1, error.message); notice(error.message); }

@@ -1,0 +1,57 @@
+"""`GET /v1/generations` (issue 28.6): the caller's generations, newest first, each with the
+body that makes it again; another person's never show; the body POSTed again makes the same
+pixels."""
+
+from __future__ import annotations
+
+import io
+from pathlib import Path
+
+import numpy as np
+from PIL import Image
+
+from tests.doubles.admin_client import admin_app, new_user
+from tests.test_img2img_entry import finish, png_bytes, upload
+
+
+def test_the_list_is_yours_newest_first_and_each_body_makes_it_again(tmp_path: Path) -> None:
+    with admin_app(tmp_path / "data") as (client, _settings):
+        _alice, alice = new_user(client)
+        _bob, bob = new_user(client)
+        init = upload(client, alice, png_bytes((200, 90, 40)))
+        base = {"prompt": "a fox", "steps": 2, "width": 64, "height": 64, "aesthetic_steps": 0}
+        asked = [
+            {**base, "seed": 4, "sampler": "Euler a"},
+            {**base, "prompt": "a cat", "init_image": init, "strength": 0.5},
+        ]
+        ids = []
+        for body in asked:
+            accepted = client.post("/v1/generations", headers=alice, json=body)
+            assert accepted.status_code == 202, accepted.text
+            ids.append(accepted.json()["id"])
+            assert finish(client, alice, ids[-1])["status"] == "done"
+        theirs = client.post("/v1/generations", headers=bob, json=base).json()["id"]
+
+        listed = client.get("/v1/generations", headers=alice).json()
+        assert [g["id"] for g in listed] == ids[::-1]  # newest first, bob's not among them
+        assert [g["id"] for g in client.get("/v1/generations?limit=1", headers=alice).json()] == [
+            ids[1]
+        ]
+        assert theirs in [g["id"] for g in client.get("/v1/generations", headers=bob).json()]
+        assert client.get("/v1/generations?limit=0", headers=alice).status_code == 422
+        img2img = listed[0]["request"]
+        assert img2img["init_image"] == init and img2img["strength"] == 0.5
+        assert img2img["prompt"] == "a cat" and img2img["mode"] == "embeds"
+
+        # The body handed back makes the same image again (the seed was given here).
+        first = listed[1]
+        assert first["request"]["sampler"] == "Euler a" and first["request"]["seed"] == 4
+        again = client.post("/v1/generations", headers=alice, json=first["request"])
+        assert again.status_code == 202, again.text
+        state = finish(client, alice, again.json()["id"])
+
+        def pixels(url: str) -> np.ndarray:
+            data = client.get(url, headers=alice).content
+            return np.asarray(Image.open(io.BytesIO(data)).convert("RGB"))
+
+        assert np.array_equal(pixels(state["image_urls"][0]), pixels(first["image_urls"][0]))
