@@ -19,6 +19,7 @@ from PIL import Image, UnidentifiedImageError
 from pydantic import ValidationError
 
 from generation.errors import GenerationError
+from generation.lora_infotext import LORA_HASHES_FIELD, parse_lora_hashes, recorded_hashes
 from generation.options import OPTIONS
 from generation.png import PARAMETERS_KEY
 from generation.request import PalpRequest
@@ -52,6 +53,7 @@ class PngRecipe:
     image_index: int | None = None  # which of the request's images the PNG is
     unknown_sampler: str = ""  # A1111's sampler when tastemaker has no such sampler
     notes: list[str] = field(default_factory=list)
+    lora_hashes: dict[str, str] = field(default_factory=dict)  # name → A1111 short hash
 
 
 def read_recipe(path: Path) -> PngRecipe:
@@ -113,6 +115,7 @@ def _tastemaker(chunks: dict[str, str], path: Path) -> PngRecipe:
         model_hash=chunks.get("tastemaker:model_hash", ""),
         profile_version=profile_version,
         image_index=index,
+        lora_hashes=recorded_hashes(chunks),
     )
 
 
@@ -165,6 +168,7 @@ def a1111_recipe(text: str, path: Path) -> PngRecipe:
         else:
             options["sampler"] = sampler.value
     recipe.model_hash = fields.get("Model hash", "")
+    recipe.lora_hashes = parse_lora_hashes(fields.get(LORA_HASHES_FIELD, ""))
     if "Model" in fields:
         recipe.notes.append(
             f"made with model {fields['Model']!r} (hash {recipe.model_hash or '-'}): the model "

@@ -26,6 +26,8 @@ from generation.lora_names import LORA_SUFFIX, LoraWeight, lora_weight
 if TYPE_CHECKING:
     from torch import Tensor
 
+    from generation.settings import GenerationSettings
+
 DEFAULT_MAX_LORA_BYTES = 1024 * 1024 * 1024
 """A LoRA is 10–300 MB (rank 128 on SDXL ≈ 900 MB); bigger is a checkpoint or a mistake."""
 MAX_INDEXED_FILES = 10_000
@@ -199,7 +201,8 @@ class LoraLibrary:
         if not matches:
             raise LoraFileError(self._missing(name))
         if len(matches) > 1:
-            found = ", ".join(str(p) for p in matches)
+            root = self.folder.resolve() if self.folder else Path("/")
+            found = ", ".join(str(p.relative_to(root)) for p in matches)
             raise LoraFileError(f"LoRA {name} is ambiguous in {self.where}: {found}; rename one")
         return inspect_lora(matches[0], name=name, max_bytes=self.max_bytes)
 
@@ -230,3 +233,13 @@ class LoraLibrary:
                     continue
                 index.setdefault(path.stem, []).append(path)
         return index
+
+
+def lora_files(library: LoraLibrary | None, settings: GenerationSettings) -> tuple[LoraFile, ...]:
+    """The checked files of the LoRAs ``settings`` names (none named: none needed)."""
+    if not settings.loras:
+        return ()
+    if library is None:
+        names = ", ".join(lora.name for lora in settings.loras)
+        raise LoraFileError(f"LoRA {names} was asked for, but no LoRA folder is set here")
+    return library.resolve(settings.loras)

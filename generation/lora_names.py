@@ -130,3 +130,21 @@ def unique_names(loras: tuple[LoraWeight, ...]) -> tuple[LoraWeight, ...]:
     if len(set(names)) != len(names):
         raise ValueError("each LoRA may be named once")
     return loras
+
+
+def with_prompt_loras(data: object) -> object:
+    """A request's raw fields with the prompt's ``<lora:…>`` tags moved into its settings'
+    ``loras`` (after any named there), so every way in — CLI, HTTP, a PNG's prompt — batches
+    and records them the same (``GenerationRequest``'s first validator)."""
+    if not isinstance(data, dict) or not isinstance(data.get("prompt"), str):
+        return data
+    prompt, found = take_prompt_loras(data["prompt"])
+    if not found:
+        return data
+    settings = data.get("settings")
+    if hasattr(settings, "updated"):  # a GenerationSettings (which imports this module)
+        merged = merge_loras(settings.loras, found)  # type: ignore[union-attr]
+        return {**data, "prompt": prompt, "settings": settings.updated(loras=merged)}  # type: ignore[union-attr]
+    given = dict(settings) if isinstance(settings, dict) else {}
+    named = [LoraWeight.model_validate(x) for x in given.get("loras") or ()]
+    return {**data, "prompt": prompt, "settings": {**given, "loras": merge_loras(named, found)}}

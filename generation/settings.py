@@ -166,7 +166,7 @@ class GenerationSettings(BaseModel):
     loras: Annotated[tuple[LoraWeight, ...], AfterValidator(unique_names)] = Field(
         default=(),
         max_length=MAX_LORAS,
-        description="LoRAs to apply, by name and weight (docs/design.md, \"LoRAs\").",
+        description='LoRAs to apply, by name and weight (docs/design.md, "LoRAs").',
     )
 
     def cache_key(self) -> tuple[object, ...]:

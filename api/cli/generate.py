@@ -17,6 +17,7 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from rich.table import Table
 
 from api.cli.generation_flags import with_setting_flags
+from api.cli.loras import LoraOpt, checked_library, parse_lora_flags
 from api.cli.references import NoStyleRefOpt, RefOpt, describe_references, style_ref_options
 from api.wiring.services import Components
 from generation.errors import ClipMismatchError, GenerationError
@@ -131,11 +132,13 @@ def generate(
     context: typer.Context,
     ref: RefOpt = None,
     no_style_ref: NoStyleRefOpt = False,
+    lora: LoraOpt = None,
     **options: Any,
 ) -> None:
     """Render PROMPT in USER's taste; writes PNGs that record what was applied."""
     # 1. Check every input before loading anything.
     pinned, keep = None, lambda sink: sink
+    recorded: dict[str, str] | None = None  # a PNG's LoRA hashes, by name
     if png is not None and candidates is not None:
         _fail("--from-png makes one image again: leave --candidates out")
     if png is not None:
@@ -147,8 +150,15 @@ def generate(
             recipe.model,
         )
         options, pinned, keep = recipe.options, recipe.profile_version, recipe.sink
+        recorded = recipe.lora_hashes
     if prompt is None:
         _fail("say what to draw: a PROMPT, or --from-png FILE")
+    try:
+        lora_paths, lora_weights = parse_lora_flags(lora)
+    except GenerationError as error:
+        _fail(str(error))
+    if lora:  # typed --lora flags win over a PNG's LoRAs, as every typed flag does
+        options["loras"] = lora_weights
     try:
         references = style_ref_options(ref, no_style_ref, options)
     except ValueError as error:  # a --ref file: said before any model loads
@@ -180,6 +190,14 @@ def generate(
         _fail(describe_validation_error(error))
     components = Components()
     components.accounts.require(user)
+    try:  # every LoRA found and checked before the model loads
+        loras, lora_notes = checked_library(
+            components.settings, lora_paths, request.settings, recorded
+        )
+    except GenerationError as error:
+        _fail(str(error))
+    for note in lora_notes:
+        err.print(f"[yellow]note:[/yellow] {note}", soft_wrap=True)
     loading = model_settings(components, single_file_config, clip_model)
     model_name = model or loading.model
     _ensure_downloaded(model_name, pull)  # before torch loads: a missing model is said at once
@@ -239,6 +257,7 @@ def generate(
                 blobs=components.blobs,
                 references=references,
                 ranker=open_ranker(components, generator.clip) if candidates else None,
+                loras=loras,
             )
     except GenerationError as error:
         _fail(str(error))
