@@ -17,6 +17,7 @@ from generation.aesthetic import ensure_aesthetic_embedding
 from generation.batched import BatchItem, generate_batch
 from generation.errors import AestheticEmbeddingError, InvalidGenerationRequest
 from generation.generator import PersonalizedGenerator
+from generation.lora_export import PALP_ADAPTER_CHUNK
 from generation.lora_files import LoraLibrary, lora_files
 from generation.lora_infotext import lora_chunks
 from generation.model_identity import provenance
@@ -280,6 +281,7 @@ def render_batch(
             palp_request = entries[index].request.palp
             if palp_request is not None:  # made with PALP: its training options
                 chunks["tastemaker:palp"] = palp_request.model_dump_json()
+                chunks[PALP_ADAPTER_CHUNK] = adapter.key if adapter is not None else ""
             _save(rendered, "image", result, entries[index].sink, chunks)
         except Exception as error:
             outcomes[index] = error
