@@ -18,6 +18,7 @@ generator's per-text encoding cache is set aside (its keys do not know the encod
 
 from __future__ import annotations
 
+import warnings
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import ExitStack, contextmanager
 from typing import TYPE_CHECKING, Any, TypeVar
@@ -161,7 +162,9 @@ def _load_text_encoder(
     config = LoraConfig(
         **get_peft_kwargs(ranks, network_alpha_dict=own_alphas, peft_state_dict=part, is_unet=False)
     )
-    inject_adapter_in_model(config, encoder, adapter_name=adapter)
+    with warnings.catch_warnings():  # a second adapter: peft warns that one is there
+        warnings.filterwarnings("ignore", "Already found a `peft_config`", UserWarning)
+        inject_adapter_in_model(config, encoder, adapter_name=adapter)
     configs = getattr(encoder, "peft_config", None) or {}
     encoder.peft_config = {**configs, adapter: config}  # what diffusers' set/unload look for
     encoder._hf_peft_config_loaded = True
