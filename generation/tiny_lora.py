@@ -1,7 +1,7 @@
 """Tiny, seeded LoRA files for the tiny pipelines (``--model tiny`` / ``tiny-sdxl``), built the
 way a trainer makes one: peft ``LoraConfig`` layers on a private copy of the tiny UNet (and text
 encoder), random weights, saved with diffusers' ``save_lora_weights`` or in kohya's naming
-(``convert_state_dict_to_kohya``: ``lora_unet_…​.lora_down.weight`` / ``lora_up`` / ``alpha``).
+(``convert_state_dict_to_kohya``: ``lora_unet_….lora_down.weight`` / ``lora_up`` / ``alpha``).
 The shared pipelines are never touched. For tests, benchmarks and the offline demo.
 """
 

@@ -106,13 +106,17 @@ def test_from_png_makes_a_lora_image_again_or_says_which_lora_is_missing(
     assert "Traceback" not in missing.output and not (tmp_path / "x").exists()
 
 
+def broken(path: Path) -> Path:
+    path.write_bytes(b"\x00" * 20)
+    return path
+
+
 @pytest.mark.parametrize(
     ("make", "words"),
     [
         (lambda d: d / "nothing-here.safetensors", "is not a file"),
         (lambda d: d / "weights.pt", ".safetensors"),
-        (lambda d: (d / "broken.safetensors").write_bytes(b"\x00" * 20) and d / "broken.safetensors",
-         "not a valid safetensors file"),
+        (lambda d: broken(d / "broken.safetensors"), "not a valid safetensors file"),
         (lambda d: d / "loras" / "inkwash.safetensors:lots", "are .safetensors files"),
         (lambda d: Path(f"{d / 'loras' / 'inkwash.safetensors'}:9"), "out of range"),
     ],
