@@ -217,3 +217,31 @@ def test_loras_over_http_by_name_only(tmp_path: Path) -> None:
         assert "Lora hashes" in with_lora.text["parameters"]  # type: ignore[attr-defined]
         schema = client.get("/openapi.json").json()["components"]["schemas"]["GenerationCreate"]
         assert "loras" in schema["properties"]
+
+
+def test_an_a1111_png_with_a_lora_is_read_and_a_different_file_is_noted(
+    bea: Path, tmp_path: Path
+) -> None:
+    """A1111's parameters name the LoRA in the prompt and its hash in ``Lora hashes``: the tag
+    finds the file by name, and a file whose hash differs is said before the image is made."""
+    from PIL.PngImagePlugin import PngInfo
+
+    info = PngInfo()
+    info.add_text(
+        "parameters",
+        "a fox <lora:grain:0.5>\nSteps: 2, Sampler: DDIM, CFG scale: 5, Seed: 3, Size: 64x64, "
+        'Model hash: 0123456789, Lora hashes: "grain: 0123456789ab"',
+    )
+    png = tmp_path / "a1111.png"
+    Image.new("RGB", (64, 64)).save(png, pnginfo=info)
+    out = tmp_path / "remade"
+    result = runner.invoke(
+        app, ["generate", "--user", "bea", "--model", "tiny", "--out", str(out),
+              "--aesthetic-steps", "0", "--from-png", str(png)],
+    )  # fmt: skip
+    assert result.exit_code == 0, result.output
+    said = " ".join(result.output.split())
+    assert "LoRA grain here (hash" in said and "(hash 0123456789ab): the result will differ" in said
+    [made] = sorted(out.glob("*.png"))
+    settings = Image.open(made).text["tastemaker:settings"]  # type: ignore[attr-defined]
+    assert '"loras":[{"name":"grain","weight":0.5}]' in settings
