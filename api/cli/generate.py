@@ -17,7 +17,7 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from rich.table import Table
 
 from api.cli.generation_flags import with_setting_flags
-from api.cli.loras import LoraOpt, checked_library, parse_lora_flags
+from api.cli.loras import LoraOpt, checked_library, lora_flags
 from api.cli.references import NoStyleRefOpt, RefOpt, describe_references, style_ref_options
 from api.wiring.services import Components
 from generation.errors import ClipMismatchError, GenerationError
@@ -154,11 +154,9 @@ def generate(
     if prompt is None:
         _fail("say what to draw: a PROMPT, or --from-png FILE")
     try:
-        lora_paths, lora_weights = parse_lora_flags(lora)
+        lora_paths = lora_flags(lora, options)  # typed: they win over a PNG's LoRAs
     except GenerationError as error:
         _fail(str(error))
-    if lora:  # typed --lora flags win over a PNG's LoRAs, as every typed flag does
-        options["loras"] = lora_weights
     try:
         references = style_ref_options(ref, no_style_ref, options)
     except ValueError as error:  # a --ref file: said before any model loads

@@ -51,6 +51,15 @@ def parse_lora_flags(flags: list[str] | None) -> tuple[dict[str, Path], list[Lor
     return files, weights
 
 
+def lora_flags(flags: list[str] | None, options: dict[str, object]) -> dict[str, Path]:
+    """``parse_lora_flags``, with the weights set as the ``loras`` option when flags were
+    typed (they replace a PNG's LoRAs, as every typed flag wins over the PNG)."""
+    files, weights = parse_lora_flags(flags)
+    if flags:
+        options["loras"] = weights
+    return files
+
+
 def _split(flag: str) -> tuple[Path, float]:
     """``FILE:0.8`` → (FILE, 0.8); a colon not followed by a number is part of the path."""
     head, colon, tail = flag.rpartition(":")
