@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING, Annotated, Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, Strict, StringConstraints, create_model
 
 from api.schemas import Request
+from generation.lora_names import MAX_LORAS, LoraWeight
 from generation.options import MODE_HELP, OPTIONS, Option, RequestMode
 from generation.reference_ids import MAX_REQUEST_REFERENCES, REFERENCE_ID_PATTERN
 from generation.request import GenerationRequest
@@ -59,13 +60,21 @@ class GenerationBody(Request):
         default=None, description=_REQUEST_FIELDS["init_image"].description
     )
 
+    loras: list[LoraWeight] = Field(
+        default_factory=list,
+        max_length=MAX_LORAS,
+        description="LoRAs to apply, by the name of a .safetensors file in the server's LoRA "
+        "folder (TASTEMAKER_LORA_DIR) and a weight; <lora:name:0.8> in the prompt does the same.",
+    )
+
     @property
     def request_mode(self) -> RequestMode:
         return self.mode or RequestMode.EMBEDS
 
     def options(self) -> dict[str, Any]:
         """The settings given; the rest keep their declared defaults."""
-        return self.model_dump(exclude=set(GenerationBody.model_fields), exclude_none=True)
+        given = self.model_dump(exclude=set(GenerationBody.model_fields), exclude_none=True)
+        return given | ({"loras": self.loras} if self.loras else {})
 
 
 def _body_field(option: Option) -> tuple[Any, Any]:

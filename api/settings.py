@@ -12,6 +12,7 @@ from typing import Literal
 from pydantic import Field, SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from generation.lora_files import DEFAULT_MAX_LORA_BYTES, LoraLibrary
 from generation.reaction_images import MAX_INPUT_PIXELS
 from generation.settings import (
     MAX_DENOISING_STEPS,
@@ -220,6 +221,17 @@ class Settings(BaseSettings):
         le=1_000_000,
         description="PALP adapters kept on disk (MB); the least recently used go first.",
     )
+    lora_dir: Path | None = Field(
+        default=None,
+        description="Folder of LoRA .safetensors files (subfolders too), named by file stem in "
+        "<lora:name:weight> and HTTP 'loras'; none can be used when unset.",
+    )
+    max_lora_mb: int = Field(
+        default=DEFAULT_MAX_LORA_BYTES // 2**20,
+        ge=1,
+        le=100_000,
+        description="Largest LoRA file read (MB); a bigger one is refused before it is opened.",
+    )
     max_batch: int = Field(
         default=1,
         ge=1,
@@ -281,6 +293,18 @@ class Settings(BaseSettings):
             return self.redis_url
         broker = self.broker_url or ""
         return broker if broker.startswith(("redis://", "rediss://")) else None
+
+    def lora_library(
+        self, files: dict[str, Path] | None = None, *, public: bool = False
+    ) -> LoraLibrary:
+        """LoRAs by name: ``files`` (the CLI's ``--lora FILE``), then ``lora_dir``; a
+        ``public`` one's messages (HTTP answers) do not show the folder's path."""
+        where = "TASTEMAKER_LORA_DIR" + (f" ({self.lora_dir})" if self.lora_dir else "")
+        if public:
+            where = "this server's LoRA folder"
+        return LoraLibrary(
+            self.lora_dir, files=files, max_bytes=self.max_lora_mb * 2**20, where=where
+        )
 
     @property
     def palp_cache_dir(self) -> Path:

@@ -28,6 +28,8 @@ from generation import img2img
 from generation.encoding import TextEmbeddings, blend, combine
 from generation.errors import InvalidGenerationRequest
 from generation.guidance import ViPerGuidedUNet, pipeline_view
+from generation.lora_apply import with_loras
+from generation.lora_files import LoraFile
 from generation.plan import ConditioningPlan
 from generation.result import (
     OUTPUT_TYPES,
@@ -66,6 +68,7 @@ class BatchItem:
     negative_style: StyleToken | None = None
     references: StyleReferences | None = None  # style references (IP-Adapter), if any
     init_image: Image.Image | None = None  # img2img: start from it (generation/img2img.py)
+    loras: tuple[LoraFile, ...] = ()  # the files of ``settings.loras``, in order
 
 
 @dataclass
@@ -109,6 +112,13 @@ def generate_batch(
     """Run ``items`` through one denoising loop; one outcome per item, in order."""
     if not items:
         return []
+    # The loop's LoRAs on the shared pipeline around stages 1–7 (docs/design.md, "LoRAs").
+    return with_loras(generator, items, lambda: _generate_batch(generator, items, output_type))
+
+
+def _generate_batch(
+    generator: PersonalizedGenerator, items: list[BatchItem], output_type: str
+) -> list[BatchOutcome]:
     if output_type not in OUTPUT_TYPES:
         raise InvalidGenerationRequest(f"output_type must be one of {', '.join(OUTPUT_TYPES)}")
     if any(not isinstance(item.settings, GenerationSettings) for item in items):

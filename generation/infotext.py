@@ -19,6 +19,7 @@ from PIL import Image, UnidentifiedImageError
 from pydantic import ValidationError
 
 from generation.errors import GenerationError
+from generation.lora_infotext import LORA_HASHES_FIELD, parse_lora_hashes, recorded_hashes
 from generation.options import OPTIONS
 from generation.png import INIT_IMAGE_CHUNK, PARAMETERS_KEY
 from generation.request import PalpRequest
@@ -53,6 +54,7 @@ class PngRecipe:
     unknown_sampler: str = ""  # A1111's sampler when tastemaker has no such sampler
     init_image: str | None = None  # img2img: the reference id of its init image (tastemaker's)
     notes: list[str] = field(default_factory=list)
+    lora_hashes: dict[str, str] = field(default_factory=dict)  # name → A1111 short hash
 
 
 def read_recipe(path: Path) -> PngRecipe:
@@ -115,6 +117,7 @@ def _tastemaker(chunks: dict[str, str], path: Path) -> PngRecipe:
         profile_version=profile_version,
         image_index=index,
         init_image=chunks.get(INIT_IMAGE_CHUNK) or None,
+        lora_hashes=recorded_hashes(chunks),
     )
 
 
@@ -169,6 +172,7 @@ def a1111_recipe(text: str, path: Path) -> PngRecipe:
         else:
             options["sampler"] = sampler.value
     recipe.model_hash = fields.get("Model hash", "")
+    recipe.lora_hashes = parse_lora_hashes(fields.get(LORA_HASHES_FIELD, ""))
     if "Model" in fields:
         recipe.notes.append(
             f"made with model {fields['Model']!r} (hash {recipe.model_hash or '-'}): the model "

@@ -40,6 +40,10 @@ MODE_HELP = (
 )
 
 PALP_PREFIX = "palp_"
+OWN_FIELDS = frozenset({"loras"})
+"""Settings offered as a field of their own, not one flat option: ``loras`` is a list (the
+CLI's repeatable ``--lora FILE[:WEIGHT]``, the HTTP body's ``"loras"``); ``settings_from``
+takes them by their own name."""
 PALP_SHORT_NAMES = {"learning_rate": "lr"}
 
 
@@ -69,7 +73,7 @@ def _options() -> tuple[Option, ...]:
     settings = [
         Option(name, name, False, info)
         for name, info in GenerationSettings.model_fields.items()
-        if name not in NOT_OFFERED and name != "mode"  # mode: a ``RequestMode``
+        if name not in NOT_OFFERED | OWN_FIELDS and name != "mode"  # mode: a ``RequestMode``
     ]
     palp = [
         Option(PALP_PREFIX + PALP_SHORT_NAMES.get(name, name), name, True, info)
@@ -86,6 +90,7 @@ def settings_from(given: Mapping[str, object], mode: RequestMode) -> GenerationS
     values = {
         o.field: given[o.name] for o in OPTIONS if not o.palp and given.get(o.name) is not None
     }
+    values |= {name: given[name] for name in OWN_FIELDS if given.get(name) is not None}
     return GenerationSettings.checked(**values, mode=mode.conditioning)
 
 

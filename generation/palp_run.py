@@ -64,6 +64,7 @@ class PalpAdapter:
     plain_word: str
     token: str | None
     losses: dict[str, list[float]] = field(default_factory=dict)
+    key: str = ""  # its cache key (``style export --palp`` finds it by this)
 
     def summary(self) -> dict[str, Any]:
         return {
@@ -163,7 +164,7 @@ def prepare_adapter(
     hit = cache.get(key) if cache is not None and settings.steps else None
     if hit is not None:
         weights, rank = hit
-        return PalpAdapter(weights, rank, True, settings.steps, 0.0, plain_word, described)
+        return PalpAdapter(weights, rank, True, settings.steps, 0.0, plain_word, described, key=key)
     height, width = size
     if height != width:
         raise InvalidGenerationRequest("PALP trains on square crops: use width = height")
@@ -194,6 +195,7 @@ def prepare_adapter(
             "personalization": result.personalization_losses,
             "alignment": result.alignment_losses,
         },
+        key=key,
     )
 
 

@@ -57,6 +57,7 @@ def a1111_parameters(metadata: dict[str, str], size: tuple[int, int]) -> str | N
     A1111 writes an embedding; the attributes applied act through the embeddings, not the
     text, so they are recorded as ``tastemaker liked/disliked`` entries after the others.
     """
+    from generation.lora_infotext import LORA_HASHES_FIELD, a1111_loras
     from generation.style_inject import STYLE_MARKER
 
     prompt = metadata.get("tastemaker:prompt")
@@ -72,6 +73,9 @@ def a1111_parameters(metadata: dict[str, str], size: tuple[int, int]) -> str | N
     if "negative" in tokens and plan.get("negative_style_prompt"):
         negative = plan["negative_style_prompt"].replace(STYLE_MARKER, tokens["negative"][0])
     rescale = settings.get("cfg_rescale") or None
+    lora_tags, lora_hashes = a1111_loras(metadata)
+    if lora_tags:  # where A1111 users type them; A1111 takes them out of the text again
+        prompt = f"{prompt} {lora_tags}"
     fields = {
         "Steps": settings.get("steps"),
         "Sampler": settings.get("sampler") or A1111_SAMPLERS.get(scheduler, scheduler) or None,
@@ -84,6 +88,7 @@ def a1111_parameters(metadata: dict[str, str], size: tuple[int, int]) -> str | N
         "Model revision": metadata.get("tastemaker:model_revision") or None,
         "Denoising strength": settings.get("strength"),  # img2img, as A1111 writes it
         "TI hashes": ", ".join(f"{name}: {digest}" for name, digest in tokens.values()) or None,
+        LORA_HASHES_FIELD: lora_hashes,
         "tastemaker liked": metadata.get("tastemaker:liked_applied") or None,
         "tastemaker disliked": metadata.get("tastemaker:disliked_applied") or None,
         "IP-Adapter": _ip_adapter(metadata.get("tastemaker:style_refs")),

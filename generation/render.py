@@ -18,6 +18,9 @@ from generation.batched import BatchItem, generate_batch
 from generation.errors import AestheticEmbeddingError, InvalidGenerationRequest
 from generation.generator import PersonalizedGenerator
 from generation.img2img import init_image_for
+from generation.lora_export import PALP_ADAPTER_CHUNK
+from generation.lora_files import LoraLibrary, lora_files
+from generation.lora_infotext import lora_chunks
 from generation.model_identity import provenance
 from generation.palp_adapters import AdapterStore
 from generation.palp_run import PalpAdapter, applied, prepare_adapter
@@ -128,6 +131,7 @@ def render_request(
     references: Sequence[tuple[str, bytes]] = (),
     ranker: Ranker | None = None,
     init_image: bytes | None = None,
+    loras: LoraLibrary | None = None,
 ) -> Rendered:
     """Render ``request`` in ``user_id``'s current taste and hand each PNG to ``sink``: a batch
     of one through ``render_batch``; what ended it (bad input, a cancel) is raised.
@@ -137,7 +141,14 @@ def render_request(
     """
     entry = BatchEntry(user_id, request, sink, on_step, references, init_image)
     (outcome,) = render_batch(
-        generator, store, [entry], styles=styles, palp_cache=palp_cache, blobs=blobs, ranker=ranker
+        generator,
+        store,
+        [entry],
+        styles=styles,
+        palp_cache=palp_cache,
+        blobs=blobs,
+        ranker=ranker,
+        loras=loras,
     )
     if isinstance(outcome, Exception):
         raise outcome
@@ -165,6 +176,7 @@ def render_batch(
     palp_cache: AdapterStore | None = None,
     blobs: BlobStore | None = None,
     ranker: Ranker | None = None,
+    loras: LoraLibrary | None = None,
 ) -> list[Rendered | Exception]:
     """Render several people's requests (one ``batch_key``) in one denoising loop; per entry
     its ``Rendered`` or the exception that ended it alone.
@@ -174,7 +186,8 @@ def render_batch(
     other): its PALP adapter is trained first (or found in ``palp_cache``) and the personalized
     image is made with it; the plain image never is. Liked images the profile names by blob key
     (generated ones) are read from ``blobs``. A request with ``candidates`` has its images
-    ranked by ``ranker`` and handed to its sink best first (``_rank``).
+    ranked by ``ranker`` and handed to its sink best first (``_rank``). LoRAs a request names
+    are found in ``loras`` (docs/design.md, "LoRAs"); each PNG records their hashes.
     """
     if len(entries) > 1 and any(entry.request.palp is not None for entry in entries):
         raise ValueError("a PALP request carries its own adapter and is rendered alone")
@@ -218,6 +231,7 @@ def render_batch(
                 blobs,
             )
             init = init_image_for(entry.user_id, entry.request.init_image, entry.init_image, blobs)
+            files = lora_files(loras, entry.request.settings)  # by name, from ``loras``
         except Exception as error:
             outcomes[index] = error
             continue
@@ -233,6 +247,7 @@ def render_batch(
                 negative_style=tokens.negative,
                 references=references,
                 init_image=init,
+                loras=files,
             )
         )
         skipped.append(tokens)
@@ -267,10 +282,11 @@ def render_batch(
         rendered = Rendered(result=result, plain=None, profile_version=version, palp=adapter)
         try:
             _rank(rendered, ranker, entries[index])
-            chunks = provenance(generator, result, tokens, version)
+            chunks = provenance(generator, result, tokens, version) | lora_chunks(item.loras)
             palp_request = entries[index].request.palp
             if palp_request is not None:  # made with PALP: its training options
                 chunks["tastemaker:palp"] = palp_request.model_dump_json()
+                chunks[PALP_ADAPTER_CHUNK] = adapter.key if adapter is not None else ""
             init_image = entries[index].request.init_image
             if init_image is not None:  # img2img: which image it started from
                 chunks[INIT_IMAGE_CHUNK] = init_image
@@ -289,6 +305,7 @@ def render_batch(
                     negative_prompt=item.negative_prompt,
                     on_step=item.on_step,
                     init_image=item.init_image,
+                    loras=item.loras,  # a LoRA is the person's choice, not their taste: kept
                 )
             )
             plain_of.append(index)
@@ -303,6 +320,7 @@ def render_batch(
         rendered_or_error.plain = plain
         try:
             chunks = provenance(generator, plain, None, rendered_or_error.profile_version)
+            chunks |= lora_chunks(plain_items[plain_of.index(index)].loras)
             _save(rendered_or_error, "plain", plain, entries[index].sink, chunks)
         except Exception as error:
             outcomes[index] = error

@@ -16,6 +16,7 @@ from pydantic import (
     model_validator,
 )
 
+from generation.lora_names import with_prompt_loras
 from generation.palp_settings import (
     MAX_PALP_GUIDANCE,
     MAX_PALP_LR,
@@ -140,6 +141,11 @@ class GenerationRequest(BaseModel):
         "resized to the generation size; strength says how much of it is redrawn.",
     )
 
+    @model_validator(mode="before")
+    @classmethod
+    def _prompt_loras(cls, data: object) -> object:
+        return with_prompt_loras(data)  # <lora:name:weight> in the prompt, as A1111 reads it
+
     @field_validator("prompt")
     @classmethod
     def _prompt(cls, value: str) -> str:
@@ -152,6 +158,11 @@ class GenerationRequest(BaseModel):
 
     @model_validator(mode="after")
     def _one_image_count(self) -> GenerationRequest:
+        if self.palp is not None and self.settings.loras:
+            raise ValueError(
+                "PALP trains its own adapter on the model and runs alone: leave the LoRAs out "
+                "of a PALP request"
+            )
         images = self.settings.num_images
         if self.candidates is not None and images not in (1, self.candidates):
             raise ValueError(

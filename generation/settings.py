@@ -12,6 +12,7 @@ from typing import Annotated
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, ValidationError
 
 from generation.errors import InvalidGenerationRequest
+from generation.lora_names import MAX_LORAS, LoraWeight, unique_names
 from generation.prompt_syntax import CHUNK_TOKENS, MAX_CHUNKS
 from generation.samplers import DEFAULT_SAMPLER, Sampler
 
@@ -172,6 +173,12 @@ class GenerationSettings(BaseModel):
         f"{DEFAULT_STRENGTH} when an init image is given without it.",
     )
 
+    loras: Annotated[tuple[LoraWeight, ...], AfterValidator(unique_names)] = Field(
+        default=(),
+        max_length=MAX_LORAS,
+        description='LoRAs to apply, by name and weight (docs/design.md, "LoRAs").',
+    )
+
     def cache_key(self) -> tuple[object, ...]:
         """The settings that change the conditioning (not the seed, size or step count)."""
         return (
@@ -180,6 +187,7 @@ class GenerationSettings(BaseModel):
             self.aesthetic_steps,
             self.aesthetic_lr,
             self.aesthetic_layers,
+            self.lora_key(),  # a LoRA may carry text-encoder layers
         )
 
     def loop_key(self) -> tuple[object, ...]:
@@ -195,7 +203,11 @@ class GenerationSettings(BaseModel):
             self.cfg_rescale,
             str(self.mode),
             self.strength,  # img2img: a strength is a start timestep (generation/img2img.py)
+            self.lora_key(),  # one set of LoRA layers on the shared UNet per loop
         )
+
+    def lora_key(self) -> tuple[tuple[str, float], ...]:
+        return tuple((lora.name, lora.weight) for lora in self.loras)
 
     def updated(self, **changes: object) -> GenerationSettings:
         """A validated copy with some fields changed (``model_copy`` would skip validation)."""

@@ -14,6 +14,7 @@ from collections.abc import Callable
 
 from generation.generator import PersonalizedGenerator
 from generation.interrupt import watch
+from generation.lora_files import LoraLibrary
 from generation.palp_adapters import AdapterStore
 from generation.render import (
     BatchEntry,
@@ -56,6 +57,7 @@ class GenerationWork:
         styles: StyleStore | None = None,
         palp_cache: AdapterStore | None = None,
         ranker: Ranker | None = None,
+        loras: LoraLibrary | None = None,
     ):
         self.generator = generator
         self.store = store
@@ -63,6 +65,7 @@ class GenerationWork:
         self.styles = styles
         self.palp_cache = palp_cache
         self.ranker = ranker  # best-of-N's taste match, from the wiring (jobs never import api)
+        self.loras = loras  # where LoRA names are found (TASTEMAKER_LORA_DIR)
         watch(generator.pipeline)  # a cancel lands within the step it arrives in
 
     def __call__(self, job: Job, report: StepReporter) -> Finished:
@@ -81,6 +84,7 @@ class GenerationWork:
             palp_cache=outputs.adapters(self.palp_cache),
             blobs=self.blobs,
             ranker=self.ranker,
+            loras=self.loras,
         )
         return outputs.finished(rendered.summary())
 
@@ -103,6 +107,7 @@ class GenerationWork:
             styles=self.styles,
             blobs=self.blobs,
             ranker=self.ranker,
+            loras=self.loras,
         )
         return [
             kept.finished(o.summary()) if isinstance(o, Rendered) else o

@@ -4,7 +4,7 @@ the command line laid over it (``generation.infotext`` reads the file)."""
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -31,6 +31,7 @@ class FromPng:
     notes: list[str]
     keep_image: int | None = None  # only this image of the request is written
     init_image: str | None = None  # img2img: the reference id of the image it started from
+    lora_hashes: dict[str, str] = field(default_factory=dict)  # the LoRA files it was made with
 
     def sink(self, sink: ImageSink) -> ImageSink:
         """``sink`` for the image the PNG is; the request's other images are not written."""
@@ -88,4 +89,5 @@ def from_png(
         notes=recipe.notes,
         keep_image=None if "num_images" in typed else recipe.image_index,
         init_image=recipe.init_image,
+        lora_hashes=recipe.lora_hashes,
     )

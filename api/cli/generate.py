@@ -18,6 +18,7 @@ from rich.table import Table
 
 from api.cli.generation_flags import with_setting_flags
 from api.cli.init_image import InitImageOpt, init_image_option
+from api.cli.loras import LoraOpt, checked_library, lora_flags
 from api.cli.references import NoStyleRefOpt, RefOpt, describe_references, style_ref_options
 from api.wiring.services import Components
 from generation.errors import ClipMismatchError, GenerationError
@@ -133,11 +134,13 @@ def generate(
     ref: RefOpt = None,
     no_style_ref: NoStyleRefOpt = False,
     init_image: InitImageOpt = None,
+    lora: LoraOpt = None,
     **options: Any,
 ) -> None:
     """Render PROMPT in USER's taste; writes PNGs that record what was applied."""
     # 1. Check every input before loading anything.
     pinned, keep, made_from = None, lambda sink: sink, None
+    recorded: dict[str, str] | None = None  # a PNG's LoRA hashes, by name
     if png is not None and candidates is not None:
         _fail("--from-png makes one image again: leave --candidates out")
     if png is not None:
@@ -146,8 +149,13 @@ def generate(
         mode, model = recipe.mode, recipe.model
         options, pinned, keep = recipe.options, recipe.profile_version, recipe.sink
         made_from = recipe.init_image
+        recorded = recipe.lora_hashes
     if prompt is None:
         _fail("say what to draw: a PROMPT, or --from-png FILE")
+    try:
+        lora_paths = lora_flags(lora, options)  # typed: they win over a PNG's LoRAs
+    except GenerationError as error:
+        _fail(str(error))
     try:
         references = style_ref_options(ref, no_style_ref, options)
         init, notes = init_image_option(init_image, options.get("strength"), png, made_from)
@@ -183,6 +191,14 @@ def generate(
         _fail(describe_validation_error(error))
     components = Components()
     components.accounts.require(user)
+    try:  # every LoRA found and checked before the model loads
+        loras, lora_notes = checked_library(
+            components.settings, lora_paths, request.settings, recorded
+        )
+    except GenerationError as error:
+        _fail(str(error))
+    for note in lora_notes:
+        err.print(f"[yellow]note:[/yellow] {note}", soft_wrap=True)
     loading = model_settings(components, single_file_config, clip_model)
     model_name = model or loading.model
     _ensure_downloaded(model_name, pull)  # before torch loads: a missing model is said at once
@@ -243,6 +259,7 @@ def generate(
                 references=references,
                 init_image=init.data if init else None,
                 ranker=open_ranker(components, generator.clip) if candidates else None,
+                loras=loras,
             )
     except GenerationError as error:
         _fail(str(error))

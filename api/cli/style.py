@@ -262,9 +262,23 @@ def export(
     ] = None,
     model: Annotated[str | None, typer.Option(help="The default token for this model.")] = None,
     negative: Annotated[bool, typer.Option("--negative", help="The negative token.")] = False,
+    palp: Annotated[
+        Path | None,
+        typer.Option(
+            "--palp",
+            metavar="IMAGE",
+            help="Export instead the PALP adapter that made IMAGE (a PNG from `generate --mode "
+            "palp`) as a LoRA .safetensors that A1111 and ComfyUI load.",
+        ),
+    ] = None,
 ) -> None:
-    """Write a token as diffusers' learned_embeds.safetensors or an A1111 embedding."""
+    """Write a token as diffusers' learned_embeds.safetensors or an A1111 embedding (or, with
+    --palp, a PALP adapter as a LoRA)."""
     from generation.style_formats import FORMATS, export_token, from_blob
+
+    if palp is not None:
+        _export_palp(user, palp, out)
+        return
 
     if fmt not in FORMATS:
         _fail(f"--format must be one of {', '.join(FORMATS)}")
@@ -287,6 +301,18 @@ def export(
     out.parent.mkdir(parents=True, exist_ok=True)
     out.write_bytes(data)
     console.print(f"wrote {out} ({fmt}, {record.name}, {record.id})")
+
+
+def _export_palp(user: str, image: Path, out: Path) -> None:
+    from api.cli.palp_export import export_palp
+
+    components = Components()
+    components.accounts.require(user)
+    try:
+        rank = export_palp(components.settings, image, out)
+    except GenerationError as error:
+        _fail(str(error))
+    console.print(f"wrote {out} (LoRA, kohya naming, rank {rank}; use it as <lora:{out.stem}:1>)")
 
 
 @app.command("import")

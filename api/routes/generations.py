@@ -38,6 +38,7 @@ from api.generation_schemas import (
 )
 from api.schemas import Problem
 from api.settings import Settings
+from generation.lora_files import lora_files
 from generation.options import palp_from, settings_from
 from generation.reference_files import ReferenceFiles
 from generation.render import FLAT_TASTE_NOTE
@@ -179,6 +180,7 @@ def create_generation(
         )
     except ValidationError as error:
         raise Unprocessable(describe_validation_error(error)) from None
+    lora_files(settings.lora_library(public=True), request.settings)  # unknown or broken: 422
     files = ReferenceFiles(blobs)
     init = [body.init_image] if body.init_image else []
     for reference in [*body.style_ref_ids, *init]:  # yours, or not found (whoever owns it)

@@ -72,6 +72,7 @@ def load_handlers(components: Components, models: LoadedModels | None = None) ->
             styles,
             AdapterCache(settings.palp_cache_dir, max_bytes=settings.palp_cache_mb * 1024 * 1024),
             open_ranker(components, generator.clip),
+            settings.lora_library(public=True),
         ),
         STYLE_TRAINING: StyleTraining(generator, components.store, styles, components.blobs),
     }
