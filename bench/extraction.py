@@ -85,10 +85,10 @@ SETS = (
     ("blind 2 long (seen)", "extraction_blind_long.jsonl", False),
     ("blind 3 short (seen)", "extraction_blind3_short.jsonl", False),
     ("blind 3 long (seen)", "extraction_blind3_long.jsonl", False),
-    ("blind 4 short", "extraction_blind4_short.jsonl", True),
-    ("blind 4 long", "extraction_blind4_long.jsonl", True),
-    ("hard short (blind 5)", "dialogue_blind_short.jsonl", True),
-    ("hard long (blind 5)", "dialogue_blind_long.jsonl", True),
+    ("blind 4 short (seen)", "extraction_blind4_short.jsonl", False),
+    ("blind 4 long (seen)", "extraction_blind4_long.jsonl", False),
+    ("hard short (blind 5, seen)", "dialogue_blind_short.jsonl", False),
+    ("hard long (blind 5, seen)", "dialogue_blind_long.jsonl", False),
 )
 TARGET_F1 = 0.85
 
