@@ -252,13 +252,22 @@ def _both_ways(clause: Clause, sentence: Sequence[Clause], run: Run) -> bool:
 
 
 def _zone(clause: Clause, sentence: Sequence[Clause], run: Run) -> list[tuple[list[Token], int]]:
-    """The words that bear on ``run``: its clause between the phrases before and after it, and
-    the clauses of its sentence that hold no phrase and no contrast word separates."""
-    runs = clause.runs
+    """The verdict words that bear on ``run``: a cue before it and an evaluation after it, up to
+    the phrases on either side (an evaluation before it belongs to the phrase before, a cue after
+    it to the phrase after, unless it points back: "I love it"), and every verdict word of the
+    clauses of its sentence that hold no phrase and no contrast word separates."""
+    tokens, runs = clause.tokens, clause.runs
     position = runs.index(run)
-    start = runs[position - 1].end if position else 0
-    end = runs[position + 1].start if position + 1 < len(runs) else len(clause.tokens)
-    zone = [(clause.tokens, i) for i in range(start, end)]
+    before = runs[position - 1] if position else None
+    after = runs[position + 1] if position + 1 < len(runs) else None
+    zone: list[tuple[list[Token], int]] = []
+    for i in range(before.end if before else 0, run.start):
+        if before is None or tokens[i].kind in FORWARD:
+            zone.append((tokens, i))
+    for i in range(run.end, after.start if after else len(tokens)):
+        backwards = i + 1 < len(tokens) and tokens[i + 1].text in _BACK_REFERENCES
+        if tokens[i].kind not in FORWARD or after is None or backwards:
+            zone.append((tokens, i))
     number = sentence.index(clause)
     for step in (-1, 1):
         k = number + step
@@ -269,6 +278,9 @@ def _zone(clause: Clause, sentence: Sequence[Clause], run: Run) -> list[tuple[li
             zone += [(sentence[k].tokens, i) for i in range(len(sentence[k].tokens))]
             k += step
     return zone
+
+
+_BACK_REFERENCES = frozenset({"it", "them", "that", "this", "everything", "all"})
 
 
 def _sign(tokens: Sequence[Token], index: int) -> Polarity | None:
