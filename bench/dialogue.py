@@ -2,13 +2,18 @@
 
     python bench/dialogue.py                          # offline reader, every labelled set
     python bench/dialogue.py --simulate oracle|flip|echo   # the LLM path on the loopback server
+    python bench/dialogue.py --seen-only --misses     # list the stored wrong polarities of the
+                                                      # seen sets, with the readings behind them
 
 A simulated person answers each question from the labels (like, dislike, or "neither" when the
 asked phrase is not labelled) and volunteers nothing else (``agent.dialogue_eval``). Per set:
 the polarity errors stored before any answer, F1 of the profile after the answers, questions per
 comment, and the same reader storing every guess (no asking) beside it. Seen sets and blind sets
 are printed apart; the blind ones are the figures that count (``bench/extraction.py`` says which
-set was seen when).
+set was seen when). Blind sets are scored once, at the end of the session that froze the reader,
+as totals only: ``--misses`` never lists theirs. Round 3's blind sets (``extraction_blind4_*``
+and ``dialogue_blind_*``) were scored so once and are seen (tuned on) since; ``dialogue_blind6_*``
+is the blind set of the session that moved them (docs/benchmarks.md, "Asking when unsure").
 """
 
 from __future__ import annotations
@@ -27,7 +32,7 @@ sys.path.insert(0, str(ROOT / "bench"))
 import torch  # noqa: E402
 from extraction import DATA_DIR, SETS  # noqa: E402
 
-from agent.dialogue_eval import DialogueScore, simulate  # noqa: E402
+from agent.dialogue_eval import DialogueScore, labelled_polarity, simulate  # noqa: E402
 from agent.evaluation import Labelled, load_labelled  # noqa: E402
 from agent.extraction import Extraction, ExtractionError, Extractor  # noqa: E402
 
@@ -55,7 +60,19 @@ def line(name: str, asking: DialogueScore, guessing: DialogueScore) -> str:
     )
 
 
-def report(extractor: Extractor, names: list[tuple[str, str, bool]], blind_too: bool) -> None:
+def misses(name: str, rows: list[Labelled], extractions: list[Extraction]) -> None:
+    """The polarities stored without asking that the labels contradict (a seen set only)."""
+    for row, extraction in zip(rows, extractions, strict=True):
+        for attribute in extraction.attributes:
+            said = labelled_polarity(row, attribute.text)
+            if said is not None and said is not attribute.polarity:
+                print(f"   {name} {row.id}: {attribute.text!r} stored {attribute.polarity.value}"
+                      f", labelled {said.value} | {attribute.evidence[0]}")  # fmt: skip
+
+
+def report(
+    extractor: Extractor, names: list[tuple[str, str, bool]], blind_too: bool, show: bool = False
+) -> None:
     groups = (("seen sets", False), ("blind sets (scored once)", True))
     for group, want_blind in groups if blind_too else groups[:1]:
         print(f"\n-- {group}")
@@ -69,6 +86,8 @@ def report(extractor: Extractor, names: list[tuple[str, str, bool]], blind_too: 
             asking = simulate(rows, extractions)
             guessing = simulate(rows, extractions, asking=False)
             print(line(name, asking, guessing))
+            if show and not blind:
+                misses(name, rows, extractions)
             for total, one in ((total_ask, asking), (total_guess, guessing)):
                 total.before.add(one.before)
                 total.after.add(one.after)
@@ -83,6 +102,9 @@ def main() -> None:
     parser.add_argument(
         "--seen-only", action="store_true", help="leave the blind sets unscored (while tuning)"
     )
+    parser.add_argument(
+        "--misses", action="store_true", help="list stored wrong polarities (seen sets only)"
+    )
     args = parser.parse_args()
     torch.set_num_threads(1)
     from api.wiring.agent import build_extractor, build_offline_extractor
@@ -91,7 +113,8 @@ def main() -> None:
     settings = load_settings()
     if not args.simulate:
         print("offline reader")
-        report(build_offline_extractor(open_embedder(settings)), list(SETS), not args.seen_only)
+        offline = build_offline_extractor(open_embedder(settings))
+        report(offline, list(SETS), not args.seen_only, args.misses)
         return
     from bench.llm_simulation import simulated_settings
 
@@ -99,7 +122,7 @@ def main() -> None:
     with simulated_settings(settings, args.simulate, paths) as simulated:
         print(f"LLM path, simulated model ({args.simulate}) on the loopback server")
         extractor = build_extractor(simulated, open_embedder(simulated))
-        report(extractor, list(SETS), not args.seen_only)
+        report(extractor, list(SETS), not args.seen_only, args.misses)
 
 
 if __name__ == "__main__":

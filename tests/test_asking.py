@@ -39,6 +39,18 @@ QUESTION = "Quick check — the lens flare: is that something you like?"
         ("the washed out blues kill me, in a good way", "washed out blues"),  # flaw words, loved
         ("pastel palette 😍", "pastel palette"),  # an emoji verdict: read, then asked
         ("the halftone dots 👍 the drop shadow 👎", "drop shadow"),
+        # round 4: constructions behind the confident misreadings of round 3's blind sets,
+        # each on a new sentence
+        ("the colours are loud and tacky and I adore them", "loud colours"),  # both ways
+        ("The grain is so heavy it feels like sandpaper, and I'm here for it.", "heavy grain"),
+        ("The halftone texture is hideous in the best sense.", "halftone texture"),
+        ("the mountains melt into the haze", "haze"),  # "into" as a place, not a liking
+        ("love how the jpeg artifacts crawl over the sky", "jpeg artifacts"),  # a flaw praised
+        ("Oh joy, a sunset. Love the glowing rim light.", "glowing rim light"),  # sarcasm nearby
+        ("The sky is a neon pink nobody has ever seen, wonderful.", "sky"),  # praise tacked on
+        ("The greens might perhaps be a little deeper.", "deeper greens"),  # a modal wish
+        ("i dont not enjoy the film grain", "film grain"),  # a typed double negative
+        ("Wouldn't mind a softer vignette.", "softer vignette"),  # a litotes
     ],
 )
 def test_a_hard_construction_is_asked_about_not_stored(
@@ -56,6 +68,7 @@ def test_a_hard_construction_is_asked_about_not_stored(
         "I love the teal palette but the clutter bothers me.",
         "The harsh flash shadows ruin it.",
         "Gorgeous soft window light.",
+        "I love the soft light and hate the harsh shadows.",  # each verdict on its own phrase
     ],
 )
 def test_a_plain_comment_is_stored_without_a_question(

@@ -24,8 +24,21 @@ from pathlib import Path
 from agent.offline.marks import CHECK_DISLIKE, CHECK_LIKE
 from agent.offline.pairing import Run
 from agent.offline.segment import Clause
-from agent.offline.tokens import CUE_DISLIKE, HEDGE, NEG, NEGATION, POS, SARCASM, WISH
+from agent.offline.tokens import (
+    CUE_DISLIKE,
+    CUE_LIKE,
+    EVALUATIONS,
+    FORWARD,
+    HEDGE,
+    NEG,
+    NEGATION,
+    POS,
+    SARCASM,
+    WISH,
+    Token,
+)
 from agent.offline.valence import ValenceReader
+from agent.offline.verdict import DISLIKE, LIKE, negated
 from preference_store.models import Polarity
 
 CALIBRATION = Path(__file__).with_name("calibration.json")
@@ -40,6 +53,10 @@ REASONS = {
     "emoji": "an emoji verdict",
     "mismatch": "praise and criticism words pull both ways",
     "hedge": "a hedged verdict",
+    "hyperbole": "an exaggeration that may be affection",
+    "simile": "'like' may be a comparison, not a verdict",
+    "flaw": "praise for what is usually a flaw",
+    "similar": "a describing word read by its likeness to others",
 }
 # Sarcasm no marker word gives away: praise too pointed to be meant.
 _SARCASM_HINTS = re.compile(
@@ -61,12 +78,32 @@ _DOUBLE_NEGATION = re.compile(
     r"\b(?:not that i (?:do not|don'?t|dislike|hate)|can(?:no|'?)t say i(?: a|'?)m not|"
     r"can(?:no|'?)t say i (?:do not|don'?t|dislike|hate)|would(?: not|n'?t) say i "
     r"(?:dislike|hate|mind)|not un[a-z]+|not without|never not|hardly un[a-z]+|"
-    r"not (?:exactly )?(?:bad|terrible|awful|ugly|unpleasant))\b",
+    r"not (?:exactly )?(?:bad|terrible|awful|ugly|unpleasant))\b|"
+    r"(?:\bnot|n['’]?t|\bnever) mind\b",  # "wouldn't mind more X": a litotes
+    re.IGNORECASE,
+)
+# Negation words as people type them, apostrophe or not ("dont", "nowhere").
+_NEGATION_WORDS = re.compile(
+    r"\b(?:not|no|never|nothing|nowhere|nobody|none|neither|nor|without|hardly|barely|"
+    r"[a-z]+n['’]t|dont|doesnt|didnt|isnt|arent|wasnt|werent|cant|wont|wouldnt|couldnt|"
+    r"shouldnt|aint)\b",
     re.IGNORECASE,
 )
 _WISH = re.compile(
     r"\b(?:if only|if (?:it|the|they|this)|would (?:be|look|have been)|could (?:be|use|have)|"
-    r"should (?:be|have)|wish|i'?d (?:love|like|prefer|want) (?:it )?(?:if|more|less))\b",
+    r"should (?:be|have)|wish|i'?d (?:love|like|prefer|want) (?:it )?(?:if|more|less))\b|"
+    # any modal before the verb it qualifies ("could perhaps be a little brighter")
+    r"\b(?:could|would|should|might|may|i'?d)(?: \w+){0,2} (?:be|have|look|use|do|get|feel|"
+    r"work|read|pop|help)\b",
+    re.IGNORECASE,
+)
+# Exaggeration that often carries affection for a flaw ("so bleak it hurts, and I'm into it",
+# "ugly in the best possible way", "an absolute mess and I can't stop looking at it").
+_HYPERBOLE = re.compile(
+    r"\bso \w+(?: and \w+)? (?:that )?(?:it|it'?s|its|i|i'?m|you|they)\b|\bit hurts\b|"
+    r"\bas a compliment\b|\bin the (?:best|good|right|nicest)(?: possible)? (?:way|sense)\b|"
+    r"\b(?:weirdly|strangely|oddly|perversely|unreasonably|disgustingly|stupidly) \w+|"
+    r"\bguilty pleasure\b|\bcan(?:no|'?)t stop (?:looking|staring)\b|\bobsessed\b",
     re.IGNORECASE,
 )
 _MIXED_FEELINGS = re.compile(
@@ -75,6 +112,22 @@ _MIXED_FEELINGS = re.compile(
     r"perfectly imperfect)\b",
     re.IGNORECASE,
 )
+# What is usually a defect of a picture: praise for it is often sarcasm.
+_FLAW_NOUNS = frozenset({"watermark", "watermarks", "artifact", "artifacts", "artefact",
+                         "artefacts", "noise", "banding", "compression", "jpeg", "pixelation",
+                         "halo", "halos", "haloes", "filter", "aberration", "clipping",
+                         "posterization", "posterisation", "smudge", "smudges", "glitch",
+                         "glitches", "seam", "seams", "distortion", "blur", "blurriness", "hdr",
+                         "cliche", "cliché"})  # fmt: skip
+# Cue words that are also prepositions or verbs of things ("it reads like a filter", "the
+# yellows disappear into the paper"): a verdict only with the person on the left.
+_AMBIGUOUS_CUES = frozenset({"like", "likes", "into the", "dig", "drawn to", "keep the"})
+_PERSON_SIDE = frozenset({"i", "we", "you", "really", "also", "do", "does", "did", "would",
+                          "i'd", "and", "just", "genuinely", "actually", "truly", "totally",
+                          "kinda", "still", "both", "all", "definitely", "personally", "always",
+                          "not", "honestly", "quite", "kind of", "sort of", "much", "more",
+                          "less", "particularly", "especially", "i am", "am", "so", "very",
+                          "somehow", "even", "never"})  # fmt: skip
 _CHECKMARKS = CHECK_LIKE | CHECK_DISLIKE
 # Readings from the phrase's own clause words ("love the X", "the X is gorgeous"): an emoji
 # beside them adds nothing to doubt.
@@ -133,14 +186,12 @@ def flags(
     whole = " ".join(c.text for c in sentence)
     found: list[str] = []
     tokens = clause.tokens
-    marked = any(t.kind == SARCASM for c in sentence for t in c.tokens)
-    around = " ".join([whole, *(c.text for c in neighbours)])
-    if not marked and (_SARCASM_HINTS.search(around) or any(_bare_praise(c) for c in neighbours)):
+    if _sarcastic(clause, sentence, neighbours, run):
         found.append("sarcasm")
     negations = sum(1 for t in tokens if t.kind == NEGATION)
     if (
         _DOUBLE_NEGATION.search(text)
-        or negations >= 2
+        or max(negations, len(_NEGATION_WORDS.findall(text))) >= 2
         or (negations and any(t.kind == CUE_DISLIKE for t in tokens))
     ):
         found.append("double_negation")
@@ -156,11 +207,107 @@ def flags(
         found.append("comparison")
     if run.source == "emoji" or (_has_emoji(whole) and run.source not in _OWN_WORDS | {"mark"}):
         found.append("emoji")
-    if _MIXED_FEELINGS.search(whole) or (run.source not in _EXPLICIT and _mismatched(run)):
+    if (
+        _MIXED_FEELINGS.search(whole)
+        or (run.source not in _EXPLICIT and _mismatched(run))
+        or (run.source != "1" and _both_ways(clause, sentence, run))
+    ):
         found.append("mismatch")
     if any(t.kind == HEDGE for t in tokens):
         found.append("hedge")
+    if _HYPERBOLE.search(whole):
+        found.append("hyperbole")
+    if run.source in {"3", "clause"} and _prepositional_cue(tokens):
+        found.append("simile")
+    if run.polarity is Polarity.LIKE and {t.text for t in run.words} & _FLAW_NOUNS:
+        found.append("flaw")
+    if _by_similarity(run):
+        found.append("similar")
     return found
+
+
+def _sarcastic(
+    clause: Clause, sentence: Sequence[Clause], neighbours: Sequence[Clause], run: Run
+) -> bool:
+    """Sarcasm no marker word in the sentence gives away: a pointed phrase nearby, praise on its
+    own after a description ("..., brilliant."), or a marked sarcastic sentence next to praise."""
+    if any(t.kind == SARCASM for c in sentence for t in c.tokens):
+        return False  # read as sarcasm already (``polarity``)
+    around = " ".join(c.text for c in [*sentence, *neighbours])
+    if _SARCASM_HINTS.search(around) or any(_bare_praise(c) for c in neighbours):
+        return True
+    praised = run.polarity is Polarity.LIKE
+    others = [c for c in sentence if c is not clause]
+    return praised and (
+        any(_bare_praise(c) for c in others)
+        or any(t.kind == SARCASM for c in neighbours for t in c.tokens)
+    )
+
+
+def _both_ways(clause: Clause, sentence: Sequence[Clause], run: Run) -> bool:
+    """ "the lighting is so harsh and ugly i love it", "garish ..., i'm obsessed": praise and
+    criticism about the same phrase, with no contrast word to split them."""
+    signs = {_sign(tokens, i) for tokens, i in _zone(clause, sentence, run)}
+    return {LIKE, DISLIKE} <= signs
+
+
+def _zone(clause: Clause, sentence: Sequence[Clause], run: Run) -> list[tuple[list[Token], int]]:
+    """The verdict words that bear on ``run``: a cue before it and an evaluation after it, up to
+    the phrases on either side (an evaluation before it belongs to the phrase before, a cue after
+    it to the phrase after, unless it points back: "I love it"), and every verdict word of the
+    clauses of its sentence that hold no phrase and no contrast word separates."""
+    tokens, runs = clause.tokens, clause.runs
+    position = runs.index(run)
+    before = runs[position - 1] if position else None
+    after = runs[position + 1] if position + 1 < len(runs) else None
+    zone: list[tuple[list[Token], int]] = []
+    for i in range(before.end if before else 0, run.start):
+        if before is None or tokens[i].kind in FORWARD:
+            zone.append((tokens, i))
+    for i in range(run.end, after.start if after else len(tokens)):
+        backwards = i + 1 < len(tokens) and tokens[i + 1].text in _BACK_REFERENCES
+        if tokens[i].kind not in FORWARD or after is None or backwards:
+            zone.append((tokens, i))
+    number = sentence.index(clause)
+    for step in (-1, 1):
+        k = number + step
+        while 0 <= k < len(sentence):
+            boundary = sentence[k] if step > 0 else sentence[k + 1]
+            if boundary.after_contrast or boundary.exception or sentence[k].runs:
+                break
+            zone += [(sentence[k].tokens, i) for i in range(len(sentence[k].tokens))]
+            k += step
+    return zone
+
+
+_BACK_REFERENCES = frozenset({"it", "them", "that", "this", "everything", "all"})
+
+
+def _sign(tokens: Sequence[Token], index: int) -> Polarity | None:
+    kind = tokens[index].kind
+    if kind not in FORWARD | EVALUATIONS:
+        return None
+    polarity = LIKE if kind in {CUE_LIKE, POS} else DISLIKE
+    return polarity.opposite if negated(tokens, index) else polarity
+
+
+def _prepositional_cue(tokens: Sequence[Token]) -> bool:
+    """A like-cue with a thing, not the person, on its left ("it reads like a filter")."""
+    return any(
+        index
+        and token.kind == CUE_LIKE
+        and token.text in _AMBIGUOUS_CUES
+        and tokens[index - 1].text not in _PERSON_SIDE
+        for index, token in enumerate(tokens)
+    )
+
+
+def _by_similarity(run: Run) -> bool:
+    """A verdict read from describing words outside the lexicon, by MiniLM's likeness to
+    examples ("the lighting feels right"): less sure than a word the lexicon knows."""
+    if run.source == "6" and run.predicate:
+        return ValenceReader.lexical([t.text for t in run.predicate]) is None
+    return run.source == "8" and ValenceReader.lexical([t.text for t in run.words]) is None
 
 
 # Words for what is usually a flaw in a picture, beyond the valence lexicon's.
