@@ -12,7 +12,7 @@ from PIL import Image
 from safetensors.torch import save_file
 
 from agent.gallery import load_gallery
-from api.cli.generate import describe_timings
+from api.cli.generation_output import describe_timings
 from api.wiring.services import Components
 from tests.cli_runner import run_cli
 

@@ -6,7 +6,6 @@ from __future__ import annotations
 import json
 import re
 import sys
-from dataclasses import asdict
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any, NoReturn
 
@@ -14,12 +13,12 @@ import typer
 from pydantic import ValidationError
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
-from rich.table import Table
 
 from api.cli.generation_flags import with_setting_flags
+from api.cli.generation_output import print_result, result_json
 from api.cli.init_image import InitImageOpt, init_image_option
 from api.cli.loras import LoraOpt, checked_library, lora_flags
-from api.cli.references import NoStyleRefOpt, RefOpt, describe_references, style_ref_options
+from api.cli.references import NoStyleRefOpt, RefOpt, style_ref_options
 from api.wiring.services import Components
 from generation.errors import ClipMismatchError, GenerationError
 from generation.options import MODE_HELP, RequestMode, palp_from, settings_from
@@ -29,7 +28,6 @@ from generation.settings import check_prompt
 if TYPE_CHECKING:
     from api.cli.from_png import FromPng
     from api.settings import Settings
-    from generation.result import GenerationResult
 
 PROMPT_FIELDS = GenerationRequest.model_fields
 
@@ -269,9 +267,9 @@ def generate(
     if as_json:
         ranked = {"taste_matches": rendered.taste_matches} if candidates else {}
         flat = {"taste_note": FLAT_TASTE_NOTE} if rendered.taste_flat else {}
-        sys.stdout.write(json.dumps(_result_json(result, paths) | ranked | flat, indent=2) + "\n")
+        sys.stdout.write(json.dumps(result_json(result, paths) | ranked | flat, indent=2) + "\n")
         return
-    _print_result(result, paths, rendered.taste_matches)
+    print_result(result, paths, rendered.taste_matches)
     if rendered.taste_flat:
         console.print(f"[yellow]note:[/yellow] {FLAT_TASTE_NOTE}")
     if rendered.palp is not None:
@@ -327,74 +325,6 @@ def _ensure_downloaded(model: str, pull: bool) -> None:
             "download it now (several GB)"
         )
     download(model)
-
-
-def _result_json(result: GenerationResult, paths: list[Path]) -> dict[str, object]:
-    return {
-        "files": [str(p) for p in paths],
-        "seed": result.seed,
-        "model": result.model,
-        "settings": result.settings.model_dump(mode="json"),
-        "plan": result.plan.model_dump(mode="json"),
-        "aesthetic": asdict(result.aesthetic),
-        "style_refs": result.style_refs,
-        "timings": result.timings,
-    }
-
-
-def _print_result(
-    result: GenerationResult, paths: list[Path], matches: list[float] | None = None
-) -> None:
-    plan = result.plan
-    table = Table(title="what tastemaker applied", title_justify="left")
-    for column in ("", "attribute", "strength", "why"):
-        table.add_column(column)
-    for decision in plan.decisions:
-        sign = "+" if decision.polarity.value == "like" else "-"
-        mark = f"[green]{sign} used[/]" if decision.used else f"[dim]{sign} dropped[/]"
-        table.add_row(mark, decision.text, f"{decision.strength:.2f}", decision.reason)
-    if plan.decisions:
-        console.print(table)
-    else:
-        console.print("no attributes in this profile yet: the image follows the prompt only")
-    console.print(f"liked (VP+):    {plan.positive_text or '-'}  [{plan.positive_tokens} tokens]")
-    console.print(f"disliked (VP−): {plan.negative_text or '-'}  [{plan.negative_tokens} tokens]")
-    for note in plan.cut:
-        console.print(f"cut:            {note}")
-    console.print(f"aesthetic:      {result.aesthetic.note}")
-    weights = result.settings
-    console.print(
-        f"style token:    {plan.style_token or '-'}"
-        + (f"  [weight {weights.style_weight:g}]" if plan.style_token else "")
-    )
-    console.print(
-        f"negative token: {plan.negative_style_token or '-'}"
-        + (f"  [weight {weights.negative_style_weight:g}]" if plan.negative_style_token else "")
-    )
-    console.print(f"style refs:     {describe_references(result.style_refs)}", soft_wrap=True)
-    console.print(f"seed {result.seed}; {describe_timings(result.timings)}", soft_wrap=True)
-    for rank, path in enumerate(paths):
-        taste = f"  (taste match {matches[rank]:.3f})" if matches else ""
-        console.print(f"wrote {path}{taste}")
-
-
-def describe_timings(timings: dict[str, float]) -> str:
-    """Stages as a sum that adds up to the total: the aesthetic-gradient steps run inside
-    ``encode``, so they are shown as part of it, not as one more term."""
-    inner = {"aesthetic": "encode"}
-    terms = []
-    for stage, seconds in timings.items():
-        if stage == "total" or stage in inner:
-            continue
-        parts = [
-            f"{name} {timings[name]:.2f}s"
-            for name, outer in inner.items()
-            if outer == stage and name in timings
-        ]
-        within = f" (of which {', '.join(parts)})" if parts else ""
-        terms.append(f"{stage} {seconds:.2f}s{within}")
-    total = timings.get("total", sum(v for k, v in timings.items() if k not in inner))
-    return " + ".join(terms) + f" = total {total:.2f}s"
 
 
 def score(
@@ -456,9 +386,9 @@ def score(
 
 
 def register(app: typer.Typer) -> None:
+    """Add ``generate``, ``score`` and the aesthetic-embedding import/export to the main app."""
     from api.cli.aesthetic import aesthetic_export, aesthetic_import
 
-    """Add ``generate``, ``score`` and the aesthetic-embedding import/export to the main app."""
     app.command("generate")(generate)
     app.command("score")(score)
     app.command("aesthetic-export")(aesthetic_export)
