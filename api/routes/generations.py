@@ -36,7 +36,7 @@ from api.generation_schemas import (
     Progress,
 )
 from api.schemas import Problem
-from api.settings import Settings
+from api.settings import Settings, raised_by
 from generation.options import palp_from, settings_from
 from generation.reference_files import ReferenceFiles
 from generation.render import FLAT_TASTE_NOTE
@@ -81,7 +81,8 @@ def check_limits(body: GenerationCreate, settings: Settings) -> GenerationSettin
         raise Unprocessable(f"steps: at most {settings.max_steps} per generation here")
     for side in ("width", "height"):
         if given.get(side, 0) > settings.max_side:
-            raise Unprocessable(f"{side}: at most {settings.max_side} pixels here")
+            message = f"{side}: at most {settings.max_side} pixels here"
+            raise Unprocessable(raised_by(message, "max_side"))
     if given.get("num_images", 0) > settings.max_images:
         raise Unprocessable(f"num_images: at most {settings.max_images} per generation here")
     if (body.candidates or 0) > settings.max_images:
@@ -184,7 +185,7 @@ def create_generation(
     except (QueueFull, UserJobLimit) as full:
         raise TooManyRequests(str(full), retry_after_s=full.retry_after_s) from None
     except JobTooLarge as large:
-        raise Unprocessable(str(large)) from None
+        raise Unprocessable(raised_by(str(large), "max_job_pixel_steps")) from None
     response.headers["Location"] = f"/v1/generations/{job.id}"
     events = f"/v1/generations/{job.id}/events"
     return GenerationAccepted(id=job.id, status=job.status, events_url=events)
