@@ -204,6 +204,9 @@ def test_the_schema_carries_the_bounds_the_server_enforces(
     operations = {op["operationId"] for path in schema["paths"].values() for op in path.values()}
     links = schema["paths"]["/v1/onboarding"]["post"]["responses"]["201"]["links"]
     assert len(links) == 4 and {link["operationId"] for link in links.values()} <= operations
+    for path, count in (("/v1/generations", 4), ("/v1/styles", 3)):  # to the job's own routes
+        to = schema["paths"][path]["post"]["responses"]["202"]["links"].values()
+        assert len(to) == count and {link["operationId"] for link in to} <= operations
     importing = schema["paths"]["/v1/preferences/import"]["post"]["requestBody"]
     assert importing["content"]["application/json"]["schema"]["$ref"].endswith("ProfileDocument")
     too_wide = client.post(

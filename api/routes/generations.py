@@ -30,6 +30,7 @@ from api.errors import (
     describe_validation_error,
 )
 from api.generation_schemas import (
+    GENERATION_LINKS,
     GenerationAccepted,
     GenerationCreate,
     GenerationOut,
@@ -141,7 +142,11 @@ def own_job(runner: JobQueue, user: str, job_id: str, *, any_kind: bool = False)
 @router.post(
     "",
     status_code=status.HTTP_202_ACCEPTED,
-    responses={422: {"model": Problem}, 503: {"model": Problem}},
+    responses={
+        202: {"links": GENERATION_LINKS},
+        422: {"model": Problem},
+        503: {"model": Problem},
+    },
 )
 def create_generation(
     user: CurrentUser,

@@ -13,7 +13,7 @@ from pydantic import ValidationError
 
 from api.deps import CurrentUser, JobsDep, StoreDep, StylesDep
 from api.errors import TooManyRequests, Unavailable, Unprocessable, describe_validation_error
-from api.generation_schemas import GenerationAccepted
+from api.generation_schemas import JOB_LINKS, GenerationAccepted
 from api.schemas import Problem, StyleCreate, StyleOut
 from api.settings import raised_by
 from generation.style_formats import export_token, from_blob
@@ -49,7 +49,11 @@ def _out(record: StyleRecord, defaults: set[str]) -> StyleOut:
     )
 
 
-@router.post("", status_code=status.HTTP_202_ACCEPTED, responses={503: {"model": Problem}})
+@router.post(
+    "",
+    status_code=status.HTTP_202_ACCEPTED,
+    responses={202: {"links": JOB_LINKS}, 503: {"model": Problem}},
+)
 def train_style(
     user: CurrentUser,
     store: StoreDep,
