@@ -98,6 +98,28 @@ else:
     )
 
 
+# What a client does next with an accepted job, as OpenAPI links (stateful tests follow them to
+# the routes whose ids nothing else in the schema supplies).
+JOB_LINKS = {
+    name: {
+        "operationId": f"{name}_v1_generations__job_id_{path}",
+        "parameters": {"job_id": "$response.body#/id"},
+    }
+    for name, path in (
+        ("get_generation", "_get"),
+        ("generation_events", "_events_get"),
+        ("cancel_generation", "_delete"),
+    )
+}
+GENERATION_LINKS = {
+    **JOB_LINKS,
+    "generation_feedback": {
+        "operationId": "generation_feedback_v1_generations__job_id__feedback_post",
+        "parameters": {"job_id": "$response.body#/id"},
+    },
+}
+
+
 class GenerationAccepted(BaseModel):
     model_config = ConfigDict(json_schema_extra={"examples": [{"id": "9b1e…", "status": "queued"}]})
 

@@ -7,9 +7,9 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
-from typing import Literal
+from typing import Any, Literal
 
-from pydantic import Field, SecretStr
+from pydantic import Field, SecretStr, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from generation.lora_files import DEFAULT_MAX_LORA_BYTES, LoraLibrary
@@ -25,6 +25,12 @@ from preference_store.quota import DEFAULT_QUOTA as QUOTA
 from preference_store.quota import Quota
 
 PACKAGED_MINILM = "all-MiniLM-L6-v2"
+
+# The largest side a request may ask for, by device. A step's cost grows faster than the image's
+# area (attention), so the bound on one step's time is the side: on a CPU a 1024² guided step
+# takes minutes (``bench/step_cost.py``; figures in docs/benchmarks.md, "Seconds per step").
+CPU_MAX_SIDE = 512
+ACCELERATOR_MAX_SIDE = 1024
 
 
 class Settings(BaseSettings):
@@ -139,7 +145,11 @@ class Settings(BaseSettings):
         default=100, ge=1, le=MAX_DENOISING_STEPS, description="Most denoising steps per job."
     )
     max_side: int = Field(
-        default=1024, ge=MIN_SIDE, le=MAX_SIDE, description="Largest width or height."
+        default=ACCELERATOR_MAX_SIDE,
+        ge=MIN_SIDE,
+        le=MAX_SIDE,
+        description=f"Largest width or height; unset: {CPU_MAX_SIDE} when the device is a CPU "
+        f"(a 1024² step takes minutes there), {ACCELERATOR_MAX_SIDE} on an accelerator.",
     )
     max_images: int = Field(
         default=4, ge=1, le=MAX_IMAGES, description="Most images per generation."
@@ -275,6 +285,15 @@ class Settings(BaseSettings):
         "most 8, when unset (an OMP_NUM_THREADS of your own is kept then).",
     )
 
+    @model_validator(mode="before")
+    @classmethod
+    def _device_defaults(cls, data: Any) -> Any:
+        """Unset limits that depend on the device get that device's default."""
+        if isinstance(data, dict) and data.get("max_side") is None:
+            on_cpu = str(data.get("device") or "cpu").lower().startswith("cpu")
+            data = {**data, "max_side": CPU_MAX_SIDE if on_cpu else ACCELERATOR_MAX_SIDE}
+        return data
+
     @property
     def quota(self) -> Quota:
         return Quota(**{name: getattr(self, name) for name in Quota.__dataclass_fields__})
@@ -335,3 +354,9 @@ class Settings(BaseSettings):
     @property
     def llm_configured(self) -> bool:
         return bool(self.llm_base_url and self.llm_model)
+
+
+def raised_by(message: str, field: str) -> str:
+    """``message`` about a limit, with the environment variable that raises it."""
+    variable = f"{Settings.model_config.get('env_prefix', '')}{field}".upper()
+    return f"{message} (the operator's {variable} raises it)"

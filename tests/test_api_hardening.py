@@ -204,6 +204,9 @@ def test_the_schema_carries_the_bounds_the_server_enforces(
     operations = {op["operationId"] for path in schema["paths"].values() for op in path.values()}
     links = schema["paths"]["/v1/onboarding"]["post"]["responses"]["201"]["links"]
     assert len(links) == 4 and {link["operationId"] for link in links.values()} <= operations
+    for path, count in (("/v1/generations", 4), ("/v1/styles", 3)):  # to the job's own routes
+        to = schema["paths"][path]["post"]["responses"]["202"]["links"].values()
+        assert len(to) == count and {link["operationId"] for link in to} <= operations
     importing = schema["paths"]["/v1/preferences/import"]["post"]["requestBody"]
     assert importing["content"]["application/json"]["schema"]["$ref"].endswith("ProfileDocument")
     too_wide = client.post(
@@ -212,6 +215,16 @@ def test_the_schema_carries_the_bounds_the_server_enforces(
         json={"prompt": "a cat", "width": settings.max_side + 8},
     )
     assert too_wide.status_code == 422 and "width" in too_wide.json()["detail"]
+    assert "TASTEMAKER_MAX_SIDE raises it" in too_wide.json()["detail"]
+
+
+def test_the_largest_side_depends_on_the_device_unless_set() -> None:
+    """Issue 25, item 7: on a CPU a 1024² step takes minutes (docs/benchmarks.md), so a CPU
+    service refuses it by default; an accelerator's takes it; an operator's value wins."""
+    assert Settings(device="cpu").max_side == 512
+    assert Settings(device="cuda").max_side == Settings(device="cuda:1").max_side == 1024
+    assert Settings(device="cpu", max_side=1024).max_side == 1024
+    assert Settings(device="cuda", max_side=256).max_side == 256
 
 
 def test_booleans_are_strict(client: TestClient) -> None:

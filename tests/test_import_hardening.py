@@ -139,6 +139,24 @@ def test_a_bad_style_token_in_an_import_is_422_and_nothing_is_written(
     assert client.get("/v1/preferences/export", headers=headers).status_code == 200
 
 
+def test_after_every_hostile_import_the_account_imports_and_generates(client: TestClient) -> None:
+    """The outside attack's order (issue 25): one account sent every hostile file in a row;
+    each is refused, and then a good file imports and its token is used by a generation."""
+    user, headers = new_user(client)
+    for case, (bad, _message) in HOSTILE.items():
+        refused = post_json(client, "/v1/preferences/import", headers, document(user, [bad]))
+        assert refused.status_code == 422, (case, refused.text)
+    accepted = post_json(client, "/v1/preferences/import", headers, document(user, [token(good())]))
+    assert accepted.status_code == 200, accepted.text
+    assert (
+        versions(client, headers) == [1]
+        and len(client.get("/v1/styles", headers=headers).json()) == 1
+    )
+    job = generate(client, headers)
+    assert job["status"] == "done" and job["plan"]["style_token"], job
+    assert client.get("/v1/preferences/export", headers=headers).status_code == 200
+
+
 def test_imported_tokens_get_our_ids_and_can_be_deleted(client: TestClient) -> None:
     user, headers = new_user(client)
     body = document(

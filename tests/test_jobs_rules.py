@@ -240,6 +240,7 @@ def test_over_http_a_job_over_the_cost_bound_is_refused_with_the_bound(
         assert refused.status_code == 422
         detail = refused.json()["detail"]
         assert "3,276,800 pixel-steps" in detail and "limit here is 1,638,400" in detail
+        assert "TASTEMAKER_MAX_JOB_PIXEL_STEPS raises it" in detail
         plain = cid.post(
             "/v1/generations",
             json={"prompt": "doubled", "steps": 200, "width": 64, "height": 64,

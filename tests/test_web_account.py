@@ -149,7 +149,6 @@ def test_palp_on_the_page_shows_its_steps_and_cost_and_a_refusal_names_it(
     cost = by_id(browser, "gen-palp-cost").text
     assert "trains 100 steps" in cost and "M pixel-steps" in cost
 
-    Select(by_id(browser, "gen-size")).select_by_value("1024")
     steps = by_id(browser, "gen-palp-steps")
     steps.clear()
     steps.send_keys("2000")

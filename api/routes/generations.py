@@ -31,13 +31,14 @@ from api.errors import (
 )
 from api.generation_body import body_of
 from api.generation_schemas import (
+    GENERATION_LINKS,
     GenerationAccepted,
     GenerationCreate,
     GenerationOut,
     Progress,
 )
 from api.schemas import Problem
-from api.settings import Settings
+from api.settings import Settings, raised_by
 from generation.lora_files import lora_files
 from generation.options import palp_from, settings_from
 from generation.reference_files import ReferenceFiles
@@ -84,7 +85,8 @@ def check_limits(body: GenerationCreate, settings: Settings) -> GenerationSettin
         raise Unprocessable(f"steps: at most {settings.max_steps} per generation here")
     for side in ("width", "height"):
         if given.get(side, 0) > settings.max_side:
-            raise Unprocessable(f"{side}: at most {settings.max_side} pixels here")
+            message = f"{side}: at most {settings.max_side} pixels here"
+            raise Unprocessable(raised_by(message, "max_side"))
     if given.get("num_images", 0) > settings.max_images:
         raise Unprocessable(f"num_images: at most {settings.max_images} per generation here")
     if (body.candidates or 0) > settings.max_images:
@@ -144,7 +146,11 @@ def own_job(runner: JobQueue, user: str, job_id: str, *, any_kind: bool = False)
 @router.post(
     "",
     status_code=status.HTTP_202_ACCEPTED,
-    responses={422: {"model": Problem}, 503: {"model": Problem}},
+    responses={
+        202: {"links": GENERATION_LINKS},
+        422: {"model": Problem},
+        503: {"model": Problem},
+    },
 )
 def create_generation(
     user: CurrentUser,
@@ -191,7 +197,7 @@ def create_generation(
     except (QueueFull, UserJobLimit) as full:
         raise TooManyRequests(str(full), retry_after_s=full.retry_after_s) from None
     except JobTooLarge as large:
-        raise Unprocessable(str(large)) from None
+        raise Unprocessable(raised_by(str(large), "max_job_pixel_steps")) from None
     response.headers["Location"] = f"/v1/generations/{job.id}"
     events = f"/v1/generations/{job.id}/events"
     return GenerationAccepted(id=job.id, status=job.status, events_url=events)

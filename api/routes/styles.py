@@ -13,8 +13,9 @@ from pydantic import ValidationError
 
 from api.deps import CurrentUser, JobsDep, StoreDep, StylesDep
 from api.errors import TooManyRequests, Unavailable, Unprocessable, describe_validation_error
-from api.generation_schemas import GenerationAccepted
+from api.generation_schemas import JOB_LINKS, GenerationAccepted
 from api.schemas import Problem, StyleCreate, StyleOut
+from api.settings import raised_by
 from generation.style_formats import export_token, from_blob
 from generation.style_training import MAX_IMAGES, MIN_IMAGES
 from jobs.repository import JobTooLarge, QueueFull, UserJobLimit
@@ -48,7 +49,11 @@ def _out(record: StyleRecord, defaults: set[str]) -> StyleOut:
     )
 
 
-@router.post("", status_code=status.HTTP_202_ACCEPTED, responses={503: {"model": Problem}})
+@router.post(
+    "",
+    status_code=status.HTTP_202_ACCEPTED,
+    responses={202: {"links": JOB_LINKS}, 503: {"model": Problem}},
+)
 def train_style(
     user: CurrentUser,
     store: StoreDep,
@@ -79,7 +84,7 @@ def train_style(
     except (QueueFull, UserJobLimit) as full:
         raise TooManyRequests(str(full), retry_after_s=full.retry_after_s) from None
     except JobTooLarge as large:
-        raise Unprocessable(str(large)) from None
+        raise Unprocessable(raised_by(str(large), "max_job_pixel_steps")) from None
     response.headers["Location"] = f"/v1/generations/{job.id}"
     return GenerationAccepted(
         id=job.id, status=job.status, events_url=f"/v1/generations/{job.id}/events"
