@@ -48,6 +48,7 @@ def _as_utc(moment: datetime) -> datetime:
 
 
 PARSED_CACHE_SIZE = 4096
+VersionKey = tuple[int, datetime]  # a version's number and write time
 
 
 class VersionTaken(Exception):
@@ -93,19 +94,24 @@ class VersionLog:
         self._quota = quota
         self._parsed: dict[tuple[str, int, datetime], Profile] = {}
 
+    def newest(self, user_id: str) -> VersionKey | None:
+        """Which version is current (number and write time: a user deleted and made again
+        gets new times), or None: one indexed row, which also sees other processes' writes."""
+        with self._engine.connect() as connection:
+            row = connection.execute(_NEWEST, {"user_id": user_id}).first()
+        return None if row is None else (row.version, row.created_at)
+
     def latest(self, user_id: str) -> Profile | None:
         """The newest version. A written version never changes, so each is parsed once and
-        kept (a bounded cache keyed by user, number and write time: a user deleted and made
-        again gets new times); a read is then one indexed look-up, which also sees writes
-        made by other processes."""
-        with self._engine.connect() as connection:
-            newest = connection.execute(_NEWEST, {"user_id": user_id}).first()
+        kept (a bounded cache keyed by user and ``newest``); a read is then one indexed
+        look-up."""
+        newest = self.newest(user_id)
         if newest is None:
             return None
-        key = (user_id, newest.version, newest.created_at)
+        key = (user_id, *newest)
         cached = self._parsed.get(key)
         if cached is None:
-            cached = self.get(user_id, newest.version)
+            cached = self.get(user_id, newest[0])
             if len(self._parsed) >= PARSED_CACHE_SIZE:
                 self._parsed.clear()
             self._parsed[key] = cached
