@@ -4,8 +4,10 @@ A profile version never changes once written, so the JSON of a read that depends
 (``GET /v1/preferences``) is the same bytes until the next version: each request still looks
 up which version is current (one indexed row, so writes from other processes show at once),
 and serialises only when that version is new. Entries are per user and keyed by the version's
-number and write time, so a body is only ever served to the user whose profile made it, and
-never for a version other than the current one.
+number and write time, so a body is only ever served to the user whose profile made it.
+
+A body is built after its key was read, so it may show a version written in between: never an
+older one, and the next request, reading the newer key, builds again.
 """
 
 from __future__ import annotations
@@ -13,17 +15,10 @@ from __future__ import annotations
 import threading
 from collections import OrderedDict
 from collections.abc import Callable
-from datetime import datetime
 
-from preference_store.models import Profile
+from preference_store.versions import VersionKey
 
-VersionKey = tuple[int, datetime]
 MAX_BODY_BYTES = 32 * 1024 * 1024  # all bodies kept, together; least recently used go first
-
-
-def version_key(profile: Profile) -> VersionKey:
-    """Which version this is: a user deleted and made again gets new write times."""
-    return profile.version, profile.updated_at
 
 
 class VersionedBodies:
@@ -35,15 +30,24 @@ class VersionedBodies:
         self._entries: OrderedDict[str, tuple[VersionKey, bytes]] = OrderedDict()
         self._lock = threading.Lock()
 
-    def body(self, profile: Profile, build: Callable[[Profile], bytes]) -> bytes:
-        """The body ``build`` makes of ``profile``, built once per user and version."""
-        user, key = profile.user_id, version_key(profile)
+    def get(self, user: str, key: VersionKey | None) -> bytes | None:
+        """The body kept for ``user`` at version ``key``, or None (a user with no version
+        has nothing kept)."""
         with self._lock:
             hit = self._entries.get(user)
-            if hit is not None and hit[0] == key:
-                self._entries.move_to_end(user)
-                return hit[1]
-        body = build(profile)
+            if key is None or hit is None or hit[0] != key:
+                return None
+            self._entries.move_to_end(user)
+            return hit[1]
+
+    def body(self, user: str, key: VersionKey | None, build: Callable[[], bytes]) -> bytes:
+        """The body for ``user`` at version ``key``: kept, or made by ``build`` and kept."""
+        hit = self.get(user, key)
+        if hit is not None:
+            return hit
+        body = build()
+        if key is None:
+            return body
         with self._lock:
             old = self._entries.pop(user, None)
             if old is not None:

@@ -282,7 +282,8 @@ class Settings(BaseSettings):
         ge=1,
         le=256,
         description="torch CPU threads of the CLI and the model worker; the physical cores, at "
-        "most 8, when unset (an OMP_NUM_THREADS of your own is kept then).",
+        "most 8, when unset, less one for the worker inside the API process (embedded mode: the "
+        "event loop keeps a core); an OMP_NUM_THREADS of your own is kept then.",
     )
 
     @model_validator(mode="before")

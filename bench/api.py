@@ -21,23 +21,18 @@ Part 1 measures ``/healthz`` the same way, as the floor of what any request cost
     python bench/api.py --part list     # only part 1
     python bench/api.py --part list --against ed1dc3f --rounds 3
     python bench/api.py --part health-tiny --side 256 --steps 30 --against c144f29
+    python bench/api.py --part health-tiny --steps 20 --torch-threads 2,default --rounds 2
 
-Issue 25, item 8 (this 2-core machine shared with a CI run, load 2-6; the server with 1 torch
-thread and OMP_NUM_THREADS=1 as set here): the tiny model, /healthz p99 while one job runs:
-256² x 30 steps 25.7 ms (idle 16.9 ms); with 2 torch threads 14.4 ms and 18.8 ms in two runs;
-512² x 6 steps, c144f29 13.7 ms, this tree (the in-step cancel hooks) 17.0 ms, one round each.
-The 590 ms of the issue was not reproduced with the tiny model; SD 1.5's shapes (part 2) were
-not re-run (about 30 s a 512² step here).
+``--torch-threads`` sets this tree's server's torch threads (a comma list is measured in
+alternating rounds; ``default``, the default, is what the service does: in embedded mode the
+worker leaves the event loop a core). Servers of older revisions (``--against``) used 1.
 
-Issue 24, item 8, on this 2-core machine shared with other work (load average 5-13, so
-requests/s swing by +-30 % between rounds; server CPU per request much less), against ed1dc3f,
-median of 5 alternating rounds in one run: GET /v1/preferences 735 -> 1,655 requests/s (x2.25),
-p99 136 -> 86 ms (x0.58; 41 and 48 ms in the two quietest rounds, 97-109 ms in the busiest),
-server CPU 1,260 -> 510 us/request; /healthz unchanged (163 -> 160 us/request). py-spy (--gil)
-before: validating 50 AttributeOut per request and dumping them ~17 % of the GIL, building and
-hashing the newest-version SELECT ~4 %, FastAPI routing and dependencies ~30 %, the threadpool hop
-~12 %. The JSON is now made once per profile version (api/bodies.py); which version is current is
-still looked up on every request.
+Figures, with the machine's load and the commands: docs/benchmarks.md. In short (2026-12-07,
+this 2-core machine at load average 11-16, medians of alternating rounds in one run):
+GET /v1/preferences 878 -> 2,320 requests/s, p99 191 -> 69 ms, server CPU 750 -> 340 us/request
+against ee0c1bb (py-spy: the threadpool hop, then the current-version SELECT); /healthz p99
+during a tiny 256² x 20-step generation, embedded, 40.7 ms with torch on 2 threads, 25.1 ms with
+the default that leaves the event loop a core.
 """
 
 from __future__ import annotations
@@ -59,7 +54,6 @@ ROOT = Path(__file__).resolve().parents[1]
 if sys.path and Path(sys.path[0]).resolve() == ROOT / "bench":
     sys.path[0] = str(ROOT)  # bench/generation.py must not shadow the generation package
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
-os.environ.setdefault("OMP_NUM_THREADS", "1")
 os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
 os.environ.setdefault("ANONYMIZED_TELEMETRY", "False")
 
@@ -71,8 +65,9 @@ CATEGORIES = ["color", "lighting", "lighting", "lighting", "color"]
 # -- the server process ------------------------------------------------------------------------
 
 
-def serve(port: int, data_dir: Path, sd15: bool) -> None:
-    """Run the app on 127.0.0.1:port (optionally serving SD 1.5's shapes with random weights)."""
+def serve(port: int, data_dir: Path, sd15: bool, torch_threads: int | None) -> None:
+    """Run the app on 127.0.0.1:port (optionally serving SD 1.5's shapes with random weights);
+    ``torch_threads`` None: the service's default (the embedded worker leaves a core)."""
     import uvicorn
 
     from api.app import create_app
@@ -93,7 +88,7 @@ def serve(port: int, data_dir: Path, sd15: bool) -> None:
         models = LoadedModels(pipe, "sd15-shapes", clip)
     settings = Settings(
         data_dir=data_dir,
-        torch_threads=1,
+        torch_threads=torch_threads,
         rate_limit_burst=1_000_000,
         rate_limit_per_minute=1_000_000,
         max_side=512,
@@ -125,12 +120,14 @@ def launch(script: Path, args: list[str], root: Path = ROOT) -> tuple[subprocess
 
 
 def start_server(
-    data_dir: Path, *, sd15: bool, root: Path = ROOT
+    data_dir: Path, *, sd15: bool, root: Path = ROOT, torch_threads: int | None = None
 ) -> tuple[subprocess.Popen[bytes], str]:
-    """The app of the tree at ``root`` (this checkout, or a revision exported by --against)."""
-    return launch(
-        root / "bench/api.py", ["--data", str(data_dir)] + (["--sd15"] if sd15 else []), root
-    )
+    """The app of the tree at ``root`` (this checkout, or a revision exported by --against);
+    ``torch_threads`` is passed to this tree's server only (older ones used 1)."""
+    args = ["--data", str(data_dir)] + (["--sd15"] if sd15 else [])
+    if torch_threads is not None:
+        args += ["--torch-threads", str(torch_threads)]
+    return launch(root / "bench/api.py", args, root)
 
 
 def export_revision(revision: str, into: Path) -> Path:
@@ -339,11 +336,12 @@ async def probe(url: str, count: int, *, until: Any = None, gap_s: float = 0.01)
 
 
 def health_during_generation(
-    root: Path, data_dir: Path, *, sd15: bool, side: int, steps: int, cap_s: float
-) -> tuple[list[float], list[float], str]:
+    root: Path, data_dir: Path, *, sd15: bool, side: int, steps: int, cap_s: float,
+    torch_threads: int | None,
+) -> tuple[list[float], list[float], str]:  # fmt: skip
     """Sequential /healthz probes on an idle server of the tree at ``root``, then while one
     generation of ``side``² × ``steps`` runs on it; (idle, busy, what the job did)."""
-    process, url = start_server(data_dir, sd15=sd15, root=root)
+    process, url = start_server(data_dir, sd15=sd15, root=root, torch_threads=torch_threads)
     try:
         token = call(f"{url}/v1/users", "POST", {"id": "bench"})["token"]
         call(f"{url}/v1/preferences", "POST", {"text": "teal palette", "polarity": "like"}, token)
@@ -376,23 +374,29 @@ def health_during_generation(
 
 
 def health_benchmark(
-    side: int, steps: int, cap_s: float, *, sd15: bool, against: str | None, rounds: int
-) -> None:
-    """/healthz idle and while a generation runs (SD 1.5's shapes, or the tiny model); with
-    ``against``, that revision's server too, in alternating rounds, medians of the p99s."""
+    side: int, steps: int, cap_s: float, *, sd15: bool, against: str | None, rounds: int,
+    threads: list[int | None],
+) -> None:  # fmt: skip
+    """/healthz idle and while a generation runs (SD 1.5's shapes, or the tiny model), this
+    tree's server with each torch thread count in ``threads`` (None: the service's default);
+    with ``against``, that revision's server too; in alternating rounds, medians of the p99s."""
     with tempfile.TemporaryDirectory() as tmp:
-        trees = {"this tree": ROOT}
+        servers: dict[str, tuple[Path, int | None]] = {}
         if against:
             (Path(tmp) / "against").mkdir()
-            trees = {against: export_revision(against, Path(tmp) / "against"), **trees}
+            servers[against] = (export_revision(against, Path(tmp) / "against"), None)
+        for count in threads:
+            named = "default" if count is None else str(count)
+            servers[f"this tree, torch threads {named}"] = (ROOT, count)
         model = "SD 1.5 shapes" if sd15 else "tiny model"
-        p99s: dict[str, list[float]] = {name: [] for name in trees}
+        p99s: dict[str, list[float]] = {name: [] for name in servers}
         for round_ in range(rounds):
-            for name, root in trees.items():
-                data = Path(tmp) / f"data-{name.replace(' ', '-')}-{round_}"
+            for index, (name, (root, count)) in enumerate(servers.items()):
+                data = Path(tmp) / f"data-{index}-{round_}"
                 idle, busy, job = health_during_generation(
-                    root, data, sd15=sd15, side=side, steps=steps, cap_s=cap_s
-                )
+                    root, data, sd15=sd15, side=side, steps=steps, cap_s=cap_s,
+                    torch_threads=count,
+                )  # fmt: skip
                 p99s[name].append(percentile([v * 1000 for v in busy], 0.99))
                 print(f"  round {round_ + 1}, {name}, {model}: /healthz idle: {describe(idle)}")
                 print(f"  round {round_ + 1}, {name}, {model}: during a {job}: {describe(busy)}")
@@ -417,21 +421,26 @@ def main() -> None:
     parser.add_argument("--port", type=int, default=0)
     parser.add_argument("--data", type=Path)
     parser.add_argument("--sd15", action="store_true")
+    parser.add_argument(
+        "--torch-threads",
+        default="",
+        help="health parts: comma-separated torch thread counts of this tree's server, each "
+        "measured in its own rounds ('default': the service's default); serve: one count",
+    )
     args = parser.parse_args()
+    threads = [None if t in ("", "default") else int(t) for t in args.torch_threads.split(",")]
     if args.mode == "serve":
-        serve(args.port, args.data, args.sd15)
+        serve(args.port, args.data, args.sd15, threads[0])
         return
-    print(f"bench/api.py on {os.cpu_count()} CPUs, server with 1 torch thread")
+    print(f"bench/api.py on {os.cpu_count()} CPUs")
     if args.part in ("list", "both"):
         list_benchmark(args.clients, args.requests_per_client, args.against, args.rounds)
     if args.part in ("health", "both"):
-        health_benchmark(
-            args.side, args.steps, args.cap_s, sd15=True, against=args.against, rounds=args.rounds
-        )
+        health_benchmark(args.side, args.steps, args.cap_s, sd15=True, against=args.against,
+                         rounds=args.rounds, threads=threads)  # fmt: skip
     if args.part == "health-tiny":
-        health_benchmark(
-            args.side, args.steps, args.cap_s, sd15=False, against=args.against, rounds=args.rounds
-        )
+        health_benchmark(args.side, args.steps, args.cap_s, sd15=False, against=args.against,
+                         rounds=args.rounds, threads=threads)  # fmt: skip
 
 
 if __name__ == "__main__":

@@ -40,7 +40,7 @@ from preference_store.models import (
 )
 from preference_store.quota import DEFAULT_QUOTA, Quota
 from preference_store.reference_cache import ReferenceCache
-from preference_store.versions import Also, VersionLog, VersionTaken
+from preference_store.versions import Also, VersionKey, VersionLog, VersionTaken
 
 WRITE_ATTEMPTS = 32  # concurrent writers of one profile (API processes) that never starve
 
@@ -103,6 +103,9 @@ class PreferenceStore:
         self._evidence = quota.max_evidence_per_attribute
         self._embedder = embedder
         self._versions = VersionLog(engine, quota)
+        # SQLite reads a local file in WAL mode, where readers never wait for writers: a
+        # version look-up is tens of microseconds and never waits on a network.
+        self.local_reads = engine.dialect.name == "sqlite"
         self._write_lock = threading.RLock()
         self._attributes = open_collection(
             client, ATTRIBUTES_COLLECTION, dimension=embedder.dimension, model=embedder.name
@@ -119,6 +122,10 @@ class PreferenceStore:
 
     def _current(self, user_id: str) -> Profile:
         return self._versions.latest(user_id) or Profile(user_id=user_id)
+
+    def current_version(self, user_id: str) -> VersionKey | None:
+        """Which version is current, without reading it (None: the user has none yet)."""
+        return self._versions.newest(user_id)
 
     def current(self, user_id: str) -> Profile:
         """The current profile as stored (attributes in stored order, no aesthetic embeddings):

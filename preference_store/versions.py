@@ -32,6 +32,7 @@ from sqlalchemy import (
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Mapped, Session, mapped_column
 
+from preference_store.change_stamp import ChangeStamp
 from preference_store.database import Base
 from preference_store.errors import VersionNotFound
 from preference_store.models import Profile, ProfileVersionInfo, VisualAttribute, utc_now
@@ -48,6 +49,7 @@ def _as_utc(moment: datetime) -> datetime:
 
 
 PARSED_CACHE_SIZE = 4096
+VersionKey = tuple[int, datetime]  # a version's number and write time
 
 
 class VersionTaken(Exception):
@@ -92,20 +94,39 @@ class VersionLog:
         self._engine = engine
         self._quota = quota
         self._parsed: dict[tuple[str, int, datetime], Profile] = {}
+        # SQLite: each user's newest version as of a change stamp (preference_store/change_stamp.py)
+        self._changes = ChangeStamp(engine) if ChangeStamp.applies(engine) else None
+        self._newest: dict[str, tuple[int, VersionKey | None]] = {}
+
+    def newest(self, user_id: str) -> VersionKey | None:
+        """Which version is current (number and write time: a user deleted and made again
+        gets new times), or None: one indexed row, which also sees other processes' writes.
+        On SQLite the row is read again only once anything was committed since it was read."""
+        stamp = self._changes.stamp() if self._changes is not None else None  # before the row
+        if stamp is not None:
+            hit = self._newest.get(user_id)
+            if hit is not None and hit[0] == stamp:
+                return hit[1]
+        with self._engine.connect() as connection:
+            row = connection.execute(_NEWEST, {"user_id": user_id}).first()
+        key = None if row is None else (row.version, row.created_at)
+        if stamp is not None:
+            if len(self._newest) >= PARSED_CACHE_SIZE:
+                self._newest.clear()
+            self._newest[user_id] = (stamp, key)
+        return key
 
     def latest(self, user_id: str) -> Profile | None:
         """The newest version. A written version never changes, so each is parsed once and
-        kept (a bounded cache keyed by user, number and write time: a user deleted and made
-        again gets new times); a read is then one indexed look-up, which also sees writes
-        made by other processes."""
-        with self._engine.connect() as connection:
-            newest = connection.execute(_NEWEST, {"user_id": user_id}).first()
+        kept (a bounded cache keyed by user and ``newest``); a read is then one indexed
+        look-up."""
+        newest = self.newest(user_id)
         if newest is None:
             return None
-        key = (user_id, newest.version, newest.created_at)
+        key = (user_id, *newest)
         cached = self._parsed.get(key)
         if cached is None:
-            cached = self.get(user_id, newest.version)
+            cached = self.get(user_id, newest[0])
             if len(self._parsed) >= PARSED_CACHE_SIZE:
                 self._parsed.clear()
             self._parsed[key] = cached

@@ -13,6 +13,7 @@ import pytest
 import torch
 
 from api.settings import Settings
+from api.wiring import threads
 from api.wiring.threads import MAX_DEFAULT_THREADS, physical_cores, use_torch_threads
 from tests.cli_runner import ok, run_cli
 
@@ -62,11 +63,33 @@ def test_a_persons_own_omp_setting_is_kept_unless_the_setting_says(tmp_path: Pat
 def test_a_loaded_torch_is_limited_too(monkeypatch: pytest.MonkeyPatch) -> None:
     for name in ("OMP_NUM_THREADS", "MKL_NUM_THREADS"):
         monkeypatch.setenv(name, "1")  # restored after the test
+    monkeypatch.setattr(threads, "_set_here", {})
     before = torch.get_num_threads()
     try:
+        assert use_torch_threads(Settings()) is None  # OMP_NUM_THREADS decides
+        assert use_torch_threads(Settings(), beside_api=True) is None  # there too
         assert use_torch_threads(Settings(torch_threads=2)) == 2
         assert torch.get_num_threads() == min(2, os.cpu_count() or 1)
-        assert use_torch_threads(Settings()) is None  # OMP_NUM_THREADS decides
+    finally:
+        torch.set_num_threads(before)
+
+
+def test_the_worker_inside_the_api_leaves_the_event_loop_a_core(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Embedded mode: the CLI's own default (every physical core) is not taken for the
+    person's OMP_NUM_THREADS; the worker thread then takes one core fewer, at least one."""
+    for name in ("OMP_NUM_THREADS", "MKL_NUM_THREADS"):
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setattr(threads, "_set_here", {})
+    cores = min(physical_cores(), MAX_DEFAULT_THREADS)
+    before = torch.get_num_threads()
+    try:
+        assert use_torch_threads(Settings()) == cores  # what `tastemaker serve` starts with
+        assert use_torch_threads(Settings(), beside_api=True) == max(1, cores - 1)
+        assert torch.get_num_threads() == max(1, min(cores - 1, os.cpu_count() or 1))
+        assert os.environ["OMP_NUM_THREADS"] == str(max(1, cores - 1))
+        assert use_torch_threads(Settings(torch_threads=3), beside_api=True) == 3  # as set
     finally:
         torch.set_num_threads(before)
 

@@ -11,6 +11,7 @@ from functools import lru_cache
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Path, Query, Request, Response, status
+from fastapi.concurrency import run_in_threadpool
 
 from api.bodies import VersionedBodies
 from api.deps import BlobsDep, CurrentUser, SlowLaneDep, StoreDep, StylesDep, TasteDep, in_lane
@@ -49,17 +50,27 @@ AttributeId = Annotated[str, Path(min_length=1, max_length=64, pattern=ATTRIBUTE
 NOT_FOUND: dict[int | str, dict[str, Any]] = {404: {"model": Problem}}
 
 
-def _preferences_json(profile: Profile) -> bytes:
-    return PreferencesOut.from_profile(profile).model_dump_json().encode()
+def _preferences_body(store: PreferenceStore, bodies: VersionedBodies, user: str) -> bytes:
+    """The list's JSON at the current version, made once per version (blocking)."""
+    return bodies.body(
+        user,
+        store.current_version(user),
+        lambda: PreferencesOut.from_profile(store.current(user)).model_dump_json().encode(),
+    )
 
 
 @router.get("", response_model=PreferencesOut)
-def list_preferences(user: CurrentUser, store: StoreDep, request: Request) -> Response:
+async def list_preferences(user: CurrentUser, store: StoreDep, request: Request) -> Response:
     """The caller's attributes grouped by category and polarity, with the profile version."""
-    # The hottest read: which version is current is looked up every time; its JSON is made
-    # once per version (api/bodies.py) rather than validated again by FastAPI per request.
+    # The hottest read (docs/benchmarks.md, bench/api.py): the JSON is made once per version
+    # (api/bodies.py), not validated again by FastAPI per request. On SQLite a kept body is
+    # served from the event loop (which version is current: one local indexed row), as the
+    # threadpool hop cost more than the rest of the request; building one, or asking a database
+    # over the network, runs in the threadpool.
     bodies: VersionedBodies = request.app.state.preference_bodies
-    body = bodies.body(store.current(user), _preferences_json)
+    body = bodies.get(user, store.current_version(user)) if store.local_reads else None
+    if body is None:
+        body = await run_in_threadpool(_preferences_body, store, bodies, user)
     return Response(body, media_type="application/json")
 
 

@@ -53,10 +53,13 @@ def open_progress(settings: Settings) -> ProgressBus:
     return RedisProgress(url) if url else LocalProgress()
 
 
-def load_handlers(components: Components, models: LoadedModels | None = None) -> dict[str, Handler]:
-    """Load the models once (in the thread or process that runs jobs); a handler per kind."""
+def load_handlers(
+    components: Components, models: LoadedModels | None = None, *, beside_api: bool = False
+) -> dict[str, Handler]:
+    """Load the models once (in the thread or process that runs jobs); a handler per kind.
+    ``beside_api``: the jobs run in a thread of the API process, which keeps a core."""
     settings = components.settings
-    use_torch_threads(settings)
+    use_torch_threads(settings, beside_api=beside_api)
     models = models or open_models(settings)
     log.info("generation model %s loaded", models.name)
     # The loaded libraries and models are millions of long-lived objects: left to the cyclic
@@ -97,7 +100,7 @@ def open_job_queue(components: Components, models: LoadedModels | None = None) -
         repository,
         progress,
         rules,
-        lambda: load_handlers(components, models),
+        lambda: load_handlers(components, models, beside_api=True),
         kinds.names(),
         max_batch=settings.max_batch,
         gather_s=settings.batch_window_ms / 1000,

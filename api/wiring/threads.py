@@ -6,6 +6,10 @@ training took 274 s with the default and 13 s with one thread (issue 27).
 Applied by the CLI before torch is imported (as ``OMP_NUM_THREADS``/``MKL_NUM_THREADS``, which
 torch reads when it loads, so commands that never load torch pay nothing) and by the model
 worker of the service. An ``OMP_NUM_THREADS`` the person set is kept unless the setting is set.
+
+The embedded worker (a thread of the API process) leaves one core to the event loop by default:
+with torch on every core, ``/healthz`` waited behind the model (issue 25, item 8;
+docs/benchmarks.md).
 """
 
 from __future__ import annotations
@@ -40,18 +44,27 @@ def physical_cores() -> int:
     return max(1, min(len(cores) or logical, logical))
 
 
-def torch_threads(settings: Settings) -> int:
-    return settings.torch_threads or min(physical_cores(), MAX_DEFAULT_THREADS)
+def torch_threads(settings: Settings, *, beside_api: bool = False) -> int:
+    """The setting, else the physical cores (capped); ``beside_api``: one fewer, at least one."""
+    if settings.torch_threads:
+        return settings.torch_threads
+    cores = physical_cores() - (1 if beside_api else 0)
+    return max(1, min(cores, MAX_DEFAULT_THREADS))
 
 
-def use_torch_threads(settings: Settings) -> int | None:
-    """Limit torch to ``torch_threads(settings)`` threads, whether or not it is loaded yet; the
-    number set, or None when an ``OMP_NUM_THREADS`` of the person's own decides instead."""
-    if settings.torch_threads is None and os.environ.get("OMP_NUM_THREADS"):
+_set_here: dict[str, str] = {}  # what use_torch_threads wrote, told apart from the person's own
+
+
+def use_torch_threads(settings: Settings, *, beside_api: bool = False) -> int | None:
+    """Limit torch to ``torch_threads(settings, beside_api=...)`` threads, whether or not it is
+    loaded yet; the number set, or None when an ``OMP_NUM_THREADS`` of the person's own decides
+    instead."""
+    own = os.environ.get("OMP_NUM_THREADS")
+    if settings.torch_threads is None and own and own != _set_here.get("OMP_NUM_THREADS"):
         return None
-    threads = torch_threads(settings)
+    threads = torch_threads(settings, beside_api=beside_api)
     for name in _ENV:
-        os.environ[name] = str(threads)
+        os.environ[name] = _set_here[name] = str(threads)
     if "torch" in sys.modules:
         import torch
 
