@@ -20,6 +20,7 @@ from pydantic import ValidationError
 
 from generation.errors import GenerationError
 from generation.lora_infotext import LORA_HASHES_FIELD, parse_lora_hashes, recorded_hashes
+from generation.model_identity import TORCH_THREADS_CHUNK
 from generation.options import OPTIONS
 from generation.png import INIT_IMAGE_CHUNK, PARAMETERS_KEY
 from generation.request import PalpRequest
@@ -31,6 +32,7 @@ from generation.settings import GenerationSettings
 _PARAM = re.compile(r'\s*(\w[\w \-/φ]*):\s*("(?:\\.|[^\\"])+"|[^,]*)(?:,|$)')
 _SIZE = re.compile(r"^(\d+)x(\d+)$")
 _NEGATIVE = "Negative prompt:"
+MAX_RECORDED_THREADS = 1024  # a larger torch_threads chunk is damage, not a machine
 
 
 class UnreadablePng(GenerationError):
@@ -55,6 +57,7 @@ class PngRecipe:
     init_image: str | None = None  # img2img: the reference id of its init image (tastemaker's)
     notes: list[str] = field(default_factory=list)
     lora_hashes: dict[str, str] = field(default_factory=dict)  # name → A1111 short hash
+    torch_threads: int | None = None  # the CPU threads it was made with (tastemaker's)
 
 
 def read_recipe(path: Path) -> PngRecipe:
@@ -95,6 +98,7 @@ def _tastemaker(chunks: dict[str, str], path: Path) -> PngRecipe:
         seed = int(chunks["tastemaker:seed"]) - index
         version = chunks.get("tastemaker:profile_version")
         profile_version = int(version) if version else None
+        threads = int(chunks.get(TORCH_THREADS_CHUNK) or 0)
     except (ValueError, KeyError) as error:
         raise UnreadablePng(f"{path}: tastemaker's chunks are damaged ({error})") from None
     mode = settings.pop("mode", None)
@@ -118,6 +122,7 @@ def _tastemaker(chunks: dict[str, str], path: Path) -> PngRecipe:
         image_index=index,
         init_image=chunks.get(INIT_IMAGE_CHUNK) or None,
         lora_hashes=recorded_hashes(chunks),
+        torch_threads=threads if 0 < threads <= MAX_RECORDED_THREADS else None,
     )
 
 

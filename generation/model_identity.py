@@ -116,6 +116,9 @@ def ti_hash(vectors: dict[str, Any], name: str) -> str:
     return hashlib.sha256(data).hexdigest()[:12]
 
 
+TORCH_THREADS_CHUNK = "tastemaker:torch_threads"
+
+
 def provenance(
     generator: PersonalizedGenerator,
     result: GenerationResult,
@@ -125,12 +128,17 @@ def provenance(
     """PNG chunks that pin what made an image beyond its settings: the model's hash or
     revision, the A1111 hashes of the style tokens applied and the profile version
     (``png.a1111_parameters`` writes them for A1111; ``generate --from-png`` reads them)."""
+    import torch
+
     identity = model_identity(generator)
     chunks = {
         "tastemaker:model_name": identity.name,
         "tastemaker:model_hash": identity.hash,
         "tastemaker:model_revision": identity.revision,
         "tastemaker:profile_version": str(profile_version),
+        # CPU kernels split work by thread count, so pixels can differ by 1/255 between counts:
+        # --from-png uses the same count (docs/design.md, "Reproducible PNGs").
+        TORCH_THREADS_CHUNK: str(torch.get_num_threads()),
     }
     applied = {
         "style": tokens.style if tokens and result.plan.style_token else None,

@@ -89,6 +89,43 @@ def test_a_tastemaker_png_names_its_sampler_and_model_and_is_made_again_exactly(
     assert not np.array_equal(pixels(changed), pixels(second))
 
 
+def test_from_png_uses_the_thread_count_the_image_was_made_with(
+    alice: Components,
+    tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """The embedded worker leaves a core to the API, and another thread count can move a pixel
+    by 1/255: the PNG records the count and --from-png uses it (unless the setting says)."""
+    import os
+
+    import torch
+
+    from api.wiring.threads import physical_cores
+
+    before = torch.get_num_threads()
+    for name in ("OMP_NUM_THREADS", "MKL_NUM_THREADS"):  # restored after the test
+        monkeypatch.setenv(name, os.environ.get(name, str(before)))
+    monkeypatch.setenv("TASTEMAKER_TORCH_THREADS", "1")
+    settings = ["--steps", "3", "--width", "64", "--height", "64", "--seed", "7"]
+    try:
+        (made,) = generate(capsys, tmp_path / "a", *settings, "a harbour at noon")
+        assert read_png_metadata(made)["tastemaker:torch_threads"] == "1"
+        monkeypatch.delenv("TASTEMAKER_TORCH_THREADS")
+        result = run_cli(
+            capsys, "generate", "-u", "alice", "--out", str(tmp_path / "b"), "--json",
+            "--from-png", str(made),
+        )  # fmt: skip
+        assert result.code == 0, result.stderr
+        (again,) = [Path(p) for p in json.loads(result.stdout)["files"]]
+        assert np.array_equal(pixels(again), pixels(made))
+        assert read_png_metadata(again)["tastemaker:torch_threads"] == "1"
+        if physical_cores() > 1:  # the default differs from the PNG's count: said, and used
+            assert "using 1 torch threads, as the PNG was made" in result.stderr
+    finally:
+        torch.set_num_threads(before)
+
+
 def test_an_a1111_png_becomes_a_request_with_flags_over_it(
     alice: Components, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:

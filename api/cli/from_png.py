@@ -32,6 +32,7 @@ class FromPng:
     keep_image: int | None = None  # only this image of the request is written
     init_image: str | None = None  # img2img: the reference id of the image it started from
     lora_hashes: dict[str, str] = field(default_factory=dict)  # the LoRA files it was made with
+    torch_threads: int | None = None  # the CPU threads it was made with
 
     def sink(self, sink: ImageSink) -> ImageSink:
         """``sink`` for the image the PNG is; the request's other images are not written."""
@@ -90,4 +91,5 @@ def from_png(
         keep_image=None if "num_images" in typed else recipe.image_index,
         init_image=recipe.init_image,
         lora_hashes=recipe.lora_hashes,
+        torch_threads=recipe.torch_threads,
     )

@@ -148,6 +148,7 @@ def generate(
         options, pinned, keep = recipe.options, recipe.profile_version, recipe.sink
         made_from = recipe.init_image
         recorded = recipe.lora_hashes
+        _same_threads(recipe.torch_threads)
     if prompt is None:
         _fail("say what to draw: a PROMPT, or --from-png FILE")
     try:
@@ -310,6 +311,15 @@ def _from_png(
     for note in recipe.notes:
         err.print(f"[yellow]note:[/yellow] {note}", soft_wrap=True)
     return recipe
+
+
+def _same_threads(recorded: int | None) -> None:
+    """The PNG's torch thread count, so its pixels come out the same (api/wiring/threads.py)."""
+    from api.wiring.services import load_settings
+    from api.wiring.threads import use_recorded_threads
+
+    if recorded is not None and use_recorded_threads(load_settings(), recorded):
+        err.print(f"[yellow]note:[/yellow] using {recorded} torch threads, as the PNG was made")
 
 
 def _ensure_downloaded(model: str, pull: bool) -> None:

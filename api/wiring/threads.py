@@ -70,3 +70,18 @@ def use_torch_threads(settings: Settings, *, beside_api: bool = False) -> int | 
 
         torch.set_num_threads(threads)
     return threads
+
+
+def use_recorded_threads(settings: Settings, recorded: int) -> bool:
+    """``generate --from-png``: make the image again with the thread count it was made with
+    (CPU kernels split sums by thread, so another count can move a pixel by 1/255), unless
+    ``TASTEMAKER_TORCH_THREADS`` is set; True when the count changed."""
+    if settings.torch_threads is not None or recorded == torch_threads(settings):
+        return False
+    for name in _ENV:
+        os.environ[name] = _set_here[name] = str(recorded)
+    if "torch" in sys.modules:
+        import torch
+
+        torch.set_num_threads(recorded)
+    return True
