@@ -11,6 +11,7 @@ from __future__ import annotations
 import threading
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from pathlib import Path
 
 import numpy as np
 from PIL import Image
@@ -19,12 +20,13 @@ from agent.gallery import Gallery, GalleryImage
 from agent.pair_choice import next_pair, unordered
 from generation.taste_features import TasteFeatures, described
 from preference_store.choices import Answer, Choice, ChoiceStore
-from preference_store.models import Profile, utc_now
+from preference_store.models import ImageReaction, Profile, utc_now
 from preference_store.taste import (
     DEFAULT_STRENGTH,
     Matrix,
     TasteModel,
     Vector,
+    chosen_images,
     comparisons_from,
     pack,
     train,
@@ -47,11 +49,15 @@ class TasteService:
         features: TasteFeatures,
         choices: ChoiceStore,
         profile_of: Callable[[str], Profile],
+        keep_image: Callable[[Path], str] = str,
     ) -> None:
+        """``keep_image``: a chosen gallery image's file here -> the path its reaction records
+        (``agent.turn.ImageKeeper``, as for images liked in words)."""
         self.gallery = gallery
         self.features = features
         self.choices = choices
         self.profile_of = profile_of
+        self.keep_image = keep_image
         self._index = {image.id: i for i, image in enumerate(gallery.images)}
         self._lock = threading.Lock()  # one retrain per person at a time is plenty: ms each
 
@@ -177,6 +183,26 @@ class TasteService:
         order = np.argsort(-matches, kind="stable")
         images = self.gallery.images
         return [Ranked(images[i], round(float(matches[i]), 4)) for i in order]
+
+    def chosen(self, user_id: str) -> list[ImageReaction]:
+        """The images this person picked, as liked images weighted by the model's confidence
+        (``preference_store.taste.chosen_images``): what the profile's chosen images become at
+        an onboarding's finish or the end of ``tastemaker pick`` (design.md, "Chosen images")."""
+        history = self.choices.history(user_id)
+        answers = self._answers(history)
+        if not any(winner is not None for _, _, winner in answers):
+            return []  # no pick: no features computed, no CLIP loaded
+        images = self.gallery.images
+        picked = chosen_images(self.model(user_id), self.rows(), answers)
+        return [
+            ImageReaction(
+                image_id=images[i].id,
+                weight=weight,
+                path=self.keep_image(self.gallery.path(images[i])),
+                chosen=True,
+            )
+            for i, weight in picked
+        ]
 
     def counted(self, user_id: str) -> int:
         """Answered pairs and reactions the model learns from."""

@@ -87,6 +87,35 @@ def test_choices_teach_the_ranking_and_each_pair_is_answered_once(client: Client
     assert [r["image_id"] for r in moved["ranking"][:5]] == [r["image_id"] for r in ranking[:5]]
 
 
+def test_a_session_of_picks_finishes_as_one_version_with_the_chosen_images(
+    client: Client,
+) -> None:
+    """Picks only, no comment: the finish writes one version whose liked images are the
+    picked ones (weighted by the model's confidence); no version before it."""
+    http, tokens = client
+    alice = tokens["alice"]
+    session = http.post("/v1/onboarding", headers=alice).json()["id"]
+    url = f"/v1/onboarding/{session}"
+    pair = http.get(f"{url}/pair", headers=alice).json()
+    picked = set()
+    for _ in range(8):
+        answer = _warm_answer(pair)
+        if answer != "neither":
+            picked.add(pair[answer]["id"])
+        pair = http.post(
+            f"{url}/choices", headers=alice, json={"pair_id": pair["pair_id"], "choice": answer}
+        ).json()
+    assert http.get("/v1/preferences/versions", headers=alice).json() == []
+    finished = http.post(f"{url}/finish", headers=alice)
+    assert finished.status_code == 200, finished.text
+    assert finished.json()["profile_version"] == 1
+    liked = http.get("/v1/preferences/export", headers=alice).json()["liked_images"]
+    assert liked and {r["image_id"] for r in liked} <= picked
+    assert all(r["chosen"] for r in liked) and liked[0]["image_id"] in WARM
+    assert [r["weight"] for r in liked] == sorted((r["weight"] for r in liked), reverse=True)
+    assert len(http.get("/v1/preferences/versions", headers=alice).json()) == 1
+
+
 def test_a_malformed_taste_import_is_a_422_and_changes_nothing(client: Client) -> None:
     http, tokens = client
     alice = tokens["alice"]

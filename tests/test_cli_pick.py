@@ -34,6 +34,15 @@ def test_pick_reads_choices_and_score_uses_them(
     assert not {frozenset(later[i : i + 2]) for i in range(0, len(later), 2)} & first_pairs
     assert "Learned from 5 choices (2 new ones now)." in again
 
+    # The picks join the profile once per run, as liked images weighted by confidence.
+    said = r"Saved (\d+) chosen images? as liked.*\(profile version (\d+)\)"
+    saved = re.findall(said, out + again)
+    assert saved and all(int(n) >= 1 for n, _ in saved) and len(saved) <= 2
+    exported = json.loads(ok(run_cli(capsys, "prefs", "export", "alice")))
+    liked = exported["liked_images"]
+    assert liked and all(r["chosen"] and 0 < r["weight"] <= 1 for r in liked)
+    assert exported["version"] == int(saved[-1][1])
+
     picture = shown[0][2]
     scored = json.loads(ok(run_cli(capsys, "score", "--user", "alice", "--model", "tiny",
                                    "--json", picture)))  # fmt: skip

@@ -20,6 +20,7 @@ from api.wiring.services import Components
 if TYPE_CHECKING:
     from PIL import Image
 
+    from api.taste import TasteService
     from generation.clip import ClipBundle
     from preference_store.choices import Answer
 
@@ -64,10 +65,24 @@ def pick(
     console.print(
         f"Learned from {count(taste.counted(user), 'choice')} ({count(answered, 'new one')} now)."
     )
+    _save_chosen(components, taste, user)
     if taste.counted(user):
         liked = ", ".join(r.image.id for r in ranking[:SHOWN_AT_THE_END])
         disliked = ", ".join(r.image.id for r in ranking[-SHOWN_AT_THE_END:])
         console.print(f"What I think you like: {liked}\nand don't like: {disliked}")
+
+
+def _save_chosen(components: Components, taste: TasteService, user: str) -> None:
+    """The images picked this run join the profile as one version (design.md, "Chosen
+    images"): they feed the aesthetic embedding, style training and PALP."""
+    before = components.store.profile(user).version
+    profile = components.store.set_chosen(user, taste.chosen(user))
+    if profile.version != before:
+        chosen = sum(1 for r in profile.liked_images if r.chosen)
+        console.print(
+            f"Saved {count(chosen, 'chosen image')} as liked, weighted by how sure I am "
+            f"(profile version {profile.version})."
+        )
 
 
 def _read_answer() -> Answer | None:

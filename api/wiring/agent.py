@@ -29,6 +29,7 @@ if TYPE_CHECKING:
     from agent.followup import FollowupWriter
     from agent.llm_extractor import LLMExtractor
     from agent.onboarding import ImageKeeper, OnboardingAgent
+    from agent.turn import ChosenImages
 
 
 def build_offline_extractor(embedder: TextEmbedder | None) -> OfflineExtractor:
@@ -120,20 +121,25 @@ def build_agent(
     *,
     extractor: Extractor | None = None,
     gallery: Gallery | None = None,
+    chosen: ChosenImages | None = None,
 ) -> OnboardingAgent:
-    """The onboarding agent; pass an extractor or gallery to share one the caller already has."""
+    """The onboarding agent; pass an extractor, gallery or the taste service's ``chosen`` to
+    share one the caller already has."""
     from agent.onboarding import OnboardingAgent
     from agent.sessions import SessionRepository
+    from api.wiring.taste import build_taste
 
     settings = components.settings
     deadline = _shared_deadline(extractor, settings)
+    gallery = gallery or build_gallery(settings, gallery_dir)
     return OnboardingAgent(
         sessions=SessionRepository(components.engine),
         store=components.store,
         extractor=extractor or build_extractor(settings, components.embedder, deadline),
-        gallery=gallery or build_gallery(settings, gallery_dir),
+        gallery=gallery,
         followups=build_followups(settings, deadline),
         keep_image=gallery_image_keeper(components.blobs),
+        chosen_images=chosen or build_taste(components, gallery).chosen,
     )
 
 
