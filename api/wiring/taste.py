@@ -9,6 +9,7 @@ import numpy as np
 from PIL import Image
 
 from agent.gallery import Gallery
+from agent.pick_why import WhyRule
 from api.taste import TasteService
 from api.wiring.agent import build_gallery, gallery_image_keeper
 from api.wiring.generation import open_clip
@@ -45,6 +46,7 @@ def build_taste(
         ChoiceStore(components.engine),
         components.store.current,
         keep_image=gallery_image_keeper(components.blobs),
+        why=WhyRule(components.settings.why_surprise, components.settings.why_every),
     )
 
 
