@@ -40,7 +40,7 @@ import numpy as np  # noqa: E402
 from PIL import Image  # noqa: E402
 
 from agent.builtin_gallery import ensure_builtin_gallery  # noqa: E402
-from agent.pair_choice import next_pair, random_pair  # noqa: E402
+from agent.pair_choice import SELECTION, next_pair, random_pair  # noqa: E402
 from generation.loading import load_clip  # noqa: E402
 from generation.taste_features import PRIOR_SCALE, TasteFeatures, described  # noqa: E402
 from generation.tiny import TINY_CLIP_NAME  # noqa: E402
@@ -93,6 +93,7 @@ def run_person(
     seed: int,
     strength: float = DEFAULT_STRENGTH,
     prior_scale: float = PRIOR_SCALE,
+    selection: str = SELECTION,
 ) -> dict[int, float]:
     rng = np.random.default_rng(seed)
     if active and not comments:
@@ -124,7 +125,9 @@ def run_person(
     for step in range(1, max(BUDGETS) + 1):
         if active:
             comparisons = comparisons_from(gallery, answers, center)
-            pair = next_pair(gallery, model.weights, comparisons, shown, strength=strength)
+            pair = next_pair(
+                gallery, model.weights, comparisons, shown, strength=strength, selection=selection
+            )
         else:
             pair = random_pair(len(gallery), shown, rng)
         assert pair is not None
@@ -151,6 +154,10 @@ def main() -> None:
     parser.add_argument("--clip", default=TINY_CLIP_NAME, help="CLIP model (hub id or folder)")
     parser.add_argument("--strength", type=float, default=DEFAULT_STRENGTH, help="λ")
     parser.add_argument("--prior-scale", type=float, default=PRIOR_SCALE, help="w₀ per comment")
+    parser.add_argument("--selection", default=SELECTION, choices=("variance", "error"))
+    parser.add_argument(
+        "--active-only", action="store_true", help="skip the random-pair rows (for tuning)"
+    )
     parser.add_argument(
         "--seed", type=int, default=0, help="draws the people and their noise (tuned on 0)"
     )
@@ -175,10 +182,11 @@ def main() -> None:
     center = gallery.mean(axis=0)
     rng = np.random.default_rng(args.seed)
     people: list[tuple[str, Person]] = []
+    names = sorted(tag_vectors)  # each tag's row once (the same for every person)
+    tag_rows = dict(zip(names, features.rows([None] * len(names), names), strict=True))
     for _ in range(args.people):
         drawn = rng.normal(size=gallery.shape[1])
         hidden = np.asarray(drawn / float(np.linalg.norm(drawn)))
-        tag_rows = {t: features.rows([None], [t])[0] for t in tag_vectors}
 
         def by_direction(tag: str, h: np.ndarray = hidden, rows: dict = tag_rows) -> float:
             return float(np.where(np.isnan(rows[tag]), center, rows[tag]) @ h - center @ h)
@@ -207,7 +215,7 @@ def main() -> None:
     print(header)
     for kind in ("direction", "tags"):
         for comments in (0, 3):
-            for active in (True, False):
+            for active in (True,) if args.active_only else (True, False):
                 rows = [
                     run_person(
                         p,
@@ -219,6 +227,7 @@ def main() -> None:
                         seed=args.seed * 100_003 + n,
                         strength=args.strength,
                         prior_scale=args.prior_scale,
+                        selection=args.selection,
                     )
                     for n, (k, p) in enumerate(people)
                     if k == kind
