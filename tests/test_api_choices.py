@@ -173,7 +173,7 @@ def test_feedback_on_a_generated_image_is_a_choice_against_the_prediction(client
 def asking(tmp_path: Path, warm_cache: Path) -> Iterator[Client]:
     """The app asking after any pick against the model's lean (why_surprise 0.5), at most
     once per 3 choices: active selection shows pairs the model is unsure of, so at the
-    default (0.75) a scripted person would rarely be asked (design.md, "Asking why a pick")."""
+    default (0.6) a scripted person would seldom be asked (design.md, "Asking why a pick")."""
     settings = Settings(
         data_dir=tmp_path / "data", cache_dir=warm_cache, why_surprise=0.5, why_every=3
     )

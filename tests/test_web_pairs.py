@@ -105,7 +105,7 @@ def asking_server(
     tmp_path_factory: pytest.TempPathFactory, service_forker: Forker, shared_cache_dir: str
 ) -> Iterator[UvicornServer]:
     """A service asking after any pick against the model's lean, at most once per 2 choices
-    (at the default, 0.75, active selection seldom shows a pair the model is that sure of)."""
+    (at the default, 0.6, active selection seldom shows a pair the model is that sure of)."""
     service = ForkedUvicornServer(
         service_forker,
         cache_dir=shared_cache_dir,
