@@ -7,6 +7,7 @@ configured, so `tastemaker extract` on the offline extractor starts without it.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -30,6 +31,7 @@ if TYPE_CHECKING:
     from agent.llm_extractor import LLMExtractor
     from agent.onboarding import ImageKeeper, OnboardingAgent
     from agent.turn import ChosenImages
+    from preference_store.models import ImageReaction
 
 
 def build_offline_extractor(embedder: TextEmbedder | None) -> OfflineExtractor:
@@ -127,7 +129,6 @@ def build_agent(
     share one the caller already has."""
     from agent.onboarding import OnboardingAgent
     from agent.sessions import SessionRepository
-    from api.wiring.taste import build_taste
 
     settings = components.settings
     deadline = _shared_deadline(extractor, settings)
@@ -139,8 +140,23 @@ def build_agent(
         gallery=gallery,
         followups=build_followups(settings, deadline),
         keep_image=gallery_image_keeper(components.blobs),
-        chosen_images=chosen or build_taste(components, gallery).chosen,
+        chosen_images=chosen or _chosen_on_demand(components, gallery),
     )
+
+
+def _chosen_on_demand(components: Components, gallery: Gallery) -> ChosenImages:
+    """The taste service's ``chosen``, built at the first finish: its imports (CLIP,
+    diffusers; seconds) stay out of an onboarding that never finishes."""
+    built: list[ChosenImages] = []
+
+    def chosen(user_id: str) -> Sequence[ImageReaction]:
+        if not built:
+            from api.wiring.taste import build_taste
+
+            built.append(build_taste(components, gallery).chosen)
+        return built[0](user_id)
+
+    return chosen
 
 
 def gallery_image_keeper(blobs: BlobStore) -> ImageKeeper:
