@@ -36,9 +36,10 @@ from agent.sessions import (
     SessionRepository,
     StoredMessage,
 )
-from agent.turn import ImageKeeper, ProfileWriter, Turn, local_file
+from agent.turn import ChosenImages, ImageKeeper, ProfileWriter, Turn, local_file
 from agent.turn_reads import TurnReads, one_turn
-from preference_store.models import AttributeDraft, Polarity
+from preference_store.merging import chosen_differs
+from preference_store.models import AttributeDraft, ImageReaction, Polarity
 
 SKIP_WORDS = {"skip", "/skip", "next", "pass"}
 DONE_WORDS = {"done", "/done", "finish", "/finish"}
@@ -67,6 +68,7 @@ class OnboardingAgent:
         gallery: Gallery,
         followups: FollowupWriter | None = None,
         keep_image: ImageKeeper | None = None,
+        chosen_images: ChosenImages | None = None,
     ) -> None:
         self._sessions = TurnReads(sessions)  # a turn reads the session's rows once
         self._store = store
@@ -74,6 +76,7 @@ class OnboardingAgent:
         self._gallery = gallery
         self._followups = followups or TemplateFollowups()
         self._keep_image = keep_image or local_file
+        self._chosen_images = chosen_images
         self._corrector = Corrector(self._sessions, extractor)
 
     # -- public ---------------------------------------------------------------------------------
@@ -320,11 +323,17 @@ class OnboardingAgent:
         # The claim is given back if storing fails.
         if not self._sessions.claim_finish(info.id):
             raise SessionFinished(info.id)
-        learned = bool(merged or liked or disliked)  # nothing learned: no new version
+        chosen = self._chosen(info.user_id)
+        learned = bool(merged or liked or disliked or chosen)  # nothing learned: no new version
         try:
             profile = (
                 self._store.record_onboarding(
-                    info.user_id, merged, liked, disliked, origin=f"onboarding:{info.id}"
+                    info.user_id,
+                    merged,
+                    liked,
+                    disliked,
+                    origin=f"onboarding:{info.id}",
+                    chosen=chosen,
                 )
                 if learned
                 else self._store.profile(info.user_id)
@@ -428,6 +437,13 @@ class OnboardingAgent:
         # An image the gallery no longer has (it was replaced since the session started) is
         # treated as "no current image": the session moves on instead of failing for good.
         return self._gallery.find(image_id) if image_id else None
+
+    def _chosen(self, user_id: str) -> list[ImageReaction] | None:
+        """The picks when they change the profile's chosen images (None: keep those)."""
+        if self._chosen_images is None:
+            return None
+        chosen = list(self._chosen_images(user_id))
+        return chosen if chosen_differs(self._store.profile(user_id), chosen, None) else None
 
     def _image_path(self, image_id: str) -> str | None:
         """Where every process that later reads a liked gallery image finds it."""

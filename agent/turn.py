@@ -22,6 +22,7 @@ class ProfileWriter(Protocol):
         disliked_images: Sequence[ImageReaction],
         *,
         origin: str | None = None,
+        chosen: Sequence[ImageReaction] | None = None,
     ) -> Profile: ...
 
     def profile(self, user_id: str) -> Profile:
@@ -50,6 +51,10 @@ class Turn:
     learned_from: int | None = None
     message_id: int | None = None
 
+
+ChosenImages = Callable[[str], Sequence[ImageReaction]]
+"""A person's id -> the images they picked in "which do you prefer?" pairs, as liked images
+weighted by the taste model's confidence (written into the profile at an onboarding's finish)."""
 
 ImageKeeper = Callable[[Path], str]
 """A gallery image's file here -> the ``ImageReaction.path`` to record: where every process that

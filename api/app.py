@@ -128,14 +128,16 @@ def _build(app: FastAPI, components: Components, models: LoadedModels | None) ->
     extractor = build_extractor(settings, components.embedder)
     state.extractor = extractor
     state.gallery = build_gallery(settings)
-    agent = build_agent(components, extractor=extractor, gallery=state.gallery)
+    state.taste = build_taste(
+        components, state.gallery, clip=models.clip if models is not None else None
+    )
+    agent = build_agent(
+        components, extractor=extractor, gallery=state.gallery, chosen=state.taste.chosen
+    )
     state.onboarding = Onboarding(
         agent, SessionRepository(components.engine), state.gallery, components.engine
     )
     state.metrics.watch_corrections(state.onboarding.sessions.correction_counts)
-    state.taste = build_taste(
-        components, state.gallery, clip=models.clip if models is not None else None
-    )
     runner = open_job_queue(components, models)
     state.metrics.watch_jobs(runner.stats)
     state.metrics.watch_batches(batch_snapshot(runner))

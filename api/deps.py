@@ -20,6 +20,7 @@ from fastapi import Depends, Request
 from fastapi.concurrency import run_in_threadpool
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
+from agent.extraction import Extractor
 from agent.gallery import Gallery
 from api.errors import ApiError, TooManyRequests, Unavailable
 from api.onboarding import Onboarding
@@ -166,6 +167,11 @@ async def get_taste(request: Request) -> TasteService:
     return taste
 
 
+async def get_extractor(request: Request) -> Extractor:
+    extractor: Extractor = _state(request, "extractor")
+    return extractor
+
+
 T = TypeVar("T")
 
 
@@ -185,6 +191,7 @@ BlobsDep = Annotated[BlobStore, Depends(get_blobs)]
 GalleryDep = Annotated[Gallery, Depends(get_gallery)]
 OnboardingDep = Annotated[Onboarding, Depends(get_onboarding)]
 TasteDep = Annotated[TasteService, Depends(get_taste)]
+ExtractorDep = Annotated[Extractor, Depends(get_extractor)]
 Credentials = Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)]
 
 

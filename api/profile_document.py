@@ -47,6 +47,7 @@ class ImportedImage(Request):
     image_id: str = Field(min_length=1, max_length=200)
     weight: Number = Field(default=1.0, gt=0.0, le=1.0, allow_inf_nan=False)
     path: str | None = Field(default=None, description="Ignored: the server keeps its own.")
+    chosen: bool = Field(default=False, description="Picked in pairs, weighted by the taste model.")
 
 
 class ProfileDocument(Request):

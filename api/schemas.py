@@ -186,12 +186,36 @@ class ImageRef(BaseModel):
     url: str
 
 
+class WhyAsk(BaseModel):
+    """ "What made you pick that one?" about the pair just answered (a surprising pick)."""
+
+    pair_id: str = Field(description="The pair answered; POST the answer to its `why`.")
+    image_id: str = Field(description="The image picked.")
+    question: str
+
+
 class PairOut(BaseModel):
     """Two gallery images to choose between."""
 
     pair_id: str
     left: ImageRef
     right: ImageRef
+    why: WhyAsk | None = Field(
+        default=None, description="A question about the answer just given, now and then."
+    )
+
+
+class WhyIn(Request):
+    text: str = Field(
+        min_length=1,
+        max_length=20_000,
+        description="What made you pick it, in your words (read like a comment on that image).",
+    )
+
+
+class WhyOut(BaseModel):
+    learned: list[AttributeOut] = Field(description="What was stored from the answer.")
+    message: str
 
 
 class ChoiceIn(Request):

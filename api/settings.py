@@ -274,6 +274,19 @@ class Settings(BaseSettings):
     job_visibility_timeout_s: int = Field(
         default=12 * 3_600, ge=60, description="Redis broker: longer than the longest job."
     )
+    why_surprise: float = Field(
+        default=0.6,  # the taste model's P stays near 0.5 on the pairs shown: docs/benchmarks.md
+        ge=0.5,
+        lt=1.0,
+        description="Ask 'what made you pick that one?' after a pick the taste model gave "
+        "less than 1 minus this chance.",
+    )
+    why_every: int = Field(
+        default=5,
+        ge=1,
+        le=10_000,
+        description="At most one such question per this many choices.",
+    )
     slow_lane_threads: int = Field(
         default=16, ge=1, le=256, description="Threads for requests that may wait on the LLM."
     )

@@ -11,25 +11,46 @@ from __future__ import annotations
 import threading
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from pathlib import Path
 
 import numpy as np
 from PIL import Image
 
+from agent.extraction import Extractor
 from agent.gallery import Gallery, GalleryImage
 from agent.pair_choice import next_pair, unordered
+from agent.pick_why import WhyRule, asked_why, picked_image, read_why, why_source
+from api.errors import Unprocessable
 from generation.taste_features import TasteFeatures, described
 from preference_store.choices import Answer, Choice, ChoiceStore
-from preference_store.models import Profile, utc_now
+from preference_store.errors import PairAnswered, PairNotFound
+from preference_store.models import (
+    AttributeDraft,
+    ImageReaction,
+    Polarity,
+    Profile,
+    VisualAttribute,
+    utc_now,
+)
 from preference_store.taste import (
     DEFAULT_STRENGTH,
     Matrix,
     TasteModel,
     Vector,
+    chosen_images,
     comparisons_from,
     pack,
     train,
     unpack,
 )
+
+
+def noted(learned: Sequence[VisualAttribute]) -> str:
+    """The read-back of an answer to "what made you pick that one?"."""
+    if not learned:
+        return "Thanks: nothing I could keep from that."
+    said = ", ".join(("+ " if a.polarity is Polarity.LIKE else "− ") + a.text for a in learned)
+    return f"Noted: {said}."
 
 
 @dataclass(frozen=True)
@@ -47,11 +68,18 @@ class TasteService:
         features: TasteFeatures,
         choices: ChoiceStore,
         profile_of: Callable[[str], Profile],
+        keep_image: Callable[[Path], str] = str,
+        why: WhyRule | None = None,
     ) -> None:
+        """``keep_image``: a chosen gallery image's file here -> the path its reaction records
+        (``agent.turn.ImageKeeper``, as for images liked in words); ``why``: when to ask
+        "what made you pick that one?" (None: never)."""
         self.gallery = gallery
         self.features = features
         self.choices = choices
         self.profile_of = profile_of
+        self.keep_image = keep_image
+        self.why = why
         self._index = {image.id: i for i, image in enumerate(gallery.images)}
         self._lock = threading.Lock()  # one retrain per person at a time is plenty: ms each
 
@@ -171,12 +199,66 @@ class TasteService:
             self.refresh(user_id)
         return self.next_pair(user_id, session_id)
 
+    def asks_why(self, user_id: str, pair_id: str) -> str | None:
+        """The picked image's id when "what made you pick that one?" follows this answered
+        pair (``agent.pick_why``: a surprising pick, at most one per ``WHY_EVERY`` choices)."""
+        history = self.choices.history(user_id)
+        if self.why is None or pair_id not in asked_why(history, self.why):
+            return None
+        return picked_image(next(c for c in history if c.id == pair_id))
+
+    def explain(
+        self,
+        user_id: str,
+        session_id: str | None,
+        pair_id: str,
+        text: str,
+        extractor: Extractor,
+        add: Callable[[str, list[AttributeDraft]], list[VisualAttribute]],
+    ) -> list[VisualAttribute]:
+        """The person's answer to "what made you pick that one?" about ``pair_id``, read as a
+        comment on the picked image and stored at once with ``add`` (``PreferenceStore.add``:
+        one version, at most one per ``WHY_EVERY`` choices). PairNotFound for a pair not
+        shown here, Unprocessable for one the question did not follow, PairAnswered for a
+        second answer."""
+        history = self.choices.history(user_id)
+        choice = next((c for c in history if c.id == pair_id), None)
+        if choice is None or (session_id is not None and choice.session_id != session_id):
+            raise PairNotFound(pair_id)
+        if self.why is None or pair_id not in asked_why(history, self.why):
+            raise Unprocessable(f"pair {pair_id!r} was not followed by 'what made you pick it?'")
+        source = why_source(pair_id)
+        if any(a.source == source for a in self.profile_of(user_id).attributes):
+            raise PairAnswered(pair_id, "explained")
+        drafts = read_why(extractor, self.gallery, choice, text)
+        return add(user_id, drafts) if drafts else []
+
     def ranking(self, user_id: str) -> list[Ranked]:
         """The gallery, best taste match first (ties in gallery order)."""
         matches = self.model(user_id).match(self.rows())
         order = np.argsort(-matches, kind="stable")
         images = self.gallery.images
         return [Ranked(images[i], round(float(matches[i]), 4)) for i in order]
+
+    def chosen(self, user_id: str) -> list[ImageReaction]:
+        """The images this person picked, as liked images weighted by the model's confidence
+        (``preference_store.taste.chosen_images``): what the profile's chosen images become at
+        an onboarding's finish or the end of ``tastemaker pick`` (design.md, "Chosen images")."""
+        history = self.choices.history(user_id)
+        answers = self._answers(history)
+        if not any(winner is not None for _, _, winner in answers):
+            return []  # no pick: no features computed, no CLIP loaded
+        images = self.gallery.images
+        picked = chosen_images(self.model(user_id), self.rows(), answers)
+        return [
+            ImageReaction(
+                image_id=images[i].id,
+                weight=weight,
+                path=self.keep_image(self.gallery.path(images[i])),
+                chosen=True,
+            )
+            for i, weight in picked
+        ]
 
     def counted(self, user_id: str) -> int:
         """Answered pairs and reactions the model learns from."""

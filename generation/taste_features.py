@@ -113,7 +113,8 @@ class TasteFeatures:
         scale: float = PRIOR_SCALE,
     ) -> Vector:
         """``w₀`` from the profile: liked minus disliked phrases (text half) and gallery
-        images (both halves)."""
+        images (both halves). Chosen images are left out: the model has them from the
+        choices themselves, and counting them again would be counting a pick twice."""
         center = gallery.mean(axis=0)
         index = {image_id: i for i, image_id in enumerate(gallery_ids)}
 
@@ -124,7 +125,8 @@ class TasteFeatures:
                 parts.append(gallery[found])
             return np.concatenate(parts) if parts else np.zeros((0, self.width))
 
-        liked = side([a.text for a in profile.liked()], [r.image_id for r in profile.liked_images])
+        said = [r.image_id for r in profile.liked_images if not r.chosen]  # chosen: learned
+        liked = side([a.text for a in profile.liked()], said)
         disliked = side(
             [a.text for a in profile.disliked()], [r.image_id for r in profile.disliked_images]
         )

@@ -10,7 +10,9 @@ Attributes, in the order they arrive:
    versions).
 
 Image reactions: a new reaction to an image replaces any earlier one to the same image, in
-either list; reactions to other images are kept.
+either list; reactions to other images are kept. Chosen images (picked in pairs, ``chosen``)
+are replaced as one set whenever they are written: a person's words about an image win over
+their picks, so an image with a reaction in words is never also a chosen one.
 """
 
 from __future__ import annotations
@@ -69,3 +71,27 @@ def merge_reactions(
         [r for r in profile.liked_images if r.image_id not in renewed] + list(liked),
         [r for r in profile.disliked_images if r.image_id not in renewed] + list(disliked),
     )
+
+
+def merge_chosen(
+    profile: Profile, chosen: Sequence[ImageReaction], room: int | None = None
+) -> list[ImageReaction]:
+    """The liked images with the chosen ones replaced by ``chosen`` (strongest first; those
+    the person reacted to in words left out; at most ``room`` more images than the profile's
+    other reactions, so a quota is never passed by picks)."""
+    said = [r for r in profile.liked_images if not r.chosen]
+    spoken = {r.image_id for r in (*said, *profile.disliked_images) if not r.chosen}
+    fresh = [r.model_copy(update={"chosen": True}) for r in chosen if r.image_id not in spoken]
+    fresh.sort(key=lambda r: -r.weight)
+    if room is not None:
+        fresh = fresh[: max(0, room - len(said) - len(profile.disliked_images))]
+    return said + fresh
+
+
+def chosen_differs(profile: Profile, chosen: Sequence[ImageReaction], room: int | None) -> bool:
+    """Whether writing ``chosen`` would change the profile's chosen images (else no version)."""
+
+    def pairs(images: Sequence[ImageReaction]) -> list[tuple[str, float]]:
+        return sorted((r.image_id, r.weight) for r in images if r.chosen)
+
+    return pairs(merge_chosen(profile, chosen, room)) != pairs(profile.liked_images)

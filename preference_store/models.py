@@ -170,6 +170,11 @@ class ImageReaction(BaseModel):
     image_id: Line = Field(min_length=1, max_length=200)
     weight: float = Field(default=1.0, gt=0.0, le=1.0, allow_inf_nan=False)
     path: Line | None = Field(default=None, description="Where the image file is, if known.")
+    chosen: bool = Field(
+        default=False,
+        description="Picked in 'which do you prefer?' pairs, not said in words: its weight is "
+        "the taste model's confidence, and the taste model's prior skips it (it learned it).",
+    )
 
 
 class Profile(BaseModel):

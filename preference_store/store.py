@@ -26,7 +26,7 @@ from sqlalchemy import Engine
 from preference_store.aesthetic_cache import AestheticCache, open_collection
 from preference_store.embeddings import TextEmbedder
 from preference_store.errors import AttributeConflict, AttributeNotFound
-from preference_store.merging import merge_drafts, merge_reactions
+from preference_store.merging import chosen_differs, merge_chosen, merge_drafts, merge_reactions
 from preference_store.models import (
     AttributeDraft,
     AttributeUpdate,
@@ -211,9 +211,11 @@ class PreferenceStore:
         disliked_images: Sequence[ImageReaction],
         *,
         origin: str | None = None,
+        chosen: Sequence[ImageReaction] | None = None,
     ) -> Profile:
         """Store what an onboarding learned, and the images reacted to, as one new version;
-        reactions to other images, from earlier onboardings or feedback, are kept.
+        reactions to other images, from earlier onboardings or feedback, are kept. ``chosen``
+        (images picked in pairs) replaces the chosen images; None keeps them.
 
         With ``origin`` (the session), this happens once: a retry after a crash, or a second
         finisher, gets the version the first one stored."""
@@ -221,6 +223,9 @@ class PreferenceStore:
         def change(profile: Profile) -> Profile:
             attributes, _ = merge_drafts(user_id, profile.attributes, drafts, self._evidence)
             liked, disliked = merge_reactions(profile, liked_images, disliked_images)
+            merged = profile.model_copy(update={"liked_images": liked, "disliked_images": disliked})
+            if chosen is not None:
+                liked = merge_chosen(merged, chosen, self.quota.max_profile_images)
             return profile.model_copy(
                 update={
                     "attributes": attributes,
@@ -283,6 +288,21 @@ class PreferenceStore:
                     "disliked_images": list(disliked_images),
                 }
             ),
+        )
+
+    def set_chosen(
+        self, user_id: str, chosen: Sequence[ImageReaction], *, reason: str = "choices"
+    ) -> Profile:
+        """Replace the images picked in pairs (design.md, "Taste from choices": chosen images)
+        as one new version; none when the set would not change."""
+        room = self.quota.max_profile_images
+        current = self.profile(user_id)
+        if not chosen_differs(current, chosen, room):
+            return current
+        return self._change(
+            user_id,
+            reason,
+            lambda p: p.model_copy(update={"liked_images": merge_chosen(p, chosen, room)}),
         )
 
     def update(self, user_id: str, attribute_id: str, change: AttributeUpdate) -> VisualAttribute:

@@ -31,6 +31,8 @@ TOLERANCE = 1e-8
 MAX_SPACE_NAME = 400  # the column's width (preference_store.choices)
 MAX_COUNT = 2**31 - 1  # an SQL integer
 NEITHER_WEIGHT = 0.5  # "neither": both images lose to the average image, at half a choice each
+MIN_CHOSEN_WEIGHT = 0.05  # a chosen image the model is less sure of than this is not "liked"
+MAX_CHOSEN_IMAGES = 16  # chosen images a profile keeps (the strongest)
 
 
 @dataclass(frozen=True)
@@ -224,3 +226,20 @@ def comparisons_from(
             loser = right if winner == left else left
             found.append(Comparison(features[winner] - features[loser]))
     return found
+
+
+def chosen_images(
+    model: TasteModel, features: Matrix, answers: Sequence[tuple[int, int, int | None]]
+) -> list[tuple[int, float]]:
+    """The images picked at least once, as (row, weight), strongest first: a chosen image
+    counts as liked with the model's confidence that it is, ``2·taste_match − 1`` (0 at a
+    coin toss, 1 when sure). One picked as the lesser of two evils scores low and is left out
+    (under ``MIN_CHOSEN_WEIGHT``); "neither" picks nothing."""
+    winners = sorted({w for _, _, w in answers if w is not None})
+    if not winners:
+        return []
+    confidence = 2.0 * model.match(features[winners]) - 1.0
+    kept = [(i, round(float(c), 4)) for i, c in zip(winners, confidence, strict=True)]
+    kept = [(i, min(c, 1.0)) for i, c in kept if c >= MIN_CHOSEN_WEIGHT]
+    kept.sort(key=lambda pair: (-pair[1], pair[0]))
+    return kept[:MAX_CHOSEN_IMAGES]

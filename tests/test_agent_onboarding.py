@@ -343,12 +343,13 @@ class _SecondDoneWhileStoring:
         self.world, self.other, self.session_id = world, other, session_id
         self.other_versions: list[int] = []
 
-    def record_onboarding(self, user_id, drafts, liked_images, disliked_images, *, origin):  # type: ignore[no-untyped-def]
+    def record_onboarding(self, user_id, drafts, liked_images, disliked_images, *, origin,  # type: ignore[no-untyped-def]
+                          chosen=None):  # fmt: skip
         other = self.other.reply(self.session_id, "done")
         assert other.profile is not None
         self.other_versions.append(other.profile.version)
         return self.world.store.record_onboarding(
-            user_id, drafts, liked_images, disliked_images, origin=origin
+            user_id, drafts, liked_images, disliked_images, origin=origin, chosen=chosen
         )
 
 
@@ -372,7 +373,9 @@ class _FailingStore:
     def __init__(self) -> None:
         self.calls = 0
 
-    def record_onboarding(self, *args: object, origin: str | None = None) -> Profile:
+    def record_onboarding(
+        self, *args: object, origin: str | None = None, chosen: object = None
+    ) -> Profile:
         self.calls += 1
         raise RuntimeError("chromadb is down")
 

@@ -144,7 +144,9 @@ def test_an_import_over_http_keeps_no_server_paths_or_embeddings(
     document["aesthetic_embeddings"] = {"made-up-clip": [0.1, 0.2]}
     assert http.post("/v1/preferences/import", json=document, headers=headers).status_code == 200
     imported = http.get("/v1/preferences/export", headers=headers).json()
-    assert imported["liked_images"] == [{"image_id": "g-01", "weight": 1.0, "path": None}]
+    assert imported["liked_images"] == [
+        {"image_id": "g-01", "weight": 1.0, "path": None, "chosen": False}
+    ]
     assert imported["aesthetic_embeddings"] == {}
     assert {a["text"] for a in imported["attributes"]} == {"teal palette", "clutter"}
 

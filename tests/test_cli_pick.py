@@ -34,6 +34,15 @@ def test_pick_reads_choices_and_score_uses_them(
     assert not {frozenset(later[i : i + 2]) for i in range(0, len(later), 2)} & first_pairs
     assert "Learned from 5 choices (2 new ones now)." in again
 
+    # The picks join the profile once per run, as liked images weighted by confidence.
+    said = r"Saved (\d+) chosen images? as liked.*\(profile version (\d+)\)"
+    saved = re.findall(said, out + again)
+    assert saved and all(int(n) >= 1 for n, _ in saved) and len(saved) <= 2
+    exported = json.loads(ok(run_cli(capsys, "prefs", "export", "alice")))
+    liked = exported["liked_images"]
+    assert liked and all(r["chosen"] and 0 < r["weight"] <= 1 for r in liked)
+    assert exported["version"] == int(saved[-1][1])
+
     picture = shown[0][2]
     scored = json.loads(ok(run_cli(capsys, "score", "--user", "alice", "--model", "tiny",
                                    "--json", picture)))  # fmt: skip
@@ -53,3 +62,54 @@ def test_pick_stops_at_q_and_refuses_an_unknown_user(
     refused = run_cli(capsys, "pick", "alcie", "--rounds", "1")
     assert refused.code == 1 and "did you mean alice?" in refused.stderr
     assert len(refused.stderr.strip().splitlines()) == 1
+
+
+class _Contrarian:
+    """A person at the terminal who always picks the image the model leans against, reading
+    the pair shown from the database (as the terminal shows it), explains the first pick they
+    are asked about and presses Enter at the next."""
+
+    def __init__(self) -> None:
+        from agent.pick_why import WhyRule
+        from api.wiring.services import Components
+        from preference_store.choices import ChoiceStore
+
+        components = Components()
+        self.choices = ChoiceStore(components.engine)
+        self.rule = WhyRule(components.settings.why_surprise, components.settings.why_every)
+        self.explained: list[str] = []
+        self.lines = 0
+
+    def readline(self) -> str:
+        from agent.pick_why import asked_why
+
+        self.lines += 1
+        assert self.lines < 100
+        history = self.choices.history("alice")
+        picked = [c for c in history if c.answer in ("left", "right")]
+        last = picked[-1].id if picked else None
+        if last in asked_why(history, self.rule) and last not in self.explained:
+            self.explained.append(str(last))
+            return "the icy blue palette won me over\n" if len(self.explained) == 1 else "\n"
+        waiting = [c for c in history if c.answer is None and c.right is not None]
+        if not waiting:
+            return "q\n"
+        return "1\n" if (waiting[-1].predicted or 0.5) < 0.5 else "2\n"
+
+
+def test_pick_asks_why_after_a_surprising_pick_and_reads_the_answer(
+    data_dir: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """At any pick against the model's lean (why_surprise 0.5), at most once per 2 choices."""
+    monkeypatch.setenv("TASTEMAKER_WHY_SURPRISE", "0.5")
+    monkeypatch.setenv("TASTEMAKER_WHY_EVERY", "2")
+    ok(run_cli(capsys, "users", "create", "alice"))
+    person = _Contrarian()
+    monkeypatch.setattr("sys.stdin", person)
+    out = ok(run_cli(capsys, "pick", "alice", "--rounds", "10"))
+    asked = out.count("What made you pick that one? (Enter to skip)")
+    assert asked == len(person.explained) >= 2 and asked <= 5
+    assert out.count("Noted: +") == 1 and "icy blue" in out
+    exported = json.loads(ok(run_cli(capsys, "prefs", "export", "alice")))
+    sources = {a["source"] for a in exported["attributes"]}
+    assert sources == {f"pick:{person.explained[0]}"}  # the skipped question stored nothing

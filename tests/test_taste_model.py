@@ -88,7 +88,26 @@ def test_the_first_pair_is_the_broadest_contrast(
     _, _, rows = gallery_rows
     first = next_pair(rows, np.zeros(rows.shape[1]), [], [], strength=DEFAULT_STRENGTH)
     distances = {p: float(np.linalg.norm(rows[p[0]] - rows[p[1]])) for p in open_pairs(24, [])}
-    assert first == max(distances, key=lambda p: distances[p])
+    assert first == max(distances, key=lambda p: distances[p])  # v ∝ ‖x_a − x_b‖²
+
+
+def test_by_expected_ranking_error_the_first_pair_is_along_the_broadest_axis(
+    gallery_rows: tuple[TasteFeatures, list[str], np.ndarray],
+) -> None:
+    """The alternative selection (bench/choices.py --selection error): its first pair is a
+    broad contrast along the gallery's first principal component, whose answer tells most
+    about the order of every other pair."""
+    _, _, rows = gallery_rows
+    first = next_pair(
+        rows, np.zeros(rows.shape[1]), [], [], strength=DEFAULT_STRENGTH, selection="error"
+    )
+    assert first is not None
+    pairs = open_pairs(24, [])
+    distances = {p: float(np.linalg.norm(rows[p[0]] - rows[p[1]])) for p in pairs}
+    assert distances[first] >= float(np.quantile(list(distances.values()), 0.9))
+    axis = np.linalg.svd(rows - rows.mean(axis=0), full_matrices=False)[2][0]
+    along = {p: abs(float((rows[p[0]] - rows[p[1]]) @ axis)) for p in pairs}
+    assert along[first] >= float(np.quantile(list(along.values()), 0.9))
 
 
 def test_liked_attributes_are_a_prior_before_any_choice(

@@ -5,6 +5,7 @@ likes and dislikes, learned from the choices (a person who likes warm palettes).
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -12,7 +13,8 @@ from selenium.webdriver.common.by import By
 from selenium.webdriver.common.keys import Keys
 from selenium.webdriver.remote.webdriver import WebDriver
 
-from tests.doubles.uvicorn_server import UvicornServer
+from tests.doubles.forker import Forker
+from tests.doubles.uvicorn_server import ForkedUvicornServer, UvicornServer
 from tests.test_web import browser, by_id, no_horizontal_scroll, server, shoot, shots, wait  # noqa: F401
 
 WARM = {"sunset-hills", "golden-sea", "desert-noon", "spotlit-figure", "earth-stripes"}
@@ -96,3 +98,47 @@ def test_pick_between_two_images_in_the_browser(
     browser.set_window_size(390, 844)  # a phone: side by side still, no sideways scrolling
     assert no_horizontal_scroll(browser)
     shoot(browser, shots, "pairs-3-phone")
+
+
+@pytest.fixture(scope="module")
+def asking_server(
+    tmp_path_factory: pytest.TempPathFactory, service_forker: Forker, shared_cache_dir: str
+) -> Iterator[UvicornServer]:
+    """A service asking after any pick against the model's lean, at most once per 2 choices
+    (at the default, 0.6, active selection seldom shows a pair the model is that sure of)."""
+    service = ForkedUvicornServer(
+        service_forker,
+        cache_dir=shared_cache_dir,
+        data_dir=tmp_path_factory.mktemp("web-why") / "data",
+        why_surprise=0.5,
+        why_every=2,
+    )
+    service.start()
+    yield service
+    service.stop()
+
+
+@pytest.mark.slow
+def test_a_surprising_pick_asks_why_under_the_pair(
+    browser: WebDriver, asking_server: UvicornServer, shots: Path
+) -> None:
+    browser.delete_all_cookies()
+    browser.set_window_size(1280, 900)
+    browser.get(asking_server.url + "/")
+    wait(browser).until(lambda d: d.find_element(By.TAG_NAME, "body").get_attribute("data-ready"))
+    by_id(browser, "pair-btn").click()
+    wait(browser).until(lambda d: d.find_element(By.ID, "pair-view").is_displayed())
+    form = by_id(browser, "why-form")
+    for count in range(12):  # the cool one when there is a warm one: against what it learned
+        if form.is_displayed():
+            break
+        before = shown(browser)
+        side = "pair-right" if before[0] in WARM else "pair-left"
+        by_id(browser, side).click()
+        answered(browser, before, count + 1)
+    assert form.is_displayed(), "no question in 12 picks"
+    assert by_id(browser, "why-question").text == "What made you pick that one?"
+    shoot(browser, shots, "pairs-4-why")
+    by_id(browser, "why-text").send_keys("the icy blue palette won me over", Keys.ENTER)
+    wait(browser).until(lambda d: by_id(d, "why-noted").text.startswith("Noted: +"))
+    assert "icy blue" in by_id(browser, "why-noted").text and not form.is_displayed()

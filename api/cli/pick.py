@@ -20,6 +20,7 @@ from api.wiring.services import Components
 if TYPE_CHECKING:
     from PIL import Image
 
+    from api.taste import TasteService
     from generation.clip import ClipBundle
     from preference_store.choices import Answer
 
@@ -58,16 +59,63 @@ def pick(
         answer = _read_answer()
         if answer is None:
             break
-        pair = taste.answer(user, None, pair.id, answer)
+        answered_id, pair = pair.id, taste.answer(user, None, pair.id, answer)
         answered += answer != "skip"
+        if taste.asks_why(user, answered_id) is not None and not _ask_why(
+            components, taste, user, answered_id
+        ):
+            break
     ranking = taste.ranking(user)
     console.print(
         f"Learned from {count(taste.counted(user), 'choice')} ({count(answered, 'new one')} now)."
     )
+    _save_chosen(components, taste, user)
     if taste.counted(user):
         liked = ", ".join(r.image.id for r in ranking[:SHOWN_AT_THE_END])
         disliked = ", ".join(r.image.id for r in ranking[-SHOWN_AT_THE_END:])
         console.print(f"What I think you like: {liked}\nand don't like: {disliked}")
+
+
+def _save_chosen(components: Components, taste: TasteService, user: str) -> None:
+    """The images picked this run join the profile as one version (design.md, "Chosen
+    images"): they feed the aesthetic embedding, style training and PALP."""
+    before = components.store.profile(user).version
+    profile = components.store.set_chosen(user, taste.chosen(user))
+    if profile.version != before:
+        chosen = sum(1 for r in profile.liked_images if r.chosen)
+        console.print(
+            f"Saved {count(chosen, 'chosen image')} as liked, weighted by how sure I am "
+            f"(profile version {profile.version})."
+        )
+
+
+def _ask_why(components: Components, taste: TasteService, user: str, pair_id: str) -> bool:
+    """ "What made you pick that one?" after a surprising pick: a typed answer is read like a
+    comment on the picked image and stored; Enter skips. False at the end of input."""
+    from agent.extraction import ExtractionError, InvalidComment
+    from agent.pick_why import WHY_QUESTION
+    from api.taste import noted
+    from api.wiring.agent import build_extractor
+
+    console.print(f"[bold cyan]{WHY_QUESTION}[/] (Enter to skip)\n> ", end="")
+    line = sys.stdin.readline()
+    if not line.strip():
+        return bool(line)
+    extractor = build_extractor(components.settings, components.embedder)
+    try:
+        learned = taste.explain(
+            user,
+            None,
+            pair_id,
+            line,
+            extractor,
+            lambda who, drafts: components.store.add(who, drafts, reason="why I picked"),
+        )
+    except (InvalidComment, ExtractionError) as error:
+        console.print(f"[yellow]{error}[/]")
+        return True
+    console.print(noted(learned))
+    return True
 
 
 def _read_answer() -> Answer | None:

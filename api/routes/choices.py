@@ -13,10 +13,30 @@ from typing import Annotated
 
 from fastapi import APIRouter, Path
 
-from api.deps import CurrentUser, OnboardingDep, TasteDep
+from agent.pick_why import WHY_QUESTION
+from api.deps import (
+    CurrentUser,
+    ExtractorDep,
+    OnboardingDep,
+    SlowLaneDep,
+    StoreDep,
+    TasteDep,
+    in_lane,
+)
 from api.routes.gallery import image_url
-from api.schemas import ChoiceIn, ImageRef, PairOut, Problem, RankedImageOut, TasteOut
-from api.taste import TasteService
+from api.schemas import (
+    AttributeOut,
+    ChoiceIn,
+    ImageRef,
+    PairOut,
+    Problem,
+    RankedImageOut,
+    TasteOut,
+    WhyAsk,
+    WhyIn,
+    WhyOut,
+)
+from api.taste import TasteService, noted
 from preference_store.choices import Choice
 
 router = APIRouter(
@@ -58,7 +78,45 @@ def post_choice(
     """Answer a pair (`left`, `right`, `neither` or `skip`); the taste model retrains at once.
     Gives the next pair, or null when the gallery is exhausted."""
     onboarding.require_own(user, session_id)
-    return _pair(taste, taste.answer(user, session_id, body.pair_id, body.choice))
+    following = _pair(taste, taste.answer(user, session_id, body.pair_id, body.choice))
+    picked = taste.asks_why(user, body.pair_id)  # a surprising pick, now and then
+    if following is not None and picked is not None:
+        why = WhyAsk(pair_id=body.pair_id, image_id=picked, question=WHY_QUESTION)
+        following = following.model_copy(update={"why": why})
+    return following
+
+
+@router.post(
+    "/v1/onboarding/{session_id}/choices/{pair_id}/why", responses={409: {"model": Problem}}
+)
+async def post_why(
+    user: CurrentUser,
+    onboarding: OnboardingDep,
+    taste: TasteDep,
+    store: StoreDep,
+    extractor: ExtractorDep,
+    lane: SlowLaneDep,
+    session_id: SessionId,
+    pair_id: SessionId,
+    body: WhyIn,
+) -> WhyOut:
+    """The answer to "what made you pick that one?" (asked in a choice's `why`): read like a
+    comment on the picked image and stored as a new profile version. 422 for a pair the
+    question did not follow, 409 for a second answer."""
+
+    def explain() -> WhyOut:
+        onboarding.require_own(user, session_id)
+        learned = taste.explain(
+            user,
+            session_id,
+            pair_id,
+            body.text,
+            extractor,
+            lambda who, drafts: store.add(who, drafts, reason="why I picked"),
+        )
+        return WhyOut(learned=[AttributeOut.of(a) for a in learned], message=noted(learned))
+
+    return await in_lane(lane, explain)
 
 
 @router.get("/v1/preferences/taste")

@@ -1,9 +1,11 @@
 // "Which do you prefer?" (issue 22): two gallery images side by side in the onboarding panel.
 // Click one or press ←/→; "Neither" and "Skip". After each choice, what the taste model now
-// thinks the person likes and dislikes. Uses app.js's $, api, el, state, notice, loadOnboarding.
+// thinks the person likes and dislikes. After a surprising pick, now and then, "What made you
+// pick that one?" with a small text box (sent, or skipped). Uses app.js's $, api, el, state,
+// notice, loadOnboarding.
 "use strict";
 
-const pairs = { current: null, busy: false };
+const pairs = { current: null, busy: false, why: null };
 const SUMMARY_SIZE = 3;
 
 async function pairSession() {
@@ -45,12 +47,23 @@ async function showTaste() {
   $("taste-dislikes").replaceChildren(...taste.ranking.slice(-SUMMARY_SIZE).reverse().map(thumb));
 }
 
+function showWhy(why) {
+  pairs.why = why || null;
+  $("why-form").classList.toggle("hidden", !why);
+  if (!why) return;
+  $("why-question").textContent = why.question;
+  $("why-text").value = "";
+  $("why-noted").textContent = "";
+}
+
 async function choose(choice) {
   const pair = pairs.current;
   if (!pair || pairs.busy) return;
   pairs.busy = true;
   try {
-    showPair(await api("POST", `/v1/onboarding/${state.session}/choices`, { pair_id: pair.pair_id, choice }));
+    const next = await api("POST", `/v1/onboarding/${state.session}/choices`, { pair_id: pair.pair_id, choice });
+    showPair(next);
+    showWhy(next && next.why);
     await showTaste();
   } catch (error) {
     notice(error.message);
@@ -66,6 +79,19 @@ $("pair-btn").addEventListener("click", async () => {
     await showTaste();
   } catch (error) { notice(error.message); }
 });
+$("why-form").addEventListener("submit", async (event) => {
+  event.preventDefault();
+  const why = pairs.why;
+  const text = $("why-text").value.trim();
+  if (!why || !text) { showWhy(null); return; }
+  try {
+    const reply = await api("POST", `/v1/onboarding/${state.session}/choices/${why.pair_id}/why`, { text });
+    showWhy(null);
+    $("why-noted").textContent = reply.message;
+    await showTaste();
+  } catch (error) { notice(error.message); }
+});
+$("why-skip").addEventListener("click", () => showWhy(null));
 $("pair-left").addEventListener("click", () => choose("left"));
 $("pair-right").addEventListener("click", () => choose("right"));
 $("pair-neither").addEventListener("click", () => choose("neither"));

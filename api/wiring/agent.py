@@ -7,6 +7,7 @@ configured, so `tastemaker extract` on the offline extractor starts without it.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -29,6 +30,8 @@ if TYPE_CHECKING:
     from agent.followup import FollowupWriter
     from agent.llm_extractor import LLMExtractor
     from agent.onboarding import ImageKeeper, OnboardingAgent
+    from agent.turn import ChosenImages
+    from preference_store.models import ImageReaction
 
 
 def build_offline_extractor(embedder: TextEmbedder | None) -> OfflineExtractor:
@@ -120,21 +123,40 @@ def build_agent(
     *,
     extractor: Extractor | None = None,
     gallery: Gallery | None = None,
+    chosen: ChosenImages | None = None,
 ) -> OnboardingAgent:
-    """The onboarding agent; pass an extractor or gallery to share one the caller already has."""
+    """The onboarding agent; pass an extractor, gallery or the taste service's ``chosen`` to
+    share one the caller already has."""
     from agent.onboarding import OnboardingAgent
     from agent.sessions import SessionRepository
 
     settings = components.settings
     deadline = _shared_deadline(extractor, settings)
+    gallery = gallery or build_gallery(settings, gallery_dir)
     return OnboardingAgent(
         sessions=SessionRepository(components.engine),
         store=components.store,
         extractor=extractor or build_extractor(settings, components.embedder, deadline),
-        gallery=gallery or build_gallery(settings, gallery_dir),
+        gallery=gallery,
         followups=build_followups(settings, deadline),
         keep_image=gallery_image_keeper(components.blobs),
+        chosen_images=chosen or _chosen_on_demand(components, gallery),
     )
+
+
+def _chosen_on_demand(components: Components, gallery: Gallery) -> ChosenImages:
+    """The taste service's ``chosen``, built at the first finish: its imports (CLIP,
+    diffusers; seconds) stay out of an onboarding that never finishes."""
+    built: list[ChosenImages] = []
+
+    def chosen(user_id: str) -> Sequence[ImageReaction]:
+        if not built:
+            from api.wiring.taste import build_taste
+
+            built.append(build_taste(components, gallery).chosen)
+        return built[0](user_id)
+
+    return chosen
 
 
 def gallery_image_keeper(blobs: BlobStore) -> ImageKeeper:

@@ -9,8 +9,9 @@ import numpy as np
 from PIL import Image
 
 from agent.gallery import Gallery
+from agent.pick_why import WhyRule
 from api.taste import TasteService
-from api.wiring.agent import build_gallery
+from api.wiring.agent import build_gallery, gallery_image_keeper
 from api.wiring.generation import open_clip
 from api.wiring.services import Components
 from generation.clip import ClipBundle
@@ -39,7 +40,14 @@ def build_taste(
             return None
 
     features = TasteFeatures(components.embedder, load_clip=load)
-    return TasteService(gallery, features, ChoiceStore(components.engine), components.store.current)
+    return TasteService(
+        gallery,
+        features,
+        ChoiceStore(components.engine),
+        components.store.current,
+        keep_image=gallery_image_keeper(components.blobs),
+        why=WhyRule(components.settings.why_surprise, components.settings.why_every),
+    )
 
 
 def taste_ranker(taste: TasteService) -> Ranker:
