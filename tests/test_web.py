@@ -167,6 +167,9 @@ def test_onboard_edit_and_generate_in_the_browser(
     sampler = (By.CSS_SELECTOR, "#gen-sampler option[value='Euler a']")
     wait(browser).until(ec.presence_of_element_located(sampler))
     Select(by_id(browser, "gen-sampler")).select_by_value("Euler a")
+    # Sizes above the service's largest side (512 px on a CPU) are not offered, only refused.
+    sizes = [o.get_attribute("value") for o in Select(by_id(browser, "gen-size")).options]
+    assert "512" in sizes and "768" not in sizes and "1024" not in sizes
     by_id(browser, "gen-submit").click()
     wait(browser, 120).until(ec.text_to_be_present_in_element((By.ID, "gen-status"), "Done."))
     png = browser.execute_async_script(

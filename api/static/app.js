@@ -719,19 +719,26 @@ async function restoreVersion(version) {
 
 // -- start ----------------------------------------------------------------------------------
 
-// The samplers the service offers, from its own schema: the names are declared once, there.
-async function loadSamplers() {
+// The samplers and the largest side the service offers, from its own schema: declared once,
+// there (a CPU service allows 512 px by default; larger sizes would only be refused).
+async function loadSchemaChoices() {
   const response = await fetch("/openapi.json");
   if (!response.ok) return;
-  const names = (await response.json()).components.schemas.Sampler?.enum || [];
+  const schemas = (await response.json()).components.schemas;
+  const names = schemas.Sampler?.enum || [];
   const select = $("gen-sampler");
   const [first] = select.options;
   select.replaceChildren(first, ...names.map((name) => el("option", { value: name }, name)));
+  const width = schemas.GenerationCreate?.properties?.width?.anyOf?.find((s) => s.maximum);
+  if (!width) return;
+  for (const option of [...$("gen-size").options]) {
+    if (Number(option.value) > width.maximum) option.remove();
+  }
 }
 
 (async () => {
   try {
-    loadSamplers().catch(() => {});
+    loadSchemaChoices().catch(() => {});
     if (await ensureUser()) await loadOnboarding();
     document.body.dataset.ready = "true";
   } catch (error) { notice(`Cannot reach the service: ${error.message}`); }
