@@ -14,9 +14,11 @@ from typing import TYPE_CHECKING, Annotated, Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, Strict, StringConstraints, create_model
 
 from api.schemas import Request
+from generation.blend_parts import MAX_BLEND_PROFILES
 from generation.options import MODE_HELP, OPTIONS, Option, RequestMode
 from generation.reference_ids import MAX_REQUEST_REFERENCES, REFERENCE_ID_PATTERN
 from generation.request import GenerationRequest
+from preference_store.profiles import PROFILE_NAME_PATTERN
 
 _REQUEST_FIELDS = GenerationRequest.model_fields
 _CANDIDATES = _REQUEST_FIELDS["candidates"]
@@ -54,6 +56,20 @@ class GenerationBody(Request):
         default_factory=list,
         max_length=MAX_REQUEST_REFERENCES,
         description=_REQUEST_FIELDS["style_ref_ids"].description,
+    )
+    blend: (
+        dict[
+            Annotated[str, StringConstraints(pattern=PROFILE_NAME_PATTERN)],
+            Annotated[float, Strict(), Field(ge=0.0, allow_inf_nan=False)],
+        ]
+        | None
+    ) = Field(
+        default=None,
+        min_length=1,
+        max_length=MAX_BLEND_PROFILES,
+        description='Your profiles to mix and their weights, e.g. {"default": 0.7, '
+        '"zines": 0.3} (normalised; all zero is refused). '
+        + (_REQUEST_FIELDS["blend"].description or ""),
     )
 
     @property

@@ -15,6 +15,8 @@ from typing import TYPE_CHECKING, Any
 
 from generation.aesthetic import ensure_aesthetic_embedding
 from generation.batched import BatchItem, generate_batch
+from generation.blend import blend_profiles, blend_references, blend_tokens
+from generation.blend_parts import BlendPart
 from generation.errors import AestheticEmbeddingError, InvalidGenerationRequest
 from generation.generator import PersonalizedGenerator
 from generation.model_identity import provenance
@@ -25,7 +27,7 @@ from generation.reference_files import ReferenceFiles
 from generation.request import GenerationRequest
 from generation.result import GenerationResult, StepCallback
 from generation.style_library import UsableTokens, tokens_for
-from generation.style_refs import choose_references
+from generation.style_refs import StyleReferences, choose_references
 from generation.style_training import native_resolution
 
 if TYPE_CHECKING:
@@ -190,30 +192,12 @@ def render_batch(
     # 1. Each person's profile (with its aesthetic embedding for this CLIP model) and style
     #    tokens; a failure here costs only that entry.
     items: list[BatchItem] = []
-    skipped: list[UsableTokens] = []
+    prepared: list[Prepared] = []
     versions: list[int] = []
     live: list[int] = []
     for index, entry in enumerate(entries):
         try:
-            profile = profile_for(store, entry.user_id, entry.request)
-            try:
-                profile = ensure_aesthetic_embedding(store, profile, generator.clip, blobs)
-            except AestheticEmbeddingError as error:  # a broken liked-image file costs the
-                log.warning("no aesthetic embedding for %s: %s", entry.user_id, error)  # steps
-            tokens = _usable(styles, entry.user_id, generator)
-            own = list(entry.references)
-            if entry.request.style_ref_ids:
-                if blobs is None:
-                    raise InvalidGenerationRequest("uploaded references need the blob store")
-                own += ReferenceFiles(blobs).images(entry.user_id, entry.request.style_ref_ids)
-            references = choose_references(
-                generator.style_adapter,
-                store.references,
-                profile,
-                entry.request.settings,
-                own,
-                blobs,
-            )
+            ready = _prepare(generator, store, entry, styles, blobs)
         except Exception as error:
             outcomes[index] = error
             continue
@@ -221,17 +205,17 @@ def render_batch(
         items.append(
             BatchItem(
                 request.prompt,
-                profile,
+                ready.profile,
                 request.image_settings(),
                 negative_prompt=request.negative_prompt,
                 on_step=step(index),
-                style=tokens.style,
-                negative_style=tokens.negative,
-                references=references,
+                style=ready.tokens.style,
+                negative_style=ready.tokens.negative,
+                references=ready.references,
             )
         )
-        skipped.append(tokens)
-        versions.append(profile.version)
+        prepared.append(ready)
+        versions.append(ready.profile.version)
         live.append(index)
 
     # 2. PALP (a lone request): the prompt's adapter, cached or trained now; its steps come first.
@@ -252,17 +236,17 @@ def render_batch(
         personalized = generate_batch(generator, items)
     plain_items: list[BatchItem] = []
     plain_of: list[int] = []
-    for index, item, version, tokens, result in zip(
-        live, items, versions, skipped, personalized, strict=True
+    for index, item, version, ready, result in zip(
+        live, items, versions, prepared, personalized, strict=True
     ):
         if isinstance(result, Exception):
             outcomes[index] = result
             continue
-        _report_skipped(result, tokens)
+        _report(result, ready)
         rendered = Rendered(result=result, plain=None, profile_version=version, palp=adapter)
         try:
             _rank(rendered, ranker, entries[index])
-            chunks = provenance(generator, result, tokens, version)
+            chunks = provenance(generator, result, ready.tokens, version)
             palp_request = entries[index].request.palp
             if palp_request is not None:  # made with PALP: its training options
                 chunks["tastemaker:palp"] = palp_request.model_dump_json()
@@ -326,6 +310,68 @@ def _palp_adapter(
     )
 
 
+@dataclass
+class Prepared:
+    """What one request generates with: its profile (a blend's, for a blend), the style tokens
+    and references, and what the plan must say about them."""
+
+    profile: Profile
+    tokens: UsableTokens
+    references: StyleReferences | None
+    blend: dict[str, float] = field(default_factory=dict)
+    blend_notes: list[str] = field(default_factory=list)
+
+
+def _prepare(
+    generator: PersonalizedGenerator,
+    store: PreferenceStore,
+    entry: BatchEntry,
+    styles: StyleStore | None,
+    blobs: BlobStore | None,
+) -> Prepared:
+    """Stage 0 of one request: each profile it names (one, or a blend's; docs/design.md,
+    "Blending") with its aesthetic embedding for this CLIP model, its style tokens and its
+    reference set, mixed by ``generation.blend`` (one profile at weight 1 is itself)."""
+    request = entry.request
+    own = list(entry.references)
+    if request.style_ref_ids:
+        if blobs is None:
+            raise InvalidGenerationRequest("uploaded references need the blob store")
+        own += ReferenceFiles(blobs).images(entry.user_id, request.style_ref_ids)
+    parts = request.blend or [BlendPart(name="profile", owner=entry.user_id, weight=1.0)]
+    profiles, tokens, references = [], [], []
+    for part in parts:
+        profile = profile_for(store, part.owner, request)
+        try:
+            profile = ensure_aesthetic_embedding(store, profile, generator.clip, blobs)
+        except AestheticEmbeddingError as error:  # a broken liked-image file costs the steps
+            log.warning("no aesthetic embedding for %s: %s", part.owner, error)
+        profiles.append((part.name, profile, part.weight))
+        tokens.append(_usable(styles, part.owner, generator))
+        if not own:
+            chosen = choose_references(
+                generator.style_adapter, store.references, profile, request.settings, (), blobs
+            )
+            references.append((chosen, part.weight))
+    blended = blend_profiles(entry.user_id, profiles)
+    weights = [part.weight for part in parts]
+    return Prepared(
+        profile=blended.profile,
+        tokens=UsableTokens(
+            style=blend_tokens([(t.style, w) for t, w in zip(tokens, weights, strict=True)]),
+            negative=blend_tokens([(t.negative, w) for t, w in zip(tokens, weights, strict=True)]),
+            skipped=[note for t in tokens for note in t.skipped],
+        ),
+        references=choose_references(
+            generator.style_adapter, store.references, blended.profile, request.settings, own, blobs
+        )
+        if own
+        else blend_references(references),
+        blend={part.name: part.weight for part in request.blend or []},
+        blend_notes=blended.notes,
+    )
+
+
 def profile_for(store: PreferenceStore, user_id: str, request: GenerationRequest) -> Profile:
     """The current profile, or the version the request pins (``VersionNotFound`` if none)."""
     profile = store.profile(user_id)
@@ -343,11 +389,15 @@ def _usable(
     return tokens_for(styles, user_id, generator.model_name, generator.pipeline)
 
 
-def _report_skipped(result: GenerationResult, tokens: UsableTokens) -> None:
-    """Stored tokens left out go into the plan (the job's answer) and the log."""
-    if tokens.skipped:
-        log.warning("%s", "; ".join(tokens.skipped))
-        result.plan = result.plan.model_copy(update={"style_skipped": tokens.skipped})
+def _report(result: GenerationResult, ready: Prepared) -> None:
+    """Stored tokens left out, and a blend's weights and decisions, go into the plan (the
+    job's answer); left-out tokens into the log too."""
+    if ready.tokens.skipped:
+        log.warning("%s", "; ".join(ready.tokens.skipped))
+        result.plan = result.plan.model_copy(update={"style_skipped": ready.tokens.skipped})
+    if ready.blend:
+        update = {"blend": ready.blend, "blend_notes": ready.blend_notes}
+        result.plan = result.plan.model_copy(update=update)
 
 
 def _rank(rendered: Rendered, ranker: Ranker | None, entry: BatchEntry) -> None:

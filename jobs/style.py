@@ -35,6 +35,7 @@ class StyleTrainingRequest(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
     negative: bool = False
+    owner: str | None = None  # a named profile's owner key; None: the account's default
     steps: int = TrainingConfig.steps
     vectors: int = TrainingConfig.vectors
     lr: float = TrainingConfig.lr
@@ -88,7 +89,7 @@ class StyleTraining:
         request = job.request
         if not isinstance(request, StyleTrainingRequest):
             raise TypeError(f"job {job.id} is a {job.kind} job, not style training")
-        profile = self.store.profile(job.user_id, with_aesthetic=False)
+        profile = self.store.profile(job.owner, with_aesthetic=False)
         outputs = JobOutputs(styles=self.styles)
         trained = train_for_profile(
             self.generator.pipeline,

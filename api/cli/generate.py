@@ -17,8 +17,10 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from rich.table import Table
 
 from api.cli.generation_flags import with_setting_flags
+from api.cli.profile_option import ProfileOpt, owner_of
 from api.cli.references import NoStyleRefOpt, RefOpt, describe_references, style_ref_options
 from api.wiring.services import Components
+from generation.blend_parts import blend_weights, parse_blend
 from generation.errors import ClipMismatchError, GenerationError
 from generation.options import MODE_HELP, RequestMode, palp_from, settings_from
 from generation.request import GenerationRequest
@@ -94,6 +96,7 @@ def generate(
     ] = None,
     *,
     user: UserOpt,
+    profile_name: ProfileOpt = None,
     model: Annotated[
         str | None,
         typer.Option(help="Hub id, diffusers folder, .safetensors file, or 'tiny' (noise)."),
@@ -131,6 +134,14 @@ def generate(
     context: typer.Context,
     ref: RefOpt = None,
     no_style_ref: NoStyleRefOpt = False,
+    blend: Annotated[
+        str | None,
+        typer.Option(
+            "--blend",
+            metavar="NAME:W,...",
+            help="Mix USER's profiles by weight, e.g. default:0.7,zines:0.3 (normalised).",
+        ),
+    ] = None,
     **options: Any,
 ) -> None:
     """Render PROMPT in USER's taste; writes PNGs that record what was applied."""
@@ -154,6 +165,7 @@ def generate(
     except ValueError as error:  # a --ref file: said before any model loads
         _fail(str(error))
     try:
+        weights = blend_weights(parse_blend(blend)) if blend is not None else None
         settings = settings_from(options, mode)
         prompt = check_prompt(prompt)
         negative_prompt = check_prompt(negative_prompt, what="negative prompt", allow_empty=True)
@@ -179,7 +191,18 @@ def generate(
 
         _fail(describe_validation_error(error))
     components = Components()
-    components.accounts.require(user)
+    owner = owner_of(components, user, profile_name)
+    if weights is not None:
+        parts = [
+            {"name": name, "owner": components.profiles.owner(user, name), "weight": weight}
+            for name, weight in weights.items()
+        ]
+        try:
+            request = GenerationRequest.model_validate({**request.model_dump(), "blend": parts})
+        except ValidationError as error:
+            from api.errors import describe_validation_error
+
+            _fail(describe_validation_error(error))
     loading = model_settings(components, single_file_config, clip_model)
     model_name = model or loading.model
     _ensure_downloaded(model_name, pull)  # before torch loads: a missing model is said at once
@@ -223,7 +246,7 @@ def generate(
             rendered = render_request(
                 generator,
                 store,
-                user,
+                owner,
                 request,
                 keep(
                     file_sink(
@@ -336,6 +359,11 @@ def _print_result(
         console.print(table)
     else:
         console.print("no attributes in this profile yet: the image follows the prompt only")
+    if plan.blend:
+        mix = ", ".join(f"{name} {weight:.2f}" for name, weight in plan.blend.items())
+        console.print(f"blend:          {mix}")
+        for note in plan.blend_notes:
+            console.print(f"  {note}", soft_wrap=True)
     console.print(f"liked (VP+):    {plan.positive_text or '-'}  [{plan.positive_tokens} tokens]")
     console.print(f"disliked (VP−): {plan.negative_text or '-'}  [{plan.negative_tokens} tokens]")
     for note in plan.cut:
@@ -381,6 +409,7 @@ def score(
         list[Path], typer.Argument(help="Image files, folders or glob patterns to score.")
     ],
     user: UserOpt,
+    profile_name: ProfileOpt = None,
     model: Annotated[
         str | None, typer.Option(help="Pipeline whose CLIP to use ('tiny' uses the tiny CLIP).")
     ] = None,
@@ -401,7 +430,7 @@ def score(
     opened, unread = open_images(expand_images(images), max_pixels=max_pixels)
     if not opened:
         _fail("no image could be read: " + "; ".join(unread))
-    components.accounts.require(user)
+    owner = owner_of(components, user, profile_name)
     loading = model_settings(components, None, clip_model)
     try:
         try:
@@ -409,10 +438,10 @@ def score(
         except GenerationError as error:
             _fail(explain_model_error(error, model or loading.model, loading))
         profile = ensure_aesthetic_embedding(
-            components.store, components.store.profile(user), clip, components.blobs
+            components.store, components.store.profile(owner), clip, components.blobs
         )
         scores = PreferenceScorer(clip).score([image for _, image in opened], profile)
-        matches = taste_matches(components, user, clip, [image for _, image in opened])
+        matches = taste_matches(components, owner, clip, [image for _, image in opened])
     except GenerationError as error:
         _fail(str(error))
     paths = [path for path, _ in opened]

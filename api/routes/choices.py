@@ -13,7 +13,7 @@ from typing import Annotated
 
 from fastapi import APIRouter, Path
 
-from api.deps import CurrentUser, OnboardingDep, TasteDep
+from api.deps import CurrentOwner, OnboardingDep, TasteDep
 from api.routes.gallery import image_url
 from api.schemas import ChoiceIn, ImageRef, PairOut, Problem, RankedImageOut, TasteOut
 from api.taste import TasteService
@@ -39,17 +39,17 @@ def _pair(taste: TasteService, choice: Choice | None) -> PairOut | None:
 
 @router.get("/v1/onboarding/{session_id}/pair")
 def get_pair(
-    user: CurrentUser, onboarding: OnboardingDep, taste: TasteDep, session_id: SessionId
+    owner: CurrentOwner, onboarding: OnboardingDep, taste: TasteDep, session_id: SessionId
 ) -> PairOut | None:
     """The two images to choose between (the same pair until it is answered); null when
     every pair of the gallery has been shown."""
-    onboarding.require_own(user, session_id)
-    return _pair(taste, taste.next_pair(user, session_id))
+    onboarding.require_own(owner, session_id)
+    return _pair(taste, taste.next_pair(owner, session_id))
 
 
 @router.post("/v1/onboarding/{session_id}/choices", responses={409: {"model": Problem}})
 def post_choice(
-    user: CurrentUser,
+    owner: CurrentOwner,
     onboarding: OnboardingDep,
     taste: TasteDep,
     session_id: SessionId,
@@ -57,18 +57,18 @@ def post_choice(
 ) -> PairOut | None:
     """Answer a pair (`left`, `right`, `neither` or `skip`); the taste model retrains at once.
     Gives the next pair, or null when the gallery is exhausted."""
-    onboarding.require_own(user, session_id)
-    return _pair(taste, taste.answer(user, session_id, body.pair_id, body.choice))
+    onboarding.require_own(owner, session_id)
+    return _pair(taste, taste.answer(owner, session_id, body.pair_id, body.choice))
 
 
 @router.get("/v1/preferences/taste")
-def get_taste(user: CurrentUser, taste: TasteDep) -> TasteOut:
+def get_taste(owner: CurrentOwner, taste: TasteDep) -> TasteOut:
     """What the taste model thinks you like: the gallery best first, with each image's taste
     match (0-1; 0.5: no opinion), how many choices it learned from, and how often your
     answers agreed with what it predicted."""
-    agreement, compared = taste.agreement(user)
+    agreement, compared = taste.agreement(owner)
     return TasteOut(
-        choices=taste.counted(user),
+        choices=taste.counted(owner),
         ranking=[
             RankedImageOut(
                 image_id=r.image.id,
@@ -76,7 +76,7 @@ def get_taste(user: CurrentUser, taste: TasteDep) -> TasteOut:
                 url=image_url(r.image.id),
                 taste_match=r.taste_match,
             )
-            for r in taste.ranking(user)
+            for r in taste.ranking(owner)
         ],
         agreement=agreement,
         agreement_of=compared,
