@@ -9,6 +9,7 @@ and the real CLI; a small quota so that a few requests reach it.
 from __future__ import annotations
 
 import base64
+import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -251,3 +252,39 @@ def test_the_schema_names_the_profile_of_every_route(client: TestClient) -> None
             names = [p["name"] for p in operation.get("parameters", [])]
             assert "profile" in names, path
     assert Settings().max_profiles == 8
+
+
+def test_a_blend_over_http_weighs_the_callers_own_profiles(client: TestClient) -> None:
+    _user, headers = new_user(client)
+    _bob, bob = new_user(client)
+    client.post("/v1/profiles", headers=headers, json={"name": "zines"})
+    add(client, headers, "neon colors", "like")
+    add(client, headers, "neon colors", "dislike", profile="zines")
+    body = {"prompt": "a boat", "steps": 2, "width": 64, "height": 64, "seed": 1}
+    for blend, status, said in (
+        ({"default": 0, "zines": 0}, 422, "all zero"),
+        ({"default": -1, "zines": 1}, 422, "blend"),
+        ({"default": 1, "nope": 1}, 404, "'nope'"),
+        ({}, 422, "blend"),
+    ):
+        refused = client.post("/v1/generations", headers=headers, json={**body, "blend": blend})
+        assert refused.status_code == status and said in refused.json()["detail"], refused.text
+    theirs = client.post("/v1/generations", headers=bob, json={**body, "blend": {"zines": 1}})
+    assert theirs.status_code == 404, theirs.text
+
+    accepted = client.post(
+        "/v1/generations", headers=headers, json={**body, "blend": {"default": 3, "zines": 1}}
+    )
+    assert accepted.status_code == 202, accepted.text
+    job = accepted.json()["id"]
+    for _ in range(600):  # bounded: the tiny model takes about a second here
+        done = client.get(f"/v1/generations/{job}", headers=headers).json()
+        if done["status"] not in ("queued", "running"):
+            break
+        time.sleep(0.2)
+    assert done["status"] == "done", done
+    plan = done["plan"]
+    assert plan["blend"] == {"default": 0.75, "zines": 0.25}
+    (neon,) = [d for d in plan["decisions"] if d["text"] == "neon colors"]
+    assert neon["polarity"] == "like" and neon["strength"] == pytest.approx(0.35)
+    assert any("disliked in zines" in note for note in plan["blend_notes"])
