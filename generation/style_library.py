@@ -175,7 +175,15 @@ def tokens_for(styles: StyleStore, user_id: str, model: str, pipeline: SDPipelin
     one broken token must never fail a person's generations."""
     widths = family(encoder_widths(pipeline))
     usable = UsableTokens()
-    for record in by_preference(styles.list_tokens(user_id, model=model)):
+    records = styles.list_tokens(user_id)
+    others = sorted({r.model for r in records} - {model})
+    if others and not any(r.model == model for r in records):  # docs/design.md, "Rebuilding"
+        usable.skipped.append(
+            f"no style token for {model} yet (this profile has tokens for {', '.join(others)}): "
+            f"learn them again from the same images with `tastemaker profiles rebuild USER "
+            f"--model {model}` (HTTP: POST /v1/profiles/NAME/rebuild)"
+        )
+    for record in by_preference([r for r in records if r.model == model]):
         if (usable.negative if record.negative else usable.style) is not None:
             continue
         _, blob = styles.get(user_id, record.id)

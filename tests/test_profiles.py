@@ -17,9 +17,12 @@ from typing import Any
 import pytest
 import torch
 from fastapi.testclient import TestClient
+from PIL import Image
 from safetensors.torch import save as save_safetensors
 
 from api.settings import Settings
+from preference_store.models import ImageReaction
+from preference_store.styles import StyleRecord
 from tests.cli_runner import run_cli
 from tests.doubles.admin_client import admin_app, new_user
 
@@ -288,3 +291,44 @@ def test_a_blend_over_http_weighs_the_callers_own_profiles(client: TestClient) -
     (neon,) = [d for d in plan["decisions"] if d["text"] == "neon colors"]
     assert neon["polarity"] == "like" and neon["strength"] == pytest.approx(0.35)
     assert any("disliked in zines" in note for note in plan["blend_notes"])
+
+
+def test_rebuild_over_http_learns_the_token_again_as_a_job(
+    client: TestClient, tmp_path: Path
+) -> None:
+    user, headers = new_user(client)
+    assert client.post("/v1/profiles/nope/rebuild", headers=headers).status_code == 404
+    nothing = client.post("/v1/profiles/default/rebuild", headers=headers)
+    assert nothing.status_code == 409 and "no learned style token" in nothing.json()["detail"]
+
+    # A token learned for another model on two of the profile's liked images.
+    store, styles = client.app.state.store, client.app.state.styles  # type: ignore[attr-defined]
+    liked = []
+    for i, colour in enumerate([(200, 30, 30), (180, 60, 20)]):
+        path = tmp_path / f"liked{i}.png"
+        Image.new("RGB", (64, 64), colour).save(path)
+        liked.append(ImageReaction(image_id=f"liked{i}", path=str(path)))
+    store.set_images(user, liked, [])
+    old = styles.add(
+        StyleRecord(
+            user_id=user,
+            model="another-model",
+            family="clip_l:32",
+            name="<old-style>",
+            image_ids=["liked0", "liked1"],
+            steps=2,
+        ),
+        base64.b64decode(token(4)["blob"]),
+    )
+    accepted = client.post("/v1/profiles/default/rebuild", headers=headers)
+    assert accepted.status_code == 202, accepted.text
+    (job,) = accepted.json()
+    for _ in range(600):  # bounded: two tiny training steps
+        done = client.get(f"/v1/generations/{job['id']}", headers=headers).json()
+        if done["status"] not in ("queued", "running"):
+            break
+        time.sleep(0.2)
+    assert done["status"] == "done", done
+    listed = {s["model"]: s for s in client.get("/v1/styles", headers=headers).json()}
+    assert set(listed) == {"another-model", "tiny"} and listed["another-model"]["id"] == old.id
+    assert listed["tiny"]["image_count"] == 2 and listed["tiny"]["steps"] == 2

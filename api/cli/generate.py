@@ -17,7 +17,7 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from rich.table import Table
 
 from api.cli.generation_flags import with_setting_flags
-from api.cli.profile_option import ProfileOpt, owner_of
+from api.cli.profile_option import ProfileOpt, owner_of, profile_flag
 from api.cli.references import NoStyleRefOpt, RefOpt, describe_references, style_ref_options
 from api.wiring.services import Components
 from generation.blend_parts import blend_weights, parse_blend
@@ -274,6 +274,9 @@ def generate(
         sys.stdout.write(json.dumps(_result_json(result, paths) | ranked | flat, indent=2) + "\n")
         return
     _print_result(result, paths, rendered.taste_matches)
+    who = f"rebuild {user}{profile_flag(profile_name)}"
+    for note in result.plan.style_skipped:
+        console.print(f"[yellow]note:[/yellow] {note.replace('rebuild USER', who)}")
     if rendered.taste_flat:
         console.print(f"[yellow]note:[/yellow] {FLAT_TASTE_NOTE}")
     if rendered.palp is not None:

@@ -55,14 +55,14 @@ def _resolve(components: Components, user: str, prefix: str) -> str:
     return found
 
 
-class _StopOnInterrupt:
+class StopOnInterrupt:
     """Ctrl-C asks training to stop after the current step (the vectors so far are kept)."""
 
     def __init__(self) -> None:
         self.requested = False
         self._previous: object = None
 
-    def __enter__(self) -> _StopOnInterrupt:
+    def __enter__(self) -> StopOnInterrupt:
         self._previous = signal.signal(signal.SIGINT, self._handle)
         return self
 
@@ -175,7 +175,7 @@ def train(
                 console=err,
                 transient=True,
             ) as progress,
-            _StopOnInterrupt() as stop,
+            StopOnInterrupt() as stop,
         ):
             task = progress.add_task("training", total=config.steps, loss="-")
             trained = train_for_profile(

@@ -8,10 +8,14 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Path, Response, status
 from fastapi.concurrency import run_in_threadpool
 
-from api.deps import CurrentUser, StoreDep, StylesDep, TasteDep
+from api.deps import CurrentUser, JobsDep, SettingsDep, StoreDep, StylesDep, TasteDep
+from api.errors import Conflict, TooManyRequests, Unavailable, Unprocessable
+from api.generation_schemas import GenerationAccepted
 from api.profile_schemas import NAME_RULE, ProfileCreate, ProfileOut, ProfileRename
 from api.profiles import forget_profile, summaries
 from api.schemas import Problem
+from jobs.repository import JobTooLarge, QueueFull, UserJobLimit
+from jobs.style import STYLE_TRAINING, rebuild_request, rebuild_sources
 from preference_store.profiles import PROFILE_NAME_PATTERN
 from preference_store.versions import VersionLog
 
@@ -64,3 +68,39 @@ async def delete_profile(
     """Delete one of your profiles and everything in it (the default cannot be deleted)."""
     await run_in_threadpool(forget_profile, store, styles, taste.choices, user, name)
     return Response(status_code=status.HTTP_204_NO_CONTENT)
+
+
+@router.post(
+    "/{name}/rebuild",
+    status_code=status.HTTP_202_ACCEPTED,
+    responses={**NOT_FOUND, 409: {"model": Problem}, 503: {"model": Problem}},
+)
+def rebuild_profile(
+    user: CurrentUser,
+    store: StoreDep,
+    styles: StylesDep,
+    runner: JobsDep,
+    settings: SettingsDep,
+    name: Name,
+) -> list[GenerationAccepted]:
+    """Learn the profile's style tokens again for this service's model, on the same images,
+    as style-training jobs (progress on each `events_url`); each job first makes the aesthetic
+    embedding and reference set for this model. The old tokens stay, for their model."""
+    owner = store.profiles.owner(user, name)
+    sources = [r for r in rebuild_sources(styles, owner, settings.model) if r.image_ids]
+    if not sources:
+        raise Conflict(f"profile {name!r} has no learned style token for another model")
+    if runner.load_error is not None:
+        raise Unavailable(f"training is unavailable: the model failed to load: {runner.load_error}")
+    accepted = []
+    for record in sources:
+        request = rebuild_request(record, None if owner == user else owner, None)
+        try:
+            job = runner.submit(user, STYLE_TRAINING, request)
+        except (QueueFull, UserJobLimit) as full:
+            raise TooManyRequests(str(full), retry_after_s=full.retry_after_s) from None
+        except JobTooLarge as large:
+            raise Unprocessable(str(large)) from None
+        events = f"/v1/generations/{job.id}/events"
+        accepted.append(GenerationAccepted(id=job.id, status=job.status, events_url=events))
+    return accepted
