@@ -7,6 +7,7 @@ how they asked or who else was in the batch.
 
 from __future__ import annotations
 
+import json
 import logging
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
@@ -247,6 +248,9 @@ def render_batch(
         try:
             _rank(rendered, ranker, entries[index])
             chunks = provenance(generator, result, ready.tokens, version)
+            if ready.blend:  # no one version to pin: the profiles and their weights instead
+                chunks.pop("tastemaker:profile_version", None)
+                chunks["tastemaker:blend"] = json.dumps(ready.blend)
             palp_request = entries[index].request.palp
             if palp_request is not None:  # made with PALP: its training options
                 chunks["tastemaker:palp"] = palp_request.model_dump_json()

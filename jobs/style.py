@@ -121,6 +121,7 @@ class StyleTraining:
             progress=lambda step, _loss: report(step),
             keep_cancelled=False,
             blobs=self.blobs,
+            label=profile_label(self.store, job.owner),
         )
         result = trained.result
         return outputs.finished(
@@ -149,9 +150,11 @@ def train_request(
     should_stop: StopCheck | None = None,
     keep_cancelled: bool = True,
     blobs: BlobStore | None = None,
+    label: str | None = None,
 ) -> TrainedStyle:
     """Train the request's token on the generator's model (the job's work; the CLI's rebuild
-    runs it too, with its own progress bar), on ``image_ids`` only when given."""
+    runs it too, with its own progress bar), on ``image_ids`` only when given; ``label``
+    names it (``profile_label``)."""
     if request.image_ids is not None:
         wanted = set(request.image_ids)
         side = "disliked_images" if request.negative else "liked_images"
@@ -168,7 +171,14 @@ def train_request(
         should_stop=should_stop,
         keep_cancelled=keep_cancelled,
         blobs=blobs,
+        label=label,
     )
+
+
+def profile_label(store: PreferenceStore, owner: str) -> str:
+    """What a profile's tokens are named after: ``alice``, or ``alice-zines``."""
+    user, name = store.profiles.account_of(owner)
+    return user if owner == user else f"{user}-{name}"
 
 
 def rebuild_embeddings(

@@ -175,7 +175,7 @@ def _learn(
     """One token learned again with the style-training job's own code, a progress bar and
     Ctrl-C (stops after the current step, keeping what was learned)."""
     from api.cli.style import StopOnInterrupt
-    from jobs.style import train_request
+    from jobs.style import profile_label, train_request
 
     with (
         Progress(
@@ -197,5 +197,6 @@ def _learn(
             progress=lambda step, _loss: progress.update(task, completed=step),
             should_stop=stop,
             blobs=components.blobs,
+            label=profile_label(components.store, profile.user_id),
         )
     return trained.record

@@ -191,6 +191,7 @@ def train(
                 should_stop=stop,
                 blobs=components.blobs,
                 max_pixels=max_pixels,
+                label=f"{user}-{profile_name}" if owner != user else None,
             )
     except GenerationError as error:
         _fail(str(error))
