@@ -2,8 +2,9 @@
 versions and tokens, isolated from the default and from everyone else; export and import keep
 them all; the storage quota counts them together.
 
-Through the real service (FastAPI's TestClient over SQLite, chromadb and the MiniLM embedder)
-and the real CLI; a small quota so that a few requests reach it.
+Through the real service (FastAPI's TestClient over SQLite and over a fresh PostgreSQL database,
+chromadb and the MiniLM embedder) and the real CLI; a small quota so that a few requests reach
+it.
 """
 
 from __future__ import annotations
@@ -29,9 +30,12 @@ from tests.doubles.admin_client import admin_app, new_user
 QUOTA = {"max_attributes": 5, "max_style_tokens": 2, "max_profiles": 3}
 
 
-@pytest.fixture(scope="module")
-def client(tmp_path_factory: pytest.TempPathFactory) -> Iterator[TestClient]:
-    with admin_app(tmp_path_factory.mktemp("profiles") / "data", **QUOTA) as (client, _):
+@pytest.fixture(scope="module", params=["sqlite", "postgresql"])
+def client(
+    request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[TestClient]:
+    data = tmp_path_factory.mktemp("profiles") / "data"
+    with admin_app(data, request.param, **QUOTA) as (client, _):
         yield client
 
 
