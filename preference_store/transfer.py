@@ -279,6 +279,7 @@ def import_person(
         part = prepare(part, owner) if prepare is not None else part
         check_import(part, max_attributes=store.max_attributes)
         parts.append((name, owner, part))
+    _check_total(store, user, own if target is None else None, parts)
     profile = import_profile(store, own, styles, taste) if target is None else None
     for name, owner, part in parts:
         if name not in existing:
@@ -287,3 +288,26 @@ def import_person(
         profile = profile or imported
     assert profile is not None
     return profile
+
+
+def _check_total(
+    store: PreferenceStore,
+    user: str,
+    own: dict[str, Any] | None,
+    parts: list[tuple[str, str, dict[str, Any]]],
+) -> None:
+    """InvalidImport if the person's attributes, all profiles together, would pass the quota
+    once every part is in (checked before the first is written, so none is)."""
+    replaced = {owner for _, owner, _ in parts} | ({user} if own is not None else set())
+    kept = sum(
+        len(store.current(p.owner).attributes)
+        for p in store.profiles.named(user)
+        if p.owner not in replaced
+    )
+    documents = [part for _, _, part in parts] + ([own] if own is not None else [])
+    total = kept + sum(len(d.get("attributes") or []) for d in documents)
+    if total > store.max_attributes:
+        raise InvalidImport(
+            f"the import would give the person {total} attributes in all their profiles; they "
+            f"hold at most {store.max_attributes} (max_attributes)"
+        )

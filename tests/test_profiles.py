@@ -215,6 +215,22 @@ def test_the_quota_counts_all_of_a_persons_profiles(client: TestClient) -> None:
     assert two.status_code == 422 and "max_style_tokens" in two.json()["detail"]
     assert client.get("/v1/styles", headers=headers, params={"profile": "zines"}).json() == []
 
+    # A whole person's document over the quota, all profiles together, writes nothing.
+    fresh, fresh_headers = new_user(client)
+    three = [{"id": f"a{n}", "text": f"colour {n}", "polarity": "like"} for n in range(3)]
+    crowded = {
+        **body,
+        "user_id": fresh,
+        "attributes": three,
+        "profiles": {"zines": {"user_id": fresh, "attributes": three}},
+    }
+    refused = client.post("/v1/preferences/import", headers=fresh_headers, json=crowded)
+    assert refused.status_code == 422 and "max_attributes" in refused.json()["detail"]
+    assert [p["name"] for p in client.get("/v1/profiles", headers=fresh_headers).json()] == [
+        "default"
+    ]
+    assert client.get("/v1/preferences/versions", headers=fresh_headers).json() == []
+
 
 def test_the_cli_keeps_profiles_apart(data_dir: Path, capsys: pytest.CaptureFixture[str]) -> None:
     assert run_cli(capsys, "users", "create", "ada").code == 0
