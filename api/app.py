@@ -38,6 +38,7 @@ from api.routes import (
     health,
     onboarding,
     preferences,
+    profiles,
     references,
     styles,
     users,
@@ -196,6 +197,7 @@ def create_app(settings: Settings | None = None, *, models: LoadedModels | None 
         health,
         metrics_route,
         users,
+        profiles,
         choices,  # before preferences: /v1/preferences/taste is not an attribute id
         preferences,
         gallery,

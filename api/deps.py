@@ -16,7 +16,7 @@ from collections.abc import Callable
 from typing import Annotated, Any, TypeVar
 
 import anyio
-from fastapi import Depends, Request
+from fastapi import Depends, Query, Request
 from fastapi.concurrency import run_in_threadpool
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
@@ -29,6 +29,7 @@ from api.taste import TasteService
 from jobs.queue import JobQueue
 from preference_store.accounts import Accounts
 from preference_store.blobs import BlobStore
+from preference_store.profiles import DEFAULT_PROFILE, PROFILE_NAME_PATTERN
 from preference_store.store import PreferenceStore
 from preference_store.styles import StyleStore
 
@@ -241,3 +242,31 @@ async def get_current_user(request: Request, credentials: Credentials) -> str:
 
 
 CurrentUser = Annotated[str, Depends(get_current_user)]
+
+
+ProfileName = Annotated[
+    str,
+    Query(
+        min_length=1,
+        max_length=32,
+        pattern=PROFILE_NAME_PATTERN,
+        description="Which of your profiles (GET /v1/profiles); the default when left out.",
+    ),
+]
+
+
+async def get_owner(
+    request: Request, user: CurrentUser, profile: ProfileName = DEFAULT_PROFILE
+) -> str:
+    """The owner key of the caller's profile ``profile``: the one place a request's profile is
+    resolved, always within the caller's own account, so another person's profile name is a
+    404 like a name nobody has (docs/design.md, "Named profiles")."""
+    if profile == DEFAULT_PROFILE:
+        return user
+    store: PreferenceStore = _state(request, "store")
+    owner: str = await run_in_threadpool(store.profiles.owner, user, profile)
+    return owner
+
+
+CurrentOwner = Annotated[str, Depends(get_owner)]
+"""Whose preferences a route reads and writes: the caller's chosen profile."""

@@ -39,6 +39,7 @@ from preference_store.errors import (
     UserNotFound,
     VersionNotFound,
 )
+from preference_store.profiles import ProfileExists, ProfileNotFound, ProfileRefused
 
 log = logging.getLogger("tastemaker.api")
 # FastAPI's 400 for a body it cannot decode (not UTF-8, say): answered as the 422 every
@@ -87,6 +88,9 @@ class Unavailable(ApiError):
 STATUS_BY_ERROR: dict[type[Exception], int] = {
     UserNotFound: 404,
     StyleNotFound: 404,
+    ProfileNotFound: 404,
+    ProfileExists: 409,
+    ProfileRefused: 422,
     PairNotFound: 422,  # the contract of issue 22: a pair not shown to you is bad input
     PairAnswered: 409,
     AttributeNotFound: 404,

@@ -14,10 +14,12 @@ from typing import TYPE_CHECKING, Annotated, Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, Strict, StringConstraints, create_model
 
 from api.schemas import Request
+from generation.blend_parts import MAX_BLEND_PROFILES
 from generation.lora_names import MAX_LORAS, LoraWeight
 from generation.options import MODE_HELP, OPTIONS, Option, RequestMode
 from generation.reference_ids import MAX_REQUEST_REFERENCES, REFERENCE_ID_PATTERN
 from generation.request import GenerationRequest
+from preference_store.profiles import PROFILE_NAME_PATTERN
 
 _REQUEST_FIELDS = GenerationRequest.model_fields
 _CANDIDATES = _REQUEST_FIELDS["candidates"]
@@ -65,6 +67,21 @@ class GenerationBody(Request):
         max_length=MAX_LORAS,
         description="LoRAs to apply, by the name of a .safetensors file in the server's LoRA "
         "folder (TASTEMAKER_LORA_DIR) and a weight; <lora:name:0.8> in the prompt does the same.",
+    )
+
+    blend: (
+        dict[
+            Annotated[str, StringConstraints(pattern=PROFILE_NAME_PATTERN)],
+            Annotated[float, Strict(), Field(ge=0.0, allow_inf_nan=False)],
+        ]
+        | None
+    ) = Field(
+        default=None,
+        min_length=1,
+        max_length=MAX_BLEND_PROFILES,
+        description='Your profiles to mix and their weights, e.g. {"default": 0.7, '
+        '"zines": 0.3} (normalised; all zero is refused). '
+        + (_REQUEST_FIELDS["blend"].description or ""),
     )
 
     @property

@@ -8,7 +8,14 @@ import zipfile
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
-from generation.presets import InvalidPreset, PresetFormat, make_preset, render, safe_name
+from generation.presets import (
+    InvalidPreset,
+    PresetFormat,
+    make_preset,
+    preset_name,
+    render,
+    safe_name,
+)
 
 if TYPE_CHECKING:
     from preference_store.blobs import BlobStore
@@ -64,16 +71,17 @@ def preset_file(
     store: PreferenceStore,
     styles: StyleStore,
     blobs: BlobStore | None,
-    user: str,
+    owner: str,
     fmt: PresetFormat,
     existing: bytes | None = None,
 ) -> PresetFile:
-    """The preset in ``fmt`` (``existing``: a styles.csv to add the row to); a bundle comes
-    both as its files and as one zip."""
+    """The preset in ``fmt`` of the profile ``owner`` (``existing``: a styles.csv to add the
+    row to), named after its person and profile; a bundle comes both as its files and as one
+    zip."""
     if fmt not in MEDIA_TYPES:
         raise InvalidPreset(f"{fmt.value} is not a preset format")
-    profile = store.profile(user, with_aesthetic=False)
-    preset = make_preset(profile)
+    profile = store.profile(owner, with_aesthetic=False)
+    preset = make_preset(profile, preset_name(*store.profiles.account_of(owner)))
     name = safe_name(preset.name)
     if fmt is not PresetFormat.BUNDLE:
         filenames = {
@@ -84,7 +92,7 @@ def preset_file(
         return PresetFile(MEDIA_TYPES[fmt], filenames[fmt], render(preset, fmt, existing))
     from generation.preset_bundle import build_bundle, default_tokens  # torch, for the tokens
 
-    bundle = build_bundle(preset, profile, default_tokens(styles, user), blobs)
+    bundle = build_bundle(preset, profile, default_tokens(styles, owner), blobs)
     return PresetFile(MEDIA_TYPES[fmt], f"{name}.zip", files=bundle.files, skipped=bundle.skipped)
 
 

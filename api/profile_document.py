@@ -9,7 +9,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import BaseModel, ConfigDict, Field, StringConstraints, field_validator
 
 from api.schemas import ATTRIBUTE_TEXT, FiniteNumber, Int, Number, Request
 from preference_store.models import (
@@ -19,10 +19,12 @@ from preference_store.models import (
     Category,
     Polarity,
 )
+from preference_store.profiles import PROFILE_NAME_PATTERN
 from preference_store.styles import MAX_TOKENS_PER_IMPORT as MAX_STYLE_TOKENS_PER_IMPORT
 from preference_store.transfer import (
     MAX_AESTHETIC_MODELS,
     MAX_EMBEDDING_SIZE,
+    MAX_PROFILES_PER_IMPORT,
     SCHEMA,
     SCHEMA_VERSION,
 )
@@ -80,6 +82,19 @@ class ProfileDocument(Request):
     taste: dict[str, Any] = Field(
         default_factory=dict,
         description="Choices between images and taste models (checked on import).",
+    )
+    profile: str | None = Field(
+        default=None,
+        pattern=PROFILE_NAME_PATTERN,
+        description="In a named profile's export: its name (imported into that profile).",
+    )
+    profiles: dict[
+        Annotated[str, StringConstraints(pattern=PROFILE_NAME_PATTERN)], dict[str, Any]
+    ] = Field(
+        default_factory=dict,
+        max_length=MAX_PROFILES_PER_IMPORT,
+        description="The person's named profiles (name -> profile document without the "
+        "schema keys), in an export of the default profile; each is checked on import.",
     )
 
     @field_validator("schema_", mode="before")

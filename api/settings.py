@@ -160,7 +160,7 @@ class Settings(BaseSettings):
         default=QUOTA.max_attributes,
         ge=1,
         le=100_000,
-        description="Most attributes a profile holds.",
+        description="Most attributes a person holds, all their profiles together.",
     )
     max_evidence_per_attribute: int = Field(
         default=QUOTA.max_evidence_per_attribute,
@@ -173,7 +173,7 @@ class Settings(BaseSettings):
         default=QUOTA.max_profile_images,
         ge=1,
         le=100_000,
-        description="Most liked + disliked images.",
+        description="Most liked + disliked images, all of a person's profiles together.",
     )
     max_profile_bytes: int = Field(
         default=QUOTA.max_profile_bytes,
@@ -201,6 +201,13 @@ class Settings(BaseSettings):
         default=QUOTA.max_style_bytes,
         ge=64 * 1024,
         description="Bytes of style tokens a person keeps.",
+    )
+    max_profiles: int = Field(
+        default=QUOTA.max_profiles,
+        ge=1,
+        le=1_000,
+        description="Most named profiles a person keeps, the default included; the other "
+        "limits count all of a person's profiles together.",
     )
     metrics_token: SecretStr | None = Field(
         default=None,

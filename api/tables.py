@@ -12,9 +12,19 @@ from sqlalchemy import MetaData
 
 from agent import sessions
 from jobs import feedback_inbox, rows
-from preference_store import accounts, blobs, choices, styles, versions
+from preference_store import accounts, blobs, choices, profiles, styles, versions
 from preference_store.database import Base
 
-TABLE_MODULES = (accounts, versions, blobs, styles, choices, sessions, rows, feedback_inbox)
+TABLE_MODULES = (
+    accounts,
+    versions,
+    profiles,
+    blobs,
+    styles,
+    choices,
+    sessions,
+    rows,
+    feedback_inbox,
+)
 
 metadata: MetaData = Base.metadata

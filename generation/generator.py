@@ -214,19 +214,20 @@ class PersonalizedGenerator:
             which = "negative" if token.negative else "positive"
             raise InvalidGenerationRequest(f"token {token.token_id} is a {which} style token")
         keys = encoder_keys(self.text.encoders)
-        if set(token.vectors) != set(keys):
-            raise InvalidGenerationRequest(
-                f"token {token.token_id} was made for a model with encoder(s) "
-                f"{', '.join(sorted(token.vectors))}; this model has {', '.join(keys)}"
-            )
-        for key, encoder in zip(keys, self.text.encoders, strict=True):
-            width = int(encoder.get_input_embeddings().weight.shape[1])
-            shape = tuple(token.vectors[key].shape)
-            if len(shape) != 2 or shape[1] != width:
+        for part, _weight in token.parts():  # each token of a blend
+            if set(part.vectors) != set(keys):
                 raise InvalidGenerationRequest(
-                    f"token {token.token_id} has {key} vectors of shape {shape}; "
-                    f"this model needs [K, {width}]"
+                    f"token {part.token_id} was made for a model with encoder(s) "
+                    f"{', '.join(sorted(part.vectors))}; this model has {', '.join(keys)}"
                 )
+            for key, encoder in zip(keys, self.text.encoders, strict=True):
+                width = int(encoder.get_input_embeddings().weight.shape[1])
+                shape = tuple(part.vectors[key].shape)
+                if len(shape) != 2 or shape[1] != width:
+                    raise InvalidGenerationRequest(
+                        f"token {part.token_id} has {key} vectors of shape {shape}; "
+                        f"this model needs [K, {width}]"
+                    )
         return token
 
     def _aesthetic_embedding(
@@ -275,19 +276,19 @@ class PersonalizedGenerator:
                     timings["aesthetic"] = time.perf_counter() - started
             assert report is not None
             vp_needed = settings.vp_degree > 0.0
+            prompt = self.text.encode(plan.prompt, overrides=overrides)
+            negative = self._encode_cached(plan.negative_prompt, negative=True)
             styled = negative_styled = None
             if style is not None and plan.style_prompt:
-                styled = self.text.encode_with_style(
-                    plan.style_prompt, style.vectors, overrides=overrides
-                )
+                styled = self._styled(plan.style_prompt, style, prompt, overrides)
             if negative_style is not None and plan.negative_style_prompt:
-                negative_styled = self.text.encode_with_style(
-                    plan.negative_style_prompt, negative_style.vectors
+                negative_styled = self._styled(
+                    plan.negative_style_prompt, negative_style, negative, None
                 )
             return _same_length(
                 self.text.empty_chunk(),
-                prompt=self.text.encode(plan.prompt, overrides=overrides),
-                negative=self._encode_cached(plan.negative_prompt, negative=True),
+                prompt=prompt,
+                negative=negative,
                 liked=self._encode_cached(plan.positive_weighted)
                 if vp_needed and plan.positive_weighted
                 else None,
@@ -298,6 +299,30 @@ class PersonalizedGenerator:
                 styled=styled,
                 negative_styled=negative_styled,
             )
+
+    def _styled(
+        self, text: str, token: StyleToken, base: TextEmbeddings, overrides: Any
+    ) -> TextEmbeddings:
+        """``E(text with the token)``; for a blend's tokens ``Σ wᵢ·E(text with tokenᵢ)`` plus
+        ``base`` (the text without one) for the weight no token takes, so the style blend
+        gives ``E(p) + w·Σ wᵢ·(E(p + tokenᵢ) − E(p))`` (docs/design.md, "Blending")."""
+        parts = token.parts()
+        if len(parts) == 1 and parts[0][1] == 1.0:
+            return self.text.encode_with_style(text, parts[0][0].vectors, overrides=overrides)
+        encoded = [
+            (self.text.encode_with_style(text, t.vectors, overrides=overrides), w) for t, w in parts
+        ]
+        rest = 1.0 - sum(w for _, w in parts)
+        if rest > 1e-9:
+            encoded.append((base, rest))
+        tokens = max(e.tokens for e, _ in encoded)
+        empty = self.text.empty_chunk()
+        padded = [(pad_to(e, tokens, empty), w) for e, w in encoded]
+        hidden = torch.stack([e.hidden * w for e, w in padded]).sum(0)
+        pooled = None
+        if all(e.pooled is not None for e, _ in padded):
+            pooled = torch.stack([e.pooled * w for e, w in padded if e.pooled is not None]).sum(0)
+        return TextEmbeddings(hidden, pooled)
 
     def _encode_cached(self, text: str, *, negative: bool = False) -> TextEmbeddings:
         key = (negative, text)

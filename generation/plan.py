@@ -85,6 +85,14 @@ class ConditioningPlan(BaseModel):
     style_skipped: list[str] = Field(
         default_factory=list, description="Stored style tokens left out as unusable, and why."
     )
+    blend: dict[str, float] = Field(
+        default_factory=dict, description="A blend's profiles and their weights (sum 1)."
+    )
+    blend_notes: list[str] = Field(
+        default_factory=list,
+        description="How the blend decided attributes liked in one profile and disliked in "
+        "another (by weight).",
+    )
 
     @property
     def used(self) -> list[AttributeDecision]:

@@ -74,8 +74,9 @@ class Preset:
         return ", ".join(_weight(t, w, syntax) for t, w in self.disliked)
 
 
-def preset_name(user_id: str) -> str:
-    return f"tastemaker-{user_id}"
+def preset_name(user_id: str, profile: str | None = None) -> str:
+    """``tastemaker-alice``, or ``tastemaker-alice-zines`` for a named profile."""
+    return f"tastemaker-{user_id}" + (f"-{profile}" if profile and profile != "default" else "")
 
 
 def safe_name(text: str) -> str:
@@ -101,7 +102,7 @@ def make_preset(profile: Profile, name: str | None = None) -> Preset:
     disliked = tuple((d.text, d.weight) for d in plan.used if d.polarity.value == "dislike")
     if not liked and not disliked:
         raise InvalidPreset(
-            f"{profile.user_id} has no liked or disliked attributes a preset could carry "
+            "this profile has no liked or disliked attributes a preset could carry "
             "(`tastemaker prefs add` or `tastemaker onboard` first)"
         )
     return Preset(name or preset_name(profile.user_id), liked, disliked)

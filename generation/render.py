@@ -7,15 +7,14 @@ how they asked or who else was in the batch.
 
 from __future__ import annotations
 
+import json
 import logging
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from generation.aesthetic import ensure_aesthetic_embedding
 from generation.batched import BatchItem, generate_batch
-from generation.errors import AestheticEmbeddingError, InvalidGenerationRequest
 from generation.generator import PersonalizedGenerator
 from generation.img2img import init_image_for
 from generation.lora_export import PALP_ADAPTER_CHUNK
@@ -25,18 +24,15 @@ from generation.model_identity import provenance
 from generation.palp_adapters import AdapterStore
 from generation.palp_run import PalpAdapter, applied, prepare_adapter
 from generation.png import INIT_IMAGE_CHUNK, png_bytes
-from generation.reference_files import ReferenceFiles
+from generation.prepare import Prepared, note_in_plan, prepare
 from generation.request import GenerationRequest
 from generation.result import GenerationResult, StepCallback
-from generation.style_library import UsableTokens, tokens_for
-from generation.style_refs import choose_references
 from generation.style_training import native_resolution
 
 if TYPE_CHECKING:
     from PIL import Image
 
     from preference_store.blobs import BlobStore
-    from preference_store.models import Profile
     from preference_store.store import PreferenceStore
     from preference_store.styles import StyleStore
 
@@ -206,29 +202,13 @@ def render_batch(
     # 1. Each person's profile (with its aesthetic embedding for this CLIP model) and style
     #    tokens; a failure here costs only that entry.
     items: list[BatchItem] = []
-    skipped: list[UsableTokens] = []
+    prepared: list[Prepared] = []
     versions: list[int] = []
     live: list[int] = []
     for index, entry in enumerate(entries):
         try:
-            profile = profile_for(store, entry.user_id, entry.request)
-            try:
-                profile = ensure_aesthetic_embedding(store, profile, generator.clip, blobs)
-            except AestheticEmbeddingError as error:  # a broken liked-image file costs the
-                log.warning("no aesthetic embedding for %s: %s", entry.user_id, error)  # steps
-            tokens = _usable(styles, entry.user_id, generator)
-            own = list(entry.references)
-            if entry.request.style_ref_ids:
-                if blobs is None:
-                    raise InvalidGenerationRequest("uploaded references need the blob store")
-                own += ReferenceFiles(blobs).images(entry.user_id, entry.request.style_ref_ids)
-            references = choose_references(
-                generator.style_adapter,
-                store.references,
-                profile,
-                entry.request.settings,
-                own,
-                blobs,
+            ready = prepare(
+                generator, store, entry.user_id, entry.request, entry.references, styles, blobs
             )
             init = init_image_for(entry.user_id, entry.request.init_image, entry.init_image, blobs)
             files = lora_files(loras, entry.request.settings)  # by name, from ``loras``
@@ -239,19 +219,19 @@ def render_batch(
         items.append(
             BatchItem(
                 request.prompt,
-                profile,
+                ready.profile,
                 request.image_settings(),
                 negative_prompt=request.negative_prompt,
                 on_step=step(index),
-                style=tokens.style,
-                negative_style=tokens.negative,
-                references=references,
+                style=ready.tokens.style,
+                negative_style=ready.tokens.negative,
+                references=ready.references,
                 init_image=init,
                 loras=files,
             )
         )
-        skipped.append(tokens)
-        versions.append(profile.version)
+        prepared.append(ready)
+        versions.append(ready.profile.version)
         live.append(index)
 
     # 2. PALP (a lone request): the prompt's adapter, cached or trained now; its steps come first.
@@ -272,17 +252,20 @@ def render_batch(
         personalized = generate_batch(generator, items)
     plain_items: list[BatchItem] = []
     plain_of: list[int] = []
-    for index, item, version, tokens, result in zip(
-        live, items, versions, skipped, personalized, strict=True
+    for index, item, version, ready, result in zip(
+        live, items, versions, prepared, personalized, strict=True
     ):
         if isinstance(result, Exception):
             outcomes[index] = result
             continue
-        _report_skipped(result, tokens)
+        note_in_plan(result, ready)
         rendered = Rendered(result=result, plain=None, profile_version=version, palp=adapter)
         try:
             _rank(rendered, ranker, entries[index])
-            chunks = provenance(generator, result, tokens, version) | lora_chunks(item.loras)
+            chunks = provenance(generator, result, ready.tokens, version) | lora_chunks(item.loras)
+            if ready.blend:  # no one version to pin: the profiles and their weights instead
+                chunks.pop("tastemaker:profile_version", None)
+                chunks["tastemaker:blend"] = json.dumps(ready.blend)
             palp_request = entries[index].request.palp
             if palp_request is not None:  # made with PALP: its training options
                 chunks["tastemaker:palp"] = palp_request.model_dump_json()
@@ -351,30 +334,6 @@ def _palp_adapter(
         on_step=item.on_step,
         blobs=blobs,
     )
-
-
-def profile_for(store: PreferenceStore, user_id: str, request: GenerationRequest) -> Profile:
-    """The current profile, or the version the request pins (``VersionNotFound`` if none)."""
-    profile = store.profile(user_id)
-    pinned = request.profile_version
-    if pinned is None or pinned == profile.version:
-        return profile
-    return store.profile_at(user_id, pinned)
-
-
-def _usable(
-    styles: StyleStore | None, user_id: str, generator: PersonalizedGenerator
-) -> UsableTokens:
-    if styles is None:
-        return UsableTokens()
-    return tokens_for(styles, user_id, generator.model_name, generator.pipeline)
-
-
-def _report_skipped(result: GenerationResult, tokens: UsableTokens) -> None:
-    """Stored tokens left out go into the plan (the job's answer) and the log."""
-    if tokens.skipped:
-        log.warning("%s", "; ".join(tokens.skipped))
-        result.plan = result.plan.model_copy(update={"style_skipped": tokens.skipped})
 
 
 def _rank(rendered: Rendered, ranker: Ranker | None, entry: BatchEntry) -> None:

@@ -16,6 +16,7 @@ from pydantic import (
     model_validator,
 )
 
+from generation.blend_parts import MAX_BLEND_PROFILES, BlendPart
 from generation.lora_names import with_prompt_loras
 from generation.palp_settings import (
     MAX_PALP_GUIDANCE,
@@ -32,6 +33,7 @@ from generation.settings import (
     GenerationSettings,
     check_prompt,
 )
+from preference_store.models import OWNER_ID_PATTERN
 
 ASSUMED_NATIVE_SIDE = 1024
 """A size left to the model counts as this many pixels a side when costing a request: the
@@ -127,6 +129,20 @@ class GenerationRequest(BaseModel):
         description="Render with the person's profile as it was at this version (to make an "
         "image again: ``generate --from-png``); the current profile when left out.",
     )
+    owner: str | None = Field(
+        default=None,
+        pattern=OWNER_ID_PATTERN,
+        description="Whose profile: a named profile's owner key, set by the server from the "
+        'caller\'s account and profile name (docs/design.md, "Named profiles"); None: the '
+        "account's default profile.",
+    )
+    blend: list[BlendPart] | None = Field(
+        default=None,
+        min_length=1,
+        max_length=MAX_BLEND_PROFILES,
+        description="Generate in several of the person's profiles at once, each at its weight "
+        '(normalised to sum 1; docs/design.md, "Blending").',
+    )
     style_ref_ids: list[Annotated[str, StringConstraints(pattern=REFERENCE_ID_PATTERN)]] = Field(
         default_factory=list,
         max_length=MAX_REQUEST_REFERENCES,
@@ -171,6 +187,18 @@ class GenerationRequest(BaseModel):
             )
         if self.settings.strength is not None and self.init_image is None:
             raise ValueError("strength is how much of an init image is redrawn: give init_image")
+        return self
+
+    @model_validator(mode="after")
+    def _blend(self) -> GenerationRequest:
+        if self.blend is None:
+            return self
+        if abs(sum(p.weight for p in self.blend) - 1.0) > 1e-6:
+            raise ValueError("blend weights must be normalised to sum 1 (blend_weights does it)")
+        if self.palp is not None:
+            raise ValueError("PALP trains on one profile's images: leave the blend out")
+        if self.profile_version is not None:
+            raise ValueError("a blend uses each profile's current version: leave it out")
         return self
 
     def image_settings(self) -> GenerationSettings:

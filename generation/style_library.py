@@ -61,7 +61,8 @@ class TrainedStyle:
 
 
 def token_name(user_id: str, negative: bool) -> str:
-    return f"<{user_id}-{'negative' if negative else 'style'}>"
+    """``<alice-style>``; a named profile's label is ``alice-zines`` (50 characters at most)."""
+    return f"<{user_id[:50]}-{'negative' if negative else 'style'}>"
 
 
 def reaction_images(
@@ -109,9 +110,11 @@ def train_for_profile(
     keep_cancelled: bool = True,
     blobs: BlobStore | None = None,
     max_pixels: int = MAX_INPUT_PIXELS,
+    label: str | None = None,
 ) -> TrainedStyle:
     """Train the profile's positive (liked images) or negative (disliked) token and store it
-    (generated images among them are read from ``blobs``).
+    (generated images among them are read from ``blobs``); the token is named after
+    ``label`` (a named profile's ``user-name``), else the profile's owner.
 
     A cancelled run keeps its last vectors (a usable, shorter-trained token) unless
     ``keep_cancelled`` is false; a failed run stores nothing.
@@ -134,7 +137,7 @@ def train_for_profile(
         user_id=profile.user_id,
         model=model,
         family=family(encoder_widths(pipeline)),
-        name=token_name(profile.user_id, negative),
+        name=token_name(label or profile.user_id, negative),
         negative=negative,
         profile_version=profile.version,
         image_ids=[r.image_id for r in reactions if r.path],
@@ -175,7 +178,16 @@ def tokens_for(styles: StyleStore, user_id: str, model: str, pipeline: SDPipelin
     one broken token must never fail a person's generations."""
     widths = family(encoder_widths(pipeline))
     usable = UsableTokens()
-    for record in by_preference(styles.list_tokens(user_id, model=model)):
+    records = styles.list_tokens(user_id)
+    others = sorted({r.model for r in records} - {model})
+    # None for this model, some for others: docs/design.md, "Rebuilding for a new model".
+    if others and not any(r.model == model for r in records):
+        usable.skipped.append(
+            f"no style token for {model} yet (this profile has tokens for {', '.join(others)}): "
+            f"learn them again from the same images with `tastemaker profiles rebuild USER "
+            f"--model {model}` (HTTP: POST /v1/profiles/NAME/rebuild)"
+        )
+    for record in by_preference([r for r in records if r.model == model]):
         if (usable.negative if record.negative else usable.style) is not None:
             continue
         _, blob = styles.get(user_id, record.id)

@@ -22,6 +22,13 @@ class StyleToken:
     vectors: dict[str, Tensor]
     profile_version: int | None = None
     negative: bool = False
+    # A blend's tokens, each injected at its weight (docs/design.md, "Blending"); ``vectors``
+    # are then the first one's. Empty: this token alone, at weight 1.
+    mix: tuple[tuple[StyleToken, float], ...] = ()
+
+    def parts(self) -> tuple[tuple[StyleToken, float], ...]:
+        """(token, weight) pairs to inject: the mix, or this token at 1."""
+        return self.mix or ((self, 1.0),)
 
     @property
     def count(self) -> int:
@@ -30,12 +37,18 @@ class StyleToken:
     def digest(self) -> str:
         """A short hash of the vectors: cache keys change when the vectors do."""
         h = hashlib.sha256()
+        if self.mix:
+            for token, weight in self.mix:
+                h.update(f"{token.digest()}:{weight!r};".encode())
+            return h.hexdigest()[:16]
         for key in sorted(self.vectors):
             h.update(key.encode())
             h.update(self.vectors[key].detach().float().contiguous().numpy().tobytes())
         return h.hexdigest()[:16]
 
     def describe(self) -> str:
+        if self.mix:
+            return " + ".join(f"{token.describe()} at {weight:.2f}" for token, weight in self.mix)
         trained = (
             f"trained on profile v{self.profile_version}"
             if self.profile_version is not None

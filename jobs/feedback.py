@@ -129,7 +129,7 @@ def apply_feedback(
             notes.append("the language model failed, so the offline extractor read the comment")
         notes.extend(extraction.notes)
     updated = store.record_feedback(
-        job.user_id,
+        job.owner,
         drafts,
         ImageReaction(image_id=f"generation-{job.id}", weight=1.0, path=blob_reference(key)),
         Polarity.LIKE if body.liked else Polarity.DISLIKE,

@@ -76,7 +76,7 @@ class GenerationWork:
         rendered = render_request(
             self.generator,
             self.store,
-            job.user_id,
+            job.owner,
             request,
             _sink(job.id, outputs),
             on_step=lambda done, _total: report(done),
@@ -98,7 +98,7 @@ class GenerationWork:
             if not isinstance(request, GenerationRequest):
                 raise TypeError(f"job {job.id} is a {job.kind} job, not a generation")
             entries.append(
-                BatchEntry(job.user_id, request, _sink(job.id, kept), on_step=_steps_to(report))
+                BatchEntry(job.owner, request, _sink(job.id, kept), on_step=_steps_to(report))
             )
         ended = render_batch(
             self.generator,

@@ -138,6 +138,14 @@ class Job:
     started_at: datetime | None
     finished_at: datetime | None
 
+    @property
+    def owner(self) -> str:
+        """Whose preferences the job reads and writes: the profile its request names (a named
+        profile's owner key), else the account's default profile. ``user_id`` stays the account:
+        it owns the job, and admission counts per account."""
+        owner = getattr(self.request, "owner", None)
+        return owner if isinstance(owner, str) and owner else self.user_id
+
 
 @dataclass(frozen=True)
 class AdmissionRules:

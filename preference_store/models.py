@@ -33,13 +33,16 @@ MAX_ATTRIBUTE_CHARS = 80
 ATTRIBUTE_TEXT_PATTERN = rf"^\s*\S+(\s+\S+){{0,{MAX_ATTRIBUTE_WORDS - 1}}}\s*$"
 MAX_EVIDENCE_CHARS = 2_000
 USER_ID_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9_.@-]{0,63}$"
+# Whom a profile belongs to: an account's user id (its default profile) or a named profile's
+# owner key, "~" + 32 hex digits, which no user id can be (preference_store/profiles.py).
+OWNER_ID_PATTERN = r"^(?:[A-Za-z0-9][A-Za-z0-9_.@-]{0,63}|~[0-9a-f]{32})$"
 # The id pattern every route takes; what an import brings must fit it, or it could never be
 # edited or deleted again.
 ATTRIBUTE_ID_PATTERN = r"^[A-Za-z0-9_-]{1,64}$"
 MAX_VERSION = MAX_SQL_INTEGER  # a version is an SQL integer
 DEFAULT_MAX_ATTRIBUTES = 1_000
 
-UserId = Annotated[str, StringConstraints(pattern=USER_ID_PATTERN)]
+UserId = Annotated[str, StringConstraints(pattern=OWNER_ID_PATTERN)]
 
 
 class Category(StrEnum):

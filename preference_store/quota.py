@@ -9,7 +9,9 @@ or ``max_history_bytes`` are deleted, never the newest (``VersionLog.compact``).
 
 Together: one person stores at most ``max_history_bytes`` of versions (each at most
 ``max_profile_bytes``), the current profile's records in chromadb, and ``max_style_bytes`` of
-style tokens.
+style tokens. A person's named profiles (``profiles.py``, at most ``max_profiles``) share these
+limits: attributes, images, history bytes and style tokens are counted over all of them
+(``Usage``), so more profiles never mean more room.
 """
 
 from __future__ import annotations
@@ -24,6 +26,17 @@ MIB = 1024 * 1024
 
 
 @dataclass(frozen=True)
+class Usage:
+    """What a person's *other* profiles already hold, counted against the shared limits."""
+
+    attributes: int = 0
+    images: int = 0
+
+
+NOTHING_ELSE = Usage()
+
+
+@dataclass(frozen=True)
 class Quota:
     """The limits; field names are the settings' names, so a refusal names what to raise."""
 
@@ -35,22 +48,26 @@ class Quota:
     max_history_bytes: int = 16 * MIB
     max_style_tokens: int = 32
     max_style_bytes: int = 8 * MIB
+    max_profiles: int = 8
 
-    def check(self, before: Profile, after: Profile) -> None:
-        """ProfileFull if ``after`` passes a limit that ``before`` did not (or grows past it)."""
+    def check(self, before: Profile, after: Profile, elsewhere: Usage = NOTHING_ELSE) -> None:
+        """ProfileFull if ``after`` passes a limit that ``before`` did not (or grows past it);
+        ``elsewhere`` is what the person's other profiles hold, counted in too."""
         count = len(after.attributes)
-        if count > self.max_attributes and count > len(before.attributes):
+        total = count + elsewhere.attributes
+        if total > self.max_attributes and count > len(before.attributes):
             raise ProfileFull(
-                f"a profile holds at most {self.max_attributes} attributes (max_attributes) and "
-                f"this change would make {count}; delete some first"
+                f"a person holds at most {self.max_attributes} attributes (max_attributes) in all "
+                f"their profiles together, and this change would make {total}; delete some first"
             )
         images = len(after.liked_images) + len(after.disliked_images)
-        if images > self.max_profile_images and images > len(before.liked_images) + len(
-            before.disliked_images
-        ):
+        if images + elsewhere.images > self.max_profile_images and images > len(
+            before.liked_images
+        ) + len(before.disliked_images):
             raise ProfileFull(
-                f"a profile holds at most {self.max_profile_images} liked and disliked images "
-                f"(max_profile_images) and this change would make {images}"
+                f"a person holds at most {self.max_profile_images} liked and disliked images "
+                f"(max_profile_images) in all their profiles together, and this change would "
+                f"make {images + elsewhere.images}"
             )
         earlier = {a.id: len(a.evidence) for a in before.attributes}
         for attribute in after.attributes:
@@ -76,10 +93,11 @@ class Quota:
                 "delete attributes or evidence first"
             )
 
-    def kept(self, sizes: list[int]) -> int:
+    def kept(self, sizes: list[int], elsewhere: int = 0) -> int:
         """How many of the versions of these ``sizes`` (newest first) history keeps: the
-        newest always, then as many as fit ``max_versions_kept`` and ``max_history_bytes``."""
-        total = 0
+        newest always, then as many as fit ``max_versions_kept`` and ``max_history_bytes``
+        (of which ``elsewhere`` bytes are the person's other profiles' history)."""
+        total = elsewhere
         for count, size in enumerate(sizes):
             total += size
             if count and (count >= self.max_versions_kept or total > self.max_history_bytes):

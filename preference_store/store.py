@@ -38,7 +38,8 @@ from preference_store.models import (
     VisualAttribute,
     utc_now,
 )
-from preference_store.quota import DEFAULT_QUOTA, Quota
+from preference_store.profiles import Profiles
+from preference_store.quota import DEFAULT_QUOTA, Quota, Usage
 from preference_store.reference_cache import ReferenceCache
 from preference_store.versions import Also, VersionKey, VersionLog, VersionTaken
 
@@ -106,6 +107,7 @@ class PreferenceStore:
         # SQLite reads a local file in WAL mode, where readers never wait for writers: a
         # version look-up is tens of microseconds and never waits on a network.
         self.local_reads = engine.dialect.name == "sqlite"
+        self.profiles = Profiles(engine, quota)  # a person's named profiles share the quota
         self._write_lock = threading.RLock()
         self._attributes = open_collection(
             client, ATTRIBUTES_COLLECTION, dimension=embedder.dimension, model=embedder.name
@@ -408,15 +410,24 @@ class PreferenceStore:
                     return self._versions.get(user_id, done)
                 before = self._current(user_id)
                 after = change(before).model_copy(update={"version": before.version + 1})
-                self.quota.check(before, after)
+                others = [o for o in self.profiles.owners(user_id) if o != user_id]
+                self.quota.check(before, after, self._usage(others))
                 try:
                     stored = self._versions.append(after, reason, origin=origin, also=also)
                 except VersionTaken:
                     continue
                 self._sync_records(before.attributes, stored.attributes)
-                self._aesthetic.forget(user_id, self._versions.compact(user_id))
+                self._aesthetic.forget(user_id, self._versions.compact(user_id, others))
                 return stored
         raise RuntimeError(f"could not store a new version of {user_id!r}: too many writers")
+
+    def _usage(self, owners: Sequence[str]) -> Usage:
+        """What the person's other profiles hold (their current versions)."""
+        profiles = [self._current(owner) for owner in owners]
+        return Usage(
+            attributes=sum(len(p.attributes) for p in profiles),
+            images=sum(len(p.liked_images) + len(p.disliked_images) for p in profiles),
+        )
 
     def _sync_records(
         self, before: Sequence[VisualAttribute], after: Sequence[VisualAttribute]

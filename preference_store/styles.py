@@ -38,6 +38,7 @@ from sqlalchemy.orm import Mapped, Session, mapped_column
 from preference_store.database import Base
 from preference_store.errors import InvalidImport, StyleNotFound, problems
 from preference_store.models import MAX_VERSION, new_id, utc_now
+from preference_store.profiles import owners_in
 from preference_store.quota import DEFAULT_QUOTA, Quota
 from preference_store.style_blobs import FAMILY_PATTERN, MAX_TOKEN_VECTORS, check_token_blob
 from preference_store.text import STORED, Line
@@ -159,13 +160,18 @@ def check(record: StyleRecord, blob: bytes) -> None:
 
 
 def _insert(session: Session, record: StyleRecord, blob: bytes, quota: Quota) -> None:
-    """Add the row, within the person's quota of tokens (ProfileFull otherwise)."""
+    """Add the row, within the person's quota of tokens over all their profiles
+    (ProfileFull otherwise)."""
+    owners = owners_in(session, record.user_id)
     count, size = session.execute(
         select(func.count(), func.coalesce(func.sum(func.length(StyleTokenRow.blob)), 0)).where(
-            StyleTokenRow.user_id == record.user_id
+            StyleTokenRow.user_id.in_(owners)
         )
     ).one()
     quota.check_tokens(count + 1, size + len(blob))
+    own = session.scalar(
+        select(func.count(StyleTokenRow.id)).where(StyleTokenRow.user_id == record.user_id)
+    )
     session.add(
         StyleTokenRow(
             id=record.id,
@@ -176,7 +182,7 @@ def _insert(session: Session, record: StyleRecord, blob: bytes, quota: Quota) ->
             created_at=record.created_at,
             record=record.model_dump_json(),
             blob=blob,
-            sequence=count + 1,
+            sequence=(own or 0) + 1,
         )
     )
 

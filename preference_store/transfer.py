@@ -4,11 +4,16 @@ export -> import -> export gives the same document: ids, times, strengths, evide
 aesthetic embeddings all travel, and importing what is already there makes no new version.
 An import is checked whole before anything is written (``check_import``), then its version
 and style tokens commit in one transaction: a refused import leaves no trace.
+
+The export of a person's default profile carries their named profiles under ``profiles``
+(name → a profile document without the schema keys); ``import_person`` brings them all back,
+and a document without ``profiles`` (every older one) imports into the default profile.
 """
 
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -17,6 +22,13 @@ from pydantic import ValidationError
 from preference_store.choices import Choice, ChoiceStore, parse_taste, restore_taste
 from preference_store.errors import InvalidImport, problems
 from preference_store.models import ATTRIBUTE_ID_PATTERN, DEFAULT_MAX_ATTRIBUTES, Profile
+from preference_store.profiles import (
+    DEFAULT_PROFILE,
+    ProfileRefused,
+    check_name,
+    is_profile_owner,
+    new_owner,
+)
 from preference_store.store import PreferenceStore
 from preference_store.styles import StyleRecord, StyleStore, parse_tokens
 from preference_store.taste import TasteModel
@@ -28,6 +40,9 @@ MAX_AESTHETIC_MODELS = 8
 MAX_EMBEDDING_SIZE = 4096
 STYLE_TOKENS = "style_tokens"
 TASTE = "taste"  # choices between images and the taste model (preference_store.choices)
+PROFILES = "profiles"  # a person's named profiles: name -> document without the schema keys
+PROFILE = "profile"  # in a named profile's own export: its name (user_id is the account's)
+MAX_PROFILES_PER_IMPORT = 1_000  # the bound of the max_profiles setting
 
 
 def export_profile(
@@ -37,7 +52,27 @@ def export_profile(
     taste: ChoiceStore | None = None,
 ) -> dict[str, Any]:
     """The profile document; with ``styles``, the learned style tokens travel in it too, and
-    with ``taste`` the choices and taste models."""
+    with ``taste`` the choices and taste models. The default profile's carries the person's
+    named profiles; a named profile's names its account and itself (``PROFILE``)."""
+    document = _document(store, user_id, styles, taste)
+    if is_profile_owner(user_id):
+        account, name = store.profiles.account_of(user_id)
+        return {**reowned(document, account), PROFILE: name}
+    named = store.profiles.named(user_id)[1:]
+    if named:
+        document[PROFILES] = {
+            p.name: _body(_document(store, p.owner, styles, taste)) for p in named
+        }
+    return document
+
+
+def _document(
+    store: PreferenceStore,
+    user_id: str,
+    styles: StyleStore | None = None,
+    taste: ChoiceStore | None = None,
+) -> dict[str, Any]:
+    """One owner's profile document as stored (no other profiles, ids as they are)."""
     profile = store.profile(user_id)
     body = profile.model_dump(mode="json", exclude={"updated_at"})
     document = {"schema": SCHEMA, "schema_version": SCHEMA_VERSION, **body}
@@ -48,6 +83,10 @@ def export_profile(
     if choices:
         document[TASTE] = choices
     return document
+
+
+def _body(document: dict[str, Any]) -> dict[str, Any]:
+    return {k: v for k, v in document.items() if k not in ("schema", "schema_version")}
 
 
 def parse_export(document: Any, *, max_attributes: int = DEFAULT_MAX_ATTRIBUTES) -> Profile:
@@ -67,7 +106,7 @@ def parse_export(document: Any, *, max_attributes: int = DEFAULT_MAX_ATTRIBUTES)
     body = {
         k: v
         for k, v in document.items()
-        if k not in ("schema", "schema_version", STYLE_TOKENS, TASTE)
+        if k not in ("schema", "schema_version", STYLE_TOKENS, TASTE, PROFILES, PROFILE)
     }
     attributes = body.get("attributes")
     if isinstance(attributes, list) and len(attributes) > max_attributes:
@@ -159,7 +198,7 @@ def import_profile(
             else None,
         ]
     )
-    current = export_profile(store, profile.user_id)
+    current = _document(store, profile.user_id)
     incoming = {"schema": SCHEMA, "schema_version": SCHEMA_VERSION}
     incoming.update(profile.model_dump(mode="json", exclude={"updated_at"}))
     if _without_version(current) == _without_version(incoming) and current["version"] > 0:
@@ -172,4 +211,103 @@ def import_profile(
 
 
 def _without_version(document: dict[str, Any]) -> dict[str, Any]:
-    return {k: v for k, v in document.items() if k != "version"}
+    return {k: v for k, v in document.items() if k not in ("version", PROFILES)}
+
+
+Prepare = Callable[[dict[str, Any], str], dict[str, Any]]
+"""(a profile document, the owner key it goes to) -> the document to import there."""
+
+
+def reowned(document: dict[str, Any], owner: str) -> dict[str, Any]:
+    """The document as ``owner``'s: its ``user_id`` and every attribute's."""
+    attributes = document.get("attributes")
+    if isinstance(attributes, list):
+        attributes = [{**a, "user_id": owner} if isinstance(a, dict) else a for a in attributes]
+    return {**document, "user_id": owner, "attributes": attributes or []}
+
+
+def _named_documents(document: Any) -> dict[str, dict[str, Any]]:
+    """The ``profiles`` of a document, checked: names the routes take, objects, not too many."""
+    named = document.get(PROFILES) if isinstance(document, dict) else None
+    if named is None:
+        return {}
+    if not isinstance(named, dict) or len(named) > MAX_PROFILES_PER_IMPORT:
+        raise InvalidImport(
+            f"'{PROFILES}' must map at most {MAX_PROFILES_PER_IMPORT} names to documents"
+        )
+    for name, body in named.items():
+        try:
+            check_name(name)
+        except ProfileRefused as error:
+            raise InvalidImport(f"{PROFILES}: {error}") from None
+        if name == DEFAULT_PROFILE or not isinstance(body, dict):
+            raise InvalidImport(f"{PROFILES}: {name!r} must be a named profile's document")
+    return named
+
+
+def import_person(
+    store: PreferenceStore,
+    document: Any,
+    styles: StyleStore | None = None,
+    taste: ChoiceStore | None = None,
+    *,
+    prepare: Prepare | None = None,
+) -> Profile:
+    """Import a person's profiles: the document's own (into the default profile, or into the
+    named one its ``profile`` says) and every named profile under ``profiles`` (each created
+    when missing); returns the document's own. Every part is checked first, the number of
+    profiles too: a refused document writes nothing."""
+    named = _named_documents(document)
+    target = document.get(PROFILE)
+    own = {k: v for k, v in document.items() if k not in (PROFILES, PROFILE)}
+    user = check_import(own, max_attributes=store.max_attributes).profile.user_id
+    if target is not None:
+        if named:
+            raise InvalidImport(f"a document with '{PROFILE}' cannot also carry '{PROFILES}'")
+        named = _named_documents({PROFILES: {target: own}})
+    existing = {p.name: p.owner for p in store.profiles.named(user)}
+    new = [name for name in named if name not in existing]
+    if new and len(existing) + len(new) > store.quota.max_profiles:
+        raise InvalidImport(
+            f"the document brings {len(new)} new profile(s); a person keeps at most "
+            f"{store.quota.max_profiles} (max_profiles), the default included"
+        )
+    parts = []
+    for name, body in named.items():
+        owner = existing.get(name) or new_owner()
+        part = reowned({"schema": SCHEMA, "schema_version": SCHEMA_VERSION, **body}, owner)
+        part = prepare(part, owner) if prepare is not None else part
+        check_import(part, max_attributes=store.max_attributes)
+        parts.append((name, owner, part))
+    _check_total(store, user, own if target is None else None, parts)
+    profile = import_profile(store, own, styles, taste) if target is None else None
+    for name, owner, part in parts:
+        if name not in existing:
+            store.profiles.create(user, name, owner=owner)
+        imported = import_profile(store, part, styles, taste)
+        profile = profile or imported
+    assert profile is not None
+    return profile
+
+
+def _check_total(
+    store: PreferenceStore,
+    user: str,
+    own: dict[str, Any] | None,
+    parts: list[tuple[str, str, dict[str, Any]]],
+) -> None:
+    """InvalidImport if the person's attributes, all profiles together, would pass the quota
+    once every part is in (checked before the first is written, so none is)."""
+    replaced = {owner for _, owner, _ in parts} | ({user} if own is not None else set())
+    kept = sum(
+        len(store.current(p.owner).attributes)
+        for p in store.profiles.named(user)
+        if p.owner not in replaced
+    )
+    documents = [part for _, _, part in parts] + ([own] if own is not None else [])
+    total = kept + sum(len(d.get("attributes") or []) for d in documents)
+    if total > store.max_attributes:
+        raise InvalidImport(
+            f"the import would give the person {total} attributes in all their profiles; they "
+            f"hold at most {store.max_attributes} (max_attributes)"
+        )

@@ -10,7 +10,7 @@ bounded (``preference_store.quota``): the oldest versions beyond it are compacte
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from datetime import UTC, datetime
 
 from pydantic import BaseModel, Field
@@ -181,17 +181,28 @@ class VersionLog:
             )
         return size
 
-    def compact(self, user_id: str) -> list[int]:
+    def compact(self, user_id: str, others: Sequence[str] = ()) -> list[int]:
         """Delete the versions history no longer keeps (the oldest beyond the quota's count or
-        bytes; never the newest); returns their numbers. A version an ``origin`` made goes with
-        them, so an onboarding retried after that many newer writes would apply again."""
+        bytes, the history of the person's ``others`` profiles counted in; never the newest);
+        returns their numbers. A version an ``origin`` made goes with them, so an onboarding
+        retried after that many newer writes would apply again."""
         with Session(self._engine) as session, session.begin():
+            elsewhere = 0
+            if others:
+                elsewhere = int(
+                    session.scalar(
+                        select(func.coalesce(func.sum(self._size()), 0)).where(
+                            ProfileVersionRow.user_id.in_(list(others))
+                        )
+                    )
+                    or 0
+                )
             rows = session.execute(
                 select(ProfileVersionRow.version, self._size())
                 .where(ProfileVersionRow.user_id == user_id)
                 .order_by(ProfileVersionRow.version.desc())
             ).all()
-            kept = self._quota.kept([int(size or 0) for _, size in rows])
+            kept = self._quota.kept([int(size or 0) for _, size in rows], elsewhere)
             dropped = [int(version) for version, _ in rows[kept:]]
             if dropped:
                 session.execute(

@@ -76,7 +76,7 @@ def test_an_empty_database_upgrades_to_the_models_schema_and_one_step_back(
 
     stepped_back = migrate.downgrade(engine, "-1")
     assert stepped_back.current == migrate.parent(migrate.head()) and not stepped_back.up_to_date
-    assert "taste_pairs" not in tables(engine) and tables(engine) >= ROUND1_TABLES
+    assert "profiles" not in tables(engine) and tables(engine) >= ROUND1_TABLES | {"taste_pairs"}
     with pytest.raises(migrate.SchemaError, match="is behind"):
         migrate.check(engine)
 
@@ -228,26 +228,25 @@ def test_an_unreachable_database_is_one_clear_line(
     assert "Traceback" not in failed.stderr
 
 
-def add_choice(user: str) -> None:
-    """A row of the newest migration's table (0005: pairs shown to a person)."""
+def add_profile(user: str, name: str) -> None:
+    """A row of the newest migration's table (0006: a person's named profiles)."""
     from api.wiring.services import Components
-    from preference_store.choices import Choice, ChoiceStore
 
     components = Components()
     components.accounts.ensure(user)
-    ChoiceStore(components.engine).add(Choice(user_id=user, left="a", right="b"))
+    components.profiles.create(user, name)
 
 
 def test_db_downgrade_says_what_it_drops_and_asks_before_deleting_data(
     data_dir: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
 ) -> None:
     assert run_cli(capsys, "db", "upgrade").code == 0
-    add_choice("ada")
-    add_choice("ada")
+    add_profile("ada", "zines")
+    add_profile("ada", "work")
     head = f"schema at {migrate.head()}"
 
     refused = run_cli(capsys, "db", "downgrade")  # stdin is not a terminal here
-    assert refused.code == 1 and "table taste_pairs (2 rows)" in refused.stdout
+    assert refused.code == 1 and "table profiles (2 rows)" in refused.stdout
     assert len(refused.stderr.strip().splitlines()) == 1, refused.stderr
     assert "refusing to delete 2 rows" in refused.stderr and "--yes" in refused.stderr
     assert run_cli(capsys, "db", "current").stdout.startswith(f"{migrate.head()} (head)")
@@ -265,16 +264,17 @@ def test_db_downgrade_says_what_it_drops_and_asks_before_deleting_data(
     assert f"schema at {migrate.parent(migrate.head())}" in agreed.stdout
 
     assert run_cli(capsys, "db", "upgrade").code == 0
-    add_choice("ada")
+    add_profile("ada", "zines")
     monkeypatch.setattr("api.cli.db._can_ask", lambda: False)
     forced = run_cli(capsys, "db", "downgrade", "--yes")
-    assert forced.code == 0 and "table taste_pairs (1 row)" in forced.stdout
+    assert forced.code == 0 and "table profiles (1 row)" in forced.stdout
 
 
 def test_drops_counts_the_rows_a_downgrade_deletes(database_url: str) -> None:
     engine = make_engine(database_url)
     migrate.upgrade(engine)
-    assert migrate.drops(engine, "-1") == [
+    assert migrate.drops(engine, "-1") == [migrate.Drop("profiles", None, 0)]
+    assert migrate.drops(engine, "-2")[-2:] == [
         migrate.Drop("taste_models", None, 0),
         migrate.Drop("taste_pairs", None, 0),
     ]
@@ -287,7 +287,7 @@ def test_drops_counts_the_rows_a_downgrade_deletes(database_url: str) -> None:
             ),
             {"blob": b"x"},
         )
-    three_steps = migrate.drops(engine, "-3")
+    three_steps = migrate.drops(engine, "-4")
     assert migrate.Drop("style_tokens", None, 1) in three_steps
     assert {d.table for d in three_steps} > {"style_tokens"}  # 0003's tables too
     assert migrate.state(engine).up_to_date  # a rehearsal: nothing here changed

@@ -234,11 +234,11 @@ def test_a_cancelled_training_is_marked_and_never_the_default_unless_chosen(alic
 def test_train_stopped_in_the_terminal_says_cancelled_and_how_to_use_it(
     alice: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    from api.cli.style import _StopOnInterrupt
+    from api.cli.style import StopOnInterrupt
 
     asked: list[bool] = []  # Ctrl-C during the first step: the check before the second stops
     monkeypatch.setattr(
-        _StopOnInterrupt, "__call__", lambda _self: asked.append(True) or len(asked) > 1
+        StopOnInterrupt, "__call__", lambda _self: asked.append(True) or len(asked) > 1
     )
     code, text = invoke("style", "train", "--user", "alice", "--model", "tiny", "--steps", "5")
     (record,) = Components().styles.list_tokens("alice")
@@ -292,7 +292,7 @@ def test_ctrl_c_stops_training_cleanly_and_keeps_the_vectors_so_far(alice: Path)
     import os
     import signal
 
-    from api.cli.style import _StopOnInterrupt
+    from api.cli.style import StopOnInterrupt
     from generation.style_library import train_for_profile
 
     components = Components()
@@ -302,7 +302,7 @@ def test_ctrl_c_stops_training_cleanly_and_keeps_the_vectors_so_far(alice: Path)
         if step == 2:
             os.kill(os.getpid(), signal.SIGINT)
 
-    with _StopOnInterrupt() as stop:
+    with StopOnInterrupt() as stop:
         trained = train_for_profile(
             build_tiny_sd(),
             model="tiny",

@@ -31,6 +31,7 @@ from api.cli import (
     onboard,
     pick,
     prefs,
+    profiles,
     service,
     style,
 )
@@ -54,6 +55,7 @@ app.add_typer(corrections.app, name="corrections")
 app.add_typer(db.app, name="db")
 app.add_typer(style.app, name="style")
 app.add_typer(models.app, name="models")
+app.add_typer(profiles.app, name="profiles")
 service.register(app)
 onboard.register(app)
 pick.register(app)

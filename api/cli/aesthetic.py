@@ -9,6 +9,7 @@ from typing import Annotated
 import typer
 
 from api.cli.generate import UserOpt, _fail, console
+from api.cli.profile_option import ProfileOpt, named, owner_of
 from api.wiring.services import Components
 from generation.errors import GenerationError
 
@@ -38,6 +39,7 @@ def aesthetic_export(
     out: Annotated[Path | None, typer.Option("--out", help="Where to write the .pt file.")] = None,
     clip: ClipOpt = None,
     model: Annotated[str | None, typer.Option(help="'tiny' selects the tiny CLIP.")] = None,
+    profile_name: ProfileOpt = None,
 ) -> None:
     """Write USER's aesthetic embedding in the A1111 aesthetic-gradients .pt format."""
     target = out or path
@@ -49,12 +51,13 @@ def aesthetic_export(
 
     name = _clip_name(model, clip)
     components = Components()
-    components.accounts.require(user)
-    profile = components.store.profile(user)
+    owner = owner_of(components, user, profile_name)
+    profile = components.store.profile(owner)
     vector = profile.aesthetic_embeddings.get(name)
     if vector is None:
         _fail(
-            f"{user} has no aesthetic embedding for {name} at profile version {profile.version} "
+            f"{named(user, profile_name)} has no aesthetic embedding for {name} at profile version "
+            f"{profile.version} "
             "yet (it is made at the first generation or score)"
         )
     save_a1111_embedding(torch.tensor(vector), target)
@@ -91,6 +94,7 @@ def aesthetic_import(
     path: Annotated[Path, typer.Argument(help="An A1111 aesthetic embedding .pt file.")],
     clip: ClipOpt = None,
     model: Annotated[str | None, typer.Option(help="'tiny' selects the tiny CLIP.")] = None,
+    profile_name: ProfileOpt = None,
 ) -> None:
     """Use an A1111 aesthetic embedding as USER's, for their current profile version."""
     from generation.aesthetic import load_a1111_embedding
@@ -102,11 +106,11 @@ def aesthetic_import(
     except GenerationError as error:
         _fail(str(error))
     components = Components()
-    components.accounts.require(user)
-    profile = components.store.profile(user)
+    owner = owner_of(components, user, profile_name)
+    profile = components.store.profile(owner)
     values = [float(x) for x in vector]
-    components.store.put_aesthetic_embedding(user, profile.version, name, values)
+    components.store.put_aesthetic_embedding(owner, profile.version, name, values)
     console.print(
-        f"imported a {len(values)}-d aesthetic embedding for {user} ({name}, "
+        f"imported a {len(values)}-d aesthetic embedding for {named(user, profile_name)} ({name}, "
         f"profile version {profile.version})"
     )

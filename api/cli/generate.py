@@ -18,8 +18,10 @@ from api.cli.generation_flags import with_setting_flags
 from api.cli.generation_output import print_result, result_json
 from api.cli.init_image import InitImageOpt, init_image_option
 from api.cli.loras import LoraOpt, checked_library, lora_flags
+from api.cli.profile_option import ProfileOpt, owner_of, profile_flag
 from api.cli.references import NoStyleRefOpt, RefOpt, style_ref_options
 from api.wiring.services import Components
+from generation.blend_parts import blend_weights, parse_blend
 from generation.errors import ClipMismatchError, GenerationError
 from generation.options import MODE_HELP, RequestMode, palp_from, settings_from
 from generation.request import GenerationRequest
@@ -94,6 +96,7 @@ def generate(
     ] = None,
     *,
     user: UserOpt,
+    profile_name: ProfileOpt = None,
     model: Annotated[
         str | None,
         typer.Option(help="Hub id, diffusers folder, .safetensors file, or 'tiny' (noise)."),
@@ -133,6 +136,14 @@ def generate(
     no_style_ref: NoStyleRefOpt = False,
     init_image: InitImageOpt = None,
     lora: LoraOpt = None,
+    blend: Annotated[
+        str | None,
+        typer.Option(
+            "--blend",
+            metavar="NAME:W,...",
+            help="Mix USER's profiles by weight, e.g. default:0.7,zines:0.3 (normalised).",
+        ),
+    ] = None,
     **options: Any,
 ) -> None:
     """Render PROMPT in USER's taste; writes PNGs that record what was applied."""
@@ -163,6 +174,7 @@ def generate(
     for note in notes:
         err.print(f"[yellow]note:[/yellow] {note}", soft_wrap=True)
     try:
+        weights = blend_weights(parse_blend(blend)) if blend is not None else None
         settings = settings_from(options, mode)
         prompt = check_prompt(prompt)
         negative_prompt = check_prompt(negative_prompt, what="negative prompt", allow_empty=True)
@@ -189,7 +201,7 @@ def generate(
 
         _fail(describe_validation_error(error))
     components = Components()
-    components.accounts.require(user)
+    owner = owner_of(components, user, profile_name)
     try:  # every LoRA found and checked before the model loads
         loras, lora_notes = checked_library(
             components.settings, lora_paths, request.settings, recorded
@@ -198,6 +210,17 @@ def generate(
         _fail(str(error))
     for note in lora_notes:
         err.print(f"[yellow]note:[/yellow] {note}", soft_wrap=True)
+    if weights is not None:
+        parts = [
+            {"name": name, "owner": components.profiles.owner(user, name), "weight": weight}
+            for name, weight in weights.items()
+        ]
+        try:
+            request = GenerationRequest.model_validate({**request.model_dump(), "blend": parts})
+        except ValidationError as error:
+            from api.errors import describe_validation_error
+
+            _fail(describe_validation_error(error))
     loading = model_settings(components, single_file_config, clip_model)
     model_name = model or loading.model
     _ensure_downloaded(model_name, pull)  # before torch loads: a missing model is said at once
@@ -241,7 +264,7 @@ def generate(
             rendered = render_request(
                 generator,
                 store,
-                user,
+                owner,
                 request,
                 keep(
                     file_sink(
@@ -271,6 +294,9 @@ def generate(
         sys.stdout.write(json.dumps(result_json(result, paths) | ranked | flat, indent=2) + "\n")
         return
     print_result(result, paths, rendered.taste_matches)
+    who = f"rebuild {user}{profile_flag(profile_name)}"
+    for note in result.plan.style_skipped:
+        console.print(f"[yellow]note:[/yellow] {note.replace('rebuild USER', who)}")
     if rendered.taste_flat:
         console.print(f"[yellow]note:[/yellow] {FLAT_TASTE_NOTE}")
     if rendered.palp is not None:
@@ -337,67 +363,10 @@ def _ensure_downloaded(model: str, pull: bool) -> None:
     download(model)
 
 
-def score(
-    images: Annotated[
-        list[Path], typer.Argument(help="Image files, folders or glob patterns to score.")
-    ],
-    user: UserOpt,
-    model: Annotated[
-        str | None, typer.Option(help="Pipeline whose CLIP to use ('tiny' uses the tiny CLIP).")
-    ] = None,
-    as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
-    clip_model: ClipModelOpt = None,
-) -> None:
-    """Print a preference score in [0, 1] per image for USER (0.5: indifferent), and the taste
-    match once USER has chosen between images (`tastemaker pick`); files that cannot be read
-    are listed after the scores, and the exit status is then 1."""
-    from api.cli.image_files import expand_images, open_images
-    from api.cli.pick import taste_matches
-    from api.wiring.generation import open_clip
-    from generation.aesthetic import ensure_aesthetic_embedding
-    from generation.scoring import PreferenceScorer
-
-    components = Components()
-    max_pixels = components.settings.max_input_pixels
-    opened, unread = open_images(expand_images(images), max_pixels=max_pixels)
-    if not opened:
-        _fail("no image could be read: " + "; ".join(unread))
-    components.accounts.require(user)
-    loading = model_settings(components, None, clip_model)
-    try:
-        try:
-            clip = open_clip(loading, model=model)
-        except GenerationError as error:
-            _fail(explain_model_error(error, model or loading.model, loading))
-        profile = ensure_aesthetic_embedding(
-            components.store, components.store.profile(user), clip, components.blobs
-        )
-        scores = PreferenceScorer(clip).score([image for _, image in opened], profile)
-        matches = taste_matches(components, user, clip, [image for _, image in opened])
-    except GenerationError as error:
-        _fail(str(error))
-    paths = [path for path, _ in opened]
-    per_image: list[float | None] = list(matches) if matches else [None] * len(paths)
-    if as_json:
-        rows: list[dict[str, object]] = [
-            {"image": str(p), **s.model_dump(), **({"taste_match": m} if matches else {})}
-            for p, s, m in zip(paths, scores, per_image, strict=True)
-        ]
-        rows += [{"not_scored": problem} for problem in unread]
-        sys.stdout.write(json.dumps(rows, indent=2) + "\n")
-    else:
-        for path, result, match in zip(paths, scores, per_image, strict=True):
-            taste = "" if match is None else f"taste {match:.3f}  "
-            console.print(f"{result.score:.3f}  {taste}{path}")
-    for problem in unread:
-        err.print(f"[yellow]not scored:[/yellow] {problem}", soft_wrap=True)
-    if unread:
-        raise typer.Exit(1)
-
-
 def register(app: typer.Typer) -> None:
     """Add ``generate``, ``score`` and the aesthetic-embedding import/export to the main app."""
     from api.cli.aesthetic import aesthetic_export, aesthetic_import
+    from api.cli.score import score
 
     app.command("generate")(generate)
     app.command("score")(score)

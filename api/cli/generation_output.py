@@ -45,6 +45,11 @@ def print_result(
         console.print(table)
     else:
         console.print("no attributes in this profile yet: the image follows the prompt only")
+    if plan.blend:
+        mix = ", ".join(f"{name} {weight:.2f}" for name, weight in plan.blend.items())
+        console.print(f"blend:          {mix}")
+        for note in plan.blend_notes:
+            console.print(f"  {note}", soft_wrap=True)
     console.print(f"liked (VP+):    {plan.positive_text or '-'}  [{plan.positive_tokens} tokens]")
     console.print(f"disliked (VP−): {plan.negative_text or '-'}  [{plan.negative_tokens} tokens]")
     for note in plan.cut:

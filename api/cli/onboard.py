@@ -11,6 +11,7 @@ import typer
 from rich.console import Console
 
 from api.cli.generate import SingleFileConfigOpt, explain_model_error, model_settings
+from api.cli.profile_option import ProfileOpt, profile_flag
 from api.cli.users import CreateOpt, user_for_writing
 from api.cli.words import count
 from api.wiring.services import Components
@@ -56,6 +57,7 @@ def _extraction_json(extraction: Extraction) -> dict[str, Any]:
 
 def onboard(
     user: Annotated[str, typer.Argument(help="The person's user id.")],
+    profile_name: ProfileOpt = None,
     gallery: Annotated[
         Path | None, typer.Option("--gallery", help="A gallery folder with manifest.json.")
     ] = None,
@@ -68,17 +70,18 @@ def onboard(
 
     components = Components()
     user_for_writing(components.accounts, user, create=create)
+    owner = components.profiles.owner(user, profile_name)
 
     with waiting.status("getting the first image ready…"):
         agent = build_agent(components, gallery)
-        session_id = None if new else agent.active_session(user)
-        turn = agent.resume(session_id) if session_id else agent.start(user)
+        session_id = None if new else agent.active_session(owner)
+        turn = agent.resume(session_id) if session_id else agent.start(owner)
     while True:
         console.print(f"[bold cyan]tastemaker:[/] {turn.text}")
         if turn.image_path is not None:
             console.print(f"  [dim]image:[/] {turn.image_path}")
         if turn.finished:
-            console.print(f"See it with: tastemaker prefs show {user}")
+            console.print(f"See it with: tastemaker prefs show {user}{profile_flag(profile_name)}")
             return
         line = sys.stdin.readline()
         if not line:  # end of input: the session stays open and resumes next time

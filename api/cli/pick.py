@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING, Annotated
 import typer
 from rich.console import Console
 
+from api.cli.profile_option import ProfileOpt
 from api.cli.users import CreateOpt, user_for_writing
 from api.cli.words import count
 from api.wiring.services import Components
@@ -32,6 +33,7 @@ SHOWN_AT_THE_END = 3
 
 def pick(
     user: Annotated[str, typer.Argument(help="The person's user id.")],
+    profile_name: ProfileOpt = None,
     rounds: Annotated[int, typer.Option("--rounds", min=1, max=200, help="Pairs to show.")] = 10,
     gallery: Annotated[
         Path | None, typer.Option("--gallery", help="A gallery folder with manifest.json.")
@@ -44,9 +46,10 @@ def pick(
 
     components = Components()
     user_for_writing(components.accounts, user, create=create)
+    owner = components.profiles.owner(user, profile_name)
     with waiting.status("getting the images ready…"):
         taste = build_taste(components, build_gallery(components.settings, gallery))
-        pair = taste.next_pair(user, None)
+        pair = taste.next_pair(owner, None)
     answered = 0
     for number in range(1, rounds + 1):
         if pair is None or pair.right is None:
@@ -59,18 +62,18 @@ def pick(
         answer = _read_answer()
         if answer is None:
             break
-        answered_id, pair = pair.id, taste.answer(user, None, pair.id, answer)
+        answered_id, pair = pair.id, taste.answer(owner, None, pair.id, answer)
         answered += answer != "skip"
-        if taste.asks_why(user, answered_id) is not None and not _ask_why(
-            components, taste, user, answered_id
+        if taste.asks_why(owner, answered_id) is not None and not _ask_why(
+            components, taste, owner, answered_id
         ):
             break
-    ranking = taste.ranking(user)
+    ranking = taste.ranking(owner)
     console.print(
-        f"Learned from {count(taste.counted(user), 'choice')} ({count(answered, 'new one')} now)."
+        f"Learned from {count(taste.counted(owner), 'choice')} ({count(answered, 'new one')} now)."
     )
-    _save_chosen(components, taste, user)
-    if taste.counted(user):
+    _save_chosen(components, taste, owner)
+    if taste.counted(owner):
         liked = ", ".join(r.image.id for r in ranking[:SHOWN_AT_THE_END])
         disliked = ", ".join(r.image.id for r in ranking[-SHOWN_AT_THE_END:])
         console.print(f"What I think you like: {liked}\nand don't like: {disliked}")

@@ -14,6 +14,7 @@ from rich.table import Table
 
 from api.cli import prefs_images, prefs_presets
 from api.cli.ids import resolve_prefix
+from api.cli.profile_option import ProfileOpt, named, owner_of
 from api.cli.users import CreateOpt, user_for_writing
 from api.cli.words import count
 from api.wiring.services import Components
@@ -80,6 +81,7 @@ def add(
     ] = None,
     strength: Annotated[float, typer.Option(min=0.0, max=1.0, help="0 to 1.")] = 0.7,
     create: CreateOpt = False,
+    profile_name: ProfileOpt = None,
 ) -> None:
     """Add a liked or disliked attribute (a new user needs --create, except the very first)."""
     components = Components()
@@ -91,13 +93,14 @@ def add(
         source="cli",
     )
     user_for_writing(components.accounts, user, create=create)
+    owner = components.profiles.owner(user, profile_name)
     if category is None:
         from preference_store.categories import CategoryGuesser
 
         guessed = CategoryGuesser(components.embedder).guess(draft.text)
         draft = draft.model_copy(update={"category": guessed})
     change = f"prefs add: {polarity.value} {draft.text}"  # `prefs versions` shows words, not ids
-    (stored,) = components.store.add(user, [draft], reason=change)
+    (stored,) = components.store.add(owner, [draft], reason=change)
     console.print(
         f"{stored.polarity.value} [bold]{stored.text}[/] ({stored.category.value}, "
         f"strength {stored.strength:.2f}) id {stored.id}",
@@ -113,23 +116,30 @@ VersionOpt = Annotated[
 ]
 
 
-def _profile(components: Components, user: str, version: int | None) -> Profile:
+def _profile(
+    components: Components, user: str, profile_name: str | None, version: int | None
+) -> Profile:
     """The current profile, or a past version, straight from the version log; attributes
     strongest first, as the store lists them."""
-    components.accounts.require(user)
+    owner = owner_of(components, user, profile_name)
     history = components.history
     if version is not None:
-        profile = history.get(user, version)
+        profile = history.get(owner, version)
     else:
-        profile = history.latest(user) or Profile(user_id=user)
+        profile = history.latest(owner) or Profile(user_id=owner)
     ranked = sorted(profile.attributes, key=lambda a: (-a.strength, a.text))
     return profile.model_copy(update={"attributes": ranked})
 
 
 @app.command()
-def show(user: UserArg, as_json: JsonOpt = False, version: VersionOpt = None) -> None:
+def show(
+    user: UserArg,
+    as_json: JsonOpt = False,
+    version: VersionOpt = None,
+    profile_name: ProfileOpt = None,
+) -> None:
     """List a person's attributes grouped by category and polarity."""
-    profile = _profile(Components(), user, version)
+    profile = _profile(Components(), user, profile_name, version)
     if as_json:
         _print_json([_attribute_json(a) for a in profile.attributes])
         return
@@ -140,7 +150,8 @@ def show(user: UserArg, as_json: JsonOpt = False, version: VersionOpt = None) ->
         for attribute in attributes
     ]
     current = "" if version is None else " (a past version: `prefs restore` brings it back)"
-    console.print(_table(f"{user} — profile version {profile.version}{current}", rows))
+    title = f"{named(user, profile_name)} — profile version {profile.version}{current}"
+    console.print(_table(title, rows))
     if not rows:
         console.print("No attributes yet: `tastemaker prefs add` or `tastemaker onboard`.")
 
@@ -151,15 +162,18 @@ def search(
     query: Annotated[str, typer.Argument(help="What to look for, in any words.")],
     limit: Annotated[int, typer.Option(min=1, max=100)] = 10,
     as_json: JsonOpt = False,
+    profile_name: ProfileOpt = None,
 ) -> None:
     """Find a person's attributes by meaning, most relevant first."""
     components = Components()
-    components.accounts.require(user)
-    hits = components.store.search(user, query, limit=limit)
+    owner = owner_of(components, user, profile_name)
+    hits = components.store.search(owner, query, limit=limit)
     if as_json:
         _print_json([_attribute_json(h.attribute, score=h.score) for h in hits])
         return
-    console.print(_table(f"{user} — {query!r}", [(h.attribute, h.score) for h in hits]))
+    console.print(
+        _table(f"{named(user, profile_name)} — {query!r}", [(h.attribute, h.score) for h in hits])
+    )
 
 
 def resolve_attribute_id(components: Components, user: str, prefix: str) -> str:
@@ -175,18 +189,20 @@ def resolve_attribute_id(components: Components, user: str, prefix: str) -> str:
 def delete(
     user: UserArg,
     attribute_id: Annotated[str, typer.Argument(help="An id, or any unique start of one.")],
+    profile_name: ProfileOpt = None,
 ) -> None:
     """Delete one attribute."""
     components = Components()
-    components.accounts.require(user)
-    full_id = resolve_attribute_id(components, user, attribute_id)
-    components.store.delete(user, full_id)
+    owner = owner_of(components, user, profile_name)
+    full_id = resolve_attribute_id(components, owner, attribute_id)
+    components.store.delete(owner, full_id)
     console.print(f"deleted {full_id}")
 
 
 @app.command("export")
 def export_(
     user: UserArg,
+    profile_name: ProfileOpt = None,
     fmt: Annotated[
         str, typer.Option("--format", help=f"One of {', '.join(prefs_presets.EXPORT_FORMATS)}.")
     ] = prefs_presets.PROFILE_FORMAT,
@@ -199,16 +215,16 @@ def export_(
 
     prefs_presets.check_format(fmt, out)
     components = Components()
+    owner = owner_of(components, user, profile_name)
     if fmt != prefs_presets.PROFILE_FORMAT:
-        done = prefs_presets.export_presets(components, user, fmt, out)
+        done = prefs_presets.export_presets(components, owner, fmt, out)
         if isinstance(done, bytes):
             sys.stdout.write(done.decode("utf-8"))
         else:
             console.print(done)
         return
-    components.accounts.require(user)
     taste = ChoiceStore(components.engine)
-    document = export_profile(components.store, user, components.styles, taste)
+    document = export_profile(components.store, owner, components.styles, taste)
     if out is None:
         _print_json(document)
         return
@@ -220,10 +236,19 @@ def export_(
 @app.command("import")
 def import_(
     file: Annotated[str, typer.Argument(help="A file from `prefs export`, or - for stdin.")],
+    profile_name: Annotated[
+        str | None,
+        typer.Option(
+            "--profile",
+            metavar="NAME",
+            help="Import one profile's document into this profile of its user (made if "
+            "missing); without it the document's profiles are all restored.",
+        ),
+    ] = None,
 ) -> None:
-    """Restore a profile from an export (creates the user if needed)."""
+    """Restore a person's profiles from an export (creates the user if needed)."""
     from preference_store.choices import ChoiceStore
-    from preference_store.transfer import check_import, import_profile
+    from preference_store.transfer import PROFILE, PROFILES, check_import, import_person
 
     raw = sys.stdin.read() if file == "-" else Path(file).read_text(encoding="utf-8")
     try:
@@ -232,27 +257,35 @@ def import_(
         raise ValueError(f"{file} is not JSON: {error.msg} (line {error.lineno})") from error
     except RecursionError:
         raise ValueError(f"{file} nests JSON too deeply to be a profile export") from None
+    if not isinstance(document, dict):
+        raise ValueError(f"{file} is not a profile export (a JSON object)")
+    if profile_name is not None:
+        if document.get(PROFILES):
+            raise ValueError("this export holds several profiles: import it without --profile")
+        document = {**document, PROFILE: profile_name}
     user = check_import(document).profile.user_id  # everything checked before anything written
     components = Components()
     components.accounts.ensure(user)
     taste = ChoiceStore(components.engine)
-    profile = import_profile(components.store, document, components.styles, taste)
+    profile = import_person(components.store, document, components.styles, taste)
+    extra = len(document.get(PROFILES) or {})
+    also = f", and {count(extra, 'named profile')}" if extra else ""
     console.print(
-        f"imported {count(len(profile.attributes), 'attribute')} for {user} "
-        f"(version {profile.version})"
+        f"imported {count(len(profile.attributes), 'attribute')} for "
+        f"{named(user, document.get(PROFILE))} (version {profile.version}){also}"
     )
 
 
 @app.command()
-def versions(user: UserArg, as_json: JsonOpt = False) -> None:
+def versions(user: UserArg, profile_name: ProfileOpt = None, as_json: JsonOpt = False) -> None:
     """List a person's profile versions, oldest first: what changed and when."""
     components = Components()
-    components.accounts.require(user)
-    history = components.history.list(user)
+    owner = owner_of(components, user, profile_name)
+    history = components.history.list(owner)
     if as_json:
         _print_json([info.model_dump(mode="json") for info in history])
         return
-    table = Table(title=f"{user} — profile versions", title_justify="left")
+    table = Table(title=f"{named(user, profile_name)} — profile versions", title_justify="left")
     for column in ("version", "when (UTC)", "attributes", "change"):
         table.add_column(column)
     for info in history:
@@ -274,22 +307,27 @@ def diff(
         typer.Argument(min=1, max=MAX_VERSION, help="The newer version; current if left out."),
     ] = None,
     as_json: JsonOpt = False,
+    profile_name: ProfileOpt = None,
 ) -> None:
     """Show what changed between two versions of a person's profile."""
     from preference_store.versions import diff_profiles
 
     components = Components()
-    before = Profile(user_id=user) if old == 0 else _profile(components, user, old)
-    after = _profile(components, user, new)
+    after = _profile(components, user, profile_name, new)
+    before = (
+        Profile(user_id=after.user_id)
+        if old == 0
+        else _profile(components, user, profile_name, old)
+    )
     changes = diff_profiles(before, after)
     if as_json:
         _print_json(changes.model_dump(mode="json"))
         return
-    _print_diff(changes)
+    _print_diff(changes, named(user, profile_name))
 
 
-def _print_diff(changes: ProfileDiff) -> None:
-    console.print(f"{changes.user_id}: version {changes.from_version} → {changes.to_version}")
+def _print_diff(changes: ProfileDiff, who: str) -> None:
+    console.print(f"{who}: version {changes.from_version} → {changes.to_version}")
     for attribute in changes.added:
         console.print(f"[green]+ {_describe(attribute)}[/]")
     for attribute in changes.removed:
@@ -326,14 +364,15 @@ def restore(
     version: Annotated[
         int, typer.Argument(min=1, max=MAX_VERSION, help="The version to bring back.")
     ],
+    profile_name: ProfileOpt = None,
 ) -> None:
     """Make a past version current again, as a new version (history is never rewritten)."""
     components = Components()
-    components.accounts.require(user)
+    owner = owner_of(components, user, profile_name)
     store = components.store
-    restored = store.restore(store.profile_at(user, version), reason=f"restore version {version}")
+    restored = store.restore(store.profile_at(owner, version), reason=f"restore version {version}")
     console.print(
-        f"restored version {version} of {user} as version {restored.version} "
+        f"restored version {version} of {named(user, profile_name)} as version {restored.version} "
         f"({count(len(restored.attributes), 'attribute')})"
     )
 

@@ -16,6 +16,7 @@ from rich.console import Console
 from rich.table import Table
 
 from api.cli.ids import resolve_prefix
+from api.cli.profile_option import ProfileOpt, named, owner_of
 from api.cli.words import count
 from api.wiring.services import Components
 
@@ -41,6 +42,7 @@ def _where(reaction: ImageReaction, blobs: BlobStore) -> str:
 
 def images(
     user: Annotated[str, typer.Argument(help="The person's user id.")],
+    profile_name: ProfileOpt = None,
     remove: Annotated[
         str | None, typer.Option("--remove", help="Forget this image (an id or its start).")
     ] = None,
@@ -52,22 +54,22 @@ def images(
 ) -> None:
     """List the images USER liked and disliked (or --remove one, or --keep them by content)."""
     components = Components()
-    components.accounts.require(user)
-    profile = components.store.profile(user, with_aesthetic=False)
+    owner = owner_of(components, user, profile_name)
+    profile = components.store.profile(owner, with_aesthetic=False)
     rows = [("liked", r) for r in profile.liked_images]
     rows += [("disliked", r) for r in profile.disliked_images]
     if remove is not None:
         chosen = resolve_prefix(remove, [r.image_id for _, r in rows], what="image id")
         if chosen is None:
-            err.print(f"[red]error:[/red] {user} has no image {remove!r}")
+            err.print(f"[red]error:[/red] {named(user, profile_name)} has no image {remove!r}")
             raise typer.Exit(1)
         components.store.set_images(
-            user,
+            owner,
             [r for r in profile.liked_images if r.image_id != chosen],
             [r for r in profile.disliked_images if r.image_id != chosen],
             reason=f"removed image {chosen}",
         )
-        console.print(f"removed {chosen} from {user}'s images")
+        console.print(f"removed {chosen} from {named(user, profile_name)}'s images")
         return
     if keep:
         from api.wiring.kept_images import keep_files_by_content
@@ -75,8 +77,10 @@ def images(
         liked, moved = keep_files_by_content(profile.liked_images, components.blobs)
         disliked, more = keep_files_by_content(profile.disliked_images, components.blobs)
         if moved + more:
-            components.store.set_images(user, liked, disliked, reason="images kept by content")
-        console.print(f"kept {count(moved + more, 'image')} of {user}'s by content")
+            components.store.set_images(owner, liked, disliked, reason="images kept by content")
+        console.print(
+            f"kept {count(moved + more, 'image')} of {named(user, profile_name)}'s by content"
+        )
         return
     if as_json:
         listed = [
@@ -85,7 +89,9 @@ def images(
         ]
         sys.stdout.write(json.dumps(listed, indent=2) + "\n")
         return
-    table = Table(title=f"{user}: {count(len(rows), 'image')}", title_justify="left")
+    table = Table(
+        title=f"{named(user, profile_name)}: {count(len(rows), 'image')}", title_justify="left"
+    )
     for column in ("id", "reaction", "weight", "kept"):
         table.add_column(column)
     for how, reaction in rows:

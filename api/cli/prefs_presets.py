@@ -30,14 +30,14 @@ def check_format(fmt: str, out: Path | None) -> None:
         raise InvalidPreset(f"--out {out} is a folder; {fmt} is one file")
 
 
-def export_presets(components: Components, user: str, fmt: str, out: Path | None) -> bytes | str:
-    """The bytes to print (``out`` None), or the message after writing ``out``."""
+def export_presets(components: Components, owner: str, fmt: str, out: Path | None) -> bytes | str:
+    """The bytes to print (``out`` None), or the message after writing ``out``, for the profile
+    ``owner`` (its account already checked)."""
     from api.presets import preset_file
 
-    components.accounts.require(user)
     kind = PresetFormat(fmt)
     existing = _read_existing(out) if kind is PresetFormat.A1111_STYLES and out else None
-    made = preset_file(components.store, components.styles, components.blobs, user, kind, existing)
+    made = preset_file(components.store, components.styles, components.blobs, owner, kind, existing)
     if kind is PresetFormat.BUNDLE:
         assert out is not None  # check_format
         write_folder(made.files, out)

@@ -13,6 +13,7 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 
 from api.cli.ids import resolve_prefix
 from api.cli.image_files import expand_images
+from api.cli.profile_option import ProfileOpt, named, owner_of, profile_flag
 from api.cli.words import count
 from api.wiring.services import Components
 from generation.errors import GenerationError
@@ -54,14 +55,14 @@ def _resolve(components: Components, user: str, prefix: str) -> str:
     return found
 
 
-class _StopOnInterrupt:
+class StopOnInterrupt:
     """Ctrl-C asks training to stop after the current step (the vectors so far are kept)."""
 
     def __init__(self) -> None:
         self.requested = False
         self._previous: object = None
 
-    def __enter__(self) -> _StopOnInterrupt:
+    def __enter__(self) -> StopOnInterrupt:
         self._previous = signal.signal(signal.SIGINT, self._handle)
         return self
 
@@ -105,6 +106,7 @@ def train(
         list[Path] | None,
         typer.Argument(metavar="[IMAGES]...", help="More moodboard files (as after --images)."),
     ] = None,
+    profile_name: ProfileOpt = None,
 ) -> None:
     """Learn USER's style token from the images they liked (or disliked, with --negative)."""
     from generation.style_library import reaction_images, train_for_profile
@@ -132,9 +134,9 @@ def train(
             reaction_images(supplied, max_pixels=max_pixels)
     except GenerationError as error:
         _fail(str(error))
-    components.accounts.require(user)
+    owner = owner_of(components, user, profile_name)
     model_name = model or components.settings.model
-    profile = components.store.profile(user, with_aesthetic=False)
+    profile = components.store.profile(owner, with_aesthetic=False)
     try:
         if not supplied:  # the profile's own images: checked before the model loads
             reaction_images(
@@ -157,7 +159,7 @@ def train(
             known = {r.image_id for r in profile.liked_images}
             liked = profile.liked_images + [r for r in supplied if r.image_id not in known]
             disliked = profile.disliked_images
-            profile = components.store.set_images(user, liked, disliked, reason="moodboard")
+            profile = components.store.set_images(owner, liked, disliked, reason="moodboard")
             chosen = {r.image_id for r in supplied}
             kept = [r for r in profile.liked_images if r.image_id in chosen]
             profile = profile.model_copy(update={"liked_images": kept})
@@ -173,7 +175,7 @@ def train(
                 console=err,
                 transient=True,
             ) as progress,
-            _StopOnInterrupt() as stop,
+            StopOnInterrupt() as stop,
         ):
             task = progress.add_task("training", total=config.steps, loss="-")
             trained = train_for_profile(
@@ -189,6 +191,7 @@ def train(
                 should_stop=stop,
                 blobs=components.blobs,
                 max_pixels=max_pixels,
+                label=f"{user}-{profile_name}" if owner != user else None,
             )
     except GenerationError as error:
         _fail(str(error))
@@ -208,7 +211,8 @@ def train(
     if record.cancelled:
         console.print(
             "kept, but not the default (a cancelled training never is): "
-            f"`tastemaker style use {record.id[:8]} --user {user}` to use it"
+            f"`tastemaker style use {record.id[:8]} --user {user}{profile_flag(profile_name)}` "
+            "to use it"
         )
 
 
@@ -217,14 +221,17 @@ def _mean(values: list[float]) -> float:
 
 
 @app.command("list")
-def list_(user: UserOpt) -> None:
+def list_(user: UserOpt, profile_name: ProfileOpt = None) -> None:
     """The person's tokens, newest first; "default" marks the one generation uses for each
     model (the newest finished training, or the one chosen with `style use`)."""
     components = Components()
-    components.accounts.require(user)
-    records = components.styles.list_tokens(user)
+    owner = owner_of(components, user, profile_name)
+    records = components.styles.list_tokens(owner)
     if not records:
-        console.print(f"{user} has no style tokens yet: `tastemaker style train --user {user}`")
+        console.print(
+            f"{named(user, profile_name)} has no style tokens yet: `tastemaker style train "
+            f"--user {user}{profile_flag(profile_name)}`"
+        )
         return
     defaults = default_ids(records)
     for r in records:  # one line per token: readable, and greppable in scripts
@@ -239,11 +246,11 @@ def list_(user: UserOpt) -> None:
 
 
 @app.command("use")
-def use(user: UserOpt, token_id: TokenIdArg) -> None:
+def use(user: UserOpt, token_id: TokenIdArg, profile_name: ProfileOpt = None) -> None:
     """Make a token the default for its model (until another `use` or a newer training)."""
     components = Components()
-    components.accounts.require(user)
-    record = components.styles.choose(user, _resolve(components, user, token_id))
+    owner = owner_of(components, user, profile_name)
+    record = components.styles.choose(owner, _resolve(components, owner, token_id))
     kind = "negative" if record.negative else "positive"
     console.print(
         f"{record.name} {record.id} ({record.status()}) is now the {kind} default "
@@ -271,6 +278,7 @@ def export(
             "palp`) as a LoRA .safetensors that A1111 and ComfyUI load.",
         ),
     ] = None,
+    profile_name: ProfileOpt = None,
 ) -> None:
     """Write a token as diffusers' learned_embeds.safetensors or an A1111 embedding (or, with
     --palp, a PALP adapter as a LoRA)."""
@@ -287,14 +295,17 @@ def export(
     if fmt == "diffusers" and out.suffix == ".pt":
         _fail("diffusers token files are .safetensors or .bin")
     components = Components()
-    components.accounts.require(user)
+    owner = owner_of(components, user, profile_name)
     styles = components.styles
     if token_id is None:
-        found = styles.latest(user, model, negative=negative)
+        found = styles.latest(owner, model, negative=negative)
         if found is None:
-            _fail(f"{user} has no default {'negative ' if negative else ''}style token to export")
+            _fail(
+                f"{named(user, profile_name)} has no default "
+                f"{'negative ' if negative else ''}style token to export"
+            )
         token_id = found[0].id
-    record, blob = styles.get(user, _resolve(components, user, token_id))
+    record, blob = styles.get(owner, _resolve(components, owner, token_id))
     data = export_token(
         from_blob(blob), name=record.name, fmt=fmt, suffix=out.suffix, step=record.steps
     )
@@ -321,6 +332,7 @@ def import_(
     file: Annotated[Path, typer.Argument(help="A diffusers or A1111 token file.")],
     model: ModelOpt = None,
     negative: Annotated[bool, typer.Option("--negative", help="Use it as negative token.")] = False,
+    profile_name: ProfileOpt = None,
 ) -> None:
     """Add a token file made by diffusers, A1111 or ComfyUI, checked against the model."""
     from api.wiring.generation import open_models
@@ -330,13 +342,13 @@ def import_(
         _fail(f"{file} is not a file")
     data = file.read_bytes()
     components = Components()
-    components.accounts.require(user)
+    owner = owner_of(components, user, profile_name)
     try:
         models = open_models(components.settings, model=model or components.settings.model)
         imported = import_token_file(
             models.pipeline,
             model=models.name,
-            user_id=user,
+            user_id=owner,
             data=data,
             filename=file.name,
             styles=components.styles,
@@ -352,10 +364,10 @@ def import_(
 
 
 @app.command("delete")
-def delete(user: UserOpt, token_id: TokenIdArg) -> None:
+def delete(user: UserOpt, token_id: TokenIdArg, profile_name: ProfileOpt = None) -> None:
     """Forget one token."""
     components = Components()
-    components.accounts.require(user)
-    full_id = _resolve(components, user, token_id)
-    components.styles.delete(user, full_id)
+    owner = owner_of(components, user, profile_name)
+    full_id = _resolve(components, owner, token_id)
+    components.styles.delete(owner, full_id)
     console.print(f"deleted {full_id}")

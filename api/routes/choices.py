@@ -15,7 +15,7 @@ from fastapi import APIRouter, Path
 
 from agent.pick_why import WHY_QUESTION
 from api.deps import (
-    CurrentUser,
+    CurrentOwner,
     ExtractorDep,
     OnboardingDep,
     SlowLaneDep,
@@ -59,17 +59,17 @@ def _pair(taste: TasteService, choice: Choice | None) -> PairOut | None:
 
 @router.get("/v1/onboarding/{session_id}/pair")
 def get_pair(
-    user: CurrentUser, onboarding: OnboardingDep, taste: TasteDep, session_id: SessionId
+    owner: CurrentOwner, onboarding: OnboardingDep, taste: TasteDep, session_id: SessionId
 ) -> PairOut | None:
     """The two images to choose between (the same pair until it is answered); null when
     every pair of the gallery has been shown."""
-    onboarding.require_own(user, session_id)
-    return _pair(taste, taste.next_pair(user, session_id))
+    onboarding.require_own(owner, session_id)
+    return _pair(taste, taste.next_pair(owner, session_id))
 
 
 @router.post("/v1/onboarding/{session_id}/choices", responses={409: {"model": Problem}})
 def post_choice(
-    user: CurrentUser,
+    owner: CurrentOwner,
     onboarding: OnboardingDep,
     taste: TasteDep,
     session_id: SessionId,
@@ -77,9 +77,9 @@ def post_choice(
 ) -> PairOut | None:
     """Answer a pair (`left`, `right`, `neither` or `skip`); the taste model retrains at once.
     Gives the next pair, or null when the gallery is exhausted."""
-    onboarding.require_own(user, session_id)
-    following = _pair(taste, taste.answer(user, session_id, body.pair_id, body.choice))
-    picked = taste.asks_why(user, body.pair_id)  # a surprising pick, now and then
+    onboarding.require_own(owner, session_id)
+    following = _pair(taste, taste.answer(owner, session_id, body.pair_id, body.choice))
+    picked = taste.asks_why(owner, body.pair_id)  # a surprising pick, now and then
     if following is not None and picked is not None:
         why = WhyAsk(pair_id=body.pair_id, image_id=picked, question=WHY_QUESTION)
         following = following.model_copy(update={"why": why})
@@ -90,7 +90,7 @@ def post_choice(
     "/v1/onboarding/{session_id}/choices/{pair_id}/why", responses={409: {"model": Problem}}
 )
 async def post_why(
-    user: CurrentUser,
+    owner: CurrentOwner,
     onboarding: OnboardingDep,
     taste: TasteDep,
     store: StoreDep,
@@ -105,9 +105,9 @@ async def post_why(
     question did not follow, 409 for a second answer."""
 
     def explain() -> WhyOut:
-        onboarding.require_own(user, session_id)
+        onboarding.require_own(owner, session_id)
         learned = taste.explain(
-            user,
+            owner,
             session_id,
             pair_id,
             body.text,
@@ -120,13 +120,13 @@ async def post_why(
 
 
 @router.get("/v1/preferences/taste")
-def get_taste(user: CurrentUser, taste: TasteDep) -> TasteOut:
+def get_taste(owner: CurrentOwner, taste: TasteDep) -> TasteOut:
     """What the taste model thinks you like: the gallery best first, with each image's taste
     match (0-1; 0.5: no opinion), how many choices it learned from, and how often your
     answers agreed with what it predicted."""
-    agreement, compared = taste.agreement(user)
+    agreement, compared = taste.agreement(owner)
     return TasteOut(
-        choices=taste.counted(user),
+        choices=taste.counted(owner),
         ranking=[
             RankedImageOut(
                 image_id=r.image.id,
@@ -134,7 +134,7 @@ def get_taste(user: CurrentUser, taste: TasteDep) -> TasteOut:
                 url=image_url(r.image.id),
                 taste_match=r.taste_match,
             )
-            for r in taste.ranking(user)
+            for r in taste.ranking(owner)
         ],
         agreement=agreement,
         agreement_of=compared,

@@ -87,7 +87,7 @@ def _as_choice(taste: TasteService, blobs: BlobStore, job: Job, liked: bool) -> 
     try:
         with Image.open(io.BytesIO(data)) as image:
             picture = image.convert("RGB")
-        taste.react(job.user_id, image_id, picture, getattr(job.request, "prompt", None), liked)
+        taste.react(job.owner, image_id, picture, getattr(job.request, "prompt", None), liked)
     except Exception:
         log.exception("feedback on %s was not counted as a choice", job.id)
 

@@ -17,9 +17,11 @@ from pydantic import ValidationError
 
 from api.deps import (
     BlobsDep,
+    CurrentOwner,
     CurrentUser,
     JobsDep,
     SettingsDep,
+    StoreDep,
 )
 from api.errors import (
     Conflict,
@@ -39,6 +41,7 @@ from api.generation_schemas import (
 )
 from api.schemas import Problem
 from api.settings import Settings, raised_by
+from generation.blend_parts import BlendPart, blend_weights
 from generation.lora_files import lora_files
 from generation.options import palp_from, settings_from
 from generation.reference_files import ReferenceFiles
@@ -58,6 +61,7 @@ from jobs.repository import (
     QueueFull,
     UserJobLimit,
 )
+from preference_store.store import PreferenceStore
 
 router = APIRouter(
     prefix="/v1/generations",
@@ -92,6 +96,16 @@ def check_limits(body: GenerationCreate, settings: Settings) -> GenerationSettin
     if (body.candidates or 0) > settings.max_images:
         raise Unprocessable(f"candidates: at most {settings.max_images} per generation here")
     return settings_from(given, body.request_mode)
+
+
+def _blend(store: PreferenceStore, user: str, weights: dict[str, float]) -> list[BlendPart]:
+    """The caller's profiles a blend names, with normalised weights: an unknown name is a 404
+    (resolved within the caller's own account), all-zero weights a 422."""
+    normalised = blend_weights(weights)
+    return [
+        BlendPart(name=name, owner=store.profiles.owner(user, name), weight=weight)
+        for name, weight in normalised.items()
+    ]
 
 
 def image_urls(job: Job, variant: str) -> list[str]:
@@ -154,11 +168,13 @@ def own_job(runner: JobQueue, user: str, job_id: str, *, any_kind: bool = False)
 )
 def create_generation(
     user: CurrentUser,
+    owner: CurrentOwner,
     settings: SettingsDep,
     runner: JobsDep,
     body: GenerationCreate,
     response: Response,
     blobs: BlobsDep,
+    store: StoreDep,
 ) -> GenerationAccepted:
     """Queue a generation of `prompt` in the caller's taste. Follow it with `GET .../{id}` or
     the server-sent events at `.../{id}/events`. A full queue, or more than the per-person
@@ -173,6 +189,7 @@ def create_generation(
         palp = palp_from(body.options(), body.request_mode)
     except ValidationError as error:
         raise Unprocessable(describe_validation_error(error)) from None
+    blend = _blend(store, user, body.blend) if body.blend is not None else None
     try:
         request = GenerationRequest(
             prompt=body.prompt,
@@ -183,6 +200,8 @@ def create_generation(
             style_ref_ids=body.style_ref_ids,
             candidates=body.candidates,
             init_image=body.init_image,
+            owner=None if owner == user else owner,
+            blend=blend,
         )
     except ValidationError as error:
         raise Unprocessable(describe_validation_error(error)) from None
@@ -190,7 +209,7 @@ def create_generation(
     files = ReferenceFiles(blobs)
     init = [body.init_image] if body.init_image else []
     for reference in [*body.style_ref_ids, *init]:  # yours, or not found (whoever owns it)
-        if files.find(user, reference) is None:
+        if files.find(owner, reference) is None:
             raise NotFound(f"no reference {reference} (upload it with POST /v1/references)")
     try:
         job = runner.submit(user, GENERATION, request)

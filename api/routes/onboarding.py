@@ -14,7 +14,7 @@ from fastapi import APIRouter, Path, status
 
 from agent.extraction import question_about
 from agent.onboarding import Turn
-from api.deps import CurrentUser, OnboardingDep, SettingsDep, SlowLaneDep, in_lane
+from api.deps import CurrentOwner, OnboardingDep, SettingsDep, SlowLaneDep, in_lane
 from api.errors import Unprocessable
 from api.routes.gallery import image_url
 from api.schemas import (
@@ -103,15 +103,15 @@ _NEXT = {
 
 
 @router.post("", status_code=status.HTTP_201_CREATED, responses={201: {"links": _NEXT}})
-def start_onboarding(user: CurrentUser, onboarding: OnboardingDep) -> OnboardingStarted:
+def start_onboarding(owner: CurrentOwner, onboarding: OnboardingDep) -> OnboardingStarted:
     """Start a session: the agent's greeting and the first image to comment on."""
-    turn = onboarding.agent.start(user)
+    turn = onboarding.agent.start(owner)
     return OnboardingStarted(id=turn.session_id, message=turn.text, image=_image(turn))
 
 
 @router.post("/{session_id}/messages", responses={409: {"model": Problem}})
 async def send_message(
-    user: CurrentUser,
+    owner: CurrentOwner,
     settings: SettingsDep,
     onboarding: OnboardingDep,
     lane: SlowLaneDep,
@@ -127,7 +127,7 @@ async def send_message(
         )
 
     def reply() -> OnboardingTurnOut:
-        onboarding.require_own(user, session_id)
+        onboarding.require_own(owner, session_id)
         with onboarding.lock(session_id):
             return _turn_out(onboarding.agent.reply(session_id, body.text))
 
@@ -136,7 +136,7 @@ async def send_message(
 
 @router.post("/{session_id}/messages/{message_id}/corrections", responses={409: {"model": Problem}})
 async def correct_message(
-    user: CurrentUser,
+    owner: CurrentOwner,
     onboarding: OnboardingDep,
     lane: SlowLaneDep,
     session_id: SessionId,
@@ -151,7 +151,7 @@ async def correct_message(
     (An edit asks the extractor for the new phrase's category, hence the slow lane.)"""
 
     def correct() -> OnboardingTurnOut:
-        onboarding.require_own(user, session_id)
+        onboarding.require_own(owner, session_id)
         with onboarding.lock(session_id):
             turn = onboarding.agent.correct(
                 session_id, message_id, body.attribute_index, body.action, body.text
@@ -163,13 +163,13 @@ async def correct_message(
 
 @router.post("/{session_id}/resume", responses={409: {"model": Problem}})
 async def resume_onboarding(
-    user: CurrentUser, onboarding: OnboardingDep, lane: SlowLaneDep, session_id: SessionId
+    owner: CurrentOwner, onboarding: OnboardingDep, lane: SlowLaneDep, session_id: SessionId
 ) -> OnboardingTurnOut:
     """Continue after a break or a restart: answers a stored but unanswered message, then
     shows the image where the session stopped."""
 
     def resume() -> OnboardingTurnOut:
-        onboarding.require_own(user, session_id)
+        onboarding.require_own(owner, session_id)
         with onboarding.lock(session_id):
             return _turn_out(onboarding.agent.resume(session_id))
 
@@ -178,10 +178,10 @@ async def resume_onboarding(
 
 @router.post("/{session_id}/finish", responses={409: {"model": Problem}})
 def finish_onboarding(
-    user: CurrentUser, onboarding: OnboardingDep, session_id: SessionId
+    owner: CurrentOwner, onboarding: OnboardingDep, session_id: SessionId
 ) -> OnboardingFinished:
     """Finish now: consolidate what was learned and store it as a new profile version."""
-    onboarding.require_own(user, session_id)
+    onboarding.require_own(owner, session_id)
     with onboarding.lock(session_id):
         turn = onboarding.agent.reply(session_id, "done")
     profile = turn.profile
@@ -194,10 +194,10 @@ def finish_onboarding(
 
 @router.get("/{session_id}")
 def get_transcript(
-    user: CurrentUser, onboarding: OnboardingDep, session_id: SessionId
+    owner: CurrentOwner, onboarding: OnboardingDep, session_id: SessionId
 ) -> TranscriptOut:
     """The whole conversation so far, and the image being discussed."""
-    onboarding.require_own(user, session_id)
+    onboarding.require_own(owner, session_id)
     info = onboarding.sessions.get(session_id)
     assert info is not None
     image = None

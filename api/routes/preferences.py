@@ -1,8 +1,8 @@
 """The caller's preferences: list, search, add, edit, delete, export/import, presets for other
 tools, versions (list, read, diff, restore).
 
-Every call acts on the token's user only; another user's attribute id answers 404 exactly like
-an id that never existed.
+Every call acts on the token's user only, on the profile ``?profile=NAME`` names (the default
+when left out); another user's attribute id answers 404 exactly like an id that never existed.
 """
 
 from __future__ import annotations
@@ -14,7 +14,16 @@ from fastapi import APIRouter, Path, Query, Request, Response, status
 from fastapi.concurrency import run_in_threadpool
 
 from api.bodies import VersionedBodies
-from api.deps import BlobsDep, CurrentUser, SlowLaneDep, StoreDep, StylesDep, TasteDep, in_lane
+from api.deps import (
+    BlobsDep,
+    CurrentOwner,
+    CurrentUser,
+    SlowLaneDep,
+    StoreDep,
+    StylesDep,
+    TasteDep,
+    in_lane,
+)
 from api.presets import PRESET_DOWNLOADS, preset_file
 from api.profile_document import ImportResult, ProfileDocument
 from api.schemas import (
@@ -38,7 +47,13 @@ from preference_store.models import (
     new_id,
 )
 from preference_store.store import PreferenceStore
-from preference_store.transfer import export_profile, import_profile
+from preference_store.transfer import (
+    PROFILE,
+    PROFILES,
+    export_profile,
+    import_person,
+    import_profile,
+)
 from preference_store.versions import ProfileDiff, diff_profiles
 
 router = APIRouter(
@@ -60,7 +75,7 @@ def _preferences_body(store: PreferenceStore, bodies: VersionedBodies, user: str
 
 
 @router.get("", response_model=PreferencesOut)
-async def list_preferences(user: CurrentUser, store: StoreDep, request: Request) -> Response:
+async def list_preferences(owner: CurrentOwner, store: StoreDep, request: Request) -> Response:
     """The caller's attributes grouped by category and polarity, with the profile version."""
     # The hottest read (docs/benchmarks.md, bench/api.py): the JSON is made once per version
     # (api/bodies.py), not validated again by FastAPI per request. On SQLite a kept body is
@@ -68,15 +83,15 @@ async def list_preferences(user: CurrentUser, store: StoreDep, request: Request)
     # threadpool hop cost more than the rest of the request; building one, or asking a database
     # over the network, runs in the threadpool.
     bodies: VersionedBodies = request.app.state.preference_bodies
-    body = bodies.get(user, store.current_version(user)) if store.local_reads else None
+    body = bodies.get(owner, store.current_version(owner)) if store.local_reads else None
     if body is None:
-        body = await run_in_threadpool(_preferences_body, store, bodies, user)
+        body = await run_in_threadpool(_preferences_body, store, bodies, owner)
     return Response(body, media_type="application/json")
 
 
 @router.get("/search")
 def search_preferences(
-    user: CurrentUser,
+    owner: CurrentOwner,
     store: StoreDep,
     q: Annotated[str, Query(min_length=1, max_length=500, description="Words to look for.")],
     limit: Annotated[int, Query(ge=1, le=100)] = 10,
@@ -84,7 +99,7 @@ def search_preferences(
     """The caller's attributes by meaning, most relevant first."""
     return [
         SearchHit(attribute=AttributeOut.of(hit.attribute), score=hit.score)
-        for hit in store.search(user, q, limit=limit)
+        for hit in store.search(owner, q, limit=limit)
     ]
 
 
@@ -95,43 +110,43 @@ def _category_guesser(store: PreferenceStore) -> CategoryGuesser:
 
 
 @router.post("", status_code=status.HTTP_201_CREATED, responses={422: {"model": Problem}})
-def add_preference(user: CurrentUser, store: StoreDep, body: AttributeCreate) -> AttributeOut:
+def add_preference(owner: CurrentOwner, store: StoreDep, body: AttributeCreate) -> AttributeOut:
     """Add one attribute by hand (merged with an existing one of the same text); new version.
     Without a category, it is guessed from the text, as `tastemaker prefs add` does."""
     fields = body.model_dump()
     if fields["category"] is None:
         fields["category"] = _category_guesser(store).guess(body.text)
     draft = AttributeDraft(**fields, evidence=[], source="manual")
-    return AttributeOut.of(store.add(user, [draft], reason="added by hand")[0])
+    return AttributeOut.of(store.add(owner, [draft], reason="added by hand")[0])
 
 
 @router.patch("/{attribute_id}", responses={**NOT_FOUND, 409: {"model": Problem}})
 def edit_preference(
-    user: CurrentUser, store: StoreDep, attribute_id: AttributeId, body: AttributePatch
+    owner: CurrentOwner, store: StoreDep, attribute_id: AttributeId, body: AttributePatch
 ) -> AttributeOut:
     """Change text, category, polarity or strength of one attribute; new version."""
     change = AttributeUpdate(**body.model_dump(exclude_none=True))
-    return AttributeOut.of(store.update(user, attribute_id, change))
+    return AttributeOut.of(store.update(owner, attribute_id, change))
 
 
 @router.delete("/{attribute_id}", status_code=status.HTTP_204_NO_CONTENT, responses=NOT_FOUND)
-def delete_preference(user: CurrentUser, store: StoreDep, attribute_id: AttributeId) -> Response:
+def delete_preference(owner: CurrentOwner, store: StoreDep, attribute_id: AttributeId) -> Response:
     """Forget one attribute; new version (the old one stays readable in past versions)."""
-    store.delete(user, attribute_id)
+    store.delete(owner, attribute_id)
     return Response(status_code=status.HTTP_204_NO_CONTENT)
 
 
 @router.get("/export", response_model=ProfileDocument)
 def export_preferences(
-    user: CurrentUser, store: StoreDep, styles: StylesDep, taste: TasteDep
+    owner: CurrentOwner, store: StoreDep, styles: StylesDep, taste: TasteDep
 ) -> dict[str, Any]:
     """The caller's profile as a versioned JSON document (the CLI's `prefs export`)."""
-    return export_profile(store, user, styles, taste.choices)
+    return export_profile(store, owner, styles, taste.choices)
 
 
 @router.get("/presets/{format}", response_class=Response, responses=PRESET_DOWNLOADS)
 def export_preset(
-    user: CurrentUser,
+    owner: CurrentOwner,
     store: StoreDep,
     styles: StylesDep,
     blobs: BlobsDep,
@@ -140,7 +155,7 @@ def export_preset(
     """The caller's taste as a style preset to download: an A1111 styles.csv row, Fooocus style
     JSON, an InvokeAI style preset, or a zip of them with the style tokens, the liked images
     and a README (the CLI's `prefs export --format`)."""
-    made = preset_file(store, styles, blobs, user, format)
+    made = preset_file(store, styles, blobs, owner, format)
     disposition = f'attachment; filename="{made.filename}"'
     return Response(
         made.data(), media_type=made.media_type, headers={"Content-Disposition": disposition}
@@ -150,13 +165,16 @@ def export_preset(
 @router.post("/import", responses={422: {"model": Problem}})
 async def import_preferences(
     user: CurrentUser,
+    owner: CurrentOwner,
     store: StoreDep,
     styles: StylesDep,
     taste: TasteDep,
     lane: SlowLaneDep,
     body: ProfileDocument,
 ) -> ImportResult:
-    """Replace the caller's profile with an exported one (a new version unless identical).
+    """Replace the caller's profile with an exported one (a new version unless identical); an
+    export of the default profile brings the named profiles it carries back too (each made
+    when missing), and `?profile=NAME` imports a one-profile document into that profile.
 
     A document exported by another account is taken over with fresh attribute ids, so it can
     never touch that account's attributes. Embedding a large import takes seconds of CPU: it
@@ -165,14 +183,23 @@ async def import_preferences(
     document = body.model_dump(mode="json", by_alias=True, exclude_none=True)
 
     def restore() -> ImportResult:
-        owned = _owned_by(user, document, store.profile(user))
-        profile = import_profile(store, owned, styles, taste.choices)
+        def prepare(part: dict[str, Any], to: str) -> dict[str, Any]:
+            return _owned_by(to, part, store.profile(to))
+
+        if owner != user:  # ?profile=NAME: this document goes there, alone
+            if document.get(PROFILES) or document.get(PROFILE):
+                raise InvalidImport("import a document of several profiles without ?profile")
+            profile = import_profile(store, prepare(document, owner), styles, taste.choices)
+        else:
+            named = {k: document[k] for k in (PROFILES, PROFILE) if k in document}
+            own = prepare({k: v for k, v in document.items() if k not in named}, user)
+            profile = import_person(store, own | named, styles, taste.choices, prepare=prepare)
         return ImportResult(version=profile.version, attribute_count=len(profile.attributes))
 
     return await in_lane(lane, restore)
 
 
-def _owned_by(user: str, document: dict[str, Any], current: Profile) -> dict[str, Any]:
+def _owned_by(owner: str, document: dict[str, Any], current: Profile) -> dict[str, Any]:
     """The document as the caller's own, minus what must not come from a client: file paths
     on this server (the worker would open them) and aesthetic embeddings for CLIP models this
     server did not compute for the caller (each model name makes a chromadb collection). Paths
@@ -181,10 +208,10 @@ def _owned_by(user: str, document: dict[str, Any], current: Profile) -> dict[str
     attributes = document.get("attributes", [])
     if not isinstance(attributes, list) or not all(isinstance(a, dict) for a in attributes):
         raise InvalidImport("'attributes' must be a list of attribute objects")
-    foreign = document.get("user_id") != user
+    foreign = document.get("user_id") != owner
     owned = []
     for attribute in attributes:
-        copy = {**attribute, "user_id": user}
+        copy = {**attribute, "user_id": owner}
         if foreign:
             copy["id"] = new_id()
         owned.append(copy)
@@ -201,7 +228,7 @@ def _owned_by(user: str, document: dict[str, Any], current: Profile) -> dict[str
     return {
         **document,
         **images,
-        "user_id": user,
+        "user_id": owner,
         "attributes": owned,
         "aesthetic_embeddings": {
             k: v for k, v in embeddings.items() if k in current.aesthetic_embeddings
@@ -210,32 +237,32 @@ def _owned_by(user: str, document: dict[str, Any], current: Profile) -> dict[str
 
 
 @router.get("/versions")
-def list_versions(user: CurrentUser, store: StoreDep) -> list[ProfileVersionInfo]:
+def list_versions(owner: CurrentOwner, store: StoreDep) -> list[ProfileVersionInfo]:
     """Every version of the caller's profile, oldest first, with why it was made."""
-    return store.versions(user)
+    return store.versions(owner)
 
 
 @router.get("/versions/{version}", responses=NOT_FOUND)
 def get_version(
-    user: CurrentUser, store: StoreDep, version: Annotated[int, Path(ge=0, le=MAX_VERSION)]
+    owner: CurrentOwner, store: StoreDep, version: Annotated[int, Path(ge=0, le=MAX_VERSION)]
 ) -> PreferencesOut:
     """One past (or the current) version exactly as it was."""
-    return PreferencesOut.from_profile(store.profile_at(user, version))
+    return PreferencesOut.from_profile(store.profile_at(owner, version))
 
 
 VersionNumber = Annotated[int, Path(ge=1, le=MAX_VERSION, description="A version number.")]
 
 
 @router.post("/versions/{version}/restore", responses=NOT_FOUND)
-def restore_version(user: CurrentUser, store: StoreDep, version: VersionNumber) -> PreferencesOut:
+def restore_version(owner: CurrentOwner, store: StoreDep, version: VersionNumber) -> PreferencesOut:
     """Make a past version current again, as a new version equal to it (history is kept)."""
-    old = store.profile_at(user, version)
+    old = store.profile_at(owner, version)
     return PreferencesOut.from_profile(store.restore(old, reason=f"restore version {version}"))
 
 
 @router.get("/diff", responses=NOT_FOUND)
 def diff_versions(
-    user: CurrentUser,
+    owner: CurrentOwner,
     store: StoreDep,
     from_version: Annotated[
         int, Query(alias="from", ge=0, le=MAX_VERSION, description="The older version; 0: empty.")
@@ -247,6 +274,6 @@ def diff_versions(
 ) -> ProfileDiff:
     """What changed between two versions: attributes added, removed and changed (by id), and
     image reactions added and removed."""
-    old = Profile(user_id=user) if from_version == 0 else store.profile_at(user, from_version)
-    new = store.profile(user) if to_version is None else store.profile_at(user, to_version)
+    old = Profile(user_id=owner) if from_version == 0 else store.profile_at(owner, from_version)
+    new = store.profile(owner) if to_version is None else store.profile_at(owner, to_version)
     return diff_profiles(old, new)

@@ -15,7 +15,7 @@ from fastapi import APIRouter, Path, Request, Response, status
 from fastapi.concurrency import run_in_threadpool
 from pydantic import BaseModel
 
-from api.deps import BlobsDep, CurrentUser
+from api.deps import BlobsDep, CurrentOwner
 from api.errors import NotFound, PayloadTooLarge, Unprocessable
 from api.schemas import Problem
 from generation.errors import InvalidGenerationRequest
@@ -60,7 +60,7 @@ def _out(stored: StoredReference) -> ReferenceOut:
         }
     },
 )
-async def upload_reference(request: Request, user: CurrentUser, blobs: BlobsDep) -> ReferenceOut:
+async def upload_reference(request: Request, owner: CurrentOwner, blobs: BlobsDep) -> ReferenceOut:
     """Keep one image as a style reference of yours; the same image twice is one reference."""
     kind = request.headers.get("content-type", "").split(";")[0].strip().lower()
     if kind not in MEDIA_TYPES.values():
@@ -70,7 +70,7 @@ async def upload_reference(request: Request, user: CurrentUser, blobs: BlobsDep)
         )
     data = await request.body()
     try:
-        stored = await run_in_threadpool(ReferenceFiles(blobs).add, user, data)
+        stored = await run_in_threadpool(ReferenceFiles(blobs).add, owner, data)
     except ReferenceTooLarge as error:
         raise PayloadTooLarge(str(error)) from None
     except InvalidGenerationRequest as error:
@@ -79,16 +79,16 @@ async def upload_reference(request: Request, user: CurrentUser, blobs: BlobsDep)
 
 
 @router.get("")
-def list_references(user: CurrentUser, blobs: BlobsDep) -> list[ReferenceOut]:
+def list_references(owner: CurrentOwner, blobs: BlobsDep) -> list[ReferenceOut]:
     """Your style references."""
-    return [_out(stored) for stored in ReferenceFiles(blobs).all(user)]
+    return [_out(stored) for stored in ReferenceFiles(blobs).all(owner)]
 
 
 @router.get("/{reference_id}", responses={**NOT_FOUND, 200: {"content": {"image/png": {}}}})
-def get_reference(reference_id: ReferenceId, user: CurrentUser, blobs: BlobsDep) -> Response:
+def get_reference(reference_id: ReferenceId, owner: CurrentOwner, blobs: BlobsDep) -> Response:
     """The image of one of your references."""
     files = ReferenceFiles(blobs)
-    key = files.find(user, reference_id)
+    key = files.find(owner, reference_id)
     data = blobs.get(key) if key is not None else None
     if key is None or data is None:
         raise NotFound(f"no reference {reference_id}")
@@ -96,8 +96,8 @@ def get_reference(reference_id: ReferenceId, user: CurrentUser, blobs: BlobsDep)
 
 
 @router.delete("/{reference_id}", status_code=status.HTTP_204_NO_CONTENT, responses=NOT_FOUND)
-def delete_reference(reference_id: ReferenceId, user: CurrentUser, blobs: BlobsDep) -> Response:
+def delete_reference(reference_id: ReferenceId, owner: CurrentOwner, blobs: BlobsDep) -> Response:
     """Forget one of your references (generations that used it keep their images)."""
-    if not ReferenceFiles(blobs).delete(user, reference_id):
+    if not ReferenceFiles(blobs).delete(owner, reference_id):
         raise NotFound(f"no reference {reference_id}")
     return Response(status_code=status.HTTP_204_NO_CONTENT)

@@ -11,7 +11,7 @@ from typing import Annotated, Any, Literal
 from fastapi import APIRouter, Path, Query, Response, status
 from pydantic import ValidationError
 
-from api.deps import CurrentUser, JobsDep, StoreDep, StylesDep
+from api.deps import CurrentOwner, CurrentUser, JobsDep, StoreDep, StylesDep
 from api.errors import TooManyRequests, Unavailable, Unprocessable, describe_validation_error
 from api.generation_schemas import JOB_LINKS, GenerationAccepted
 from api.schemas import Problem, StyleCreate, StyleOut
@@ -56,6 +56,7 @@ def _out(record: StyleRecord, defaults: set[str]) -> StyleOut:
 )
 def train_style(
     user: CurrentUser,
+    owner: CurrentOwner,
     store: StoreDep,
     runner: JobsDep,
     body: StyleCreate,
@@ -64,12 +65,16 @@ def train_style(
     """Queue training of the caller's style token; follow it on the events URL."""
     try:
         request = StyleTrainingRequest(
-            negative=body.negative, steps=body.steps, vectors=body.vectors, lr=body.lr
+            negative=body.negative,
+            steps=body.steps,
+            vectors=body.vectors,
+            lr=body.lr,
+            owner=None if owner == user else owner,
         )
         request.config()
     except ValidationError as error:
         raise Unprocessable(describe_validation_error(error)) from None
-    profile = store.profile(user, with_aesthetic=False)
+    profile = store.profile(owner, with_aesthetic=False)
     reactions = profile.disliked_images if body.negative else profile.liked_images
     count = sum(1 for r in reactions if r.path)
     if not MIN_IMAGES <= count <= MAX_IMAGES:
@@ -92,10 +97,10 @@ def train_style(
 
 
 @router.get("")
-def list_styles(user: CurrentUser, styles: StylesDep) -> list[StyleOut]:
+def list_styles(owner: CurrentOwner, styles: StylesDep) -> list[StyleOut]:
     """The caller's tokens, newest first: model, profile version, steps, loss curve, images,
     whether training was cancelled, and which one generation uses."""
-    records = styles.list_tokens(user)
+    records = styles.list_tokens(owner)
     defaults = default_ids(records)
     return [_out(record, defaults) for record in records]
 
@@ -106,7 +111,7 @@ def list_styles(user: CurrentUser, styles: StylesDep) -> list[StyleOut]:
     responses={200: {"content": {"application/octet-stream": {}}}, **NOT_FOUND},
 )
 def export_style(
-    user: CurrentUser,
+    owner: CurrentOwner,
     styles: StylesDep,
     style_id: StyleId,
     format: Annotated[Literal["diffusers", "a1111"], Query()] = "diffusers",
@@ -116,7 +121,7 @@ def export_style(
     .safetensors), ready for `load_textual_inversion`, A1111 or ComfyUI."""
     if format == "diffusers" and suffix == ".pt":
         raise Unprocessable("diffusers token files are .safetensors")
-    record, blob = styles.get(user, style_id)
+    record, blob = styles.get(owner, style_id)
     data = export_token(
         from_blob(blob), name=record.name, fmt=format, suffix=suffix, step=record.steps
     )
@@ -129,6 +134,6 @@ def export_style(
 
 
 @router.delete("/{style_id}", status_code=status.HTTP_204_NO_CONTENT, responses=NOT_FOUND)
-def delete_style(user: CurrentUser, styles: StylesDep, style_id: StyleId) -> Response:
-    styles.delete(user, style_id)
+def delete_style(owner: CurrentOwner, styles: StylesDep, style_id: StyleId) -> Response:
+    styles.delete(owner, style_id)
     return Response(status_code=status.HTTP_204_NO_CONTENT)

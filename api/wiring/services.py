@@ -24,6 +24,7 @@ if TYPE_CHECKING:
 
     from preference_store.accounts import Accounts
     from preference_store.blobs import BlobStore
+    from preference_store.profiles import Profiles
     from preference_store.store import PreferenceStore
     from preference_store.styles import StyleStore
     from preference_store.vector_cache import VocabularyCache
@@ -204,6 +205,13 @@ class Components:
         from preference_store.versions import VersionLog
 
         return VersionLog(self.engine)
+
+    @property
+    def profiles(self) -> Profiles:
+        """A person's named profiles (owner keys), from the relational database alone."""
+        from preference_store.profiles import Profiles
+
+        return Profiles(self.engine, self.settings.quota)
 
     @property
     def styles(self) -> StyleStore:
