@@ -101,6 +101,20 @@ def test_styles_csv_gets_our_row_and_keeps_the_rest(cli: Cli, tmp_path: Path) ->
     assert "(film grain:1.14)" in rows[2]["prompt"]  # replaced in place, not added again
 
 
+def test_a_named_profile_exports_its_own_taste_under_its_own_name(cli: Cli, tmp_path: Path) -> None:
+    ok(cli("profiles", "create", "alice", "zines"))
+    ok(cli("prefs", "add", "alice", "like", "risograph grain", "--profile", "zines"))
+    styles = tmp_path / "styles.csv"
+    for profile in ("default", "zines"):
+        ok(cli("prefs", "export", "alice", "--profile", profile, "--format", "a1111-styles",
+               "--out", str(styles)))  # fmt: skip
+    rows = {r["name"]: r for r in read_styles(styles)}
+    assert list(rows) == ["tastemaker-alice", "tastemaker-alice-zines"]
+    assert "risograph grain" in rows["tastemaker-alice-zines"]["prompt"]
+    assert "risograph grain" not in rows["tastemaker-alice"]["prompt"]
+    assert "warm golden light" not in rows["tastemaker-alice-zines"]["prompt"]
+
+
 def test_fooocus_and_invoke_print_or_write(cli: Cli, tmp_path: Path) -> None:
     (fooocus,) = json.loads(ok(cli("prefs", "export", "alice", "--format", "fooocus")))
     assert fooocus["prompt"].startswith("{prompt}, (warm golden light:1.18)")
