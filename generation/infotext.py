@@ -32,6 +32,10 @@ from generation.settings import GenerationSettings
 _PARAM = re.compile(r'\s*(\w[\w \-/φ]*):\s*("(?:\\.|[^\\"])+"|[^,]*)(?:,|$)')
 _SIZE = re.compile(r"^(\d+)x(\d+)$")
 _NEGATIVE = "Negative prompt:"
+BLEND_CHUNK = "tastemaker:blend"
+BLEND_NOTE = (
+    "made from a blend of profiles, which pins no version: each profile is used as it is now"
+)
 MAX_RECORDED_THREADS = 1024  # a larger torch_threads chunk is damage, not a machine
 
 
@@ -58,6 +62,7 @@ class PngRecipe:
     notes: list[str] = field(default_factory=list)
     lora_hashes: dict[str, str] = field(default_factory=dict)  # name → A1111 short hash
     torch_threads: int | None = None  # the CPU threads it was made with (tastemaker's)
+    blend: str | None = None  # a blend's profiles and weights, as --blend takes them
 
 
 def read_recipe(path: Path) -> PngRecipe:
@@ -99,6 +104,7 @@ def _tastemaker(chunks: dict[str, str], path: Path) -> PngRecipe:
         version = chunks.get("tastemaker:profile_version")
         profile_version = int(version) if version else None
         threads = int(chunks.get(TORCH_THREADS_CHUNK) or 0)
+        blend = _blend(chunks.get(BLEND_CHUNK))
     except (ValueError, KeyError) as error:
         raise UnreadablePng(f"{path}: tastemaker's chunks are damaged ({error})") from None
     mode = settings.pop("mode", None)
@@ -123,7 +129,21 @@ def _tastemaker(chunks: dict[str, str], path: Path) -> PngRecipe:
         init_image=chunks.get(INIT_IMAGE_CHUNK) or None,
         lora_hashes=recorded_hashes(chunks),
         torch_threads=threads if 0 < threads <= MAX_RECORDED_THREADS else None,
+        blend=blend,
+        notes=[BLEND_NOTE] if blend else [],
     )
+
+
+def _blend(text: str | None) -> str | None:
+    """The blend chunk (JSON name → weight) as ``--blend`` text; ValueError when damaged."""
+    if not text:
+        return None
+    weights = json.loads(text)
+    if not isinstance(weights, dict) or not all(
+        isinstance(k, str) and isinstance(v, int | float) for k, v in weights.items()
+    ):
+        raise ValueError("the blend is not profile names with weights")
+    return ",".join(f"{name}:{weight!r}" for name, weight in weights.items())
 
 
 def parse_parameters(text: str) -> tuple[str, str, dict[str, str]]:

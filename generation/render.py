@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING, Any
 from generation.batched import BatchItem, generate_batch
 from generation.generator import PersonalizedGenerator
 from generation.img2img import init_image_for
+from generation.infotext import BLEND_CHUNK
 from generation.lora_export import PALP_ADAPTER_CHUNK
 from generation.lora_files import LoraLibrary, lora_files
 from generation.lora_infotext import lora_chunks
@@ -265,7 +266,7 @@ def render_batch(
             chunks = provenance(generator, result, ready.tokens, version) | lora_chunks(item.loras)
             if ready.blend:  # no one version to pin: the profiles and their weights instead
                 chunks.pop("tastemaker:profile_version", None)
-                chunks["tastemaker:blend"] = json.dumps(ready.blend)
+                chunks[BLEND_CHUNK] = json.dumps(ready.blend)
             palp_request = entries[index].request.palp
             if palp_request is not None:  # made with PALP: its training options
                 chunks["tastemaker:palp"] = palp_request.model_dump_json()

@@ -228,3 +228,29 @@ def test_bad_blends_are_one_line(ada: Components, capsys: pytest.CaptureFixture[
         assert result.code == 1, (blend, result)
         assert said in " ".join(result.stderr.split()), result.stderr
         assert len(result.stderr.strip().splitlines()) <= 2  # one line (rich may wrap it)
+
+
+def test_a_blended_png_is_made_again_as_the_same_blend(ada: Components, tmp_path: Path) -> None:
+    """A blend pins no profile version: its PNG records the profiles and weights instead, and
+    --from-png blends them again (saying that each is used as it is now)."""
+    import numpy as np
+
+    from generation.png import read_png_metadata
+
+    made = generate(tmp_path, "--blend", "default:0.7,zines:0.3")
+    (path,) = made["files"]
+    assert json.loads(read_png_metadata(Path(path))["tastemaker:blend"]) == {
+        "default": pytest.approx(0.7),
+        "zines": pytest.approx(0.3),
+    }
+    result = runner.invoke(
+        app, ["generate", "--user", "ada", "--out", str(tmp_path / "again"), "--json",
+              "--from-png", path],
+    )  # fmt: skip
+    assert result.exit_code == 0, result.output
+    assert "each profile is used as it is now" in result.output
+    again = json.loads(result.stdout[result.stdout.index("{") :])
+    assert again["plan"]["blend"] == made["plan"]["blend"]
+    (again_path,) = again["files"]
+    pixels = [np.asarray(Image.open(p).convert("RGB")) for p in (path, again_path)]
+    assert np.array_equal(*pixels)

@@ -33,6 +33,7 @@ class FromPng:
     init_image: str | None = None  # img2img: the reference id of the image it started from
     lora_hashes: dict[str, str] = field(default_factory=dict)  # the LoRA files it was made with
     torch_threads: int | None = None  # the CPU threads it was made with
+    blend: str | None = None  # a blend's profiles and weights (``--blend`` text)
 
     def sink(self, sink: ImageSink) -> ImageSink:
         """``sink`` for the image the PNG is; the request's other images are not written."""
@@ -92,4 +93,5 @@ def from_png(
         init_image=recipe.init_image,
         lora_hashes=recipe.lora_hashes,
         torch_threads=recipe.torch_threads,
+        blend=recipe.blend,
     )

@@ -160,6 +160,7 @@ def generate(
         made_from = recipe.init_image
         recorded = recipe.lora_hashes
         _same_threads(recipe.torch_threads)
+        blend = blend if blend is not None else recipe.blend  # a typed --blend wins
     if prompt is None:
         _fail("say what to draw: a PROMPT, or --from-png FILE")
     try:
