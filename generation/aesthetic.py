@@ -142,7 +142,11 @@ def ensure_aesthetic_embedding(
     if not liked:
         return profile
     vector = compute_aesthetic_embedding(clip, liked)
-    values = [float(x) for x in vector]
-    store.put_aesthetic_embedding(profile.user_id, profile.version, clip.name, values)
+    store.put_aesthetic_embedding(profile.user_id, profile.version, clip.name, vector.tolist())
+    # Used as the cache gives it back (its float32 rounding), so the first image made with it
+    # equals every later one, `--from-png` included.
+    values = store.get_aesthetic_embedding(profile.user_id, profile.version, clip.name)
+    if values is None:  # nothing kept (a store without a cache): the computed values
+        values = [float(x) for x in vector]
     embeddings = {**profile.aesthetic_embeddings, clip.name: values}
     return profile.model_copy(update={"aesthetic_embeddings": embeddings})

@@ -101,9 +101,11 @@ def test_from_png_uses_the_thread_count_the_image_was_made_with(
 
     import torch
 
+    from api.wiring import threads
     from api.wiring.threads import physical_cores
 
     before = torch.get_num_threads()
+    monkeypatch.setattr(threads, "_set_here", {})  # what this test's commands write stays here
     for name in ("OMP_NUM_THREADS", "MKL_NUM_THREADS"):  # restored after the test
         monkeypatch.setenv(name, os.environ.get(name, str(before)))
     monkeypatch.setenv("TASTEMAKER_TORCH_THREADS", "1")

@@ -270,10 +270,12 @@ def test_the_cli_keeps_profiles_apart(data_dir: Path, capsys: pytest.CaptureFixt
 
 def test_the_schema_names_the_profile_of_every_route(client: TestClient) -> None:
     paths = client.get("/openapi.json").json()["paths"]
-    for path in ("/v1/preferences", "/v1/preferences/export", "/v1/styles", "/v1/generations"):
-        for operation in paths[path].values():
-            names = [p["name"] for p in operation.get("parameters", [])]
-            assert "profile" in names, path
+    acting = [(path, method) for path in ("/v1/preferences", "/v1/preferences/export", "/v1/styles")
+              for method in paths[path]]  # fmt: skip
+    acting.append(("/v1/generations", "post"))  # the history (GET) is the person's, every profile
+    for path, method in acting:
+        names = [p["name"] for p in paths[path][method].get("parameters", [])]
+        assert "profile" in names, (path, method)
     assert Settings().max_profiles == 8
 
 

@@ -228,7 +228,8 @@ def list_generations(
     runner: JobsDep,
     limit: Annotated[int, Query(ge=1, le=MAX_LISTED)] = 20,
 ) -> list[GenerationOut]:
-    """Your generations, newest first (any status), each with the body that makes it again."""
+    """Your generations, newest first (any status, every profile), each with the body that
+    makes it again."""
     jobs = runner.repository.recent_for(user, GENERATION, limit)
     return [describe(job, runner) for job in jobs]
 

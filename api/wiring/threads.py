@@ -75,8 +75,13 @@ def use_torch_threads(settings: Settings, *, beside_api: bool = False) -> int | 
 def use_recorded_threads(settings: Settings, recorded: int) -> bool:
     """``generate --from-png``: make the image again with the thread count it was made with
     (CPU kernels split sums by thread, so another count can move a pixel by 1/255), unless
-    ``TASTEMAKER_TORCH_THREADS`` is set; True when the count changed."""
-    if settings.torch_threads is not None or recorded == torch_threads(settings):
+    ``TASTEMAKER_TORCH_THREADS`` or an ``OMP_NUM_THREADS`` of the person's own decides; True
+    when the count changed."""
+    own = os.environ.get("OMP_NUM_THREADS")
+    if settings.torch_threads is not None or (own and own != _set_here.get("OMP_NUM_THREADS")):
+        return False
+    current = own or str(torch_threads(settings))  # ours, or what use_torch_threads would set
+    if current == str(recorded):
         return False
     for name in _ENV:
         os.environ[name] = _set_here[name] = str(recorded)
