@@ -30,5 +30,7 @@ def body_of(request: GenerationRequest) -> dict[str, Any]:
         "candidates": request.candidates,
         "style_ref_ids": request.style_ref_ids or None,
         "init_image": request.init_image,
+        "loras": settings.get("loras") or None,  # a field of its own, not a flat option
+        "blend": {part.name: part.weight for part in request.blend} if request.blend else None,
     }
     return body | {name: value for name, value in extra.items() if value is not None}

@@ -55,3 +55,24 @@ def test_the_list_is_yours_newest_first_and_each_body_makes_it_again(tmp_path: P
             return np.asarray(Image.open(io.BytesIO(data)).convert("RGB"))
 
         assert np.array_equal(pixels(state["image_urls"][0]), pixels(first["image_urls"][0]))
+
+
+def test_the_body_keeps_a_blend_and_loras_so_a_re_roll_keeps_them() -> None:
+    """A blend and LoRAs are fields of their own (not flat options): the history's body must
+    carry them, or the page's re-roll would quietly drop them."""
+    from api.generation_body import body_of
+    from api.generation_schemas import GenerationCreate
+    from generation.blend_parts import BlendPart
+    from generation.request import GenerationRequest
+    from generation.settings import GenerationSettings
+
+    settings = GenerationSettings(loras=[{"name": "ink", "weight": 0.8}])
+    blend = [
+        BlendPart(name="default", owner="ada", weight=0.7),
+        BlendPart(name="zines", owner="~" + "0" * 32, weight=0.3),
+    ]
+    request = GenerationRequest(prompt="a boat", settings=settings, blend=blend)
+    body = body_of(request)
+    assert body["blend"] == {"default": 0.7, "zines": 0.3}  # names, never owner keys
+    assert body["loras"] == [{"name": "ink", "weight": 0.8}]
+    GenerationCreate.model_validate(body)  # a body the route accepts as it is
