@@ -325,19 +325,14 @@ class OnboardingAgent:
             raise SessionFinished(info.id)
         chosen = self._chosen(info.user_id)
         learned = bool(merged or liked or disliked or chosen)  # nothing learned: no new version
+        origin = f"onboarding:{info.id}"
         try:
-            profile = (
-                self._store.record_onboarding(
-                    info.user_id,
-                    merged,
-                    liked,
-                    disliked,
-                    origin=f"onboarding:{info.id}",
-                    chosen=chosen,
+            if learned:
+                profile = self._store.record_onboarding(
+                    info.user_id, merged, liked, disliked, origin=origin, chosen=chosen
                 )
-                if learned
-                else self._store.profile(info.user_id)
-            )
+            else:
+                profile = self._store.profile(info.user_id)
         except BaseException:
             self._sessions.release_finish(info.id)
             raise

@@ -13,7 +13,6 @@ not (bench/store.py). What one person may store is bounded by ``quota.py``.
 
 from __future__ import annotations
 
-import json
 import random
 import threading
 import time
@@ -24,6 +23,7 @@ import numpy as np
 from sqlalchemy import Engine
 
 from preference_store.aesthetic_cache import AestheticCache, open_collection
+from preference_store.attribute_records import record_id, repair_records, sync_records
 from preference_store.embeddings import TextEmbedder
 from preference_store.errors import AttributeConflict, AttributeNotFound
 from preference_store.merging import chosen_differs, merge_chosen, merge_drafts, merge_reactions
@@ -49,34 +49,6 @@ if TYPE_CHECKING:  # the client is injected; importing chromadb here would cost 
     from chromadb.api import ClientAPI
 
 ATTRIBUTES_COLLECTION = "tm_attributes"
-# Attributes embedded and written to chromadb per call: bounded memory per call, and under
-# chromadb's own batch limit however large a profile is.
-SYNC_BATCH = 256
-
-
-def _embedding_text(text: str, category: str) -> str:
-    """What gets embedded: the category makes 'blue colours' find colour attributes."""
-    return f"{text} ({category})"
-
-
-def _to_metadata(attribute: VisualAttribute) -> dict[str, str | int | float | bool]:
-    return {
-        "user_id": attribute.user_id,
-        "norm": attribute.normalized_text,
-        "category": attribute.category.value,
-        "polarity": attribute.polarity.value,
-        "strength": attribute.strength,
-        "evidence": json.dumps(attribute.evidence, ensure_ascii=False),
-        "source": attribute.source or "",
-        "created_at": attribute.created_at.isoformat(),
-        "updated_at": attribute.updated_at.isoformat(),
-    }
-
-
-def _record_id(attribute: VisualAttribute) -> str:
-    """chromadb's key for an attribute: the owner is part of it, so no document naming another
-    person's attribute id (an import, say) can reach that person's record."""
-    return f"{attribute.user_id}:{attribute.id}"
 
 
 def _ranked(attributes: Sequence[VisualAttribute]) -> list[VisualAttribute]:
@@ -163,12 +135,12 @@ class PreferenceStore:
         if not query.strip() or limit < 1 or not attributes:
             return []
         result = self._attributes.get(
-            ids=[_record_id(a) for a in attributes], include=["embeddings"]
+            ids=[record_id(a) for a in attributes], include=["embeddings"]
         )
         vectors = result["embeddings"]
         if vectors is None or not result["ids"]:
             return []
-        by_id = {_record_id(a): a for a in attributes}
+        by_id = {record_id(a): a for a in attributes}
         query_vector = np.asarray(self._embedder.embed([query])[0], dtype=np.float32)
         similarities = np.asarray(vectors, dtype=np.float32) @ query_vector
         best = np.argsort(-similarities, kind="stable")[:limit]
@@ -406,7 +378,9 @@ class PreferenceStore:
                     time.sleep(random.uniform(0, 0.002 * attempt))
                 done = self._versions.version_from(user_id, origin) if origin else None
                 if done is not None:
-                    self._repair_records(self._current(user_id).attributes)
+                    repair_records(
+                        self._attributes, self._embedder, self._current(user_id).attributes
+                    )
                     return self._versions.get(user_id, done)
                 before = self._current(user_id)
                 after = change(before).model_copy(update={"version": before.version + 1})
@@ -416,7 +390,7 @@ class PreferenceStore:
                     stored = self._versions.append(after, reason, origin=origin, also=also)
                 except VersionTaken:
                     continue
-                self._sync_records(before.attributes, stored.attributes)
+                sync_records(self._attributes, self._embedder, before.attributes, stored.attributes)
                 self._aesthetic.forget(user_id, self._versions.compact(user_id, others))
                 return stored
         raise RuntimeError(f"could not store a new version of {user_id!r}: too many writers")
@@ -427,35 +401,6 @@ class PreferenceStore:
         return Usage(
             attributes=sum(len(p.attributes) for p in profiles),
             images=sum(len(p.liked_images) + len(p.disliked_images) for p in profiles),
-        )
-
-    def _sync_records(
-        self, before: Sequence[VisualAttribute], after: Sequence[VisualAttribute]
-    ) -> None:
-        old = {_record_id(a): a for a in before}
-        removed = sorted(old.keys() - {_record_id(a) for a in after})
-        changed = [a for a in after if old.get(_record_id(a)) != a]
-        if removed:
-            self._attributes.delete(ids=removed)
-        for start in range(0, len(changed), SYNC_BATCH):
-            self._upsert(changed[start : start + SYNC_BATCH])
-
-    def _repair_records(self, attributes: Sequence[VisualAttribute]) -> None:
-        """Write the records of ``attributes`` that chromadb lacks (a crash between the version
-        commit and the sync leaves them out)."""
-        ids = [_record_id(a) for a in attributes]
-        present = set(self._attributes.get(ids=ids, include=[])["ids"]) if ids else set()
-        missing = [a for a in attributes if _record_id(a) not in present]
-        for start in range(0, len(missing), SYNC_BATCH):
-            self._upsert(missing[start : start + SYNC_BATCH])
-
-    def _upsert(self, attributes: Sequence[VisualAttribute]) -> None:
-        texts = [_embedding_text(a.text, a.category.value) for a in attributes]
-        self._attributes.upsert(
-            ids=[_record_id(a) for a in attributes],
-            documents=[a.text for a in attributes],
-            metadatas=[_to_metadata(a) for a in attributes],
-            embeddings=np.asarray(self._embedder.embed(texts), dtype=np.float32),
         )
 
 

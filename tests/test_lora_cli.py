@@ -14,11 +14,10 @@ from PIL import Image
 from typer.testing import CliRunner
 
 from api.cli import app
-from api.wiring.services import Components
 from generation.lora_files import inspect_lora
 from generation.tiny_lora import build_tiny_lora
-from preference_store.models import AttributeDraft, Category, ImageReaction, Polarity
 from tests.doubles.admin_client import admin_app, new_user
+from tests.test_palp_generation import make_bea
 
 runner = CliRunner()
 FAST = ["--steps", "2", "--width", "64", "--height", "64", "--seed", "5", "--aesthetic-steps", "0"]
@@ -27,16 +26,7 @@ FAST = ["--steps", "2", "--width", "64", "--height", "64", "--seed", "5", "--aes
 @pytest.fixture()
 def bea(data_dir: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     """A user with a liked attribute and two liked images, and a LoRA folder with two LoRAs."""
-    components = Components()
-    components.accounts.ensure("bea")
-    drafts = [AttributeDraft(text="teal palette", category=Category.COLOR, polarity=Polarity.LIKE)]
-    components.store.add("bea", drafts, reason="test")
-    liked = []
-    for i, colour in enumerate([(0, 128, 128), (20, 110, 140)]):
-        path = tmp_path / f"liked{i}.png"
-        Image.new("RGB", (64, 64), colour).save(path)
-        liked.append(ImageReaction(image_id=f"liked{i}", path=str(path), weight=1.0))
-    components.store.set_images("bea", liked, [])
+    make_bea(tmp_path)
     folder = tmp_path / "loras"
     build_tiny_lora(folder / "inkwash.safetensors", seed=1, text_encoder=True)
     build_tiny_lora(folder / "styles" / "grain.safetensors", seed=2, fmt="kohya")

@@ -32,6 +32,11 @@ PALP = ["--mode", "palp", "--palp-steps", "3", "--palp-rank", "4"]
 @pytest.fixture()
 def bea(data_dir: Path, tmp_path: Path) -> Path:
     """A user with a liked attribute and two liked images with files."""
+    return make_bea(tmp_path)
+
+
+def make_bea(tmp_path: Path) -> Path:
+    """bea, with her teal palette and two liked images; the folder for outputs."""
     components = Components()
     components.accounts.ensure("bea")
     drafts = [AttributeDraft(text="teal palette", category=Category.COLOR, polarity=Polarity.LIKE)]
