@@ -13,6 +13,7 @@ from pydantic import Field, SecretStr, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from generation.lora_files import DEFAULT_MAX_LORA_BYTES, LoraLibrary
+from generation.model_identity import MAX_TORCH_THREADS
 from generation.reaction_images import MAX_INPUT_PIXELS
 from generation.settings import (
     MAX_DENOISING_STEPS,
@@ -300,7 +301,7 @@ class Settings(BaseSettings):
     torch_threads: int | None = Field(
         default=None,
         ge=1,
-        le=256,
+        le=MAX_TORCH_THREADS,
         description="torch CPU threads of the CLI and the model worker; the physical cores, at "
         "most 8, when unset, less one for the worker inside the API process (embedded mode: the "
         "event loop keeps a core); an OMP_NUM_THREADS of your own is kept then.",

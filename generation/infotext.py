@@ -20,7 +20,7 @@ from pydantic import ValidationError
 
 from generation.errors import GenerationError
 from generation.lora_infotext import LORA_HASHES_FIELD, parse_lora_hashes, recorded_hashes
-from generation.model_identity import TORCH_THREADS_CHUNK
+from generation.model_identity import MAX_TORCH_THREADS, TORCH_THREADS_CHUNK
 from generation.options import OPTIONS
 from generation.png import INIT_IMAGE_CHUNK, PARAMETERS_KEY
 from generation.request import PalpRequest
@@ -36,7 +36,6 @@ BLEND_CHUNK = "tastemaker:blend"
 BLEND_NOTE = (
     "made from a blend of profiles, which pins no version: each profile is used as it is now"
 )
-MAX_RECORDED_THREADS = 1024  # a larger torch_threads chunk is damage, not a machine
 
 
 class UnreadablePng(GenerationError):
@@ -128,7 +127,7 @@ def _tastemaker(chunks: dict[str, str], path: Path) -> PngRecipe:
         image_index=index,
         init_image=chunks.get(INIT_IMAGE_CHUNK) or None,
         lora_hashes=recorded_hashes(chunks),
-        torch_threads=threads if 0 < threads <= MAX_RECORDED_THREADS else None,
+        torch_threads=threads if 0 < threads <= MAX_TORCH_THREADS else None,
         blend=blend,
         notes=[BLEND_NOTE] if blend else [],
     )

@@ -117,6 +117,7 @@ def ti_hash(vectors: dict[str, Any], name: str) -> str:
 
 
 TORCH_THREADS_CHUNK = "tastemaker:torch_threads"
+MAX_TORCH_THREADS = 256  # the most torch CPU threads a setting or a PNG may name
 
 
 def provenance(
