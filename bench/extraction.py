@@ -94,8 +94,10 @@ SETS = (
     ("blind 4 long (seen)", "extraction_blind4_long.jsonl", False),
     ("hard 5 short (seen)", "dialogue_blind_short.jsonl", False),
     ("hard 5 long (seen)", "dialogue_blind_long.jsonl", False),
-    ("blind 6 short", "dialogue_blind6_short.jsonl", True),
-    ("blind 6 long", "dialogue_blind6_long.jsonl", True),
+    ("blind 6 short (seen)", "dialogue_blind6_short.jsonl", False),
+    ("blind 6 long (seen)", "dialogue_blind6_long.jsonl", False),
+    ("blind 7 short", "dialogue_blind7_short.jsonl", True),
+    ("blind 7 long", "dialogue_blind7_long.jsonl", True),
 )
 TARGET_F1 = 0.85
 
