@@ -4,10 +4,11 @@ A simulated person answers each question from the labels: "like" or "dislike" wh
 phrase matches a labelled one (the matching rule of ``agent.evaluation``), "neither" when it
 matches none; they volunteer nothing else. The agent's own rules choose what to ask
 (``policy.question_for``, within ``policy.may_ask``'s budget over a session of comments); an
-unsure item that is not asked, or answered "neither", is not stored. Reported: the stored
-attributes before any answer (their polarity errors are the ones nobody was asked about), the
-profile after the answers, and questions per comment; ``asking=False`` stores every guess, as
-the reader did before it could ask.
+unsure item that is not asked, or answered "neither", is not stored. After an answer the agent
+asks about the comment's next unsure item while the budget allows (``policy.question_of``).
+Reported: the stored attributes before any answer (their polarity errors are the ones nobody
+was asked about), the profile after the answers, and questions per comment; ``asking=False``
+stores every guess, as the reader did before it could ask.
 """
 
 from __future__ import annotations
@@ -68,12 +69,15 @@ def simulate(
             continue
         total.before.add(score_one(row, extraction))
         answered = list(extraction.attributes)
-        index = policy.question_for(extraction.unsure)
+        left = list(extraction.unsure)
         comments_in_session = number % session_comments + 1
-        if index is not None and policy.may_ask(asked_in_session, comments_in_session):
+        for _ in range(policy.MAX_QUESTIONS_ABOUT_ONE_COMMENT):
+            index = policy.question_for(left)
+            if index is None or not policy.may_ask(asked_in_session, comments_in_session):
+                break
             asked_in_session += 1
             total.questions += 1
-            item = extraction.unsure[index].attribute
+            item = left.pop(index).attribute
             said = labelled_polarity(row, item.text)
             if said is None:
                 total.answered_neither += 1

@@ -36,10 +36,18 @@ from agent.sessions import (
     SessionRepository,
     StoredMessage,
 )
-from agent.turn import ChosenImages, ImageKeeper, ProfileWriter, Turn, local_file
+from agent.turn import (
+    ChosenImages,
+    ImageKeeper,
+    ProfileWriter,
+    Turn,
+    early_finish,
+    local_file,
+    saved,
+)
 from agent.turn_reads import TurnReads, one_turn
 from preference_store.merging import chosen_differs
-from preference_store.models import AttributeDraft, ImageReaction, Polarity
+from preference_store.models import AttributeDraft, ImageReaction
 
 SKIP_WORDS = {"skip", "/skip", "next", "pass"}
 DONE_WORDS = {"done", "/done", "finish", "/finish"}
@@ -223,22 +231,12 @@ class OnboardingAgent:
         asked = message.kind == "followup"
         question = policy.question_of(extraction, self._sessions.messages(info.id))
         if image is not None and question is not None:
-            parts.append(question)
-            self._sessions.append(info.id, AGENT, policy.ASK, question, image.id)
-            self._sessions.move(info.id, image.id, awaiting_followup=False)
-            turn = self._showing(
-                info.id, " ".join(parts), image, can_finish=self._can_finish(info.id)
-            )
+            turn = self._ask(info, parts, question, image)
         elif image is not None and policy.needs_followup(extraction, already_asked=asked):
             progress = policy.progress_of(self._sessions.messages(info.id))
             tag = policy.followup_tag(image, progress.categories)
             question = self._followups.question(image, message.text, tag)
-            parts.append(question)
-            self._sessions.append(info.id, AGENT, "followup", question, image.id)
-            self._sessions.move(info.id, image.id, awaiting_followup=True)
-            turn = self._showing(
-                info.id, " ".join(parts), image, can_finish=self._can_finish(info.id)
-            )
+            turn = self._ask(info, parts, question, image, kind="followup")
         else:
             turn = self._advance(info, parts)
         offset = len(extraction.attributes)
@@ -273,10 +271,18 @@ class OnboardingAgent:
     def _after_answer(
         self, info: SessionInfo, asked: OpenQuestion, answer: str, message: StoredMessage | None
     ) -> Turn:
-        """Acknowledge the answer and show the next image."""
+        """Acknowledge the answer, then ask about the comment's next unsure item while the
+        budget allows (``policy.question_of``), else show the next image."""
         reading = self._corrector.reading(asked.target)
         asked_about = reading.items[asked.index] or asked_item(asked)
-        turn = self._advance(info, [asking.acknowledge(answer, asked_about)])
+        parts = [asking.acknowledge(answer, asked_about)]
+        image, comment = self._current_image(info), asked.target.extraction
+        messages = self._sessions.messages(info.id)
+        question = policy.question_of(comment, messages, reading.open) if comment else None
+        if image is not None and question is not None:
+            turn = self._ask(info, parts, question, image)
+        else:
+            turn = self._advance(info, parts)
         noted = reading.noted()
         return replace(
             turn,
@@ -286,6 +292,16 @@ class OnboardingAgent:
             learned_from=asked.target.id,
             message_id=message.id if message else None,
         )
+
+    def _ask(
+        self, info: SessionInfo, parts: list[str], question: str, image: GalleryImage, *,
+        kind: str = policy.ASK,
+    ) -> Turn:  # fmt: skip
+        """Ask ``question`` (about an unsure item, or a follow-up) and wait on ``image``."""
+        self._sessions.append(info.id, AGENT, kind, question, image.id)
+        self._sessions.move(info.id, image.id, awaiting_followup=kind == "followup")
+        text = " ".join([*parts, question])
+        return self._showing(info.id, text, image, can_finish=self._can_finish(info.id))
 
     def _advance(self, info: SessionInfo, parts: list[str]) -> Turn:
         messages = self._sessions.messages(info.id)
@@ -309,12 +325,8 @@ class OnboardingAgent:
         messages = self._corrector.corrected_messages(info.id, self._sessions.messages(info.id))
         progress = policy.progress_of(messages)
         parts = list(prefix)
-        missing = progress.missing()
-        if missing:
-            parts.append(
-                "Finishing early: the profile would be better with " + ", ".join(missing) + ". "
-                "You can onboard again any time to add more."
-            )
+        if progress.missing():
+            parts.append(early_finish(progress.missing()))
         drafts = [a for m in messages if m.extraction for a in m.extraction.attributes]
         merged, _notes = consolidate(drafts)
         liked, disliked = image_reactions(image_verdicts(messages, self._image_path))
@@ -337,14 +349,7 @@ class OnboardingAgent:
             self._sessions.release_finish(info.id)
             raise
         self._sessions.finish(info.id, profile.version)
-        likes = sum(1 for a in merged if a.polarity is Polarity.LIKE)
-        parts.append(
-            f"Done! I saved {likes} {'thing' if likes == 1 else 'things'} you like and "
-            f"{len(merged) - likes} you dislike (profile version {profile.version})."
-            if learned
-            else f"Nothing new to save: your profile stays at version {profile.version}."
-        )
-        text = " ".join(parts)
+        text = " ".join([*parts, saved(merged, profile.version, learned=learned)])
         self._sessions.append(info.id, AGENT, "finish", text, None)
         return Turn(session_id=info.id, text=text, finished=True, profile=profile)
 

@@ -3,7 +3,8 @@
 * Ask about an unsure feature (docs/design.md, "Asking when unsure") before anything else: at
   most one question a turn, about the one that matters most (strongest, most visual), and at
   most ``QUESTIONS_PER_COMMENT`` questions a comment over the session; an unanswered one is
-  never stored.
+  never stored. After an answer, the next unsure feature of the same comment is asked while the
+  session's budget allows, up to ``MAX_QUESTIONS_ABOUT_ONE_COMMENT``.
 * Ask one follow-up when a comment is vague or carries no opinion (never twice for one image).
 * Next image: the unseen one whose tags cover the most categories nobody has commented on yet;
   ties go to gallery order, so the order adapts to the person instead of being fixed.
@@ -15,7 +16,7 @@
 from __future__ import annotations
 
 import math
-from collections.abc import Iterable, Sequence
+from collections.abc import Collection, Iterable, Sequence
 from dataclasses import dataclass, field
 
 from agent.extraction import Extraction, UnsureItem
@@ -28,6 +29,7 @@ MIN_CATEGORIES = 4
 # Categories that say something about taste (subject matter and "other" do not count).
 TASTE_CATEGORIES = frozenset(Category) - {Category.SUBJECT, Category.OTHER}
 QUESTIONS_PER_COMMENT = 0.5
+MAX_QUESTIONS_ABOUT_ONE_COMMENT = 2  # then the next image, whatever budget is left
 ASK = "ask"  # the kind of the agent's message that asks about an unsure feature
 COMMENT_KINDS = frozenset({"comment", "followup"})  # a person's messages that are read
 # How much a wrong polarity in a category moves generation: palette, light and style first.
@@ -110,15 +112,29 @@ def progress_of(messages: Sequence[StoredMessage]) -> Progress:
     return progress
 
 
-def question_of(extraction: Extraction, messages: Sequence[StoredMessage]) -> str | None:
+def question_of(
+    extraction: Extraction,
+    messages: Sequence[StoredMessage],
+    still_open: Collection[int] | None = None,
+) -> str | None:
     """The question about ``extraction``'s unsure item that matters most, within the session's
-    budget (``messages``: the session so far, the comment included); None: nothing to ask."""
-    index = question_for(extraction.unsure)
+    budget (``messages``: the session so far, the comment included); None: nothing to ask.
+    ``still_open``: after an answer, the positions (attributes first, then unsure items) nobody
+    has answered yet; a comment with ``MAX_QUESTIONS_ABOUT_ONE_COMMENT`` answers gets no more."""
+    offset = len(extraction.attributes)
+    candidates = [
+        u for i, u in enumerate(extraction.unsure) if still_open is None or offset + i in still_open
+    ]
+    index = question_for(candidates)
     if index is None:
         return None
+    if still_open is not None:
+        answered = len(extraction.unsure) - len(candidates)
+        if answered >= MAX_QUESTIONS_ABOUT_ONE_COMMENT:
+            return None
     asked = sum(1 for m in messages if m.role == AGENT and m.kind == ASK)
     comments = sum(1 for m in messages if m.role == USER and m.kind in COMMENT_KINDS)
-    return extraction.unsure[index].question if may_ask(asked, comments) else None
+    return candidates[index].question if may_ask(asked, comments) else None
 
 
 def can_finish(progress: Progress) -> bool:

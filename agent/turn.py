@@ -8,7 +8,7 @@ from pathlib import Path
 from typing import Protocol
 
 from agent.gallery import GalleryImage
-from preference_store.models import AttributeDraft, ImageReaction, Profile
+from preference_store.models import AttributeDraft, ImageReaction, Polarity, Profile
 
 
 class ProfileWriter(Protocol):
@@ -64,3 +64,22 @@ later reads the liked image (aesthetic step, style training, PALP) finds it."""
 def local_file(path: Path) -> str:
     """Embedded: the gallery's file is on the one machine that reads it."""
     return str(path)
+
+
+def early_finish(missing: Sequence[str]) -> str:
+    """What "done" before the policy's minimum says (``policy.Progress.missing``)."""
+    return (
+        f"Finishing early: the profile would be better with {', '.join(missing)}. "
+        "You can onboard again any time to add more."
+    )
+
+
+def saved(merged: Sequence[AttributeDraft], version: int, *, learned: bool) -> str:
+    """The finish's last words: what was saved, or that nothing was."""
+    if not learned:
+        return f"Nothing new to save: your profile stays at version {version}."
+    likes = sum(1 for a in merged if a.polarity is Polarity.LIKE)
+    return (
+        f"Done! I saved {likes} {'thing' if likes == 1 else 'things'} you like and "
+        f"{len(merged) - likes} you dislike (profile version {version})."
+    )

@@ -176,6 +176,52 @@ def test_at_most_half_a_question_per_comment(make_world: WorldFactory) -> None:
     assert asked == 2  # 4 comments, each with something unsure: 2 questions
 
 
+def test_an_answer_is_followed_by_the_same_comments_next_question_while_budget_is_left(
+    make_world: WorldFactory,
+) -> None:
+    """Plain comments leave budget (half a question a comment): after the first answer the
+    agent asks about the same comment's other unsure feature, on the same image, then moves on.
+    Both answers are stored."""
+    world = make_world()
+    session = world.agent.start("alice").session_id
+    for plain in ["The teal palette is gorgeous.", "I hate the harsh flash.",
+                  "The soft window light is lovely."]:  # fmt: skip
+        assert "Quick check" not in world.agent.reply(session, plain).text
+    two = "It's not that I don't like the film grain, and I'd love it if the sky were darker."
+    first = world.agent.reply(session, two)
+    assert {a.text for _, a in first.unsure} == {"film grain", "darker sky"}
+    assert first.text.count("Quick check") == 1  # one question a turn
+    asked_first = (
+        "film grain" if "film grain" in first.text.split("Quick check")[1] else "darker sky"
+    )
+    other = ({"film grain", "darker sky"} - {asked_first}).pop()
+    second = world.agent.reply(session, "like")
+    assert second.text.startswith(f"Got it: + {asked_first}.")
+    assert second.text.endswith(f"Quick check — the {other}: is that something you like?")
+    assert second.image == first.image  # still the same image: the answer is about it
+    assert [a.text for _, a in second.unsure] == [other]
+    third = world.agent.reply(session, "yes")
+    assert third.text.startswith(f"Got it: + {other}.") and third.image != first.image
+    final = world.agent.reply(session, "done")
+    assert final.profile is not None
+    liked = {a.text for a in final.profile.attributes if a.polarity is LIKE}
+    assert {"film grain", "darker sky"} <= liked
+
+
+def test_no_second_question_when_the_budget_is_spent(make_world: WorldFactory) -> None:
+    """The first comment may ask once; with two unsure features, the answer moves on."""
+    world = make_world()
+    session = world.agent.start("alice").session_id
+    two = "It's not that I don't like the film grain, and I'd love it if the sky were darker."
+    first = world.agent.reply(session, two)
+    assert "Quick check" in first.text
+    answered = world.agent.reply(session, "neither")
+    assert "Quick check" not in answered.text and answered.image != first.image
+    final = world.agent.reply(session, "done")
+    assert final.profile is not None  # one unasked item: never stored
+    assert len({"film grain", "darker sky"} & {a.text for a in final.profile.attributes}) == 0
+
+
 def test_a_restart_repeats_the_open_question(make_world: WorldFactory) -> None:
     _, asked = ask(make_world)
     again = make_world()  # a new process over the same files
