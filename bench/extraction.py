@@ -96,8 +96,10 @@ SETS = (
     ("hard 5 long (seen)", "dialogue_blind_long.jsonl", False),
     ("blind 6 short (seen)", "dialogue_blind6_short.jsonl", False),
     ("blind 6 long (seen)", "dialogue_blind6_long.jsonl", False),
-    ("blind 7 short", "dialogue_blind7_short.jsonl", True),
-    ("blind 7 long", "dialogue_blind7_long.jsonl", True),
+    ("blind 7 short (seen)", "dialogue_blind7_short.jsonl", False),
+    ("blind 7 long (seen)", "dialogue_blind7_long.jsonl", False),
+    ("blind 8 short", "dialogue_blind8_short.jsonl", True),
+    ("blind 8 long", "dialogue_blind8_long.jsonl", True),
 )
 TARGET_F1 = 0.85
 
