@@ -56,6 +56,7 @@ HARD = frozenset(
         "flag:hyperbole",
         "flag:simile",
         "flag:flaw",
+        "flag:degree",
         "source:fallback",
         "source:later",
         "source:guess",

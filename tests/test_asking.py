@@ -51,6 +51,11 @@ QUESTION = "Quick check — the lens flare: is that something you like?"
         ("The greens might perhaps be a little deeper.", "deeper greens"),  # a modal wish
         ("i dont not enjoy the film grain", "film grain"),  # a typed double negative
         ("Wouldn't mind a softer vignette.", "softer vignette"),  # a litotes
+        # round 5: constructions behind blind 7's confident misreadings, on new sentences
+        ("I wouldn't call the muted teal palette dull.", "muted teal palette"),  # litotes
+        ("Those long shadows are hard not to like.", "long shadows"),  # "hard not to"
+        ("The linework is pretty clearly traced.", "linework"),  # "pretty" as "rather"
+        ("The pixel grid is so crude and I adore it for that.", "crude pixel grid"),  # both ways
     ],
 )
 def test_a_hard_construction_is_asked_about_not_stored(

@@ -57,6 +57,7 @@ REASONS = {
     "simile": "'like' may be a comparison, not a verdict",
     "flaw": "praise for what is usually a flaw",
     "similar": "a describing word read by its likeness to others",
+    "degree": "'pretty' may mean 'rather', not praise",
 }
 # Sarcasm no marker word gives away: praise too pointed to be meant.
 _SARCASM_HINTS = re.compile(
@@ -78,7 +79,8 @@ _DOUBLE_NEGATION = re.compile(
     r"\b(?:not that i (?:do not|don'?t|dislike|hate)|can(?:no|'?)t say i(?: a|'?)m not|"
     r"can(?:no|'?)t say i (?:do not|don'?t|dislike|hate)|would(?: not|n'?t) say i "
     r"(?:dislike|hate|mind)|not un[a-z]+|not without|never not|hardly un[a-z]+|"
-    r"not (?:exactly )?(?:bad|terrible|awful|ugly|unpleasant))\b|"
+    r"not (?:exactly )?(?:bad|terrible|awful|ugly|unpleasant)|"
+    r"(?:hard|impossible|difficult|tough) not to)\b|"
     r"(?:\bnot|n['’]?t|\bnever) mind\b",  # "wouldn't mind more X": a litotes
     re.IGNORECASE,
 )
@@ -193,6 +195,7 @@ def flags(
         _DOUBLE_NEGATION.search(text)
         or max(negations, len(_NEGATION_WORDS.findall(text))) >= 2
         or (negations and any(t.kind == CUE_DISLIKE for t in tokens))
+        or _negated_flaw(tokens, run)
     ):
         found.append("double_negation")
     if any(t.text == "enough" for t in tokens) or run.source == "want":
@@ -215,6 +218,8 @@ def flags(
         found.append("mismatch")
     if any(t.kind == HEDGE for t in tokens):
         found.append("hedge")
+    if run.polarity is Polarity.LIKE and _degree(tokens):
+        found.append("degree")
     if _HYPERBOLE.search(whole):
         found.append("hyperbole")
     if run.source in {"3", "clause"} and _prepositional_cue(tokens):
@@ -246,8 +251,11 @@ def _sarcastic(
 
 def _both_ways(clause: Clause, sentence: Sequence[Clause], run: Run) -> bool:
     """ "the lighting is so harsh and ugly i love it", "garish ..., i'm obsessed": praise and
-    criticism about the same phrase, with no contrast word to split them."""
+    criticism about the same phrase, with no contrast word to split them. A verdict read from
+    the phrase's own predicate ("are so cheap-looking") is one of them."""
     signs = {_sign(tokens, i) for tokens, i in _zone(clause, sentence, run)}
+    if run.source == "6":
+        signs.add(run.polarity)
     return {LIKE, DISLIKE} <= signs
 
 
@@ -289,6 +297,30 @@ def _sign(tokens: Sequence[Token], index: int) -> Polarity | None:
         return None
     polarity = LIKE if kind in {CUE_LIKE, POS} else DISLIKE
     return polarity.opposite if negated(tokens, index) else polarity
+
+
+def _negated_flaw(tokens: Sequence[Token], run: Run) -> bool:
+    """ "wouldn't call the brushwork unappealing", "the fog isn't bad": a negation, then a flaw
+    word that is not part of the phrase's own name (a litotes)."""
+    first = next((i for i, t in enumerate(tokens) if t.kind == NEGATION), None)
+    return first is not None and any(
+        t.kind == NEG and not run.start <= i < run.end for i, t in enumerate(tokens) if i > first
+    )
+
+
+def _degree(tokens: Sequence[Token]) -> bool:
+    """ "pretty obviously tiled", "pretty washed out": "pretty" as a degree word ("rather")
+    before another describing word, not praise."""
+    return any(
+        t.text == "pretty"
+        and i + 1 < len(tokens)
+        and (
+            tokens[i + 1].kind == NEG
+            or tokens[i + 1].text.endswith("ly")
+            or tokens[i + 1].text in _FLAW_WORDS
+        )
+        for i, t in enumerate(tokens)
+    )
 
 
 def _prepositional_cue(tokens: Sequence[Token]) -> bool:
