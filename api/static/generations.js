@@ -3,7 +3,7 @@
 // (the image uploaded as a reference and redrawn at strength 0.35: img2img) and Taste strip
 // (the same seed at β = vp_degree 0, 0.5, 0.85 and 1.2, side by side, as A1111's X/Y grid
 // compares one setting). Every job is a plain POST of the body the service hands back with each
-// generation. Uses app.js's $, api, el, notice, followEvents, csrfToken.
+// generation. Uses core.js's $, api, el, notice, followEvents, csrfToken.
 "use strict";
 
 const VARIATION_STRENGTH = 0.35;
