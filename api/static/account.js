@@ -37,7 +37,7 @@ function showGate({ open, cancel = false }) {
   $("gate-open").classList.toggle("hidden", !open);
   $("gate-new").classList.toggle("hidden", !open);
   $("gate-cancel").classList.toggle("hidden", !cancel);
-  for (const id of ["who", "signin-btn", "signout-btn"]) $(id).classList.toggle("hidden", !cancel); // no one signed in
+  for (const id of ["who", "profile-pick", "signin-btn", "signout-btn"]) $(id).classList.toggle("hidden", !cancel); // no one signed in
   $("token-gate").classList.remove("hidden");
   document.querySelector("main").classList.add("hidden");
   $("token-input").focus();
@@ -48,9 +48,19 @@ function hideGate() {
   document.querySelector("main").classList.remove("hidden");
 }
 
+// What this browser kept for the last person: their chosen profile and onboarding sessions.
+function forgetPerson() {
+  for (const key of Object.keys(localStorage)) {
+    if (key === "tm_profile" || key === "tm_session" || key.startsWith("tm_session:")) localStorage.removeItem(key);
+  }
+  state.profile = null;
+  state.session = null;
+  state.refs.clear();
+}
+
 // Another person's profile opens fresh: the onboarding session kept here was the last one's.
 function switched() {
-  localStorage.removeItem("tm_session");
+  forgetPerson();
   location.reload();
 }
 
@@ -66,7 +76,7 @@ $("token-form").addEventListener("submit", async (event) => {
 $("signin-btn").addEventListener("click", () => showGate({ open: true, cancel: true }));
 $("gate-cancel").addEventListener("click", hideGate);
 $("gate-new").addEventListener("click", async () => {
-  try { localStorage.removeItem("tm_signed_out"); if (await newProfile()) { hideGate(); state.session = null; localStorage.removeItem("tm_session"); await loadOnboarding(); } }
+  try { localStorage.removeItem("tm_signed_out"); if (await newProfile()) { hideGate(); forgetPerson(); await loadProfiles(); await loadOnboarding(); } }
   catch (error) { notice(error.message); }
 });
 $("signout-btn").addEventListener("click", async () => {

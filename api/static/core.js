@@ -4,8 +4,32 @@
 "use strict";
 
 const $ = (id) => document.getElementById(id);
+const DEFAULT_PROFILE = "default";
 // The token lives in an HttpOnly cookie (never in page storage); changes echo the CSRF cookie.
-const state = { session: localStorage.getItem("tm_session"), job: null, refs: new Set() };
+// `profile`: the named profile the page reads and writes (profiles.js; null is the default),
+// kept in localStorage with one onboarding session per profile.
+const state = { profile: localStorage.getItem("tm_profile"), session: null, job: null, refs: new Set() };
+state.session = localStorage.getItem(sessionKey());
+
+// -- the chosen profile ---------------------------------------------------------------------
+
+// The default profile keeps the key it always had, so a session from before profiles resumes.
+function sessionKey(profile = state.profile) {
+  return profile && profile !== DEFAULT_PROFILE ? `tm_session:${profile}` : "tm_session";
+}
+
+function rememberSession(id) {
+  state.session = id;
+  if (id) localStorage.setItem(sessionKey(), id);
+  else localStorage.removeItem(sessionKey());
+}
+
+// `path` in `profile` (the chosen one unless named): every route takes ?profile=NAME, and the
+// default is what leaving it out means.
+function withProfile(path, profile = state.profile) {
+  if (!profile || profile === DEFAULT_PROFILE) return path;
+  return `${path}${path.includes("?") ? "&" : "?"}profile=${encodeURIComponent(profile)}`;
+}
 
 // -- plumbing -------------------------------------------------------------------------------
 
@@ -17,11 +41,11 @@ function notice(text, ok = false) {
   if (text) setTimeout(() => { if (box.textContent === text) box.classList.add("hidden"); }, 6000);
 }
 
-async function api(method, path, body) {
+async function api(method, path, body, profile = state.profile) {
   const headers = { Accept: "application/json" };
   if (method !== "GET") headers["X-CSRF-Token"] = csrfToken();
   if (body !== undefined) headers["Content-Type"] = "application/json";
-  const response = await fetch(path, { method, headers, body: body === undefined ? undefined : JSON.stringify(body) });
+  const response = await fetch(withProfile(path, profile), { method, headers, body: body === undefined ? undefined : JSON.stringify(body) });
   if (response.status === 204) return null;
   const data = await response.json().catch(() => ({}));
   if (!response.ok) {
@@ -38,7 +62,7 @@ function csrfToken() {
 }
 
 async function authorizedImage(img, url) {
-  const response = await fetch(url);
+  const response = await fetch(withProfile(url)); // a reference's image is its profile's
   if (!response.ok) throw new Error(`image ${url}: ${response.status}`);
   if (img.dataset.objectUrl) URL.revokeObjectURL(img.dataset.objectUrl);
   img.dataset.objectUrl = URL.createObjectURL(await response.blob());

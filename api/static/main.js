@@ -1,4 +1,4 @@
-// The page's start: the tabs, then the signed-in person's onboarding. Loaded last.
+// The page's start: the tabs, then the signed-in person's profiles and onboarding. Loaded last.
 "use strict";
 
 // -- tabs -----------------------------------------------------------------------------------
@@ -16,7 +16,11 @@ for (const tab of document.querySelectorAll(".tab")) tab.addEventListener("click
 (async () => {
   try {
     loadSchemaChoices().catch(() => {});
-    if (await ensureUser()) await loadOnboarding();
+    if (await ensureUser()) {
+      await loadProfiles();
+      await loadOnboarding();
+      reopenPanel();
+    }
     document.body.dataset.ready = "true";
   } catch (error) { notice(`Cannot reach the service: ${error.message}`); }
 })();

@@ -51,15 +51,14 @@ async function loadOnboarding() {
     showImage(transcript.image, transcript.status !== "active");
     setChatEnabled(transcript.status === "active", false, transcript.status !== "active");
   } catch (error) {
-    if (error.status === 404) { state.session = null; localStorage.removeItem("tm_session"); } else notice(error.message);
+    if (error.status === 404) rememberSession(null); else notice(error.message);
   }
 }
 
 $("start-btn").addEventListener("click", async () => {
   try {
     const started = await api("POST", "/v1/onboarding");
-    state.session = started.id;
-    localStorage.setItem("tm_session", started.id);
+    rememberSession(started.id);
     $("chat-log").replaceChildren();
     say("agent", started.message);
     showImage(started.image);

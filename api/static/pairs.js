@@ -11,8 +11,7 @@ const SUMMARY_SIZE = 3;
 async function pairSession() {
   if (state.session) return state.session;
   const started = await api("POST", "/v1/onboarding");
-  state.session = started.id;
-  localStorage.setItem("tm_session", started.id);
+  rememberSession(started.id);
   await loadOnboarding(); // the chat shows the new session's greeting
   return state.session;
 }

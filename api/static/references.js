@@ -3,7 +3,7 @@
 "use strict";
 
 async function uploadReference(file) {
-  const response = await fetch("/v1/references", { method: "POST", body: file, headers: {
+  const response = await fetch(withProfile("/v1/references"), { method: "POST", body: file, headers: {
     Accept: "application/json", "X-CSRF-Token": csrfToken(), "Content-Type": file.type || "application/octet-stream" } });
   const data = await response.json().catch(() => ({}));
   if (!response.ok) throw new Error(data.detail || `${response.status} ${response.statusText}`);
