@@ -182,3 +182,8 @@ class GenerationOut(BaseModel):
         default=None,
         description="The body that makes this generation again (POST it; drop seed to re-roll).",
     )
+    profile: str | None = Field(
+        default=None,
+        description="The profile it was made in (POST the body with ?profile= this to make it "
+        "there again); None when that profile has since been deleted.",
+    )

@@ -76,3 +76,36 @@ def test_the_body_keeps_a_blend_and_loras_so_a_re_roll_keeps_them() -> None:
     assert body["blend"] == {"default": 0.7, "zines": 0.3}  # names, never owner keys
     assert body["loras"] == [{"name": "ink", "weight": 0.8}]
     GenerationCreate.model_validate(body)  # a body the route accepts as it is
+
+
+def test_each_generation_names_its_profile_so_a_re_roll_goes_back_there(tmp_path: Path) -> None:
+    """The job records the profile's owner key; the list names it (a rename shows the new name,
+    a deleted profile None), so the page re-rolls with `?profile=` that, not the one picked."""
+    with admin_app(tmp_path / "data") as (client, _settings):
+        _alice, alice = new_user(client)
+        assert client.post("/v1/profiles", headers=alice, json={"name": "zines"}).status_code == 201
+        base = {"prompt": "a fox", "steps": 1, "width": 64, "height": 64, "aesthetic_steps": 0}
+        made = {}
+        for profile in ("zines", "default"):
+            accepted = client.post(f"/v1/generations?profile={profile}", headers=alice, json=base)
+            assert accepted.status_code == 202, accepted.text
+            made[profile] = accepted.json()["id"]
+            assert finish(client, alice, made[profile])["status"] == "done"
+
+        listed = client.get("/v1/generations", headers=alice).json()
+        assert {g["id"]: g["profile"] for g in listed} == {
+            made["zines"]: "zines",
+            made["default"]: "default",
+        }
+        one = client.get(f"/v1/generations/{made['zines']}", headers=alice).json()
+        assert one["profile"] == "zines"
+
+        renamed = client.post("/v1/profiles/zines/rename", headers=alice, json={"name": "inks"})
+        assert renamed.status_code == 200, renamed.text
+        assert client.get(f"/v1/generations/{made['zines']}", headers=alice).json()["profile"] == (
+            "inks"
+        )
+        assert client.delete("/v1/profiles/inks", headers=alice).status_code == 204
+        assert client.get(f"/v1/generations/{made['zines']}", headers=alice).json()["profile"] is (
+            None
+        )

@@ -246,7 +246,7 @@ def test_booleans_are_strict(client: TestClient) -> None:
 
 
 def test_the_page_and_every_answer_carry_security_headers(client: TestClient) -> None:
-    for path in ("/", "/static/app.js", "/v1/me", "/healthz"):
+    for path in ("/", "/static/core.js", "/v1/me", "/healthz"):
         headers = client.get(path).headers
         assert headers["x-content-type-options"] == "nosniff", path
         assert headers["x-frame-options"] == "DENY", path

@@ -114,8 +114,17 @@ def image_urls(job: Job, variant: str) -> list[str]:
     return [f"/v1/generations/{job.id}/images/{n}{suffix}" for n in range(count)]
 
 
-def describe(job: Job, runner: JobQueue, event: JobEvent | None = None) -> GenerationOut:
-    """The job row, with the live step of a running job (from ``event`` or the progress bus)."""
+def profile_names(store: PreferenceStore, user: str) -> dict[str, str]:
+    """Owner key -> name of the caller's profiles: each job records its owner key (``Job.owner``),
+    and a rename shows under the new name."""
+    return {profile.owner: profile.name for profile in store.profiles.named(user)}
+
+
+def describe(
+    job: Job, runner: JobQueue, names: dict[str, str], event: JobEvent | None = None
+) -> GenerationOut:
+    """The job row, with the live step of a running job (from ``event`` or the progress bus);
+    ``names`` (``profile_names``) names the profile it was made in."""
     result = job.result or {}
     if job.status == DONE:
         step = job.total_steps
@@ -145,6 +154,7 @@ def describe(job: Job, runner: JobQueue, event: JobEvent | None = None) -> Gener
         taste_matches=result.get("taste_matches"),
         taste_note=FLAT_TASTE_NOTE if result.get("taste_flat") else None,
         request=body_of(request) if isinstance(request, GenerationRequest) else None,
+        profile=names.get(job.owner),
     )
 
 
@@ -226,36 +236,45 @@ def create_generation(
 def list_generations(
     user: CurrentUser,
     runner: JobsDep,
+    store: StoreDep,
     limit: Annotated[int, Query(ge=1, le=MAX_LISTED)] = 20,
 ) -> list[GenerationOut]:
     """Your generations, newest first (any status, every profile), each with the body that
-    makes it again."""
+    makes it again and the profile it was made in (POST the body with `?profile=` that)."""
     jobs = runner.repository.recent_for(user, GENERATION, limit)
-    return [describe(job, runner) for job in jobs]
+    names = profile_names(store, user)
+    return [describe(job, runner, names) for job in jobs]
 
 
 @router.get("/{job_id}", responses=NOT_FOUND)
-def get_generation(user: CurrentUser, runner: JobsDep, job_id: JobId) -> GenerationOut:
+def get_generation(
+    user: CurrentUser, runner: JobsDep, store: StoreDep, job_id: JobId
+) -> GenerationOut:
     """Status, progress (step/total), the conditioning plan with provenance, timings, images."""
-    return describe(own_job(runner, user, job_id, any_kind=True), runner)
+    job = own_job(runner, user, job_id, any_kind=True)
+    return describe(job, runner, profile_names(store, user))
 
 
 @router.delete("/{job_id}", responses={**NOT_FOUND, 409: {"model": Problem}})
-def cancel_generation(user: CurrentUser, runner: JobsDep, job_id: JobId) -> GenerationOut:
+def cancel_generation(
+    user: CurrentUser, runner: JobsDep, store: StoreDep, job_id: JobId
+) -> GenerationOut:
     """Cancel a generation: a queued one ends at once (`cancelled`); a running one stops at its
     next denoising step (it reads `running` until then). A finished one answers 409."""
     job = own_job(runner, user, job_id, any_kind=True)
     if job.status in (DONE, FAILED):
         raise Conflict(f"generation {job_id!r} is already {job.status}; nothing to cancel")
     cancelled = runner.cancel(user, job_id) or job
-    return describe(cancelled, runner)
+    return describe(cancelled, runner, profile_names(store, user))
 
 
 def _event(name: str, data: dict[str, Any]) -> str:
     return f"event: {name}\ndata: {json.dumps(data, default=str)}\n\n"
 
 
-async def _events(request: Request, runner: JobQueue, job: Job) -> AsyncIterator[str]:
+async def _events(
+    request: Request, runner: JobQueue, job: Job, names: dict[str, str]
+) -> AsyncIterator[str]:
     """The current state first (what a reconnecting client needs), then the worker's events as
     the progress bus relays them; the job row is re-read when an event says the status
     changed, and every 2 s without events (nothing published is ever the only source)."""
@@ -268,7 +287,7 @@ async def _events(request: Request, runner: JobQueue, job: Job) -> AsyncIterator
             if event is None or event.status != job.status or quiet >= 2:
                 fresh: Job | None = await run_in_threadpool(runner.repository.get, job.id)
                 job, quiet = fresh or job, 0
-            view = describe(job, runner, event)
+            view = describe(job, runner, names, event)
             state = (view.status, view.progress.step)
             if state != last:
                 last = state
@@ -296,14 +315,15 @@ async def _events(request: Request, runner: JobQueue, job: Job) -> AsyncIterator
     responses={200: {"content": {"text/event-stream": {}}}, **NOT_FOUND},
 )
 async def generation_events(
-    request: Request, user: CurrentUser, runner: JobsDep, job_id: JobId
+    request: Request, user: CurrentUser, runner: JobsDep, store: StoreDep, job_id: JobId
 ) -> StreamingResponse:
     """Server-sent events: the current state first, `progress` ({status, step, total}) as steps
     complete, then `done` (the full generation) or `error` ({status, detail}) when it failed or
     was cancelled."""
     job = await run_in_threadpool(lambda: own_job(runner, user, job_id, any_kind=True))
+    names = await run_in_threadpool(profile_names, store, user)
     return StreamingResponse(
-        _events(request, runner, job),
+        _events(request, runner, job, names),
         media_type="text/event-stream",
         headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"},
     )

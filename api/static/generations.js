@@ -3,7 +3,9 @@
 // (the image uploaded as a reference and redrawn at strength 0.35: img2img) and Taste strip
 // (the same seed at β = vp_degree 0, 0.5, 0.85 and 1.2, side by side, as A1111's X/Y grid
 // compares one setting). Every job is a plain POST of the body the service hands back with each
-// generation. Uses app.js's $, api, el, notice, followEvents, csrfToken.
+// generation, in the profile that generation was made in (its `profile`, whichever profile the
+// picker shows; none when that profile was deleted). Uses core.js's $, api, el, notice,
+// followEvents, csrfToken, withProfile.
 "use strict";
 
 const VARIATION_STRENGTH = 0.35;
@@ -27,16 +29,19 @@ function describeGeneration(generation) {
   const parts = [generation.status === "done" ? `seed ${generation.seed}` : generation.status];
   if (body.init_image) parts.push(`img2img, strength ${body.strength ?? 0.6}`);
   if (body.vp_degree !== undefined) parts.push(`β ${body.vp_degree}`);
+  if (generation.profile === null) parts.push("its profile was deleted");
+  else if (generation.profile !== DEFAULT_PROFILE || state.profile) parts.push(`profile ${generation.profile}`);
   parts.push(new Date(generation.created_at).toLocaleString());
   return parts.join(" · ");
 }
 
 function generationItem(generation) {
   const done = generation.status === "done" && generation.image_urls.length > 0;
-  const again = Boolean(generation.request);
+  const again = Boolean(generation.request) && generation.profile !== null;
   const thumb = done ? el("img", { src: generation.image_urls[0], alt: generation.prompt })
     : el("span", { class: "gen-none" }, generation.status);
-  return el("li", { class: "gen", "data-id": generation.id, "data-seed": generation.seed ?? "" },
+  return el("li", { class: "gen", "data-id": generation.id, "data-seed": generation.seed ?? "",
+    "data-profile": generation.profile ?? "" },
     el("div", { class: "gen-thumb" }, thumb),
     el("div", { class: "gen-body" },
       el("span", { class: "gen-prompt" }, generation.prompt),
@@ -54,9 +59,9 @@ function bodyLike(generation, changes) {
   return body;
 }
 
-async function submit(body) {
+async function submit(body, profile) {
   for (let attempt = 1; ; attempt += 1) {
-    try { return await api("POST", "/v1/generations", body); }
+    try { return await api("POST", "/v1/generations", body, profile); }
     catch (error) {
       if (error.status !== 429 || attempt >= SUBMIT_TRIES) throw error;
       await new Promise((resolve) => setTimeout(resolve, 1000));
@@ -73,9 +78,9 @@ function finished(accepted) {
   });
 }
 
-async function run(label, body) {
+async function run(label, body, profile) {
   gensStatus(`${label}…`);
-  const accepted = await submit(body);
+  const accepted = await submit(body, profile);
   await loadGenerations();
   const done = await finished(accepted);
   await loadGenerations();
@@ -84,7 +89,7 @@ async function run(label, body) {
 }
 
 async function reroll(generation) {
-  try { await run("Re-roll", bodyLike(generation, { seed: undefined })); }
+  try { await run("Re-roll", bodyLike(generation, { seed: undefined }), generation.profile); }
   catch (error) { gensStatus("newest first"); notice(error.message); }
 }
 
@@ -93,12 +98,14 @@ async function variation(generation) {
     gensStatus("Variation…");
     const image = await fetch(generation.image_urls[0]);
     if (!image.ok) throw new Error(`image: ${image.status}`);
-    const reference = await fetch("/v1/references", { method: "POST", body: await image.blob(), headers: {
-      Accept: "application/json", "X-CSRF-Token": csrfToken(), "Content-Type": "image/png" } });
+    const reference = await fetch(withProfile("/v1/references", generation.profile), {
+      method: "POST", body: await image.blob(), headers: {
+        Accept: "application/json", "X-CSRF-Token": csrfToken(), "Content-Type": "image/png" } });
     const uploaded = await reference.json().catch(() => ({}));
     if (!reference.ok) throw new Error(uploaded.detail || `upload: ${reference.status}`);
     await run("Variation", bodyLike(generation, { seed: undefined, candidates: undefined,
-      num_images: undefined, include_plain: false, init_image: uploaded.id, strength: VARIATION_STRENGTH }));
+      num_images: undefined, include_plain: false, init_image: uploaded.id, strength: VARIATION_STRENGTH }),
+      generation.profile);
   } catch (error) { gensStatus("newest first"); notice(error.message); }
 }
 
@@ -118,7 +125,7 @@ async function tasteStrip(generation) {
   try {
     gensStatus("Taste strip…");
     const jobs = [];
-    for (const cell of cells) jobs.push({ cell, accepted: await submit({ ...base, vp_degree: cell.beta }) });
+    for (const cell of cells) jobs.push({ cell, accepted: await submit({ ...base, vp_degree: cell.beta }, generation.profile) });
     const made = await Promise.all(jobs.map(async ({ cell, accepted }) => {
       const done = await finished(accepted);
       cell.frame.replaceChildren(el("img", { src: done.image_urls[0], alt: `β ${cell.beta}` }));

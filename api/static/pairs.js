@@ -1,8 +1,8 @@
 // "Which do you prefer?" (issue 22): two gallery images side by side in the onboarding panel.
 // Click one or press ←/→; "Neither" and "Skip". After each choice, what the taste model now
 // thinks the person likes and dislikes. After a surprising pick, now and then, "What made you
-// pick that one?" with a small text box (sent, or skipped). Uses app.js's $, api, el, state,
-// notice, loadOnboarding.
+// pick that one?" with a small text box (sent, or skipped). Uses core.js ($, api, el, state,
+// notice) and onboarding.js (loadOnboarding).
 "use strict";
 
 const pairs = { current: null, busy: false, why: null };
@@ -11,8 +11,7 @@ const SUMMARY_SIZE = 3;
 async function pairSession() {
   if (state.session) return state.session;
   const started = await api("POST", "/v1/onboarding");
-  state.session = started.id;
-  localStorage.setItem("tm_session", started.id);
+  rememberSession(started.id);
   await loadOnboarding(); // the chat shows the new session's greeting
   return state.session;
 }
