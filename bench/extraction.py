@@ -98,8 +98,10 @@ SETS = (
     ("blind 6 long (seen)", "dialogue_blind6_long.jsonl", False),
     ("blind 7 short (seen)", "dialogue_blind7_short.jsonl", False),
     ("blind 7 long (seen)", "dialogue_blind7_long.jsonl", False),
-    ("blind 8 short", "dialogue_blind8_short.jsonl", True),
-    ("blind 8 long", "dialogue_blind8_long.jsonl", True),
+    ("blind 8 short (seen)", "dialogue_blind8_short.jsonl", False),
+    ("blind 8 long (seen)", "dialogue_blind8_long.jsonl", False),
+    ("blind 9 short", "dialogue_blind9_short.jsonl", True),
+    ("blind 9 long", "dialogue_blind9_long.jsonl", True),
 )
 TARGET_F1 = 0.85
 
