@@ -75,6 +75,7 @@ PolarityCheck = Callable[[str, str], Polarity | None]
 
 
 DISPUTED = "the model and the comment's own words disagree"
+UNCHECKED = "the model misread this comment's other features, and its words here say nothing"
 
 
 class LLMExtractionError(ExtractionError):
@@ -221,6 +222,8 @@ class LLMExtractor:
         unsure: dict[str, UnsureItem] = {}
         ignored: list[str] = []
         from_image: set[str] = set()
+        checked = {True: 0, False: 0}  # the clause's verdict agreed / disagreed with the model
+        unchecked: list[str] = []  # drafts whose clause said nothing readable
         candidates = [
             (polarity, part, feature)
             for polarity, features in (
@@ -257,12 +260,26 @@ class LLMExtractor:
                 strength=feature.strength if feature.strength is not None else DEFAULT_STRENGTH,
                 evidence=[grounding.evidence],
             )
+            agrees = (
+                None
+                if grounding.from_image
+                else self._agrees(text, polarity, grounding.evidence, notes)
+            )
             if grounding.from_image:
                 from_image.add(key)
-            elif not self._agrees(text, polarity, grounding.evidence, notes):
+            elif agrees is None:
+                unchecked.append(key)
+            else:
+                checked[agrees] += 1
+            if agrees is False:
                 unsure[key] = UnsureItem(attribute=draft, reason=DISPUTED, confidence=0.5)
                 continue
             drafts[key] = draft
+        if checked[False] > checked[True]:  # a model this comment caught misreading: ask
+            for key in unchecked:
+                unsure[key] = UnsureItem(
+                    attribute=drafts.pop(key), reason=UNCHECKED, confidence=0.5
+                )
         for key in sorted(both):
             notes.append(f"{key!r} was both liked and disliked; left out")
         attributes = list(drafts.values())
@@ -290,16 +307,20 @@ class LLMExtractor:
             notes.append(f"shortened {text!r} to {parts!r}: at most 6 words per feature")
         return parts
 
-    def _agrees(self, text: str, said: Polarity, clause: str, notes: list[str]) -> bool:
-        """Whether the clause agrees with the model's polarity (or says nothing readable).
-        When they disagree, either may be wrong, and a stored wrong polarity steers generation
-        toward what the person dislikes: the feature becomes unsure and the agent asks. (Siding
-        with the clause turned 5 and 12 right answers wrong on the blind sets with a perfect
-        model; dropping it lost features the model had right.)"""
+    def _agrees(self, text: str, said: Polarity, clause: str, notes: list[str]) -> bool | None:
+        """Whether the clause agrees with the model's polarity; None when it says nothing
+        readable. When they disagree, either may be wrong, and a stored wrong polarity steers
+        generation toward what the person dislikes: the feature becomes unsure and the agent
+        asks. (Siding with the clause turned 5 and 12 right answers wrong on the blind sets with
+        a perfect model; dropping it lost features the model had right.) When the clause
+        disagrees more often than it agrees within one comment, the model's unchecked features
+        there are asked about too (``UNCHECKED``; docs/design.md, "Extractors")."""
         if self._polarity is None:
-            return True
+            return None
         verdict = self._polarity(text, clause)
-        if verdict is None or verdict is said:
+        if verdict is None:
+            return None
+        if verdict is said:
             return True
         notes.append(
             f"polarity of {text!r}: the model said {said.value}, the clause {clause!r} reads "

@@ -354,6 +354,34 @@ def test_a_polarity_the_clause_disputes_is_asked_never_stored(
     assert any(f"polarity of {feature!r}" in n and "asked" in n for n in result.notes)
 
 
+TWO_CLAUSES = "Great low angle, but the lens flare is distracting. The palette is teal and orange."
+PALETTE = ("teal and orange palette", "The palette is teal and orange")
+
+
+def test_a_model_caught_misreading_a_comment_is_not_trusted_where_nothing_checks_it(
+    llm_server: LoopbackLLMServer,
+) -> None:
+    """The clause disputes the model's only checkable feature: its feature that no clause can
+    check (a plain description, no verdict word) is asked about too, never stored."""
+    flipped = {"liked": [_feature("lens flare", "lens flare")], "disliked": [_feature(*PALETTE)]}
+    llm_server.push(Reply.structured(flipped))
+    result = _checked(llm_server).extract(TWO_CLAUSES, IMAGE)
+    assert not result.attributes
+    reasons = {u.attribute.text: u.reason for u in result.unsure}
+    assert "disagree" in reasons["lens flare"] and "misread" in reasons[PALETTE[0]]
+
+
+def test_a_model_the_clauses_agree_with_is_trusted_where_nothing_checks_it(
+    llm_server: LoopbackLLMServer,
+) -> None:
+    faithful = {"liked": [_feature(*PALETTE)], "disliked": [_feature("lens flare", "lens flare")]}
+    llm_server.push(Reply.structured(faithful))
+    result = _checked(llm_server).extract(TWO_CLAUSES, IMAGE)
+    stored = {(a.text, a.polarity) for a in result.attributes}
+    assert stored == {(PALETTE[0], Polarity.LIKE), ("lens flare", Polarity.DISLIKE)}
+    assert not result.unsure
+
+
 def test_a_polarity_the_clause_agrees_with_is_kept(llm_server: LoopbackLLMServer) -> None:
     agreed = {"liked": [], "disliked": [_feature("lens flare", "lens flare")]}
     llm_server.push(Reply.structured(agreed))
