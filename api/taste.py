@@ -21,7 +21,7 @@ from agent.gallery import Gallery, GalleryImage
 from agent.pair_choice import next_pair, unordered
 from agent.pick_why import WhyRule, asked_why, picked_image, read_why, why_source
 from api.errors import Unprocessable
-from generation.taste_features import TasteFeatures, described
+from generation.taste_features import TasteFeatures
 from preference_store.choices import Answer, Choice, ChoiceStore
 from preference_store.errors import PairAnswered, PairNotFound
 from preference_store.models import (
@@ -87,14 +87,14 @@ class TasteService:
         """The gallery's feature rows (computed once per process)."""
         return self.features.gallery_rows(str(self.gallery.root), self._load)
 
-    def _load(self) -> tuple[list[Image.Image], list[str]]:
+    def _load(self) -> tuple[list[Image.Image], list[str], list[list[str]]]:
         images = self.gallery.images
         opened = []
         for image in images:
             with Image.open(self.gallery.path(image)) as picture:
                 opened.append(picture.convert("RGB"))
-        texts = [described(i.description, [t.text for t in i.tags]) for i in images]
-        return opened, texts
+        tags = [[t.text for t in i.tags] for i in images]
+        return opened, [i.description for i in images], tags
 
     def _answers(self, history: Sequence[Choice]) -> list[tuple[int, int, int | None]]:
         """The answered pairs of this gallery, as gallery rows (left, right, winner)."""

@@ -25,7 +25,7 @@ from numpy.typing import NDArray
 Vector = NDArray[np.float64]
 Matrix = NDArray[np.float64]
 
-DEFAULT_STRENGTH = 1.0  # λ: how firmly w stays at the prior (the prior's σ is 1/√λ)
+DEFAULT_STRENGTH = 0.25  # λ: how firmly w stays at the prior (its σ is 1/√λ; bench/choices.py)
 NEWTON_STEPS = 30
 TOLERANCE = 1e-8
 MAX_SPACE_NAME = 400  # the column's width (preference_store.choices)
