@@ -32,6 +32,7 @@ if TYPE_CHECKING:
 
 log = logging.getLogger("tastemaker.jobs")
 
+GAVE_UP = "the worker running this job stopped {} times; giving up: submit it again"
 Write = Callable[[Session], None]
 """Stores a run's results in the transaction that marks its job done."""
 
@@ -107,27 +108,41 @@ class JobLeases:
 
     def requeue_orphans(self, lease_s: float, max_attempts: int) -> list[str]:
         """Running jobs whose worker stopped renewing its lease: back to the queue (returned),
-        or failed with the reason after ``max_attempts``; cancelled when the owner asked."""
-        stale = utc_now() - timedelta(seconds=lease_s)
+        or failed with the reason after ``max_attempts``; cancelled when the owner asked.
+
+        Every worker sweeps, so two sweeps may read the same orphan. Each write is fenced like
+        an end of run, by the attempt it read and its lapsed lease: a sweep that writes after
+        another one requeued the job and a worker claimed it again changes nothing (an
+        unguarded write put that live attempt back in the queue: it lost its lease and the job
+        ran a third time, past ``max_attempts``)."""
+        now = utc_now()
+        stale = now - timedelta(seconds=lease_s)
         requeued: list[str] = []
         with Session(self._engine) as session, session.begin():
-            rows = session.scalars(
-                select(JobRow).where(JobRow.status == RUNNING, JobRow.heartbeat_at < stale)
+            orphans = session.execute(
+                select(JobRow.id, JobRow.worker, JobRow.attempts, JobRow.cancel_requested).where(
+                    JobRow.status == RUNNING, JobRow.heartbeat_at < stale
+                )
             ).all()
-            for row in rows:
-                row.worker, row.heartbeat_at = None, None
-                row.finished_at = utc_now()
-                if row.cancel_requested:
-                    row.status, row.error = CANCELLED, CANCEL_REASON
-                elif (row.attempts or 0) >= max_attempts:
-                    row.status = FAILED
-                    row.error = (
-                        f"the worker running this job stopped {row.attempts} times; "
-                        "giving up: submit it again"
+            for job_id, worker, attempts, cancel_requested in orphans:
+                end: dict[str, Any] = {"status": QUEUED, "started_at": None}
+                if cancel_requested:
+                    end = {"status": CANCELLED, "error": CANCEL_REASON, "finished_at": now}
+                elif (attempts or 0) >= max_attempts:
+                    end = {"status": FAILED, "error": GAVE_UP.format(attempts), "finished_at": now}
+                taken = session.execute(
+                    update(JobRow)
+                    .where(
+                        JobRow.id == job_id,
+                        JobRow.status == RUNNING,
+                        JobRow.worker == worker,
+                        JobRow.attempts == attempts,
+                        JobRow.heartbeat_at < stale,
                     )
-                else:
-                    row.status, row.started_at, row.finished_at = QUEUED, None, None
-                    requeued.append(row.id)
+                    .values(worker=None, heartbeat_at=None, **end)
+                )
+                if getattr(taken, "rowcount", 0) and end["status"] == QUEUED:
+                    requeued.append(job_id)
         return requeued
 
 

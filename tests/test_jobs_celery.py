@@ -155,7 +155,12 @@ def test_kill_9_a_worker_mid_generation_never_loses_or_doubles_the_job(cluster: 
     """Twenty times: SIGKILL the worker running a generation at its second step. The job is
     never left running: another worker finishes it (its second attempt) and its PNGs are written
     once, or it fails with the reason. Three workers take turns; each killed one is started
-    again in the background while the next trials run, so two are ready for every trial."""
+    again in the background while the next trials run, so two are ready for every trial.
+
+    Exactly two attempts: with ``job_max_attempts`` 2 no job can be claimed a third time. A
+    third one was once seen under load: two workers' sweeps read the orphan at once and the
+    later one's write put the rescuing attempt back in the queue (fenced since;
+    ``tests/test_jobs_fence.py`` holds that race open deterministically)."""
     starting: dict[Worker, Future[object]] = {}
     outcomes: list[str] = []
     began = time.monotonic()

@@ -6,6 +6,7 @@ is reported cancelled after it. ``tests/test_jobs_lease.py`` does it with paused
 
 from __future__ import annotations
 
+import threading
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -14,6 +15,7 @@ from typing import Any
 import pytest
 import torch
 from safetensors.torch import save as save_safetensors
+from sqlalchemy import event
 
 from api.settings import Settings
 from api.wiring.jobs import job_kinds
@@ -23,7 +25,7 @@ from generation.settings import GenerationSettings
 from jobs.lease import LeaseLost
 from jobs.outputs import Finished, JobOutputs
 from jobs.progress import LocalProgress
-from jobs.repository import CANCEL_REASON, CANCELLED, DONE, FAILED, Job, JobRepository
+from jobs.repository import CANCEL_REASON, CANCELLED, DONE, FAILED, RUNNING, Job, JobRepository
 from jobs.runner import LOST, JobExecutor, StepReporter
 from preference_store.blobs import BlobStore
 from preference_store.database import create_schema, make_engine
@@ -104,6 +106,41 @@ def test_results_that_cannot_be_stored_leave_the_job_running_and_nothing_half_wr
     running = stores.jobs.get(job.id)
     assert running is not None and running.status == "running" and running.result is None
     assert stores.styles.list_tokens("ann") == []
+
+
+def test_a_sweep_that_read_a_job_before_another_sweep_requeued_it_leaves_the_rescue_alone(
+    stores: Stores, database_url: str
+) -> None:
+    """Every worker sweeps. Two see the dead worker's job at once; one requeues it and a worker
+    claims it (attempt 2) before the other one writes. That late write must change nothing:
+    it once put the running attempt 2 back in the queue, so its live worker lost its lease and
+    the job ran a third time, past ``max_attempts`` (the kill -9 test's flake)."""
+    job = queued(stores)
+    stores.jobs.claim("worker-1", ["generation"])  # worker-1 dies
+    late = JobRepository(make_engine(database_url), job_kinds())  # another worker's sweeper
+    has_read, go_on = threading.Event(), threading.Event()
+
+    @event.listens_for(late.engine, "before_cursor_execute")
+    def hold_its_write(_conn: Any, _cursor: Any, statement: str, *_rest: Any) -> None:
+        if statement.lstrip().upper().startswith("UPDATE"):  # it has read the row: wait
+            has_read.set()
+            assert go_on.wait(10)
+
+    swept: list[list[str]] = []
+    sweeper = threading.Thread(target=lambda: swept.append(late.requeue_orphans(0.0, 2)))
+    try:
+        sweeper.start()
+        assert has_read.wait(10)
+        second = given_away(stores, job)  # the other sweep and worker-2 were quicker
+        go_on.set()
+        sweeper.join(10)
+    finally:
+        go_on.set()
+        late.engine.dispose()
+    assert swept == [[]]
+    row = stores.jobs.get(job.id)
+    assert row is not None and (row.status, row.worker, row.attempts) == (RUNNING, "worker-2", 2)
+    assert stores.jobs.heartbeat(job.id, "worker-2", second.attempts) is False  # still its own
 
 
 def test_a_renewal_after_the_job_was_given_away_raises_lease_lost(stores: Stores) -> None:
