@@ -1,4 +1,4 @@
-// Who is signed in: the HttpOnly token cookie set from a token or a new anonymous profile, the
+// Who is signed in: the HttpOnly token cookie set from a token or a new anonymous account, the
 // sign-in gate, sign out, and the token shown once. Uses core.js.
 "use strict";
 
@@ -17,7 +17,7 @@ async function ensureUser() {
   return newProfile();
 }
 
-// An anonymous profile for this browser; its token is shown once so the person can come back.
+// An anonymous account for this browser; its token is shown once so the person can come back.
 async function newProfile() {
   try {
     const created = await api("POST", "/v1/users");
@@ -58,7 +58,7 @@ function forgetPerson() {
   state.refs.clear();
 }
 
-// Another person's profile opens fresh: the onboarding session kept here was the last one's.
+// Another person's account opens fresh: the onboarding session kept here was the last one's.
 function switched() {
   forgetPerson();
   location.reload();
@@ -81,7 +81,7 @@ $("gate-new").addEventListener("click", async () => {
 });
 $("signout-btn").addEventListener("click", async () => {
   try { await api("DELETE", "/v1/session"); } catch (error) { notice(error.message); return; }
-  localStorage.setItem("tm_signed_out", "1"); // a reload must not make a new profile unasked
+  localStorage.setItem("tm_signed_out", "1"); // a reload must not make a new account unasked
   switched();
 });
 $("token-copy").addEventListener("click", () => navigator.clipboard?.writeText($("token-once-value").textContent).then(
