@@ -100,7 +100,7 @@ class TasteFeatures:
             vectors = dict(zip(names, np.asarray(self.embedder.embed(names)), strict=True))
             for i in tagged:
                 mean = np.mean([vectors[t] for t in tags[i]], axis=0)
-                scale = math.sqrt(TAG_SHARE) * HALF / float(np.linalg.norm(mean))
+                scale = math.sqrt(TAG_SHARE) * HALF / max(float(np.linalg.norm(mean)), 1e-12)
                 out[i, split + dim :] = scale * mean
         return out
 
