@@ -12,8 +12,7 @@ is shared), as a restarted service would, and runs:
 - ``check``: per user, whether chromadb holds a record for every attribute of the profile.
 
 The forked process writes ``pid N`` first, then ``finishing ID`` / ``finished ID`` around each
-finish, and the server writes ``exit N`` when it ends (``-9`` when killed, ``-14`` when it hung
-past ``HANG_S``).
+finish, and the server writes ``exit N`` when it ends (``-9`` when killed).
 """
 
 from __future__ import annotations
@@ -21,7 +20,6 @@ from __future__ import annotations
 import contextlib
 import importlib
 import os
-import signal
 import sys
 from pathlib import Path
 
@@ -33,13 +31,6 @@ from api.settings import Settings
 from api.wiring.agent import build_gallery, build_offline_extractor
 from api.wiring.services import open_embedder, open_engine, open_store
 from tests.doubles.uvicorn_server import ONBOARDING_COMMENTS
-
-# A forked trial still running after this long is ended by SIGALRM (exit -14). torch's
-# OpenMP runtime (libgomp) is not fork-safe: once in about ten full runs a trial hung for good
-# at an OpenMP barrier inside a MiniLM layer norm (gdb: gomp_team_barrier_wait_end). That is
-# this harness forking after loading torch, not the service; ending such a trial is one more
-# crash at a random moment, which the test is about.
-HANG_S = 60
 
 
 def say(line: str) -> None:
@@ -117,7 +108,6 @@ class Forker:
             pid = os.fork()
             if pid == 0:
                 code = 0
-                signal.alarm(HANG_S)  # a hung trial dies as a killed one does (see HANG_S)
                 try:
                     say(f"pid {os.getpid()}")
                     if command == "prep":
