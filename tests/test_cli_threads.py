@@ -80,7 +80,12 @@ def test_the_worker_inside_the_api_leaves_the_event_loop_a_core(
     """Embedded mode: the CLI's own default (every physical core) is not taken for the
     person's OMP_NUM_THREADS; the worker thread then takes one core fewer, at least one."""
     for name in ("OMP_NUM_THREADS", "MKL_NUM_THREADS"):
-        monkeypatch.delenv(name, raising=False)
+        # set, then deleted: monkeypatch then restores it (or its absence) after the test, and
+        # what use_torch_threads writes below does not stay in this process. A leaked
+        # MKL_NUM_THREADS=3 gave later tests' torch three threads (torch reads it after
+        # OMP_NUM_THREADS), and a harness forking after torch then hung at an OpenMP barrier.
+        monkeypatch.setenv(name, "1")
+        monkeypatch.delenv(name)
     monkeypatch.setattr(threads, "_set_here", {})
     cores = min(physical_cores(), MAX_DEFAULT_THREADS)
     before = torch.get_num_threads()

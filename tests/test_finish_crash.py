@@ -32,7 +32,10 @@ USERS = 26
 
 class Forker:
     def __init__(self, data_dir: Path) -> None:
-        env = {**os.environ, "HF_HUB_OFFLINE": "1", "OMP_NUM_THREADS": "1"}
+        # One torch thread (torch reads MKL_NUM_THREADS after OMP_NUM_THREADS): the trials are
+        # forked after torch has run, and libgomp's thread pool does not survive a fork.
+        one = {"OMP_NUM_THREADS": "1", "MKL_NUM_THREADS": "1"}
+        env = {**os.environ, "HF_HUB_OFFLINE": "1", **one}
         self.process = subprocess.Popen(
             [sys.executable, "-m", "tests.doubles.finish_forker", str(data_dir)],
             cwd=ROOT,
