@@ -11,7 +11,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import replace
 
-from agent import asking, corrections, policy
+from agent import asking, corrections, policy, turn
 from agent.asking import OpenQuestion
 from agent.consolidate import consolidate, image_reactions, image_verdicts
 from agent.correcting import Corrector, asked_item
@@ -36,15 +36,7 @@ from agent.sessions import (
     SessionRepository,
     StoredMessage,
 )
-from agent.turn import (
-    ChosenImages,
-    ImageKeeper,
-    ProfileWriter,
-    Turn,
-    early_finish,
-    local_file,
-    saved,
-)
+from agent.turn import ChosenImages, ImageKeeper, ProfileWriter, Turn, local_file
 from agent.turn_reads import TurnReads, one_turn
 from preference_store.merging import chosen_differs
 from preference_store.models import AttributeDraft, ImageReaction
@@ -326,7 +318,7 @@ class OnboardingAgent:
         progress = policy.progress_of(messages)
         parts = list(prefix)
         if progress.missing():
-            parts.append(early_finish(progress.missing()))
+            parts.append(turn.early_finish(progress.missing()))
         drafts = [a for m in messages if m.extraction for a in m.extraction.attributes]
         merged, _notes = consolidate(drafts)
         liked, disliked = image_reactions(image_verdicts(messages, self._image_path))
@@ -349,7 +341,7 @@ class OnboardingAgent:
             self._sessions.release_finish(info.id)
             raise
         self._sessions.finish(info.id, profile.version)
-        text = " ".join([*parts, saved(merged, profile.version, learned=learned)])
+        text = " ".join([*parts, turn.saved(merged, profile.version, learned=learned)])
         self._sessions.append(info.id, AGENT, "finish", text, None)
         return Turn(session_id=info.id, text=text, finished=True, profile=profile)
 

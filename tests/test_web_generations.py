@@ -50,6 +50,19 @@ def rows(driver: WebDriver) -> list[dict[str, str]]:
     return list(driver.execute_script(script))
 
 
+def generate_from_form(driver: WebDriver, prompt: str) -> dict[str, str]:
+    """Generate ``prompt`` from the form (tiny model: 2 steps, 64 px, no plain image) and
+    return the history's new row once it is done."""
+    by_id(driver, "gen-prompt").send_keys(prompt)
+    steps = by_id(driver, "gen-steps")
+    steps.clear()
+    steps.send_keys("2")
+    driver.execute_script("document.getElementById('gen-size').value = '64'")
+    driver.execute_script("document.getElementById('gen-plain').checked = false")
+    by_id(driver, "gen-submit").click()
+    return wait(driver, 180).until(lambda d: new_done_row(d, set()))
+
+
 def new_done_row(driver: WebDriver, known: set[str]) -> dict[str, str] | None:
     for row in rows(driver):
         if row["id"] not in known and row["image"] and row["seed"]:
@@ -79,14 +92,7 @@ def test_history_reroll_variation_and_taste_strip(
     wait(browser).until(lambda d: d.find_element(By.ID, "gens-empty").is_displayed())
 
     # A generation from the form lands at the top of the history.
-    by_id(browser, "gen-prompt").send_keys("a lighthouse at dusk")
-    steps = by_id(browser, "gen-steps")
-    steps.clear()
-    steps.send_keys("2")
-    browser.execute_script("document.getElementById('gen-size').value = '64'")
-    browser.execute_script("document.getElementById('gen-plain').checked = false")
-    by_id(browser, "gen-submit").click()
-    first = wait(browser, 180).until(lambda d: new_done_row(d, set()))
+    first = generate_from_form(browser, "a lighthouse at dusk")
     assert "a lighthouse at dusk" in first["text"] and f"seed {first['seed']}" in first["text"]
 
     # Re-roll: the same settings, a new seed.

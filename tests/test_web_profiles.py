@@ -20,7 +20,7 @@ from selenium.webdriver.support.ui import Select
 
 from tests.doubles.uvicorn_server import UvicornServer
 from tests.test_web import browser, by_id, no_horizontal_scroll, shoot, wait  # noqa: F401
-from tests.test_web_generations import click_in_row, new_done_row, rows
+from tests.test_web_generations import click_in_row, generate_from_form, new_done_row, rows
 
 PROFILE = "zines"
 # The page's own session (cookie and CSRF token), outside its picker: plain HTTP calls.
@@ -103,14 +103,7 @@ def test_pick_a_profile_generate_in_it_and_re_roll_keeps_it(
     # A generation from the form goes to the picked profile, not the default.
     by_id(browser, "tab-generate").click()
     wait(browser).until(lambda d: d.find_element(By.ID, "gens-empty").is_displayed())
-    by_id(browser, "gen-prompt").send_keys("a zine cover")
-    steps = by_id(browser, "gen-steps")
-    steps.clear()
-    steps.send_keys("2")
-    browser.execute_script("document.getElementById('gen-size').value = '64'")
-    browser.execute_script("document.getElementById('gen-plain').checked = false")
-    by_id(browser, "gen-submit").click()
-    first = wait(browser, 180).until(lambda d: new_done_row(d, set()))
+    first = generate_from_form(browser, "a zine cover")
     assert made_in(browser, first["id"]) == PROFILE
     assert f"profile {PROFILE}" in first["text"]
     applied = browser.execute_script("return document.getElementById('applied').textContent")
