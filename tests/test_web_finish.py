@@ -145,7 +145,9 @@ def test_board_and_generation_fit_and_finish(
     wait(browser).until(
         ec.text_to_be_present_in_element((By.ID, "board-version"), "profile version 6")
     )
-    assert "restored as version 6" in by_id(browser, "notice").text
+    # the notice follows the board's reload (board.js restoreVersion): wait for it, not race it
+    restored = ec.text_to_be_present_in_element((By.ID, "notice"), "restored as version 6")
+    wait(browser).until(restored)
     assert _category_of(browser, "neon glow") is None and _category_of(browser, "teal palette")
     shoot(browser, shots, f"{name}-board-history")
 
