@@ -114,7 +114,9 @@ class JobLeases:
         an end of run, by the attempt it read and its lapsed lease: a sweep that writes after
         another one requeued the job and a worker claimed it again changes nothing (an
         unguarded write put that live attempt back in the queue: it lost its lease and the job
-        ran a third time, past ``max_attempts``)."""
+        ran a third time, past ``max_attempts``). The owner's cancel is part of the fence too:
+        one that lands between the read and the write leaves the job to the next sweep, which
+        cancels it, rather than putting a cancelled job back in the queue."""
         now = utc_now()
         stale = now - timedelta(seconds=lease_s)
         requeued: list[str] = []
@@ -138,6 +140,9 @@ class JobLeases:
                         JobRow.worker == worker,
                         JobRow.attempts == attempts,
                         JobRow.heartbeat_at < stale,
+                        JobRow.cancel_requested.is_(True)
+                        if cancel_requested
+                        else JobRow.cancel_requested.isnot(True),
                     )
                     .values(worker=None, heartbeat_at=None, **end)
                 )

@@ -143,6 +143,40 @@ def test_a_sweep_that_read_a_job_before_another_sweep_requeued_it_leaves_the_res
     assert stores.jobs.heartbeat(job.id, "worker-2", second.attempts) is False  # still its own
 
 
+def test_a_cancel_that_lands_while_a_sweep_holds_a_dead_job_is_not_requeued(
+    stores: Stores, database_url: str
+) -> None:
+    """The owner cancels a job whose worker died, after a sweep read it and before it wrote:
+    the job must end cancelled, not go back to the queue for another worker to start."""
+    job = queued(stores)
+    stores.jobs.claim("worker-1", ["generation"])  # worker-1 dies
+    late = JobRepository(make_engine(database_url), job_kinds())
+    has_read, go_on = threading.Event(), threading.Event()
+
+    @event.listens_for(late.engine, "before_cursor_execute")
+    def hold_its_write(_conn: Any, _cursor: Any, statement: str, *_rest: Any) -> None:
+        if statement.lstrip().upper().startswith("UPDATE"):
+            has_read.set()
+            assert go_on.wait(10)
+
+    swept: list[list[str]] = []
+    sweeper = threading.Thread(target=lambda: swept.append(late.requeue_orphans(0.0, 3)))
+    try:
+        sweeper.start()
+        assert has_read.wait(10)
+        assert stores.jobs.cancel("ann", job.id) is not None  # lands between read and write
+        go_on.set()
+        sweeper.join(10)
+    finally:
+        go_on.set()
+        late.engine.dispose()
+    assert swept == [[]]  # not requeued
+    assert stores.jobs.requeue_orphans(lease_s=0.0, max_attempts=3) == []  # the next sweep
+    row = stores.jobs.get(job.id)
+    assert row is not None and (row.status, row.error) == (CANCELLED, CANCEL_REASON)
+    assert stores.jobs.claim("worker-2", ["generation"]) == []
+
+
 def test_a_renewal_after_the_job_was_given_away_raises_lease_lost(stores: Stores) -> None:
     job = queued(stores)
     [first] = stores.jobs.claim("worker-1", ["generation"])
