@@ -2,8 +2,9 @@
 ``tests/test_web_generations.py`` drives it): a named profile made over HTTP shows in the
 picker; picking it sends the page's calls to it (a generation is made there, not in the
 default); the choice survives a reload; and after picking the default again, Re-roll and
-Variation of that image still go to the profile it was made in. Screenshots at desktop and
-phone width land in ``TASTEMAKER_SHOTS`` (default: the test's temp dir) for review."""
+Variation of that image still go to the profile it was made in; at phone width the sticky header
+keeps its two rows with the picker. Screenshots at desktop and phone width land in
+``TASTEMAKER_SHOTS`` (default: the test's temp dir) for review."""
 
 from __future__ import annotations
 
@@ -148,3 +149,48 @@ def test_pick_a_profile_generate_in_it_and_re_roll_keeps_it(
     )
     buttons = browser.find_elements(By.CSS_SELECTOR, "#gens .gen button")
     assert [b.text for b in buttons] == []
+
+
+# What lies at an element's centre is the element itself (or inside it): on screen, not covered.
+HIT = """const e = arguments[0], b = e.getBoundingClientRect();
+const at = document.elementFromPoint(b.x + b.width / 2, b.y + b.height / 2);
+return b.left >= 0 && b.right <= innerWidth && !!at && (at === e || e.contains(at));"""
+
+
+def header_height(driver: WebDriver) -> float:
+    height: float = driver.execute_script(
+        "return document.querySelector('header.topbar').getBoundingClientRect().height"
+    )
+    return height
+
+
+def test_phone_header_keeps_two_rows_with_the_profile_picker(
+    browser: WebDriver,  # noqa: F811
+    server: UvicornServer,
+    tmp_path: Path,
+) -> None:
+    """The picker joins the user id and the account links on the first row, above the tabs,
+    rather than pushing the sticky header to a third row on a phone."""
+    browser.set_window_size(390, 844)
+    browser.get(server.url + "/")
+    ready(browser)
+    assert not by_id(browser, "profile-pick").is_displayed()
+    alone = header_height(browser)
+
+    assert call(browser, "POST", "/v1/profiles", {"name": "prints"})["status"] == 201
+    browser.refresh()
+    ready(browser)
+    account = [by_id(browser, i) for i in ("profile-pick", "who", "signin-btn", "signout-btn")]
+    assert all(e.is_displayed() for e in account)
+    shoot(browser, Path(os.environ.get("TASTEMAKER_SHOTS", str(tmp_path))), "profiles-header-phone")
+    assert header_height(browser) <= alone  # as compact as without the picker: two rows
+    tabs_top = by_id(browser, "tab-onboard").rect["y"]
+    assert all(e.rect["y"] + e.rect["height"] <= tabs_top for e in account)  # one row, above
+    assert all(browser.execute_script(HIT, e) for e in account)
+    assert no_horizontal_scroll(browser)
+
+    by_id(browser, "signin-btn").click()  # the links still work there
+    assert by_id(browser, "token-gate").is_displayed()
+    by_id(browser, "gate-cancel").click()
+    assert not by_id(browser, "token-gate").is_displayed()
+    assert call(browser, "DELETE", "/v1/profiles/prints")["status"] == 204
