@@ -72,6 +72,11 @@ def test_generate_candidates_writes_them_best_first_and_each_seed_makes_its_imag
     shown = [float(line.rsplit("taste match ", 1)[1].rstrip(")")) for line in wrote]
     assert len(wrote) == 3 and shown == sorted(shown, reverse=True)
 
+    # `score` reads each PNG's prompt as its description, as the ranking did: the same match.
+    scored = json.loads(ok(run_cli(capsys, "score", "-u", "alice", "--model", "tiny", "--json",
+                                   *map(str, files))))  # fmt: skip
+    assert [row["taste_match"] for row in scored] == pytest.approx(matches, abs=1e-4)
+
 
 def _flat_run(capsys: pytest.CaptureFixture[str], user: str, out: Path) -> list[str]:
     """generate --candidates 3 for a person whose model cannot tell the images apart: the

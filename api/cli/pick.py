@@ -137,17 +137,22 @@ def _read_answer() -> Answer | None:
 
 
 def taste_matches(
-    components: Components, user: str, clip: ClipBundle, images: list[Image.Image]
+    components: Components,
+    user: str,
+    clip: ClipBundle,
+    images: list[Image.Image],
+    texts: list[str | None] | None = None,
 ) -> list[float] | None:
-    """The taste match of each image for ``user`` (with ``clip``'s features), or None when the
-    person has not chosen between images yet (the model would say 0.5 of everything)."""
+    """The taste match of each image for ``user`` (with ``clip``'s features and, where known,
+    its description in ``texts``), or None when the person has not chosen between images yet
+    (the model would say 0.5 of everything)."""
     from api.wiring.agent import build_gallery
     from api.wiring.taste import build_taste
 
     taste = build_taste(components, build_gallery(components.settings), clip=clip)
     if not taste.counted(user):
         return None
-    return taste.score(user, images)
+    return taste.score(user, images, texts or ())
 
 
 def register(app: typer.Typer) -> None:

@@ -23,6 +23,8 @@ from api.cli.profile_option import ProfileOpt, owner_of
 from api.wiring.services import Components
 from generation.errors import GenerationError
 
+PROMPT_CHUNK = "tastemaker:prompt"  # generation/result.py writes it
+
 
 def score(
     images: Annotated[
@@ -61,7 +63,11 @@ def score(
             components.store, components.store.profile(owner), clip, components.blobs
         )
         scores = PreferenceScorer(clip).score([image for _, image in opened], profile)
-        matches = taste_matches(components, owner, clip, [image for _, image in opened])
+        # A tastemaker PNG names its prompt: best-of-N ranked it with that as its description,
+        # so the match here is the one in its taste_match chunk.
+        prompts = [image.info.get(PROMPT_CHUNK) for _, image in opened]
+        texts = [p if isinstance(p, str) and p else None for p in prompts]
+        matches = taste_matches(components, owner, clip, [i for _, i in opened], texts)
     except GenerationError as error:
         _fail(str(error))
     paths = [path for path, _ in opened]
