@@ -12,6 +12,9 @@ come from the local cache only (``tastemaker models pull`` fetches them). Only t
 
 from __future__ import annotations
 
+import logging
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -85,6 +88,26 @@ def instantstyle_blocks(unet: Any, mode: StyleRefMode) -> dict[str, Any] | float
     return blocks
 
 
+class _EmptyFloat32Warning(logging.Filter):
+    """Drops diffusers' "modules … should be kept in float32: []": ``load_ip_adapter`` casts
+    the UNet to its own dtype, and ``ModelMixin.to`` warns on any cast even when the list of
+    such modules is empty (it tests ``[] is not None``). Every style-reference run printed it."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        return "should be kept in float32: []" not in record.getMessage()
+
+
+@contextmanager
+def _without_empty_float32_warning() -> Iterator[None]:
+    logger = logging.getLogger("diffusers.models.modeling_utils")
+    quiet = _EmptyFloat32Warning()
+    logger.addFilter(quiet)
+    try:
+        yield
+    finally:
+        logger.removeFilter(quiet)
+
+
 def attach_ip_adapter(
     pipeline: Any,
     state: dict[str, Any] | str,
@@ -95,9 +118,10 @@ def attach_ip_adapter(
 ) -> StyleAdapter:
     """``pipeline.load_ip_adapter`` (the pipeline must already hold its image encoder), then
     each mode's per-layer pattern read off ``set_ip_adapter_scale`` and the processors routed."""
-    pipeline.load_ip_adapter(
-        state, subfolder=subfolder, weight_name=weight_name, image_encoder_folder=None
-    )
+    with _without_empty_float32_warning():
+        pipeline.load_ip_adapter(
+            state, subfolder=subfolder, weight_name=weight_name, image_encoder_folder=None
+        )
     unet = pipeline.unet
     layers = [
         n for n, p in unet.attn_processors.items() if isinstance(p, IPAdapterAttnProcessor2_0)
