@@ -260,6 +260,11 @@ class TasteService:
             for i, weight in picked
         ]
 
+    def has_signal(self, user_id: str) -> bool:
+        """Whether the model knows anything of this person: choices, reactions, attributes or
+        liked images (else every weight is 0 and every match 0.5)."""
+        return bool(np.any(self.model(user_id).weights))
+
     def counted(self, user_id: str) -> int:
         """Answered pairs and reactions the model learns from."""
         return self._count(self.choices.history(user_id))

@@ -3,12 +3,13 @@
 ``bench/choices.py``'s tag person likes three of the gallery's 92 tags. This script knows that
 exactly: it keeps the posterior over every three-tag taste (C(92, 3) = 125,580 of them, a
 uniform prior, the bench's 10 % flips as the likelihood) and orders each pair the way most of
-the posterior does, which is the most agreement any learner can expect from the same answers
-(Bayes-optimal per pair). With random pairs that is the ceiling; with active pairs it asks the
-pair the posterior is least sure of (uncertainty sampling, as strong a policy as we know).
+the posterior does: with random pairs that is, to within the 0.02 margin the score skips, the
+most agreement any learner can expect from the same answers (a ceiling). With active pairs it
+asks the pair the posterior is least sure of (uncertainty sampling): one good policy, not a
+bound.
 Beside it, the taste model's own figures for the same people, answers and noise.
 
-    python bench/choices_ceiling.py                        # 20 tag people, seed 0, ~2 min
+    python bench/choices_ceiling.py                        # 20 tag people, seed 0, ~20 s
     python bench/choices_ceiling.py --people 40 --seed 2000
 
 No comments here: the goal is about choices alone.

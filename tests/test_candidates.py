@@ -103,6 +103,11 @@ def test_no_taste_signal_keeps_seed_order_and_says_so(
     components.store.add("carol", [teal], reason="test")
     (match,) = set(_flat_run(capsys, "carol", tmp_path / "carol"))
     assert match != "0.5000"
+    # `score` tells carol the same match as her PNGs carry, though she has never picked
+    made = [str(p) for p in sorted((tmp_path / "carol").glob("*.png"))]
+    scored = json.loads(ok(run_cli(capsys, "score", "-u", "carol", "--model", "tiny", "--json",
+                                   *made)))  # fmt: skip
+    assert [row["taste_match"] for row in scored] == pytest.approx([float(match)] * 3, abs=1e-4)
 
 
 @pytest.mark.parametrize(

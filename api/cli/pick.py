@@ -144,13 +144,13 @@ def taste_matches(
     texts: list[str | None] | None = None,
 ) -> list[float] | None:
     """The taste match of each image for ``user`` (with ``clip``'s features and, where known,
-    its description in ``texts``), or None when the person has not chosen between images yet
-    (the model would say 0.5 of everything)."""
+    its description in ``texts``), or None while the model knows nothing of the person (it
+    would say 0.5 of everything): the rule best-of-N ranks by (``api.wiring.taste``)."""
     from api.wiring.agent import build_gallery
     from api.wiring.taste import build_taste
 
     taste = build_taste(components, build_gallery(components.settings), clip=clip)
-    if not taste.counted(user):
+    if not taste.has_signal(user):
         return None
     return taste.score(user, images, texts or ())
 

@@ -39,8 +39,8 @@ def score(
     clip_model: ClipModelOpt = None,
 ) -> None:
     """Print a preference score in [0, 1] per image for USER (0.5: indifferent), and the taste
-    match once USER has chosen between images (`tastemaker pick`); files that cannot be read
-    are listed after the scores, and the exit status is then 1."""
+    match once the taste model knows USER (picks, attributes or liked images); files that
+    cannot be read are listed after the scores, and the exit status is then 1."""
     from api.cli.image_files import expand_images, open_images
     from api.cli.pick import taste_matches
     from api.wiring.generation import open_clip

@@ -5,7 +5,6 @@ from __future__ import annotations
 import logging
 from collections.abc import Sequence
 
-import numpy as np
 from PIL import Image
 
 from agent.gallery import Gallery
@@ -56,7 +55,7 @@ def taste_ranker(taste: TasteService) -> Ranker:
     has no signal (no choices, attributes or liked images: every weight 0, every match 0.5)."""
 
     def rank(user_id: str, images: Sequence[Image.Image], prompt: str) -> list[float] | None:
-        if not np.any(taste.model(user_id).weights):
+        if not taste.has_signal(user_id):
             return None
         return taste.score(user_id, images, [prompt] * len(images))
 
