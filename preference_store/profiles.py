@@ -35,8 +35,9 @@ OWNER_PREFIX = "~"
 
 
 class ProfileNotFound(PreferenceError):
-    def __init__(self, name: str) -> None:
-        super().__init__(f"profile {name!r} does not exist (`tastemaker profiles list`)")
+    def __init__(self, name: str, user_id: str | None = None) -> None:
+        names = f" (`tastemaker profiles list {user_id}` names them)" if user_id else ""
+        super().__init__(f"profile {name!r} does not exist{names}")
         self.name = name
 
 
@@ -128,7 +129,7 @@ class Profiles:
                 )
             )
         if owner is None:
-            raise ProfileNotFound(name)
+            raise ProfileNotFound(name, user_id)
         return owner
 
     def account_of(self, owner: str) -> tuple[str, str]:
@@ -181,7 +182,7 @@ class Profiles:
                     select(ProfileRow).where(ProfileRow.user_id == user_id, ProfileRow.name == old)
                 )
                 if row is None:
-                    raise ProfileNotFound(old)
+                    raise ProfileNotFound(old, user_id)
                 row.name = new
                 session.flush()
                 return NamedProfile(row.name, row.owner, _utc(row.created_at))

@@ -222,7 +222,7 @@ def test_bad_blends_are_one_line(ada: Components, capsys: pytest.CaptureFixture[
     for blend, said in (
         ("default:0,zines:0", "all zero"),
         ("default:-1,zines:1", "0 or more"),
-        ("default:1,nope:1", "profile 'nope' does not exist"),
+        ("default:1,nope:1", "profile 'nope' does not exist (`tastemaker profiles list ada`"),
     ):
         result = run_cli(capsys, "generate", "--user", "ada", *FAST, "--blend", blend, "a boat")
         assert result.code == 1, (blend, result)

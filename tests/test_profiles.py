@@ -242,7 +242,7 @@ def test_the_cli_keeps_profiles_apart(data_dir: Path, capsys: pytest.CaptureFixt
         (("profiles", "delete", "ada", "default"), "cannot be deleted"),
         (("profiles", "rename", "ada", "default", "x"), "keeps its name"),
         (("profiles", "list", "nobody"), "does not exist"),
-        (("prefs", "show", "ada", "--profile", "nope"), "profile 'nope' does not exist"),
+        (("prefs", "show", "ada", "--profile", "nope"), "(`tastemaker profiles list ada`"),
     ):
         refused = run_cli(capsys, *args)
         assert refused.code == 1 and said in " ".join(refused.stderr.split()), (args, refused)
