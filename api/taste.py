@@ -240,6 +240,11 @@ class TasteService:
         images = self.gallery.images
         return [Ranked(images[i], round(float(matches[i]), 4)) for i in order]
 
+    def picked(self, user_id: str) -> int:
+        """How many gallery images this person picked at least once."""
+        answers = self._answers(self.choices.history(user_id))
+        return len({winner for _, _, winner in answers if winner is not None})
+
     def chosen(self, user_id: str) -> list[ImageReaction]:
         """The images this person picked, as liked images weighted by the model's confidence
         (``preference_store.taste.chosen_images``): what the profile's chosen images become at

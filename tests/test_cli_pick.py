@@ -38,6 +38,12 @@ def test_pick_reads_choices_and_score_uses_them(
     said = r"Saved (\d+) chosen images? as liked.*\(profile version (\d+)\)"
     saved = re.findall(said, out + again)
     assert saved and all(int(n) >= 1 for n, _ in saved) and len(saved) <= 2
+    # Every picked image is either saved or said to be left out (picked as the lesser evil).
+    picked = [{shown[0][2], shown[7][2]}, {shown[0][2], shown[7][2], later[0], later[2]}]
+    told = r"Saved (\d+) chosen images? as liked, [^;(]*(?:; (\d+) other picks? I am not sure"
+    for run, seen in zip((out, again), picked, strict=True):
+        for kept, unsure in re.findall(told + ")?", run):
+            assert int(kept) + int(unsure or 0) == len(seen), run
     exported = json.loads(ok(run_cli(capsys, "prefs", "export", "alice")))
     liked = exported["liked_images"]
     assert liked and all(r["chosen"] and 0 < r["weight"] <= 1 for r in liked)

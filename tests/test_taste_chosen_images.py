@@ -131,3 +131,21 @@ def test_export_and_import_keep_the_chosen_images_and_their_embedding(
     ]
     assert imported.aesthetic_embeddings == embedded.aesthetic_embeddings
     assert [r.image.id for r in service.ranking("carol")] == ranking  # prior still skips them
+
+
+def test_pick_says_how_many_picks_it_left_out(
+    service: TasteService, store: PreferenceStore, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """`tastemaker pick`'s last line accounts for every image picked: saved, or left out
+    because it was picked as the lesser of two evils."""
+    from api.cli.pick import _save_chosen
+
+    picked = _pick(service, "alice", 15)
+    kept = service.chosen("alice")
+    assert len(kept) < len(picked)  # arbitrary picks between two cool images
+    capsys.readouterr()
+    _save_chosen(store, service, "alice")
+    said = " ".join(capsys.readouterr().out.split())
+    unsure = len(picked) - len(kept)
+    assert f"Saved {len(kept)} chosen images as liked" in said
+    assert f"; {unsure} other pick{'s' * (unsure > 1)} I am not sure you like, left out" in said

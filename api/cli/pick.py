@@ -24,6 +24,7 @@ if TYPE_CHECKING:
     from api.taste import TasteService
     from generation.clip import ClipBundle
     from preference_store.choices import Answer
+    from preference_store.store import PreferenceStore
 
 console = Console(highlight=False, soft_wrap=True)  # paths stay whole, copyable
 waiting = Console(stderr=True)
@@ -72,23 +73,27 @@ def pick(
     console.print(
         f"Learned from {count(taste.counted(owner), 'choice')} ({count(answered, 'new one')} now)."
     )
-    _save_chosen(components, taste, owner)
+    _save_chosen(components.store, taste, owner)
     if taste.counted(owner):
         liked = ", ".join(r.image.id for r in ranking[:SHOWN_AT_THE_END])
         disliked = ", ".join(r.image.id for r in ranking[-SHOWN_AT_THE_END:])
         console.print(f"What I think you like: {liked}\nand don't like: {disliked}")
 
 
-def _save_chosen(components: Components, taste: TasteService, user: str) -> None:
+def _save_chosen(store: PreferenceStore, taste: TasteService, user: str) -> None:
     """The images picked this run join the profile as one version (design.md, "Chosen
     images"): they feed the aesthetic embedding, style training and PALP."""
-    before = components.store.profile(user).version
-    profile = components.store.set_chosen(user, taste.chosen(user))
+    before = store.profile(user).version
+    candidates = taste.chosen(user)
+    profile = store.set_chosen(user, candidates)
     if profile.version != before:
         chosen = sum(1 for r in profile.liked_images if r.chosen)
+        unsure = taste.picked(user) - len(candidates)  # the lesser of two evils
+        left_out = f"; {count(unsure, 'other pick')} I am not sure you like, left out"
+        left_out = left_out if unsure > 0 else ""
         console.print(
-            f"Saved {count(chosen, 'chosen image')} as liked, weighted by how sure I am "
-            f"(profile version {profile.version})."
+            f"Saved {count(chosen, 'chosen image')} as liked, weighted by how sure I am"
+            f"{left_out} (profile version {profile.version})."
         )
 
 
