@@ -70,8 +70,9 @@ class Progress:
             more = MIN_IMAGES - len(self.commented_images)
             gaps.append(f"{more} more commented {'image' if more == 1 else 'images'}")
         if len(self.categories) < MIN_CATEGORIES:
+            kinds = MIN_CATEGORIES - len(self.categories)
             gaps.append(
-                f"opinions on {MIN_CATEGORIES - len(self.categories)} more kinds of feature "
+                f"opinions on {kinds} more {'kind' if kinds == 1 else 'kinds'} of feature "
                 "(colour, light, composition, style, texture, mood...)"
             )
         if self.likes < 1:

@@ -308,3 +308,11 @@ def test_bad_input_is_refused_clearly_and_nothing_is_stored_twice(make_world: Wo
         world.agent.reply(turn.session_id, "done")
     assert world.store.versions("jack") == versions
     assert world.agent.transcript(turn.session_id) == messages
+
+
+def test_what_is_missing_counts_in_words() -> None:
+    """'1 more kind of feature', never '1 more kinds' (a newcomer's tour printed it)."""
+    progress = policy.Progress(categories={Category.COLOR, Category.LIGHTING, Category.TEXTURE})
+    assert "opinions on 1 more kind of feature" in " ".join(progress.missing())
+    progress.categories = {Category.COLOR}
+    assert "opinions on 3 more kinds of feature" in " ".join(progress.missing())
