@@ -75,6 +75,17 @@ def test_onboard_refuses_bad_input_and_keeps_going(
     assert "Finishing early" in result.stdout
 
 
+def test_after_a_correction_the_terminal_says_which_image_is_still_shown(
+    data_dir: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    _typed(monkeypatch, ["I love the teal palette", "flip 1", "done"])
+    out = ok(run_cli(capsys, "onboard", "dora"))
+    second = out.split("Image 2 of 24: ", 1)[1].splitlines()[0].strip()
+    after_fix = out.split("Fixed.", 1)[1].splitlines()[1].strip()
+    assert after_fix == f"still on: {second}"
+    assert out.count("still on:") == 1  # not under a reply that names its image
+
+
 def test_extract_prints_liked_and_disliked_attributes(
     data_dir: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:

@@ -78,6 +78,9 @@ def onboard(
         turn = agent.resume(session_id) if session_id else agent.start(owner)
     while True:
         console.print(f"[bold cyan]tastemaker:[/] {turn.text}")
+        if turn.image is not None and turn.image.description not in turn.text:
+            # a correction or a question on the same image: say which one it still is
+            console.print(f"  [dim]still on:[/] {turn.image.description}")
         if turn.image_path is not None:
             console.print(f"  [dim]image:[/] {turn.image_path}")
         if turn.finished:
