@@ -83,14 +83,16 @@ def pick(
 def _save_chosen(store: PreferenceStore, taste: TasteService, user: str) -> None:
     """The images picked this run join the profile as one version (design.md, "Chosen
     images"): they feed the aesthetic embedding, style training and PALP."""
+    from preference_store.taste import MAX_CHOSEN_IMAGES
+
     before = store.profile(user).version
     candidates = taste.chosen(user)
     profile = store.set_chosen(user, candidates)
     if profile.version != before:
         chosen = sum(1 for r in profile.liked_images if r.chosen)
-        unsure = taste.picked(user) - len(candidates)  # the lesser of two evils
-        left_out = f"; {count(unsure, 'other pick')} I am not sure you like, left out"
-        left_out = left_out if unsure > 0 else ""
+        unsure = taste.picked(user) - len(candidates)  # the lesser of two evils, or past the cap
+        why = "I am not sure you like" if len(candidates) < MAX_CHOSEN_IMAGES else "weaker"
+        left_out = f"; {count(unsure, 'other pick')} {why}, left out" if unsure > 0 else ""
         console.print(
             f"Saved {count(chosen, 'chosen image')} as liked, weighted by how sure I am"
             f"{left_out} (profile version {profile.version})."
