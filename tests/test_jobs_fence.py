@@ -8,9 +8,9 @@ from __future__ import annotations
 
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, TypeVar
 
 import pytest
 import torch
@@ -31,6 +31,7 @@ from preference_store.blobs import BlobStore
 from preference_store.database import create_schema, make_engine
 from preference_store.styles import StyleRecord, StyleStore
 
+T = TypeVar("T")
 PNG = b"\x89PNG\r\n\x1a\nfenced"
 TOKEN = save_safetensors({"clip_l": torch.zeros(1, 32)})  # one vector of the tiny family
 
@@ -108,16 +109,12 @@ def test_results_that_cannot_be_stored_leave_the_job_running_and_nothing_half_wr
     assert stores.styles.list_tokens("ann") == []
 
 
-def test_a_sweep_that_read_a_job_before_another_sweep_requeued_it_leaves_the_rescue_alone(
-    stores: Stores, database_url: str
-) -> None:
-    """Every worker sweeps. Two see the dead worker's job at once; one requeues it and a worker
-    claims it (attempt 2) before the other one writes. That late write must change nothing:
-    it once put the running attempt 2 back in the queue, so its live worker lost its lease and
-    the job ran a third time, past ``max_attempts`` (the kill -9 test's flake)."""
-    job = queued(stores)
-    stores.jobs.claim("worker-1", ["generation"])  # worker-1 dies
-    late = JobRepository(make_engine(database_url), job_kinds())  # another worker's sweeper
+def sweep_with_a_pause(
+    database_url: str, max_attempts: int, meanwhile: Callable[[], T]
+) -> tuple[list[str], T]:
+    """Another worker's sweep of the orphans, held after its read and before its write while
+    ``meanwhile`` runs: what that sweep requeued, and what ``meanwhile`` returned."""
+    late = JobRepository(make_engine(database_url), job_kinds())
     has_read, go_on = threading.Event(), threading.Event()
 
     @event.listens_for(late.engine, "before_cursor_execute")
@@ -127,17 +124,32 @@ def test_a_sweep_that_read_a_job_before_another_sweep_requeued_it_leaves_the_res
             assert go_on.wait(10)
 
     swept: list[list[str]] = []
-    sweeper = threading.Thread(target=lambda: swept.append(late.requeue_orphans(0.0, 2)))
+    sweeper = threading.Thread(target=lambda: swept.append(late.requeue_orphans(0.0, max_attempts)))
     try:
         sweeper.start()
         assert has_read.wait(10)
-        second = given_away(stores, job)  # the other sweep and worker-2 were quicker
+        happened = meanwhile()
         go_on.set()
         sweeper.join(10)
     finally:
         go_on.set()
         late.engine.dispose()
-    assert swept == [[]]
+    assert len(swept) == 1, "the held sweep did not finish"
+    return swept[0], happened
+
+
+def test_a_sweep_that_read_a_job_before_another_sweep_requeued_it_leaves_the_rescue_alone(
+    stores: Stores, database_url: str
+) -> None:
+    """Every worker sweeps. Two see the dead worker's job at once; one requeues it and a worker
+    claims it (attempt 2) before the other one writes. That late write must change nothing:
+    it once put the running attempt 2 back in the queue, so its live worker lost its lease and
+    the job ran a third time, past ``max_attempts`` (the kill -9 test's flake)."""
+    job = queued(stores)
+    stores.jobs.claim("worker-1", ["generation"])  # worker-1 dies
+    # the other sweep and worker-2 were quicker
+    swept, second = sweep_with_a_pause(database_url, 2, lambda: given_away(stores, job))
+    assert swept == []
     row = stores.jobs.get(job.id)
     assert row is not None and (row.status, row.worker, row.attempts) == (RUNNING, "worker-2", 2)
     assert stores.jobs.heartbeat(job.id, "worker-2", second.attempts) is False  # still its own
@@ -150,27 +162,10 @@ def test_a_cancel_that_lands_while_a_sweep_holds_a_dead_job_is_not_requeued(
     the job must end cancelled, not go back to the queue for another worker to start."""
     job = queued(stores)
     stores.jobs.claim("worker-1", ["generation"])  # worker-1 dies
-    late = JobRepository(make_engine(database_url), job_kinds())
-    has_read, go_on = threading.Event(), threading.Event()
-
-    @event.listens_for(late.engine, "before_cursor_execute")
-    def hold_its_write(_conn: Any, _cursor: Any, statement: str, *_rest: Any) -> None:
-        if statement.lstrip().upper().startswith("UPDATE"):
-            has_read.set()
-            assert go_on.wait(10)
-
-    swept: list[list[str]] = []
-    sweeper = threading.Thread(target=lambda: swept.append(late.requeue_orphans(0.0, 3)))
-    try:
-        sweeper.start()
-        assert has_read.wait(10)
-        assert stores.jobs.cancel("ann", job.id) is not None  # lands between read and write
-        go_on.set()
-        sweeper.join(10)
-    finally:
-        go_on.set()
-        late.engine.dispose()
-    assert swept == [[]]  # not requeued
+    swept, cancelled = sweep_with_a_pause(
+        database_url, 3, lambda: stores.jobs.cancel("ann", job.id)
+    )
+    assert swept == [] and cancelled is not None  # not requeued
     assert stores.jobs.requeue_orphans(lease_s=0.0, max_attempts=3) == []  # the next sweep
     row = stores.jobs.get(job.id)
     assert row is not None and (row.status, row.error) == (CANCELLED, CANCEL_REASON)
