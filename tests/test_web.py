@@ -5,6 +5,7 @@ the real service on 127.0.0.1. Screenshots land in the test's temp dir for revie
 
 from __future__ import annotations
 
+import os
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -49,7 +50,12 @@ def server(
 
 @pytest.fixture(scope="module")
 def shots(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    return tmp_path_factory.mktemp("screenshots")
+    """Where screenshots go: ``TASTEMAKER_SHOTS`` to keep them for review, else a temp dir."""
+    kept = os.environ.get("TASTEMAKER_SHOTS")
+    if not kept:
+        return tmp_path_factory.mktemp("screenshots")
+    Path(kept).mkdir(parents=True, exist_ok=True)
+    return Path(kept)
 
 
 @pytest.fixture(scope="module")
@@ -69,6 +75,11 @@ def browser() -> Iterator[WebDriver]:
 
 def wait(driver: WebDriver, seconds: float = 30) -> WebDriverWait[WebDriver]:
     return WebDriverWait(driver, seconds)
+
+
+def ready(driver: WebDriver) -> None:
+    """Wait until the page's scripts have loaded what it shows first (``body[data-ready]``)."""
+    wait(driver).until(lambda d: d.find_element(By.TAG_NAME, "body").get_attribute("data-ready"))
 
 
 def by_id(driver: WebDriver, element_id: str) -> WebElement:
@@ -98,7 +109,7 @@ def test_onboard_edit_and_generate_in_the_browser(
 ) -> None:
     browser.set_window_size(1280, 900)
     browser.get(server.url + "/")
-    wait(browser).until(lambda d: d.find_element(By.TAG_NAME, "body").get_attribute("data-ready"))
+    ready(browser)
     assert by_id(browser, "who").text.startswith("user-")  # a local user made for this browser
 
     # Onboarding: the chat beside the image.
@@ -212,7 +223,7 @@ def test_train_my_style_on_the_board_and_the_weight_slider(
 ) -> None:
     """Runs after the onboarding test (same browser user, who now has liked images)."""
     browser.get(server.url + "/")
-    wait(browser).until(lambda d: d.find_element(By.TAG_NAME, "body").get_attribute("data-ready"))
+    ready(browser)
     by_id(browser, "tab-board").click()
     wait(browser).until(ec.text_to_be_present_in_element((By.ID, "style-state"), "No style token"))
     by_id(browser, "style-train").click()

@@ -17,7 +17,7 @@ from selenium.webdriver.remote.webdriver import WebDriver
 from selenium.webdriver.support.ui import Select
 
 from tests.doubles.uvicorn_server import UvicornServer
-from tests.test_web import browser, by_id, no_horizontal_scroll, server, shoot, shots, wait  # noqa: F401
+from tests.test_web import browser, by_id, no_horizontal_scroll, ready, server, shoot, shots, wait  # noqa: F401
 
 
 def call(server: UvicornServer, method: str, path: str, body: object, token: str = "") -> dict:
@@ -47,10 +47,6 @@ def gate_open(driver: WebDriver) -> bool:
         "return !!g && !g.classList.contains('hidden')"
     )
     return bool(driver.execute_script(script))
-
-
-def ready(driver: WebDriver) -> None:
-    wait(driver).until(lambda d: d.find_element(By.TAG_NAME, "body").get_attribute("data-ready"))
 
 
 def board_texts(driver: WebDriver) -> list[str]:

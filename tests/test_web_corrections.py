@@ -18,6 +18,7 @@ from tests.test_web import (  # noqa: F401  (fixtures)
     browser,
     by_id,
     no_horizontal_scroll,
+    ready,
     server,
     shoot,
     shots,
@@ -52,7 +53,7 @@ def test_flip_and_drop_chips_at_phone_width_then_the_board_follows(
     browser.get(server.url + "/")
     browser.execute_script("localStorage.clear()")  # a person of its own, not test_web's
     browser.get(server.url + "/")
-    wait(browser).until(lambda d: d.find_element(By.TAG_NAME, "body").get_attribute("data-ready"))
+    ready(browser)
     by_id(browser, "start-btn").click()
     wait(browser).until(lambda d: d.find_element(By.ID, "chat-input").is_enabled())
     by_id(browser, "chat-input").send_keys(MISREAD)
@@ -99,7 +100,7 @@ def test_flip_and_drop_chips_at_phone_width_then_the_board_follows(
     # A reload shows the corrected chips under the comment.
     by_id(browser, "tab-onboard").click()
     browser.refresh()
-    wait(browser).until(lambda d: d.find_element(By.TAG_NAME, "body").get_attribute("data-ready"))
+    ready(browser)
     wait(browser).until(lambda d: chips(d) == ["1 + like fog Flip Drop Edit"])
 
 

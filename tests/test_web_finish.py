@@ -16,7 +16,7 @@ from selenium.webdriver.support import expected_conditions as ec
 
 from tests.doubles.forker import Forker
 from tests.doubles.uvicorn_server import ForkedUvicornServer, UvicornServer
-from tests.test_web import browser, by_id, no_horizontal_scroll, shoot, shots, wait
+from tests.test_web import browser, by_id, no_horizontal_scroll, ready, shoot, shots, wait
 
 __all__ = ["browser", "shots"]  # fixtures shared with test_web.py
 
@@ -83,7 +83,7 @@ def test_board_and_generation_fit_and_finish(
     browser.get(server.url + "/")
     browser.execute_script("localStorage.clear()")
     browser.refresh()
-    wait(browser).until(lambda d: d.find_element(By.TAG_NAME, "body").get_attribute("data-ready"))
+    ready(browser)
     for text, category, polarity in [
         ("teal palette", "color", "like"),
         ("warm golden light", "lighting", "like"),
@@ -193,7 +193,7 @@ def test_phone_onboarding_keeps_the_image_and_the_input_in_view(
     browser.get(server.url + "/")
     browser.execute_script("localStorage.clear()")
     browser.refresh()
-    wait(browser).until(lambda d: d.find_element(By.TAG_NAME, "body").get_attribute("data-ready"))
+    ready(browser)
     by_id(browser, "start-btn").click()
     wait(browser).until(ec.visibility_of_element_located((By.ID, "onboard-image")))
     log = by_id(browser, "chat-log").text

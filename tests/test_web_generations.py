@@ -6,7 +6,6 @@ labelled images of one seed. Screenshots at desktop and phone width land in
 
 from __future__ import annotations
 
-import os
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -15,7 +14,7 @@ from selenium.webdriver.common.by import By
 from selenium.webdriver.remote.webdriver import WebDriver
 
 from tests.doubles.uvicorn_server import UvicornServer
-from tests.test_web import browser, by_id, no_horizontal_scroll, shoot, wait  # noqa: F401
+from tests.test_web import browser, by_id, no_horizontal_scroll, ready, shoot, shots, wait  # noqa: F401
 
 LIKE = """const done = arguments[arguments.length - 1];
 fetch("/v1/preferences", {method: "POST", headers: {"Content-Type": "application/json",
@@ -79,13 +78,11 @@ def click_in_row(driver: WebDriver, row_id: str, label: str) -> None:
 def test_history_reroll_variation_and_taste_strip(
     browser: WebDriver,  # noqa: F811
     server: UvicornServer,
-    tmp_path: Path,
+    shots: Path,  # noqa: F811
 ) -> None:
-    shots = Path(os.environ.get("TASTEMAKER_SHOTS", str(tmp_path)))
-    shots.mkdir(parents=True, exist_ok=True)
     browser.set_window_size(1280, 900)
     browser.get(server.url + "/")
-    wait(browser).until(lambda d: d.find_element(By.TAG_NAME, "body").get_attribute("data-ready"))
+    ready(browser)
     liked = browser.execute_async_script(LIKE, "teal palette")
     assert liked == 201, liked  # an attribute, so that β changes the image
     by_id(browser, "tab-generate").click()

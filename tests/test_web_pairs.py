@@ -15,7 +15,7 @@ from selenium.webdriver.remote.webdriver import WebDriver
 
 from tests.doubles.forker import Forker
 from tests.doubles.uvicorn_server import ForkedUvicornServer, UvicornServer
-from tests.test_web import browser, by_id, no_horizontal_scroll, server, shoot, shots, wait  # noqa: F401
+from tests.test_web import browser, by_id, no_horizontal_scroll, ready, server, shoot, shots, wait  # noqa: F401
 
 WARM = {"sunset-hills", "golden-sea", "desert-noon", "spotlit-figure", "earth-stripes"}
 
@@ -42,7 +42,7 @@ def test_pick_between_two_images_in_the_browser(
 ) -> None:
     browser.set_window_size(1280, 900)
     browser.get(server.url + "/")
-    wait(browser).until(lambda d: d.find_element(By.TAG_NAME, "body").get_attribute("data-ready"))
+    ready(browser)
     by_id(browser, "pair-btn").click()
     wait(browser).until(lambda d: d.find_element(By.ID, "pair-view").is_displayed())
     wait(browser).until(
@@ -125,7 +125,7 @@ def test_a_surprising_pick_asks_why_under_the_pair(
     browser.delete_all_cookies()
     browser.set_window_size(1280, 900)
     browser.get(asking_server.url + "/")
-    wait(browser).until(lambda d: d.find_element(By.TAG_NAME, "body").get_attribute("data-ready"))
+    ready(browser)
     by_id(browser, "pair-btn").click()
     wait(browser).until(lambda d: d.find_element(By.ID, "pair-view").is_displayed())
     form = by_id(browser, "why-form")

@@ -8,7 +8,6 @@ keeps its two rows with the picker. Screenshots at desktop and phone width land 
 
 from __future__ import annotations
 
-import os
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -20,7 +19,7 @@ from selenium.webdriver.support import expected_conditions as ec
 from selenium.webdriver.support.ui import Select
 
 from tests.doubles.uvicorn_server import UvicornServer
-from tests.test_web import browser, by_id, no_horizontal_scroll, shoot, wait  # noqa: F401
+from tests.test_web import browser, by_id, no_horizontal_scroll, ready, shoot, shots, wait  # noqa: F401
 from tests.test_web_generations import click_in_row, generate_from_form, new_done_row, rows
 
 PROFILE = "zines"
@@ -47,10 +46,6 @@ def call(driver: WebDriver, method: str, path: str, body: Any = None) -> dict[st
     return answer
 
 
-def ready(driver: WebDriver) -> None:
-    wait(driver).until(lambda d: d.find_element(By.TAG_NAME, "body").get_attribute("data-ready"))
-
-
 def pick(driver: WebDriver, name: str) -> None:
     """Choose ``name`` in the picker: the page reloads in that profile."""
     old = driver.find_element(By.TAG_NAME, "body")
@@ -70,10 +65,8 @@ def made_in(driver: WebDriver, generation_id: str) -> str | None:
 def test_pick_a_profile_generate_in_it_and_re_roll_keeps_it(
     browser: WebDriver,  # noqa: F811
     server: UvicornServer,
-    tmp_path: Path,
+    shots: Path,  # noqa: F811
 ) -> None:
-    shots = Path(os.environ.get("TASTEMAKER_SHOTS", str(tmp_path)))
-    shots.mkdir(parents=True, exist_ok=True)
     browser.set_window_size(1280, 900)
     browser.get(server.url + "/")
     ready(browser)
@@ -167,7 +160,7 @@ def header_height(driver: WebDriver) -> float:
 def test_phone_header_keeps_two_rows_with_the_profile_picker(
     browser: WebDriver,  # noqa: F811
     server: UvicornServer,
-    tmp_path: Path,
+    shots: Path,  # noqa: F811
 ) -> None:
     """The picker joins the user id and the account links on the first row, above the tabs,
     rather than pushing the sticky header to a third row on a phone."""
@@ -182,7 +175,7 @@ def test_phone_header_keeps_two_rows_with_the_profile_picker(
     ready(browser)
     account = [by_id(browser, i) for i in ("profile-pick", "who", "signin-btn", "signout-btn")]
     assert all(e.is_displayed() for e in account)
-    shoot(browser, Path(os.environ.get("TASTEMAKER_SHOTS", str(tmp_path))), "profiles-header-phone")
+    shoot(browser, shots, "profiles-header-phone")
     assert header_height(browser) <= alone  # as compact as without the picker: two rows
     tabs_top = by_id(browser, "tab-onboard").rect["y"]
     assert all(e.rect["y"] + e.rect["height"] <= tabs_top for e in account)  # one row, above

@@ -15,7 +15,7 @@ from selenium.webdriver.support import expected_conditions as ec
 
 from tests.doubles.forker import Forker
 from tests.doubles.uvicorn_server import ONBOARDING_COMMENTS, ForkedUvicornServer, UvicornServer
-from tests.test_web import CHROMEDRIVER, CHROMIUM, FLAGS, by_id, wait
+from tests.test_web import CHROMEDRIVER, CHROMIUM, FLAGS, by_id, ready, wait
 
 
 @pytest.fixture(scope="module")
@@ -55,7 +55,7 @@ def violations(driver: WebDriver) -> list[str]:
 
 def test_the_page_works_under_its_policy(browser: WebDriver, server: UvicornServer) -> None:
     browser.get(server.url + "/")
-    wait(browser).until(lambda d: d.find_element(By.TAG_NAME, "body").get_attribute("data-ready"))
+    ready(browser)
     assert by_id(browser, "who").text.startswith("user-")
     storage = browser.execute_script("return JSON.stringify(localStorage)")
     assert "tm_" + "auth" not in storage and "token" not in storage  # no token in page storage

@@ -14,7 +14,7 @@ from selenium.webdriver.remote.webdriver import WebDriver
 from selenium.webdriver.support import expected_conditions as ec
 
 from tests.doubles.uvicorn_server import UvicornServer
-from tests.test_web import browser, by_id, shoot, wait  # noqa: F401  (fixtures)
+from tests.test_web import browser, by_id, ready, shoot, wait  # noqa: F401  (fixtures)
 
 
 @pytest.fixture(scope="module")
@@ -32,7 +32,7 @@ def test_drop_references_on_the_board_and_generate_with_them(
 ) -> None:
     browser.set_window_size(1280, 900)
     browser.get(server.url + "/")
-    wait(browser).until(lambda d: d.find_element(By.TAG_NAME, "body").get_attribute("data-ready"))
+    ready(browser)
     by_id(browser, "tab-board").click()
     good = tmp_path / "sunset.png"
     Image.new("RGB", (80, 60), (250, 120, 30)).save(good)
