@@ -22,7 +22,7 @@ from generation.errors import GenerationError
 from generation.lora_infotext import LORA_HASHES_FIELD, parse_lora_hashes, recorded_hashes
 from generation.model_identity import MAX_TORCH_THREADS, TORCH_THREADS_CHUNK
 from generation.options import OPTIONS
-from generation.png import INIT_IMAGE_CHUNK, PARAMETERS_KEY
+from generation.png import INIT_IMAGE_CHUNK, PARAMETERS_KEY, PROMPT_CHUNK
 from generation.request import PalpRequest
 from generation.samplers import find_sampler, sampler_names
 from generation.settings import GenerationSettings
@@ -66,7 +66,7 @@ class PngRecipe:
 
 def read_recipe(path: Path) -> PngRecipe:
     chunks = png_text(path)
-    if "tastemaker:prompt" in chunks:
+    if PROMPT_CHUNK in chunks:
         return _tastemaker(chunks, path)
     if PARAMETERS_KEY in chunks:
         return a1111_recipe(chunks[PARAMETERS_KEY], path)
@@ -117,7 +117,7 @@ def _tastemaker(chunks: dict[str, str], path: Path) -> PngRecipe:
     _check(options, mode, path)
     return PngRecipe(
         made_by="tastemaker",
-        prompt=chunks["tastemaker:prompt"],
+        prompt=chunks[PROMPT_CHUNK],
         negative_prompt=chunks.get("tastemaker:negative_prompt", ""),
         options={**options, **palp},
         mode="palp" if palp else str(mode) if mode is not None else None,

@@ -15,6 +15,7 @@ from PIL import Image
 from PIL.PngImagePlugin import PngInfo
 
 PARAMETERS_KEY = "parameters"
+PROMPT_CHUNK = "tastemaker:prompt"  # the prompt as the person wrote it
 INIT_IMAGE_CHUNK = "tastemaker:init_image"  # img2img: its init image's reference id
 
 # diffusers scheduler classes by the names A1111 gives the same samplers.
@@ -60,7 +61,7 @@ def a1111_parameters(metadata: dict[str, str], size: tuple[int, int]) -> str | N
     from generation.lora_infotext import LORA_HASHES_FIELD, a1111_loras
     from generation.style_inject import STYLE_MARKER
 
-    prompt = metadata.get("tastemaker:prompt")
+    prompt = metadata.get(PROMPT_CHUNK)
     if prompt is None:
         return None
     settings = json.loads(metadata.get("tastemaker:settings") or "{}")

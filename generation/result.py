@@ -16,6 +16,7 @@ from PIL import Image
 
 from generation.encoding import TextEmbeddings
 from generation.plan import ConditioningPlan
+from generation.png import PROMPT_CHUNK
 from generation.settings import GenerationSettings
 
 OUTPUT_TYPES = ("pil", "np", "latent")
@@ -69,7 +70,7 @@ class GenerationResult:
     def metadata(self, index: int = 0) -> dict[str, str]:
         """PNG text chunks: prompt, seed, settings and the attributes applied and dropped."""
         return {
-            "tastemaker:prompt": self.plan.prompt,
+            PROMPT_CHUNK: self.plan.prompt,
             "tastemaker:negative_prompt": self.plan.negative_prompt,
             "tastemaker:seed": str(self.seed + index),
             "tastemaker:model": self.model,

@@ -10,6 +10,7 @@ from generation.errors import InvalidGenerationRequest
 from generation.infotext import png_text
 from generation.lora_export import PALP_ADAPTER_CHUNK, palp_lora_bytes
 from generation.palp_adapters import AdapterCache
+from generation.png import PROMPT_CHUNK
 
 
 def export_palp(settings: Settings, image: Path, out: Path) -> int:
@@ -32,7 +33,7 @@ def export_palp(settings: Settings, image: Path, out: Path) -> int:
             f"--from-png {image}` to train it again, then export"
         )
     weights, rank = found
-    prompt = chunks.get("tastemaker:prompt", "")
+    prompt = chunks.get(PROMPT_CHUNK, "")
     data = palp_lora_bytes(weights, rank=rank, name=out.stem, prompt=prompt)
     out.parent.mkdir(parents=True, exist_ok=True)
     out.write_bytes(data)

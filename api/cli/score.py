@@ -23,8 +23,6 @@ from api.cli.profile_option import ProfileOpt, owner_of
 from api.wiring.services import Components
 from generation.errors import GenerationError
 
-PROMPT_CHUNK = "tastemaker:prompt"  # generation/result.py writes it
-
 
 def score(
     images: Annotated[
@@ -45,6 +43,7 @@ def score(
     from api.cli.pick import taste_matches
     from api.wiring.generation import open_clip
     from generation.aesthetic import ensure_aesthetic_embedding
+    from generation.png import PROMPT_CHUNK
     from generation.scoring import PreferenceScorer
 
     components = Components()
